@@ -1,0 +1,8 @@
+//! Cluster-wide metadata: the topic table (names, ids, partition placement on cores, topic
+//! configs) and the broker's identity (cluster id). Core 0 owns and persists it; every other
+//! core holds an immutable snapshot that core 0 broadcasts after each change.
+
+pub mod identity;
+pub mod topics;
+
+pub use topics::{TopicMeta, TopicTable};

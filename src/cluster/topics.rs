@@ -1,0 +1,198 @@
+//! The topic table: every topic's id, partition placement and configs, persisted as JSON.
+//!
+//! Placement assigns each new partition to the core (executor slot) that owns the fewest
+//! partitions, and is stored so that a partition stays on its core across restarts. When the
+//! broker restarts with fewer cores, slot `s` maps to core `s % cores`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// Longest topic name Kafka accepts.
+pub const MAX_TOPIC_NAME_LEN: usize = 249;
+
+/// One topic.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TopicMeta {
+    /// Topic name.
+    pub name: String,
+    /// Topic id (UUID) as a string.
+    pub id: String,
+    /// Executor slot of each partition, indexed by partition number.
+    pub partitions: Vec<u32>,
+    /// Topic-level config overrides.
+    #[serde(default)]
+    pub configs: BTreeMap<String, String>,
+}
+
+impl TopicMeta {
+    /// The topic id as a UUID.
+    pub fn uuid(&self) -> uuid::Uuid {
+        uuid::Uuid::parse_str(&self.id).unwrap_or_default()
+    }
+}
+
+/// All topics of the cluster.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TopicTable {
+    /// Topics by name.
+    pub topics: BTreeMap<String, TopicMeta>,
+}
+
+/// Why a topic could not be created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateError {
+    /// TOPIC_ALREADY_EXISTS
+    Exists,
+    /// INVALID_TOPIC_EXCEPTION
+    InvalidName(String),
+    /// INVALID_PARTITIONS
+    InvalidPartitions,
+}
+
+/// Checks a topic name the way Kafka does: 1-249 characters of `[a-zA-Z0-9._-]`, not `.`/`..`.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("topic name is empty".into());
+    }
+    if name == "." || name == ".." {
+        return Err(format!("topic name cannot be '{name}'"));
+    }
+    if name.len() > MAX_TOPIC_NAME_LEN {
+        return Err(format!("topic name is longer than {MAX_TOPIC_NAME_LEN} characters"));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
+        return Err(format!("topic name '{name}' has characters other than ASCII alphanumerics, '.', '_' and '-'"));
+    }
+    Ok(())
+}
+
+impl TopicTable {
+    /// Loads the table from `path`; a missing file is an empty table.
+    pub fn load(path: &Path) -> Result<TopicTable> {
+        match std::fs::read(path) {
+            Ok(data) => serde_json::from_slice(&data).with_context(|| format!("parsing {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TopicTable::default()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Writes the table durably (temporary file, fsync, rename, directory fsync).
+    pub fn store(&self, path: &Path) -> Result<()> {
+        use std::io::Write;
+        let tmp = path.with_extension("json.tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec_pretty(self)?)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            crate::storage::log::sync_dir(dir);
+        }
+        Ok(())
+    }
+
+    /// Looks a topic up by name.
+    pub fn get(&self, name: &str) -> Option<&TopicMeta> {
+        self.topics.get(name)
+    }
+
+    /// Looks a topic up by id.
+    pub fn by_id(&self, id: uuid::Uuid) -> Option<&TopicMeta> {
+        self.topics.values().find(|t| t.uuid() == id)
+    }
+
+    /// Core index owning `topic`/`partition` among `cores` executors.
+    pub fn owner(&self, topic: &str, partition: i32, cores: usize) -> Option<usize> {
+        let t = self.topics.get(topic)?;
+        let slot = *t.partitions.get(usize::try_from(partition).ok()?)?;
+        Some(slot as usize % cores.max(1))
+    }
+
+    /// Adds a topic with `partitions` partitions placed on the least-loaded cores.
+    pub fn create(
+        &mut self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+        cores: usize,
+    ) -> Result<TopicMeta, CreateError> {
+        validate_name(name).map_err(CreateError::InvalidName)?;
+        if self.topics.contains_key(name) {
+            return Err(CreateError::Exists);
+        }
+        if partitions < 1 || partitions > 100_000 {
+            return Err(CreateError::InvalidPartitions);
+        }
+        let cores = cores.max(1);
+        let mut load = vec![0usize; cores];
+        for t in self.topics.values() {
+            for &s in &t.partitions {
+                load[s as usize % cores] += 1;
+            }
+        }
+        let mut placement = Vec::with_capacity(partitions as usize);
+        for _ in 0..partitions {
+            let (core, _) = load
+                .iter()
+                .enumerate()
+                .min_by_key(|&(i, &l)| (l, i))
+                .expect("at least one core");
+            load[core] += 1;
+            placement.push(core as u32);
+        }
+        let meta = TopicMeta {
+            name: name.to_string(),
+            id: uuid::Uuid::new_v4().to_string(),
+            partitions: placement,
+            configs,
+        };
+        self.topics.insert(name.to_string(), meta.clone());
+        Ok(meta)
+    }
+
+    /// Removes a topic, returning it.
+    pub fn delete(&mut self, name: &str) -> Option<TopicMeta> {
+        self.topics.remove(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_validated_like_kafka() {
+        assert!(validate_name("orders.v1_x-2").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("..").is_err());
+        assert!(validate_name("a b").is_err());
+        assert!(validate_name(&"a".repeat(250)).is_err());
+    }
+
+    #[test]
+    fn placement_balances_cores_and_persists() {
+        let mut t = TopicTable::default();
+        t.create("a", 3, BTreeMap::new(), 2).unwrap();
+        t.create("b", 3, BTreeMap::new(), 2).unwrap();
+        let mut per_core = [0; 2];
+        for m in t.topics.values() {
+            for &s in &m.partitions {
+                per_core[s as usize] += 1;
+            }
+        }
+        assert_eq!(per_core, [3, 3]);
+        assert_eq!(t.create("a", 1, BTreeMap::new(), 2), Err(CreateError::Exists));
+        assert_eq!(t.create("c", 0, BTreeMap::new(), 2), Err(CreateError::InvalidPartitions));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("topics.json");
+        t.store(&p).unwrap();
+        assert_eq!(TopicTable::load(&p).unwrap(), t);
+        assert_eq!(t.owner("a", 0, 2), Some(0));
+        assert_eq!(t.owner("a", 5, 2), None);
+    }
+}

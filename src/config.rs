@@ -1,0 +1,286 @@
+//! Broker configuration: built-in defaults, overridden by a TOML file, overridden by flags.
+//!
+//! Keys use Kafka's names where Kafka has one. In the TOML file they may be written as dotted
+//! keys (`num.partitions = 3`) or quoted (`"num.partitions" = 3`); both mean the same.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// The default configuration file, embedded in the binary.
+pub const DEFAULT_CONFIG: &str = include_str!("../config/runnel.toml");
+
+/// Fully resolved broker configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the Kafka listener binds (`listeners`).
+    pub listen: SocketAddr,
+    /// Host and port advertised to clients in Metadata (`advertised.listeners`).
+    pub advertised: (String, u16),
+    /// Data directory (`log.dirs`).
+    pub data_dir: PathBuf,
+    /// This broker's node id (`node.id`).
+    pub node_id: i32,
+    /// CPUs to run one executor on each.
+    pub cores: Vec<usize>,
+    /// Partitions of auto-created topics and of CreateTopics with -1 (`num.partitions`).
+    pub num_partitions: i32,
+    /// Whether Metadata requests may create missing topics (`auto.create.topics.enable`).
+    pub auto_create_topics: bool,
+    /// Replication factor used when a request says -1 (`default.replication.factor`).
+    pub default_replication_factor: i16,
+    /// Largest record batch accepted (`message.max.bytes`).
+    pub message_max_bytes: usize,
+    /// Segment size before rolling (`log.segment.bytes`).
+    pub segment_bytes: u64,
+    /// Bytes between offset index entries (`log.index.interval.bytes`).
+    pub index_interval_bytes: u64,
+    /// Messages between fdatasyncs (`log.flush.interval.messages`); 1 syncs every group commit.
+    pub flush_interval_messages: u64,
+    /// Largest request frame accepted (`socket.request.max.bytes`).
+    pub socket_request_max_bytes: usize,
+    /// Recent-batch cache per core (`runnel.cache.bytes.per.core`).
+    pub cache_bytes_per_core: usize,
+    /// Busy-poll time before an idle executor parks (`runnel.spin.before.park.us`).
+    pub spin_before_park_us: u64,
+    /// Where the values came from, for the startup log.
+    pub source: String,
+}
+
+/// Values given on the command line; `None` keeps the file's or default value.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--listen`
+    pub listen: Option<String>,
+    /// `--advertised-listener`
+    pub advertised: Option<String>,
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+    /// `--cores`
+    pub cores: Option<String>,
+    /// `--node-id`
+    pub node_id: Option<i32>,
+}
+
+/// Flattens nested TOML tables into dotted keys.
+fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, toml::Value>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), other.clone());
+        }
+    }
+}
+
+fn parse_table(text: &str) -> Result<BTreeMap<String, toml::Value>> {
+    let v: toml::Value = toml::from_str(text).context("parsing configuration")?;
+    let mut out = BTreeMap::new();
+    flatten("", &v, &mut out);
+    Ok(out)
+}
+
+/// Strips an optional `PLAINTEXT://` (or any `NAME://`) prefix from a listener.
+fn strip_scheme(s: &str) -> &str {
+    s.split_once("://").map(|(_, r)| r).unwrap_or(s)
+}
+
+fn parse_host_port(s: &str) -> Result<(String, u16)> {
+    let s = strip_scheme(s.split(',').next().unwrap_or(s).trim());
+    let (h, p) = s
+        .rsplit_once(':')
+        .with_context(|| format!("listener '{s}' is not HOST:PORT"))?;
+    let port: u16 = p.parse().with_context(|| format!("bad port in '{s}'"))?;
+    let host = h.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    Ok((host.to_string(), port))
+}
+
+/// Parses `--cores`: a count (`4`) or a CPU list (`0-3,6`).
+pub fn parse_cores(spec: &str, available: usize) -> Result<Vec<usize>> {
+    let spec = spec.trim();
+    if !spec.contains([',', '-']) {
+        let n: usize = spec.parse().with_context(|| format!("bad core count '{spec}'"))?;
+        if n == 0 {
+            bail!("--cores must be at least 1");
+        }
+        return Ok((0..n).map(|i| i % available.max(1)).collect());
+    }
+    let mut cpus = Vec::new();
+    for part in spec.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.trim().parse()?, b.trim().parse()?);
+                if b < a {
+                    bail!("bad CPU range '{part}'");
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(part.trim().parse()?),
+        }
+    }
+    if cpus.is_empty() {
+        bail!("empty CPU list");
+    }
+    Ok(cpus)
+}
+
+fn available_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+impl Config {
+    /// Loads the configuration: embedded defaults, then `file` if given, then `ov`.
+    pub fn load(file: Option<&Path>, ov: &Overrides) -> Result<Config> {
+        let mut table = parse_table(DEFAULT_CONFIG).context("embedded default config")?;
+        let mut source = "built-in defaults".to_string();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            for (k, v) in parse_table(&text)? {
+                if !table.contains_key(&k) {
+                    tracing::warn!(key = %k, "unknown configuration key ignored");
+                    continue;
+                }
+                table.insert(k, v);
+            }
+            source = format!("{}", path.display());
+        }
+        let get_str = |k: &str| -> Result<String> {
+            match table.get(k) {
+                Some(toml::Value::String(s)) => Ok(s.clone()),
+                Some(v) => Ok(v.to_string()),
+                None => bail!("missing config key {k}"),
+            }
+        };
+        let get_int = |k: &str| -> Result<i64> {
+            match table.get(k) {
+                Some(toml::Value::Integer(i)) => Ok(*i),
+                Some(toml::Value::String(s)) => s.parse().with_context(|| format!("{k} must be an integer")),
+                _ => bail!("config key {k} must be an integer"),
+            }
+        };
+        let get_bool = |k: &str| -> Result<bool> {
+            match table.get(k) {
+                Some(toml::Value::Boolean(b)) => Ok(*b),
+                Some(toml::Value::String(s)) => s.parse().with_context(|| format!("{k} must be true or false")),
+                _ => bail!("config key {k} must be a boolean"),
+            }
+        };
+        let listen_s = ov.listen.clone().unwrap_or(get_str("listeners")?);
+        let (lh, lp) = parse_host_port(&listen_s)?;
+        let listen: SocketAddr = format!("{lh}:{lp}")
+            .parse()
+            .or_else(|_| {
+                use std::net::ToSocketAddrs;
+                format!("{lh}:{lp}")
+                    .to_socket_addrs()?
+                    .next()
+                    .ok_or_else(|| std::io::Error::other("no address"))
+            })
+            .with_context(|| format!("resolving listener {listen_s}"))?;
+        let adv_s = match &ov.advertised {
+            Some(a) => a.clone(),
+            None => get_str("advertised.listeners")?,
+        };
+        let advertised = if adv_s.is_empty() {
+            let host = if listen.ip().is_unspecified() {
+                "127.0.0.1".to_string()
+            } else {
+                listen.ip().to_string()
+            };
+            (host, listen.port())
+        } else {
+            parse_host_port(&adv_s)?
+        };
+        let data_dir = ov
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(get_str("log.dirs").unwrap_or_else(|_| "./data".into())));
+        let cores_spec = match &ov.cores {
+            Some(c) => c.clone(),
+            None => get_str("cores")?,
+        };
+        let avail = available_cpus();
+        let cores = if cores_spec == "all" || cores_spec.is_empty() {
+            (0..avail).collect()
+        } else {
+            parse_cores(&cores_spec, avail)?
+        };
+        let cfg = Config {
+            listen,
+            advertised,
+            data_dir,
+            node_id: ov.node_id.unwrap_or(get_int("node.id")? as i32),
+            cores,
+            num_partitions: get_int("num.partitions")? as i32,
+            auto_create_topics: get_bool("auto.create.topics.enable")?,
+            default_replication_factor: get_int("default.replication.factor")? as i16,
+            message_max_bytes: get_int("message.max.bytes")?.max(1) as usize,
+            segment_bytes: get_int("log.segment.bytes")?.max(4096) as u64,
+            index_interval_bytes: get_int("log.index.interval.bytes")?.max(1) as u64,
+            flush_interval_messages: get_int("log.flush.interval.messages")?.max(1) as u64,
+            socket_request_max_bytes: get_int("socket.request.max.bytes")?.max(1024) as usize,
+            cache_bytes_per_core: get_int("runnel.cache.bytes.per.core")?.max(0) as usize,
+            spin_before_park_us: get_int("runnel.spin.before.park.us")?.max(0) as u64,
+            source,
+        };
+        if cfg.num_partitions < 1 {
+            bail!("num.partitions must be at least 1");
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_flags_override() {
+        let cfg = Config::load(None, &Overrides::default()).unwrap();
+        assert_eq!(cfg.listen.port(), 9092);
+        assert_eq!(cfg.num_partitions, 1);
+        let ov = Overrides {
+            listen: Some("127.0.0.1:19092".into()),
+            node_id: Some(7),
+            cores: Some("1".into()),
+            ..Default::default()
+        };
+        let cfg = Config::load(None, &ov).unwrap();
+        assert_eq!(cfg.listen.port(), 19092);
+        assert_eq!(cfg.advertised, ("127.0.0.1".to_string(), 19092));
+        assert_eq!(cfg.node_id, 7);
+        assert_eq!(cfg.cores.len(), 1);
+    }
+
+    #[test]
+    fn file_overrides_defaults_with_dotted_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.toml");
+        std::fs::write(&p, "num.partitions = 6\n\"message.max.bytes\" = 2000\n").unwrap();
+        let cfg = Config::load(Some(&p), &Overrides::default()).unwrap();
+        assert_eq!(cfg.num_partitions, 6);
+        assert_eq!(cfg.message_max_bytes, 2000);
+    }
+
+    #[test]
+    fn core_specs() {
+        assert_eq!(parse_cores("3", 8).unwrap(), vec![0, 1, 2]);
+        assert_eq!(parse_cores("0-2,5", 8).unwrap(), vec![0, 1, 2, 5]);
+        assert!(parse_cores("0", 8).is_err());
+        assert_eq!(parse_host_port("PLAINTEXT://h:1").unwrap(), ("h".into(), 1));
+    }
+}

@@ -1,0 +1,59 @@
+//! ApiVersions: the API ranges Runnel advertises, matching Apache Kafka 4.0 for every API that
+//! is implemented.
+
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, ResponseKind};
+
+use crate::errors;
+use crate::kafka::dispatch::RequestContext;
+
+/// (API, min version, max version) as advertised; Kafka 4.0's ranges.
+///
+/// Produce is advertised from v0 because librdkafka requires it (KAFKA-18659), as Kafka 4.0
+/// does; v2 is served, v0-v1 (message format v0/v1 only) close the connection.
+pub const ADVERTISED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 0, 12),
+    (ApiKey::Fetch, 4, 17),
+    (ApiKey::ListOffsets, 1, 9),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+];
+
+/// The advertised range of `key`, if the API is implemented.
+pub fn supported(key: ApiKey) -> Option<(i16, i16)> {
+    ADVERTISED
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, a, b)| (a, b))
+}
+
+fn api_list() -> Vec<ApiVersion> {
+    ADVERTISED
+        .iter()
+        .map(|&(k, min, max)| {
+            let mut v = ApiVersion::default();
+            v.api_key = k as i16;
+            v.min_version = min;
+            v.max_version = max;
+            v
+        })
+        .collect()
+}
+
+/// Answers ApiVersions.
+pub fn handle(_ctx: &RequestContext, _req: ApiVersionsRequest) -> ResponseKind {
+    let mut r = ApiVersionsResponse::default();
+    r.error_code = errors::NONE;
+    r.api_keys = api_list();
+    ResponseKind::ApiVersions(r)
+}
+
+/// The v0 answer to an ApiVersions request of a version we cannot parse (KIP-511).
+pub fn unsupported_version_response() -> ResponseKind {
+    let mut r = ApiVersionsResponse::default();
+    r.error_code = errors::UNSUPPORTED_VERSION;
+    r.api_keys = api_list();
+    ResponseKind::ApiVersions(r)
+}

@@ -1,0 +1,132 @@
+//! CreateTopics: validates names, partition counts, replication factors and assignments, then
+//! asks core 0 (the metadata owner) to create the topics.
+
+use std::collections::{BTreeMap, HashMap};
+
+use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::cluster::topics::CreateError;
+use crate::errors;
+use crate::kafka::dispatch::RequestContext;
+use crate::shard::messages::{NewTopic, ShardRequest, ShardResponse};
+
+/// Handles CreateTopics.
+pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseKind {
+    let shard = &ctx.shard;
+    let cfg = &shard.config;
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for t in &req.topics {
+        *counts.entry(t.name.0.as_str()).or_default() += 1;
+    }
+    let mut results: Vec<CreatableTopicResult> = Vec::new();
+    let mut to_create: Vec<(usize, NewTopic)> = Vec::new();
+    for t in &req.topics {
+        let mut r = CreatableTopicResult::default();
+        r.name = t.name.clone();
+        let name = t.name.0.to_string();
+        let rf = if t.replication_factor == -1 {
+            cfg.default_replication_factor
+        } else {
+            t.replication_factor
+        };
+        let mut partitions = t.num_partitions;
+        let err: Option<(i16, String)> = if counts[name.as_str()] > 1 {
+            Some((errors::INVALID_REQUEST, format!("Create topics request from client contains duplicate topic name {name}")))
+        } else if !t.assignments.is_empty() {
+            if t.num_partitions != -1 || t.replication_factor != -1 {
+                Some((errors::INVALID_REQUEST, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into()))
+            } else if t
+                .assignments
+                .iter()
+                .any(|a| a.broker_ids.len() != 1 || a.broker_ids[0].0 != cfg.node_id)
+            {
+                Some((errors::INVALID_REPLICA_ASSIGNMENT, format!("Replica assignment must name only broker {}", cfg.node_id)))
+            } else {
+                partitions = t.assignments.len() as i32;
+                None
+            }
+        } else if t.num_partitions == 0 || t.num_partitions < -1 {
+            Some((errors::INVALID_PARTITIONS, "Number of partitions must be larger than 0.".into()))
+        } else if rf <= 0 {
+            Some((errors::INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0.".into()))
+        } else if rf > 1 {
+            Some((errors::INVALID_REPLICATION_FACTOR, format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered.")))
+        } else {
+            None
+        };
+        match err {
+            Some((code, msg)) => {
+                r.error_code = code;
+                r.error_message = Some(StrBytes::from_string(msg));
+            }
+            None => {
+                let configs: BTreeMap<String, String> = t
+                    .configs
+                    .iter()
+                    .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
+                    .collect();
+                to_create.push((
+                    results.len(),
+                    NewTopic {
+                        name,
+                        partitions,
+                        configs,
+                    },
+                ));
+            }
+        }
+        results.push(r);
+    }
+    if !to_create.is_empty() {
+        let (idx, topics): (Vec<usize>, Vec<NewTopic>) = to_create.into_iter().unzip();
+        let outcome = shard
+            .call(
+                0,
+                ShardRequest::CreateTopics {
+                    topics,
+                    validate_only: req.validate_only,
+                },
+            )
+            .await;
+        let created = match outcome {
+            ShardResponse::Created(v) => v,
+            _ => idx.iter().map(|_| Err(CreateError::InvalidName("broker shutting down".into()))).collect(),
+        };
+        for (i, c) in idx.into_iter().zip(created) {
+            let r = &mut results[i];
+            match c {
+                Ok(meta) => {
+                    r.error_code = errors::NONE;
+                    if ctx.version >= 7 {
+                        r.topic_id = meta.uuid();
+                    }
+                    if ctx.version >= 5 {
+                        r.num_partitions = meta.partitions.len() as i32;
+                        r.replication_factor = 1;
+                        r.configs = Some(Vec::new());
+                    }
+                    if !req.validate_only {
+                        tracing::info!(topic = %meta.name, partitions = meta.partitions.len(), "created topic");
+                    }
+                }
+                Err(CreateError::Exists) => {
+                    r.error_code = errors::TOPIC_ALREADY_EXISTS;
+                    r.error_message = Some(StrBytes::from_string(format!("Topic '{}' already exists.", r.name.0)));
+                }
+                Err(CreateError::InvalidPartitions) => {
+                    r.error_code = errors::INVALID_PARTITIONS;
+                    r.error_message = Some(StrBytes::from_static_str("Number of partitions is invalid."));
+                }
+                Err(CreateError::InvalidName(m)) => {
+                    r.error_code = errors::INVALID_TOPIC_EXCEPTION;
+                    r.error_message = Some(StrBytes::from_string(m));
+                }
+            }
+        }
+    }
+    let mut resp = CreateTopicsResponse::default();
+    resp.topics = results;
+    ResponseKind::CreateTopics(resp)
+}

@@ -1,0 +1,70 @@
+//! DeleteTopics: by name (all versions) or by topic id (v6), through core 0.
+
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, ResponseKind, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::errors;
+use crate::kafka::dispatch::RequestContext;
+use crate::shard::messages::{ShardRequest, ShardResponse};
+
+/// Handles DeleteTopics.
+pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseKind {
+    let shard = &ctx.shard;
+    let table = shard.topic_table();
+    // (requested name, requested id, resolved name)
+    let mut wanted: Vec<(Option<String>, uuid::Uuid, Option<String>)> = Vec::new();
+    if ctx.version >= 6 {
+        for t in &req.topics {
+            let name = t.name.as_ref().map(|n| n.0.to_string());
+            let resolved = match &name {
+                Some(n) => table.get(n).map(|m| m.name.clone()),
+                None => table.by_id(t.topic_id).map(|m| m.name.clone()),
+            };
+            wanted.push((name, t.topic_id, resolved));
+        }
+    } else {
+        for n in &req.topic_names {
+            let name = n.0.to_string();
+            let resolved = table.get(&name).map(|m| m.name.clone());
+            wanted.push((Some(name), uuid::Uuid::nil(), resolved));
+        }
+    }
+    let names: Vec<String> = wanted.iter().filter_map(|w| w.2.clone()).collect();
+    let mut deleted: Vec<Option<crate::cluster::TopicMeta>> = Vec::new();
+    if !names.is_empty() {
+        if let ShardResponse::Deleted(v) = shard.call(0, ShardRequest::DeleteTopics(names)).await {
+            deleted = v;
+        }
+    }
+    let mut it = deleted.into_iter();
+    let mut resp = DeleteTopicsResponse::default();
+    for (name, id, resolved) in wanted {
+        let mut r = DeletableTopicResult::default();
+        r.name = name.clone().map(|n| TopicName(StrBytes::from_string(n)));
+        r.topic_id = id;
+        let outcome = if resolved.is_some() { it.next().flatten() } else { None };
+        match outcome {
+            Some(meta) => {
+                r.error_code = errors::NONE;
+                r.name = Some(TopicName(StrBytes::from_string(meta.name.clone())));
+                if ctx.version >= 6 {
+                    r.topic_id = meta.uuid();
+                }
+                tracing::info!(topic = %meta.name, "deleted topic");
+            }
+            None => {
+                r.error_code = if name.is_none() {
+                    errors::UNKNOWN_TOPIC_ID
+                } else {
+                    errors::UNKNOWN_TOPIC_OR_PARTITION
+                };
+                if ctx.version >= 5 {
+                    r.error_message = Some(StrBytes::from_static_str("This server does not host this topic."));
+                }
+            }
+        }
+        resp.responses.push(r);
+    }
+    ResponseKind::DeleteTopics(resp)
+}

@@ -1,0 +1,83 @@
+//! ListOffsets: earliest (-2), latest (-1), max timestamp (-3) and by timestamp.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
+
+use super::routing::scatter;
+use crate::errors;
+use crate::kafka::dispatch::RequestContext;
+use crate::shard::messages::{OffsetAnswer, OffsetQuery, ShardRequest, ShardResponse, TopicPartition};
+
+fn failed(code: i16) -> OffsetAnswer {
+    OffsetAnswer {
+        error_code: code,
+        timestamp: -1,
+        offset: -1,
+    }
+}
+
+/// Handles ListOffsets.
+pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKind {
+    let shard = &ctx.shard;
+    let mut answers: Vec<Option<OffsetAnswer>> = Vec::new();
+    let mut items = Vec::new();
+    let mut where_ = Vec::new();
+    for t in &req.topics {
+        let name: Arc<str> = Arc::from(t.name.0.as_str());
+        for p in &t.partitions {
+            match shard.owner_of(&name, p.partition_index) {
+                None => answers.push(Some(failed(errors::UNKNOWN_TOPIC_OR_PARTITION))),
+                Some(owner) => {
+                    where_.push(answers.len());
+                    answers.push(None);
+                    items.push((
+                        owner,
+                        OffsetQuery {
+                            tp: TopicPartition {
+                                topic: name.clone(),
+                                partition: p.partition_index,
+                            },
+                            timestamp: p.timestamp,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    let got = scatter(
+        shard,
+        items,
+        ShardRequest::ListOffsets,
+        |r| match r {
+            ShardResponse::ListOffsets(v) => Some(v),
+            _ => None,
+        },
+        || failed(errors::NOT_LEADER_OR_FOLLOWER),
+    )
+    .await;
+    for (i, a) in where_.into_iter().zip(got) {
+        answers[i] = Some(a);
+    }
+    let mut it = answers.into_iter();
+    let mut resp = ListOffsetsResponse::default();
+    for t in &req.topics {
+        let mut tr = ListOffsetsTopicResponse::default();
+        tr.name = t.name.clone();
+        for p in &t.partitions {
+            let a = it.next().flatten().unwrap_or(failed(errors::UNKNOWN_SERVER_ERROR));
+            let mut pr = ListOffsetsPartitionResponse::default();
+            pr.partition_index = p.partition_index;
+            pr.error_code = a.error_code;
+            pr.timestamp = a.timestamp;
+            pr.offset = a.offset;
+            if ctx.version >= 4 {
+                pr.leader_epoch = if a.offset >= 0 { 0 } else { -1 };
+            }
+            tr.partitions.push(pr);
+        }
+        resp.topics.push(tr);
+    }
+    ResponseKind::ListOffsets(resp)
+}

@@ -1,0 +1,127 @@
+//! Metadata: brokers, cluster id, controller, and topics with their partitions; creates missing
+//! topics when auto-creation is enabled and the client allows it.
+
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, ResponseKind, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::cluster::topics::{validate_name, TopicMeta};
+use crate::errors;
+use crate::kafka::dispatch::RequestContext;
+use crate::shard::messages::{NewTopic, ShardRequest, ShardResponse};
+
+/// Answers Metadata.
+pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind {
+    let shard = &ctx.shard;
+    let cfg = &shard.config;
+    let node = BrokerId(cfg.node_id);
+    let mut resp = MetadataResponse::default();
+    let mut broker = MetadataResponseBroker::default();
+    broker.node_id = node;
+    broker.host = StrBytes::from_string(cfg.advertised.0.clone());
+    broker.port = cfg.advertised.1 as i32;
+    resp.brokers = vec![broker];
+    if ctx.version >= 2 {
+        resp.cluster_id = Some(StrBytes::from_string(shard.cluster_id.to_string()));
+    }
+    if ctx.version >= 1 {
+        resp.controller_id = node;
+    }
+
+    let allow_create = cfg.auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
+    let table = shard.topic_table();
+    let mut wanted: Vec<(Option<String>, uuid::Uuid)> = Vec::new();
+    match &req.topics {
+        None => {
+            for t in table.topics.values() {
+                wanted.push((Some(t.name.clone()), t.uuid()));
+            }
+        }
+        Some(list) => {
+            for t in list {
+                let name = t.name.as_ref().map(|n| n.0.to_string());
+                wanted.push((name, t.topic_id));
+            }
+        }
+    }
+    // Auto-create the missing, validly named topics in one call to the metadata owner.
+    let missing: Vec<NewTopic> = wanted
+        .iter()
+        .filter_map(|(n, _)| n.as_ref())
+        .filter(|n| table.get(n).is_none() && validate_name(n).is_ok())
+        .map(|n| NewTopic {
+            name: n.clone(),
+            partitions: -1,
+            configs: Default::default(),
+        })
+        .collect();
+    let table = if allow_create && !missing.is_empty() {
+        if let ShardResponse::Created(results) = shard
+            .call(
+                0,
+                ShardRequest::CreateTopics {
+                    topics: missing,
+                    validate_only: false,
+                },
+            )
+            .await
+        {
+            for r in results.iter().filter_map(|r| r.as_ref().ok()) {
+                tracing::info!(topic = %r.name, partitions = r.partitions.len(), "auto-created topic");
+            }
+        }
+        shard.topic_table()
+    } else {
+        table
+    };
+    for (name, id) in wanted {
+        let meta = match &name {
+            Some(n) => table.get(n),
+            None => table.by_id(id),
+        };
+        let mut t = MetadataResponseTopic::default();
+        t.name = name.clone().map(|n| TopicName(StrBytes::from_string(n)));
+        if ctx.version >= 10 {
+            t.topic_id = id;
+        }
+        match meta {
+            Some(m) => describe(&mut t, m, node, ctx.version),
+            None => {
+                t.error_code = match &name {
+                    Some(n) if validate_name(n).is_err() => errors::INVALID_TOPIC_EXCEPTION,
+                    Some(_) => errors::UNKNOWN_TOPIC_OR_PARTITION,
+                    None => errors::UNKNOWN_TOPIC_ID,
+                };
+            }
+        }
+        resp.topics.push(t);
+    }
+    ResponseKind::Metadata(resp)
+}
+
+fn describe(t: &mut MetadataResponseTopic, m: &TopicMeta, node: BrokerId, version: i16) {
+    t.error_code = errors::NONE;
+    t.name = Some(TopicName(StrBytes::from_string(m.name.clone())));
+    if version >= 10 {
+        t.topic_id = m.uuid();
+    }
+    if version >= 1 {
+        t.is_internal = m.name.starts_with("__");
+    }
+    t.partitions = (0..m.partitions.len() as i32)
+        .map(|p| {
+            let mut pm = MetadataResponsePartition::default();
+            pm.error_code = errors::NONE;
+            pm.partition_index = p;
+            pm.leader_id = node;
+            if version >= 7 {
+                pm.leader_epoch = 0;
+            }
+            pm.replica_nodes = vec![node];
+            pm.isr_nodes = vec![node];
+            pm
+        })
+        .collect();
+}

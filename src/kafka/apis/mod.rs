@@ -1,0 +1,11 @@
+//! One module per Kafka API. Each turns a decoded request into a response, forwarding the
+//! per-partition work to the owning cores through [`crate::shard::Shard::call`].
+
+pub mod api_versions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+pub mod routing;

@@ -1,0 +1,49 @@
+//! Scatter/gather of per-partition work across cores.
+//!
+//! A request's partitions are grouped by owning core, each group is sent as one
+//! [`ShardRequest`] (all groups concurrently), and the answers are put back in request order.
+
+use std::rc::Rc;
+
+use crate::shard::messages::{ShardRequest, ShardResponse};
+use crate::shard::Shard;
+
+/// Sends `items` (each tagged with its owning core) to their owners and returns one result per
+/// item, in the original order. `fallback` fills in for an owner that could not answer.
+pub async fn scatter<P, R, M, X, F>(shard: &Rc<Shard>, items: Vec<(usize, P)>, make: M, extract: X, fallback: F) -> Vec<R>
+where
+    P: 'static,
+    R: 'static,
+    M: Fn(Vec<P>) -> ShardRequest,
+    X: Fn(ShardResponse) -> Option<Vec<R>> + Clone + 'static,
+    F: Fn() -> R,
+{
+    let n = items.len();
+    let mut groups: Vec<(usize, Vec<usize>, Vec<P>)> = Vec::new();
+    for (i, (core, p)) in items.into_iter().enumerate() {
+        match groups.iter_mut().find(|g| g.0 == core) {
+            Some(g) => {
+                g.1.push(i);
+                g.2.push(p);
+            }
+            None => groups.push((core, vec![i], vec![p])),
+        }
+    }
+    let mut tasks = Vec::with_capacity(groups.len());
+    for (core, idx, parts) in groups {
+        let req = make(parts);
+        let s = shard.clone();
+        let x = extract.clone();
+        let t = glommio::spawn_local(async move { x(s.call(core, req).await) }).detach();
+        tasks.push((idx, t));
+    }
+    let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
+    for (idx, t) in tasks {
+        if let Some(Some(results)) = t.await {
+            for (i, r) in idx.into_iter().zip(results) {
+                out[i] = Some(r);
+            }
+        }
+    }
+    out.into_iter().map(|r| r.unwrap_or_else(&fallback)).collect()
+}

@@ -1,0 +1,155 @@
+//! Request dispatch: header parsing, version checks, decoding with kafka-protocol, routing to
+//! the API handlers and encoding the response frame.
+
+use std::rc::Rc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use super::apis;
+use super::rope::{RopeBuf, Substitutions};
+use crate::shard::Shard;
+
+/// What the connection does with a request.
+pub enum Outcome {
+    /// Write these chunks (a whole response frame).
+    Respond(Vec<Bytes>),
+    /// Nothing to write (acks=0 produce).
+    NoResponse,
+    /// Malformed or unsupported: close the connection.
+    Close,
+}
+
+/// What a handler produced.
+pub struct Reply {
+    /// The response message.
+    pub body: ResponseKind,
+    /// Record chunks to splice in while encoding (see [`super::rope`]).
+    pub subs: Substitutions,
+}
+
+impl From<ResponseKind> for Reply {
+    fn from(body: ResponseKind) -> Self {
+        Reply {
+            body,
+            subs: Substitutions::default(),
+        }
+    }
+}
+
+/// Context of one request.
+pub struct RequestContext {
+    /// The core serving the connection.
+    pub shard: Rc<Shard>,
+    /// API version of the request.
+    pub version: i16,
+    /// Client id from the request header.
+    pub client_id: Option<String>,
+}
+
+/// Handles one request frame.
+pub async fn handle_frame(shard: Rc<Shard>, frame: Bytes) -> Outcome {
+    let api_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let Ok(key) = ApiKey::try_from(api_key) else {
+        tracing::debug!(api_key, "unknown API key; closing connection");
+        return Outcome::Close;
+    };
+    let Some(range) = apis::api_versions::supported(key) else {
+        tracing::debug!(?key, "unsupported API; closing connection");
+        return Outcome::Close;
+    };
+    if version < range.0 || version > range.1 {
+        if key == ApiKey::ApiVersions {
+            // KIP-511: answer v0 with UNSUPPORTED_VERSION and our ranges.
+            let body = apis::api_versions::unsupported_version_response();
+            return encode(ApiKey::ApiVersions, 0, correlation_id, Reply::from(body));
+        }
+        tracing::debug!(?key, version, "unsupported version; closing connection");
+        return Outcome::Close;
+    }
+    if key == ApiKey::Produce && version < 3 {
+        return apis::produce::handle_legacy(shard, version, correlation_id, frame).await;
+    }
+    let decoded = std::panic::catch_unwind(|| decode(key, version, frame));
+    let (header, request) = match decoded {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => {
+            tracing::debug!(?key, version, error = %e, "malformed request; closing connection");
+            return Outcome::Close;
+        }
+        Err(_) => {
+            tracing::warn!(?key, version, "request decoder panicked; closing connection");
+            return Outcome::Close;
+        }
+    };
+    let ctx = RequestContext {
+        shard,
+        version,
+        client_id: header.client_id.as_ref().map(|s| s.to_string()),
+    };
+    let reply = match request {
+        RequestKind::ApiVersions(r) => apis::api_versions::handle(&ctx, r).into(),
+        RequestKind::Metadata(r) => apis::metadata::handle(&ctx, r).await.into(),
+        RequestKind::Produce(r) => match apis::produce::handle(&ctx, r).await {
+            Some(body) => body.into(),
+            None => return Outcome::NoResponse,
+        },
+        RequestKind::Fetch(r) => apis::fetch::handle(&ctx, r).await,
+        RequestKind::ListOffsets(r) => apis::list_offsets::handle(&ctx, r).await.into(),
+        RequestKind::CreateTopics(r) => apis::create_topics::handle(&ctx, r).await.into(),
+        RequestKind::DeleteTopics(r) => apis::delete_topics::handle(&ctx, r).await.into(),
+        _ => return Outcome::Close,
+    };
+    encode(key, version, correlation_id, reply)
+}
+
+fn decode(key: ApiKey, version: i16, frame: Bytes) -> anyhow::Result<(RequestHeader, RequestKind)> {
+    let mut buf = frame;
+    let header = RequestHeader::decode(&mut buf, key.request_header_version(version))?;
+    let request = RequestKind::decode(key, &mut buf, version)?;
+    Ok((header, request))
+}
+
+/// Encodes a response frame: size, header, body.
+pub fn encode(key: ApiKey, version: i16, correlation_id: i32, reply: Reply) -> Outcome {
+    let header_version = if key == ApiKey::ApiVersions {
+        0
+    } else {
+        key.response_header_version(version)
+    };
+    let mut rope = RopeBuf::new(reply.subs);
+    rope.put_i32(0); // size, patched below
+    let mut header = ResponseHeader::default();
+    header.correlation_id = correlation_id;
+    let res = header
+        .encode(&mut rope, header_version)
+        .and_then(|_| encode_body(&reply.body, &mut rope, version));
+    if let Err(e) = res {
+        tracing::error!(?key, version, error = %e, "cannot encode response; closing connection");
+        return Outcome::Close;
+    }
+    let size = (rope.len() - 4) as i32;
+    let mut chunks = rope.into_chunks();
+    let first = &chunks[0];
+    let mut patched = BytesMut::with_capacity(first.len());
+    patched.put_i32(size);
+    patched.extend_from_slice(&first[4..]);
+    chunks[0] = patched.freeze();
+    Outcome::Respond(chunks)
+}
+
+fn encode_body(body: &ResponseKind, buf: &mut RopeBuf, version: i16) -> anyhow::Result<()> {
+    match body {
+        ResponseKind::ApiVersions(r) => r.encode(buf, version),
+        ResponseKind::Metadata(r) => r.encode(buf, version),
+        ResponseKind::Produce(r) => r.encode(buf, version),
+        ResponseKind::Fetch(r) => r.encode(buf, version),
+        ResponseKind::ListOffsets(r) => r.encode(buf, version),
+        ResponseKind::CreateTopics(r) => r.encode(buf, version),
+        ResponseKind::DeleteTopics(r) => r.encode(buf, version),
+        _ => anyhow::bail!("no encoder wired for this response"),
+    }
+}

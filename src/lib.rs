@@ -1,0 +1,15 @@
+//! Runnel: a Kafka-compatible streaming broker with a thread-per-core, shared-nothing design.
+//!
+//! - [`kafka`]: the wire protocol (connections, framing, one handler per API).
+//! - [`shard`]: per-core state and forwarding between cores over glommio's channel mesh.
+//! - [`storage`]: the direct-I/O log engine (segments, indexes, group commit, recovery).
+//! - [`cluster`]: topic metadata and broker identity.
+//! - [`server`]: startup, executors, listeners and shutdown.
+
+pub mod cluster;
+pub mod config;
+pub mod errors;
+pub mod kafka;
+pub mod server;
+pub mod shard;
+pub mod storage;

@@ -1,0 +1,207 @@
+//! The owning core's side of each [`ShardRequest`]: appends, reads, offset lookups and
+//! topic-table changes, for partitions this core owns.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use super::messages::*;
+use super::{partitions, Shard};
+use crate::errors;
+use crate::storage::LogError;
+
+/// Runs one request on this core.
+pub async fn handle(shard: &Rc<Shard>, request: ShardRequest) -> ShardResponse {
+    match request {
+        ShardRequest::Produce {
+            acks,
+            timeout_ms,
+            parts,
+        } => ShardResponse::Produce(produce(shard, acks, timeout_ms, parts).await),
+        ShardRequest::Fetch { parts, max_bytes } => {
+            ShardResponse::Fetch(fetch(shard, parts, max_bytes).await)
+        }
+        ShardRequest::WaitForData { parts, deadline } => {
+            wait_for_data(shard, parts, deadline).await;
+            ShardResponse::Done
+        }
+        ShardRequest::ListOffsets(queries) => {
+            ShardResponse::ListOffsets(list_offsets(shard, queries).await)
+        }
+        ShardRequest::ApplyTopics(table) => {
+            partitions::apply(shard, table).await;
+            ShardResponse::Done
+        }
+        ShardRequest::CreateTopics {
+            topics,
+            validate_only,
+        } => ShardResponse::Created(partitions::create_topics(shard, topics, validate_only).await),
+        ShardRequest::DeleteTopics(names) => {
+            ShardResponse::Deleted(partitions::delete_topics(shard, names).await)
+        }
+    }
+}
+
+fn storage_code(e: &LogError) -> i16 {
+    match e {
+        LogError::OffsetOutOfRange => errors::OFFSET_OUT_OF_RANGE,
+        LogError::Storage(_) => errors::KAFKA_STORAGE_ERROR,
+    }
+}
+
+async fn produce(shard: &Rc<Shard>, acks: i16, timeout_ms: i32, parts: Vec<ProducePart>) -> Vec<ProduceResult> {
+    let mut results = Vec::with_capacity(parts.len());
+    let mut waits = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let Some(log) = shard.log(&part.tp.topic, part.tp.partition) else {
+            results.push(ProduceResult {
+                error_code: errors::UNKNOWN_TOPIC_OR_PARTITION,
+                base_offset: -1,
+                log_start_offset: -1,
+            });
+            continue;
+        };
+        match log.append(&part.batches, &part.payload) {
+            Ok(a) => {
+                results.push(ProduceResult {
+                    error_code: errors::NONE,
+                    base_offset: a.base_offset,
+                    log_start_offset: log.log_start_offset(),
+                });
+                waits.push((i, log, a.next_offset));
+            }
+            Err(e) => results.push(ProduceResult {
+                error_code: storage_code(&e),
+                base_offset: -1,
+                log_start_offset: -1,
+            }),
+        }
+    }
+    if acks == 0 {
+        return results;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_millis(timeout_ms.max(0) as u64);
+    for (i, log, next) in waits {
+        let now = std::time::Instant::now();
+        let left = deadline.saturating_duration_since(now).max(Duration::from_millis(1));
+        let durable = log.wait_durable(next);
+        let timer = async {
+            glommio::timer::sleep(left).await;
+            Err(LogError::Storage("timeout".into()))
+        };
+        match futures_lite::future::or(durable, timer).await {
+            Ok(()) => {}
+            Err(LogError::Storage(m)) if m == "timeout" => {
+                results[i].error_code = errors::REQUEST_TIMED_OUT;
+            }
+            Err(e) => {
+                results[i].error_code = storage_code(&e);
+                results[i].base_offset = -1;
+            }
+        }
+    }
+    results
+}
+
+async fn fetch(shard: &Rc<Shard>, parts: Vec<FetchPart>, max_bytes: usize) -> Vec<FetchResult> {
+    let mut out = Vec::with_capacity(parts.len());
+    let mut used = 0usize;
+    for part in parts {
+        let Some(log) = shard.log(&part.tp.topic, part.tp.partition) else {
+            out.push(FetchResult {
+                error_code: errors::UNKNOWN_TOPIC_OR_PARTITION,
+                high_watermark: -1,
+                log_start_offset: -1,
+                records: Vec::new(),
+            });
+            continue;
+        };
+        let mut r = FetchResult {
+            error_code: errors::NONE,
+            high_watermark: log.high_watermark(),
+            log_start_offset: log.log_start_offset(),
+            records: Vec::new(),
+        };
+        let room = max_bytes.saturating_sub(used);
+        if used == 0 || room > 0 {
+            match log.read(part.offset, part.max_bytes.min(room.max(1))).await {
+                Ok(recs) => r.records = recs,
+                Err(e) => r.error_code = storage_code(&e),
+            }
+        }
+        used += r.bytes();
+        out.push(r);
+    }
+    out
+}
+
+async fn wait_for_data(shard: &Rc<Shard>, parts: Vec<(TopicPartition, i64)>, deadline: std::time::Instant) {
+    let mut waits: Vec<Pin<Box<dyn Future<Output = ()>>>> = Vec::new();
+    for (tp, offset) in parts {
+        if let Some(log) = shard.log(&tp.topic, tp.partition) {
+            waits.push(Box::pin(async move { log.wait_for_data(offset, deadline).await }));
+        }
+    }
+    if waits.is_empty() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        glommio::timer::sleep(left).await;
+        return;
+    }
+    std::future::poll_fn(|cx| {
+        for w in waits.iter_mut() {
+            if w.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+async fn list_offsets(shard: &Rc<Shard>, queries: Vec<OffsetQuery>) -> Vec<OffsetAnswer> {
+    let mut out = Vec::with_capacity(queries.len());
+    for q in queries {
+        let Some(log) = shard.log(&q.tp.topic, q.tp.partition) else {
+            out.push(OffsetAnswer {
+                error_code: errors::UNKNOWN_TOPIC_OR_PARTITION,
+                timestamp: -1,
+                offset: -1,
+            });
+            continue;
+        };
+        let found = match q.timestamp {
+            -2 => Ok(Some((log.log_start_offset(), -1))),
+            -1 => Ok(Some((log.high_watermark(), -1))),
+            -3 => log.max_timestamp_offset().await,
+            ts if ts >= 0 => log.offset_for_timestamp(ts).await,
+            _ => Err(LogError::Storage("bad timestamp".into())),
+        };
+        out.push(match found {
+            Ok(Some((offset, timestamp))) => OffsetAnswer {
+                error_code: errors::NONE,
+                timestamp,
+                offset,
+            },
+            Ok(None) => OffsetAnswer {
+                error_code: errors::NONE,
+                timestamp: -1,
+                offset: -1,
+            },
+            Err(LogError::Storage(m)) if m == "bad timestamp" => OffsetAnswer {
+                error_code: errors::INVALID_REQUEST,
+                timestamp: -1,
+                offset: -1,
+            },
+            Err(e) => {
+                tracing::warn!(topic = %q.tp.topic, partition = q.tp.partition, error = ?e, "offset lookup failed");
+                OffsetAnswer {
+                error_code: storage_code(&e),
+                timestamp: -1,
+                offset: -1,
+            }},
+        });
+    }
+    out
+}

@@ -1,0 +1,187 @@
+//! What cores say to each other over the channel mesh.
+//!
+//! Every message is `Send` and carries record data as `bytes::Bytes`, so forwarding a produce or
+//! a fetch between cores moves reference-counted slices, never copies of the records.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::cluster::topics::{CreateError, TopicMeta};
+use crate::cluster::TopicTable;
+use crate::storage::batch::BatchInfo;
+
+/// A topic-partition, with the topic name shared between the parts of one request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TopicPartition {
+    /// Topic name.
+    pub topic: Arc<str>,
+    /// Partition number.
+    pub partition: i32,
+}
+
+/// Records for one partition of a produce request, already validated.
+#[derive(Debug, Clone)]
+pub struct ProducePart {
+    /// Destination.
+    pub tp: TopicPartition,
+    /// Batches found in `payload`.
+    pub batches: Vec<BatchInfo>,
+    /// The records field of the request.
+    pub payload: Bytes,
+}
+
+/// Result of appending one partition's records.
+#[derive(Debug, Clone, Copy)]
+pub struct ProduceResult {
+    /// Kafka error code (0 on success).
+    pub error_code: i16,
+    /// Offset of the first record appended, -1 on error.
+    pub base_offset: i64,
+    /// Log start offset after the append.
+    pub log_start_offset: i64,
+}
+
+/// One partition of a fetch.
+#[derive(Debug, Clone)]
+pub struct FetchPart {
+    /// Source.
+    pub tp: TopicPartition,
+    /// First offset wanted.
+    pub offset: i64,
+    /// partition_max_bytes from the request.
+    pub max_bytes: usize,
+}
+
+/// Data read for one partition.
+#[derive(Debug, Clone, Default)]
+pub struct FetchResult {
+    /// Kafka error code (0 on success).
+    pub error_code: i16,
+    /// High watermark.
+    pub high_watermark: i64,
+    /// Log start offset.
+    pub log_start_offset: i64,
+    /// Whole batches, in order; contiguous on the wire.
+    pub records: Vec<Bytes>,
+}
+
+impl FetchResult {
+    /// Total size of the records returned.
+    pub fn bytes(&self) -> usize {
+        self.records.iter().map(|b| b.len()).sum()
+    }
+}
+
+/// One partition of a ListOffsets request.
+#[derive(Debug, Clone)]
+pub struct OffsetQuery {
+    /// Partition asked about.
+    pub tp: TopicPartition,
+    /// -1 latest, -2 earliest, -3 max timestamp, otherwise a timestamp in ms.
+    pub timestamp: i64,
+}
+
+/// Answer to one [`OffsetQuery`].
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetAnswer {
+    /// Kafka error code.
+    pub error_code: i16,
+    /// Timestamp found (-1 when not applicable).
+    pub timestamp: i64,
+    /// Offset found (-1 when none).
+    pub offset: i64,
+}
+
+/// A topic to create.
+#[derive(Debug, Clone)]
+pub struct NewTopic {
+    /// Name.
+    pub name: String,
+    /// Number of partitions (-1: broker default).
+    pub partitions: i32,
+    /// Topic config overrides.
+    pub configs: std::collections::BTreeMap<String, String>,
+}
+
+/// A request from one core to another.
+#[derive(Debug)]
+pub enum ShardRequest {
+    /// Append to partitions owned by the receiver; `acks` 0 answers without waiting for disk.
+    Produce {
+        /// acks from the request.
+        acks: i16,
+        /// Produce timeout.
+        timeout_ms: i32,
+        /// Partitions to append to.
+        parts: Vec<ProducePart>,
+    },
+    /// Read from partitions owned by the receiver.
+    Fetch {
+        /// Partitions to read.
+        parts: Vec<FetchPart>,
+        /// Response-wide byte budget (max_bytes).
+        max_bytes: usize,
+    },
+    /// Complete when any partition's high watermark passes its offset, or at the deadline.
+    WaitForData {
+        /// (partition, offset) pairs to watch.
+        parts: Vec<(TopicPartition, i64)>,
+        /// When to give up.
+        deadline: Instant,
+    },
+    /// Look offsets up.
+    ListOffsets(Vec<OffsetQuery>),
+    /// Install a new topic table (broadcast by core 0 after every change).
+    ApplyTopics(Arc<TopicTable>),
+    /// Create topics (sent to core 0, the metadata owner).
+    CreateTopics {
+        /// Topics to create.
+        topics: Vec<NewTopic>,
+        /// Check only, create nothing.
+        validate_only: bool,
+    },
+    /// Delete topics by name (sent to core 0).
+    DeleteTopics(Vec<String>),
+}
+
+/// The answer to a [`ShardRequest`], same variant order.
+#[derive(Debug)]
+pub enum ShardResponse {
+    /// Per-part results, in request order.
+    Produce(Vec<ProduceResult>),
+    /// Per-part results, in request order.
+    Fetch(Vec<FetchResult>),
+    /// WaitForData and ApplyTopics completion.
+    Done,
+    /// Per-query answers, in request order.
+    ListOffsets(Vec<OffsetAnswer>),
+    /// Per-topic outcome of CreateTopics.
+    Created(Vec<Result<TopicMeta, CreateError>>),
+    /// Per-topic outcome of DeleteTopics: the deleted topic, or None when unknown.
+    Deleted(Vec<Option<TopicMeta>>),
+    /// The target core could not be reached (shutting down).
+    Unavailable,
+}
+
+/// A message on the mesh.
+#[derive(Debug)]
+pub enum MeshMessage {
+    /// A request, answered with a `Response` carrying the same id to core `from`.
+    Request {
+        /// Correlation id chosen by the sender.
+        id: u64,
+        /// Sending core.
+        from: usize,
+        /// The request.
+        request: ShardRequest,
+    },
+    /// A response.
+    Response {
+        /// Id of the request answered.
+        id: u64,
+        /// The answer.
+        response: ShardResponse,
+    },
+}

@@ -1,0 +1,190 @@
+//! Core/shard routing: each core's state, and calls from one core to another.
+//!
+//! A [`Shard`] is one pinned executor's view of the broker: the partition logs it owns, its
+//! snapshot of the topic table, and its end of the channel mesh. [`Shard::call`] sends a
+//! [`ShardRequest`] to the core that owns the data (or handles it in place when that is this
+//! core) and awaits the [`ShardResponse`].
+
+pub mod handlers;
+pub mod messages;
+pub mod oneshot;
+pub mod partitions;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use glommio::channels::channel_mesh::{Receivers, Senders};
+
+use crate::cluster::TopicTable;
+use crate::config::Config;
+use crate::storage::{CacheBudget, LogConfig, PartitionLog};
+use messages::{MeshMessage, ShardRequest, ShardResponse};
+
+/// Partition logs of one topic owned by this core, indexed by partition number.
+pub struct LocalTopic {
+    /// Topic id, to tell a re-created topic from the one it replaced.
+    pub id: String,
+    /// Logs by partition number; `None` for partitions owned by other cores.
+    pub partitions: Vec<Option<Rc<PartitionLog>>>,
+}
+
+/// One core's state.
+pub struct Shard {
+    /// Index of this core among the executors (0-based).
+    pub id: usize,
+    /// Number of executors.
+    pub cores: usize,
+    /// Broker configuration.
+    pub config: Arc<Config>,
+    /// Cluster id reported in Metadata.
+    pub cluster_id: Arc<str>,
+    /// This core's snapshot of the topic table.
+    pub topics: RefCell<Arc<TopicTable>>,
+    /// Logs this core owns.
+    pub logs: RefCell<HashMap<String, LocalTopic>>,
+    /// Recent-batch cache budget shared by this core's logs.
+    pub cache: Rc<CacheBudget>,
+    senders: Senders<MeshMessage>,
+    pending: RefCell<HashMap<u64, oneshot::Sender<ShardResponse>>>,
+    next_id: Cell<u64>,
+    /// Serialises topic-table changes on core 0.
+    pub metadata_lock: glommio::sync::Semaphore,
+}
+
+impl Shard {
+    /// Creates the shard state for core `id`.
+    pub fn new(
+        id: usize,
+        config: Arc<Config>,
+        cluster_id: Arc<str>,
+        topics: Arc<TopicTable>,
+        senders: Senders<MeshMessage>,
+    ) -> Rc<Shard> {
+        Rc::new(Shard {
+            id,
+            cores: config.cores.len(),
+            cache: CacheBudget::new(config.cache_bytes_per_core),
+            config,
+            cluster_id,
+            topics: RefCell::new(topics),
+            logs: RefCell::new(HashMap::new()),
+            senders,
+            pending: RefCell::new(HashMap::new()),
+            next_id: Cell::new(1),
+            metadata_lock: glommio::sync::Semaphore::new(1),
+        })
+    }
+
+    /// The current topic table snapshot.
+    pub fn topic_table(&self) -> Arc<TopicTable> {
+        self.topics.borrow().clone()
+    }
+
+    /// Core owning `topic`/`partition`, if the partition exists.
+    pub fn owner_of(&self, topic: &str, partition: i32) -> Option<usize> {
+        self.topics.borrow().owner(topic, partition, self.cores)
+    }
+
+    /// The log of a partition owned by this core.
+    pub fn log(&self, topic: &str, partition: i32) -> Option<Rc<PartitionLog>> {
+        let logs = self.logs.borrow();
+        let t = logs.get(topic)?;
+        t.partitions.get(usize::try_from(partition).ok()?)?.clone()
+    }
+
+    /// Directory of a partition's log.
+    pub fn partition_dir(&self, topic: &str, partition: i32) -> PathBuf {
+        self.config.data_dir.join(format!("{topic}-{partition}"))
+    }
+
+    /// Storage settings for logs on this broker.
+    pub fn log_config(&self) -> LogConfig {
+        LogConfig {
+            segment_bytes: self.config.segment_bytes,
+            index_interval_bytes: self.config.index_interval_bytes,
+            flush_messages: self.config.flush_interval_messages,
+        }
+    }
+
+    /// Sends `request` to core `core` (or runs it here) and waits for the answer.
+    pub async fn call(self: &Rc<Self>, core: usize, request: ShardRequest) -> ShardResponse {
+        if core == self.id {
+            // Boxed: handling may itself call other cores (topic changes broadcast), which would
+            // otherwise make this future infinitely sized.
+            let fut: std::pin::Pin<Box<dyn std::future::Future<Output = ShardResponse>>> =
+                Box::pin(handlers::handle(self, request));
+            return fut.await;
+        }
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let (tx, rx) = oneshot::channel();
+        self.pending.borrow_mut().insert(id, tx);
+        let msg = MeshMessage::Request {
+            id,
+            from: self.id,
+            request,
+        };
+        if self.senders.send_to(core, msg).await.is_err() {
+            self.pending.borrow_mut().remove(&id);
+            return ShardResponse::Unavailable;
+        }
+        rx.await.unwrap_or(ShardResponse::Unavailable)
+    }
+
+    /// Sends `request` built by `make` to every core (this one included) and waits for all.
+    pub async fn broadcast<F>(self: &Rc<Self>, make: F)
+    where
+        F: Fn() -> ShardRequest,
+    {
+        let calls: Vec<_> = (0..self.cores).map(|c| self.call(c, make())).collect();
+        for c in calls {
+            c.await;
+        }
+    }
+
+    /// Serves requests and responses arriving from the other cores, until the mesh closes.
+    pub fn start_mesh_receivers(self: &Rc<Self>, mut receivers: Receivers<MeshMessage>) {
+        for (_, stream) in receivers.streams() {
+            let me = self.clone();
+            glommio::spawn_local(async move {
+                while let Some(msg) = stream.recv().await {
+                    match msg {
+                        MeshMessage::Request { id, from, request } => {
+                            let me2 = me.clone();
+                            glommio::spawn_local(async move {
+                                let response = handlers::handle(&me2, request).await;
+                                let _ = me2
+                                    .senders
+                                    .send_to(from, MeshMessage::Response { id, response })
+                                    .await;
+                            })
+                            .detach();
+                        }
+                        MeshMessage::Response { id, response } => {
+                            if let Some(tx) = me.pending.borrow_mut().remove(&id) {
+                                tx.send(response);
+                            }
+                        }
+                    }
+                }
+            })
+            .detach();
+        }
+    }
+
+    /// Closes every log this core owns (pending writes finished and synced).
+    pub async fn close_all(&self) {
+        let logs: Vec<Rc<PartitionLog>> = self
+            .logs
+            .borrow()
+            .values()
+            .flat_map(|t| t.partitions.iter().flatten().cloned())
+            .collect();
+        for log in logs {
+            log.close().await;
+        }
+    }
+}

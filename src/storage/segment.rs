@@ -1,0 +1,325 @@
+//! One log segment: a `.log` file of record batches written with O_DIRECT, plus its sparse index.
+//!
+//! Writes are aligned: the last partial block of the file (the "tail") is kept in memory and
+//! written again, followed by the new batches, padded with zeros to the alignment. The logical
+//! size (end of the last whole batch) is tracked in memory; on recovery it is found again by
+//! scanning batches and verifying their CRCs, and anything after it is cut off.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use bytes::Bytes;
+use glommio::io::{DmaFile, OpenOptions};
+
+use super::batch::{self, BatchInfo};
+use super::index::OffsetIndex;
+
+/// Read size used when scanning a segment.
+const SCAN_CHUNK: usize = 1 << 20;
+
+/// File name of the segment starting at `base_offset`, with the given extension.
+pub fn file_name(base_offset: i64, ext: &str) -> String {
+    format!("{base_offset:020}.{ext}")
+}
+
+/// Parses a segment file name (`00000000000000000042.log`) into its base offset.
+pub fn parse_log_name(name: &str) -> Option<i64> {
+    let stem = name.strip_suffix(".log")?;
+    if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+/// An open segment.
+pub struct Segment {
+    /// Offset of the first batch the segment may hold.
+    pub base_offset: i64,
+    /// The `.log` file, opened for direct I/O.
+    pub file: Rc<DmaFile>,
+    /// Path of the `.log` file.
+    pub path: PathBuf,
+    /// Logical size: the end of the last complete batch written.
+    pub size: u64,
+    /// Content of the last partial aligned block (`size % alignment` bytes).
+    pub tail: Vec<u8>,
+    /// Sparse offset index.
+    pub index: OffsetIndex,
+    /// Bytes written since the last index entry.
+    pub bytes_since_index: u64,
+    /// Offset following the last batch of the segment (`base_offset` when empty).
+    pub next_offset: i64,
+    /// Largest timestamp in the segment and the offset of its batch, when known.
+    pub max_timestamp: Option<(i64, i64)>,
+}
+
+async fn open_rw(path: &Path) -> std::io::Result<DmaFile> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .dma_open(path)
+        .await
+        .map_err(std::io::Error::from)
+}
+
+impl Segment {
+    /// Creates a new, empty segment file.
+    pub async fn create(dir: &Path, base_offset: i64) -> std::io::Result<Segment> {
+        let path = dir.join(file_name(base_offset, "log"));
+        let file = open_rw(&path).await?;
+        file.truncate(0).await.map_err(std::io::Error::from)?;
+        let _ = std::fs::remove_file(dir.join(file_name(base_offset, "index")));
+        Ok(Segment {
+            base_offset,
+            file: Rc::new(file),
+            path,
+            size: 0,
+            tail: Vec::new(),
+            index: OffsetIndex::new(),
+            bytes_since_index: 0,
+            next_offset: base_offset,
+            max_timestamp: None,
+        })
+    }
+
+    /// Opens an existing segment.
+    ///
+    /// With `verify` (the tail segment), every batch is scanned and CRC-checked and the file is
+    /// truncated after the last valid batch; otherwise a valid `.index` file is trusted and the
+    /// segment is only scanned when the index is missing or bad.
+    pub async fn open(
+        dir: &Path,
+        base_offset: i64,
+        verify: bool,
+        index_interval: u64,
+    ) -> std::io::Result<Segment> {
+        let path = dir.join(file_name(base_offset, "log"));
+        let file = open_rw(&path).await?;
+        let file_size = file.file_size().await.map_err(std::io::Error::from)?;
+        let mut seg = Segment {
+            base_offset,
+            file: Rc::new(file),
+            path,
+            size: file_size,
+            tail: Vec::new(),
+            index: OffsetIndex::new(),
+            bytes_since_index: 0,
+            next_offset: base_offset,
+            max_timestamp: None,
+        };
+        let index_path = dir.join(file_name(base_offset, "index"));
+        if !verify {
+            if let Some(index) = OffsetIndex::load(&index_path, file_size.max(1)) {
+                seg.index = index;
+                return Ok(seg);
+            }
+            tracing::info!(segment = %seg.path.display(), "rebuilding missing or invalid index");
+        }
+        seg.rebuild(index_interval).await?;
+        if seg.size < file_size {
+            tracing::warn!(
+                segment = %seg.path.display(),
+                valid = seg.size,
+                file = file_size,
+                "truncating torn or zero-filled tail"
+            );
+            seg.file.truncate(seg.size).await.map_err(std::io::Error::from)?;
+        }
+        if !verify {
+            let _ = seg.index.store(&index_path);
+        }
+        let align = seg.file.alignment();
+        let tail_start = seg.size - seg.size % align;
+        if tail_start < seg.size {
+            seg.tail = read(&seg.file, tail_start, (seg.size - tail_start) as usize)
+                .await?
+                .to_vec();
+        }
+        Ok(seg)
+    }
+
+    /// Scans the whole segment, rebuilding the index, size, next offset and max timestamp.
+    async fn rebuild(&mut self, index_interval: u64) -> std::io::Result<()> {
+        let mut index = OffsetIndex::new();
+        let mut since = 0u64;
+        let mut next = self.base_offset;
+        let mut max_ts: Option<(i64, i64)> = None;
+        let base = self.base_offset;
+        let end = scan(&self.file, 0, self.size, |info, pos| {
+            if info.base_offset < next {
+                return false;
+            }
+            if since == 0 || since >= index_interval {
+                let rel = (info.base_offset - base).clamp(0, u32::MAX as i64) as u32;
+                index.push(rel, pos as u32);
+                since = 0;
+            }
+            since += info.len as u64;
+            next = info.next_offset();
+            if max_ts.is_none_or(|(t, _)| info.max_timestamp > t) {
+                max_ts = Some((info.max_timestamp, info.base_offset));
+            }
+            true
+        })
+        .await?;
+        self.size = end;
+        self.index = index;
+        self.bytes_since_index = since;
+        self.next_offset = next;
+        self.max_timestamp = max_ts;
+        Ok(())
+    }
+
+    /// Records index entries and bookkeeping for batches just written at `pos`.
+    pub fn note_written(&mut self, batches: &[(i64, Bytes)], index_interval: u64) {
+        let mut pos = self.size;
+        for (base, data) in batches {
+            if self.index.is_empty() || self.bytes_since_index >= index_interval {
+                let rel = (*base - self.base_offset).clamp(0, u32::MAX as i64) as u32;
+                self.index.push(rel, pos as u32);
+                self.bytes_since_index = 0;
+            }
+            self.bytes_since_index += data.len() as u64;
+            pos += data.len() as u64;
+            if let Some(info) = batch::peek_header(data, 0) {
+                self.next_offset = info.next_offset();
+                if self.max_timestamp.is_none_or(|(t, _)| info.max_timestamp > t) {
+                    self.max_timestamp = Some((info.max_timestamp, *base));
+                }
+            }
+        }
+        let align = self.file.alignment();
+        let new_size = pos;
+        let tail_start = new_size - new_size % align;
+        // Rebuild the tail from the old tail and the batches just written.
+        let mut joined = std::mem::take(&mut self.tail);
+        for (_, d) in batches {
+            joined.extend_from_slice(d);
+        }
+        let old_tail_start = self.size - self.size % align;
+        let keep_from = (tail_start - old_tail_start) as usize;
+        self.tail = joined.split_off(keep_from.min(joined.len()));
+        self.size = new_size;
+    }
+
+    /// File offset where a write of new batches starts (the start of the tail block).
+    pub fn write_start(&self) -> u64 {
+        self.size - self.tail.len() as u64
+    }
+
+    /// Position of the batch containing or following `offset`, as far as the index knows.
+    pub fn index_lookup(&self, offset: i64) -> u64 {
+        let rel = (offset - self.base_offset).clamp(0, u32::MAX as i64) as u32;
+        self.index.lookup(rel) as u64
+    }
+}
+
+/// Writes `tail` followed by `batches` at `start` (aligned), padding with zeros.
+pub async fn write_batches(
+    file: &DmaFile,
+    start: u64,
+    tail: &[u8],
+    batches: &[(i64, Bytes)],
+) -> std::io::Result<()> {
+    let payload: usize = tail.len() + batches.iter().map(|(_, b)| b.len()).sum::<usize>();
+    let align = file.alignment() as usize;
+    let padded = payload.div_ceil(align) * align;
+    let mut buf = file.alloc_dma_buffer(padded);
+    {
+        let dst = buf.as_bytes_mut();
+        let mut at = 0;
+        dst[..tail.len()].copy_from_slice(tail);
+        at += tail.len();
+        for (_, b) in batches {
+            dst[at..at + b.len()].copy_from_slice(b);
+            at += b.len();
+        }
+        dst[at..].fill(0);
+    }
+    let mut written = 0usize;
+    let n = file
+        .write_at(buf, start)
+        .await
+        .map_err(std::io::Error::from)?;
+    written += n;
+    if written < payload {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::WriteZero,
+            "short direct write",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads `len` bytes at `pos` into a `Bytes` (one copy out of the DMA buffer).
+pub async fn read(file: &DmaFile, pos: u64, len: usize) -> std::io::Result<Bytes> {
+    if len == 0 {
+        return Ok(Bytes::new());
+    }
+    let r = file
+        .read_at(pos, len)
+        .await
+        .map_err(std::io::Error::from)?;
+    Ok(Bytes::copy_from_slice(&r))
+}
+
+/// Walks the valid batches in `[from, limit)`, calling `visit(info, position)` for each one
+/// whose CRC is correct, until `visit` returns false or an invalid batch is met.
+/// Returns the position after the last batch visited.
+pub async fn scan<F>(file: &DmaFile, from: u64, limit: u64, mut visit: F) -> std::io::Result<u64>
+where
+    F: FnMut(&BatchInfo, u64) -> bool,
+{
+    let mut pos = from;
+    while pos < limit {
+        let want = ((limit - pos) as usize).min(SCAN_CHUNK);
+        let chunk = read(file, pos, want).await?;
+        let mut at = 0usize;
+        let mut progressed = false;
+        while let Some(info) = batch::peek_header(&chunk, at) {
+            if chunk[at + 16] != 2 || !batch::crc_ok(&chunk[at..at + info.len]) {
+                return Ok(pos + at as u64);
+            }
+            if !visit(&info, pos + at as u64) {
+                return Ok(pos + at as u64);
+            }
+            at += info.len;
+            progressed = true;
+        }
+        if !progressed {
+            // The next batch does not fit in this chunk: read it whole, if its length is sane.
+            match batch::claimed_len(&chunk, at) {
+                Some(len) if len >= batch::HEADER_LEN && pos + (len as u64) <= limit => {
+                    let whole = read(file, pos, len).await?;
+                    match batch::peek_header(&whole, 0) {
+                        Some(info) if whole[16] == 2 && batch::crc_ok(&whole[..info.len]) => {
+                            if !visit(&info, pos) {
+                                return Ok(pos);
+                            }
+                            pos += info.len as u64;
+                            continue;
+                        }
+                        _ => return Ok(pos),
+                    }
+                }
+                _ => return Ok(pos),
+            }
+        }
+        pos += at as u64;
+    }
+    Ok(pos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(file_name(42, "log"), "00000000000000000042.log");
+        assert_eq!(parse_log_name("00000000000000000042.log"), Some(42));
+        assert_eq!(parse_log_name("42.log"), None);
+        assert_eq!(parse_log_name("00000000000000000042.index"), None);
+    }
+}
