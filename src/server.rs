@@ -161,7 +161,7 @@ async fn core_main(
         .map_err(|_| anyhow::anyhow!("joining the channel mesh"))?;
     let shard = Shard::new(id, config.clone(), cluster_id, table.clone(), senders);
     shard.start_mesh_receivers(receivers);
-    if let Err(e) = crate::storage::direct_io::prime_iopoll_probe(&config.data_dir).await {
+    if let Err(e) = crate::storage::direct_io::prime_iopoll_probe(&config.data_dir, id).await {
         tracing::warn!(error = %e, "cannot probe polled I/O support");
     }
     partitions::apply(&shard, table).await;

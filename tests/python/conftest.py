@@ -23,6 +23,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_BIN = REPO_ROOT / "target" / "debug" / "runnel"
 STARTUP_TIMEOUT_S = 20.0
+CORES = 2
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -41,12 +42,23 @@ def _port_open(port: int) -> bool:
 
 
 class Broker:
-    def __init__(self, proc, port, data_dir, log_path):
-        self.proc = proc
-        self.port = port
-        self.bootstrap = f"127.0.0.1:{port}"
-        self.data_dir = data_dir
-        self.log_path = log_path
+    """A running broker process, its address, data directory and log."""
+
+    def __init__(self, binary: Path, workdir: Path, config_text=None):
+        self.binary = binary
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.log_path = workdir / "broker.log"
+        self.config_path = None
+        if config_text is not None:
+            self.config_path = workdir / "runnel.toml"
+            self.config_path.write_text(config_text)
+        self.proc = None
+        self.port = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
     def log_tail(self, n=40) -> str:
         """Panic/error lines of the broker log, then its last n lines."""
@@ -70,72 +82,117 @@ class Broker:
             f"broker exited with status {rc}; log tail:\n{self.log_tail()}"
         )
 
-
-def _start_broker(binary: Path, workdir: Path) -> Broker:
-    if not binary.is_file() or not os.access(binary, os.X_OK):
-        pytest.fail(
-            f"runnel binary not found at {binary}; build it with `cargo build` "
-            "or set RUNNEL_BIN"
-        )
-    data_dir = workdir / "data"
-    log_path = workdir / "broker.log"
-    last_error = None
-    # A port picked by binding 0 can in principle be taken before the broker
-    # binds it; retry a couple of times with a new port in that case.
-    for _attempt in range(3):
-        port = _free_port()
-        log = open(log_path, "ab")
-        proc = subprocess.Popen(
-            [
-                str(binary),
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--data-dir",
-                str(data_dir),
-                "--cores",
-                "2",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        log.close()
+    def _launch(self, port: int) -> bool:
+        """Starts the broker on `port`; True once every core is ready and the port accepts
+        connections, False if it exits, a core panics or it is not ready in time."""
+        cmd = [
+            str(self.binary),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--data-dir",
+            str(self.data_dir),
+            "--cores",
+            str(CORES),
+        ]
+        if self.config_path is not None:
+            cmd += ["--config", str(self.config_path)]
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        self.port = port
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            if _port_open(port):
-                return Broker(proc, port, data_dir, log_path)
+            if self.proc.poll() is not None:
+                return False
+            # Every core binds the port itself (SO_REUSEPORT), so the port accepting
+            # connections only shows that one core is up: wait for all of them.
+            log = self._log_since(log_start)
+            if b"panicked" in log:
+                return False  # a core died while starting: it will never be ready
+            if _port_open(port) and log.count(b"core ready") >= CORES:
+                return True
             time.sleep(0.1)
-        if proc.poll() is None:
-            last_error = f"port {port} not accepting connections after {STARTUP_TIMEOUT_S}s"
-            _stop(proc)
-            break
-        last_error = f"broker exited with status {proc.returncode}"
-    tail = Path(log_path).read_text(errors="replace")[-4000:]
-    pytest.fail(f"could not start runnel: {last_error}; log:\n{tail}")
+        return False
+
+    def _log_since(self, offset: int) -> bytes:
+        with open(self.log_path, "rb") as f:
+            f.seek(offset)
+            return f.read()
+
+    def start(self):
+        if not self.binary.is_file() or not os.access(self.binary, os.X_OK):
+            pytest.fail(
+                f"runnel binary not found at {self.binary}; build it with `cargo build` "
+                "or set RUNNEL_BIN"
+            )
+        # A port found by binding port 0 could be taken again before the broker binds it;
+        # try another one if the broker does not come up.
+        for _attempt in range(3):
+            log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+            if self._launch(_free_port()):
+                return
+            if self.proc.poll() is None or b"in use" not in self._log_since(log_start):
+                break  # not a lost race for the port: retrying would hide a broker problem
+        rc = self.proc.poll()
+        self.stop()
+        pytest.fail(
+            f"runnel did not get ready (all {CORES} cores logging 'core ready' and the port "
+            f"accepting connections) within {STARTUP_TIMEOUT_S}s; exit status {rc}; "
+            f"log:\n{self.log_tail()}"
+        )
+
+    def restart(self):
+        """Stops the broker gracefully and starts it again on the same port and data."""
+        port = self.port
+        self.stop()
+        self.assert_clean_exit()
+        if not self._launch(port):
+            rc = self.proc.poll()
+            self.stop()
+            pytest.fail(f"runnel did not restart (exit status {rc}); log:\n{self.log_tail()}")
+
+    def assert_clean_exit(self):
+        assert self.proc.returncode == 0, (
+            f"broker exited with status {self.proc.returncode} on SIGTERM; "
+            f"log tail:\n{self.log_tail()}"
+        )
+
+    def stop(self):
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
-def _stop(proc: subprocess.Popen):
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "broker_config(text): start the test's broker with this TOML configuration file",
+    )
+    # kafka-python 3.0 loads its protocol schemas with deprecated importlib.resources calls.
+    config.addinivalue_line("filterwarnings", "ignore:read_text is deprecated:DeprecationWarning")
+    config.addinivalue_line("filterwarnings", "ignore:open_text is deprecated:DeprecationWarning")
 
 
 @pytest.fixture
-def broker_proc():
+def broker_proc(request):
+    """The test's own broker process (a Broker): fresh data directory, free port."""
     binary = Path(os.environ.get("RUNNEL_BIN", str(DEFAULT_BIN)))
+    marker = request.node.get_closest_marker("broker_config")
     workdir = Path(tempfile.mkdtemp(prefix="runnel-pytest-"))
-    broker = _start_broker(binary, workdir)
+    broker = Broker(binary, workdir, marker.args[0] if marker else None)
     try:
+        broker.start()
         yield broker
     finally:
-        _stop(broker.proc)
+        broker.stop()
         if os.environ.get("RUNNEL_KEEP_DATA"):
             print(f"\nrunnel data and log kept in {workdir}")
         else:

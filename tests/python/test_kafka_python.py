@@ -100,11 +100,14 @@ def test_admin_create_list_delete(broker, topic_name):
             [NewTopic(name=topic_name, num_partitions=3, replication_factor=1)],
             timeout_ms=REQUEST_TIMEOUT_MS,
         )
-        assert [(t[0], t[1]) for t in resp.topic_errors] == [(topic_name, 0)]
+        assert [(t["name"], t["error_code"]) for t in resp["topics"]] == [(topic_name, 0)]
+        assert (resp["topics"][0]["num_partitions"], resp["topics"][0]["replication_factor"]) == (3, 1)
         assert topic_name in admin.list_topics()
         described = admin.describe_topics([topic_name])
         assert len(described) == 1 and described[0]["error_code"] == 0
-        assert sorted(p["partition"] for p in described[0]["partitions"]) == [0, 1, 2]
+        parts = sorted(described[0]["partitions"], key=lambda p: p["partition_index"])
+        assert [p["partition_index"] for p in parts] == [0, 1, 2]
+        assert all(p["leader_id"] == 0 and p["replica_nodes"] == [0] for p in parts)
 
         with pytest.raises(TopicAlreadyExistsError):
             admin.create_topics(
@@ -118,7 +121,7 @@ def test_admin_create_list_delete(broker, topic_name):
             )
 
         resp = admin.delete_topics([topic_name], timeout_ms=REQUEST_TIMEOUT_MS)
-        assert [(t[0], t[1]) for t in resp.topic_error_codes] == [(topic_name, 0)]
+        assert [(t["name"], t["error_code"]) for t in resp["topics"]] == [(topic_name, 0)]
         deadline = time.monotonic() + 10
         while topic_name in admin.list_topics() and time.monotonic() < deadline:
             time.sleep(0.2)

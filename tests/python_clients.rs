@@ -1,0 +1,22 @@
+//! Runs the Python client suites (confluent-kafka, kafka-python) and the kcat suite under
+//! pytest against the `runnel` binary built for this test run. `.ci/run` installs the
+//! packages; without them this test fails and says so.
+
+use std::process::Command;
+
+#[test]
+fn python_and_kcat_client_suites() {
+    let ok = Command::new("python3")
+        .args(["-c", "import confluent_kafka, kafka, pytest"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "python3 with confluent-kafka, kafka-python and pytest is required: run .ci/run or pip install -r tests/python/requirements.txt");
+    let status = Command::new("python3")
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/python"])
+        .env("RUNNEL_BIN", env!("CARGO_BIN_EXE_runnel"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("running pytest");
+    assert!(status.success(), "pytest client suites failed");
+}
