@@ -110,7 +110,9 @@ fn parse_host_port(s: &str) -> Result<(String, u16)> {
 pub fn parse_cores(spec: &str, available: usize) -> Result<Vec<usize>> {
     let spec = spec.trim();
     if !spec.contains([',', '-']) {
-        let n: usize = spec.parse().with_context(|| format!("bad core count '{spec}'"))?;
+        let n: usize = spec
+            .parse()
+            .with_context(|| format!("bad core count '{spec}'"))?;
         if n == 0 {
             bail!("--cores must be at least 1");
         }
@@ -168,14 +170,18 @@ impl Config {
         let get_int = |k: &str| -> Result<i64> {
             match table.get(k) {
                 Some(toml::Value::Integer(i)) => Ok(*i),
-                Some(toml::Value::String(s)) => s.parse().with_context(|| format!("{k} must be an integer")),
+                Some(toml::Value::String(s)) => {
+                    s.parse().with_context(|| format!("{k} must be an integer"))
+                }
                 _ => bail!("config key {k} must be an integer"),
             }
         };
         let get_bool = |k: &str| -> Result<bool> {
             match table.get(k) {
                 Some(toml::Value::Boolean(b)) => Ok(*b),
-                Some(toml::Value::String(s)) => s.parse().with_context(|| format!("{k} must be true or false")),
+                Some(toml::Value::String(s)) => s
+                    .parse()
+                    .with_context(|| format!("{k} must be true or false")),
                 _ => bail!("config key {k} must be a boolean"),
             }
         };
@@ -205,10 +211,9 @@ impl Config {
         } else {
             parse_host_port(&adv_s)?
         };
-        let data_dir = ov
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(get_str("log.dirs").unwrap_or_else(|_| "./data".into())));
+        let data_dir = ov.data_dir.clone().unwrap_or_else(|| {
+            PathBuf::from(get_str("log.dirs").unwrap_or_else(|_| "./data".into()))
+        });
         let cores_spec = match &ov.cores {
             Some(c) => c.clone(),
             None => get_str("cores")?,

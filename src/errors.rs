@@ -12,6 +12,8 @@ pub const CORRUPT_MESSAGE: i16 = 2;
 pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 /// This broker is not the leader of the partition.
 pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+/// The coordinator is not available.
+pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 /// The request timed out.
 pub const REQUEST_TIMED_OUT: i16 = 7;
 /// A record batch is larger than the maximum allowed.

@@ -64,7 +64,10 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
         .context("creating data directory lock")?;
     // SAFETY: flock on a file descriptor we own.
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        bail!("data directory {} is in use by another broker", dir.display());
+        bail!(
+            "data directory {} is in use by another broker",
+            dir.display()
+        );
     }
     Ok(f)
 }

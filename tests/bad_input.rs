@@ -24,14 +24,28 @@ fn closed(mut s: TcpStream) -> bool {
     match s.read(&mut buf) {
         Ok(0) => true,
         Ok(_) => false,
-        Err(e) => matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe),
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        ),
     }
 }
 
 fn still_serves(b: &Broker) {
-    let msgs = vec![Msg { partition: Some(0), value: Some(b"alive".to_vec()), ..Default::default() }];
+    let msgs = vec![Msg {
+        partition: Some(0),
+        value: Some(b"alive".to_vec()),
+        ..Default::default()
+    }];
     let r = client::produce(&b.bootstrap(), "alive", &msgs, &[]);
-    let got = client::consume(&b.bootstrap(), "alive", &[0], Offset::Offset(r[0].1), 1, &[]);
+    let got = client::consume(
+        &b.bootstrap(),
+        "alive",
+        &[0],
+        Offset::Offset(r[0].1),
+        1,
+        &[],
+    );
     assert_eq!(got[0].value.as_deref(), Some(&b"alive"[..]));
 }
 
@@ -60,7 +74,15 @@ fn garbage_truncated_and_oversized_frames_disconnect_only_that_client() {
     }
     // A Metadata v9 request cut short (valid header, truncated body).
     let mut s = connect(&b);
-    let body: Vec<u8> = [&3i16.to_be_bytes()[..], &9i16.to_be_bytes(), &7i32.to_be_bytes(), &(-1i16).to_be_bytes(), &[0u8], &[5u8]].concat();
+    let body: Vec<u8> = [
+        &3i16.to_be_bytes()[..],
+        &9i16.to_be_bytes(),
+        &7i32.to_be_bytes(),
+        &(-1i16).to_be_bytes(),
+        &[0u8],
+        &[5u8],
+    ]
+    .concat();
     let mut frame = (body.len() as i32).to_be_bytes().to_vec();
     frame.extend(body);
     s.write_all(&frame).unwrap();
@@ -82,7 +104,14 @@ fn unknown_api_versions_version_gets_v0_fallback() {
     let b = Broker::start();
     let mut s = connect(&b);
     // ApiVersions v99, flexible-style header the broker cannot parse.
-    let body: Vec<u8> = [&18i16.to_be_bytes()[..], &99i16.to_be_bytes(), &42i32.to_be_bytes(), &(-1i16).to_be_bytes(), &[0u8, 0, 0]].concat();
+    let body: Vec<u8> = [
+        &18i16.to_be_bytes()[..],
+        &99i16.to_be_bytes(),
+        &42i32.to_be_bytes(),
+        &(-1i16).to_be_bytes(),
+        &[0u8, 0, 0],
+    ]
+    .concat();
     let mut frame = (body.len() as i32).to_be_bytes().to_vec();
     frame.extend(body);
     s.write_all(&frame).unwrap();
@@ -91,8 +120,16 @@ fn unknown_api_versions_version_gets_v0_fallback() {
     let n = i32::from_be_bytes(size) as usize;
     let mut resp = vec![0u8; n];
     s.read_exact(&mut resp).unwrap();
-    assert_eq!(i32::from_be_bytes(resp[0..4].try_into().unwrap()), 42, "correlation id");
-    assert_eq!(i16::from_be_bytes(resp[4..6].try_into().unwrap()), 35, "UNSUPPORTED_VERSION");
+    assert_eq!(
+        i32::from_be_bytes(resp[0..4].try_into().unwrap()),
+        42,
+        "correlation id"
+    );
+    assert_eq!(
+        i16::from_be_bytes(resp[4..6].try_into().unwrap()),
+        35,
+        "UNSUPPORTED_VERSION"
+    );
     let count = i32::from_be_bytes(resp[6..10].try_into().unwrap());
     assert!(count >= 7, "v0 body lists the supported APIs ({count})");
     // ApiVersions (18) must be listed with max version 4.

@@ -18,7 +18,12 @@ fn restart_keeps_topics_and_records() {
     let bs = b.bootstrap();
     client::create_topic(&bs, "keep", 4);
     let msgs: Vec<Msg> = (0..4000)
-        .map(|i| Msg { partition: Some(i % 4), key: Some(format!("k{i}").into_bytes()), value: Some(format!("v{i}").into_bytes()), ..Default::default() })
+        .map(|i| Msg {
+            partition: Some(i % 4),
+            key: Some(format!("k{i}").into_bytes()),
+            value: Some(format!("v{i}").into_bytes()),
+            ..Default::default()
+        })
         .collect();
     client::produce(&bs, "keep", &msgs, &[("acks", "all")]);
     assert!(b.stop(), "clean shutdown on SIGTERM");
@@ -35,7 +40,16 @@ fn restart_keeps_topics_and_records() {
         }
     }
     // And it keeps accepting writes at the right offsets after the restart.
-    let more = client::produce(&bs, "keep", &[Msg { partition: Some(0), value: Some(b"after".to_vec()), ..Default::default() }], &[]);
+    let more = client::produce(
+        &bs,
+        "keep",
+        &[Msg {
+            partition: Some(0),
+            value: Some(b"after".to_vec()),
+            ..Default::default()
+        }],
+        &[],
+    );
     assert_eq!(more[0], (0, 1000));
 }
 
@@ -45,7 +59,8 @@ fn kill9_during_acks_all_production_loses_no_acknowledged_record() {
     let bs = b.bootstrap();
     client::create_topic(&bs, "crash", 2);
     // A producer thread sends continuously with acks=all, remembering what was acknowledged.
-    let acked: Arc<Mutex<Vec<(i32, i64, Vec<u8>)>>> = Arc::default();
+    type Acked = Vec<(i32, i64, Vec<u8>)>;
+    let acked: Arc<Mutex<Acked>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let t = {
         let acked = acked.clone();
@@ -66,19 +81,25 @@ fn kill9_during_acks_all_production_loses_no_acknowledged_record() {
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
             while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
                 let v = format!("record-{i}").into_bytes();
-                let rec = BaseRecord::<[u8], [u8], Box<usize>>::with_opaque_to("crash", Box::new(i)).payload(v.as_slice()).partition((i % 2) as i32);
+                let rec =
+                    BaseRecord::<[u8], [u8], Box<usize>>::with_opaque_to("crash", Box::new(i))
+                        .payload(v.as_slice())
+                        .partition((i % 2) as i32);
                 if p.send(rec).is_ok() {
                     values.push(v);
                     i += 1;
                 }
-                if i % 100 == 0 {
+                if i.is_multiple_of(100) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
             let _ = p.flush(Duration::from_secs(5));
             for (idx, r) in reports.0.lock().unwrap().iter() {
                 if let Ok((part, off)) = r {
-                    acked.lock().unwrap().push((*part, *off, values[*idx].clone()));
+                    acked
+                        .lock()
+                        .unwrap()
+                        .push((*part, *off, values[*idx].clone()));
                 }
             }
         })
@@ -89,7 +110,11 @@ fn kill9_during_acks_all_production_loses_no_acknowledged_record() {
     stop.store(true, Ordering::Relaxed);
     t.join().unwrap();
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 100, "the producer got acknowledgements before the kill ({})", acked.len());
+    assert!(
+        acked.len() > 100,
+        "the producer got acknowledgements before the kill ({})",
+        acked.len()
+    );
     b.restart();
     let mut highest = [0i64; 2];
     for (p, o, _) in &acked {
@@ -99,13 +124,36 @@ fn kill9_during_acks_all_production_loses_no_acknowledged_record() {
     // acknowledged before the kill may follow; they are allowed, not required).
     let mut got = Vec::new();
     for p in 0..2 {
-        got.extend(client::consume(&bs, "crash", &[p], Offset::Beginning, highest[p as usize] as usize, &[]));
+        got.extend(client::consume(
+            &bs,
+            "crash",
+            &[p],
+            Offset::Beginning,
+            highest[p as usize] as usize,
+            &[],
+        ));
     }
-    let have: HashSet<(i32, i64, Vec<u8>)> = got.iter().map(|g| (g.partition, g.offset, g.value.clone().unwrap_or_default())).collect();
+    let have: HashSet<(i32, i64, Vec<u8>)> = got
+        .iter()
+        .map(|g| (g.partition, g.offset, g.value.clone().unwrap_or_default()))
+        .collect();
     for a in &acked {
         if !have.contains(a) {
-            let at: Vec<_> = got.iter().filter(|g| g.partition == a.0 && (g.offset - a.1).abs() <= 2).map(|g| (g.offset, String::from_utf8_lossy(g.value.as_deref().unwrap_or_default()).to_string())).collect();
-            let same: Vec<_> = got.iter().filter(|g| g.value.as_deref() == Some(&a.2[..])).map(|g| (g.partition, g.offset)).collect();
+            let at: Vec<_> = got
+                .iter()
+                .filter(|g| g.partition == a.0 && (g.offset - a.1).abs() <= 2)
+                .map(|g| {
+                    (
+                        g.offset,
+                        String::from_utf8_lossy(g.value.as_deref().unwrap_or_default()).to_string(),
+                    )
+                })
+                .collect();
+            let same: Vec<_> = got
+                .iter()
+                .filter(|g| g.value.as_deref() == Some(&a.2[..]))
+                .map(|g| (g.partition, g.offset))
+                .collect();
             panic!("acknowledged record {:?} {} lost after kill -9; log has near it {at:?}; same value at {same:?}; acked {} highest {highest:?}", (a.0, a.1), String::from_utf8_lossy(&a.2), acked.len());
         }
     }
@@ -116,7 +164,13 @@ fn torn_tail_is_truncated_on_recovery() {
     let mut b = Broker::start();
     let bs = b.bootstrap();
     client::create_topic(&bs, "torn", 1);
-    let msgs: Vec<Msg> = (0..100).map(|i| Msg { partition: Some(0), value: Some(format!("v{i}").into_bytes()), ..Default::default() }).collect();
+    let msgs: Vec<Msg> = (0..100)
+        .map(|i| Msg {
+            partition: Some(0),
+            value: Some(format!("v{i}").into_bytes()),
+            ..Default::default()
+        })
+        .collect();
     client::produce(&bs, "torn", &msgs, &[]);
     b.kill9();
     // Simulate a torn write: garbage and zeros after the last batch.
@@ -141,8 +195,20 @@ fn torn_tail_is_truncated_on_recovery() {
     b.restart();
     let got = client::consume(&bs, "torn", &[0], Offset::Beginning, 100, &[]);
     assert_eq!(got.len(), 100);
-    assert!(std::fs::metadata(&seg).unwrap().len() < data.len() as u64, "tail truncated");
-    let after = client::produce(&bs, "torn", &[Msg { partition: Some(0), value: Some(b"next".to_vec()), ..Default::default() }], &[]);
+    assert!(
+        std::fs::metadata(&seg).unwrap().len() < data.len() as u64,
+        "tail truncated"
+    );
+    let after = client::produce(
+        &bs,
+        "torn",
+        &[Msg {
+            partition: Some(0),
+            value: Some(b"next".to_vec()),
+            ..Default::default()
+        }],
+        &[],
+    );
     assert_eq!(after[0], (0, 100));
     let got = client::consume(&bs, "torn", &[0], Offset::Offset(100), 1, &[]);
     assert_eq!(got[0].value.as_deref(), Some(&b"next"[..]));
@@ -153,14 +219,38 @@ fn segments_roll_and_old_segments_are_read_from_disk() {
     // Small segments and a tiny cache force cold reads through indexes across many segments.
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("r.toml");
-    std::fs::write(&cfg, "log.segment.bytes = 65536\nrunnel.cache.bytes.per.core = 4096\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "log.segment.bytes = 65536\nrunnel.cache.bytes.per.core = 4096\n",
+    )
+    .unwrap();
     let cfg_s = cfg.to_string_lossy().to_string();
     let mut b = Broker::start_with(&["--config", &cfg_s]);
     let bs = b.bootstrap();
     client::create_topic(&bs, "roll", 1);
-    let msgs: Vec<Msg> = (0..5000).map(|i| Msg { partition: Some(0), value: Some(format!("value-{i:06}-{}", "x".repeat(100)).into_bytes()), ..Default::default() }).collect();
-    client::produce(&bs, "roll", &msgs, &[("linger.ms", "2"), ("batch.size", "16384")]);
-    let segs = std::fs::read_dir(b.data_dir().join("roll-0")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "log")).count();
+    let msgs: Vec<Msg> = (0..5000)
+        .map(|i| Msg {
+            partition: Some(0),
+            value: Some(format!("value-{i:06}-{}", "x".repeat(100)).into_bytes()),
+            ..Default::default()
+        })
+        .collect();
+    client::produce(
+        &bs,
+        "roll",
+        &msgs,
+        &[("linger.ms", "2"), ("batch.size", "16384")],
+    );
+    let segs = std::fs::read_dir(b.data_dir().join("roll-0"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "log")
+        })
+        .count();
     assert!(segs > 3, "segments rolled ({segs})");
     let got = client::consume(&bs, "roll", &[0], Offset::Offset(2500), 2500, &[]);
     assert_eq!(got[0].offset, 2500);

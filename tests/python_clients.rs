@@ -13,7 +13,14 @@ fn python_and_kcat_client_suites() {
         .unwrap_or(false);
     assert!(ok, "python3 with confluent-kafka, kafka-python and pytest is required: run .ci/run or pip install -r tests/python/requirements.txt");
     let status = Command::new("python3")
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/python"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/python",
+        ])
         .env("RUNNEL_BIN", env!("CARGO_BIN_EXE_runnel"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()

@@ -61,13 +61,17 @@ pub fn validate_name(name: &str) -> Result<(), String> {
         return Err(format!("topic name cannot be '{name}'"));
     }
     if name.len() > MAX_TOPIC_NAME_LEN {
-        return Err(format!("topic name is longer than {MAX_TOPIC_NAME_LEN} characters"));
+        return Err(format!(
+            "topic name is longer than {MAX_TOPIC_NAME_LEN} characters"
+        ));
     }
     if !name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
     {
-        return Err(format!("topic name '{name}' has characters other than ASCII alphanumerics, '.', '_' and '-'"));
+        return Err(format!(
+            "topic name '{name}' has characters other than ASCII alphanumerics, '.', '_' and '-'"
+        ));
     }
     Ok(())
 }
@@ -76,7 +80,9 @@ impl TopicTable {
     /// Loads the table from `path`; a missing file is an empty table.
     pub fn load(path: &Path) -> Result<TopicTable> {
         match std::fs::read(path) {
-            Ok(data) => serde_json::from_slice(&data).with_context(|| format!("parsing {}", path.display())),
+            Ok(data) => {
+                serde_json::from_slice(&data).with_context(|| format!("parsing {}", path.display()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TopicTable::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
@@ -125,7 +131,7 @@ impl TopicTable {
         if self.topics.contains_key(name) {
             return Err(CreateError::Exists);
         }
-        if partitions < 1 || partitions > 100_000 {
+        if !(1..=100_000).contains(&partitions) {
             return Err(CreateError::InvalidPartitions);
         }
         let cores = cores.max(1);
@@ -186,8 +192,14 @@ mod tests {
             }
         }
         assert_eq!(per_core, [3, 3]);
-        assert_eq!(t.create("a", 1, BTreeMap::new(), 2), Err(CreateError::Exists));
-        assert_eq!(t.create("c", 0, BTreeMap::new(), 2), Err(CreateError::InvalidPartitions));
+        assert_eq!(
+            t.create("a", 1, BTreeMap::new(), 2),
+            Err(CreateError::Exists)
+        );
+        assert_eq!(
+            t.create("c", 0, BTreeMap::new(), 2),
+            Err(CreateError::InvalidPartitions)
+        );
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("topics.json");
         t.store(&p).unwrap();

@@ -34,13 +34,21 @@ const COALESCE: usize = 16 * 1024;
 struct Half(Rc<RefCell<TcpStream>>);
 
 impl AsyncRead for Half {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut *self.0.borrow_mut()).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Half {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut *self.0.borrow_mut()).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -63,7 +71,8 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     loop {
         match read_frame(&mut reader, max).await {
             Ok(frame) => {
-                let task = glommio::spawn_local(dispatch::handle_frame(shard.clone(), frame)).detach();
+                let task =
+                    glommio::spawn_local(dispatch::handle_frame(shard.clone(), frame)).detach();
                 if tx.send(task).await.is_err() {
                     break;
                 }
@@ -94,7 +103,10 @@ fn shutdown(stream: &Rc<RefCell<TcpStream>>) {
     }
 }
 
-async fn write_loop(stream: Rc<RefCell<TcpStream>>, rx: local_channel::LocalReceiver<JoinHandle<Outcome>>) {
+async fn write_loop(
+    stream: Rc<RefCell<TcpStream>>,
+    rx: local_channel::LocalReceiver<JoinHandle<Outcome>>,
+) {
     let mut w = Half(stream.clone());
     while let Some(task) = rx.recv().await {
         match task.await {

@@ -81,7 +81,11 @@ pub async fn handle_frame(shard: Rc<Shard>, frame: Bytes) -> Outcome {
             return Outcome::Close;
         }
         Err(_) => {
-            tracing::warn!(?key, version, "request decoder panicked; closing connection");
+            tracing::warn!(
+                ?key,
+                version,
+                "request decoder panicked; closing connection"
+            );
             return Outcome::Close;
         }
     };
@@ -92,6 +96,7 @@ pub async fn handle_frame(shard: Rc<Shard>, frame: Bytes) -> Outcome {
     };
     let reply = match request {
         RequestKind::ApiVersions(r) => apis::api_versions::handle(&ctx, r).into(),
+        RequestKind::FindCoordinator(r) => apis::find_coordinator::handle(&ctx, r).into(),
         RequestKind::Metadata(r) => apis::metadata::handle(&ctx, r).await.into(),
         RequestKind::Produce(r) => match apis::produce::handle(&ctx, r).await {
             Some(body) => body.into(),
@@ -145,6 +150,7 @@ fn encode_body(body: &ResponseKind, buf: &mut RopeBuf, version: i16) -> anyhow::
     match body {
         ResponseKind::ApiVersions(r) => r.encode(buf, version),
         ResponseKind::Metadata(r) => r.encode(buf, version),
+        ResponseKind::FindCoordinator(r) => r.encode(buf, version),
         ResponseKind::Produce(r) => r.encode(buf, version),
         ResponseKind::Fetch(r) => r.encode(buf, version),
         ResponseKind::ListOffsets(r) => r.encode(buf, version),

@@ -51,7 +51,8 @@ pub fn records_field(chunks: Vec<Bytes>, subs: &mut Substitutions) -> Bytes {
     let r = region();
     if chunks.len() == 1 {
         let b = chunks.into_iter().next().expect("one chunk");
-        subs.queue.push_back((b.as_ptr() as usize, b.len(), vec![b.clone()]));
+        subs.queue
+            .push_back((b.as_ptr() as usize, b.len(), vec![b.clone()]));
         return b;
     }
     if total <= r.len() {

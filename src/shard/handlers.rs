@@ -51,7 +51,12 @@ fn storage_code(e: &LogError) -> i16 {
     }
 }
 
-async fn produce(shard: &Rc<Shard>, acks: i16, timeout_ms: i32, parts: Vec<ProducePart>) -> Vec<ProduceResult> {
+async fn produce(
+    shard: &Rc<Shard>,
+    acks: i16,
+    timeout_ms: i32,
+    parts: Vec<ProducePart>,
+) -> Vec<ProduceResult> {
     let mut results = Vec::with_capacity(parts.len());
     let mut waits = Vec::new();
     for (i, part) in parts.iter().enumerate() {
@@ -85,7 +90,9 @@ async fn produce(shard: &Rc<Shard>, acks: i16, timeout_ms: i32, parts: Vec<Produ
     let deadline = std::time::Instant::now() + Duration::from_millis(timeout_ms.max(0) as u64);
     for (i, log, next) in waits {
         let now = std::time::Instant::now();
-        let left = deadline.saturating_duration_since(now).max(Duration::from_millis(1));
+        let left = deadline
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1));
         let durable = log.wait_durable(next);
         let timer = async {
             glommio::timer::sleep(left).await;
@@ -137,11 +144,17 @@ async fn fetch(shard: &Rc<Shard>, parts: Vec<FetchPart>, max_bytes: usize) -> Ve
     out
 }
 
-async fn wait_for_data(shard: &Rc<Shard>, parts: Vec<(TopicPartition, i64)>, deadline: std::time::Instant) {
+async fn wait_for_data(
+    shard: &Rc<Shard>,
+    parts: Vec<(TopicPartition, i64)>,
+    deadline: std::time::Instant,
+) {
     let mut waits: Vec<Pin<Box<dyn Future<Output = ()>>>> = Vec::new();
     for (tp, offset) in parts {
         if let Some(log) = shard.log(&tp.topic, tp.partition) {
-            waits.push(Box::pin(async move { log.wait_for_data(offset, deadline).await }));
+            waits.push(Box::pin(async move {
+                log.wait_for_data(offset, deadline).await
+            }));
         }
     }
     if waits.is_empty() {

@@ -178,11 +178,13 @@ mod tests {
         let len = (b.len() - LOG_OVERHEAD) as i32;
         b[8..12].copy_from_slice(&len.to_be_bytes());
         b[MAGIC_POS] = 2;
-        b[LAST_OFFSET_DELTA_POS..LAST_OFFSET_DELTA_POS + 4].copy_from_slice(&last_delta.to_be_bytes());
+        b[LAST_OFFSET_DELTA_POS..LAST_OFFSET_DELTA_POS + 4]
+            .copy_from_slice(&last_delta.to_be_bytes());
         b[BASE_TIMESTAMP_POS..BASE_TIMESTAMP_POS + 8].copy_from_slice(&ts.to_be_bytes());
         b[MAX_TIMESTAMP_POS..MAX_TIMESTAMP_POS + 8].copy_from_slice(&ts.to_be_bytes());
         b[PRODUCER_ID_POS..PRODUCER_ID_POS + 8].copy_from_slice(&(-1i64).to_be_bytes());
-        b[RECORDS_COUNT_POS..RECORDS_COUNT_POS + 4].copy_from_slice(&(last_delta + 1).to_be_bytes());
+        b[RECORDS_COUNT_POS..RECORDS_COUNT_POS + 4]
+            .copy_from_slice(&(last_delta + 1).to_be_bytes());
         let crc = crc32c::crc32c(&b[ATTRIBUTES_POS..]);
         b[CRC_POS..CRC_POS + 4].copy_from_slice(&crc.to_be_bytes());
         b
@@ -211,10 +213,16 @@ mod tests {
         assert_eq!(validate_batches(&buf, 1 << 20), Err(BatchError::Corrupt));
         let mut buf = make_batch(0, 1, b"hello");
         buf[MAGIC_POS] = 1;
-        assert_eq!(validate_batches(&buf, 1 << 20), Err(BatchError::UnsupportedMagic));
+        assert_eq!(
+            validate_batches(&buf, 1 << 20),
+            Err(BatchError::UnsupportedMagic)
+        );
         let buf = make_batch(0, 1, b"hello");
         assert_eq!(validate_batches(&buf, 10), Err(BatchError::TooLarge));
-        assert_eq!(validate_batches(&buf[..buf.len() - 1], 1 << 20), Err(BatchError::Corrupt));
+        assert_eq!(
+            validate_batches(&buf[..buf.len() - 1], 1 << 20),
+            Err(BatchError::Corrupt)
+        );
         assert_eq!(validate_batches(&[], 1 << 20), Err(BatchError::Empty));
     }
 }

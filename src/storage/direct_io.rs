@@ -35,7 +35,10 @@ pub fn o_direct_supported(dir: &Path) -> bool {
 /// end of file on devices without poll queues (virtio, most cloud disks), and every later read
 /// then fails with EOPNOTSUPP. Opening a non-empty file first makes the probe meaningful.
 pub async fn prime_iopoll_probe(dir: &Path, core: usize) -> std::io::Result<()> {
-    let probe = dir.join(format!(".runnel-iopoll-probe-{}-{core}", std::process::id()));
+    let probe = dir.join(format!(
+        ".runnel-iopoll-probe-{}-{core}",
+        std::process::id()
+    ));
     std::fs::write(&probe, vec![0u8; 64 * 1024])?;
     let result = glommio::io::DmaFile::open(&probe).await;
     if let Ok(f) = result {

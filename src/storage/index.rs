@@ -59,7 +59,7 @@ impl OffsetIndex {
     /// Parses an index file, rejecting it unless it is well formed, strictly increasing and
     /// points inside a segment of `segment_size` bytes.
     pub fn from_bytes(data: &[u8], segment_size: u64) -> Option<Self> {
-        if data.len() % 8 != 0 {
+        if !data.len().is_multiple_of(8) {
             return None;
         }
         let mut idx = OffsetIndex::new();

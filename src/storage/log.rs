@@ -193,7 +193,11 @@ impl PartitionLog {
     /// Each batch is copied once into its own buffer, where its base offset is rewritten; the
     /// record bytes are not otherwise touched. The write to disk happens in the background;
     /// await [`PartitionLog::wait_durable`] for acknowledgement.
-    pub fn append(self: &Rc<Self>, batches: &[BatchInfo], payload: &[u8]) -> Result<Appended, LogError> {
+    pub fn append(
+        self: &Rc<Self>,
+        batches: &[BatchInfo],
+        payload: &[u8],
+    ) -> Result<Appended, LogError> {
         let mut st = self.st.borrow_mut();
         if let Some(e) = &st.error {
             return Err(LogError::Storage(e.clone()));
@@ -320,7 +324,12 @@ impl PartitionLog {
             let (file, start, tail, size) = {
                 let st = self.st.borrow();
                 let seg = st.segments.last().expect("active segment");
-                (seg.file.clone(), seg.write_start(), seg.tail.clone(), seg.size)
+                (
+                    seg.file.clone(),
+                    seg.write_start(),
+                    seg.tail.clone(),
+                    seg.size,
+                )
             };
             let limit = self.cfg.segment_bytes.max(1);
             if size > 0 && size + pending[i].1.len() as u64 > limit {
@@ -399,7 +408,12 @@ impl PartitionLog {
         self.read_disk(offset, max_bytes, hwm).await
     }
 
-    async fn read_disk(&self, offset: i64, max_bytes: usize, hwm: i64) -> Result<Vec<Bytes>, LogError> {
+    async fn read_disk(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        hwm: i64,
+    ) -> Result<Vec<Bytes>, LogError> {
         // Segments that may hold `offset`: the last one starting at or before it, then later ones.
         let candidates: Vec<(Rc<glommio::io::DmaFile>, u64, u64)> = {
             let st = self.st.borrow();
@@ -434,7 +448,9 @@ impl PartitionLog {
                             if let Some(len) = batch::claimed_len(&buf, at) {
                                 let whole_end = pos + (at + len) as u64;
                                 if len >= batch::HEADER_LEN && whole_end <= size {
-                                    buf = segment::read(&file, pos, at + len).await.map_err(io_err)?;
+                                    buf = segment::read(&file, pos, at + len)
+                                        .await
+                                        .map_err(io_err)?;
                                     continue;
                                 }
                             }
@@ -498,7 +514,11 @@ impl PartitionLog {
     {
         let (segs, hwm) = {
             let st = self.st.borrow();
-            let segs: Vec<_> = st.segments.iter().map(|s| (s.file.clone(), s.size)).collect();
+            let segs: Vec<_> = st
+                .segments
+                .iter()
+                .map(|s| (s.file.clone(), s.size))
+                .collect();
             (segs, st.high_watermark)
         };
         for (file, size) in segs {
@@ -567,7 +587,12 @@ fn next_of(base: i64, data: &Bytes) -> i64 {
         .unwrap_or(base + 1)
 }
 
-fn read_cache(cache: &VecDeque<CachedBatch>, offset: i64, max_bytes: usize, hwm: i64) -> Vec<Bytes> {
+fn read_cache(
+    cache: &VecDeque<CachedBatch>,
+    offset: i64,
+    max_bytes: usize,
+    hwm: i64,
+) -> Vec<Bytes> {
     let mut i = cache.partition_point(|b| b.next <= offset);
     let mut out = Vec::new();
     let mut total = 0usize;

@@ -124,7 +124,10 @@ impl Segment {
                 file = file_size,
                 "truncating torn or zero-filled tail"
             );
-            seg.file.truncate(seg.size).await.map_err(std::io::Error::from)?;
+            seg.file
+                .truncate(seg.size)
+                .await
+                .map_err(std::io::Error::from)?;
         }
         if !verify {
             let _ = seg.index.store(&index_path);
@@ -184,7 +187,10 @@ impl Segment {
             pos += data.len() as u64;
             if let Some(info) = batch::peek_header(data, 0) {
                 self.next_offset = info.next_offset();
-                if self.max_timestamp.is_none_or(|(t, _)| info.max_timestamp > t) {
+                if self
+                    .max_timestamp
+                    .is_none_or(|(t, _)| info.max_timestamp > t)
+                {
                     self.max_timestamp = Some((info.max_timestamp, *base));
                 }
             }
@@ -257,10 +263,7 @@ pub async fn read(file: &DmaFile, pos: u64, len: usize) -> std::io::Result<Bytes
     if len == 0 {
         return Ok(Bytes::new());
     }
-    let r = file
-        .read_at(pos, len)
-        .await
-        .map_err(std::io::Error::from)?;
+    let r = file.read_at(pos, len).await.map_err(std::io::Error::from)?;
     Ok(Bytes::copy_from_slice(&r))
 }
 

@@ -62,7 +62,11 @@ impl Broker {
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = self
             .command()
             .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -85,7 +89,11 @@ impl Broker {
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return;
             }
-            assert!(Instant::now() < deadline, "broker did not start: {}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "broker did not start: {}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -178,7 +186,9 @@ pub mod client {
     use rdkafka::config::ClientConfig;
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-    use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+    use rdkafka::producer::{
+        BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer,
+    };
     use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
     /// A message to send.
@@ -204,7 +214,10 @@ pub mod client {
 
     /// Delivery reports: (message index, result partition/offset or error string).
     #[derive(Clone, Default)]
-    pub struct Reports(pub Arc<Mutex<Vec<(usize, Result<(i32, i64), String>)>>>);
+    pub struct Reports(pub Arc<Mutex<Vec<Report>>>);
+
+    /// One delivery report: message index and (partition, offset) or the error.
+    pub type Report = (usize, Result<(i32, i64), String>);
 
     impl ClientContext for Reports {}
     impl ProducerContext for Reports {
@@ -232,11 +245,17 @@ pub mod client {
     }
 
     /// Creates a topic, returning the per-topic error as a string.
-    pub fn try_create_topic(bootstrap: &str, name: &str, partitions: i32, rf: i32) -> Result<(), String> {
+    pub fn try_create_topic(
+        bootstrap: &str,
+        name: &str,
+        partitions: i32,
+        rf: i32,
+    ) -> Result<(), String> {
         let a = admin(bootstrap);
         let t = NewTopic::new(name, partitions, TopicReplication::Fixed(rf));
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        let r = futures_lite::future::block_on(a.create_topics([&t], &opts)).map_err(|e| e.to_string())?;
+        let r = futures_lite::future::block_on(a.create_topics([&t], &opts))
+            .map_err(|e| e.to_string())?;
         match &r[0] {
             Ok(_) => Ok(()),
             Err((_, code)) => Err(format!("{code:?}")),
@@ -244,7 +263,12 @@ pub mod client {
     }
 
     /// Produces `msgs` to `topic`; returns each message's (partition, offset) in input order.
-    pub fn produce(bootstrap: &str, topic: &str, msgs: &[Msg], extra: &[(&str, &str)]) -> Vec<(i32, i64)> {
+    pub fn produce(
+        bootstrap: &str,
+        topic: &str,
+        msgs: &[Msg],
+        extra: &[(&str, &str)],
+    ) -> Vec<(i32, i64)> {
         let reports = Reports::default();
         let mut cfg = ClientConfig::new();
         cfg.set("bootstrap.servers", bootstrap)
@@ -253,13 +277,18 @@ pub mod client {
         for (k, v) in extra {
             cfg.set(*k, *v);
         }
-        let producer: ThreadedProducer<Reports> = cfg.create_with_context(reports.clone()).expect("producer");
+        let producer: ThreadedProducer<Reports> =
+            cfg.create_with_context(reports.clone()).expect("producer");
         for (i, m) in msgs.iter().enumerate() {
             let mut headers = OwnedHeaders::new();
             for (k, v) in &m.headers {
-                headers = headers.insert(Header { key: k, value: v.as_deref() });
+                headers = headers.insert(Header {
+                    key: k,
+                    value: v.as_deref(),
+                });
             }
-            let mut rec: BaseRecord<'_, [u8], [u8], Box<usize>> = BaseRecord::with_opaque_to(topic, Box::new(i));
+            let mut rec: BaseRecord<'_, [u8], [u8], Box<usize>> =
+                BaseRecord::with_opaque_to(topic, Box::new(i));
             if let Some(k) = &m.key {
                 rec = rec.key(k.as_slice());
             }
@@ -289,7 +318,11 @@ pub mod client {
         }
         producer.flush(Duration::from_secs(60)).expect("flush");
         let reps = reports.0.lock().unwrap();
-        assert_eq!(reps.len(), msgs.len(), "every message gets a delivery report");
+        assert_eq!(
+            reps.len(),
+            msgs.len(),
+            "every message gets a delivery report"
+        );
         let mut out = vec![(-1, -1); msgs.len()];
         for (i, r) in reps.iter() {
             match r {
@@ -301,7 +334,14 @@ pub mod client {
     }
 
     /// Consumes `expect` messages from the given partitions starting at `from` (bounded wait).
-    pub fn consume(bootstrap: &str, topic: &str, partitions: &[i32], from: Offset, expect: usize, extra: &[(&str, &str)]) -> Vec<Got> {
+    pub fn consume(
+        bootstrap: &str,
+        topic: &str,
+        partitions: &[i32],
+        from: Offset,
+        expect: usize,
+        extra: &[(&str, &str)],
+    ) -> Vec<Got> {
         let mut cfg = ClientConfig::new();
         cfg.set("bootstrap.servers", bootstrap)
             .set("group.id", "runnel-test-assign")
@@ -320,7 +360,11 @@ pub mod client {
         let mut out = Vec::with_capacity(expect);
         let deadline = Instant::now() + Duration::from_secs(120);
         while out.len() < expect {
-            assert!(Instant::now() < deadline, "timed out with {} of {expect} messages", out.len());
+            assert!(
+                Instant::now() < deadline,
+                "timed out with {} of {expect} messages",
+                out.len()
+            );
             match consumer.poll(Duration::from_millis(200)) {
                 None => {}
                 // Transient client-side events (a connection refused while the broker restarts,
@@ -329,7 +373,11 @@ pub mod client {
                 Some(Ok(m)) => {
                     let headers = m
                         .headers()
-                        .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.map(|v| v.to_vec()))).collect())
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| (h.key.to_string(), h.value.map(|v| v.to_vec())))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     out.push(Got {
                         partition: m.partition(),

@@ -33,7 +33,10 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
         };
         let mut partitions = t.num_partitions;
         let err: Option<(i16, String)> = if counts[name.as_str()] > 1 {
-            Some((errors::INVALID_REQUEST, format!("Create topics request from client contains duplicate topic name {name}")))
+            Some((
+                errors::INVALID_REQUEST,
+                format!("Create topics request from client contains duplicate topic name {name}"),
+            ))
         } else if !t.assignments.is_empty() {
             if t.num_partitions != -1 || t.replication_factor != -1 {
                 Some((errors::INVALID_REQUEST, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into()))
@@ -42,15 +45,24 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
                 .iter()
                 .any(|a| a.broker_ids.len() != 1 || a.broker_ids[0].0 != cfg.node_id)
             {
-                Some((errors::INVALID_REPLICA_ASSIGNMENT, format!("Replica assignment must name only broker {}", cfg.node_id)))
+                Some((
+                    errors::INVALID_REPLICA_ASSIGNMENT,
+                    format!("Replica assignment must name only broker {}", cfg.node_id),
+                ))
             } else {
                 partitions = t.assignments.len() as i32;
                 None
             }
         } else if t.num_partitions == 0 || t.num_partitions < -1 {
-            Some((errors::INVALID_PARTITIONS, "Number of partitions must be larger than 0.".into()))
+            Some((
+                errors::INVALID_PARTITIONS,
+                "Number of partitions must be larger than 0.".into(),
+            ))
         } else if rf <= 0 {
-            Some((errors::INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0.".into()))
+            Some((
+                errors::INVALID_REPLICATION_FACTOR,
+                "Replication factor must be larger than 0.".into(),
+            ))
         } else if rf > 1 {
             Some((errors::INVALID_REPLICATION_FACTOR, format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered.")))
         } else {
@@ -65,7 +77,11 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
                 let configs: BTreeMap<String, String> = t
                     .configs
                     .iter()
-                    .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
+                    .filter_map(|c| {
+                        c.value
+                            .as_ref()
+                            .map(|v| (c.name.to_string(), v.to_string()))
+                    })
                     .collect();
                 to_create.push((
                     results.len(),
@@ -92,7 +108,10 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
             .await;
         let created = match outcome {
             ShardResponse::Created(v) => v,
-            _ => idx.iter().map(|_| Err(CreateError::InvalidName("broker shutting down".into()))).collect(),
+            _ => idx
+                .iter()
+                .map(|_| Err(CreateError::InvalidName("broker shutting down".into())))
+                .collect(),
         };
         for (i, c) in idx.into_iter().zip(created) {
             let r = &mut results[i];
@@ -113,11 +132,16 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
                 }
                 Err(CreateError::Exists) => {
                     r.error_code = errors::TOPIC_ALREADY_EXISTS;
-                    r.error_message = Some(StrBytes::from_string(format!("Topic '{}' already exists.", r.name.0)));
+                    r.error_message = Some(StrBytes::from_string(format!(
+                        "Topic '{}' already exists.",
+                        r.name.0
+                    )));
                 }
                 Err(CreateError::InvalidPartitions) => {
                     r.error_code = errors::INVALID_PARTITIONS;
-                    r.error_message = Some(StrBytes::from_static_str("Number of partitions is invalid."));
+                    r.error_message = Some(StrBytes::from_static_str(
+                        "Number of partitions is invalid.",
+                    ));
                 }
                 Err(CreateError::InvalidName(m)) => {
                     r.error_code = errors::INVALID_TOPIC_EXCEPTION;

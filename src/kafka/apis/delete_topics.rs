@@ -1,7 +1,9 @@
 //! DeleteTopics: by name (all versions) or by topic id (v6), through core 0.
 
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
-use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, ResponseKind, TopicName};
+use kafka_protocol::messages::{
+    DeleteTopicsRequest, DeleteTopicsResponse, ResponseKind, TopicName,
+};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::errors;
@@ -43,7 +45,11 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseK
         let mut r = DeletableTopicResult::default();
         r.name = name.clone().map(|n| TopicName(StrBytes::from_string(n)));
         r.topic_id = id;
-        let outcome = if resolved.is_some() { it.next().flatten() } else { None };
+        let outcome = if resolved.is_some() {
+            it.next().flatten()
+        } else {
+            None
+        };
         match outcome {
             Some(meta) => {
                 r.error_code = errors::NONE;
@@ -60,7 +66,9 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseK
                     errors::UNKNOWN_TOPIC_OR_PARTITION
                 };
                 if ctx.version >= 5 {
-                    r.error_message = Some(StrBytes::from_static_str("This server does not host this topic."));
+                    r.error_message = Some(StrBytes::from_static_str(
+                        "This server does not host this topic.",
+                    ));
                 }
             }
         }

@@ -119,7 +119,11 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
         if ctx.version >= 5 {
             pd.log_start_offset = r.log_start_offset;
         }
-        pd.aborted_transactions = if req.isolation_level == 1 { Some(Vec::new()) } else { None };
+        pd.aborted_transactions = if req.isolation_level == 1 {
+            Some(Vec::new())
+        } else {
+            None
+        };
         pd.preferred_read_replica = kafka_protocol::messages::BrokerId(-1);
         pd.records = Some(records_field(std::mem::take(&mut r.records), &mut subs));
         topics_out[slot.topic_index].partitions.push(pd);
@@ -167,7 +171,12 @@ async fn read_all(shard: &Rc<Shard>, slots: &[Slot], max_bytes: usize) -> Vec<Fe
 }
 
 /// Waits until any partition of the fetch gets data beyond what was just read, or the deadline.
-async fn wait_for_data(shard: &Rc<Shard>, slots: &[Slot], results: &[FetchResult], deadline: Instant) {
+async fn wait_for_data(
+    shard: &Rc<Shard>,
+    slots: &[Slot],
+    results: &[FetchResult],
+    deadline: Instant,
+) {
     let mut per_owner: Vec<(usize, Vec<(TopicPartition, i64)>)> = Vec::new();
     for (s, r) in slots.iter().zip(results) {
         if let Ok((owner, part)) = &s.target {
@@ -188,7 +197,8 @@ async fn wait_for_data(shard: &Rc<Shard>, slots: &[Slot], results: &[FetchResult
         .map(|(owner, parts)| {
             let s = shard.clone();
             Box::pin(async move {
-                s.call(owner, ShardRequest::WaitForData { parts, deadline }).await;
+                s.call(owner, ShardRequest::WaitForData { parts, deadline })
+                    .await;
             }) as Pin<Box<dyn Future<Output = ()>>>
         })
         .collect();

@@ -2,13 +2,17 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
 
 use super::routing::scatter;
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{OffsetAnswer, OffsetQuery, ShardRequest, ShardResponse, TopicPartition};
+use crate::shard::messages::{
+    OffsetAnswer, OffsetQuery, ShardRequest, ShardResponse, TopicPartition,
+};
 
 fn failed(code: i16) -> OffsetAnswer {
     OffsetAnswer {
@@ -66,7 +70,10 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKi
         let mut tr = ListOffsetsTopicResponse::default();
         tr.name = t.name.clone();
         for p in &t.partitions {
-            let a = it.next().flatten().unwrap_or(failed(errors::UNKNOWN_SERVER_ERROR));
+            let a = it
+                .next()
+                .flatten()
+                .unwrap_or(failed(errors::UNKNOWN_SERVER_ERROR));
             let mut pr = ListOffsetsPartitionResponse::default();
             pr.partition_index = p.partition_index;
             pr.error_code = a.error_code;

@@ -7,13 +7,17 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, RequestHeader, ResponseKind};
+use kafka_protocol::messages::{
+    ApiKey, ProduceRequest, ProduceResponse, RequestHeader, ResponseKind,
+};
 use kafka_protocol::protocol::Decodable;
 
 use super::routing::scatter;
 use crate::errors;
 use crate::kafka::dispatch::{self, Outcome, Reply, RequestContext};
-use crate::shard::messages::{ProducePart, ProduceResult, ShardRequest, ShardResponse, TopicPartition};
+use crate::shard::messages::{
+    ProducePart, ProduceResult, ShardRequest, ShardResponse, TopicPartition,
+};
 use crate::shard::Shard;
 use crate::storage::batch::{validate_batches, BatchError};
 
@@ -53,7 +57,7 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
         for p in &topic.partition_data {
             parts.push(p.index);
             let slot = early.len();
-            if !matches!(acks, -1 | 0 | 1) {
+            if !(-1..=1).contains(&acks) {
                 early.push(Some(failed(errors::INVALID_REQUIRED_ACKS)));
                 continue;
             }
@@ -69,7 +73,17 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
                         topic: name.clone(),
                         partition: p.index,
                     };
-                    work.push((owner, (slot, ProducePart { tp, batches, payload })));
+                    work.push((
+                        owner,
+                        (
+                            slot,
+                            ProducePart {
+                                tp,
+                                batches,
+                                payload,
+                            },
+                        ),
+                    ));
                 }
                 Err(e) => early.push(Some(failed(batch_error_code(e)))),
             }
@@ -106,7 +120,10 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
         let mut t = TopicProduceResponse::default();
         t.name = name;
         for index in parts {
-            let r = it.next().flatten().unwrap_or(failed(errors::UNKNOWN_SERVER_ERROR));
+            let r = it
+                .next()
+                .flatten()
+                .unwrap_or(failed(errors::UNKNOWN_SERVER_ERROR));
             let mut pr = PartitionProduceResponse::default();
             pr.index = index;
             pr.error_code = r.error_code;
@@ -126,12 +143,18 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
 /// request is a v3 request without the transactional id, and a v2 response is laid out exactly
 /// as v3, so v2 is decoded and encoded as v3 with a null transactional id. v0/v1 responses
 /// differ and are not served: the connection is closed.
-pub async fn handle_legacy(shard: Rc<Shard>, version: i16, correlation_id: i32, frame: Bytes) -> Outcome {
+pub async fn handle_legacy(
+    shard: Rc<Shard>,
+    version: i16,
+    correlation_id: i32,
+    frame: Bytes,
+) -> Outcome {
     if version != 2 {
         return Outcome::Close;
     }
     let mut buf = frame;
-    let Ok(_header) = RequestHeader::decode(&mut buf, ApiKey::Produce.request_header_version(2)) else {
+    let Ok(_header) = RequestHeader::decode(&mut buf, ApiKey::Produce.request_header_version(2))
+    else {
         return Outcome::Close;
     };
     let mut v3 = BytesMut::with_capacity(buf.len() + 2);
@@ -142,7 +165,12 @@ pub async fn handle_legacy(shard: Rc<Shard>, version: i16, correlation_id: i32, 
         return Outcome::Close;
     };
     match produce(&shard, req, 3).await {
-        Some(resp) => dispatch::encode(ApiKey::Produce, 3, correlation_id, Reply::from(ResponseKind::Produce(resp))),
+        Some(resp) => dispatch::encode(
+            ApiKey::Produce,
+            3,
+            correlation_id,
+            Reply::from(ResponseKind::Produce(resp)),
+        ),
         None => Outcome::NoResponse,
     }
 }

@@ -10,7 +10,13 @@ use crate::shard::Shard;
 
 /// Sends `items` (each tagged with its owning core) to their owners and returns one result per
 /// item, in the original order. `fallback` fills in for an owner that could not answer.
-pub async fn scatter<P, R, M, X, F>(shard: &Rc<Shard>, items: Vec<(usize, P)>, make: M, extract: X, fallback: F) -> Vec<R>
+pub async fn scatter<P, R, M, X, F>(
+    shard: &Rc<Shard>,
+    items: Vec<(usize, P)>,
+    make: M,
+    extract: X,
+    fallback: F,
+) -> Vec<R>
 where
     P: 'static,
     R: 'static,
@@ -45,5 +51,7 @@ where
             }
         }
     }
-    out.into_iter().map(|r| r.unwrap_or_else(&fallback)).collect()
+    out.into_iter()
+        .map(|r| r.unwrap_or_else(&fallback))
+        .collect()
 }
