@@ -9,7 +9,7 @@
 //! The flusher writes everything pending in one aligned direct write, fdatasyncs once, and then
 //! advances the high watermark, which wakes acknowledgements and long-polling fetches.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -17,6 +17,7 @@ use std::rc::Rc;
 use bytes::{Bytes, BytesMut};
 
 use super::batch::{self, BatchInfo};
+use super::cache::{read_cache, CacheBudget, CachedBatch};
 use super::segment::{self, Segment};
 use super::signal::Signal;
 
@@ -48,29 +49,6 @@ pub enum LogError {
     OffsetOutOfRange,
     /// A disk write, sync or read failed (KAFKA_STORAGE_ERROR).
     Storage(String),
-}
-
-/// Bytes of recent batches a core keeps in memory, shared by all logs of the core.
-#[derive(Debug)]
-pub struct CacheBudget {
-    limit: usize,
-    used: Cell<usize>,
-}
-
-impl CacheBudget {
-    /// A budget of `limit` bytes.
-    pub fn new(limit: usize) -> Rc<Self> {
-        Rc::new(CacheBudget {
-            limit,
-            used: Cell::new(0),
-        })
-    }
-}
-
-struct CachedBatch {
-    base: i64,
-    next: i64,
-    data: Bytes,
 }
 
 struct LogState {
@@ -217,7 +195,7 @@ impl PartitionLog {
             st.unsynced_messages += info.records_count.max(1) as u64;
             st.pending.push((base, data.clone()));
             st.cache_bytes += data.len();
-            self.budget.used.set(self.budget.used.get() + data.len());
+            self.budget.add(data.len());
             st.cache.push_back(CachedBatch { base, next, data });
         }
         self.evict(&mut st);
@@ -238,14 +216,14 @@ impl PartitionLog {
     fn evict(&self, st: &mut LogState) {
         // Keep at least the newest batch; drop the oldest while over budget, but never a batch
         // that is not yet on disk (readers fall back to disk only below the high watermark).
-        while st.cache.len() > 1 && self.budget.used.get() > self.budget.limit {
+        while st.cache.len() > 1 && self.budget.over() {
             let front = st.cache.front().expect("non-empty");
             if front.next > st.high_watermark {
                 break;
             }
             let b = st.cache.pop_front().expect("non-empty");
             st.cache_bytes -= b.data.len();
-            self.budget.used.set(self.budget.used.get() - b.data.len());
+            self.budget.remove(b.data.len());
         }
     }
 
@@ -585,30 +563,6 @@ fn next_of(base: i64, data: &Bytes) -> i64 {
     batch::peek_header(data, 0)
         .map(|i| base + i.last_offset_delta as i64 + 1)
         .unwrap_or(base + 1)
-}
-
-fn read_cache(
-    cache: &VecDeque<CachedBatch>,
-    offset: i64,
-    max_bytes: usize,
-    hwm: i64,
-) -> Vec<Bytes> {
-    let mut i = cache.partition_point(|b| b.next <= offset);
-    let mut out = Vec::new();
-    let mut total = 0usize;
-    while i < cache.len() {
-        let b = &cache[i];
-        if b.base >= hwm {
-            break;
-        }
-        if !out.is_empty() && total + b.data.len() > max_bytes {
-            break;
-        }
-        total += b.data.len();
-        out.push(b.data.clone());
-        i += 1;
-    }
-    out
 }
 
 /// Decodes one batch (decompressing if needed) to find the first record with timestamp >= ts.

@@ -5,10 +5,12 @@
 //! owned by one executor and driven by the shard layer.
 
 pub mod batch;
+pub mod cache;
 pub mod direct_io;
 pub mod index;
 pub mod log;
 pub mod segment;
 pub mod signal;
 
-pub use log::{Appended, CacheBudget, LogConfig, LogError, PartitionLog};
+pub use cache::CacheBudget;
+pub use log::{Appended, LogConfig, LogError, PartitionLog};
