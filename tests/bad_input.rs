@@ -31,6 +31,13 @@ fn closed(mut s: TcpStream) -> bool {
     }
 }
 
+/// Frames a request body with its 4-byte size prefix.
+fn framed(body: Vec<u8>) -> Vec<u8> {
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend(body);
+    frame
+}
+
 fn still_serves(b: &Broker) {
     let msgs = vec![Msg {
         partition: Some(0),
@@ -83,9 +90,7 @@ fn garbage_truncated_and_oversized_frames_disconnect_only_that_client() {
         &[5u8],
     ]
     .concat();
-    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
-    frame.extend(body);
-    s.write_all(&frame).unwrap();
+    s.write_all(&framed(body)).unwrap();
     assert!(closed(s), "truncated body closes the connection");
     // A frame whose declared size is never fully sent, then the client goes away.
     let mut s = connect(&b);
@@ -112,9 +117,7 @@ fn unknown_api_versions_version_gets_v0_fallback() {
         &[0u8, 0, 0],
     ]
     .concat();
-    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
-    frame.extend(body);
-    s.write_all(&frame).unwrap();
+    s.write_all(&framed(body)).unwrap();
     let mut size = [0u8; 4];
     s.read_exact(&mut size).unwrap();
     let n = i32::from_be_bytes(size) as usize;
