@@ -45,8 +45,35 @@ pub struct Config {
     pub cache_bytes_per_core: usize,
     /// Busy-poll time before an idle executor parks (`runnel.spin.before.park.us`).
     pub spin_before_park_us: u64,
+    /// Consumer-group coordinator settings.
+    pub groups: GroupSettings,
     /// Where the values came from, for the startup log.
     pub source: String,
+}
+
+/// Group coordinator settings (Kafka's names in `config/runnel.toml`).
+#[derive(Debug, Clone)]
+pub struct GroupSettings {
+    /// offsets.topic.num.partitions
+    pub offsets_partitions: i32,
+    /// group.initial.rebalance.delay.ms
+    pub initial_rebalance_delay_ms: u64,
+    /// group.min.session.timeout.ms
+    pub min_session_timeout_ms: i32,
+    /// group.max.session.timeout.ms
+    pub max_session_timeout_ms: i32,
+    /// group.max.size
+    pub max_size: usize,
+    /// offsets.retention.minutes, in ms
+    pub offsets_retention_ms: u64,
+    /// offset.metadata.max.bytes
+    pub offset_metadata_max_bytes: usize,
+    /// group.consumer.session.timeout.ms
+    pub consumer_session_timeout_ms: i32,
+    /// group.consumer.heartbeat.interval.ms
+    pub consumer_heartbeat_interval_ms: i32,
+    /// group.consumer.assignors, in order of preference
+    pub consumer_assignors: Vec<String>,
 }
 
 /// Values given on the command line; `None` keeps the file's or default value.
@@ -240,6 +267,24 @@ impl Config {
             socket_request_max_bytes: get_int("socket.request.max.bytes")?.max(1024) as usize,
             cache_bytes_per_core: get_int("runnel.cache.bytes.per.core")?.max(0) as usize,
             spin_before_park_us: get_int("runnel.spin.before.park.us")?.max(0) as u64,
+            groups: GroupSettings {
+                offsets_partitions: get_int("offsets.topic.num.partitions")?.clamp(1, 1000) as i32,
+                initial_rebalance_delay_ms: get_int("group.initial.rebalance.delay.ms")?.max(0)
+                    as u64,
+                min_session_timeout_ms: get_int("group.min.session.timeout.ms")? as i32,
+                max_session_timeout_ms: get_int("group.max.session.timeout.ms")? as i32,
+                max_size: get_int("group.max.size")?.clamp(1, i32::MAX as i64) as usize,
+                offsets_retention_ms: get_int("offsets.retention.minutes")?.max(1) as u64 * 60_000,
+                offset_metadata_max_bytes: get_int("offset.metadata.max.bytes")?.max(0) as usize,
+                consumer_session_timeout_ms: get_int("group.consumer.session.timeout.ms")? as i32,
+                consumer_heartbeat_interval_ms: get_int("group.consumer.heartbeat.interval.ms")?
+                    as i32,
+                consumer_assignors: get_str("group.consumer.assignors")?
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            },
             source,
         };
         if cfg.num_partitions < 1 {

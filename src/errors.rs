@@ -44,3 +44,41 @@ pub const KAFKA_STORAGE_ERROR: i16 = 56;
 pub const INVALID_RECORD: i16 = 87;
 /// The topic id is not known.
 pub const UNKNOWN_TOPIC_ID: i16 = 100;
+/// The coordinator is loading and cannot serve the group yet.
+pub const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
+/// This broker is not the coordinator of the group.
+pub const NOT_COORDINATOR: i16 = 16;
+/// The offset commit's metadata is larger than offset.metadata.max.bytes.
+pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
+/// The group's members use protocols that do not match.
+pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
+/// The group id is empty or invalid.
+pub const INVALID_GROUP_ID: i16 = 24;
+/// The member is not (or no longer) in the group.
+pub const UNKNOWN_MEMBER_ID: i16 = 25;
+/// The session timeout is outside the broker's allowed range.
+pub const INVALID_SESSION_TIMEOUT: i16 = 26;
+/// The group is rebalancing; the member must rejoin.
+pub const REBALANCE_IN_PROGRESS: i16 = 27;
+/// The generation id is not the group's current one.
+pub const ILLEGAL_GENERATION: i16 = 22;
+/// The group is not empty (DeleteGroups).
+pub const NON_EMPTY_GROUP: i16 = 68;
+/// The group does not exist.
+pub const GROUP_ID_NOT_FOUND: i16 = 69;
+/// JoinGroup must be retried with the member id the broker assigned (KIP-394).
+pub const MEMBER_ID_REQUIRED: i16 = 79;
+/// The group is full.
+pub const GROUP_MAX_SIZE_REACHED: i16 = 81;
+/// Another member with the same group.instance.id has replaced this one (KIP-345).
+pub const FENCED_INSTANCE_ID: i16 = 82;
+/// OffsetDelete of a topic the group's active members are subscribed to.
+pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
+/// The member epoch is fenced by the group coordinator (KIP-848).
+pub const FENCED_MEMBER_EPOCH: i16 = 110;
+/// The member epoch is stale (KIP-848 commits).
+pub const STALE_MEMBER_EPOCH: i16 = 113;
+/// The assignor named by the member is not supported.
+pub const UNSUPPORTED_ASSIGNOR: i16 = 112;
+/// A static member's instance id is still held by another member (KIP-848).
+pub const UNRELEASED_INSTANCE_ID: i16 = 111;

@@ -3,12 +3,14 @@
 //! - [`kafka`]: the wire protocol (connections, framing, one handler per API).
 //! - [`shard`]: per-core state and forwarding between cores over glommio's channel mesh.
 //! - [`storage`]: the direct-I/O log engine (segments, indexes, group commit, recovery).
+//! - [`group`]: the group coordinator (consumer groups and committed offsets).
 //! - [`cluster`]: topic metadata and broker identity.
 //! - [`server`]: startup, executors, listeners and shutdown.
 
 pub mod cluster;
 pub mod config;
 pub mod errors;
+pub mod group;
 pub mod kafka;
 pub mod server;
 pub mod shard;

@@ -168,6 +168,7 @@ async fn core_main(
         tracing::warn!(error = %e, "cannot probe polled I/O support");
     }
     partitions::apply(&shard, table).await;
+    crate::group::sweep::start(shard.clone());
     let listener = TcpListener::bind(config.listen)
         .map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
     tracing::info!(core = id, listen = %config.listen, "core ready");

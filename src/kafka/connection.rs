@@ -71,8 +71,8 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     loop {
         match read_frame(&mut reader, max).await {
             Ok(frame) => {
-                let task =
-                    glommio::spawn_local(dispatch::handle_frame(shard.clone(), frame)).detach();
+                let task = glommio::spawn_local(dispatch::handle_frame(shard.clone(), frame, peer))
+                    .detach();
                 if tx.send(task).await.is_err() {
                     break;
                 }

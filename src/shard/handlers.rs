@@ -41,6 +41,9 @@ pub async fn handle(shard: &Rc<Shard>, request: ShardRequest) -> ShardResponse {
         ShardRequest::DeleteTopics(names) => {
             ShardResponse::Deleted(partitions::delete_topics(shard, names).await)
         }
+        ShardRequest::Group(call) => {
+            ShardResponse::Group(Box::new(crate::group::handle(shard, *call).await))
+        }
     }
 }
 

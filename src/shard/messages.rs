@@ -144,6 +144,8 @@ pub enum ShardRequest {
     },
     /// Delete topics by name (sent to core 0).
     DeleteTopics(Vec<String>),
+    /// A group request for the coordinating core.
+    Group(Box<crate::group::GroupCall>),
 }
 
 /// The answer to a [`ShardRequest`], same variant order.
@@ -161,6 +163,8 @@ pub enum ShardResponse {
     Created(Vec<Result<TopicMeta, CreateError>>),
     /// Per-topic outcome of DeleteTopics: the deleted topic, or None when unknown.
     Deleted(Vec<Option<TopicMeta>>),
+    /// Answer to a group request.
+    Group(Box<crate::group::GroupReply>),
     /// The target core could not be reached (shutting down).
     Unavailable,
 }

@@ -50,6 +50,8 @@ pub struct Shard {
     senders: Senders<MeshMessage>,
     pending: RefCell<HashMap<u64, oneshot::Sender<ShardResponse>>>,
     next_id: Cell<u64>,
+    /// Groups this core coordinates.
+    pub groups: crate::group::Coordinator,
     /// Serialises topic-table changes on core 0.
     pub metadata_lock: glommio::sync::Semaphore,
 }
@@ -74,6 +76,7 @@ impl Shard {
             senders,
             pending: RefCell::new(HashMap::new()),
             next_id: Cell::new(1),
+            groups: Default::default(),
             metadata_lock: glommio::sync::Semaphore::new(1),
         })
     }

@@ -68,3 +68,9 @@ impl<T> Future for Receiver<T> {
         Poll::Pending
     }
 }
+
+impl<T> std::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("oneshot::Sender")
+    }
+}

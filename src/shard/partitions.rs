@@ -55,15 +55,20 @@ pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) {
             let dir = shard.partition_dir(&meta.name, p);
             match PartitionLog::open(&dir, shard.log_config(), shard.cache.clone()).await {
                 Ok(log) => {
-                    let mut logs = shard.logs.borrow_mut();
-                    let lt = logs.entry(meta.name.clone()).or_insert_with(|| LocalTopic {
-                        id: meta.id.clone(),
-                        partitions: Vec::new(),
-                    });
-                    if lt.partitions.len() < meta.partitions.len() {
-                        lt.partitions.resize(meta.partitions.len(), None);
+                    {
+                        let mut logs = shard.logs.borrow_mut();
+                        let lt = logs.entry(meta.name.clone()).or_insert_with(|| LocalTopic {
+                            id: meta.id.clone(),
+                            partitions: Vec::new(),
+                        });
+                        if lt.partitions.len() < meta.partitions.len() {
+                            lt.partitions.resize(meta.partitions.len(), None);
+                        }
+                        lt.partitions[p as usize] = Some(log.clone());
                     }
-                    lt.partitions[p as usize] = Some(log);
+                    if meta.name == crate::group::OFFSETS_TOPIC {
+                        crate::group::store::load(shard, p, &log).await;
+                    }
                 }
                 Err(e) => {
                     tracing::error!(dir = %dir.display(), error = %e, "cannot open partition log");

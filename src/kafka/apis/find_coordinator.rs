@@ -1,7 +1,6 @@
-//! FindCoordinator: advertised because librdkafka enables LZ4 (and other features) only when
-//! the broker lists it, as every Kafka release does. Consumer groups and transactions are not
-//! implemented yet, so every key is answered with COORDINATOR_NOT_AVAILABLE, which clients
-//! treat as retriable.
+//! FindCoordinator: this broker coordinates every group (key type 0), and creates the internal
+//! `__consumer_offsets` topic on first use as Kafka does. Transaction coordinators (key type 1)
+//! are not available yet. Batched keys from v4.
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
@@ -9,34 +8,69 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::groups::ensure_offsets_topic;
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
 
-const MESSAGE: &str = "Consumer groups and transactions are not available on this broker yet";
+const NO_TXN: &str = "Transactions are not available on this broker yet";
 
 /// Handles FindCoordinator.
-pub fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> ResponseKind {
+pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> ResponseKind {
+    let key_type = if ctx.version >= 1 { req.key_type } else { 0 };
+    let keys: Vec<StrBytes> = if ctx.version >= 4 {
+        req.coordinator_keys.clone()
+    } else {
+        vec![req.key.clone()]
+    };
+    let cfg = &ctx.shard.config;
+    let (code, message) = match key_type {
+        0 => {
+            if ensure_offsets_topic(&ctx.shard).await {
+                (errors::NONE, None)
+            } else {
+                (
+                    errors::COORDINATOR_NOT_AVAILABLE,
+                    Some("The coordinator is not available."),
+                )
+            }
+        }
+        1 => (errors::COORDINATOR_NOT_AVAILABLE, Some(NO_TXN)),
+        _ => (
+            errors::INVALID_REQUEST,
+            Some("Unknown coordinator key type."),
+        ),
+    };
+    let (node, host, port) = if code == errors::NONE {
+        (
+            BrokerId(cfg.node_id),
+            StrBytes::from_string(cfg.advertised.0.clone()),
+            cfg.advertised.1 as i32,
+        )
+    } else {
+        (BrokerId(-1), StrBytes::default(), -1)
+    };
     let mut resp = FindCoordinatorResponse::default();
     if ctx.version >= 4 {
-        resp.coordinators = req
-            .coordinator_keys
-            .iter()
+        resp.coordinators = keys
+            .into_iter()
             .map(|k| {
                 let mut c = Coordinator::default();
-                c.key = k.clone();
-                c.node_id = BrokerId(-1);
-                c.port = -1;
-                c.error_code = errors::COORDINATOR_NOT_AVAILABLE;
-                c.error_message = Some(StrBytes::from_static_str(MESSAGE));
+                c.key = k;
+                c.node_id = node;
+                c.host = host.clone();
+                c.port = port;
+                c.error_code = code;
+                c.error_message = message.map(StrBytes::from_static_str);
                 c
             })
             .collect();
     } else {
-        resp.error_code = errors::COORDINATOR_NOT_AVAILABLE;
-        resp.node_id = BrokerId(-1);
-        resp.port = -1;
+        resp.error_code = code;
+        resp.node_id = node;
+        resp.host = host;
+        resp.port = port;
         if ctx.version >= 1 {
-            resp.error_message = Some(StrBytes::from_static_str(MESSAGE));
+            resp.error_message = message.map(StrBytes::from_static_str);
         }
     }
     ResponseKind::FindCoordinator(resp)

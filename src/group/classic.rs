@@ -1,0 +1,781 @@
+//! The classic group protocol: JoinGroup, SyncGroup, Heartbeat and LeaveGroup, with Kafka's
+//! state machine (Empty, PreparingRebalance, CompletingRebalance, Stable), generations, member
+//! ids required on first join (KIP-394), static membership (KIP-345) and the fencing errors.
+//!
+//! Group state is changed synchronously under the core's `RefCell`; requests that must wait
+//! (a JoinGroup until the rebalance completes, a SyncGroup until the leader's assignment) park
+//! on a oneshot that the state machine completes.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::{
+    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::state::{ClassicGroup, ClassicMember, ClassicState, Group, GroupKind, InitialDelay};
+use super::{partition_of, serves, store};
+use crate::config::GroupSettings;
+use crate::errors;
+use crate::shard::{oneshot, Shard};
+
+fn join_error(code: i16, member_id: &str) -> JoinGroupResponse {
+    let mut r = JoinGroupResponse::default();
+    r.error_code = code;
+    r.generation_id = -1;
+    r.member_id = StrBytes::from_string(member_id.to_string());
+    r
+}
+
+fn sync_error(code: i16) -> SyncGroupResponse {
+    let mut r = SyncGroupResponse::default();
+    r.error_code = code;
+    r
+}
+
+enum JoinOutcome {
+    Now(JoinGroupResponse),
+    Wait(oneshot::Receiver<JoinGroupResponse>),
+}
+
+/// What a state change asks the caller to do once the borrow is released.
+#[derive(Default)]
+pub struct Effects {
+    /// Store the group's metadata (a generation completed with no members, or a static member
+    /// was replaced).
+    pub persist: bool,
+}
+
+/// Handles JoinGroup.
+pub async fn join(
+    shard: &Rc<Shard>,
+    req: JoinGroupRequest,
+    version: i16,
+    client_id: String,
+    client_host: String,
+) -> JoinGroupResponse {
+    let cfg = shard.config.groups.clone();
+    let group_id = req.group_id.0.to_string();
+    if group_id.is_empty() {
+        return join_error(errors::INVALID_GROUP_ID, &req.member_id);
+    }
+    let partition = partition_of(shard, &group_id);
+    if !serves(shard, partition) {
+        return join_error(errors::NOT_COORDINATOR, &req.member_id);
+    }
+    if req.session_timeout_ms < cfg.min_session_timeout_ms
+        || req.session_timeout_ms > cfg.max_session_timeout_ms
+    {
+        return join_error(errors::INVALID_SESSION_TIMEOUT, &req.member_id);
+    }
+    let mut effects = Effects::default();
+    let outcome = {
+        let mut groups = shard.groups.groups.borrow_mut();
+        let g = groups
+            .entry(group_id.clone())
+            .or_insert_with(|| Group::new(&group_id, partition));
+        if matches!(g.kind, GroupKind::Consumer(_)) {
+            if !g.is_empty() {
+                return join_error(errors::INCONSISTENT_GROUP_PROTOCOL, &req.member_id);
+            }
+            g.kind = GroupKind::Classic(ClassicGroup::new());
+        }
+        let GroupKind::Classic(c) = &mut g.kind else {
+            unreachable!("converted above")
+        };
+        let args = JoinArgs {
+            req: &req,
+            version,
+            client_id,
+            client_host,
+        };
+        join_classic(c, &cfg, args, &mut effects)
+    };
+    if effects.persist {
+        store::persist_group_later(shard, &group_id);
+    }
+    match outcome {
+        JoinOutcome::Now(r) => r,
+        JoinOutcome::Wait(rx) => rx
+            .await
+            .unwrap_or_else(|| join_error(errors::REBALANCE_IN_PROGRESS, &req.member_id)),
+    }
+}
+
+struct JoinArgs<'a> {
+    req: &'a JoinGroupRequest,
+    version: i16,
+    client_id: String,
+    client_host: String,
+}
+
+fn new_member_id(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4())
+}
+
+fn protocols_of(req: &JoinGroupRequest) -> Vec<(String, Bytes)> {
+    req.protocols
+        .iter()
+        .map(|p| (p.name.to_string(), p.metadata.clone()))
+        .collect()
+}
+
+/// Whether `protocols` share at least one protocol with every member except `except`.
+fn compatible(c: &ClassicGroup, protocols: &[(String, Bytes)], except: Option<&str>) -> bool {
+    protocols.iter().any(|(name, _)| {
+        c.members
+            .values()
+            .filter(|m| Some(m.id.as_str()) != except)
+            .all(|m| m.protocols.iter().any(|(n, _)| n == name))
+    })
+}
+
+fn same_protocols(a: &[(String, Bytes)], b: &[(String, Bytes)]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+fn join_classic(
+    c: &mut ClassicGroup,
+    cfg: &GroupSettings,
+    a: JoinArgs,
+    fx: &mut Effects,
+) -> JoinOutcome {
+    let req = a.req;
+    let member_id = req.member_id.to_string();
+    let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
+    let protocols = protocols_of(req);
+    let ptype = req.protocol_type.to_string();
+    if c.state == ClassicState::Dead {
+        return JoinOutcome::Now(join_error(errors::COORDINATOR_NOT_AVAILABLE, &member_id));
+    }
+    if protocols.is_empty() || ptype.is_empty() {
+        return JoinOutcome::Now(join_error(errors::INCONSISTENT_GROUP_PROTOCOL, &member_id));
+    }
+    let known = c.members.contains_key(&member_id);
+    let only_self = c.members.is_empty() || (known && c.members.len() == 1);
+    if !only_self
+        && (c.protocol_type.as_deref() != Some(ptype.as_str())
+            || !compatible(c, &protocols, known.then_some(member_id.as_str())))
+    {
+        return JoinOutcome::Now(join_error(errors::INCONSISTENT_GROUP_PROTOCOL, &member_id));
+    }
+    let now = Instant::now();
+    if member_id.is_empty() {
+        if c.members.len() >= cfg.max_size {
+            return JoinOutcome::Now(join_error(errors::GROUP_MAX_SIZE_REACHED, &member_id));
+        }
+        if let Some(inst) = &instance_id {
+            if let Some(old) = c.static_members.get(inst).cloned() {
+                return static_rejoin(c, cfg, &old, a, protocols, fx);
+            }
+            let id = new_member_id(inst);
+            return add_member(c, cfg, id, a, protocols, ptype);
+        }
+        let id = new_member_id(&a.client_id);
+        if a.version >= 4 {
+            let deadline = now + Duration::from_millis(req.session_timeout_ms.max(0) as u64);
+            c.pending.insert(id.clone(), deadline);
+            return JoinOutcome::Now(join_error(errors::MEMBER_ID_REQUIRED, &id));
+        }
+        return add_member(c, cfg, id, a, protocols, ptype);
+    }
+    if c.pending.remove(&member_id).is_some() {
+        return add_member(c, cfg, member_id, a, protocols, ptype);
+    }
+    if !known {
+        return JoinOutcome::Now(join_error(errors::UNKNOWN_MEMBER_ID, &member_id));
+    }
+    if c.fenced(&member_id, instance_id.as_deref()) {
+        return JoinOutcome::Now(join_error(errors::FENCED_INSTANCE_ID, &member_id));
+    }
+    rejoin(c, cfg, &member_id, a, protocols)
+}
+
+fn add_member(
+    c: &mut ClassicGroup,
+    cfg: &GroupSettings,
+    id: String,
+    a: JoinArgs,
+    protocols: Vec<(String, Bytes)>,
+    ptype: String,
+) -> JoinOutcome {
+    let (tx, rx) = oneshot::channel();
+    let instance_id = a.req.group_instance_id.as_ref().map(|s| s.to_string());
+    if let Some(i) = &instance_id {
+        c.static_members.insert(i.clone(), id.clone());
+    }
+    if c.members.is_empty() {
+        c.protocol_type = Some(ptype);
+    }
+    c.join_order.push(id.clone());
+    c.members.insert(
+        id.clone(),
+        ClassicMember {
+            id: id.clone(),
+            instance_id,
+            client_id: a.client_id,
+            client_host: a.client_host,
+            session_timeout_ms: a.req.session_timeout_ms,
+            rebalance_timeout_ms: if a.version == 0 {
+                a.req.session_timeout_ms
+            } else {
+                a.req.rebalance_timeout_ms
+            },
+            protocols,
+            assignment: Bytes::new(),
+            join_waiter: Some(tx),
+            sync_waiter: None,
+            last_seen: Instant::now(),
+        },
+    );
+    tracing::debug!(member = %id, "member joined");
+    match c.state {
+        ClassicState::PreparingRebalance => {
+            extend_initial_delay(c, cfg);
+            maybe_complete_join(c);
+        }
+        _ => prepare_rebalance(c, cfg),
+    }
+    JoinOutcome::Wait(rx)
+}
+
+fn rejoin(
+    c: &mut ClassicGroup,
+    cfg: &GroupSettings,
+    member_id: &str,
+    a: JoinArgs,
+    protocols: Vec<(String, Bytes)>,
+) -> JoinOutcome {
+    let is_leader = c.leader.as_deref() == Some(member_id);
+    let state = c.state;
+    let m = c.members.get_mut(member_id).expect("known member");
+    m.last_seen = Instant::now();
+    m.session_timeout_ms = a.req.session_timeout_ms;
+    if a.version > 0 {
+        m.rebalance_timeout_ms = a.req.rebalance_timeout_ms;
+    }
+    let unchanged = same_protocols(&m.protocols, &protocols);
+    match state {
+        ClassicState::PreparingRebalance => {
+            let (tx, rx) = oneshot::channel();
+            m.protocols = protocols;
+            m.join_waiter = Some(tx);
+            maybe_complete_join(c);
+            JoinOutcome::Wait(rx)
+        }
+        ClassicState::CompletingRebalance | ClassicState::Stable
+            if unchanged && !(state == ClassicState::Stable && is_leader) =>
+        {
+            JoinOutcome::Now(current_join_response(c, member_id, false))
+        }
+        ClassicState::CompletingRebalance | ClassicState::Stable => {
+            let (tx, rx) = oneshot::channel();
+            m.protocols = protocols;
+            m.join_waiter = Some(tx);
+            prepare_rebalance(c, cfg);
+            JoinOutcome::Wait(rx)
+        }
+        ClassicState::Empty | ClassicState::Dead => {
+            JoinOutcome::Now(join_error(errors::UNKNOWN_MEMBER_ID, member_id))
+        }
+    }
+}
+
+/// A static member came back with no member id: it takes over its old member's place under a
+/// new id. A stable group with unchanged protocols does not rebalance (KIP-345).
+fn static_rejoin(
+    c: &mut ClassicGroup,
+    cfg: &GroupSettings,
+    old: &str,
+    a: JoinArgs,
+    protocols: Vec<(String, Bytes)>,
+    fx: &mut Effects,
+) -> JoinOutcome {
+    let inst = a.req.group_instance_id.as_ref().map(|s| s.to_string());
+    let new_id = new_member_id(inst.as_deref().unwrap_or("static"));
+    let was_leader = c.leader.as_deref() == Some(old);
+    let pos = c.join_order.iter().position(|id| id == old);
+    let Some(old_member) = c.remove_member(old, errors::FENCED_INSTANCE_ID) else {
+        return JoinOutcome::Now(join_error(errors::UNKNOWN_MEMBER_ID, ""));
+    };
+    let unchanged = same_protocols(&old_member.protocols, &protocols);
+    let (tx, rx) = oneshot::channel();
+    let mut m = ClassicMember {
+        id: new_id.clone(),
+        instance_id: inst.clone(),
+        client_id: a.client_id,
+        client_host: a.client_host,
+        session_timeout_ms: a.req.session_timeout_ms,
+        rebalance_timeout_ms: a.req.rebalance_timeout_ms,
+        protocols,
+        assignment: old_member.assignment,
+        join_waiter: None,
+        sync_waiter: None,
+        last_seen: Instant::now(),
+    };
+    if let Some(i) = inst {
+        c.static_members.insert(i, new_id.clone());
+    }
+    match pos {
+        Some(p) => c.join_order.insert(p, new_id.clone()),
+        None => c.join_order.push(new_id.clone()),
+    }
+    if was_leader {
+        c.leader = Some(new_id.clone());
+    }
+    tracing::info!(old = %old, new = %new_id, "static member replaced");
+    if c.state == ClassicState::Stable && unchanged {
+        c.members.insert(new_id.clone(), m);
+        fx.persist = true;
+        return JoinOutcome::Now(current_join_response(c, &new_id, a.version >= 9));
+    }
+    m.join_waiter = Some(tx);
+    c.members.insert(new_id, m);
+    if c.state == ClassicState::PreparingRebalance {
+        maybe_complete_join(c);
+    } else {
+        prepare_rebalance(c, cfg);
+    }
+    JoinOutcome::Wait(rx)
+}
+
+/// The join answer of the current generation for `member_id` (members listed for the leader).
+fn current_join_response(
+    c: &ClassicGroup,
+    member_id: &str,
+    skip_assignment: bool,
+) -> JoinGroupResponse {
+    let protocol = c.protocol.clone().unwrap_or_default();
+    let mut r = JoinGroupResponse::default();
+    r.generation_id = c.generation;
+    r.protocol_type = c.protocol_type.clone().map(StrBytes::from_string);
+    r.protocol_name = Some(StrBytes::from_string(protocol.clone()));
+    r.leader = StrBytes::from_string(c.leader.clone().unwrap_or_default());
+    r.member_id = StrBytes::from_string(member_id.to_string());
+    if c.leader.as_deref() == Some(member_id) {
+        r.skip_assignment = skip_assignment;
+        r.members = c
+            .join_order
+            .iter()
+            .filter_map(|id| c.members.get(id))
+            .map(|m| {
+                let mut jm = JoinGroupResponseMember::default();
+                jm.member_id = StrBytes::from_string(m.id.clone());
+                jm.group_instance_id = m.instance_id.clone().map(StrBytes::from_string);
+                jm.metadata = m.metadata(&protocol);
+                jm
+            })
+            .collect();
+    }
+    r
+}
+
+/// Starts a rebalance: every member must rejoin before the deadline.
+pub fn prepare_rebalance(c: &mut ClassicGroup, cfg: &GroupSettings) {
+    if c.state == ClassicState::CompletingRebalance {
+        for m in c.members.values_mut() {
+            m.assignment = Bytes::new();
+            if let Some(w) = m.sync_waiter.take() {
+                w.send(sync_error(errors::REBALANCE_IN_PROGRESS));
+            }
+        }
+    }
+    let was_empty = c.state == ClassicState::Empty;
+    c.transition(ClassicState::PreparingRebalance);
+    let now = Instant::now();
+    let timeout = Duration::from_millis(c.max_rebalance_timeout_ms());
+    c.rebalance_deadline = Some(now + timeout);
+    let delay = Duration::from_millis(cfg.initial_rebalance_delay_ms);
+    if was_empty && !delay.is_zero() {
+        c.initial_delay = Some(InitialDelay {
+            until: now + delay.min(timeout),
+            limit: now + timeout,
+        });
+    }
+    maybe_complete_join(c);
+}
+
+fn extend_initial_delay(c: &mut ClassicGroup, cfg: &GroupSettings) {
+    if let Some(d) = &mut c.initial_delay {
+        let next = Instant::now() + Duration::from_millis(cfg.initial_rebalance_delay_ms);
+        d.until = next.min(d.limit);
+    }
+}
+
+/// Completes the join phase if every member (and every member id handed out) has joined.
+pub fn maybe_complete_join(c: &mut ClassicGroup) -> bool {
+    if c.state != ClassicState::PreparingRebalance || c.initial_delay.is_some() {
+        return false;
+    }
+    let all = c.members.values().all(|m| m.join_waiter.is_some()) && c.pending.is_empty();
+    if all {
+        complete_join(c)
+    } else {
+        false
+    }
+}
+
+fn select_protocol(c: &ClassicGroup) -> Option<String> {
+    let first = c.members.values().next()?;
+    let candidates: Vec<&String> = first
+        .protocols
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| {
+            c.members
+                .values()
+                .all(|m| m.protocols.iter().any(|(x, _)| x == *n))
+        })
+        .collect();
+    let mut best: Option<(&String, usize)> = None;
+    for cand in &candidates {
+        let votes = c
+            .members
+            .values()
+            .filter(|m| {
+                m.protocols
+                    .iter()
+                    .find(|(n, _)| candidates.contains(&n))
+                    .map(|(n, _)| n)
+                    == Some(*cand)
+            })
+            .count();
+        if best.is_none_or(|(_, v)| votes > v) {
+            best = Some((cand, votes));
+        }
+    }
+    best.map(|(n, _)| n.clone())
+}
+
+/// Ends the join phase: members that did not rejoin are removed, the generation advances and
+/// every joined member gets its answer. Returns true when the group became empty (its metadata
+/// should be stored).
+pub fn complete_join(c: &mut ClassicGroup) -> bool {
+    let absent: Vec<String> = c
+        .members
+        .values()
+        .filter(|m| m.join_waiter.is_none())
+        .map(|m| m.id.clone())
+        .collect();
+    for id in absent {
+        tracing::info!(member = %id, "member did not rejoin in time; removed");
+        c.remove_member(&id, errors::UNKNOWN_MEMBER_ID);
+    }
+    c.pending.clear();
+    c.rebalance_deadline = None;
+    c.initial_delay = None;
+    c.generation += 1;
+    if c.members.is_empty() {
+        c.protocol = None;
+        c.leader = None;
+        c.transition(ClassicState::Empty);
+        return true;
+    }
+    c.protocol = select_protocol(c);
+    if c.leader.as_ref().is_none_or(|l| !c.members.contains_key(l)) {
+        c.leader = c.join_order.first().cloned();
+    }
+    c.transition(ClassicState::CompletingRebalance);
+    let now = Instant::now();
+    let ids: Vec<String> = c.join_order.clone();
+    for id in ids {
+        let resp = current_join_response(c, &id, false);
+        if let Some(m) = c.members.get_mut(&id) {
+            m.last_seen = now;
+            if let Some(w) = m.join_waiter.take() {
+                w.send(resp);
+            }
+        }
+    }
+    tracing::info!(
+        generation = c.generation,
+        members = c.members.len(),
+        protocol = c.protocol.as_deref().unwrap_or(""),
+        "group rebalanced"
+    );
+    false
+}
+
+enum SyncOutcome {
+    Now(SyncGroupResponse),
+    Wait(oneshot::Receiver<SyncGroupResponse>),
+    Store(i32, super::records::GroupValue),
+}
+
+/// Handles SyncGroup.
+pub async fn sync(shard: &Rc<Shard>, req: SyncGroupRequest) -> SyncGroupResponse {
+    let group_id = req.group_id.0.to_string();
+    let member_id = req.member_id.to_string();
+    let partition = partition_of(shard, &group_id);
+    if !serves(shard, partition) {
+        return sync_error(errors::NOT_COORDINATOR);
+    }
+    let outcome = {
+        let mut groups = shard.groups.groups.borrow_mut();
+        let Some(Group {
+            kind: GroupKind::Classic(c),
+            ..
+        }) = groups.get_mut(&group_id)
+        else {
+            return sync_error(errors::UNKNOWN_MEMBER_ID);
+        };
+        sync_classic(c, &req, &member_id)
+    };
+    match outcome {
+        SyncOutcome::Now(r) => r,
+        SyncOutcome::Wait(rx) => rx
+            .await
+            .unwrap_or_else(|| sync_error(errors::REBALANCE_IN_PROGRESS)),
+        SyncOutcome::Store(generation, value) => {
+            let key = super::records::OffsetsKey::Group {
+                group: group_id.clone(),
+            };
+            let encoded = super::records::encode_group(&value);
+            let stored = store::append(shard, partition, vec![(key, Some(encoded))]).await;
+            let cfg = shard.config.groups.clone();
+            let mut groups = shard.groups.groups.borrow_mut();
+            let Some(Group {
+                kind: GroupKind::Classic(c),
+                ..
+            }) = groups.get_mut(&group_id)
+            else {
+                return sync_error(errors::UNKNOWN_MEMBER_ID);
+            };
+            if c.generation != generation || c.state != ClassicState::CompletingRebalance {
+                return sync_error(errors::REBALANCE_IN_PROGRESS);
+            }
+            if let Err(code) = stored {
+                prepare_rebalance(c, &cfg);
+                return sync_error(code);
+            }
+            c.transition(ClassicState::Stable);
+            let protocol_type = c.protocol_type.clone().map(StrBytes::from_string);
+            let protocol_name = c.protocol.clone().map(StrBytes::from_string);
+            let mut own = sync_error(errors::NONE);
+            for m in c.members.values_mut() {
+                let mut r = SyncGroupResponse::default();
+                r.protocol_type = protocol_type.clone();
+                r.protocol_name = protocol_name.clone();
+                r.assignment = m.assignment.clone();
+                if m.id == member_id {
+                    own = r;
+                } else if let Some(w) = m.sync_waiter.take() {
+                    w.send(r);
+                }
+            }
+            own
+        }
+    }
+}
+
+fn sync_classic(c: &mut ClassicGroup, req: &SyncGroupRequest, member_id: &str) -> SyncOutcome {
+    let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
+    if !c.members.contains_key(member_id) {
+        return SyncOutcome::Now(sync_error(errors::UNKNOWN_MEMBER_ID));
+    }
+    if c.fenced(member_id, instance_id.as_deref()) {
+        return SyncOutcome::Now(sync_error(errors::FENCED_INSTANCE_ID));
+    }
+    if req.generation_id != c.generation {
+        return SyncOutcome::Now(sync_error(errors::ILLEGAL_GENERATION));
+    }
+    let type_ok = req
+        .protocol_type
+        .as_ref()
+        .is_none_or(|t| c.protocol_type.as_deref() == Some(t.as_str()));
+    let name_ok = req
+        .protocol_name
+        .as_ref()
+        .is_none_or(|n| c.protocol.as_deref() == Some(n.as_str()));
+    if !type_ok || !name_ok {
+        return SyncOutcome::Now(sync_error(errors::INCONSISTENT_GROUP_PROTOCOL));
+    }
+    match c.state {
+        ClassicState::Empty | ClassicState::Dead => {
+            SyncOutcome::Now(sync_error(errors::UNKNOWN_MEMBER_ID))
+        }
+        ClassicState::PreparingRebalance => {
+            SyncOutcome::Now(sync_error(errors::REBALANCE_IN_PROGRESS))
+        }
+        ClassicState::Stable => {
+            let m = c.members.get_mut(member_id).expect("checked");
+            m.last_seen = Instant::now();
+            let mut r = SyncGroupResponse::default();
+            r.protocol_type = c.protocol_type.clone().map(StrBytes::from_string);
+            r.protocol_name = c.protocol.clone().map(StrBytes::from_string);
+            r.assignment = m.assignment.clone();
+            SyncOutcome::Now(r)
+        }
+        ClassicState::CompletingRebalance => {
+            let is_leader = c.leader.as_deref() == Some(member_id);
+            if !is_leader {
+                let (tx, rx) = oneshot::channel();
+                let m = c.members.get_mut(member_id).expect("checked");
+                m.last_seen = Instant::now();
+                m.sync_waiter = Some(tx);
+                return SyncOutcome::Wait(rx);
+            }
+            for m in c.members.values_mut() {
+                m.assignment = req
+                    .assignments
+                    .iter()
+                    .find(|a| a.member_id.as_str() == m.id)
+                    .map(|a| a.assignment.clone())
+                    .unwrap_or_default();
+            }
+            if let Some(m) = c.members.get_mut(member_id) {
+                m.last_seen = Instant::now();
+            }
+            SyncOutcome::Store(c.generation, store::group_value(c))
+        }
+    }
+}
+
+/// Handles Heartbeat.
+pub fn heartbeat(shard: &Rc<Shard>, req: HeartbeatRequest) -> HeartbeatResponse {
+    let mut r = HeartbeatResponse::default();
+    let group_id = req.group_id.0.to_string();
+    if !serves(shard, partition_of(shard, &group_id)) {
+        r.error_code = errors::NOT_COORDINATOR;
+        return r;
+    }
+    let member_id = req.member_id.to_string();
+    let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
+    let mut groups = shard.groups.groups.borrow_mut();
+    let Some(Group {
+        kind: GroupKind::Classic(c),
+        ..
+    }) = groups.get_mut(&group_id)
+    else {
+        r.error_code = errors::UNKNOWN_MEMBER_ID;
+        return r;
+    };
+    r.error_code = if !c.members.contains_key(&member_id) {
+        errors::UNKNOWN_MEMBER_ID
+    } else if c.fenced(&member_id, instance_id.as_deref()) {
+        errors::FENCED_INSTANCE_ID
+    } else if req.generation_id != c.generation {
+        errors::ILLEGAL_GENERATION
+    } else {
+        let state = c.state;
+        let m = c.members.get_mut(&member_id).expect("checked");
+        m.last_seen = Instant::now();
+        match state {
+            ClassicState::PreparingRebalance => errors::REBALANCE_IN_PROGRESS,
+            ClassicState::CompletingRebalance | ClassicState::Stable => errors::NONE,
+            ClassicState::Empty | ClassicState::Dead => errors::UNKNOWN_MEMBER_ID,
+        }
+    };
+    r
+}
+
+/// Handles LeaveGroup (one member before v3, a batch of members from v3).
+pub fn leave(shard: &Rc<Shard>, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+    let mut resp = LeaveGroupResponse::default();
+    let group_id = req.group_id.0.to_string();
+    if !serves(shard, partition_of(shard, &group_id)) {
+        resp.error_code = errors::NOT_COORDINATOR;
+        return resp;
+    }
+    let identities: Vec<(String, Option<String>)> = if version >= 3 {
+        req.members
+            .iter()
+            .map(|m| {
+                (
+                    m.member_id.to_string(),
+                    m.group_instance_id.as_ref().map(|s| s.to_string()),
+                )
+            })
+            .collect()
+    } else {
+        vec![(req.member_id.to_string(), None)]
+    };
+    let cfg = shard.config.groups.clone();
+    let mut persist = false;
+    {
+        let mut groups = shard.groups.groups.borrow_mut();
+        let classic = match groups.get_mut(&group_id) {
+            Some(Group {
+                kind: GroupKind::Classic(c),
+                ..
+            }) => Some(c),
+            _ => None,
+        };
+        let Some(c) = classic else {
+            if version >= 3 {
+                resp.members = identities
+                    .into_iter()
+                    .map(|(id, inst)| member_result(id, inst, errors::UNKNOWN_MEMBER_ID))
+                    .collect();
+            } else {
+                resp.error_code = errors::UNKNOWN_MEMBER_ID;
+            }
+            return resp;
+        };
+        let mut removed = 0;
+        let mut results = Vec::new();
+        for (id, inst) in identities {
+            let target = match (&inst, id.is_empty()) {
+                (Some(i), true) => c.static_members.get(i).cloned(),
+                _ => Some(id.clone()),
+            };
+            let code = match target {
+                None => errors::UNKNOWN_MEMBER_ID,
+                Some(t) if inst.is_some() && c.fenced(&t, inst.as_deref()) => {
+                    errors::FENCED_INSTANCE_ID
+                }
+                Some(t) => {
+                    if c.pending.remove(&t).is_some() {
+                        errors::NONE
+                    } else if c.remove_member(&t, errors::UNKNOWN_MEMBER_ID).is_some() {
+                        tracing::debug!(member = %t, "member left");
+                        removed += 1;
+                        errors::NONE
+                    } else {
+                        errors::UNKNOWN_MEMBER_ID
+                    }
+                }
+            };
+            results.push(member_result(id, inst, code));
+        }
+        if removed > 0 {
+            match c.state {
+                ClassicState::Stable | ClassicState::CompletingRebalance => {
+                    prepare_rebalance(c, &cfg);
+                    persist = c.state == ClassicState::Empty;
+                }
+                ClassicState::PreparingRebalance => {
+                    if c.members.is_empty() {
+                        c.initial_delay = None;
+                    }
+                    persist = maybe_complete_join(c);
+                }
+                _ => {}
+            }
+        } else if c.state == ClassicState::PreparingRebalance {
+            persist = maybe_complete_join(c);
+        }
+        if version >= 3 {
+            resp.members = results;
+        } else {
+            resp.error_code = results[0].error_code;
+        }
+    }
+    if persist {
+        store::persist_group_later(shard, &group_id);
+    }
+    resp
+}
+
+fn member_result(id: String, inst: Option<String>, code: i16) -> MemberResponse {
+    let mut m = MemberResponse::default();
+    m.member_id = StrBytes::from_string(id);
+    m.group_instance_id = inst.map(StrBytes::from_string);
+    m.error_code = code;
+    m
+}

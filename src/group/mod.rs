@@ -1,0 +1,188 @@
+//! Group coordinator: consumer groups and committed offsets.
+//!
+//! Each group belongs to one partition of the internal `__consumer_offsets` topic (Kafka's hash
+//! of the group id) and is coordinated by the core that owns that partition, so a group's
+//! membership, its offsets and the log that makes them durable all live on one core.
+//!
+//! - [`classic`]: JoinGroup, SyncGroup, Heartbeat, LeaveGroup (the classic protocol).
+//! - [`consumer`]: ConsumerGroupHeartbeat (KIP-848) with [`assignor`]'s server-side assignors.
+//! - [`offsets`]: OffsetCommit, OffsetFetch, OffsetDelete.
+//! - [`admin`]: ListGroups, DescribeGroups, DeleteGroups, ConsumerGroupDescribe.
+//! - [`store`]: writing group records to `__consumer_offsets` and loading them at startup.
+//! - [`sweep`]: timers (session expiry, rebalance deadlines, offsets retention).
+
+pub mod admin;
+pub mod assignor;
+pub mod classic;
+pub mod consumer;
+pub mod offsets;
+pub mod records;
+pub mod state;
+pub mod store;
+pub mod sweep;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use kafka_protocol::messages::{
+    ConsumerGroupHeartbeatRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
+    OffsetCommitRequest, OffsetDeleteRequest, ResponseKind, SyncGroupRequest,
+};
+
+use crate::shard::Shard;
+pub use state::Group;
+
+/// Name of the internal topic holding offsets and group metadata.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// The groups one core coordinates.
+#[derive(Default)]
+pub struct Coordinator {
+    /// Groups by id.
+    pub groups: RefCell<HashMap<String, Group>>,
+}
+
+/// A group request forwarded to the coordinating core. Requests are carried decoded, with the
+/// API version, because the answer depends on it.
+#[derive(Debug)]
+pub enum GroupCall {
+    /// JoinGroup.
+    Join {
+        /// The request.
+        req: JoinGroupRequest,
+        /// API version.
+        version: i16,
+        /// Client id from the request header.
+        client_id: String,
+        /// Client address.
+        client_host: String,
+    },
+    /// SyncGroup.
+    Sync(SyncGroupRequest, i16),
+    /// Heartbeat.
+    Heartbeat(HeartbeatRequest, i16),
+    /// LeaveGroup.
+    Leave(LeaveGroupRequest, i16),
+    /// OffsetCommit.
+    Commit(OffsetCommitRequest, i16),
+    /// OffsetFetch for one group.
+    FetchOffsets(offsets::FetchQuery),
+    /// OffsetDelete.
+    DeleteOffsets(OffsetDeleteRequest),
+    /// ListGroups: this core's groups.
+    List,
+    /// DescribeGroups for one group.
+    Describe {
+        /// Group id.
+        group: String,
+        /// API version (fields differ).
+        version: i16,
+    },
+    /// DeleteGroups for one group.
+    Delete(String),
+    /// ConsumerGroupHeartbeat (KIP-848).
+    ConsumerHeartbeat {
+        /// The request.
+        req: ConsumerGroupHeartbeatRequest,
+        /// API version.
+        version: i16,
+        /// Client id from the request header.
+        client_id: String,
+        /// Client address.
+        client_host: String,
+    },
+    /// ConsumerGroupDescribe for one group.
+    ConsumerDescribe {
+        /// Group id.
+        group: String,
+        /// Include authorized operations.
+        version: i16,
+    },
+}
+
+/// The coordinating core's answer (travels boxed in a [`crate::shard::messages::ShardResponse`]).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum GroupReply {
+    /// A complete response.
+    Kafka(ResponseKind),
+    /// Offsets of one group.
+    Offsets(offsets::FetchedOffsets),
+    /// This core's groups.
+    Listed(Vec<admin::ListedGroup>),
+    /// One described group.
+    Described(Box<kafka_protocol::messages::describe_groups_response::DescribedGroup>),
+    /// One described KIP-848 group.
+    ConsumerDescribed(
+        Box<kafka_protocol::messages::consumer_group_describe_response::DescribedGroup>,
+    ),
+    /// Error code of a per-group operation.
+    Code(i16),
+}
+
+/// Runs a group call on this (the coordinating) core.
+pub async fn handle(shard: &Rc<Shard>, call: GroupCall) -> GroupReply {
+    match call {
+        GroupCall::Join {
+            req,
+            version,
+            client_id,
+            client_host,
+        } => GroupReply::Kafka(ResponseKind::JoinGroup(
+            classic::join(shard, req, version, client_id, client_host).await,
+        )),
+        GroupCall::Sync(req, _) => {
+            GroupReply::Kafka(ResponseKind::SyncGroup(classic::sync(shard, req).await))
+        }
+        GroupCall::Heartbeat(req, _) => {
+            GroupReply::Kafka(ResponseKind::Heartbeat(classic::heartbeat(shard, req)))
+        }
+        GroupCall::Leave(req, version) => GroupReply::Kafka(ResponseKind::LeaveGroup(
+            classic::leave(shard, req, version),
+        )),
+        GroupCall::Commit(req, version) => GroupReply::Kafka(ResponseKind::OffsetCommit(
+            offsets::commit(shard, req, version).await,
+        )),
+        GroupCall::FetchOffsets(q) => GroupReply::Offsets(offsets::fetch(shard, q)),
+        GroupCall::DeleteOffsets(req) => GroupReply::Kafka(ResponseKind::OffsetDelete(
+            offsets::delete(shard, req).await,
+        )),
+        GroupCall::List => GroupReply::Listed(admin::list(shard)),
+        GroupCall::Describe { group, version } => {
+            GroupReply::Described(Box::new(admin::describe(shard, &group, version)))
+        }
+        GroupCall::Delete(group) => GroupReply::Code(admin::delete(shard, &group).await),
+        GroupCall::ConsumerHeartbeat {
+            req,
+            version,
+            client_id,
+            client_host,
+        } => GroupReply::Kafka(ResponseKind::ConsumerGroupHeartbeat(consumer::heartbeat(
+            shard,
+            req,
+            version,
+            client_id,
+            client_host,
+        ))),
+        GroupCall::ConsumerDescribe { group, version } => GroupReply::ConsumerDescribed(Box::new(
+            admin::consumer_describe(shard, &group, version),
+        )),
+    }
+}
+
+/// Partition of `__consumer_offsets` holding `group` on this broker (by the topic's actual
+/// partition count, so a changed `offsets.topic.num.partitions` cannot move existing groups).
+pub fn partition_of(shard: &Shard, group: &str) -> i32 {
+    let n = shard
+        .topic_table()
+        .get(OFFSETS_TOPIC)
+        .map(|t| t.partitions.len() as i32)
+        .unwrap_or(shard.config.groups.offsets_partitions);
+    records::partition_for(group, n)
+}
+
+/// Whether this core can serve groups of `partition` (its log is open here).
+pub fn serves(shard: &Shard, partition: i32) -> bool {
+    shard.log(OFFSETS_TOPIC, partition).is_some()
+}

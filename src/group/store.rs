@@ -1,0 +1,267 @@
+//! Durability of groups: records appended to `__consumer_offsets` (and synced before the
+//! request that made them is answered), and the replay of those records when a core opens a
+//! partition of the topic at startup.
+
+use std::rc::Rc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use super::records::{self, GroupValue, MemberValue, OffsetsKey, OffsetsValue};
+use super::state::{now_ms, ClassicGroup, ClassicMember, ClassicState, Group, GroupKind};
+use super::OFFSETS_TOPIC;
+use crate::errors;
+use crate::shard::Shard;
+use crate::storage::batch::validate_batches;
+use crate::storage::PartitionLog;
+
+/// Appends `entries` (key, value or tombstone) to partition `partition` of `__consumer_offsets`
+/// as one batch and waits until it is durable. Errors are Kafka codes for the client.
+pub async fn append(
+    shard: &Rc<Shard>,
+    partition: i32,
+    entries: Vec<(OffsetsKey, Option<Bytes>)>,
+) -> Result<(), i16> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let Some(log) = shard.log(OFFSETS_TOPIC, partition) else {
+        return Err(errors::NOT_COORDINATOR);
+    };
+    let now = now_ms();
+    let recs: Vec<Record> = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, (k, v))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: -1,
+            timestamp: now,
+            key: Some(records::encode_key(&k)),
+            value: v,
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let opts = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    if let Err(e) = RecordBatchEncoder::encode(&mut buf, &recs, &opts) {
+        tracing::error!(error = %e, "cannot encode a group record batch");
+        return Err(errors::UNKNOWN_SERVER_ERROR);
+    }
+    let payload = buf.freeze();
+    let batches = validate_batches(&payload, usize::MAX).map_err(|e| {
+        tracing::error!(error = ?e, "group record batch does not validate");
+        errors::UNKNOWN_SERVER_ERROR
+    })?;
+    let appended = log.append(&batches, &payload).map_err(|e| {
+        tracing::warn!(error = ?e, partition, "cannot append to __consumer_offsets");
+        errors::COORDINATOR_NOT_AVAILABLE
+    })?;
+    log.wait_durable(appended.next_offset).await.map_err(|e| {
+        tracing::warn!(error = ?e, partition, "cannot sync __consumer_offsets");
+        errors::COORDINATOR_NOT_AVAILABLE
+    })
+}
+
+/// The stored form of a classic group's current generation.
+pub fn group_value(c: &ClassicGroup) -> GroupValue {
+    let protocol = c.protocol.clone().unwrap_or_default();
+    GroupValue {
+        protocol_type: c.protocol_type.clone().unwrap_or_default(),
+        generation: c.generation,
+        protocol: c.protocol.clone(),
+        leader: c.leader.clone(),
+        state_timestamp: c.state_since_ms,
+        members: c
+            .join_order
+            .iter()
+            .filter_map(|id| c.members.get(id))
+            .map(|m| MemberValue {
+                member_id: m.id.clone(),
+                instance_id: m.instance_id.clone(),
+                client_id: m.client_id.clone(),
+                client_host: m.client_host.clone(),
+                rebalance_timeout: m.rebalance_timeout_ms,
+                session_timeout: m.session_timeout_ms,
+                subscription: m.metadata(&protocol),
+                assignment: m.assignment.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Writes the current state of classic group `group` in the background (used where Kafka
+/// stores group metadata without making the client wait: static member replacement, a group
+/// becoming empty).
+pub fn persist_group_later(shard: &Rc<Shard>, group: &str) {
+    let entry = {
+        let groups = shard.groups.groups.borrow();
+        match groups.get(group) {
+            Some(Group {
+                kind: GroupKind::Classic(c),
+                partition,
+                ..
+            }) => Some((*partition, records::encode_group(&group_value(c)))),
+            _ => None,
+        }
+    };
+    let Some((partition, value)) = entry else {
+        return;
+    };
+    let key = OffsetsKey::Group {
+        group: group.to_string(),
+    };
+    let s = shard.clone();
+    glommio::spawn_local(async move {
+        let _ = append(&s, partition, vec![(key, Some(value))]).await;
+    })
+    .detach();
+}
+
+/// Replays partition `partition` of `__consumer_offsets` into this core's groups.
+pub async fn load(shard: &Rc<Shard>, partition: i32, log: &PartitionLog) {
+    let started = std::time::Instant::now();
+    let mut offset = log.log_start_offset();
+    let end = log.high_watermark();
+    let mut records_seen = 0u64;
+    while offset < end {
+        let chunks = match log.read(offset, 1 << 20).await {
+            Ok(c) if !c.is_empty() => c,
+            Ok(_) => break,
+            Err(e) => {
+                tracing::error!(partition, offset, error = ?e, "cannot read __consumer_offsets");
+                break;
+            }
+        };
+        for chunk in chunks {
+            let mut buf = chunk.clone();
+            let sets = match RecordBatchDecoder::decode_all(&mut buf) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(partition, offset, error = %e, "bad batch in __consumer_offsets");
+                    return;
+                }
+            };
+            for set in sets {
+                for r in set.records {
+                    offset = offset.max(r.offset + 1);
+                    records_seen += 1;
+                    if let Some(k) = r.key.and_then(records::decode_key) {
+                        apply(shard, partition, k, r.value);
+                    }
+                }
+            }
+        }
+    }
+    let groups = shard
+        .groups
+        .groups
+        .borrow()
+        .values()
+        .filter(|g| g.partition == partition)
+        .count();
+    if records_seen > 0 {
+        tracing::info!(
+            partition,
+            records = records_seen,
+            groups,
+            ms = started.elapsed().as_millis() as u64,
+            "loaded consumer groups"
+        );
+    }
+}
+
+fn apply(shard: &Rc<Shard>, partition: i32, key: OffsetsKey, value: Option<Bytes>) {
+    let mut groups = shard.groups.groups.borrow_mut();
+    let gid = key.group().to_string();
+    let decoded = value.and_then(|v| records::decode_value(&key, v));
+    match (key, decoded) {
+        (
+            OffsetsKey::Offset {
+                topic,
+                partition: p,
+                ..
+            },
+            Some(OffsetsValue::Offset(v)),
+        ) => {
+            groups
+                .entry(gid.clone())
+                .or_insert_with(|| Group::new(&gid, partition))
+                .offsets
+                .insert((topic, p), v);
+        }
+        (
+            OffsetsKey::Offset {
+                topic,
+                partition: p,
+                ..
+            },
+            None,
+        ) => {
+            if let Some(g) = groups.get_mut(&gid) {
+                g.offsets.remove(&(topic, p));
+            }
+        }
+        (OffsetsKey::Group { .. }, Some(OffsetsValue::Group(v))) => {
+            let g = groups
+                .entry(gid.clone())
+                .or_insert_with(|| Group::new(&gid, partition));
+            g.kind = GroupKind::Classic(restore_classic(v));
+        }
+        (OffsetsKey::Group { .. }, None) => {
+            groups.remove(&gid);
+        }
+        _ => {}
+    }
+}
+
+/// A classic group as stored: members are given a fresh session to reconnect in.
+fn restore_classic(v: GroupValue) -> ClassicGroup {
+    let mut c = ClassicGroup::new();
+    c.generation = v.generation;
+    c.protocol_type = (!v.protocol_type.is_empty()).then_some(v.protocol_type);
+    c.protocol = v.protocol.clone();
+    c.leader = v.leader;
+    c.state_since_ms = v.state_timestamp;
+    let now = std::time::Instant::now();
+    let protocol = v.protocol.unwrap_or_default();
+    for m in v.members {
+        if let Some(i) = &m.instance_id {
+            c.static_members.insert(i.clone(), m.member_id.clone());
+        }
+        c.join_order.push(m.member_id.clone());
+        c.members.insert(
+            m.member_id.clone(),
+            ClassicMember {
+                id: m.member_id,
+                instance_id: m.instance_id,
+                client_id: m.client_id,
+                client_host: m.client_host,
+                session_timeout_ms: m.session_timeout,
+                rebalance_timeout_ms: m.rebalance_timeout,
+                protocols: vec![(protocol.clone(), m.subscription)],
+                assignment: m.assignment,
+                join_waiter: None,
+                sync_waiter: None,
+                last_seen: now,
+            },
+        );
+    }
+    c.state = if c.members.is_empty() {
+        ClassicState::Empty
+    } else {
+        ClassicState::Stable
+    };
+    c
+}

@@ -1,0 +1,124 @@
+//! Group administration: ListGroups (gathered from every core), DescribeGroups, DeleteGroups
+//! and ConsumerGroupDescribe (each group asked of its coordinating core).
+
+use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup as ConsumerDescribed;
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::describe_groups_response::DescribedGroup;
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::{
+    ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, DeleteGroupsRequest,
+    DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, GroupId,
+    ListGroupsRequest, ListGroupsResponse, ResponseKind,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::groups::forward;
+use crate::errors;
+use crate::group::{GroupCall, GroupReply};
+use crate::kafka::dispatch::RequestContext;
+use crate::shard::messages::{ShardRequest, ShardResponse};
+
+/// Handles ListGroups: every core's groups, filtered by state (v4+) and type (v5+).
+pub async fn list(ctx: &RequestContext, req: ListGroupsRequest) -> ResponseKind {
+    let shard = &ctx.shard;
+    let v = ctx.version;
+    let calls: Vec<_> = (0..shard.cores)
+        .map(|c| shard.call(c, ShardRequest::Group(Box::new(GroupCall::List))))
+        .collect();
+    let mut all = Vec::new();
+    for c in calls {
+        if let ShardResponse::Group(r) = c.await {
+            if let GroupReply::Listed(l) = *r {
+                all.extend(l);
+            }
+        }
+    }
+    let states: Vec<String> = req.states_filter.iter().map(|s| s.to_lowercase()).collect();
+    let types: Vec<String> = req.types_filter.iter().map(|s| s.to_lowercase()).collect();
+    all.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+    let mut resp = ListGroupsResponse::default();
+    resp.groups = all
+        .into_iter()
+        .filter(|g| v < 4 || states.is_empty() || states.contains(&g.state.to_lowercase()))
+        .filter(|g| v < 5 || types.is_empty() || types.contains(&g.group_type.to_lowercase()))
+        .map(|g| {
+            let mut l = ListedGroup::default();
+            l.group_id = GroupId(StrBytes::from_string(g.group_id));
+            l.protocol_type = StrBytes::from_string(g.protocol_type);
+            if v >= 4 {
+                l.group_state = StrBytes::from_string(g.state);
+            }
+            if v >= 5 {
+                l.group_type = StrBytes::from_string(g.group_type);
+            }
+            l
+        })
+        .collect();
+    ResponseKind::ListGroups(resp)
+}
+
+/// Handles DescribeGroups.
+pub async fn describe(ctx: &RequestContext, req: DescribeGroupsRequest) -> ResponseKind {
+    let mut resp = DescribeGroupsResponse::default();
+    for g in &req.groups {
+        let name = g.0.to_string();
+        let call = GroupCall::Describe {
+            group: name.clone(),
+            version: ctx.version,
+        };
+        let d = match forward(&ctx.shard, &name, call).await {
+            Ok(GroupReply::Described(d)) => *d,
+            other => {
+                let mut d = DescribedGroup::default();
+                d.group_id = g.clone();
+                d.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+                d
+            }
+        };
+        resp.groups.push(d);
+    }
+    ResponseKind::DescribeGroups(resp)
+}
+
+/// Handles DeleteGroups.
+pub async fn delete(ctx: &RequestContext, req: DeleteGroupsRequest) -> ResponseKind {
+    let mut resp = DeleteGroupsResponse::default();
+    for g in &req.groups_names {
+        let name = g.0.to_string();
+        let code = match forward(&ctx.shard, &name, GroupCall::Delete(name.clone())).await {
+            Ok(GroupReply::Code(c)) => c,
+            other => other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE),
+        };
+        let mut r = DeletableGroupResult::default();
+        r.group_id = g.clone();
+        r.error_code = code;
+        resp.results.push(r);
+    }
+    ResponseKind::DeleteGroups(resp)
+}
+
+/// Handles ConsumerGroupDescribe (KIP-848 groups).
+pub async fn consumer_describe(
+    ctx: &RequestContext,
+    req: ConsumerGroupDescribeRequest,
+) -> ResponseKind {
+    let mut resp = ConsumerGroupDescribeResponse::default();
+    for g in &req.group_ids {
+        let name = g.0.to_string();
+        let call = GroupCall::ConsumerDescribe {
+            group: name.clone(),
+            version: ctx.version,
+        };
+        let d = match forward(&ctx.shard, &name, call).await {
+            Ok(GroupReply::ConsumerDescribed(d)) => *d,
+            other => {
+                let mut d = ConsumerDescribed::default();
+                d.group_id = g.clone();
+                d.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+                d
+            }
+        };
+        resp.groups.push(d);
+    }
+    ResponseKind::ConsumerGroupDescribe(resp)
+}

@@ -1,0 +1,172 @@
+//! Group membership APIs on the connection's core: JoinGroup, SyncGroup, Heartbeat,
+//! LeaveGroup and ConsumerGroupHeartbeat are forwarded to the core coordinating the group
+//! (see [`crate::group`]), and the answers are fitted to the request's version.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use kafka_protocol::messages::{
+    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, HeartbeatRequest,
+    HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse,
+    ResponseKind, SyncGroupRequest, SyncGroupResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::errors;
+use crate::group::{self, GroupCall, GroupReply, OFFSETS_TOPIC};
+use crate::kafka::dispatch::RequestContext;
+use crate::shard::messages::{NewTopic, ShardRequest, ShardResponse};
+use crate::shard::Shard;
+
+/// Makes sure `__consumer_offsets` exists, creating it on first use as Kafka does.
+pub async fn ensure_offsets_topic(shard: &Rc<Shard>) -> bool {
+    if shard.topic_table().get(OFFSETS_TOPIC).is_some() {
+        return true;
+    }
+    let mut configs = BTreeMap::new();
+    configs.insert("cleanup.policy".to_string(), "compact".to_string());
+    let topic = NewTopic {
+        name: OFFSETS_TOPIC.to_string(),
+        partitions: shard.config.groups.offsets_partitions,
+        configs,
+    };
+    let req = ShardRequest::CreateTopics {
+        topics: vec![topic],
+        validate_only: false,
+    };
+    if let ShardResponse::Created(r) = shard.call(0, req).await {
+        if r.iter().any(|x| x.is_ok()) {
+            tracing::info!("created the internal topic {OFFSETS_TOPIC}");
+        }
+    }
+    shard.topic_table().get(OFFSETS_TOPIC).is_some()
+}
+
+/// Sends `call` to the core coordinating `group`; `Err` holds the error code for the client.
+pub async fn forward(shard: &Rc<Shard>, group: &str, call: GroupCall) -> Result<GroupReply, i16> {
+    if !ensure_offsets_topic(shard).await {
+        return Err(errors::COORDINATOR_NOT_AVAILABLE);
+    }
+    let partition = group::partition_of(shard, group);
+    let Some(core) = shard.owner_of(OFFSETS_TOPIC, partition) else {
+        return Err(errors::COORDINATOR_NOT_AVAILABLE);
+    };
+    match shard.call(core, ShardRequest::Group(Box::new(call))).await {
+        ShardResponse::Group(r) => Ok(*r),
+        _ => Err(errors::COORDINATOR_NOT_AVAILABLE),
+    }
+}
+
+fn client_id(ctx: &RequestContext) -> String {
+    ctx.client_id.clone().unwrap_or_default()
+}
+
+/// Handles JoinGroup.
+pub async fn join(ctx: &RequestContext, req: JoinGroupRequest) -> ResponseKind {
+    let group = req.group_id.0.to_string();
+    let member = req.member_id.clone();
+    let call = GroupCall::Join {
+        req,
+        version: ctx.version,
+        client_id: client_id(ctx),
+        client_host: ctx.client_host.clone(),
+    };
+    let mut r = match forward(&ctx.shard, &group, call).await {
+        Ok(GroupReply::Kafka(ResponseKind::JoinGroup(r))) => r,
+        other => {
+            let mut r = JoinGroupResponse::default();
+            r.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            r.generation_id = -1;
+            r.member_id = member;
+            r
+        }
+    };
+    if ctx.version < 7 {
+        r.protocol_type = None;
+        r.protocol_name = Some(r.protocol_name.unwrap_or_default());
+    }
+    if ctx.version < 9 {
+        r.skip_assignment = false;
+    }
+    if ctx.version < 5 {
+        for m in r.members.iter_mut() {
+            m.group_instance_id = None;
+        }
+    }
+    ResponseKind::JoinGroup(r)
+}
+
+/// Handles SyncGroup.
+pub async fn sync(ctx: &RequestContext, req: SyncGroupRequest) -> ResponseKind {
+    let group = req.group_id.0.to_string();
+    let mut r = match forward(&ctx.shard, &group, GroupCall::Sync(req, ctx.version)).await {
+        Ok(GroupReply::Kafka(ResponseKind::SyncGroup(r))) => r,
+        other => {
+            let mut r = SyncGroupResponse::default();
+            r.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            r
+        }
+    };
+    if ctx.version < 5 {
+        r.protocol_type = None;
+        r.protocol_name = None;
+    }
+    ResponseKind::SyncGroup(r)
+}
+
+/// Handles Heartbeat.
+pub async fn heartbeat(ctx: &RequestContext, req: HeartbeatRequest) -> ResponseKind {
+    let group = req.group_id.0.to_string();
+    let r = match forward(&ctx.shard, &group, GroupCall::Heartbeat(req, ctx.version)).await {
+        Ok(GroupReply::Kafka(ResponseKind::Heartbeat(r))) => r,
+        other => {
+            let mut r = HeartbeatResponse::default();
+            r.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            r
+        }
+    };
+    ResponseKind::Heartbeat(r)
+}
+
+/// Handles LeaveGroup.
+pub async fn leave(ctx: &RequestContext, req: LeaveGroupRequest) -> ResponseKind {
+    let group = req.group_id.0.to_string();
+    let mut r = match forward(&ctx.shard, &group, GroupCall::Leave(req, ctx.version)).await {
+        Ok(GroupReply::Kafka(ResponseKind::LeaveGroup(r))) => r,
+        other => {
+            let mut r = LeaveGroupResponse::default();
+            r.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            r
+        }
+    };
+    if ctx.version < 3 {
+        r.members.clear();
+    }
+    ResponseKind::LeaveGroup(r)
+}
+
+/// Handles ConsumerGroupHeartbeat (KIP-848).
+pub async fn consumer_heartbeat(
+    ctx: &RequestContext,
+    req: ConsumerGroupHeartbeatRequest,
+) -> ResponseKind {
+    let group = req.group_id.0.to_string();
+    let call = GroupCall::ConsumerHeartbeat {
+        req,
+        version: ctx.version,
+        client_id: client_id(ctx),
+        client_host: ctx.client_host.clone(),
+    };
+    let r = match forward(&ctx.shard, &group, call).await {
+        Ok(GroupReply::Kafka(ResponseKind::ConsumerGroupHeartbeat(r))) => r,
+        other => {
+            let mut r = ConsumerGroupHeartbeatResponse::default();
+            r.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            r.error_message = Some(StrBytes::from_static_str(
+                "The coordinator is not available.",
+            ));
+            r
+        }
+    };
+    ResponseKind::ConsumerGroupHeartbeat(r)
+}

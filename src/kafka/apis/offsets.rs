@@ -1,0 +1,196 @@
+//! OffsetCommit, OffsetFetch (one group before v8, several from v8) and OffsetDelete: forwarded
+//! to the coordinating core of each group, answers fitted to the request's version.
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{
+    OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse,
+    OffsetFetchRequest, OffsetFetchResponse, ResponseKind, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::groups::forward;
+use crate::errors;
+use crate::group::offsets::{FetchQuery, FetchedOffsets};
+use crate::group::{GroupCall, GroupReply};
+use crate::kafka::dispatch::RequestContext;
+
+/// Handles OffsetCommit.
+pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseKind {
+    let group = req.group_id.0.to_string();
+    let shape: Vec<(TopicName, Vec<i32>)> = req
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name.clone(),
+                t.partitions.iter().map(|p| p.partition_index).collect(),
+            )
+        })
+        .collect();
+    let r = match forward(&ctx.shard, &group, GroupCall::Commit(req, ctx.version)).await {
+        Ok(GroupReply::Kafka(ResponseKind::OffsetCommit(r))) => r,
+        other => {
+            let code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            let mut r = OffsetCommitResponse::default();
+            r.topics = shape
+                .into_iter()
+                .map(|(name, parts)| {
+                    let mut t = OffsetCommitResponseTopic::default();
+                    t.name = name;
+                    t.partitions = parts
+                        .into_iter()
+                        .map(|p| {
+                            let mut rp = OffsetCommitResponsePartition::default();
+                            rp.partition_index = p;
+                            rp.error_code = code;
+                            rp
+                        })
+                        .collect();
+                    t
+                })
+                .collect();
+            r
+        }
+    };
+    ResponseKind::OffsetCommit(r)
+}
+
+async fn fetch_group(ctx: &RequestContext, q: FetchQuery) -> FetchedOffsets {
+    let group = q.group.clone();
+    match forward(&ctx.shard, &group, GroupCall::FetchOffsets(q)).await {
+        Ok(GroupReply::Offsets(o)) => o,
+        other => FetchedOffsets {
+            error_code: other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE),
+            topics: Vec::new(),
+        },
+    }
+}
+
+/// Handles OffsetFetch.
+pub async fn fetch(ctx: &RequestContext, req: OffsetFetchRequest) -> ResponseKind {
+    let v = ctx.version;
+    let mut resp = OffsetFetchResponse::default();
+    if v >= 8 {
+        for g in &req.groups {
+            let q = FetchQuery {
+                group: g.group_id.0.to_string(),
+                topics: g.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
+                        .collect()
+                }),
+                member: match (&g.member_id, v >= 9) {
+                    (Some(m), true) => Some((m.to_string(), g.member_epoch)),
+                    _ => None,
+                },
+            };
+            let o = fetch_group(ctx, q).await;
+            let mut rg = OffsetFetchResponseGroup::default();
+            rg.group_id = g.group_id.clone();
+            rg.error_code = o.error_code;
+            rg.topics = o
+                .topics
+                .into_iter()
+                .map(|(t, parts)| {
+                    let mut rt = OffsetFetchResponseTopics::default();
+                    rt.name = TopicName(StrBytes::from_string(t));
+                    rt.partitions = parts
+                        .into_iter()
+                        .map(|p| {
+                            let mut rp = OffsetFetchResponsePartitions::default();
+                            rp.partition_index = p.partition;
+                            rp.committed_offset = p.offset;
+                            rp.committed_leader_epoch = p.leader_epoch;
+                            rp.metadata = Some(StrBytes::from_string(p.metadata));
+                            rp.error_code = p.error_code;
+                            rp
+                        })
+                        .collect();
+                    rt
+                })
+                .collect();
+            resp.groups.push(rg);
+        }
+        return ResponseKind::OffsetFetch(resp);
+    }
+    let q = FetchQuery {
+        group: req.group_id.0.to_string(),
+        topics: req.topics.as_ref().map(|ts| {
+            ts.iter()
+                .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
+                .collect()
+        }),
+        member: None,
+    };
+    let o = fetch_group(ctx, q).await;
+    if v >= 2 {
+        resp.error_code = o.error_code;
+    }
+    let group_code = o.error_code;
+    let topics = if group_code != errors::NONE && v < 2 {
+        // v1 has no top-level error: report it on every partition asked for.
+        req.topics
+            .iter()
+            .flatten()
+            .map(|t| {
+                let parts = t
+                    .partition_indexes
+                    .iter()
+                    .map(|&p| crate::group::offsets::FetchedPartition {
+                        partition: p,
+                        offset: -1,
+                        leader_epoch: -1,
+                        metadata: String::new(),
+                        error_code: group_code,
+                    })
+                    .collect();
+                (t.name.0.to_string(), parts)
+            })
+            .collect()
+    } else {
+        o.topics
+    };
+    resp.topics = topics
+        .into_iter()
+        .map(|(t, parts)| {
+            let mut rt = OffsetFetchResponseTopic::default();
+            rt.name = TopicName(StrBytes::from_string(t));
+            rt.partitions = parts
+                .into_iter()
+                .map(|p| {
+                    let mut rp = OffsetFetchResponsePartition::default();
+                    rp.partition_index = p.partition;
+                    rp.committed_offset = p.offset;
+                    if v >= 5 {
+                        rp.committed_leader_epoch = p.leader_epoch;
+                    }
+                    rp.metadata = Some(StrBytes::from_string(p.metadata));
+                    rp.error_code = p.error_code;
+                    rp
+                })
+                .collect();
+            rt
+        })
+        .collect();
+    ResponseKind::OffsetFetch(resp)
+}
+
+/// Handles OffsetDelete.
+pub async fn delete(ctx: &RequestContext, req: OffsetDeleteRequest) -> ResponseKind {
+    let group = req.group_id.0.to_string();
+    let r = match forward(&ctx.shard, &group, GroupCall::DeleteOffsets(req)).await {
+        Ok(GroupReply::Kafka(ResponseKind::OffsetDelete(r))) => r,
+        other => {
+            let mut r = OffsetDeleteResponse::default();
+            r.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            r
+        }
+    };
+    ResponseKind::OffsetDelete(r)
+}
