@@ -52,9 +52,14 @@ impl ConsumerContext for Ctx {
                         .unwrap();
                 }
             }
+            drop(processed);
             if commit.count() > 0 {
                 c.commit(&commit, CommitMode::Sync)
                     .expect("commit on revoke");
+            }
+            let mut processed = self.processed.lock().unwrap();
+            for e in tpl.elements() {
+                processed.remove(&e.partition());
             }
         }
     }
@@ -159,7 +164,16 @@ fn killed_member_expires_and_its_partitions_move() {
     let m1 = member(&bs, "grpk", "gk", &[("session.timeout.ms", "6000")]);
     // A second member in another process (kcat), killed with SIGKILL: no LeaveGroup is sent.
     let mut kcat = Command::new("kcat")
-        .args(["-b", &bs, "-G", "grpk", "-X", "session.timeout.ms=6000", "-q", "gk"])
+        .args([
+            "-b",
+            &bs,
+            "-G",
+            "grpk",
+            "-X",
+            "session.timeout.ms=6000",
+            "-q",
+            "gk",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -173,7 +187,10 @@ fn killed_member_expires_and_its_partitions_move() {
     poll_until(&[&m1], Duration::from_secs(60), |a| a[0].len() == 12);
     let took = killed.elapsed();
     eprintln!("partitions of a killed member moved after {took:?} (session.timeout.ms=6000)");
-    assert!(took >= Duration::from_secs(4), "moved before the session could expire: {took:?}");
+    assert!(
+        took >= Duration::from_secs(4),
+        "moved before the session could expire: {took:?}"
+    );
 }
 
 #[test]
@@ -186,25 +203,35 @@ fn commit_then_restart_consumer_resumes_after_commit() {
     let mut seen = 0;
     let start = Instant::now();
     while seen < 40 {
-        assert!(start.elapsed() < Duration::from_secs(60), "consumed only {seen}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "consumed only {seen}"
+        );
         if let Some(Ok(msg)) = m.c.poll(Duration::from_millis(100)) {
             assert_eq!(msg.offset(), seen);
             seen += 1;
         }
     }
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset("gc", 0, Offset::Offset(seen)).unwrap();
+    tpl.add_partition_offset("gc", 0, Offset::Offset(seen))
+        .unwrap();
     m.c.commit(&tpl, CommitMode::Sync).unwrap();
     drop(m);
     let m = member(&bs, "grpc", "gc", &[]);
     let start = Instant::now();
     let first = loop {
-        assert!(start.elapsed() < Duration::from_secs(60), "nothing consumed after restart");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "nothing consumed after restart"
+        );
         if let Some(Ok(msg)) = m.c.poll(Duration::from_millis(100)) {
             break msg.offset();
         }
     };
-    assert_eq!(first, 40, "a restarted consumer resumes at the committed offset");
+    assert_eq!(
+        first, 40,
+        "a restarted consumer resumes at the committed offset"
+    );
 }
 
 fn committed(bs: &str, group: &str, topic: &str, partitions: i32) -> Vec<i64> {
@@ -240,7 +267,8 @@ fn committed_offsets_survive_broker_kill9() {
         .unwrap();
     let mut tpl = TopicPartitionList::new();
     for (p, o) in [(0, 3), (1, 7), (2, 10)] {
-        tpl.add_partition_offset("gd", p, Offset::Offset(o)).unwrap();
+        tpl.add_partition_offset("gd", p, Offset::Offset(o))
+            .unwrap();
     }
     c.commit(&tpl, CommitMode::Sync).unwrap();
     drop(c);
@@ -256,15 +284,32 @@ fn static_member_restart_causes_no_rebalance() {
     let bs = b.bootstrap();
     client::create_topic(&bs, "gs", 6);
     let session = [("session.timeout.ms", "30000")];
-    let a = member(&bs, "grps", "gs", &[&session[..], &[("group.instance.id", "a")]].concat());
-    let s = member(&bs, "grps", "gs", &[&session[..], &[("group.instance.id", "s")]].concat());
-    poll_until(&[&a, &s], Duration::from_secs(60), |x| split_completely(x, 6));
+    let a = member(
+        &bs,
+        "grps",
+        "gs",
+        &[&session[..], &[("group.instance.id", "a")]].concat(),
+    );
+    let s = member(
+        &bs,
+        "grps",
+        "gs",
+        &[&session[..], &[("group.instance.id", "s")]].concat(),
+    );
+    poll_until(&[&a, &s], Duration::from_secs(60), |x| {
+        split_completely(x, 6)
+    });
     let before_a = assigned(&a);
     let before_s = assigned(&s);
     let assigns_a = a.ctx.assigns.load(Ordering::SeqCst);
     // A static member does not leave the group on close; the same instance id comes back.
     drop(s);
-    let s2 = member(&bs, "grps", "gs", &[&session[..], &[("group.instance.id", "s")]].concat());
+    let s2 = member(
+        &bs,
+        "grps",
+        "gs",
+        &[&session[..], &[("group.instance.id", "s")]].concat(),
+    );
     poll_until(&[&a, &s2], Duration::from_secs(30), |x| !x[1].is_empty());
     // Give a rebalance, if one had been started, time to reach the other member.
     let until = Instant::now() + Duration::from_secs(4);
@@ -272,7 +317,11 @@ fn static_member_restart_causes_no_rebalance() {
         let _ = a.c.poll(Duration::from_millis(50));
         let _ = s2.c.poll(Duration::from_millis(50));
     }
-    assert_eq!(assigned(&s2), before_s, "the static member gets its partitions back");
+    assert_eq!(
+        assigned(&s2),
+        before_s,
+        "the static member gets its partitions back"
+    );
     assert_eq!(assigned(&a), before_a);
     assert_eq!(
         a.ctx.assigns.load(Ordering::SeqCst),
@@ -298,8 +347,14 @@ fn cooperative_sticky_moves_only_what_must_move() {
     poll_until(&[&m1, &m2, &m3], Duration::from_secs(60), |a| {
         split_completely(a, 12) && a.iter().all(|s| s.len() == 4)
     });
-    assert!(assigned(&m1).is_subset(&b1), "member 1 kept only its own partitions");
-    assert!(assigned(&m2).is_subset(&b2), "member 2 kept only its own partitions");
+    assert!(
+        assigned(&m1).is_subset(&b1),
+        "member 1 kept only its own partitions"
+    );
+    assert!(
+        assigned(&m2).is_subset(&b2),
+        "member 2 kept only its own partitions"
+    );
 }
 
 #[test]
@@ -310,7 +365,9 @@ fn kip848_consumer_protocol_joins_splits_and_consumes() {
     let proto = [("group.protocol", "consumer")];
     let m1 = member(&bs, "grp848", "g848", &proto);
     let m2 = member(&bs, "grp848", "g848", &proto);
-    poll_until(&[&m1, &m2], Duration::from_secs(60), |a| split_completely(a, 6));
+    poll_until(&[&m1, &m2], Duration::from_secs(60), |a| {
+        split_completely(a, 6)
+    });
     drop(m2);
     // The remaining member takes every partition and reads all records produced from now on.
     let msgs: Vec<Msg> = (0..300)
@@ -324,7 +381,11 @@ fn kip848_consumer_protocol_joins_splits_and_consumes() {
     let mut seen = BTreeSet::new();
     let start = Instant::now();
     while seen.len() < 300 {
-        assert!(start.elapsed() < Duration::from_secs(60), "got {}", seen.len());
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "got {}",
+            seen.len()
+        );
         if let Some(Ok(msg)) = m1.c.poll(Duration::from_millis(50)) {
             seen.insert(msg.payload().unwrap().to_vec());
         }
@@ -346,4 +407,124 @@ fn first_join_is_held_for_the_initial_rebalance_delay_only() {
         join >= Duration::from_millis(2500) && join < Duration::from_secs(10),
         "group.initial.rebalance.delay.ms is 3 s: join took {join:?}"
     );
+}
+
+/// Done-means of consumer groups: 4 consumers share 1,000,000 messages while members join and
+/// leave; with commits on revoke every message is seen exactly once.
+#[test]
+fn million_messages_while_members_join_and_leave() {
+    use std::sync::atomic::{AtomicBool, AtomicU8};
+    const N: usize = 1_000_000;
+    const PARTS: i32 = 12;
+    let b = Broker::start();
+    let bs = b.bootstrap();
+    client::create_topic(&bs, "gm", PARTS);
+    let msgs: Vec<Msg> = (0..N)
+        .map(|i| Msg {
+            partition: Some((i % PARTS as usize) as i32),
+            value: Some((i as u32).to_be_bytes().to_vec()),
+            ..Default::default()
+        })
+        .collect();
+    let acked = client::produce(&bs, "gm", &msgs, &[("linger.ms", "20")]);
+    assert_eq!(acked.len(), N);
+    drop(msgs);
+    let seen: Arc<Vec<AtomicU8>> = Arc::new((0..N).map(|_| AtomicU8::new(0)).collect());
+    let total = Arc::new(AtomicUsize::new(0));
+    let spawn = |name: &'static str| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (bs, seen, total, stop2) = (bs.clone(), seen.clone(), total.clone(), stop.clone());
+        let h = std::thread::spawn(move || {
+            let m = member(&bs, "grpm", "gm", &[("client.id", name)]);
+            let mut mine = 0usize;
+            while !stop2.load(Ordering::SeqCst) {
+                match m.c.poll(Duration::from_millis(50)) {
+                    Some(Ok(msg)) => {
+                        // About 20k messages/s per consumer, so that members join and leave
+                        // while the group is consuming.
+                        mine += 1;
+                        if mine.is_multiple_of(1000) {
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        let v = msg.payload().unwrap();
+                        let i = u32::from_be_bytes(v.try_into().unwrap()) as usize;
+                        seen[i].fetch_add(1, Ordering::SeqCst);
+                        total.fetch_add(1, Ordering::SeqCst);
+                        m.ctx
+                            .processed
+                            .lock()
+                            .unwrap()
+                            .insert(msg.partition(), msg.offset() + 1);
+                    }
+                    Some(Err(e)) => eprintln!("{name}: {e}"),
+                    None => {}
+                }
+            }
+            // Leaving: commit what was processed, then close (LeaveGroup).
+            let owned = assigned(&m);
+            let mut tpl = TopicPartitionList::new();
+            for (p, next) in m.ctx.processed.lock().unwrap().iter() {
+                if owned.contains(p) {
+                    tpl.add_partition_offset("gm", *p, Offset::Offset(*next))
+                        .unwrap();
+                }
+            }
+            if tpl.count() > 0 {
+                m.c.commit(&tpl, CommitMode::Sync).expect("commit on leave");
+            }
+            mine
+        });
+        (stop, h)
+    };
+    let start = Instant::now();
+    let limit = Duration::from_secs(300);
+    let wait_for = |n: usize| {
+        while total.load(Ordering::SeqCst) < n {
+            assert!(
+                start.elapsed() < limit,
+                "stalled at {}",
+                total.load(Ordering::SeqCst)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let c1 = spawn("c1");
+    let c2 = spawn("c2");
+    wait_for(150_000);
+    let c3 = spawn("c3");
+    wait_for(300_000);
+    let c4 = spawn("c4");
+    wait_for(450_000);
+    c1.0.store(true, Ordering::SeqCst);
+    let n1 = c1.1.join().unwrap();
+    wait_for(600_000);
+    let c5 = spawn("c5");
+    wait_for(750_000);
+    c2.0.store(true, Ordering::SeqCst);
+    let n2 = c2.1.join().unwrap();
+    let distinct = || seen.iter().filter(|s| s.load(Ordering::SeqCst) > 0).count();
+    while distinct() < N {
+        assert!(start.elapsed() < limit, "only {} of {N} seen", distinct());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "1M messages consumed by a changing group in {:?}",
+        start.elapsed()
+    );
+    let mut counts = vec![n1, n2];
+    for (stop, h) in [c3, c4, c5] {
+        stop.store(true, Ordering::SeqCst);
+        counts.push(h.join().unwrap());
+    }
+    eprintln!("messages per consumer c1..c5: {counts:?}");
+    assert!(
+        counts.iter().all(|&n| n > 0),
+        "every member, including late joiners, consumed: {counts:?}"
+    );
+    let dups: Vec<usize> = (0..N)
+        .filter(|&i| seen[i].load(Ordering::SeqCst) > 1)
+        .take(10)
+        .collect();
+    assert!(dups.is_empty(), "messages seen twice (first 10): {dups:?}");
+    assert_eq!(total.load(Ordering::SeqCst), N);
 }
