@@ -61,6 +61,11 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
                 early.push(Some(failed(errors::INVALID_REQUIRED_ACKS)));
                 continue;
             }
+            if &*name == crate::group::OFFSETS_TOPIC {
+                // Only the group coordinator writes the internal topic, as on Kafka.
+                early.push(Some(failed(errors::INVALID_TOPIC_EXCEPTION)));
+                continue;
+            }
             let Some(owner) = shard.owner_of(&name, p.index) else {
                 early.push(Some(failed(errors::UNKNOWN_TOPIC_OR_PARTITION)));
                 continue;
