@@ -4,7 +4,8 @@
 //! of the group id) and is coordinated by the core that owns that partition, so a group's
 //! membership, its offsets and the log that makes them durable all live on one core.
 //!
-//! - [`classic`]: JoinGroup, SyncGroup, Heartbeat, LeaveGroup (the classic protocol).
+//! - [`classic`]: JoinGroup and the rebalance state machine (the classic protocol);
+//!   [`session`]: SyncGroup, Heartbeat and LeaveGroup.
 //! - [`consumer`]: ConsumerGroupHeartbeat (KIP-848) with [`assignor`]'s server-side assignors.
 //! - [`offsets`]: OffsetCommit, OffsetFetch, OffsetDelete.
 //! - [`admin`]: ListGroups, DescribeGroups, DeleteGroups, ConsumerGroupDescribe.
@@ -17,6 +18,7 @@ pub mod classic;
 pub mod consumer;
 pub mod offsets;
 pub mod records;
+pub mod session;
 pub mod state;
 pub mod store;
 pub mod sweep;
@@ -133,13 +135,13 @@ pub async fn handle(shard: &Rc<Shard>, call: GroupCall) -> GroupReply {
             classic::join(shard, req, version, client_id, client_host).await,
         )),
         GroupCall::Sync(req, _) => {
-            GroupReply::Kafka(ResponseKind::SyncGroup(classic::sync(shard, req).await))
+            GroupReply::Kafka(ResponseKind::SyncGroup(session::sync(shard, req).await))
         }
         GroupCall::Heartbeat(req, _) => {
-            GroupReply::Kafka(ResponseKind::Heartbeat(classic::heartbeat(shard, req)))
+            GroupReply::Kafka(ResponseKind::Heartbeat(session::heartbeat(shard, req)))
         }
         GroupCall::Leave(req, version) => GroupReply::Kafka(ResponseKind::LeaveGroup(
-            classic::leave(shard, req, version),
+            session::leave(shard, req, version),
         )),
         GroupCall::Commit(req, version) => GroupReply::Kafka(ResponseKind::OffsetCommit(
             offsets::commit(shard, req, version).await,

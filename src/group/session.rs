@@ -1,0 +1,303 @@
+//! The classic protocol once members have joined: SyncGroup (the leader's assignment, stored
+//! durably before members receive it), Heartbeat (session liveness and rebalance notice) and
+//! LeaveGroup (one member, or a batch from v3). Join and rebalance transitions are in
+//! [`super::classic`].
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::{
+    HeartbeatRequest, HeartbeatResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest,
+    SyncGroupResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::classic::{maybe_complete_join, prepare_rebalance, sync_error};
+use super::state::{ClassicGroup, ClassicState, Group, GroupKind};
+use super::{partition_of, serves, store};
+use crate::errors;
+use crate::shard::{oneshot, Shard};
+
+pub(super) enum SyncOutcome {
+    Now(SyncGroupResponse),
+    Wait(oneshot::Receiver<SyncGroupResponse>),
+    Store(i32, super::records::GroupValue),
+}
+
+/// Handles SyncGroup.
+pub async fn sync(shard: &Rc<Shard>, req: SyncGroupRequest) -> SyncGroupResponse {
+    let group_id = req.group_id.0.to_string();
+    let member_id = req.member_id.to_string();
+    let partition = partition_of(shard, &group_id);
+    if !serves(shard, partition) {
+        return sync_error(errors::NOT_COORDINATOR);
+    }
+    let outcome = {
+        let mut groups = shard.groups.groups.borrow_mut();
+        let Some(Group {
+            kind: GroupKind::Classic(c),
+            ..
+        }) = groups.get_mut(&group_id)
+        else {
+            return sync_error(errors::UNKNOWN_MEMBER_ID);
+        };
+        sync_classic(c, &req, &member_id)
+    };
+    match outcome {
+        SyncOutcome::Now(r) => r,
+        SyncOutcome::Wait(rx) => rx
+            .await
+            .unwrap_or_else(|| sync_error(errors::REBALANCE_IN_PROGRESS)),
+        SyncOutcome::Store(generation, value) => {
+            let key = super::records::OffsetsKey::Group {
+                group: group_id.clone(),
+            };
+            let encoded = super::records::encode_group(&value);
+            let stored = store::append(shard, partition, vec![(key, Some(encoded))]).await;
+            let cfg = shard.config.groups.clone();
+            let mut groups = shard.groups.groups.borrow_mut();
+            let Some(Group {
+                kind: GroupKind::Classic(c),
+                ..
+            }) = groups.get_mut(&group_id)
+            else {
+                return sync_error(errors::UNKNOWN_MEMBER_ID);
+            };
+            if c.generation != generation || c.state != ClassicState::CompletingRebalance {
+                return sync_error(errors::REBALANCE_IN_PROGRESS);
+            }
+            if let Err(code) = stored {
+                prepare_rebalance(c, &cfg);
+                return sync_error(code);
+            }
+            c.transition(ClassicState::Stable);
+            let protocol_type = c.protocol_type.clone().map(StrBytes::from_string);
+            let protocol_name = c.protocol.clone().map(StrBytes::from_string);
+            let mut own = sync_error(errors::NONE);
+            for m in c.members.values_mut() {
+                let mut r = SyncGroupResponse::default();
+                r.protocol_type = protocol_type.clone();
+                r.protocol_name = protocol_name.clone();
+                r.assignment = m.assignment.clone();
+                if m.id == member_id {
+                    own = r;
+                } else if let Some(w) = m.sync_waiter.take() {
+                    w.send(r);
+                }
+            }
+            own
+        }
+    }
+}
+
+pub(super) fn sync_classic(
+    c: &mut ClassicGroup,
+    req: &SyncGroupRequest,
+    member_id: &str,
+) -> SyncOutcome {
+    let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
+    if c.fenced(member_id, instance_id.as_deref()) {
+        return SyncOutcome::Now(sync_error(errors::FENCED_INSTANCE_ID));
+    }
+    if !c.members.contains_key(member_id) {
+        return SyncOutcome::Now(sync_error(errors::UNKNOWN_MEMBER_ID));
+    }
+    if req.generation_id != c.generation {
+        return SyncOutcome::Now(sync_error(errors::ILLEGAL_GENERATION));
+    }
+    let type_ok = req
+        .protocol_type
+        .as_ref()
+        .is_none_or(|t| c.protocol_type.as_deref() == Some(t.as_str()));
+    let name_ok = req
+        .protocol_name
+        .as_ref()
+        .is_none_or(|n| c.protocol.as_deref() == Some(n.as_str()));
+    if !type_ok || !name_ok {
+        return SyncOutcome::Now(sync_error(errors::INCONSISTENT_GROUP_PROTOCOL));
+    }
+    match c.state {
+        ClassicState::Empty | ClassicState::Dead => {
+            SyncOutcome::Now(sync_error(errors::UNKNOWN_MEMBER_ID))
+        }
+        ClassicState::PreparingRebalance => {
+            SyncOutcome::Now(sync_error(errors::REBALANCE_IN_PROGRESS))
+        }
+        ClassicState::Stable => {
+            let m = c.members.get_mut(member_id).expect("checked");
+            m.last_seen = Instant::now();
+            let mut r = SyncGroupResponse::default();
+            r.protocol_type = c.protocol_type.clone().map(StrBytes::from_string);
+            r.protocol_name = c.protocol.clone().map(StrBytes::from_string);
+            r.assignment = m.assignment.clone();
+            SyncOutcome::Now(r)
+        }
+        ClassicState::CompletingRebalance => {
+            let is_leader = c.leader.as_deref() == Some(member_id);
+            if !is_leader {
+                let (tx, rx) = oneshot::channel();
+                let m = c.members.get_mut(member_id).expect("checked");
+                m.last_seen = Instant::now();
+                m.sync_waiter = Some(tx);
+                return SyncOutcome::Wait(rx);
+            }
+            for m in c.members.values_mut() {
+                m.assignment = req
+                    .assignments
+                    .iter()
+                    .find(|a| a.member_id.as_str() == m.id)
+                    .map(|a| a.assignment.clone())
+                    .unwrap_or_default();
+            }
+            if let Some(m) = c.members.get_mut(member_id) {
+                m.last_seen = Instant::now();
+            }
+            SyncOutcome::Store(c.generation, store::group_value(c))
+        }
+    }
+}
+
+/// Handles Heartbeat.
+pub fn heartbeat(shard: &Rc<Shard>, req: HeartbeatRequest) -> HeartbeatResponse {
+    let mut r = HeartbeatResponse::default();
+    let group_id = req.group_id.0.to_string();
+    if !serves(shard, partition_of(shard, &group_id)) {
+        r.error_code = errors::NOT_COORDINATOR;
+        return r;
+    }
+    let member_id = req.member_id.to_string();
+    let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
+    let mut groups = shard.groups.groups.borrow_mut();
+    let Some(Group {
+        kind: GroupKind::Classic(c),
+        ..
+    }) = groups.get_mut(&group_id)
+    else {
+        r.error_code = errors::UNKNOWN_MEMBER_ID;
+        return r;
+    };
+    r.error_code = if c.fenced(&member_id, instance_id.as_deref()) {
+        errors::FENCED_INSTANCE_ID
+    } else if !c.members.contains_key(&member_id) {
+        errors::UNKNOWN_MEMBER_ID
+    } else if req.generation_id != c.generation {
+        errors::ILLEGAL_GENERATION
+    } else {
+        let state = c.state;
+        let m = c.members.get_mut(&member_id).expect("checked");
+        m.last_seen = Instant::now();
+        match state {
+            ClassicState::PreparingRebalance => errors::REBALANCE_IN_PROGRESS,
+            ClassicState::CompletingRebalance | ClassicState::Stable => errors::NONE,
+            ClassicState::Empty | ClassicState::Dead => errors::UNKNOWN_MEMBER_ID,
+        }
+    };
+    r
+}
+
+/// Handles LeaveGroup (one member before v3, a batch of members from v3).
+pub fn leave(shard: &Rc<Shard>, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+    let mut resp = LeaveGroupResponse::default();
+    let group_id = req.group_id.0.to_string();
+    if !serves(shard, partition_of(shard, &group_id)) {
+        resp.error_code = errors::NOT_COORDINATOR;
+        return resp;
+    }
+    let identities: Vec<(String, Option<String>)> = if version >= 3 {
+        req.members
+            .iter()
+            .map(|m| {
+                (
+                    m.member_id.to_string(),
+                    m.group_instance_id.as_ref().map(|s| s.to_string()),
+                )
+            })
+            .collect()
+    } else {
+        vec![(req.member_id.to_string(), None)]
+    };
+    let cfg = shard.config.groups.clone();
+    let mut persist = false;
+    {
+        let mut groups = shard.groups.groups.borrow_mut();
+        let classic = match groups.get_mut(&group_id) {
+            Some(Group {
+                kind: GroupKind::Classic(c),
+                ..
+            }) => Some(c),
+            _ => None,
+        };
+        let Some(c) = classic else {
+            if version >= 3 {
+                resp.members = identities
+                    .into_iter()
+                    .map(|(id, inst)| member_result(id, inst, errors::UNKNOWN_MEMBER_ID))
+                    .collect();
+            } else {
+                resp.error_code = errors::UNKNOWN_MEMBER_ID;
+            }
+            return resp;
+        };
+        let mut removed = 0;
+        let mut results = Vec::new();
+        for (id, inst) in identities {
+            let target = match (&inst, id.is_empty()) {
+                (Some(i), true) => c.static_members.get(i).cloned(),
+                _ => Some(id.clone()),
+            };
+            let code = match target {
+                None => errors::UNKNOWN_MEMBER_ID,
+                Some(t) if inst.is_some() && c.fenced(&t, inst.as_deref()) => {
+                    errors::FENCED_INSTANCE_ID
+                }
+                Some(t) => {
+                    if c.pending.remove(&t).is_some() {
+                        errors::NONE
+                    } else if c.remove_member(&t, errors::UNKNOWN_MEMBER_ID).is_some() {
+                        tracing::debug!(member = %t, "member left");
+                        removed += 1;
+                        errors::NONE
+                    } else {
+                        errors::UNKNOWN_MEMBER_ID
+                    }
+                }
+            };
+            results.push(member_result(id, inst, code));
+        }
+        if removed > 0 {
+            match c.state {
+                ClassicState::Stable | ClassicState::CompletingRebalance => {
+                    prepare_rebalance(c, &cfg);
+                    persist = c.state == ClassicState::Empty;
+                }
+                ClassicState::PreparingRebalance => {
+                    if c.members.is_empty() {
+                        c.initial_delay = None;
+                    }
+                    persist = maybe_complete_join(c);
+                }
+                _ => {}
+            }
+        } else if c.state == ClassicState::PreparingRebalance {
+            persist = maybe_complete_join(c);
+        }
+        if version >= 3 {
+            resp.members = results;
+        } else {
+            resp.error_code = results[0].error_code;
+        }
+    }
+    if persist {
+        store::persist_group_later(shard, &group_id);
+    }
+    resp
+}
+
+fn member_result(id: String, inst: Option<String>, code: i16) -> MemberResponse {
+    let mut m = MemberResponse::default();
+    m.member_id = StrBytes::from_string(id);
+    m.group_instance_id = inst.map(StrBytes::from_string);
+    m.error_code = code;
+    m
+}
