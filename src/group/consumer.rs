@@ -354,10 +354,11 @@ pub fn heartbeat(
                     "The instance id is still in use by another member.",
                 );
             }
-            let m = cg.members.remove(&old).expect("found");
-            let t = cg.target.remove(&old).unwrap_or_default();
-            cg.target.insert(member_id.clone(), t);
-            inherited = Some(m.assigned);
+            if let Some(m) = cg.members.remove(&old) {
+                let t = cg.target.remove(&old).unwrap_or_default();
+                cg.target.insert(member_id.clone(), t);
+                inherited = Some(m.assigned);
+            }
         }
         let existing = cg.members.remove(&member_id);
         let rejoin = existing.is_some();
@@ -388,7 +389,9 @@ pub fn heartbeat(
             return error(errors::FENCED_MEMBER_EPOCH, "The member epoch is fenced.");
         }
     }
-    let m = cg.members.get_mut(&member_id).expect("present");
+    let Some(m) = cg.members.get_mut(&member_id) else {
+        return error(errors::UNKNOWN_MEMBER_ID, "Unknown member id.");
+    };
     m.last_seen = now;
     if req.rebalance_timeout_ms > 0 {
         m.rebalance_timeout_ms = req.rebalance_timeout_ms;

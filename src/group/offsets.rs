@@ -272,11 +272,11 @@ pub fn fetch(shard: &Rc<Shard>, q: FetchQuery) -> FetchedOffsets {
         None => {
             if let Some(g) = g {
                 for ((t, p), _) in g.offsets.iter() {
-                    if out.topics.last().is_none_or(|(lt, _)| lt != t) {
-                        out.topics.push((t.clone(), Vec::new()));
-                    }
                     let fp = lookup(t, *p);
-                    out.topics.last_mut().expect("pushed").1.push(fp);
+                    match out.topics.last_mut() {
+                        Some((lt, parts)) if lt == t => parts.push(fp),
+                        _ => out.topics.push((t.clone(), vec![fp])),
+                    }
                 }
             }
         }

@@ -14,7 +14,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::classic::{maybe_complete_join, prepare_rebalance, sync_error};
-use super::state::{ClassicGroup, ClassicState, Group, GroupKind};
+use super::state::{classic_mut, ClassicGroup, ClassicState};
 use super::{partition_of, serves, store};
 use crate::errors;
 use crate::shard::{oneshot, Shard};
@@ -35,11 +35,7 @@ pub async fn sync(shard: &Rc<Shard>, req: SyncGroupRequest) -> SyncGroupResponse
     }
     let outcome = {
         let mut groups = shard.groups.groups.borrow_mut();
-        let Some(Group {
-            kind: GroupKind::Classic(c),
-            ..
-        }) = groups.get_mut(&group_id)
-        else {
+        let Some(c) = classic_mut(&mut groups, &group_id) else {
             return sync_error(errors::UNKNOWN_MEMBER_ID);
         };
         sync_classic(c, &req, &member_id)
@@ -57,11 +53,7 @@ pub async fn sync(shard: &Rc<Shard>, req: SyncGroupRequest) -> SyncGroupResponse
             let stored = store::append(shard, partition, vec![(key, Some(encoded))]).await;
             let cfg = shard.config.groups.clone();
             let mut groups = shard.groups.groups.borrow_mut();
-            let Some(Group {
-                kind: GroupKind::Classic(c),
-                ..
-            }) = groups.get_mut(&group_id)
-            else {
+            let Some(c) = classic_mut(&mut groups, &group_id) else {
                 return sync_error(errors::UNKNOWN_MEMBER_ID);
             };
             if c.generation != generation || c.state != ClassicState::CompletingRebalance {
@@ -125,19 +117,22 @@ pub(super) fn sync_classic(
             SyncOutcome::Now(sync_error(errors::REBALANCE_IN_PROGRESS))
         }
         ClassicState::Stable => {
-            let m = c.members.get_mut(member_id).expect("checked");
-            m.last_seen = Instant::now();
             let mut r = SyncGroupResponse::default();
             r.protocol_type = c.protocol_type.clone().map(StrBytes::from_string);
             r.protocol_name = c.protocol.clone().map(StrBytes::from_string);
-            r.assignment = m.assignment.clone();
+            if let Some(m) = c.members.get_mut(member_id) {
+                m.last_seen = Instant::now();
+                r.assignment = m.assignment.clone();
+            }
             SyncOutcome::Now(r)
         }
         ClassicState::CompletingRebalance => {
             let is_leader = c.leader.as_deref() == Some(member_id);
             if !is_leader {
                 let (tx, rx) = oneshot::channel();
-                let m = c.members.get_mut(member_id).expect("checked");
+                let Some(m) = c.members.get_mut(member_id) else {
+                    return SyncOutcome::Now(sync_error(errors::UNKNOWN_MEMBER_ID));
+                };
                 m.last_seen = Instant::now();
                 m.sync_waiter = Some(tx);
                 return SyncOutcome::Wait(rx);
@@ -169,28 +164,23 @@ pub fn heartbeat(shard: &Rc<Shard>, req: HeartbeatRequest) -> HeartbeatResponse 
     let member_id = req.member_id.to_string();
     let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
     let mut groups = shard.groups.groups.borrow_mut();
-    let Some(Group {
-        kind: GroupKind::Classic(c),
-        ..
-    }) = groups.get_mut(&group_id)
-    else {
+    let Some(c) = classic_mut(&mut groups, &group_id) else {
         r.error_code = errors::UNKNOWN_MEMBER_ID;
         return r;
     };
-    r.error_code = if c.fenced(&member_id, instance_id.as_deref()) {
-        errors::FENCED_INSTANCE_ID
-    } else if !c.members.contains_key(&member_id) {
-        errors::UNKNOWN_MEMBER_ID
-    } else if req.generation_id != c.generation {
-        errors::ILLEGAL_GENERATION
-    } else {
-        let state = c.state;
-        let m = c.members.get_mut(&member_id).expect("checked");
-        m.last_seen = Instant::now();
-        match state {
-            ClassicState::PreparingRebalance => errors::REBALANCE_IN_PROGRESS,
-            ClassicState::CompletingRebalance | ClassicState::Stable => errors::NONE,
-            ClassicState::Empty | ClassicState::Dead => errors::UNKNOWN_MEMBER_ID,
+    let (state, generation) = (c.state, c.generation);
+    let fenced = c.fenced(&member_id, instance_id.as_deref());
+    r.error_code = match c.members.get_mut(&member_id) {
+        _ if fenced => errors::FENCED_INSTANCE_ID,
+        None => errors::UNKNOWN_MEMBER_ID,
+        Some(_) if req.generation_id != generation => errors::ILLEGAL_GENERATION,
+        Some(m) => {
+            m.last_seen = Instant::now();
+            match state {
+                ClassicState::PreparingRebalance => errors::REBALANCE_IN_PROGRESS,
+                ClassicState::CompletingRebalance | ClassicState::Stable => errors::NONE,
+                ClassicState::Empty | ClassicState::Dead => errors::UNKNOWN_MEMBER_ID,
+            }
         }
     };
     r
@@ -221,14 +211,7 @@ pub fn leave(shard: &Rc<Shard>, req: LeaveGroupRequest, version: i16) -> LeaveGr
     let mut persist = false;
     {
         let mut groups = shard.groups.groups.borrow_mut();
-        let classic = match groups.get_mut(&group_id) {
-            Some(Group {
-                kind: GroupKind::Classic(c),
-                ..
-            }) => Some(c),
-            _ => None,
-        };
-        let Some(c) = classic else {
+        let Some(c) = classic_mut(&mut groups, &group_id) else {
             if version >= 3 {
                 resp.members = identities
                     .into_iter()

@@ -264,6 +264,20 @@ impl Group {
     }
 }
 
+/// The classic group `id` in `groups`, if there is one of that kind.
+pub fn classic_mut<'a>(
+    groups: &'a mut std::collections::HashMap<String, Group>,
+    id: &str,
+) -> Option<&'a mut ClassicGroup> {
+    match groups.get_mut(id) {
+        Some(Group {
+            kind: GroupKind::Classic(c),
+            ..
+        }) => Some(c),
+        _ => None,
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
