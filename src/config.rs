@@ -47,6 +47,8 @@ pub struct Config {
     pub spin_before_park_us: u64,
     /// Consumer-group coordinator settings.
     pub groups: GroupSettings,
+    /// Transaction coordinator settings.
+    pub txns: TxnSettings,
     /// Where the values came from, for the startup log.
     pub source: String,
 }
@@ -74,6 +76,17 @@ pub struct GroupSettings {
     pub consumer_heartbeat_interval_ms: i32,
     /// group.consumer.assignors, in order of preference
     pub consumer_assignors: Vec<String>,
+}
+
+/// Transaction coordinator settings (Kafka's names in `config/runnel.toml`).
+#[derive(Debug, Clone)]
+pub struct TxnSettings {
+    /// transaction.state.log.num.partitions
+    pub state_partitions: i32,
+    /// transaction.max.timeout.ms
+    pub max_timeout_ms: i32,
+    /// transaction.abort.timed.out.transaction.cleanup.interval.ms
+    pub abort_check_interval_ms: u64,
 }
 
 /// Values given on the command line; `None` keeps the file's or default value.
@@ -284,6 +297,16 @@ impl Config {
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty())
                     .collect(),
+            },
+            txns: TxnSettings {
+                state_partitions: get_int("transaction.state.log.num.partitions")?.clamp(1, 1000)
+                    as i32,
+                max_timeout_ms: get_int("transaction.max.timeout.ms")?.clamp(1, i32::MAX as i64)
+                    as i32,
+                abort_check_interval_ms: get_int(
+                    "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                )?
+                .max(10) as u64,
             },
             source,
         };

@@ -82,3 +82,25 @@ pub const STALE_MEMBER_EPOCH: i16 = 113;
 pub const UNSUPPORTED_ASSIGNOR: i16 = 112;
 /// A static member's instance id is still held by another member (KIP-848).
 pub const UNRELEASED_INSTANCE_ID: i16 = 111;
+/// A batch's sequence number is not the one following the producer's last batch.
+pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+/// The producer's epoch is older than the one the broker knows (a zombie producer).
+pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+/// The transaction is not in a state that allows the request.
+pub const INVALID_TXN_STATE: i16 = 48;
+/// The producer id does not belong to the transactional id.
+pub const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+/// transaction.timeout.ms is larger than transaction.max.timeout.ms.
+pub const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
+/// Another operation on the same transactional id is in progress; retry.
+pub const CONCURRENT_TRANSACTIONS: i16 = 51;
+/// Not attempted because another part of the request failed.
+pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
+/// The broker has no record of the producer id (its state expired or was never written).
+pub const UNKNOWN_PRODUCER_ID: i16 = 59;
+/// Offsets committed in a transaction that is not finished yet (OffsetFetch require_stable).
+pub const UNSTABLE_OFFSET_COMMIT: i16 = 88;
+/// A newer producer with the same transactional id has fenced this one.
+pub const PRODUCER_FENCED: i16 = 90;
+/// The transactional id is not known to the coordinator.
+pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;

@@ -4,6 +4,7 @@
 //! - [`shard`]: per-core state and forwarding between cores over glommio's channel mesh.
 //! - [`storage`]: the direct-I/O log engine (segments, indexes, group commit, recovery).
 //! - [`group`]: the group coordinator (consumer groups and committed offsets).
+//! - [`txn`]: the transaction coordinator (transactional ids, two-phase commit markers).
 //! - [`cluster`]: topic metadata and broker identity.
 //! - [`server`]: startup, executors, listeners and shutdown.
 
@@ -15,3 +16,4 @@ pub mod kafka;
 pub mod server;
 pub mod shard;
 pub mod storage;
+pub mod txn;

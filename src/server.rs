@@ -169,6 +169,7 @@ async fn core_main(
     }
     partitions::apply(&shard, table).await;
     crate::group::sweep::start(shard.clone());
+    crate::txn::sweep::start(&shard);
     let listener = TcpListener::bind(config.listen)
         .map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
     tracing::info!(core = id, listen = %config.listen, "core ready");

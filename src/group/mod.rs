@@ -22,6 +22,7 @@ pub mod session;
 pub mod state;
 pub mod store;
 pub mod sweep;
+pub mod txn_offsets;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ use std::rc::Rc;
 use kafka_protocol::messages::{
     ConsumerGroupHeartbeatRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
     OffsetCommitRequest, OffsetDeleteRequest, ResponseKind, SyncGroupRequest,
+    TxnOffsetCommitRequest,
 };
 
 use crate::shard::Shard;
@@ -72,6 +74,8 @@ pub enum GroupCall {
     FetchOffsets(offsets::FetchQuery),
     /// OffsetDelete.
     DeleteOffsets(OffsetDeleteRequest),
+    /// TxnOffsetCommit.
+    TxnCommit(TxnOffsetCommitRequest, i16),
     /// ListGroups: this core's groups.
     List,
     /// DescribeGroups for one group.
@@ -145,6 +149,9 @@ pub async fn handle(shard: &Rc<Shard>, call: GroupCall) -> GroupReply {
         )),
         GroupCall::Commit(req, version) => GroupReply::Kafka(ResponseKind::OffsetCommit(
             offsets::commit(shard, req, version).await,
+        )),
+        GroupCall::TxnCommit(req, version) => GroupReply::Kafka(ResponseKind::TxnOffsetCommit(
+            txn_offsets::commit(shard, req, version).await,
         )),
         GroupCall::FetchOffsets(q) => GroupReply::Offsets(offsets::fetch(shard, q)),
         GroupCall::DeleteOffsets(req) => GroupReply::Kafka(ResponseKind::OffsetDelete(

@@ -23,7 +23,7 @@ use crate::shard::Shard;
 
 /// Checks a commit's member and generation (classic) or member epoch (KIP-848) against the
 /// group. `None` means the group does not exist.
-fn validate_commit(
+pub(super) fn validate_commit(
     g: Option<&mut Group>,
     generation: i32,
     member_id: &str,
@@ -189,6 +189,9 @@ pub struct FetchQuery {
     pub topics: Option<Vec<(String, Vec<i32>)>>,
     /// KIP-848 member id and epoch (v9), checked when given.
     pub member: Option<(String, i32)>,
+    /// require_stable (v7+): partitions with offsets pending in an open transaction answer
+    /// UNSTABLE_OFFSET_COMMIT.
+    pub require_stable: bool,
 }
 
 /// One partition's committed offset (-1 and empty metadata when none).
@@ -245,7 +248,19 @@ pub fn fetch(shard: &Rc<Shard>, q: FetchQuery) -> FetchedOffsets {
         }
     }
     let lookup = |topic: &str, p: i32| -> FetchedPartition {
-        match g.and_then(|g| g.offsets.get(&(topic.to_string(), p))) {
+        let key = (topic.to_string(), p);
+        let unstable = q.require_stable
+            && g.is_some_and(|g| g.pending_txn.values().any(|m| m.contains_key(&key)));
+        if unstable {
+            return FetchedPartition {
+                partition: p,
+                offset: -1,
+                leader_epoch: -1,
+                metadata: String::new(),
+                error_code: errors::UNSTABLE_OFFSET_COMMIT,
+            };
+        }
+        match g.and_then(|g| g.offsets.get(&key)) {
             Some(v) => FetchedPartition {
                 partition: p,
                 offset: v.offset,

@@ -218,6 +218,8 @@ pub struct Group {
     pub kind: GroupKind,
     /// Committed offsets by (topic, partition).
     pub offsets: BTreeMap<(String, i32), OffsetValue>,
+    /// Offsets committed inside transactions not finished yet, by producer id.
+    pub pending_txn: HashMap<i64, BTreeMap<(String, i32), OffsetValue>>,
 }
 
 impl Group {
@@ -228,6 +230,7 @@ impl Group {
             partition,
             kind: GroupKind::Classic(ClassicGroup::new()),
             offsets: BTreeMap::new(),
+            pending_txn: HashMap::new(),
         }
     }
 

@@ -4,17 +4,15 @@
 
 use std::rc::Rc;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
 
 use super::records::{self, GroupValue, MemberValue, OffsetsKey, OffsetsValue};
-use super::state::{now_ms, ClassicGroup, ClassicMember, ClassicState, Group, GroupKind};
+use super::state::{ClassicGroup, ClassicMember, ClassicState, Group, GroupKind};
 use super::OFFSETS_TOPIC;
 use crate::errors;
+use crate::shard::internal::{self, InternalWriteError};
 use crate::shard::Shard;
-use crate::storage::batch::validate_batches;
 use crate::storage::PartitionLog;
 
 /// Appends `entries` (key, value or tombstone) to partition `partition` of `__consumer_offsets`
@@ -24,54 +22,17 @@ pub async fn append(
     partition: i32,
     entries: Vec<(OffsetsKey, Option<Bytes>)>,
 ) -> Result<(), i16> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let Some(log) = shard.log(OFFSETS_TOPIC, partition) else {
-        return Err(errors::NOT_COORDINATOR);
-    };
-    let now = now_ms();
-    let recs: Vec<Record> = entries
+    let entries = entries
         .into_iter()
-        .enumerate()
-        .map(|(i, (k, v))| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: -1,
-            timestamp: now,
-            key: Some(records::encode_key(&k)),
-            value: v,
-            headers: Default::default(),
-        })
+        .map(|(k, v)| (records::encode_key(&k), v))
         .collect();
-    let mut buf = BytesMut::new();
-    let opts = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    if let Err(e) = RecordBatchEncoder::encode(&mut buf, &recs, &opts) {
-        tracing::error!(error = %e, "cannot encode a group record batch");
-        return Err(errors::UNKNOWN_SERVER_ERROR);
-    }
-    let payload = buf.freeze();
-    let batches = validate_batches(&payload, usize::MAX).map_err(|e| {
-        tracing::error!(error = ?e, "group record batch does not validate");
-        errors::UNKNOWN_SERVER_ERROR
-    })?;
-    let appended = log.append(&batches, &payload).map_err(|e| {
-        tracing::warn!(error = ?e, partition, "cannot append to __consumer_offsets");
-        errors::COORDINATOR_NOT_AVAILABLE
-    })?;
-    log.wait_durable(appended.next_offset).await.map_err(|e| {
-        tracing::warn!(error = ?e, partition, "cannot sync __consumer_offsets");
-        errors::COORDINATOR_NOT_AVAILABLE
-    })
+    internal::append_records(shard, OFFSETS_TOPIC, partition, entries, None)
+        .await
+        .map_err(|e| match e {
+            InternalWriteError::NotHere => errors::NOT_COORDINATOR,
+            InternalWriteError::Producer(code) => code,
+            InternalWriteError::Storage(_) => errors::COORDINATOR_NOT_AVAILABLE,
+        })
 }
 
 /// The stored form of a classic group's current generation.
@@ -136,7 +97,7 @@ pub async fn load(shard: &Rc<Shard>, partition: i32, log: &PartitionLog) {
     let end = log.high_watermark();
     let mut records_seen = 0u64;
     while offset < end {
-        let chunks = match log.read(offset, 1 << 20).await {
+        let chunks = match log.read(offset, 1 << 20, false).await {
             Ok(c) if !c.is_empty() => c,
             Ok(_) => break,
             Err(e) => {
@@ -157,7 +118,18 @@ pub async fn load(shard: &Rc<Shard>, partition: i32, log: &PartitionLog) {
                 for r in set.records {
                     offset = offset.max(r.offset + 1);
                     records_seen += 1;
-                    if let Some(k) = r.key.and_then(records::decode_key) {
+                    if r.control {
+                        // A transaction marker settles the producer's pending offsets.
+                        let commit = r.key.as_ref().is_some_and(|k| k.len() >= 4 && k[3] == 1);
+                        super::txn_offsets::complete(shard, partition, r.producer_id, commit);
+                        continue;
+                    }
+                    let Some(k) = r.key.and_then(records::decode_key) else {
+                        continue;
+                    };
+                    if r.transactional {
+                        stash_pending(shard, partition, r.producer_id, k, r.value);
+                    } else {
                         apply(shard, partition, k, r.value);
                     }
                 }
@@ -179,6 +151,38 @@ pub async fn load(shard: &Rc<Shard>, partition: i32, log: &PartitionLog) {
             ms = started.elapsed().as_millis() as u64,
             "loaded consumer groups"
         );
+    }
+}
+
+/// A replayed transactional offset commit: pending until its marker is replayed.
+fn stash_pending(
+    shard: &Rc<Shard>,
+    partition: i32,
+    producer_id: i64,
+    key: OffsetsKey,
+    value: Option<Bytes>,
+) {
+    let gid = key.group().to_string();
+    let decoded = value.and_then(|v| records::decode_value(&key, v));
+    if let (
+        OffsetsKey::Offset {
+            topic,
+            partition: p,
+            ..
+        },
+        Some(OffsetsValue::Offset(v)),
+    ) = (key, decoded)
+    {
+        shard
+            .groups
+            .groups
+            .borrow_mut()
+            .entry(gid.clone())
+            .or_insert_with(|| Group::new(&gid, partition))
+            .pending_txn
+            .entry(producer_id)
+            .or_default()
+            .insert((topic, p), v);
     }
 }
 

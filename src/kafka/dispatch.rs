@@ -120,6 +120,13 @@ pub async fn handle_frame(
         RequestKind::OffsetCommit(r) => apis::offsets::commit(&ctx, r).await.into(),
         RequestKind::OffsetFetch(r) => apis::offsets::fetch(&ctx, r).await.into(),
         RequestKind::OffsetDelete(r) => apis::offsets::delete(&ctx, r).await.into(),
+        RequestKind::InitProducerId(r) => apis::txn::init_producer_id(&ctx, r).await.into(),
+        RequestKind::AddPartitionsToTxn(r) => {
+            apis::txn::add_partitions_to_txn(&ctx, r).await.into()
+        }
+        RequestKind::AddOffsetsToTxn(r) => apis::txn::add_offsets_to_txn(&ctx, r).await.into(),
+        RequestKind::EndTxn(r) => apis::txn::end_txn(&ctx, r).await.into(),
+        RequestKind::TxnOffsetCommit(r) => apis::txn::txn_offset_commit(&ctx, r).await.into(),
         RequestKind::ListGroups(r) => apis::group_admin::list(&ctx, r).await.into(),
         RequestKind::DescribeGroups(r) => apis::group_admin::describe(&ctx, r).await.into(),
         RequestKind::DeleteGroups(r) => apis::group_admin::delete(&ctx, r).await.into(),

@@ -20,11 +20,17 @@ pub async fn handle(shard: &Rc<Shard>, request: ShardRequest) -> ShardResponse {
             timeout_ms,
             parts,
         } => ShardResponse::Produce(produce(shard, acks, timeout_ms, parts).await),
-        ShardRequest::Fetch { parts, max_bytes } => {
-            ShardResponse::Fetch(fetch(shard, parts, max_bytes).await)
-        }
-        ShardRequest::WaitForData { parts, deadline } => {
-            wait_for_data(shard, parts, deadline).await;
+        ShardRequest::Fetch {
+            parts,
+            max_bytes,
+            committed,
+        } => ShardResponse::Fetch(fetch(shard, parts, max_bytes, committed).await),
+        ShardRequest::WaitForData {
+            parts,
+            committed,
+            deadline,
+        } => {
+            wait_for_data(shard, parts, committed, deadline).await;
             ShardResponse::Done
         }
         ShardRequest::ListOffsets(queries) => {
@@ -44,6 +50,17 @@ pub async fn handle(shard: &Rc<Shard>, request: ShardRequest) -> ShardResponse {
         ShardRequest::Group(call) => {
             ShardResponse::Group(Box::new(crate::group::handle(shard, *call).await))
         }
+        ShardRequest::Txn(call) => {
+            ShardResponse::Txn(Box::new(crate::txn::handle(shard, *call).await))
+        }
+        ShardRequest::WriteMarkers {
+            producer_id,
+            epoch,
+            commit,
+            parts,
+        } => ShardResponse::Markers(
+            crate::txn::markers::write_local(shard, producer_id, epoch, commit, parts).await,
+        ),
     }
 }
 
@@ -51,6 +68,7 @@ fn storage_code(e: &LogError) -> i16 {
     match e {
         LogError::OffsetOutOfRange => errors::OFFSET_OUT_OF_RANGE,
         LogError::Storage(_) => errors::KAFKA_STORAGE_ERROR,
+        LogError::Producer(code) => *code,
     }
 }
 
@@ -115,7 +133,12 @@ async fn produce(
     results
 }
 
-async fn fetch(shard: &Rc<Shard>, parts: Vec<FetchPart>, max_bytes: usize) -> Vec<FetchResult> {
+async fn fetch(
+    shard: &Rc<Shard>,
+    parts: Vec<FetchPart>,
+    max_bytes: usize,
+    committed: bool,
+) -> Vec<FetchResult> {
     let mut out = Vec::with_capacity(parts.len());
     let mut used = 0usize;
     for part in parts {
@@ -123,23 +146,32 @@ async fn fetch(shard: &Rc<Shard>, parts: Vec<FetchPart>, max_bytes: usize) -> Ve
             out.push(FetchResult {
                 error_code: errors::UNKNOWN_TOPIC_OR_PARTITION,
                 high_watermark: -1,
+                last_stable_offset: -1,
                 log_start_offset: -1,
+                aborted: Vec::new(),
                 records: Vec::new(),
             });
             continue;
         };
+        let lso = log.last_stable_offset();
         let mut r = FetchResult {
             error_code: errors::NONE,
             high_watermark: log.high_watermark(),
+            last_stable_offset: lso,
             log_start_offset: log.log_start_offset(),
+            aborted: Vec::new(),
             records: Vec::new(),
         };
         let room = max_bytes.saturating_sub(used);
         if used == 0 || room > 0 {
-            match log.read(part.offset, part.max_bytes.min(room.max(1))).await {
+            let limit = part.max_bytes.min(room.max(1));
+            match log.read(part.offset, limit, committed).await {
                 Ok(recs) => r.records = recs,
                 Err(e) => r.error_code = storage_code(&e),
             }
+        }
+        if committed && !r.records.is_empty() {
+            r.aborted = log.aborted_between(part.offset, lso);
         }
         used += r.bytes();
         out.push(r);
@@ -150,13 +182,14 @@ async fn fetch(shard: &Rc<Shard>, parts: Vec<FetchPart>, max_bytes: usize) -> Ve
 async fn wait_for_data(
     shard: &Rc<Shard>,
     parts: Vec<(TopicPartition, i64)>,
+    committed: bool,
     deadline: std::time::Instant,
 ) {
     let mut waits: Vec<Pin<Box<dyn Future<Output = ()>>>> = Vec::new();
     for (tp, offset) in parts {
         if let Some(log) = shard.log(&tp.topic, tp.partition) {
             waits.push(Box::pin(async move {
-                log.wait_for_data(offset, deadline).await
+                log.wait_for_data(offset, committed, deadline).await
             }));
         }
     }
@@ -189,6 +222,7 @@ async fn list_offsets(shard: &Rc<Shard>, queries: Vec<OffsetQuery>) -> Vec<Offse
         };
         let found = match q.timestamp {
             -2 => Ok(Some((log.log_start_offset(), -1))),
+            -1 if q.committed => Ok(Some((log.last_stable_offset(), -1))),
             -1 => Ok(Some((log.high_watermark(), -1))),
             -3 => log.max_timestamp_offset().await,
             ts if ts >= 0 => log.offset_for_timestamp(ts).await,

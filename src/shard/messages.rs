@@ -63,6 +63,11 @@ pub struct FetchResult {
     pub high_watermark: i64,
     /// Log start offset.
     pub log_start_offset: i64,
+    /// Last stable offset (the high watermark held back by open transactions).
+    pub last_stable_offset: i64,
+    /// Aborted transactions in the range read, as (producer id, first offset); only filled for
+    /// read_committed fetches.
+    pub aborted: Vec<(i64, i64)>,
     /// Whole batches, in order; contiguous on the wire.
     pub records: Vec<Bytes>,
 }
@@ -81,6 +86,8 @@ pub struct OffsetQuery {
     pub tp: TopicPartition,
     /// -1 latest, -2 earliest, -3 max timestamp, otherwise a timestamp in ms.
     pub timestamp: i64,
+    /// read_committed isolation: "latest" is the last stable offset.
+    pub committed: bool,
 }
 
 /// Answer to one [`OffsetQuery`].
@@ -123,11 +130,15 @@ pub enum ShardRequest {
         parts: Vec<FetchPart>,
         /// Response-wide byte budget (max_bytes).
         max_bytes: usize,
+        /// read_committed isolation: read up to the last stable offset only.
+        committed: bool,
     },
     /// Complete when any partition's high watermark passes its offset, or at the deadline.
     WaitForData {
         /// (partition, offset) pairs to watch.
         parts: Vec<(TopicPartition, i64)>,
+        /// Watch the last stable offset instead of the high watermark.
+        committed: bool,
         /// When to give up.
         deadline: Instant,
     },
@@ -146,6 +157,19 @@ pub enum ShardRequest {
     DeleteTopics(Vec<String>),
     /// A group request for the coordinating core.
     Group(Box<crate::group::GroupCall>),
+    /// A transaction request for the coordinating core.
+    Txn(Box<crate::txn::TxnCall>),
+    /// Write commit or abort markers for a producer to partitions owned by the receiver.
+    WriteMarkers {
+        /// Producer whose transaction ends.
+        producer_id: i64,
+        /// Its epoch.
+        epoch: i16,
+        /// Commit (true) or abort.
+        commit: bool,
+        /// Partitions of the transaction on the receiver.
+        parts: Vec<TopicPartition>,
+    },
 }
 
 /// The answer to a [`ShardRequest`], same variant order.
@@ -165,6 +189,10 @@ pub enum ShardResponse {
     Deleted(Vec<Option<TopicMeta>>),
     /// Answer to a group request.
     Group(Box<crate::group::GroupReply>),
+    /// Answer to a transaction request.
+    Txn(Box<crate::txn::TxnReply>),
+    /// Per-partition error codes of WriteMarkers, in request order.
+    Markers(Vec<i16>),
     /// The target core could not be reached (shutting down).
     Unavailable,
 }

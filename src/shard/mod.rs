@@ -6,6 +6,7 @@
 //! core) and awaits the [`ShardResponse`].
 
 pub mod handlers;
+pub mod internal;
 pub mod messages;
 pub mod oneshot;
 pub mod partitions;
@@ -52,6 +53,10 @@ pub struct Shard {
     next_id: Cell<u64>,
     /// Groups this core coordinates.
     pub groups: crate::group::Coordinator,
+    /// Transactional ids this core coordinates.
+    pub txns: crate::txn::Coordinator,
+    /// This core's producer id allocator.
+    pub producer_ids: crate::cluster::producer_ids::ProducerIds,
     /// Serialises topic-table changes on core 0.
     pub metadata_lock: glommio::sync::Semaphore,
 }
@@ -69,7 +74,6 @@ impl Shard {
             id,
             cores: config.cores.len(),
             cache: CacheBudget::new(config.cache_bytes_per_core),
-            config,
             cluster_id,
             topics: RefCell::new(topics),
             logs: RefCell::new(HashMap::new()),
@@ -77,7 +81,10 @@ impl Shard {
             pending: RefCell::new(HashMap::new()),
             next_id: Cell::new(1),
             groups: Default::default(),
+            txns: Default::default(),
+            producer_ids: crate::cluster::producer_ids::ProducerIds::new(&config.data_dir, id),
             metadata_lock: glommio::sync::Semaphore::new(1),
+            config,
         })
     }
 

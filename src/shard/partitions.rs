@@ -69,6 +69,9 @@ pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) {
                     if meta.name == crate::group::OFFSETS_TOPIC {
                         crate::group::store::load(shard, p, &log).await;
                     }
+                    if meta.name == crate::txn::TXN_TOPIC {
+                        crate::txn::store::load(shard, p, &log).await;
+                    }
                 }
                 Err(e) => {
                     tracing::error!(dir = %dir.display(), error = %e, "cannot open partition log");

@@ -15,6 +15,8 @@ const LAST_OFFSET_DELTA_POS: usize = 23;
 const BASE_TIMESTAMP_POS: usize = 27;
 const MAX_TIMESTAMP_POS: usize = 35;
 const PRODUCER_ID_POS: usize = 43;
+const PRODUCER_EPOCH_POS: usize = 51;
+const BASE_SEQUENCE_POS: usize = 53;
 const RECORDS_COUNT_POS: usize = 57;
 
 /// Why a batch was refused.
@@ -49,6 +51,10 @@ pub struct BatchInfo {
     pub attributes: i16,
     /// Producer id, -1 when not idempotent.
     pub producer_id: i64,
+    /// Producer epoch, -1 when not idempotent.
+    pub producer_epoch: i16,
+    /// Sequence number of the first record, -1 when not idempotent.
+    pub base_sequence: i32,
     /// Number of records claimed by the header.
     pub records_count: i32,
 }
@@ -61,6 +67,26 @@ impl BatchInfo {
     /// Offset following the batch.
     pub fn next_offset(&self) -> i64 {
         self.last_offset() + 1
+    }
+    /// Sequence number of the last record (wrapping past `i32::MAX` as Kafka does).
+    pub fn last_sequence(&self) -> i32 {
+        if self.base_sequence < 0 {
+            return -1;
+        }
+        let last = self.base_sequence as i64 + self.last_offset_delta as i64;
+        (last % (i32::MAX as i64 + 1)) as i32
+    }
+    /// True when the batch carries a producer id (idempotent or transactional producer).
+    pub fn has_producer(&self) -> bool {
+        self.producer_id >= 0
+    }
+    /// True for batches written inside a transaction.
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & 0x10 != 0
+    }
+    /// True for transaction markers.
+    pub fn is_control(&self) -> bool {
+        is_control(self.attributes)
     }
 }
 
@@ -100,6 +126,8 @@ pub fn peek_header(buf: &[u8], pos: usize) -> Option<BatchInfo> {
         max_timestamp: be_i64(b, MAX_TIMESTAMP_POS),
         attributes: be_i16(b, ATTRIBUTES_POS),
         producer_id: be_i64(b, PRODUCER_ID_POS),
+        producer_epoch: be_i16(b, PRODUCER_EPOCH_POS),
+        base_sequence: be_i32(b, BASE_SEQUENCE_POS),
         records_count: be_i32(b, RECORDS_COUNT_POS),
     })
 }
@@ -165,6 +193,42 @@ pub fn set_leader_epoch(batch: &mut [u8], epoch: i32) {
 /// True for transaction control batches (commit / abort markers).
 pub fn is_control(attributes: i16) -> bool {
     attributes & 0x20 != 0
+}
+
+/// The kind of marker a control batch holds: `Some(true)` commit, `Some(false)` abort, `None`
+/// for anything else (an unknown control type, or bytes that do not parse).
+///
+/// A control batch holds one uncompressed record whose key is `version: i16, type: i16`.
+pub fn control_marker(batch: &[u8]) -> Option<bool> {
+    let mut p = HEADER_LEN;
+    let _len = read_varint(batch, &mut p)?;
+    p += 1; // record attributes
+    let _ts = read_varint(batch, &mut p)?;
+    let _od = read_varint(batch, &mut p)?;
+    let key_len = read_varint(batch, &mut p)?;
+    if key_len < 4 {
+        return None;
+    }
+    let kind = be_i16(batch.get(p..p + 4)?, 2);
+    match kind {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    }
+}
+
+/// Reads one zig-zag varint (up to 64 bits) at `*p`, advancing `*p`.
+fn read_varint(b: &[u8], p: &mut usize) -> Option<i64> {
+    let mut v: u64 = 0;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*p)?;
+        *p += 1;
+        v |= ((byte & 0x7f) as u64) << shift;
+        if byte & 0x80 == 0 {
+            return Some(((v >> 1) as i64) ^ -((v & 1) as i64));
+        }
+    }
+    None
 }
 
 #[cfg(test)]

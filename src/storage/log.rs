@@ -17,7 +17,8 @@ use std::rc::Rc;
 use bytes::{Bytes, BytesMut};
 
 use super::batch::{self, BatchInfo};
-use super::cache::{read_cache, CacheBudget, CachedBatch};
+use super::cache::{CacheBudget, CachedBatch};
+use super::producers::{ProducerStates, Verdict};
 use super::segment::{self, Segment};
 use super::signal::Signal;
 
@@ -49,30 +50,44 @@ pub enum LogError {
     OffsetOutOfRange,
     /// A disk write, sync or read failed (KAFKA_STORAGE_ERROR).
     Storage(String),
+    /// The producer state refused the batch, with this Kafka error code (sequence gap, stale
+    /// epoch, unknown producer).
+    Producer(i16),
 }
 
-struct LogState {
-    segments: Vec<Segment>,
-    log_start: i64,
+pub(super) struct LogState {
+    pub(super) segments: Vec<Segment>,
+    pub(super) log_start: i64,
     /// Next offset to assign (log end offset, including batches not yet on disk).
-    next_offset: i64,
+    pub(super) next_offset: i64,
     /// Offset up to which data is written (and synced per the flush policy).
-    high_watermark: i64,
+    pub(super) high_watermark: i64,
     pending: Vec<(i64, Bytes)>,
     flushing: bool,
     unsynced_messages: u64,
-    cache: VecDeque<CachedBatch>,
+    pub(super) cache: VecDeque<CachedBatch>,
     cache_bytes: usize,
-    error: Option<String>,
-    closed: bool,
+    pub(super) error: Option<String>,
+    pub(super) closed: bool,
+    /// What idempotent and transactional producers have written (as of `next_offset`).
+    pub(super) producers: ProducerStates,
+}
+
+impl LogState {
+    /// The high watermark, held back to the first offset of the oldest open transaction.
+    pub(super) fn last_stable_offset(&self) -> i64 {
+        self.producers
+            .first_unstable_offset()
+            .map_or(self.high_watermark, |f| f.min(self.high_watermark))
+    }
 }
 
 /// One partition's log.
 pub struct PartitionLog {
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     cfg: LogConfig,
-    st: RefCell<LogState>,
-    advanced: Signal,
+    pub(super) st: RefCell<LogState>,
+    pub(super) advanced: Signal,
     budget: Rc<CacheBudget>,
 }
 
@@ -85,7 +100,7 @@ pub struct Appended {
     pub next_offset: i64,
 }
 
-fn io_err(e: std::io::Error) -> LogError {
+pub(super) fn io_err(e: std::io::Error) -> LogError {
     LogError::Storage(e.to_string())
 }
 
@@ -120,7 +135,7 @@ impl PartitionLog {
         }
         let log_start = segments[0].base_offset;
         let end = segments.last().map(|s| s.next_offset).unwrap_or(0);
-        Ok(Rc::new(PartitionLog {
+        let log = Rc::new(PartitionLog {
             dir: dir.to_path_buf(),
             cfg,
             st: RefCell::new(LogState {
@@ -135,10 +150,13 @@ impl PartitionLog {
                 cache_bytes: 0,
                 error: None,
                 closed: false,
+                producers: ProducerStates::default(),
             }),
             advanced: Signal::new(),
             budget,
-        }))
+        });
+        log.recover_producers().await?;
+        Ok(log)
     }
 
     /// Directory holding the segments.
@@ -171,7 +189,26 @@ impl PartitionLog {
     /// Each batch is copied once into its own buffer, where its base offset is rewritten; the
     /// record bytes are not otherwise touched. The write to disk happens in the background;
     /// await [`PartitionLog::wait_durable`] for acknowledgement.
+    ///
+    /// Batches from idempotent producers are checked first: a retried batch already in the log
+    /// returns its original offsets without writing anything, and a sequence gap or a stale
+    /// epoch refuses the append ([`LogError::Producer`]).
     pub fn append(
+        self: &Rc<Self>,
+        batches: &[BatchInfo],
+        payload: &[u8],
+    ) -> Result<Appended, LogError> {
+        {
+            let st = self.st.borrow();
+            if let Some(dup) = check_producers(&st.producers, batches)? {
+                return Ok(dup);
+            }
+        }
+        self.append_unchecked(batches, payload)
+    }
+
+    /// Appends without the producer-state checks (transaction markers, internal writes).
+    pub(super) fn append_unchecked(
         self: &Rc<Self>,
         batches: &[BatchInfo],
         payload: &[u8],
@@ -186,6 +223,7 @@ impl PartitionLog {
         let first = st.next_offset;
         for info in batches {
             let base = st.next_offset;
+            st.producers.apply(info, base);
             let mut buf = BytesMut::from(&payload[info.pos..info.pos + info.len]);
             batch::set_base_offset(&mut buf, base);
             batch::set_leader_epoch(&mut buf, 0);
@@ -243,12 +281,18 @@ impl PartitionLog {
         }
     }
 
-    /// Waits until the high watermark moves past `offset`, the log fails, or `deadline` passes.
-    pub async fn wait_for_data(&self, offset: i64, deadline: std::time::Instant) {
+    /// Waits until the high watermark (the last stable offset with `committed`) moves past
+    /// `offset`, the log fails, or `deadline` passes.
+    pub async fn wait_for_data(&self, offset: i64, committed: bool, deadline: std::time::Instant) {
         loop {
             {
                 let st = self.st.borrow();
-                if st.high_watermark > offset || st.error.is_some() || st.closed {
+                let limit = if committed {
+                    st.last_stable_offset()
+                } else {
+                    st.high_watermark
+                };
+                if limit > offset || st.error.is_some() || st.closed {
                     return;
                 }
             }
@@ -360,174 +404,7 @@ impl PartitionLog {
         let seg = Segment::create(&self.dir, base).await?;
         sync_dir(&self.dir);
         self.st.borrow_mut().segments.push(seg);
-        Ok(())
-    }
-
-    /// Reads whole batches starting with the one that contains `offset`.
-    ///
-    /// At most `max_bytes` are returned, except that the first batch is always returned whole.
-    /// Only data below the high watermark is returned. An empty result means no data yet.
-    pub async fn read(&self, offset: i64, max_bytes: usize) -> Result<Vec<Bytes>, LogError> {
-        let hwm = {
-            let st = self.st.borrow();
-            if offset < st.log_start || offset > st.high_watermark {
-                return Err(LogError::OffsetOutOfRange);
-            }
-            if offset == st.high_watermark {
-                return Ok(Vec::new());
-            }
-            if let Some(front) = st.cache.front() {
-                if front.base <= offset {
-                    return Ok(read_cache(&st.cache, offset, max_bytes, st.high_watermark));
-                }
-            }
-            st.high_watermark
-        };
-        self.read_disk(offset, max_bytes, hwm).await
-    }
-
-    async fn read_disk(
-        &self,
-        offset: i64,
-        max_bytes: usize,
-        hwm: i64,
-    ) -> Result<Vec<Bytes>, LogError> {
-        // Segments that may hold `offset`: the last one starting at or before it, then later ones.
-        let candidates: Vec<(Rc<glommio::io::DmaFile>, u64, u64)> = {
-            let st = self.st.borrow();
-            let first = st
-                .segments
-                .partition_point(|s| s.base_offset <= offset)
-                .saturating_sub(1);
-            st.segments[first..]
-                .iter()
-                .enumerate()
-                .map(|(k, s)| {
-                    let pos = if k == 0 { s.index_lookup(offset) } else { 0 };
-                    (s.file.clone(), pos, s.size)
-                })
-                .collect()
-        };
-        for (file, pos, size) in candidates {
-            if pos >= size {
-                continue;
-            }
-            let window = ((size - pos) as usize).min(max_bytes.max(64 * 1024));
-            let mut buf = segment::read(&file, pos, window).await.map_err(io_err)?;
-            let mut at = 0usize;
-            let mut start = None;
-            let mut end = 0usize;
-            loop {
-                let info = match batch::peek_header(&buf, at) {
-                    Some(i) => i,
-                    None => {
-                        // The first needed batch may be larger than the window: read it whole.
-                        if start.is_none() {
-                            if let Some(len) = batch::claimed_len(&buf, at) {
-                                let whole_end = pos + (at + len) as u64;
-                                if len >= batch::HEADER_LEN && whole_end <= size {
-                                    buf = segment::read(&file, pos, at + len)
-                                        .await
-                                        .map_err(io_err)?;
-                                    continue;
-                                }
-                            }
-                        }
-                        break;
-                    }
-                };
-                if info.base_offset >= hwm {
-                    break;
-                }
-                if info.next_offset() <= offset {
-                    at += info.len;
-                    continue;
-                }
-                if start.is_some() && end - start.unwrap_or(0) + info.len > max_bytes {
-                    break;
-                }
-                start.get_or_insert(at);
-                at += info.len;
-                end = at;
-            }
-            if let Some(s) = start {
-                return Ok(vec![buf.slice(s..end)]);
-            }
-        }
-        Ok(Vec::new())
-    }
-
-    /// First offset whose record timestamp is >= `ts`, with that record's timestamp.
-    pub async fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
-        let mut found: Option<Bytes> = None;
-        self.for_each_batch(|info, data| {
-            if info.max_timestamp >= ts {
-                found = Some(data.clone());
-                false
-            } else {
-                true
-            }
-        })
-        .await?;
-        Ok(found.and_then(|b| first_record_at_or_after(b, ts)))
-    }
-
-    /// Offset and timestamp of the record with the largest timestamp (first one on ties).
-    pub async fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
-        let mut best: Option<(i64, Bytes)> = None;
-        self.for_each_batch(|info, data| {
-            if best.as_ref().is_none_or(|(t, _)| info.max_timestamp > *t) {
-                best = Some((info.max_timestamp, data.clone()));
-            }
-            true
-        })
-        .await?;
-        Ok(best.and_then(|(t, b)| first_record_at_or_after(b, t)))
-    }
-
-    /// Visits every batch below the high watermark, oldest first, until `visit` returns false.
-    async fn for_each_batch<F>(&self, mut visit: F) -> Result<(), LogError>
-    where
-        F: FnMut(&BatchInfo, &Bytes) -> bool,
-    {
-        let (segs, hwm) = {
-            let st = self.st.borrow();
-            let segs: Vec<_> = st
-                .segments
-                .iter()
-                .map(|s| (s.file.clone(), s.size))
-                .collect();
-            (segs, st.high_watermark)
-        };
-        for (file, size) in segs {
-            let mut pos = 0u64;
-            while pos < size {
-                let window = ((size - pos) as usize).min(1 << 20);
-                let mut buf = segment::read(&file, pos, window).await.map_err(io_err)?;
-                if batch::peek_header(&buf, 0).is_none() {
-                    match batch::claimed_len(&buf, 0) {
-                        Some(len) if len >= batch::HEADER_LEN && pos + len as u64 <= size => {
-                            buf = segment::read(&file, pos, len).await.map_err(io_err)?;
-                        }
-                        _ => break,
-                    }
-                }
-                let mut at = 0;
-                while let Some(info) = batch::peek_header(&buf, at) {
-                    if info.base_offset >= hwm {
-                        return Ok(());
-                    }
-                    if !visit(&info, &buf.slice(at..at + info.len)) {
-                        return Ok(());
-                    }
-                    at += info.len;
-                }
-                if at == 0 {
-                    break;
-                }
-                pos += at as u64;
-            }
-        }
+        self.write_snapshot();
         Ok(())
     }
 
@@ -555,23 +432,47 @@ impl PartitionLog {
         };
         let _ = file.fdatasync().await;
         let _ = index.store(&path);
+        self.write_snapshot();
         self.advanced.notify_all();
     }
 }
 
-fn next_of(base: i64, data: &Bytes) -> i64 {
+/// Runs the producer-state checks on every batch of one append. A duplicate (a retried batch
+/// already in the log) is answered with its original offsets and nothing is written; a refused
+/// batch refuses the whole append.
+fn check_producers(
+    producers: &ProducerStates,
+    batches: &[BatchInfo],
+) -> Result<Option<Appended>, LogError> {
+    let mut overlay: Option<ProducerStates> = None;
+    for (i, info) in batches.iter().enumerate() {
+        if !info.has_producer() {
+            continue;
+        }
+        match overlay.as_ref().unwrap_or(producers).check(info) {
+            Verdict::Append => {
+                if batches.len() > 1 {
+                    // Later batches of the same request follow this one's sequence.
+                    let o = overlay.get_or_insert_with(|| producers.clone());
+                    o.apply(info, i64::MAX / 2 + i as i64);
+                }
+            }
+            Verdict::Duplicate(m) => {
+                return Ok(Some(Appended {
+                    base_offset: m.base_offset,
+                    next_offset: m.next_offset,
+                }))
+            }
+            Verdict::Reject(code) => return Err(LogError::Producer(code)),
+        }
+    }
+    Ok(None)
+}
+
+pub(super) fn next_of(base: i64, data: &Bytes) -> i64 {
     batch::peek_header(data, 0)
         .map(|i| base + i.last_offset_delta as i64 + 1)
         .unwrap_or(base + 1)
-}
-
-/// Decodes one batch (decompressing if needed) to find the first record with timestamp >= ts.
-fn first_record_at_or_after(mut batch: Bytes, ts: i64) -> Option<(i64, i64)> {
-    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut batch).ok()?;
-    set.records
-        .iter()
-        .find(|r| r.timestamp >= ts)
-        .map(|r| (r.offset, r.timestamp))
 }
 
 /// fsyncs a directory so that new or renamed entries survive a crash.

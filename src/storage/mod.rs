@@ -9,6 +9,9 @@ pub mod cache;
 pub mod direct_io;
 pub mod index;
 pub mod log;
+mod log_read;
+mod log_txn;
+pub mod producers;
 pub mod segment;
 pub mod signal;
 

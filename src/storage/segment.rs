@@ -216,7 +216,9 @@ impl Segment {
 
     /// Position of the batch containing or following `offset`, as far as the index knows.
     pub fn index_lookup(&self, offset: i64) -> u64 {
-        let rel = (offset - self.base_offset).clamp(0, u32::MAX as i64) as u32;
+        let rel = offset
+            .saturating_sub(self.base_offset)
+            .clamp(0, u32::MAX as i64) as u32;
         self.index.lookup(rel) as u64
     }
 }

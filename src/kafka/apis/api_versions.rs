@@ -7,7 +7,10 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, 
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
 
-/// (API, min version, max version) as advertised; Kafka 4.0's ranges.
+/// (API, min version, max version) as advertised; Kafka 4.0's ranges, except that the
+/// transaction APIs stop below the versions of transactions V2 (KIP-890 part 2), which Runnel
+/// does not implement: AddPartitionsToTxn v4+ (broker-side verification), EndTxn v5 and
+/// TxnOffsetCommit v5.
 ///
 /// Produce is advertised from v0 because librdkafka requires it (KAFKA-18659), as Kafka 4.0
 /// does; v2 is served, v0-v1 (message format v0/v1 only) close the connection.
@@ -32,6 +35,11 @@ pub const ADVERTISED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     (ApiKey::ConsumerGroupDescribe, 0, 1),
+    (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 4),
 ];
 
 /// The advertised range of `key`, if the API is implemented.

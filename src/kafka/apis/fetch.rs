@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind};
 
 use super::routing::scatter;
@@ -33,7 +35,9 @@ fn error_result(code: i16) -> FetchResult {
     FetchResult {
         error_code: code,
         high_watermark: -1,
+        last_stable_offset: -1,
         log_start_offset: -1,
+        aborted: Vec::new(),
         records: Vec::new(),
     }
 }
@@ -86,20 +90,21 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     let min_bytes = req.min_bytes.max(0) as usize;
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
-    let mut results = read_all(shard, &slots, max_bytes).await;
+    let committed = req.isolation_level == 1;
+    let mut results = read_all(shard, &slots, max_bytes, committed).await;
     loop {
         let total: usize = results.iter().map(|r| r.bytes()).sum();
         let any_error = results.iter().any(|r| r.error_code != errors::NONE);
         if total >= min_bytes.max(1) || any_error || Instant::now() >= deadline {
             break;
         }
-        wait_for_data(shard, &slots, &results, deadline).await;
+        wait_for_data(shard, &slots, &results, committed, deadline).await;
         if Instant::now() >= deadline {
             // One last read: data may have arrived just as the timer fired.
-            results = read_all(shard, &slots, max_bytes).await;
+            results = read_all(shard, &slots, max_bytes, committed).await;
             break;
         }
-        results = read_all(shard, &slots, max_bytes).await;
+        results = read_all(shard, &slots, max_bytes, committed).await;
     }
     // Enforce the response-wide max_bytes: whole partitions are dropped once it is reached, but
     // the first partition with data is always kept.
@@ -115,15 +120,21 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
         pd.partition_index = slot.partition;
         pd.error_code = r.error_code;
         pd.high_watermark = r.high_watermark;
-        pd.last_stable_offset = r.high_watermark;
+        pd.last_stable_offset = r.last_stable_offset;
         if ctx.version >= 5 {
             pd.log_start_offset = r.log_start_offset;
         }
-        pd.aborted_transactions = if req.isolation_level == 1 {
-            Some(Vec::new())
-        } else {
-            None
-        };
+        pd.aborted_transactions = committed.then(|| {
+            r.aborted
+                .iter()
+                .map(|&(pid, first)| {
+                    let mut a = AbortedTransaction::default();
+                    a.producer_id = kafka_protocol::messages::ProducerId(pid);
+                    a.first_offset = first;
+                    a
+                })
+                .collect()
+        });
         pd.preferred_read_replica = kafka_protocol::messages::BrokerId(-1);
         pd.records = Some(records_field(std::mem::take(&mut r.records), &mut subs));
         topics_out[slot.topic_index].partitions.push(pd);
@@ -137,7 +148,12 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     }
 }
 
-async fn read_all(shard: &Rc<Shard>, slots: &[Slot], max_bytes: usize) -> Vec<FetchResult> {
+async fn read_all(
+    shard: &Rc<Shard>,
+    slots: &[Slot],
+    max_bytes: usize,
+    committed: bool,
+) -> Vec<FetchResult> {
     let mut out: Vec<Option<FetchResult>> = Vec::with_capacity(slots.len());
     let mut items = Vec::new();
     let mut where_: Vec<usize> = Vec::new();
@@ -154,7 +170,11 @@ async fn read_all(shard: &Rc<Shard>, slots: &[Slot], max_bytes: usize) -> Vec<Fe
     let got = scatter(
         shard,
         items,
-        |parts| ShardRequest::Fetch { parts, max_bytes },
+        |parts| ShardRequest::Fetch {
+            parts,
+            max_bytes,
+            committed,
+        },
         |r| match r {
             ShardResponse::Fetch(v) => Some(v),
             _ => None,
@@ -175,13 +195,19 @@ async fn wait_for_data(
     shard: &Rc<Shard>,
     slots: &[Slot],
     results: &[FetchResult],
+    committed: bool,
     deadline: Instant,
 ) {
     let mut per_owner: Vec<(usize, Vec<(TopicPartition, i64)>)> = Vec::new();
     for (s, r) in slots.iter().zip(results) {
         if let Ok((owner, part)) = &s.target {
-            // Wake when the high watermark passes what this read already saw.
-            let watch = part.offset.max(r.high_watermark);
+            // Wake when the high watermark (or last stable offset) passes what this read saw.
+            let seen = if committed {
+                r.last_stable_offset
+            } else {
+                r.high_watermark
+            };
+            let watch = part.offset.max(seen);
             match per_owner.iter_mut().find(|(o, _)| o == owner) {
                 Some((_, v)) => v.push((part.tp.clone(), watch)),
                 None => per_owner.push((*owner, vec![(part.tp.clone(), watch)])),
@@ -197,8 +223,15 @@ async fn wait_for_data(
         .map(|(owner, parts)| {
             let s = shard.clone();
             Box::pin(async move {
-                s.call(owner, ShardRequest::WaitForData { parts, deadline })
-                    .await;
+                s.call(
+                    owner,
+                    ShardRequest::WaitForData {
+                        parts,
+                        committed,
+                        deadline,
+                    },
+                )
+                .await;
             }) as Pin<Box<dyn Future<Output = ()>>>
         })
         .collect();

@@ -1,6 +1,6 @@
-//! FindCoordinator: this broker coordinates every group (key type 0), and creates the internal
-//! `__consumer_offsets` topic on first use as Kafka does. Transaction coordinators (key type 1)
-//! are not available yet. Batched keys from v4.
+//! FindCoordinator: this broker coordinates every group (key type 0) and every transactional id
+//! (key type 1), and creates the internal `__consumer_offsets` / `__transaction_state` topic on
+//! first use as Kafka does. Batched keys from v4.
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
@@ -9,10 +9,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::groups::ensure_offsets_topic;
+use super::txn::ensure_txn_topic;
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
-
-const NO_TXN: &str = "Transactions are not available on this broker yet";
 
 /// Handles FindCoordinator.
 pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> ResponseKind {
@@ -34,7 +33,16 @@ pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> Respon
                 )
             }
         }
-        1 => (errors::COORDINATOR_NOT_AVAILABLE, Some(NO_TXN)),
+        1 => {
+            if ensure_txn_topic(&ctx.shard).await {
+                (errors::NONE, None)
+            } else {
+                (
+                    errors::COORDINATOR_NOT_AVAILABLE,
+                    Some("The transaction coordinator is not available."),
+                )
+            }
+        }
         _ => (
             errors::INVALID_REQUEST,
             Some("Unknown coordinator key type."),

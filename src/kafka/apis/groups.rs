@@ -20,14 +20,19 @@ use crate::shard::Shard;
 
 /// Makes sure `__consumer_offsets` exists, creating it on first use as Kafka does.
 pub async fn ensure_offsets_topic(shard: &Rc<Shard>) -> bool {
-    if shard.topic_table().get(OFFSETS_TOPIC).is_some() {
+    ensure_internal_topic(shard, OFFSETS_TOPIC, shard.config.groups.offsets_partitions).await
+}
+
+/// Makes sure the compacted internal topic `name` exists, creating it with `partitions`.
+pub async fn ensure_internal_topic(shard: &Rc<Shard>, name: &str, partitions: i32) -> bool {
+    if shard.topic_table().get(name).is_some() {
         return true;
     }
     let mut configs = BTreeMap::new();
     configs.insert("cleanup.policy".to_string(), "compact".to_string());
     let topic = NewTopic {
-        name: OFFSETS_TOPIC.to_string(),
-        partitions: shard.config.groups.offsets_partitions,
+        name: name.to_string(),
+        partitions,
         configs,
     };
     let req = ShardRequest::CreateTopics {
@@ -36,10 +41,10 @@ pub async fn ensure_offsets_topic(shard: &Rc<Shard>) -> bool {
     };
     if let ShardResponse::Created(r) = shard.call(0, req).await {
         if r.iter().any(|x| x.is_ok()) {
-            tracing::info!("created the internal topic {OFFSETS_TOPIC}");
+            tracing::info!("created the internal topic {name}");
         }
     }
-    shard.topic_table().get(OFFSETS_TOPIC).is_some()
+    shard.topic_table().get(name).is_some()
 }
 
 /// Sends `call` to the core coordinating `group`; `Err` holds the error code for the client.

@@ -44,6 +44,7 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKi
                                 partition: p.partition_index,
                             },
                             timestamp: p.timestamp,
+                            committed: ctx.version >= 2 && req.isolation_level == 1,
                         },
                     ));
                 }

@@ -13,3 +13,4 @@ pub mod metadata;
 pub mod offsets;
 pub mod produce;
 pub mod routing;
+pub mod txn;

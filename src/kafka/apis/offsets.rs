@@ -85,6 +85,7 @@ pub async fn fetch(ctx: &RequestContext, req: OffsetFetchRequest) -> ResponseKin
                         .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
                         .collect()
                 }),
+                require_stable: v >= 7 && req.require_stable,
                 member: match (&g.member_id, v >= 9) {
                     (Some(m), true) => Some((m.to_string(), g.member_epoch)),
                     _ => None,
@@ -127,6 +128,7 @@ pub async fn fetch(ctx: &RequestContext, req: OffsetFetchRequest) -> ResponseKin
                 .collect()
         }),
         member: None,
+        require_stable: v >= 7 && req.require_stable,
     };
     let o = fetch_group(ctx, q).await;
     if v >= 2 {

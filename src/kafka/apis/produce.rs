@@ -61,7 +61,7 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
                 early.push(Some(failed(errors::INVALID_REQUIRED_ACKS)));
                 continue;
             }
-            if &*name == crate::group::OFFSETS_TOPIC {
+            if &*name == crate::group::OFFSETS_TOPIC || &*name == crate::txn::TXN_TOPIC {
                 // Only the group coordinator writes the internal topic, as on Kafka.
                 early.push(Some(failed(errors::INVALID_TOPIC_EXCEPTION)));
                 continue;
@@ -72,6 +72,10 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
             };
             let payload = p.records.clone().unwrap_or_default();
             match validate_batches(&payload, max_batch) {
+                Ok(batches) if batches.iter().any(|b| b.is_control()) => {
+                    // Only the transaction coordinator writes markers.
+                    early.push(Some(failed(errors::INVALID_RECORD)));
+                }
                 Ok(batches) => {
                     early.push(None);
                     let tp = TopicPartition {

@@ -1,0 +1,256 @@
+//! Producer and transaction APIs on the connection's core: InitProducerId (idempotent producers
+//! get an id here; transactional ones from their coordinator), AddPartitionsToTxn,
+//! AddOffsetsToTxn and EndTxn (forwarded to the core coordinating the transactional id), and
+//! TxnOffsetCommit (forwarded to the group's coordinator).
+
+use std::rc::Rc;
+
+use kafka_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+};
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{
+    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse, InitProducerIdRequest,
+    InitProducerIdResponse, ProducerId, ResponseKind, TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
+};
+
+use super::groups::{ensure_internal_topic, ensure_offsets_topic, forward as forward_group};
+use crate::errors;
+use crate::group::{GroupCall, GroupReply, OFFSETS_TOPIC};
+use crate::kafka::dispatch::RequestContext;
+use crate::shard::messages::{ShardRequest, ShardResponse};
+use crate::shard::Shard;
+use crate::txn::{self, TxnCall, TxnReply, TXN_TOPIC};
+
+/// Makes sure `__transaction_state` exists, creating it on first use as Kafka does.
+pub async fn ensure_txn_topic(shard: &Rc<Shard>) -> bool {
+    ensure_internal_topic(shard, TXN_TOPIC, shard.config.txns.state_partitions).await
+}
+
+/// Sends `call` to the core coordinating `txn_id`; `Err` holds the error code for the client.
+async fn forward(shard: &Rc<Shard>, txn_id: &str, call: TxnCall) -> Result<TxnReply, i16> {
+    if !ensure_txn_topic(shard).await {
+        return Err(errors::COORDINATOR_NOT_AVAILABLE);
+    }
+    let partition = txn::partition_of(shard, txn_id);
+    let Some(core) = shard.owner_of(TXN_TOPIC, partition) else {
+        return Err(errors::COORDINATOR_NOT_AVAILABLE);
+    };
+    match shard.call(core, ShardRequest::Txn(Box::new(call))).await {
+        ShardResponse::Txn(r) => Ok(*r),
+        _ => Err(errors::COORDINATOR_NOT_AVAILABLE),
+    }
+}
+
+/// Clients older than `fenced_since` know a stale epoch as INVALID_PRODUCER_EPOCH.
+fn fit(code: i16, version: i16, fenced_since: i16) -> i16 {
+    if code == errors::PRODUCER_FENCED && version < fenced_since {
+        errors::INVALID_PRODUCER_EPOCH
+    } else {
+        code
+    }
+}
+
+/// Handles InitProducerId.
+pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) -> ResponseKind {
+    let shard = &ctx.shard;
+    let mut resp = InitProducerIdResponse::default();
+    let txn_id = req
+        .transactional_id
+        .as_ref()
+        .map(|t| t.0.to_string())
+        .filter(|t| !t.is_empty());
+    let (code, pid, epoch) = match txn_id {
+        // An idempotent producer: a fresh id every time, as Kafka does.
+        None => match shard.producer_ids.allocate() {
+            Ok(pid) => (errors::NONE, pid, 0),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot allocate a producer id");
+                (errors::COORDINATOR_NOT_AVAILABLE, -1, -1)
+            }
+        },
+        Some(id) => {
+            let expected = (ctx.version >= 3 && req.producer_id.0 >= 0)
+                .then_some((req.producer_id.0, req.producer_epoch));
+            let call = TxnCall::InitProducerId {
+                txn_id: id.clone(),
+                timeout_ms: req.transaction_timeout_ms,
+                expected,
+            };
+            match forward(shard, &id, call).await {
+                Ok(TxnReply::Producer {
+                    code,
+                    producer_id,
+                    epoch,
+                }) => (code, producer_id, epoch),
+                Ok(_) => (errors::UNKNOWN_SERVER_ERROR, -1, -1),
+                Err(code) => (code, -1, -1),
+            }
+        }
+    };
+    resp.error_code = fit(code, ctx.version, 4);
+    resp.producer_id = ProducerId(pid);
+    resp.producer_epoch = epoch;
+    ResponseKind::InitProducerId(resp)
+}
+
+/// Adds partitions to a transaction; unknown partitions fail the whole request.
+async fn add_partitions(
+    shard: &Rc<Shard>,
+    txn_id: &str,
+    producer_id: i64,
+    epoch: i16,
+    partitions: Vec<(String, i32)>,
+) -> i16 {
+    let call = TxnCall::AddPartitions {
+        txn_id: txn_id.to_string(),
+        producer_id,
+        epoch,
+        partitions,
+    };
+    match forward(shard, txn_id, call).await {
+        Ok(TxnReply::Code(c)) => c,
+        Ok(_) => errors::UNKNOWN_SERVER_ERROR,
+        Err(c) => c,
+    }
+}
+
+/// Handles AddPartitionsToTxn (v0-v3: one transaction per request).
+pub async fn add_partitions_to_txn(
+    ctx: &RequestContext,
+    req: AddPartitionsToTxnRequest,
+) -> ResponseKind {
+    let shard = &ctx.shard;
+    let table = shard.topic_table();
+    let unknown = |t: &str, p: i32| table.owner(t, p, shard.cores).is_none();
+    let any_unknown = req
+        .v3_and_below_topics
+        .iter()
+        .any(|t| t.partitions.iter().any(|&p| unknown(t.name.0.as_str(), p)));
+    let code = if any_unknown {
+        None
+    } else {
+        let parts = req
+            .v3_and_below_topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|&p| (t.name.0.to_string(), p)))
+            .collect();
+        let c = add_partitions(
+            shard,
+            req.v3_and_below_transactional_id.0.as_str(),
+            req.v3_and_below_producer_id.0,
+            req.v3_and_below_producer_epoch,
+            parts,
+        )
+        .await;
+        Some(fit(c, ctx.version, 2))
+    };
+    let mut resp = AddPartitionsToTxnResponse::default();
+    for t in &req.v3_and_below_topics {
+        let mut rt = AddPartitionsToTxnTopicResult::default();
+        rt.name = t.name.clone();
+        for &p in &t.partitions {
+            let mut rp = AddPartitionsToTxnPartitionResult::default();
+            rp.partition_index = p;
+            rp.partition_error_code = match code {
+                Some(c) => c,
+                None if unknown(t.name.0.as_str(), p) => errors::UNKNOWN_TOPIC_OR_PARTITION,
+                None => errors::OPERATION_NOT_ATTEMPTED,
+            };
+            rt.results_by_partition.push(rp);
+        }
+        resp.results_by_topic_v3_and_below.push(rt);
+    }
+    ResponseKind::AddPartitionsToTxn(resp)
+}
+
+/// Handles AddOffsetsToTxn: the group's `__consumer_offsets` partition joins the transaction.
+pub async fn add_offsets_to_txn(ctx: &RequestContext, req: AddOffsetsToTxnRequest) -> ResponseKind {
+    let shard = &ctx.shard;
+    let mut resp = AddOffsetsToTxnResponse::default();
+    resp.error_code = if !ensure_offsets_topic(shard).await {
+        errors::COORDINATOR_NOT_AVAILABLE
+    } else {
+        let partition = crate::group::partition_of(shard, req.group_id.0.as_str());
+        let c = add_partitions(
+            shard,
+            req.transactional_id.0.as_str(),
+            req.producer_id.0,
+            req.producer_epoch,
+            vec![(OFFSETS_TOPIC.to_string(), partition)],
+        )
+        .await;
+        fit(c, ctx.version, 2)
+    };
+    ResponseKind::AddOffsetsToTxn(resp)
+}
+
+/// Handles EndTxn.
+pub async fn end_txn(ctx: &RequestContext, req: EndTxnRequest) -> ResponseKind {
+    let txn_id = req.transactional_id.0.to_string();
+    let call = TxnCall::End {
+        txn_id: txn_id.clone(),
+        producer_id: req.producer_id.0,
+        epoch: req.producer_epoch,
+        commit: req.committed,
+    };
+    let code = match forward(&ctx.shard, &txn_id, call).await {
+        Ok(TxnReply::Code(c)) => c,
+        Ok(_) => errors::UNKNOWN_SERVER_ERROR,
+        Err(c) => c,
+    };
+    let mut resp = EndTxnResponse::default();
+    resp.error_code = fit(code, ctx.version, 2);
+    resp.producer_id = ProducerId(-1);
+    resp.producer_epoch = -1;
+    ResponseKind::EndTxn(resp)
+}
+
+/// Handles TxnOffsetCommit on the group's coordinator.
+pub async fn txn_offset_commit(ctx: &RequestContext, req: TxnOffsetCommitRequest) -> ResponseKind {
+    let group = req.group_id.0.to_string();
+    let version = ctx.version;
+    let shape: Vec<_> = req
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name.clone(),
+                t.partitions
+                    .iter()
+                    .map(|p| p.partition_index)
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let mut resp = match forward_group(&ctx.shard, &group, GroupCall::TxnCommit(req, version)).await
+    {
+        Ok(GroupReply::Kafka(ResponseKind::TxnOffsetCommit(r))) => r,
+        other => {
+            let code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            let mut r = TxnOffsetCommitResponse::default();
+            for (name, parts) in shape {
+                let mut rt = TxnOffsetCommitResponseTopic::default();
+                rt.name = name;
+                for p in parts {
+                    let mut rp = TxnOffsetCommitResponsePartition::default();
+                    rp.partition_index = p;
+                    rp.error_code = code;
+                    rt.partitions.push(rp);
+                }
+                r.topics.push(rt);
+            }
+            r
+        }
+    };
+    for t in resp.topics.iter_mut() {
+        for p in t.partitions.iter_mut() {
+            p.error_code = fit(p.error_code, version, 2);
+        }
+    }
+    ResponseKind::TxnOffsetCommit(resp)
+}

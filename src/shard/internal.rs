@@ -1,0 +1,97 @@
+//! Writes to internal topics (`__consumer_offsets`, `__transaction_state`) by the coordinators
+//! that own them: one record batch built on this core, appended to a partition this core owns,
+//! and synced before the caller goes on.
+
+use std::rc::Rc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use super::Shard;
+use crate::storage::batch::validate_batches;
+use crate::storage::LogError;
+
+/// Why an internal write failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InternalWriteError {
+    /// This core does not own the partition (or it is not open yet).
+    NotHere,
+    /// The partition's producer state refused the batch (Kafka error code).
+    Producer(i16),
+    /// The batch could not be built or written.
+    Storage(String),
+}
+
+/// The producer a transactional internal batch is written for (TxnOffsetCommit).
+#[derive(Debug, Clone, Copy)]
+pub struct TxnProducer {
+    /// Producer id.
+    pub producer_id: i64,
+    /// Producer epoch.
+    pub epoch: i16,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Appends `entries` (key, value or tombstone) as one batch to `topic`/`partition` and waits
+/// until it is durable. With `producer` the batch is transactional (no sequence numbers).
+pub async fn append_records(
+    shard: &Rc<Shard>,
+    topic: &str,
+    partition: i32,
+    entries: Vec<(Bytes, Option<Bytes>)>,
+    producer: Option<TxnProducer>,
+) -> Result<(), InternalWriteError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let Some(log) = shard.log(topic, partition) else {
+        return Err(InternalWriteError::NotHere);
+    };
+    let now = now_ms();
+    let recs: Vec<Record> = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, (k, v))| Record {
+            transactional: producer.is_some(),
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: producer.map_or(-1, |p| p.producer_id),
+            producer_epoch: producer.map_or(-1, |p| p.epoch),
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: -1,
+            timestamp: now,
+            key: Some(k),
+            value: v,
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let opts = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, &recs, &opts)
+        .map_err(|e| InternalWriteError::Storage(format!("encoding: {e}")))?;
+    let payload = buf.freeze();
+    let batches = validate_batches(&payload, usize::MAX)
+        .map_err(|e| InternalWriteError::Storage(format!("validating: {e:?}")))?;
+    let map = |e: LogError| match e {
+        LogError::Producer(code) => InternalWriteError::Producer(code),
+        other => {
+            tracing::warn!(topic, partition, error = ?other, "internal write failed");
+            InternalWriteError::Storage(format!("{other:?}"))
+        }
+    };
+    let appended = log.append(&batches, &payload).map_err(map)?;
+    log.wait_durable(appended.next_offset).await.map_err(map)
+}

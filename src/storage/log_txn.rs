@@ -1,0 +1,218 @@
+//! Producer state of a partition log: transaction markers, the last stable offset, aborted
+//! transactions, and the snapshots that spare a full replay of the log at startup.
+//!
+//! A snapshot `<offset>.snapshot` holds the producer state after every batch below `offset`.
+//! It is taken from the live state, whose offset may be ahead of what is on disk; recovery uses
+//! the newest snapshot whose offset is not past the recovered end of the log, then replays the
+//! batch headers from there. Snapshots are checksummed, so a torn one is simply skipped.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use super::batch::{self, validate_batches};
+use super::log::{Appended, LogError, PartitionLog};
+use super::producers::{ProducerEntry, ProducerStates};
+
+const SNAPSHOT_MAGIC: &[u8; 4] = b"RNPS";
+const SNAPSHOTS_KEPT: usize = 2;
+
+fn snapshot_name(offset: i64) -> String {
+    format!("{offset:020}.snapshot")
+}
+
+fn parse_snapshot_name(name: &str) -> Option<i64> {
+    let stem = name.strip_suffix(".snapshot")?;
+    (stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| stem.parse().ok())
+        .flatten()
+}
+
+/// Snapshot files in `dir`, oldest first.
+fn snapshots(dir: &Path) -> Vec<(i64, PathBuf)> {
+    let mut v: Vec<(i64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            parse_snapshot_name(&e.file_name().to_string_lossy()).map(|o| (o, e.path()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn read_snapshot(path: &Path) -> Option<ProducerStates> {
+    let b = std::fs::read(path).ok()?;
+    if b.len() < 16 || &b[..4] != SNAPSHOT_MAGIC {
+        return None;
+    }
+    let (body, crc) = b.split_at(b.len() - 4);
+    if crc32c::crc32c(body).to_be_bytes() != crc {
+        return None;
+    }
+    ProducerStates::decode(&body[12..])
+}
+
+/// A control record batch (commit or abort marker) for producer `pid`.
+fn marker_batch(pid: i64, epoch: i16, commit: bool, coordinator_epoch: i32) -> BytesMut {
+    let mut key = Vec::with_capacity(4);
+    key.extend_from_slice(&0i16.to_be_bytes());
+    key.extend_from_slice(&(commit as i16).to_be_bytes());
+    let mut value = Vec::with_capacity(6);
+    value.extend_from_slice(&0i16.to_be_bytes());
+    value.extend_from_slice(&coordinator_epoch.to_be_bytes());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let rec = Record {
+        transactional: true,
+        control: true,
+        delete_horizon: false,
+        partition_leader_epoch: 0,
+        producer_id: pid,
+        producer_epoch: epoch,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: now,
+        key: Some(key.into()),
+        value: Some(value.into()),
+        headers: Default::default(),
+    };
+    let mut buf = BytesMut::new();
+    let opts = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    // Encoding one small uncompressed record into memory cannot fail.
+    let _ = RecordBatchEncoder::encode(&mut buf, &[rec], &opts);
+    buf
+}
+
+impl PartitionLog {
+    /// The last stable offset: the high watermark, held back by the oldest open transaction.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.st.borrow().last_stable_offset()
+    }
+
+    /// Aborted transactions overlapping `[from, to)`, as (producer id, first offset).
+    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
+        self.st.borrow().producers.aborted_between(from, to)
+    }
+
+    /// A copy of the producers known to this partition (DescribeProducers).
+    pub fn producer_entries(&self) -> Vec<(i64, ProducerEntry)> {
+        let st = self.st.borrow();
+        st.producers
+            .producers()
+            .map(|(p, e)| (*p, e.clone()))
+            .collect()
+    }
+
+    /// Appends a commit or abort marker for `pid`, ending its transaction on this partition.
+    /// Await [`PartitionLog::wait_durable`] with the returned offset before relying on it.
+    pub fn append_marker(
+        self: &Rc<Self>,
+        pid: i64,
+        epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> Result<Appended, LogError> {
+        let payload = marker_batch(pid, epoch, commit, coordinator_epoch).freeze();
+        let batches = validate_batches(&payload, usize::MAX)
+            .map_err(|e| LogError::Storage(format!("marker batch: {e:?}")))?;
+        let a = self.append_unchecked(&batches, &payload)?;
+        self.st.borrow_mut().producers.apply_marker(
+            pid,
+            epoch,
+            commit,
+            a.base_offset,
+            coordinator_epoch,
+        );
+        Ok(a)
+    }
+
+    /// Writes a snapshot of the producer state as of the current end of the log, keeping the
+    /// newest few. Not synced: a snapshot lost or torn in a crash is skipped at recovery.
+    pub(super) fn write_snapshot(&self) {
+        let (offset, body) = {
+            let st = self.st.borrow();
+            (st.next_offset, st.producers.encode())
+        };
+        let mut b = Vec::with_capacity(body.len() + 16);
+        b.extend_from_slice(SNAPSHOT_MAGIC);
+        b.extend_from_slice(&offset.to_be_bytes());
+        b.extend_from_slice(&body);
+        let crc = crc32c::crc32c(&b);
+        b.extend_from_slice(&crc.to_be_bytes());
+        let path = self.dir.join(snapshot_name(offset));
+        let tmp = path.with_extension("snapshot.tmp");
+        if let Err(e) = std::fs::write(&tmp, &b).and_then(|_| std::fs::rename(&tmp, &path)) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write producer snapshot");
+            return;
+        }
+        let all = snapshots(&self.dir);
+        for (_, p) in all.iter().take(all.len().saturating_sub(SNAPSHOTS_KEPT)) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    /// Rebuilds the producer state at open: newest usable snapshot, then the batch headers
+    /// after it. Snapshots past the end of the log (taken before a crash cut it) are removed.
+    pub(super) async fn recover_producers(&self) -> std::io::Result<()> {
+        let (start, end) = {
+            let st = self.st.borrow();
+            (st.log_start, st.next_offset)
+        };
+        let mut from = start;
+        for (offset, path) in snapshots(&self.dir).into_iter().rev() {
+            if offset > end {
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            if let Some(state) = read_snapshot(&path) {
+                self.st.borrow_mut().producers = state;
+                from = offset.max(start);
+                break;
+            }
+            tracing::warn!(path = %path.display(), "skipping unreadable producer snapshot");
+        }
+        if from >= end {
+            return Ok(());
+        }
+        let mut replayed = ProducerStates::default();
+        std::mem::swap(&mut replayed, &mut self.st.borrow_mut().producers);
+        let mut batches = 0u64;
+        self.scan_from(from, |info, data| {
+            if info.base_offset < from {
+                return true;
+            }
+            batches += 1;
+            if info.is_control() {
+                if let Some(commit) = batch::control_marker(data) {
+                    replayed.apply_marker(
+                        info.producer_id,
+                        info.producer_epoch,
+                        commit,
+                        info.base_offset,
+                        -1,
+                    );
+                }
+            } else {
+                replayed.apply(info, info.base_offset);
+            }
+            true
+        })
+        .await
+        .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        self.st.borrow_mut().producers = replayed;
+        tracing::debug!(dir = %self.dir.display(), from, batches, "producer state replayed");
+        Ok(())
+    }
+}

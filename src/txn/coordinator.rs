@@ -1,0 +1,181 @@
+//! The transaction coordinator's request handling: InitProducerId (new ids, epoch bumps and
+//! fencing of the previous producer), adding partitions to a transaction, and EndTxn.
+//!
+//! Every change is written to `__transaction_state` before it is answered. While a write or a
+//! round of markers is in flight the id is `busy`, and requests for it get
+//! CONCURRENT_TRANSACTIONS, which clients retry.
+
+use std::rc::Rc;
+
+use super::state::{now_ms, TxnMeta, TxnState};
+use super::{markers, partition_of, serves, store};
+use crate::errors;
+use crate::shard::Shard;
+
+/// Checks a request's producer id and epoch against the id's state.
+fn check_producer(m: &TxnMeta, producer_id: i64, epoch: i16) -> Result<(), i16> {
+    if m.producer_id != producer_id {
+        return Err(errors::INVALID_PRODUCER_ID_MAPPING);
+    }
+    if m.epoch != epoch {
+        return Err(errors::PRODUCER_FENCED);
+    }
+    if m.busy || m.state.is_preparing() {
+        return Err(errors::CONCURRENT_TRANSACTIONS);
+    }
+    Ok(())
+}
+
+/// Writes `m` as the new state of its id; on failure the old state is put back.
+async fn commit_state(shard: &Rc<Shard>, old: TxnMeta, mut m: TxnMeta) -> Result<(), i16> {
+    m.update_ms = now_ms();
+    m.busy = true;
+    let id = m.txn_id.clone();
+    shard.txns.txns.borrow_mut().insert(id.clone(), m.clone());
+    let r = store::persist(shard, &m).await;
+    let mut txns = shard.txns.txns.borrow_mut();
+    match r {
+        Ok(()) => {
+            m.busy = false;
+            txns.insert(id, m);
+            Ok(())
+        }
+        Err(code) => {
+            txns.insert(id, old);
+            Err(code)
+        }
+    }
+}
+
+/// InitProducerId for a transactional id: a new producer id, or the existing one with its
+/// epoch bumped (fencing the previous producer and aborting its open transaction).
+pub async fn init_producer_id(
+    shard: &Rc<Shard>,
+    txn_id: &str,
+    timeout_ms: i32,
+    expected: Option<(i64, i16)>,
+) -> Result<(i64, i16), i16> {
+    if timeout_ms <= 0 || timeout_ms > shard.config.txns.max_timeout_ms {
+        return Err(errors::INVALID_TRANSACTION_TIMEOUT);
+    }
+    let partition = partition_of(shard, txn_id);
+    if !serves(shard, partition) {
+        return Err(errors::NOT_COORDINATOR);
+    }
+    // An open transaction is aborted first (fencing its producer), then the epoch is bumped.
+    for _ in 0..3 {
+        let current = shard.txns.txns.borrow().get(txn_id).cloned();
+        let Some(old) = current else {
+            let pid = shard
+                .producer_ids
+                .allocate()
+                .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)?;
+            let mut m = TxnMeta::new(txn_id, partition, pid, timeout_ms);
+            m.epoch = 0;
+            let placeholder = m.clone();
+            commit_state(shard, placeholder, m).await.inspect_err(|_| {
+                shard.txns.txns.borrow_mut().remove(txn_id);
+            })?;
+            return Ok((pid, 0));
+        };
+        if old.busy || old.state.is_preparing() {
+            return Err(errors::CONCURRENT_TRANSACTIONS);
+        }
+        if let Some((pid, epoch)) = expected {
+            let known = pid == old.producer_id && (epoch == old.epoch || epoch == old.last_epoch);
+            if !known {
+                return Err(errors::PRODUCER_FENCED);
+            }
+            // A retry of a bump that already happened: answer it again.
+            if old.state == TxnState::Empty && epoch == old.last_epoch {
+                return Ok((old.producer_id, old.epoch));
+            }
+        }
+        if old.state == TxnState::Ongoing {
+            markers::finish(shard, txn_id, false, true).await?;
+            continue;
+        }
+        let mut m = old.clone();
+        if m.epoch >= i16::MAX - 1 {
+            m.producer_id = shard
+                .producer_ids
+                .allocate()
+                .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)?;
+            m.epoch = 0;
+            m.last_epoch = -1;
+        } else {
+            m.last_epoch = m.epoch;
+            m.epoch += 1;
+        }
+        m.timeout_ms = timeout_ms;
+        m.state = TxnState::Empty;
+        m.partitions.clear();
+        m.start_ms = -1;
+        let (pid, epoch) = (m.producer_id, m.epoch);
+        commit_state(shard, old, m).await?;
+        return Ok((pid, epoch));
+    }
+    Err(errors::CONCURRENT_TRANSACTIONS)
+}
+
+/// Adds partitions to the producer's transaction, opening it if needed.
+pub async fn add_partitions(
+    shard: &Rc<Shard>,
+    txn_id: &str,
+    producer_id: i64,
+    epoch: i16,
+    partitions: Vec<(String, i32)>,
+) -> i16 {
+    let current = shard.txns.txns.borrow().get(txn_id).cloned();
+    let Some(old) = current else {
+        return errors::INVALID_PRODUCER_ID_MAPPING;
+    };
+    if let Err(code) = check_producer(&old, producer_id, epoch) {
+        return code;
+    }
+    let fresh = old.state != TxnState::Ongoing;
+    if !fresh && partitions.iter().all(|p| old.partitions.contains(p)) {
+        return errors::NONE;
+    }
+    let mut m = old.clone();
+    if fresh {
+        m.partitions.clear();
+        m.start_ms = now_ms();
+    }
+    m.state = TxnState::Ongoing;
+    m.partitions.extend(partitions);
+    match commit_state(shard, old, m).await {
+        Ok(()) => errors::NONE,
+        Err(code) => code,
+    }
+}
+
+/// EndTxn: commits or aborts the producer's transaction.
+pub async fn end_txn(
+    shard: &Rc<Shard>,
+    txn_id: &str,
+    producer_id: i64,
+    epoch: i16,
+    commit: bool,
+) -> i16 {
+    let current = shard.txns.txns.borrow().get(txn_id).cloned();
+    let Some(m) = current else {
+        return errors::INVALID_PRODUCER_ID_MAPPING;
+    };
+    if m.producer_id != producer_id {
+        return errors::INVALID_PRODUCER_ID_MAPPING;
+    }
+    if m.epoch != epoch {
+        return errors::PRODUCER_FENCED;
+    }
+    match (m.state, commit) {
+        _ if m.busy || m.state.is_preparing() => errors::CONCURRENT_TRANSACTIONS,
+        (TxnState::Ongoing, _) => match markers::finish(shard, txn_id, commit, false).await {
+            Ok(()) => errors::NONE,
+            Err(code) => code,
+        },
+        // A retry of an EndTxn that already finished.
+        (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => errors::NONE,
+        _ => errors::INVALID_TXN_STATE,
+    }
+}

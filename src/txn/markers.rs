@@ -1,0 +1,193 @@
+//! Finishing a transaction: the decision (PrepareCommit / PrepareAbort) is logged, a commit or
+//! abort marker is written to every partition of the transaction on the core that owns it, and
+//! the completion is logged. A crash between the steps leaves the decision in the log; the
+//! sweep finishes the markers after the restart.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::state::{now_ms, TxnState};
+use super::store;
+use crate::errors;
+use crate::shard::messages::{ShardRequest, ShardResponse, TopicPartition};
+use crate::shard::Shard;
+
+/// How often a marker that could not be written is retried before the round gives up (the
+/// sweep starts a new round later).
+const MARKER_ATTEMPTS: usize = 50;
+
+/// Decides the outcome of `txn_id`'s open transaction and finishes it. With `fence` the epoch
+/// is bumped first, so the current producer is fenced (timeouts, a new producer taking over).
+pub async fn finish(shard: &Rc<Shard>, txn_id: &str, commit: bool, fence: bool) -> Result<(), i16> {
+    let current = shard.txns.txns.borrow().get(txn_id).cloned();
+    let Some(old) = current else {
+        return Err(errors::INVALID_PRODUCER_ID_MAPPING);
+    };
+    let mut m = old.clone();
+    if fence && m.epoch < i16::MAX - 1 {
+        m.last_epoch = m.epoch;
+        m.epoch += 1;
+    }
+    m.state = if commit {
+        TxnState::PrepareCommit
+    } else {
+        TxnState::PrepareAbort
+    };
+    m.busy = true;
+    m.update_ms = now_ms();
+    shard
+        .txns
+        .txns
+        .borrow_mut()
+        .insert(txn_id.to_string(), m.clone());
+    if let Err(code) = store::persist(shard, &m).await {
+        shard.txns.txns.borrow_mut().insert(txn_id.to_string(), old);
+        return Err(code);
+    }
+    resume(shard, txn_id).await;
+    Ok(())
+}
+
+/// Writes the markers of a decided transaction and logs its completion. Leaves it decided (for
+/// the sweep to retry) when a marker cannot be written.
+pub async fn resume(shard: &Rc<Shard>, txn_id: &str) {
+    let current = shard.txns.txns.borrow().get(txn_id).cloned();
+    let Some(mut m) = current else {
+        return;
+    };
+    if !m.state.is_preparing() {
+        return;
+    }
+    let commit = m.state == TxnState::PrepareCommit;
+    set_busy(shard, txn_id, true);
+    let parts: Vec<(String, i32)> = m.partitions.iter().cloned().collect();
+    if !write_markers(shard, m.producer_id, m.epoch, commit, parts).await {
+        tracing::warn!(txn_id, "transaction markers not all written; will retry");
+        set_busy(shard, txn_id, false);
+        return;
+    }
+    m.state = if commit {
+        TxnState::CompleteCommit
+    } else {
+        TxnState::CompleteAbort
+    };
+    m.partitions.clear();
+    m.update_ms = now_ms();
+    m.busy = false;
+    if let Err(code) = store::persist(shard, &m).await {
+        tracing::warn!(
+            txn_id,
+            code,
+            "cannot log transaction completion; will retry"
+        );
+        set_busy(shard, txn_id, false);
+        return;
+    }
+    shard.txns.txns.borrow_mut().insert(txn_id.to_string(), m);
+}
+
+fn set_busy(shard: &Shard, txn_id: &str, busy: bool) {
+    if let Some(m) = shard.txns.txns.borrow_mut().get_mut(txn_id) {
+        m.busy = busy;
+    }
+}
+
+/// Writes a marker to every partition, retrying those whose owner cannot take it yet. Partitions
+/// of deleted topics are skipped. True once every marker is durable.
+async fn write_markers(
+    shard: &Rc<Shard>,
+    producer_id: i64,
+    epoch: i16,
+    commit: bool,
+    mut parts: Vec<(String, i32)>,
+) -> bool {
+    for attempt in 0..MARKER_ATTEMPTS {
+        if attempt > 0 {
+            glommio::timer::sleep(Duration::from_millis(100)).await;
+        }
+        let mut by_owner: BTreeMap<usize, Vec<TopicPartition>> = BTreeMap::new();
+        for (topic, partition) in &parts {
+            if let Some(owner) = shard.owner_of(topic, *partition) {
+                by_owner.entry(owner).or_default().push(TopicPartition {
+                    topic: Arc::from(topic.as_str()),
+                    partition: *partition,
+                });
+            }
+        }
+        let tasks: Vec<_> = by_owner
+            .into_iter()
+            .map(|(owner, tps)| {
+                let s = shard.clone();
+                glommio::spawn_local(async move {
+                    let req = ShardRequest::WriteMarkers {
+                        producer_id,
+                        epoch,
+                        commit,
+                        parts: tps.clone(),
+                    };
+                    let codes = match s.call(owner, req).await {
+                        ShardResponse::Markers(c) => c,
+                        _ => vec![errors::NOT_LEADER_OR_FOLLOWER; tps.len()],
+                    };
+                    tps.into_iter().zip(codes).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut retry = Vec::new();
+        for t in tasks {
+            for (tp, code) in t.await {
+                if code != errors::NONE && code != errors::UNKNOWN_TOPIC_OR_PARTITION {
+                    retry.push((tp.topic.to_string(), tp.partition));
+                }
+            }
+        }
+        if retry.is_empty() {
+            return true;
+        }
+        parts = retry;
+    }
+    false
+}
+
+/// The owning core's side: appends a marker to each partition and waits until all are durable.
+/// Markers on `__consumer_offsets` also settle the producer's pending transactional offsets.
+pub async fn write_local(
+    shard: &Rc<Shard>,
+    producer_id: i64,
+    epoch: i16,
+    commit: bool,
+    parts: Vec<TopicPartition>,
+) -> Vec<i16> {
+    let mut codes = vec![errors::NONE; parts.len()];
+    let mut waits = Vec::new();
+    for (i, tp) in parts.iter().enumerate() {
+        let Some(log) = shard.log(&tp.topic, tp.partition) else {
+            codes[i] = if shard.owner_of(&tp.topic, tp.partition).is_some() {
+                errors::NOT_LEADER_OR_FOLLOWER
+            } else {
+                errors::UNKNOWN_TOPIC_OR_PARTITION
+            };
+            continue;
+        };
+        match log.append_marker(producer_id, epoch, commit, 0) {
+            Ok(a) => waits.push((i, log, a.next_offset)),
+            Err(e) => {
+                tracing::warn!(topic = %tp.topic, partition = tp.partition, error = ?e, "marker append failed");
+                codes[i] = errors::KAFKA_STORAGE_ERROR;
+            }
+        }
+    }
+    for (i, log, next) in waits {
+        if log.wait_durable(next).await.is_err() {
+            codes[i] = errors::KAFKA_STORAGE_ERROR;
+            continue;
+        }
+        let tp = &parts[i];
+        if &*tp.topic == crate::group::OFFSETS_TOPIC {
+            crate::group::txn_offsets::complete(shard, tp.partition, producer_id, commit);
+        }
+    }
+    codes
+}
