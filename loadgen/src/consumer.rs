@@ -1,0 +1,178 @@
+//! One consumer thread: polls its partitions, counts this run's messages and records end-to-end
+//! latency (now minus the send time embedded in the value).
+//!
+//! In `group` mode every consumer of a subscription joins the same consumer group; in `assign`
+//! mode each takes a fixed share of the partitions, starting at the end offsets read before
+//! producing started.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::context::RunContext;
+use crate::payload::read_header;
+use crate::stats::Recorder;
+use crate::workload::{ConsumerMode, Workload};
+
+/// How often a consumer republishes the size of its assignment.
+const ASSIGNMENT_REFRESH: Duration = Duration::from_millis(200);
+
+/// Per-subscription progress, shared by the consumers of one subscription.
+#[derive(Default)]
+pub struct Subscription {
+    /// Index of the subscribed topic in the workload's topic list.
+    pub topic: usize,
+    /// Messages of this run consumed by the subscription.
+    pub consumed: AtomicU64,
+    /// Partitions currently assigned to the subscription's consumers, summed.
+    pub assigned: AtomicUsize,
+}
+
+/// Everything one consumer thread needs.
+pub struct ConsumerTask {
+    /// Run-wide state.
+    pub run: Arc<RunContext>,
+    /// Global consumer index (for the client id).
+    pub index: usize,
+    /// Topic consumed.
+    pub topic: String,
+    /// Consumer group id (one per subscription).
+    pub group_id: String,
+    /// Progress of this consumer's subscription.
+    pub subscription: Arc<Subscription>,
+    /// Where this consumer's end-to-end latencies go.
+    pub recorder: Arc<Recorder>,
+    /// `assign` mode only: the `(partition, start offset)` pairs of this consumer.
+    pub assignment: Option<Vec<(i32, i64)>>,
+}
+
+/// Creates a plain consumer with the workload's consumer properties.
+pub fn create_consumer(w: &Workload, group_id: &str, client_id: &str) -> Result<BaseConsumer> {
+    let mut cfg = ClientConfig::new();
+    cfg.set("group.id", group_id).set("client.id", client_id);
+    for (k, v) in w.consumer_properties() {
+        cfg.set(k, v);
+    }
+    if w.consumer_mode == ConsumerMode::Assign {
+        cfg.set("enable.auto.commit", "false");
+    }
+    cfg.create()
+        .context("creating consumer (check consumer_config)")
+}
+
+/// The partitions of `partitions` that consumer `index` of `count` takes in `assign` mode.
+pub fn share_of_partitions(partitions: i32, index: usize, count: usize) -> Vec<i32> {
+    (0..partitions)
+        .filter(|p| *p as usize % count.max(1) == index)
+        .collect()
+}
+
+/// Reads the end offset of every partition of `topic` (the start point in `assign` mode).
+pub fn end_offsets(w: &Workload, topic: &str) -> Result<Vec<(i32, i64)>> {
+    let c = create_consumer(w, "runnel-loadgen-offsets", "runnel-loadgen-offsets")?;
+    (0..w.partitions)
+        .map(|p| {
+            let (_, high) = c
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .with_context(|| format!("end offset of {topic}/{p}"))?;
+            Ok((p, high))
+        })
+        .collect()
+}
+
+impl ConsumerTask {
+    /// Creates the consumer, subscribes or assigns, and runs it on a new thread until
+    /// `stop_consuming` is set.
+    pub fn spawn(self) -> Result<std::thread::JoinHandle<()>> {
+        let client_id = format!("runnel-loadgen-c{}", self.index);
+        let consumer = create_consumer(&self.run.workload, &self.group_id, &client_id)?;
+        match &self.assignment {
+            None => consumer.subscribe(&[&self.topic]).context("subscribing")?,
+            Some(parts) => {
+                let mut tpl = TopicPartitionList::new();
+                for (p, off) in parts {
+                    tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*off))
+                        .context("building assignment")?;
+                }
+                consumer.assign(&tpl).context("assigning partitions")?;
+            }
+        }
+        std::thread::Builder::new()
+            .name(format!("consumer-{}", self.index))
+            .spawn(move || self.run_loop(consumer))
+            .context("spawning consumer thread")
+    }
+
+    fn run_loop(self, consumer: BaseConsumer) {
+        let run = &self.run;
+        let c = &run.counters;
+        let mut published = 0usize;
+        let mut last_refresh = Instant::now() - ASSIGNMENT_REFRESH;
+        while !run.stop_consuming.load(Ordering::Relaxed) {
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => {
+                    let now = run.clock.now_ns();
+                    let value = m.payload().unwrap_or(&[]);
+                    match read_header(value) {
+                        Some((sent_ns, run_id)) if run_id == run.run_id => {
+                            c.consumed.fetch_add(1, Ordering::Relaxed);
+                            c.consumed_bytes
+                                .fetch_add(value.len() as u64, Ordering::Relaxed);
+                            self.subscription.consumed.fetch_add(1, Ordering::Relaxed);
+                            self.recorder.record(
+                                now.saturating_sub(sent_ns) / 1000,
+                                sent_ns >= run.measure_start_ns(),
+                            );
+                        }
+                        _ => {
+                            c.foreign.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                Some(Err(e)) if c.consumer_errors.fetch_add(1, Ordering::Relaxed) < 10 => {
+                    eprintln!("consumer {}: {e}", self.index);
+                }
+                Some(Err(_)) | None => {}
+            }
+            if last_refresh.elapsed() >= ASSIGNMENT_REFRESH {
+                last_refresh = Instant::now();
+                let n = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+                if n != published {
+                    let sub = &self.subscription.assigned;
+                    if n > published {
+                        sub.fetch_add(n - published, Ordering::Relaxed);
+                    } else {
+                        sub.fetch_sub(published - n, Ordering::Relaxed);
+                    }
+                    published = n;
+                }
+            }
+        }
+        self.subscription
+            .assigned
+            .fetch_sub(published, Ordering::Relaxed);
+        if self.assignment.is_none() {
+            consumer.unsubscribe();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share_of_partitions;
+
+    #[test]
+    fn partitions_are_shared_without_overlap() {
+        let mut all: Vec<i32> = (0..3).flat_map(|i| share_of_partitions(10, i, 3)).collect();
+        all.sort();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_eq!(share_of_partitions(10, 1, 3), vec![1, 4, 7]);
+        assert!(share_of_partitions(2, 3, 4).is_empty());
+    }
+}

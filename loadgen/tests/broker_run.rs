@@ -1,0 +1,175 @@
+//! End-to-end test: runs `runnel-loadgen` against a real `runnel` broker started on a free
+//! loopback port with a temporary data directory, and checks that every produced message was
+//! consumed and that the JSON result has the expected fields.
+//!
+//! The broker binary is `$RUNNEL_BIN`, or else `target/{debug,release}/runnel` next to this
+//! test's own target directory or the workspace's. If none exists the test prints why and
+//! passes without running (build the broker first: `cargo build --bin runnel`).
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The broker process; killed (and reaped) when dropped, whatever happens in the test.
+struct Broker {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn broker_bin() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("RUNNEL_BIN") {
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
+    }
+    let mut candidates = Vec::new();
+    // This test runs from <target>/<profile>/deps/.
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(profile_dir) = exe.parent().and_then(|d| d.parent()) {
+            candidates.push(profile_dir.join("runnel"));
+            if let Some(target) = profile_dir.parent() {
+                candidates.push(target.join("release/runnel"));
+                candidates.push(target.join("debug/runnel"));
+            }
+        }
+    }
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    candidates.push(workspace.join("target/debug/runnel"));
+    candidates.push(workspace.join("target/release/runnel"));
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_broker(bin: &PathBuf, dir: &std::path::Path) -> Broker {
+    let port = free_port();
+    let log = dir.join("broker.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let child = Command::new(bin)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--cores")
+        .arg("1")
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .expect("spawning the broker");
+    let mut broker = Broker { child, port, log };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(st)) = broker.child.try_wait() {
+            panic!(
+                "broker exited with {st}: {}",
+                std::fs::read_to_string(&broker.log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "broker did not start listening");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    broker
+}
+
+#[test]
+fn tiny_workload_consumes_everything() {
+    let Some(bin) = broker_bin() else {
+        println!("SKIPPED: no runnel binary (set RUNNEL_BIN or run `cargo build --bin runnel`)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_broker(&bin, dir.path());
+    let workload = dir.path().join("tiny.toml");
+    std::fs::write(
+        &workload,
+        r#"
+        name = "tiny"
+        topics = 1
+        partitions = 3
+        producers_per_topic = 2
+        consumers_per_subscription = 2
+        message_size = { min = 32, max = 256 }
+        key_distribution = "round-robin"
+        warmup_s = 0
+        messages = 2000
+        max_duration_s = 60
+        drain_timeout_s = 30
+        "#,
+    )
+    .unwrap();
+    let out = dir.path().join("result.json");
+    let plot = dir.path().join("result.svg");
+    let run = Command::new(env!("CARGO_BIN_EXE_runnel-loadgen"))
+        .arg("run")
+        .arg(&workload)
+        .arg("--bootstrap")
+        .arg(format!("127.0.0.1:{}", broker.port))
+        .arg("--out")
+        .arg(&out)
+        .arg("--plot")
+        .arg(&plot)
+        .output()
+        .expect("running runnel-loadgen");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "loadgen failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}\nbroker log:\n{}",
+        run.status,
+        std::fs::read_to_string(&broker.log).unwrap_or_default()
+    );
+    assert!(stdout.contains("publish p99.9 ms"), "{stdout}");
+
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let totals = &v["totals"];
+    assert_eq!(v["ended_by"], "count", "{v:#}");
+    assert_eq!(totals["sent"], 2000, "{totals:#}");
+    assert_eq!(totals["acked"], 2000, "{totals:#}");
+    assert_eq!(totals["failed"], 0, "{totals:#}");
+    assert_eq!(totals["consumed"], 2000, "{totals:#}");
+    assert_eq!(totals["missing"], 0, "{totals:#}");
+    assert_eq!(v["workload"]["name"], "tiny");
+    assert_eq!(v["workload"]["partitions"], 3);
+    for key in ["publish_latency", "e2e_latency"] {
+        let l = &v[key];
+        assert_eq!(l["count"], 2000, "{key}: {l:#}");
+        for p in [
+            "p50_ms", "p90_ms", "p99_ms", "p999_ms", "p9999_ms", "max_ms",
+        ] {
+            assert!(l[p].as_f64().unwrap() > 0.0, "{key}.{p}: {l:#}");
+        }
+        assert!(l["p50_ms"].as_f64() <= l["max_ms"].as_f64());
+    }
+    assert!(v["produced"]["msg_per_s"].as_f64().unwrap() > 0.0);
+    let series = v["series"].as_array().unwrap();
+    assert!(!series.is_empty());
+    assert!(series[0]["publish_p99_ms"].is_number());
+    assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
+
+    // compare works on the file just written.
+    let cmp = Command::new(env!("CARGO_BIN_EXE_runnel-loadgen"))
+        .arg("compare")
+        .arg(&out)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(cmp.status.success());
+    let text = String::from_utf8_lossy(&cmp.stdout);
+    assert!(text.contains("1.00x"), "{text}");
+    drop(broker);
+}
