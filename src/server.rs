@@ -2,7 +2,7 @@
 //! executor per core joined by a channel mesh, a SO_REUSEPORT listener on every core, and a
 //! clean stop on SIGTERM/SIGINT.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,7 +112,9 @@ pub fn run(config: Config) -> Result<()> {
     let config = Arc::new(config);
     let mesh = MeshBuilder::<MeshMessage, _>::full(cores, 1024);
     let mut handles = Vec::new();
+    let loaded = Arc::new(AtomicUsize::new(0));
     for (i, &cpu) in config.cores.iter().enumerate() {
+        let loaded = loaded.clone();
         let cfg = config.clone();
         let cid = cluster_id.clone();
         let tbl = table.clone();
@@ -125,7 +127,7 @@ pub fn run(config: Config) -> Result<()> {
             builder = builder.spin_before_park(Duration::from_micros(cfg.spin_before_park_us));
         }
         let h = builder
-            .spawn(move || async move { core_main(i, cfg, cid, tbl, mesh, stop).await })
+            .spawn(move || async move { core_main(i, cfg, cid, tbl, mesh, stop, loaded).await })
             .map_err(|e| anyhow::anyhow!("starting executor on CPU {cpu}: {e}"))?;
         handles.push(h);
     }
@@ -157,6 +159,7 @@ async fn core_main(
     table: Arc<TopicTable>,
     mesh: MeshBuilder<MeshMessage, glommio::channels::channel_mesh::Full>,
     stop: Arc<AtomicBool>,
+    loaded: Arc<AtomicUsize>,
 ) -> Result<()> {
     let (senders, receivers) = mesh
         .join()
@@ -170,30 +173,42 @@ async fn core_main(
     partitions::apply(&shard, table).await;
     crate::group::sweep::start(shard.clone());
     crate::txn::sweep::start(&shard);
+    // No core listens before every core has opened its partitions: a client connecting early
+    // is refused (and retries) rather than told that partitions still loading do not exist.
+    loaded.fetch_add(1, Ordering::SeqCst);
+    while loaded.load(Ordering::SeqCst) < shard.cores && !stop.load(Ordering::Relaxed) {
+        glommio::timer::sleep(Duration::from_millis(2)).await;
+    }
     let listener = TcpListener::bind(config.listen)
         .map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
     tracing::info!(core = id, listen = %config.listen, "core ready");
+    // One accept stays in flight across the stop-flag ticks: dropping an io_uring accept that
+    // has already completed would close the connection it accepted.
+    let mut accept = Box::pin(listener.accept());
     loop {
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let accept = async { Some(listener.accept().await) };
         let tick = async {
             glommio::timer::sleep(Duration::from_millis(100)).await;
             None
         };
-        match futures_lite::future::or(accept, tick).await {
+        let got = futures_lite::future::or(async { Some((&mut accept).await) }, tick).await;
+        match got {
             Some(Ok(stream)) => {
+                accept = Box::pin(listener.accept());
                 let s = shard.clone();
                 glommio::spawn_local(connection::serve(s, stream)).detach();
             }
             Some(Err(e)) => {
+                accept = Box::pin(listener.accept());
                 tracing::warn!(core = id, error = %e, "accept failed");
                 glommio::timer::sleep(Duration::from_millis(10)).await;
             }
             None => {}
         }
     }
+    drop(accept);
     drop(listener);
     tracing::info!(core = id, "stopping: syncing logs");
     shard.close_all().await;

@@ -86,7 +86,7 @@ impl Broker {
                     panic!("broker exited early with {status}: {}", self.log_text());
                 }
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if answers_api_versions(self.port) {
                 return;
             }
             assert!(
@@ -151,6 +151,26 @@ impl Broker {
         c.set("bootstrap.servers", self.bootstrap());
         c
     }
+}
+
+/// True when the port answers an ApiVersions request. A plain connect is not enough: right after
+/// a kill -9 the dead broker's listening socket lingers for a few milliseconds (held by its
+/// io_uring until the kernel tears that down), accepting connections it will then reset.
+fn answers_api_versions(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut body = Vec::new();
+    body.extend_from_slice(&18i16.to_be_bytes()); // ApiVersions
+    body.extend_from_slice(&0i16.to_be_bytes()); // v0
+    body.extend_from_slice(&1i32.to_be_bytes()); // correlation id
+    body.extend_from_slice(&(-1i16).to_be_bytes()); // null client id
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend(body);
+    let mut len = [0u8; 4];
+    s.write_all(&frame).is_ok() && s.read_exact(&mut len).is_ok()
 }
 
 impl Drop for Broker {
