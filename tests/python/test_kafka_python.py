@@ -1,8 +1,9 @@
 """Integration tests with kafka-python (a pure-Python client) against a real Runnel broker.
 
-Runnel has no consumer groups and no idempotent producer: consumers use
-group_id=None with assign(), producers set enable_idempotence=False
-(kafka-python 2.1+ enables it by default).
+These tests use consumers with group_id=None and assign(), and producers with
+enable_idempotence=False (kafka-python 2.1+ enables it by default), to test the plain
+produce and fetch paths; groups and idempotent or transactional producers have their own
+test files.
 """
 
 import time
