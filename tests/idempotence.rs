@@ -262,3 +262,75 @@ fn rdkafka_idempotent_producer_across_restarts() {
     let distinct: HashSet<Vec<u8>> = got.iter().map(|g| g.value.clone().unwrap()).collect();
     assert_eq!(distinct.len(), total);
 }
+
+/// The tooling APIs (DescribeProducers, ListTransactions, DescribeTransactions) show an open
+/// transaction of a librdkafka transactional producer. The installed clients do not expose these
+/// admin calls, so they are sent with the protocol crate.
+#[test]
+fn transaction_tooling_apis_show_an_open_transaction() {
+    use kafka_protocol::messages::describe_producers_request::TopicRequest;
+    use kafka_protocol::messages::{
+        DescribeProducersRequest, DescribeProducersResponse, DescribeTransactionsRequest,
+        DescribeTransactionsResponse, ListTransactionsRequest, ListTransactionsResponse,
+        TransactionalId,
+    };
+    use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+    let b = Broker::start();
+    client::create_topic(&b.bootstrap(), "tooling", 1);
+    let p: ThreadedProducer<rdkafka::producer::DefaultProducerContext> = b
+        .client_config()
+        .set("transactional.id", "tooling-tx")
+        .create()
+        .unwrap();
+    p.init_transactions(Duration::from_secs(30)).unwrap();
+    p.begin_transaction().unwrap();
+    p.send(BaseRecord::<[u8], [u8]>::to("tooling").payload(b"open".as_slice()))
+        .map_err(|(e, _)| e)
+        .unwrap();
+    p.flush(Duration::from_secs(30)).unwrap();
+
+    let mut c = Conn::open(&b);
+    let mut req = DescribeProducersRequest::default();
+    let mut t = TopicRequest::default();
+    t.name = TopicName(StrBytes::from_static_str("tooling"));
+    t.partition_indexes = vec![0];
+    req.topics.push(t);
+    let r: DescribeProducersResponse = c.call(ApiKey::DescribeProducers, 0, &req);
+    let part = &r.topics[0].partitions[0];
+    assert_eq!(part.error_code, 0);
+    assert_eq!(part.active_producers.len(), 1);
+    assert_eq!(part.active_producers[0].current_txn_start_offset, 0);
+    assert_eq!(part.active_producers[0].last_sequence, 0);
+
+    let mut req = ListTransactionsRequest::default();
+    req.duration_filter = -1;
+    let r: ListTransactionsResponse = c.call(ApiKey::ListTransactions, 1, &req);
+    let listed: Vec<(String, String)> = r
+        .transaction_states
+        .iter()
+        .map(|t| {
+            (
+                t.transactional_id.0.to_string(),
+                t.transaction_state.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![("tooling-tx".to_string(), "Ongoing".to_string())]
+    );
+
+    let mut req = DescribeTransactionsRequest::default();
+    req.transactional_ids = vec![
+        TransactionalId(StrBytes::from_static_str("tooling-tx")),
+        TransactionalId(StrBytes::from_static_str("nobody")),
+    ];
+    let r: DescribeTransactionsResponse = c.call(ApiKey::DescribeTransactions, 0, &req);
+    let known = &r.transaction_states[0];
+    assert_eq!(known.error_code, 0);
+    assert_eq!(known.transaction_state.as_str(), "Ongoing");
+    assert_eq!(known.topics[0].topic.0.as_str(), "tooling");
+    assert_eq!(known.topics[0].partitions, vec![0]);
+    assert_eq!(r.transaction_states[1].error_code, 105); // TRANSACTIONAL_ID_NOT_FOUND
+    p.commit_transaction(Duration::from_secs(30)).unwrap();
+}

@@ -127,6 +127,11 @@ pub async fn handle_frame(
         RequestKind::AddOffsetsToTxn(r) => apis::txn::add_offsets_to_txn(&ctx, r).await.into(),
         RequestKind::EndTxn(r) => apis::txn::end_txn(&ctx, r).await.into(),
         RequestKind::TxnOffsetCommit(r) => apis::txn::txn_offset_commit(&ctx, r).await.into(),
+        RequestKind::ListTransactions(r) => apis::txn_admin::list(&ctx, r).await.into(),
+        RequestKind::DescribeTransactions(r) => apis::txn_admin::describe(&ctx, r).await.into(),
+        RequestKind::DescribeProducers(r) => {
+            apis::txn_admin::describe_producers(&ctx, r).await.into()
+        }
         RequestKind::ListGroups(r) => apis::group_admin::list(&ctx, r).await.into(),
         RequestKind::DescribeGroups(r) => apis::group_admin::describe(&ctx, r).await.into(),
         RequestKind::DeleteGroups(r) => apis::group_admin::delete(&ctx, r).await.into(),

@@ -53,6 +53,11 @@ pub async fn handle(shard: &Rc<Shard>, request: ShardRequest) -> ShardResponse {
         ShardRequest::Txn(call) => {
             ShardResponse::Txn(Box::new(crate::txn::handle(shard, *call).await))
         }
+        ShardRequest::DescribeProducers(tp) => ShardResponse::Producers(
+            shard
+                .log(&tp.topic, tp.partition)
+                .map(|l| l.producer_entries()),
+        ),
         ShardRequest::WriteMarkers {
             producer_id,
             epoch,

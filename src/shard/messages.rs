@@ -159,6 +159,8 @@ pub enum ShardRequest {
     Group(Box<crate::group::GroupCall>),
     /// A transaction request for the coordinating core.
     Txn(Box<crate::txn::TxnCall>),
+    /// The producer state of a partition owned by the receiver (DescribeProducers).
+    DescribeProducers(TopicPartition),
     /// Write commit or abort markers for a producer to partitions owned by the receiver.
     WriteMarkers {
         /// Producer whose transaction ends.
@@ -193,6 +195,8 @@ pub enum ShardResponse {
     Txn(Box<crate::txn::TxnReply>),
     /// Per-partition error codes of WriteMarkers, in request order.
     Markers(Vec<i16>),
+    /// Producers of a partition (None when the partition is not here).
+    Producers(Option<Vec<(i64, crate::storage::producers::ProducerEntry)>>),
     /// The target core could not be reached (shutting down).
     Unavailable,
 }

@@ -14,3 +14,4 @@ pub mod offsets;
 pub mod produce;
 pub mod routing;
 pub mod txn;
+pub mod txn_admin;

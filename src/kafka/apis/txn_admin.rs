@@ -1,0 +1,184 @@
+//! Transaction tooling: ListTransactions (every core's coordinator), DescribeTransactions (the
+//! coordinator of each id) and DescribeProducers (the producer state of partitions, from their
+//! owning cores).
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::describe_producers_response::{
+    PartitionResponse, ProducerState, TopicResponse,
+};
+use kafka_protocol::messages::describe_transactions_response::{
+    TopicData, TransactionState as DescribedTxn,
+};
+use kafka_protocol::messages::list_transactions_response::TransactionState as ListedTxn;
+use kafka_protocol::messages::{
+    DescribeProducersRequest, DescribeProducersResponse, DescribeTransactionsRequest,
+    DescribeTransactionsResponse, ListTransactionsRequest, ListTransactionsResponse, ProducerId,
+    ResponseKind, TopicName, TransactionalId,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::txn::ensure_txn_topic;
+use crate::errors;
+use crate::kafka::dispatch::RequestContext;
+use crate::shard::messages::{ShardRequest, ShardResponse, TopicPartition};
+use crate::txn::{self, state::now_ms, TxnCall, TxnMeta, TxnReply, TxnState, TXN_TOPIC};
+
+const STATES: [TxnState; 8] = [
+    TxnState::Empty,
+    TxnState::Ongoing,
+    TxnState::PrepareCommit,
+    TxnState::PrepareAbort,
+    TxnState::CompleteCommit,
+    TxnState::CompleteAbort,
+    TxnState::Dead,
+    TxnState::PrepareEpochFence,
+];
+
+/// Handles ListTransactions.
+pub async fn list(ctx: &RequestContext, req: ListTransactionsRequest) -> ResponseKind {
+    let shard = &ctx.shard;
+    let mut resp = ListTransactionsResponse::default();
+    resp.unknown_state_filters = req
+        .state_filters
+        .iter()
+        .filter(|f| !STATES.iter().any(|s| s.name() == f.as_str()))
+        .cloned()
+        .collect();
+    let now = now_ms();
+    for core in 0..shard.cores {
+        let ShardResponse::Txn(r) = shard
+            .call(core, ShardRequest::Txn(Box::new(TxnCall::List)))
+            .await
+        else {
+            resp.error_code = errors::COORDINATOR_NOT_AVAILABLE;
+            continue;
+        };
+        let TxnReply::Txns(txns) = *r else { continue };
+        for m in txns {
+            let state_ok = req.state_filters.is_empty()
+                || req
+                    .state_filters
+                    .iter()
+                    .any(|f| f.as_str() == m.state.name());
+            let pid_ok = req.producer_id_filters.is_empty()
+                || req.producer_id_filters.iter().any(|p| p.0 == m.producer_id);
+            let duration_ok = ctx.version < 1
+                || req.duration_filter < 0
+                || (m.state == TxnState::Ongoing && now - m.start_ms >= req.duration_filter);
+            if state_ok && pid_ok && duration_ok {
+                let mut t = ListedTxn::default();
+                t.transactional_id = TransactionalId(StrBytes::from_string(m.txn_id.clone()));
+                t.producer_id = ProducerId(m.producer_id);
+                t.transaction_state = StrBytes::from_static_str(m.state.name());
+                resp.transaction_states.push(t);
+            }
+        }
+    }
+    ResponseKind::ListTransactions(resp)
+}
+
+fn described(id: &TransactionalId, m: Option<TxnMeta>, code: i16) -> DescribedTxn {
+    let mut t = DescribedTxn::default();
+    t.transactional_id = id.clone();
+    t.producer_id = ProducerId(-1);
+    t.producer_epoch = -1;
+    t.transaction_start_time_ms = -1;
+    t.transaction_state = StrBytes::default();
+    let Some(m) = m else {
+        t.error_code = if code == errors::NONE {
+            errors::TRANSACTIONAL_ID_NOT_FOUND
+        } else {
+            code
+        };
+        return t;
+    };
+    t.transaction_state = StrBytes::from_static_str(m.state.name());
+    t.transaction_timeout_ms = m.timeout_ms;
+    t.transaction_start_time_ms = m.start_ms;
+    t.producer_id = ProducerId(m.producer_id);
+    t.producer_epoch = m.epoch;
+    for (topic, p) in &m.partitions {
+        match t.topics.last_mut() {
+            Some(td) if td.topic.0.as_str() == topic => td.partitions.push(*p),
+            _ => {
+                let mut td = TopicData::default();
+                td.topic = TopicName(StrBytes::from_string(topic.clone()));
+                td.partitions.push(*p);
+                t.topics.push(td);
+            }
+        }
+    }
+    t
+}
+
+/// Handles DescribeTransactions.
+pub async fn describe(ctx: &RequestContext, req: DescribeTransactionsRequest) -> ResponseKind {
+    let shard = &ctx.shard;
+    let mut resp = DescribeTransactionsResponse::default();
+    let have_topic = ensure_txn_topic(shard).await;
+    for id in &req.transactional_ids {
+        let partition = txn::partition_of(shard, id.0.as_str());
+        let owner = shard.owner_of(TXN_TOPIC, partition).filter(|_| have_topic);
+        let Some(core) = owner else {
+            resp.transaction_states
+                .push(described(id, None, errors::COORDINATOR_NOT_AVAILABLE));
+            continue;
+        };
+        let call = TxnCall::Describe(vec![id.0.to_string()]);
+        let found = match shard.call(core, ShardRequest::Txn(Box::new(call))).await {
+            ShardResponse::Txn(r) => match *r {
+                TxnReply::Txns(mut v) => Ok(v.pop()),
+                _ => Err(errors::UNKNOWN_SERVER_ERROR),
+            },
+            _ => Err(errors::COORDINATOR_NOT_AVAILABLE),
+        };
+        resp.transaction_states.push(match found {
+            Ok(m) => described(id, m, errors::NONE),
+            Err(code) => described(id, None, code),
+        });
+    }
+    ResponseKind::DescribeTransactions(resp)
+}
+
+/// Handles DescribeProducers.
+pub async fn describe_producers(
+    ctx: &RequestContext,
+    req: DescribeProducersRequest,
+) -> ResponseKind {
+    let shard = &ctx.shard;
+    let mut resp = DescribeProducersResponse::default();
+    for t in &req.topics {
+        let mut rt = TopicResponse::default();
+        rt.name = t.name.clone();
+        for &p in &t.partition_indexes {
+            let mut rp = PartitionResponse::default();
+            rp.partition_index = p;
+            let tp = TopicPartition {
+                topic: Arc::from(t.name.0.as_str()),
+                partition: p,
+            };
+            match shard.owner_of(&tp.topic, p) {
+                None => rp.error_code = errors::UNKNOWN_TOPIC_OR_PARTITION,
+                Some(owner) => match shard.call(owner, ShardRequest::DescribeProducers(tp)).await {
+                    ShardResponse::Producers(Some(list)) => {
+                        for (pid, e) in list {
+                            let mut ps = ProducerState::default();
+                            ps.producer_id = ProducerId(pid);
+                            ps.producer_epoch = e.epoch as i32;
+                            ps.last_sequence = e.batches.back().map_or(-1, |b| b.last_seq);
+                            ps.last_timestamp = e.last_write_ms;
+                            ps.coordinator_epoch = e.coordinator_epoch;
+                            ps.current_txn_start_offset = e.txn_first_offset.unwrap_or(-1);
+                            rp.active_producers.push(ps);
+                        }
+                    }
+                    _ => rp.error_code = errors::NOT_LEADER_OR_FOLLOWER,
+                },
+            }
+            rt.partitions.push(rp);
+        }
+        resp.topics.push(rt);
+    }
+    ResponseKind::DescribeProducers(resp)
+}
