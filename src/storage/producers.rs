@@ -195,14 +195,6 @@ impl ProducerStates {
         self.producers.iter()
     }
 
-    /// Forgets producers idle since before `cutoff_ms` with no open transaction, and aborted
-    /// transactions that ended before `log_start`.
-    pub fn expire(&mut self, cutoff_ms: i64, log_start: i64) {
-        self.producers
-            .retain(|_, e| e.txn_first_offset.is_some() || e.last_write_ms >= cutoff_ms);
-        self.aborted.retain(|a| a.last_offset >= log_start);
-    }
-
     /// Serialises the state (snapshot body).
     pub fn encode(&self) -> Vec<u8> {
         let mut b = Vec::new();
