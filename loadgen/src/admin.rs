@@ -70,7 +70,9 @@ pub fn prepare_topics(w: &Workload) -> Result<()> {
     let admin = admin_client(w)?;
     let names = w.topic_names();
     let timeout = Duration::from_secs_f64(w.setup_timeout_s.max(1.0));
-    let opts = AdminOptions::new().operation_timeout(Some(timeout));
+    let opts = AdminOptions::new()
+        .request_timeout(Some(timeout))
+        .operation_timeout(Some(timeout));
     let deadline = Instant::now() + timeout;
 
     if w.recreate_topics {
@@ -136,7 +138,10 @@ pub fn delete_topics(w: &Workload) -> Result<()> {
     let admin = admin_client(w)?;
     let names = w.topic_names();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let ten = Some(Duration::from_secs(10));
+    let opts = AdminOptions::new()
+        .request_timeout(ten)
+        .operation_timeout(ten);
     for r in block_on(admin.delete_topics(&refs, &opts)).context("deleting topics")? {
         if let Err((name, code)) = r {
             bail!("deleting topic {name}: {code}");

@@ -234,7 +234,8 @@ fn run(args: RunArgs) -> Result<()> {
     }
     if result.totals.expected_consumed > 0 && result.totals.missing > 0 {
         bail!(
-            "{} acknowledged message(s) were not consumed before the drain timeout",
+            "consumers fell behind: {} acknowledged message(s) were not consumed within \
+             drain_timeout_s (the result above counts them as missing)",
             result.totals.missing
         );
     }

@@ -1,4 +1,5 @@
-//! SVG plot of a run: throughput (top) and per-second p99 latencies (bottom) over time.
+//! SVG plot of a run: throughput (top) and per-second p99 latencies (bottom) over time, with grey
+//! vertical lines where the warm-up and the measured phase end.
 
 use std::path::Path;
 
@@ -10,12 +11,15 @@ use crate::report::{RunResult, SecondPoint};
 /// One line of a panel: label, colour and how to read its value from a point.
 type Series<'a> = (&'a str, RGBColor, fn(&SecondPoint) -> f64);
 
+/// Draws one panel; `marks` are the times (seconds) of the phase boundaries, drawn as grey
+/// vertical lines.
 fn panel(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     title: &str,
     y_label: &str,
     points: &[SecondPoint],
     lines: &[Series<'_>],
+    marks: &[f64],
 ) -> Result<()> {
     let t_max = points.iter().map(|p| p.t_s).fold(1.0, f64::max);
     let y_max = points
@@ -35,8 +39,18 @@ fn panel(
         .configure_mesh()
         .x_desc("seconds since start")
         .y_desc(y_label)
+        .y_label_formatter(&|v| {
+            let decimals = if y_max >= 100.0 { 0 } else { 2 };
+            format!("{v:.decimals$}")
+        })
+        .x_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .map_err(|e| anyhow!("plot: {e}"))?;
+    for &m in marks.iter().filter(|m| **m > 0.0 && **m < t_max) {
+        chart
+            .draw_series(LineSeries::new([(m, 0.0), (m, y_max)], BLACK.mix(0.4)))
+            .map_err(|e| anyhow!("plot: {e}"))?;
+    }
     for (label, color, f) in lines {
         let color = *color;
         chart
@@ -62,6 +76,9 @@ pub fn write_svg(result: &RunResult, path: &Path) -> Result<()> {
     let root = SVGBackend::new(path, (1000, 720)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
     let (top, bottom) = root.split_vertically(360);
+    // Grey lines: end of the warm-up and end of the measured phase.
+    let warmup = result.workload.warmup_s;
+    let marks = [warmup, warmup + result.measured_s];
     let title = format!("{}: throughput", result.workload.name);
     panel(
         &top,
@@ -72,6 +89,7 @@ pub fn write_svg(result: &RunResult, path: &Path) -> Result<()> {
             ("produced msg/s", BLUE, |p| p.produced_msg_s),
             ("consumed msg/s", RED, |p| p.consumed_msg_s),
         ],
+        &marks,
     )?;
     panel(
         &bottom,
@@ -82,6 +100,7 @@ pub fn write_svg(result: &RunResult, path: &Path) -> Result<()> {
             ("publish p99 ms", BLUE, |p| p.publish_p99_ms),
             ("end-to-end p99 ms", RED, |p| p.e2e_p99_ms),
         ],
+        &marks,
     )?;
     root.present().map_err(|e| anyhow!("plot: {e}"))?;
     Ok(())

@@ -354,6 +354,21 @@ mod tests {
     }
 
     #[test]
+    fn bundled_workloads_are_valid() {
+        let files = [
+            include_str!("../workloads/max-rate-1k.toml"),
+            include_str!("../workloads/fixed-rate-latency.toml"),
+            include_str!("../workloads/many-partitions.toml"),
+            include_str!("../workloads/small-100b.toml"),
+        ];
+        for text in files {
+            let w = Workload::from_toml(text).unwrap();
+            w.validate().unwrap();
+            assert!(w.measure_s() <= 10.0 && w.warmup_s <= 2.0, "{}", w.name);
+        }
+    }
+
+    #[test]
     fn duration_is_capped() {
         let w = Workload::from_toml("duration_s = 50\nmax_duration_s = 5").unwrap();
         assert_eq!(w.measure_s(), 5.0);
