@@ -32,6 +32,35 @@ pub struct Subscription {
     pub consumed: AtomicU64,
     /// Partitions currently assigned to the subscription's consumers, summed.
     pub assigned: AtomicUsize,
+    /// Consumers of the subscription that currently hold at least one partition.
+    pub active: AtomicUsize,
+}
+
+impl Subscription {
+    /// Whether the subscription is ready: all `partitions` are assigned and, in a group of
+    /// `consumers`, every member that can get a partition has one (so the group is not about to
+    /// rebalance because a late member joins).
+    pub fn ready(&self, partitions: usize, consumers: usize) -> bool {
+        self.assigned.load(Ordering::Relaxed) >= partitions
+            && self.active.load(Ordering::Relaxed) >= consumers.min(partitions)
+    }
+
+    fn publish(&self, before: usize, now: usize) {
+        if now > before {
+            self.assigned.fetch_add(now - before, Ordering::Relaxed);
+        } else {
+            self.assigned.fetch_sub(before - now, Ordering::Relaxed);
+        }
+        match (before > 0, now > 0) {
+            (false, true) => {
+                self.active.fetch_add(1, Ordering::Relaxed);
+            }
+            (true, false) => {
+                self.active.fetch_sub(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Everything one consumer thread needs.
@@ -144,19 +173,12 @@ impl ConsumerTask {
                 last_refresh = Instant::now();
                 let n = consumer.assignment().map(|a| a.count()).unwrap_or(0);
                 if n != published {
-                    let sub = &self.subscription.assigned;
-                    if n > published {
-                        sub.fetch_add(n - published, Ordering::Relaxed);
-                    } else {
-                        sub.fetch_sub(published - n, Ordering::Relaxed);
-                    }
+                    self.subscription.publish(published, n);
                     published = n;
                 }
             }
         }
-        self.subscription
-            .assigned
-            .fetch_sub(published, Ordering::Relaxed);
+        self.subscription.publish(published, 0);
         if self.assignment.is_none() {
             consumer.unsubscribe();
         }
@@ -165,7 +187,7 @@ impl ConsumerTask {
 
 #[cfg(test)]
 mod tests {
-    use super::share_of_partitions;
+    use super::{share_of_partitions, Subscription};
 
     #[test]
     fn partitions_are_shared_without_overlap() {
@@ -174,5 +196,23 @@ mod tests {
         assert_eq!(all, (0..10).collect::<Vec<_>>());
         assert_eq!(share_of_partitions(10, 1, 3), vec![1, 4, 7]);
         assert!(share_of_partitions(2, 3, 4).is_empty());
+    }
+
+    #[test]
+    fn subscription_is_ready_when_every_member_has_partitions() {
+        let s = Subscription::default();
+        s.publish(0, 6); // the first member takes everything
+        assert!(!s.ready(6, 2), "the second member has not joined yet");
+        assert!(s.ready(6, 1));
+        s.publish(6, 3);
+        s.publish(0, 3);
+        assert!(s.ready(6, 2));
+        s.publish(3, 0);
+        assert!(!s.ready(6, 2));
+        // More members than partitions: only as many as there are partitions get one.
+        let t = Subscription::default();
+        t.publish(0, 1);
+        t.publish(0, 1);
+        assert!(t.ready(2, 5));
     }
 }

@@ -89,10 +89,10 @@ fn start_consumers(run: &Arc<RunContext>, c: &mut Clients) -> Result<()> {
     }
     let deadline = Instant::now() + Duration::from_secs_f64(w.setup_timeout_s);
     let want = w.partitions as usize;
-    while c
+    while !c
         .subscriptions
         .iter()
-        .any(|s| s.assigned.load(Ordering::Relaxed) < want)
+        .all(|s| s.ready(want, w.consumers_per_subscription))
     {
         if Instant::now() > deadline {
             bail!("consumers did not get all {want} partitions within setup_timeout_s");
