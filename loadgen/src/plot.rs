@@ -1,4 +1,4 @@
-//! SVG plot of a run: throughput (top) and per-second p99 latencies (bottom) over time, with grey
+//! SVG plot of a run: throughput (top) and per-second p99 latencies (bottom) over time, with orange
 //! vertical lines where the warm-up and the measured phase end.
 
 use std::path::Path;
@@ -8,11 +8,14 @@ use plotters::prelude::*;
 
 use crate::report::{RunResult, SecondPoint};
 
+/// Colour of the phase-boundary lines.
+const MARK: RGBColor = RGBColor(255, 140, 0);
+
 /// One line of a panel: label, colour and how to read its value from a point.
 type Series<'a> = (&'a str, RGBColor, fn(&SecondPoint) -> f64);
 
-/// Draws one panel; `marks` are the times (seconds) of the phase boundaries, drawn as grey
-/// vertical lines.
+/// Draws one panel; `marks` are the times (seconds) of the phase boundaries, drawn as orange
+/// vertical lines. With `skip_zero`, zero values (seconds without a sample) are left out.
 fn panel(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     title: &str,
@@ -20,6 +23,7 @@ fn panel(
     points: &[SecondPoint],
     lines: &[Series<'_>],
     marks: &[f64],
+    skip_zero: bool,
 ) -> Result<()> {
     let t_max = points.iter().map(|p| p.t_s).fold(1.0, f64::max);
     let y_max = points
@@ -43,19 +47,28 @@ fn panel(
             let decimals = if y_max >= 100.0 { 0 } else { 2 };
             format!("{v:.decimals$}")
         })
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| {
+            let decimals = if t_max >= 10.0 { 0 } else { 1 };
+            format!("{v:.decimals$}")
+        })
         .draw()
         .map_err(|e| anyhow!("plot: {e}"))?;
     for &m in marks.iter().filter(|m| **m > 0.0 && **m < t_max) {
         chart
-            .draw_series(LineSeries::new([(m, 0.0), (m, y_max)], BLACK.mix(0.4)))
+            .draw_series(LineSeries::new(
+                [(m, 0.0), (m, y_max)],
+                MARK.mix(0.8).stroke_width(2),
+            ))
             .map_err(|e| anyhow!("plot: {e}"))?;
     }
     for (label, color, f) in lines {
         let color = *color;
         chart
             .draw_series(LineSeries::new(
-                points.iter().map(|p| (p.t_s, f(p))),
+                points
+                    .iter()
+                    .filter(|p| !skip_zero || f(p) > 0.0)
+                    .map(|p| (p.t_s, f(p))),
                 color.stroke_width(2),
             ))
             .map_err(|e| anyhow!("plot: {e}"))?
@@ -76,7 +89,7 @@ pub fn write_svg(result: &RunResult, path: &Path) -> Result<()> {
     let root = SVGBackend::new(path, (1000, 720)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
     let (top, bottom) = root.split_vertically(360);
-    // Grey lines: end of the warm-up and end of the measured phase.
+    // Orange lines: end of the warm-up and end of the measured phase.
     let warmup = result.workload.warmup_s;
     let marks = [warmup, warmup + result.measured_s];
     let title = format!("{}: throughput", result.workload.name);
@@ -90,6 +103,7 @@ pub fn write_svg(result: &RunResult, path: &Path) -> Result<()> {
             ("consumed msg/s", RED, |p| p.consumed_msg_s),
         ],
         &marks,
+        false,
     )?;
     panel(
         &bottom,
@@ -101,6 +115,7 @@ pub fn write_svg(result: &RunResult, path: &Path) -> Result<()> {
             ("end-to-end p99 ms", RED, |p| p.e2e_p99_ms),
         ],
         &marks,
+        true,
     )?;
     root.present().map_err(|e| anyhow!("plot: {e}"))?;
     Ok(())
