@@ -228,7 +228,10 @@ fn drive(run: &Arc<RunContext>, c: &mut Clients, verbose: bool) -> Result<RunRes
         verbose,
     };
     let mut next_tick = tl.t0 + tick;
-    let mut start: Option<(Instant, Snapshot)> = None;
+    // Without a warm-up the measured phase starts with the producers, from zero counters (a
+    // small count-bounded run may be over before the first check below).
+    let mut start: Option<(Instant, Snapshot)> =
+        (tl.measure_start <= tl.t0).then(|| (tl.t0, Snapshot::default()));
     let sending = |c: &Clients| {
         run.producers_done.load(Ordering::Relaxed) < c.producers.len()
             && !c.producers.iter().all(|h| h.is_finished())
