@@ -5,7 +5,6 @@
 use std::rc::Rc;
 
 use bytes::Bytes;
-use kafka_protocol::records::RecordBatchDecoder;
 
 use super::records::{self, GroupValue, MemberValue, OffsetsKey, OffsetsValue};
 use super::state::{ClassicGroup, ClassicMember, ClassicState, Group, GroupKind};
@@ -93,49 +92,23 @@ pub fn persist_group_later(shard: &Rc<Shard>, group: &str) {
 /// Replays partition `partition` of `__consumer_offsets` into this core's groups.
 pub async fn load(shard: &Rc<Shard>, partition: i32, log: &PartitionLog) {
     let started = std::time::Instant::now();
-    let mut offset = log.log_start_offset();
-    let end = log.high_watermark();
-    let mut records_seen = 0u64;
-    while offset < end {
-        let chunks = match log.read(offset, 1 << 20, false).await {
-            Ok(c) if !c.is_empty() => c,
-            Ok(_) => break,
-            Err(e) => {
-                tracing::error!(partition, offset, error = ?e, "cannot read __consumer_offsets");
-                break;
-            }
-        };
-        for chunk in chunks {
-            let mut buf = chunk.clone();
-            let sets = match RecordBatchDecoder::decode_all(&mut buf) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(partition, offset, error = %e, "bad batch in __consumer_offsets");
-                    return;
-                }
-            };
-            for set in sets {
-                for r in set.records {
-                    offset = offset.max(r.offset + 1);
-                    records_seen += 1;
-                    if r.control {
-                        // A transaction marker settles the producer's pending offsets.
-                        let commit = r.key.as_ref().is_some_and(|k| k.len() >= 4 && k[3] == 1);
-                        super::txn_offsets::complete(shard, partition, r.producer_id, commit);
-                        continue;
-                    }
-                    let Some(k) = r.key.and_then(records::decode_key) else {
-                        continue;
-                    };
-                    if r.transactional {
-                        stash_pending(shard, partition, r.producer_id, k, r.value);
-                    } else {
-                        apply(shard, partition, k, r.value);
-                    }
-                }
-            }
+    let records_seen = internal::replay(log, OFFSETS_TOPIC, |r| {
+        if r.control {
+            // A transaction marker settles the producer's pending offsets.
+            let commit = r.key.as_ref().is_some_and(|k| k.len() >= 4 && k[3] == 1);
+            super::txn_offsets::complete(shard, partition, r.producer_id, commit);
+            return;
         }
-    }
+        let Some(k) = r.key.and_then(records::decode_key) else {
+            return;
+        };
+        if r.transactional {
+            stash_pending(shard, partition, r.producer_id, k, r.value);
+        } else {
+            apply(shard, partition, k, r.value);
+        }
+    })
+    .await;
     let groups = shard
         .groups
         .groups

@@ -1,17 +1,17 @@
 //! Writes to internal topics (`__consumer_offsets`, `__transaction_state`) by the coordinators
 //! that own them: one record batch built on this core, appended to a partition this core owns,
-//! and synced before the caller goes on.
+//! and synced before the caller goes on; and the replay of such a partition at startup.
 
 use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
 use super::Shard;
 use crate::storage::batch::validate_batches;
-use crate::storage::LogError;
+use crate::storage::{LogError, PartitionLog};
 
 /// Why an internal write failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,4 +94,35 @@ pub async fn append_records(
     };
     let appended = log.append(&batches, &payload).map_err(map)?;
     log.wait_durable(appended.next_offset).await.map_err(map)
+}
+
+/// Decodes every record of an internal topic's partition, oldest first, and hands each to
+/// `visit`. Stops at the first unreadable batch. Returns the number of records seen.
+pub async fn replay<F: FnMut(Record)>(log: &PartitionLog, topic: &str, mut visit: F) -> u64 {
+    let mut offset = log.log_start_offset();
+    let end = log.high_watermark();
+    let mut seen = 0u64;
+    while offset < end {
+        let chunks = match log.read(offset, 1 << 20, false).await {
+            Ok(c) if !c.is_empty() => c,
+            Ok(_) => break,
+            Err(e) => {
+                tracing::error!(topic, offset, error = ?e, "cannot read internal topic");
+                break;
+            }
+        };
+        for chunk in chunks {
+            let mut buf = chunk.clone();
+            let Ok(sets) = RecordBatchDecoder::decode_all(&mut buf) else {
+                tracing::error!(topic, offset, "bad batch in internal topic");
+                return seen;
+            };
+            for r in sets.into_iter().flat_map(|s| s.records) {
+                offset = offset.max(r.offset + 1);
+                seen += 1;
+                visit(r);
+            }
+        }
+    }
+    seen
 }

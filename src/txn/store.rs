@@ -4,8 +4,6 @@
 
 use std::rc::Rc;
 
-use kafka_protocol::records::RecordBatchDecoder;
-
 use super::records::{self, TxnValue};
 use super::state::TxnMeta;
 use super::TXN_TOPIC;
@@ -31,56 +29,35 @@ pub async fn persist(shard: &Rc<Shard>, m: &TxnMeta) -> Result<(), i16> {
 /// Replays partition `partition` of `__transaction_state` into this core's coordinator.
 /// Transactions found decided but unfinished are finished by the sweep.
 pub async fn load(shard: &Rc<Shard>, partition: i32, log: &PartitionLog) {
-    let mut offset = log.log_start_offset();
-    let end = log.high_watermark();
     let mut loaded = 0usize;
-    while offset < end {
-        let chunks = match log.read(offset, 1 << 20, false).await {
-            Ok(c) if !c.is_empty() => c,
-            Ok(_) => break,
-            Err(e) => {
-                tracing::error!(partition, offset, error = ?e, "cannot read {TXN_TOPIC}");
-                break;
-            }
+    internal::replay(log, TXN_TOPIC, |r| {
+        let Some(id) = r.key.and_then(records::decode_key) else {
+            return;
         };
-        for chunk in chunks {
-            let mut buf = chunk.clone();
-            let Ok(sets) = RecordBatchDecoder::decode_all(&mut buf) else {
-                tracing::error!(partition, offset, "bad batch in {TXN_TOPIC}");
-                return;
-            };
-            for set in sets {
-                for r in set.records {
-                    offset = offset.max(r.offset + 1);
-                    let Some(id) = r.key.and_then(records::decode_key) else {
-                        continue;
-                    };
-                    let mut txns = shard.txns.txns.borrow_mut();
-                    match r.value.and_then(records::decode_value) {
-                        Some(v) => {
-                            let m = txns.entry(id.clone()).or_insert_with(|| {
-                                TxnMeta::new(&id, partition, v.producer_id, v.timeout_ms)
-                            });
-                            if v.producer_id == m.producer_id && v.epoch > m.epoch {
-                                m.last_epoch = m.epoch;
-                            }
-                            m.producer_id = v.producer_id;
-                            m.epoch = v.epoch;
-                            m.timeout_ms = v.timeout_ms;
-                            m.state = v.state;
-                            m.partitions = v.partitions;
-                            m.update_ms = v.update_ms;
-                            m.start_ms = v.start_ms;
-                            loaded += 1;
-                        }
-                        None => {
-                            txns.remove(&id);
-                        }
-                    }
+        let mut txns = shard.txns.txns.borrow_mut();
+        match r.value.and_then(records::decode_value) {
+            Some(v) => {
+                let m = txns
+                    .entry(id.clone())
+                    .or_insert_with(|| TxnMeta::new(&id, partition, v.producer_id, v.timeout_ms));
+                if v.producer_id == m.producer_id && v.epoch > m.epoch {
+                    m.last_epoch = m.epoch;
                 }
+                m.producer_id = v.producer_id;
+                m.epoch = v.epoch;
+                m.timeout_ms = v.timeout_ms;
+                m.state = v.state;
+                m.partitions = v.partitions;
+                m.update_ms = v.update_ms;
+                m.start_ms = v.start_ms;
+                loaded += 1;
+            }
+            None => {
+                txns.remove(&id);
             }
         }
-    }
+    })
+    .await;
     if loaded > 0 {
         tracing::info!(partition, records = loaded, "loaded transaction state");
     }
