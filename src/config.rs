@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::cluster::topic_config::TopicDefaults;
+
 /// The default configuration file, embedded in the binary.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/runnel.toml");
 
@@ -33,12 +35,6 @@ pub struct Config {
     pub default_replication_factor: i16,
     /// Largest record batch accepted (`message.max.bytes`).
     pub message_max_bytes: usize,
-    /// Segment size before rolling (`log.segment.bytes`).
-    pub segment_bytes: u64,
-    /// Bytes between offset index entries (`log.index.interval.bytes`).
-    pub index_interval_bytes: u64,
-    /// Messages between fdatasyncs (`log.flush.interval.messages`); 1 syncs every group commit.
-    pub flush_interval_messages: u64,
     /// Largest request frame accepted (`socket.request.max.bytes`).
     pub socket_request_max_bytes: usize,
     /// Recent-batch cache per core (`runnel.cache.bytes.per.core`).
@@ -49,6 +45,10 @@ pub struct Config {
     pub groups: GroupSettings,
     /// Transaction coordinator settings.
     pub txns: TxnSettings,
+    /// Log housekeeping settings (retention checks, the cleaner, preallocation).
+    pub log: LogSettings,
+    /// Broker-level defaults of topic configs (`log.retention.ms` for `retention.ms`, ...).
+    pub topic_defaults: TopicDefaults,
     /// Where the values came from, for the startup log.
     pub source: String,
 }
@@ -87,6 +87,19 @@ pub struct TxnSettings {
     pub max_timeout_ms: i32,
     /// transaction.abort.timed.out.transaction.cleanup.interval.ms
     pub abort_check_interval_ms: u64,
+}
+
+/// Log housekeeping settings (Kafka's names in `config/runnel.toml`).
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// log.retention.check.interval.ms: how often each core applies retention.
+    pub retention_check_interval_ms: u64,
+    /// log.cleaner.backoff.ms: how often each core looks for logs to compact.
+    pub cleaner_backoff_ms: u64,
+    /// log.cleaner.dedupe.buffer.size: memory for one compaction's key map, per core.
+    pub cleaner_dedupe_buffer_bytes: usize,
+    /// runnel.preallocate.step.bytes: disk space reserved ahead of the write position.
+    pub preallocate_step_bytes: u64,
 }
 
 /// Values given on the command line; `None` keeps the file's or default value.
@@ -274,9 +287,6 @@ impl Config {
             auto_create_topics: get_bool("auto.create.topics.enable")?,
             default_replication_factor: get_int("default.replication.factor")? as i16,
             message_max_bytes: get_int("message.max.bytes")?.max(1) as usize,
-            segment_bytes: get_int("log.segment.bytes")?.max(4096) as u64,
-            index_interval_bytes: get_int("log.index.interval.bytes")?.max(1) as u64,
-            flush_interval_messages: get_int("log.flush.interval.messages")?.max(1) as u64,
             socket_request_max_bytes: get_int("socket.request.max.bytes")?.max(1024) as usize,
             cache_bytes_per_core: get_int("runnel.cache.bytes.per.core")?.max(0) as usize,
             spin_before_park_us: get_int("runnel.spin.before.park.us")?.max(0) as u64,
@@ -308,6 +318,26 @@ impl Config {
                 )?
                 .max(10) as u64,
             },
+            log: LogSettings {
+                retention_check_interval_ms: get_int("log.retention.check.interval.ms")?.max(10)
+                    as u64,
+                cleaner_backoff_ms: get_int("log.cleaner.backoff.ms")?.max(10) as u64,
+                cleaner_dedupe_buffer_bytes: get_int("log.cleaner.dedupe.buffer.size")?.max(1 << 20)
+                    as usize,
+                preallocate_step_bytes: get_int("runnel.preallocate.step.bytes")?.max(0) as u64,
+            },
+            topic_defaults: TopicDefaults::from_broker(
+                &table
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            toml::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            ),
             source,
         };
         if cfg.num_partitions < 1 {

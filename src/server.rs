@@ -173,6 +173,7 @@ async fn core_main(
     partitions::apply(&shard, table).await;
     crate::group::sweep::start(shard.clone());
     crate::txn::sweep::start(&shard);
+    crate::shard::housekeeping::start(&shard);
     // No core listens before every core has opened its partitions: a client connecting early
     // is refused (and retries) rather than told that partitions still loading do not exist.
     loaded.fetch_add(1, Ordering::SeqCst);

@@ -4,6 +4,7 @@
 
 pub mod identity;
 pub mod producer_ids;
+pub mod topic_config;
 pub mod topics;
 
 pub use topics::{TopicMeta, TopicTable};

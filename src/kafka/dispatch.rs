@@ -111,6 +111,7 @@ pub async fn handle_frame(
         },
         RequestKind::Fetch(r) => apis::fetch::handle(&ctx, r).await,
         RequestKind::ListOffsets(r) => apis::list_offsets::handle(&ctx, r).await.into(),
+        RequestKind::DeleteRecords(r) => apis::delete_records::handle(&ctx, r).await.into(),
         RequestKind::CreateTopics(r) => apis::create_topics::handle(&ctx, r).await.into(),
         RequestKind::DeleteTopics(r) => apis::delete_topics::handle(&ctx, r).await.into(),
         RequestKind::JoinGroup(r) => apis::groups::join(&ctx, r).await.into(),

@@ -33,6 +33,9 @@ pub async fn handle(shard: &Rc<Shard>, request: ShardRequest) -> ShardResponse {
             wait_for_data(shard, parts, committed, deadline).await;
             ShardResponse::Done
         }
+        ShardRequest::DeleteRecords(parts) => {
+            ShardResponse::DeleteRecords(delete_records(shard, parts).await)
+        }
         ShardRequest::ListOffsets(queries) => {
             ShardResponse::ListOffsets(list_offsets(shard, queries).await)
         }
@@ -101,7 +104,7 @@ async fn produce(
                     base_offset: a.base_offset,
                     log_start_offset: log.log_start_offset(),
                 });
-                waits.push((i, log, a.next_offset));
+                waits.push((i, log, a));
             }
             Err(e) => results.push(ProduceResult {
                 error_code: storage_code(&e),
@@ -114,12 +117,12 @@ async fn produce(
         return results;
     }
     let deadline = std::time::Instant::now() + Duration::from_millis(timeout_ms.max(0) as u64);
-    for (i, log, next) in waits {
+    for (i, log, appended) in waits {
         let now = std::time::Instant::now();
         let left = deadline
             .saturating_duration_since(now)
             .max(Duration::from_millis(1));
-        let durable = log.wait_durable(next);
+        let durable = log.wait_durable(&appended);
         let timer = async {
             glommio::timer::sleep(left).await;
             Err(LogError::Storage("timeout".into()))
@@ -212,6 +215,24 @@ async fn wait_for_data(
         Poll::Pending
     })
     .await
+}
+
+async fn delete_records(shard: &Rc<Shard>, parts: Vec<(TopicPartition, i64)>) -> Vec<(i16, i64)> {
+    let mut out = Vec::with_capacity(parts.len());
+    for (tp, offset) in parts {
+        let Some(log) = shard.log(&tp.topic, tp.partition) else {
+            out.push((errors::UNKNOWN_TOPIC_OR_PARTITION, -1));
+            continue;
+        };
+        out.push(match log.delete_records(offset).await {
+            Ok(low) => {
+                tracing::info!(topic = %tp.topic, partition = tp.partition, log_start = low, "deleted records");
+                (errors::NONE, low)
+            }
+            Err(e) => (storage_code(&e), -1),
+        });
+    }
+    out
 }
 
 async fn list_offsets(shard: &Rc<Shard>, queries: Vec<OffsetQuery>) -> Vec<OffsetAnswer> {

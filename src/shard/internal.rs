@@ -93,7 +93,7 @@ pub async fn append_records(
         }
     };
     let appended = log.append(&batches, &payload).map_err(map)?;
-    log.wait_durable(appended.next_offset).await.map_err(map)
+    log.wait_durable(&appended).await.map_err(map)
 }
 
 /// Decodes every record of an internal topic's partition, oldest first, and hands each to

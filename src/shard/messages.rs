@@ -144,6 +144,9 @@ pub enum ShardRequest {
     },
     /// Look offsets up.
     ListOffsets(Vec<OffsetQuery>),
+    /// Move log start offsets forward (DeleteRecords): partition and target offset (-1: the
+    /// high watermark).
+    DeleteRecords(Vec<(TopicPartition, i64)>),
     /// Install a new topic table (broadcast by core 0 after every change).
     ApplyTopics(Arc<TopicTable>),
     /// Create topics (sent to core 0, the metadata owner).
@@ -185,6 +188,8 @@ pub enum ShardResponse {
     Done,
     /// Per-query answers, in request order.
     ListOffsets(Vec<OffsetAnswer>),
+    /// Per-partition (error code, new log start offset) of DeleteRecords, in request order.
+    DeleteRecords(Vec<(i16, i64)>),
     /// Per-topic outcome of CreateTopics.
     Created(Vec<Result<TopicMeta, CreateError>>),
     /// Per-topic outcome of DeleteTopics: the deleted topic, or None when unknown.

@@ -6,6 +6,7 @@
 //! core) and awaits the [`ShardResponse`].
 
 pub mod handlers;
+pub mod housekeeping;
 pub mod internal;
 pub mod messages;
 pub mod oneshot;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use glommio::channels::channel_mesh::{Receivers, Senders};
 
+use crate::cluster::topic_config::TopicConfig;
 use crate::cluster::TopicTable;
 use crate::config::Config;
 use crate::storage::{CacheBudget, LogConfig, PartitionLog};
@@ -110,12 +112,27 @@ impl Shard {
         self.config.data_dir.join(format!("{topic}-{partition}"))
     }
 
-    /// Storage settings for logs on this broker.
-    pub fn log_config(&self) -> LogConfig {
+    /// Storage settings for the logs of a topic with config overrides `overrides`.
+    pub fn log_config(&self, overrides: &std::collections::BTreeMap<String, String>) -> LogConfig {
+        let t = TopicConfig::resolve(overrides, &self.config.topic_defaults);
         LogConfig {
-            segment_bytes: self.config.segment_bytes,
-            index_interval_bytes: self.config.index_interval_bytes,
-            flush_messages: self.config.flush_interval_messages,
+            segment_bytes: t.segment_bytes,
+            segment_ms: t.segment_ms,
+            index_interval_bytes: t.index_interval_bytes,
+            flush_messages: t.flush_messages,
+            retention_ms: t.retention_ms,
+            retention_bytes: t.retention_bytes,
+            delete: t.delete,
+            compact: t.compact,
+            delete_retention_ms: t.delete_retention_ms,
+            min_compaction_lag_ms: t.min_compaction_lag_ms,
+            max_compaction_lag_ms: t.max_compaction_lag_ms,
+            min_cleanable_ratio: t.min_cleanable_ratio,
+            preallocate_bytes: if t.preallocate {
+                self.config.log.preallocate_step_bytes
+            } else {
+                0
+            },
         }
     }
 

@@ -42,8 +42,20 @@ pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) {
         }
         tracing::info!(topic = %name, core = shard.id, "closed deleted topic");
     }
-    // Partitions to open.
+    // Partitions to open, and new configs for those already open.
     for meta in table.topics.values() {
+        let cfg = shard.log_config(&meta.configs);
+        let open: Vec<Rc<PartitionLog>> = shard
+            .logs
+            .borrow()
+            .get(&meta.name)
+            .map(|lt| lt.partitions.iter().flatten().cloned().collect())
+            .unwrap_or_default();
+        for log in open {
+            if log.config() != cfg {
+                log.set_config(cfg.clone());
+            }
+        }
         let owned: Vec<i32> = (0..meta.partitions.len() as i32)
             .filter(|&p| table.owner(&meta.name, p, shard.cores) == Some(shard.id))
             .filter(|&p| shard.log(&meta.name, p).is_none())
@@ -53,7 +65,7 @@ pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) {
         }
         for p in owned {
             let dir = shard.partition_dir(&meta.name, p);
-            match PartitionLog::open(&dir, shard.log_config(), shard.cache.clone()).await {
+            match PartitionLog::open(&dir, cfg.clone(), shard.cache.clone()).await {
                 Ok(log) => {
                     {
                         let mut logs = shard.logs.borrow_mut();

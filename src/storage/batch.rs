@@ -190,6 +190,14 @@ pub fn set_leader_epoch(batch: &mut [u8], epoch: i32) {
     batch[12..16].copy_from_slice(&epoch.to_be_bytes());
 }
 
+/// Sets attribute `bits` in the batch starting at `batch[0]` and recomputes its CRC.
+pub fn set_attribute_bits(batch: &mut [u8], bits: i16) {
+    let attrs = be_i16(batch, ATTRIBUTES_POS) | bits;
+    batch[ATTRIBUTES_POS..ATTRIBUTES_POS + 2].copy_from_slice(&attrs.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[ATTRIBUTES_POS..]);
+    batch[CRC_POS..CRC_POS + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// True for transaction control batches (commit / abort markers).
 pub fn is_control(attributes: i16) -> bool {
     attributes & 0x20 != 0

@@ -22,23 +22,53 @@ use super::producers::{ProducerStates, Verdict};
 use super::segment::{self, Segment};
 use super::signal::Signal;
 
-/// Tunables of a partition log.
-#[derive(Debug, Clone)]
+/// Tunables of a partition log: the topic's configs as the storage engine uses them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// Roll to a new segment once the active one reaches this size (`segment.bytes`).
     pub segment_bytes: u64,
+    /// Roll once the active segment's first record is this old (`segment.ms`).
+    pub segment_ms: i64,
     /// Bytes between two index entries (`index.interval.bytes`).
     pub index_interval_bytes: u64,
     /// fdatasync after this many messages (`flush.messages`); 1 means every group commit.
     pub flush_messages: u64,
+    /// Delete closed segments whose newest record is older than this (`retention.ms`; -1: never).
+    pub retention_ms: i64,
+    /// Delete the oldest closed segments while the log is larger (`retention.bytes`; -1: never).
+    pub retention_bytes: i64,
+    /// `cleanup.policy` includes delete: retention applies.
+    pub delete: bool,
+    /// `cleanup.policy` includes compact: the cleaner keeps the newest record per key.
+    pub compact: bool,
+    /// Keep tombstones this long after their first compaction (`delete.retention.ms`).
+    pub delete_retention_ms: i64,
+    /// Do not compact records younger than this (`min.compaction.lag.ms`).
+    pub min_compaction_lag_ms: i64,
+    /// Compact segments older than this whatever the dirty ratio (`max.compaction.lag.ms`).
+    pub max_compaction_lag_ms: i64,
+    /// Compact when the dirty share of the closed segments reaches this.
+    pub min_cleanable_ratio: f64,
+    /// Reserve disk space this far ahead of the writes (0: no preallocation).
+    pub preallocate_bytes: u64,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 3600 * 1000,
             index_interval_bytes: 4096,
             flush_messages: 1,
+            retention_ms: 7 * 24 * 3600 * 1000,
+            retention_bytes: -1,
+            delete: true,
+            compact: false,
+            delete_retention_ms: 24 * 3600 * 1000,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+            min_cleanable_ratio: 0.5,
+            preallocate_bytes: 0,
         }
     }
 }
@@ -57,16 +87,23 @@ pub enum LogError {
 
 pub(super) struct LogState {
     pub(super) segments: Vec<Segment>,
+    /// First offset readable; at or after the first segment's base (DeleteRecords moves it
+    /// inside a segment).
     pub(super) log_start: i64,
+    /// Offsets below this have been through a compaction pass (the cleaner's checkpoint).
+    pub(super) clean_until: i64,
+    /// Bumped when appends that never reached the disk are discarded after a write failure, so
+    /// that their waiters fail instead of being acknowledged by later data.
+    pub(super) generation: u64,
     /// Next offset to assign (log end offset, including batches not yet on disk).
     pub(super) next_offset: i64,
     /// Offset up to which data is written (and synced per the flush policy).
     pub(super) high_watermark: i64,
-    pending: Vec<(i64, Bytes)>,
-    flushing: bool,
-    unsynced_messages: u64,
+    pub(super) pending: Vec<(i64, Bytes)>,
+    pub(super) flushing: bool,
+    pub(super) unsynced_messages: u64,
     pub(super) cache: VecDeque<CachedBatch>,
-    cache_bytes: usize,
+    pub(super) cache_bytes: usize,
     pub(super) error: Option<String>,
     pub(super) closed: bool,
     /// What idempotent and transactional producers have written (as of `next_offset`).
@@ -85,10 +122,10 @@ impl LogState {
 /// One partition's log.
 pub struct PartitionLog {
     pub(super) dir: PathBuf,
-    cfg: LogConfig,
+    pub(super) cfg: RefCell<LogConfig>,
     pub(super) st: RefCell<LogState>,
     pub(super) advanced: Signal,
-    budget: Rc<CacheBudget>,
+    pub(super) budget: Rc<CacheBudget>,
 }
 
 /// Outcome of an append.
@@ -98,6 +135,8 @@ pub struct Appended {
     pub base_offset: i64,
     /// Offset following the last record appended.
     pub next_offset: i64,
+    /// The log's generation when the batches were appended (see [`PartitionLog::wait_durable`]).
+    pub generation: u64,
 }
 
 pub(super) fn io_err(e: std::io::Error) -> LogError {
@@ -112,6 +151,7 @@ impl PartitionLog {
         budget: Rc<CacheBudget>,
     ) -> std::io::Result<Rc<PartitionLog>> {
         std::fs::create_dir_all(dir)?;
+        super::compaction::remove_leftovers(dir);
         let mut bases: Vec<i64> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok())
             .filter_map(|e| segment::parse_log_name(&e.file_name().to_string_lossy()))
@@ -121,6 +161,12 @@ impl PartitionLog {
         for (i, &base) in bases.iter().enumerate() {
             let last = i + 1 == bases.len();
             let seg = Segment::open(dir, base, last, cfg.index_interval_bytes).await?;
+            if seg.size == 0 && !last && seg.next_offset == seg.base_offset {
+                // An empty closed segment (left by a crash mid-roll or mid-cleaning) holds nothing.
+                tracing::info!(segment = %seg.path.display(), "removing empty closed segment");
+                seg.remove_files(dir);
+                continue;
+            }
             segments.push(seg);
         }
         // Older segments opened from their index do not know where they end: the next one's base.
@@ -133,14 +179,21 @@ impl PartitionLog {
             segments.push(Segment::create(dir, 0).await?);
             sync_dir(dir);
         }
-        let log_start = segments[0].base_offset;
         let end = segments.last().map(|s| s.next_offset).unwrap_or(0);
+        let log_start = super::checkpoint::read(dir, super::checkpoint::LOG_START)
+            .unwrap_or(i64::MIN)
+            .clamp(segments[0].base_offset, end.max(segments[0].base_offset));
+        let clean_until = super::checkpoint::read(dir, super::checkpoint::CLEANER)
+            .unwrap_or(log_start)
+            .clamp(log_start, end.max(log_start));
         let log = Rc::new(PartitionLog {
             dir: dir.to_path_buf(),
-            cfg,
+            cfg: RefCell::new(cfg),
             st: RefCell::new(LogState {
                 segments,
                 log_start,
+                clean_until,
+                generation: 0,
                 next_offset: end,
                 high_watermark: end,
                 pending: Vec::new(),
@@ -179,6 +232,17 @@ impl PartitionLog {
         self.st.borrow().next_offset
     }
 
+    /// The log's current settings.
+    pub fn config(&self) -> LogConfig {
+        self.cfg.borrow().clone()
+    }
+
+    /// Applies new settings (an altered topic config); they take effect at the next write,
+    /// roll, retention check or compaction pass.
+    pub fn set_config(&self, cfg: LogConfig) {
+        *self.cfg.borrow_mut() = cfg;
+    }
+
     /// Total bytes on disk (logical segment sizes).
     pub fn size_bytes(&self) -> u64 {
         self.st.borrow().segments.iter().map(|s| s.size).sum()
@@ -200,7 +264,7 @@ impl PartitionLog {
     ) -> Result<Appended, LogError> {
         {
             let st = self.st.borrow();
-            if let Some(dup) = check_producers(&st.producers, batches)? {
+            if let Some(dup) = check_producers(&st.producers, st.generation, batches)? {
                 return Ok(dup);
             }
         }
@@ -238,6 +302,7 @@ impl PartitionLog {
         }
         self.evict(&mut st);
         let next_offset = st.next_offset;
+        let st_generation = st.generation;
         let start_flusher = !st.flushing;
         st.flushing = true;
         drop(st);
@@ -248,10 +313,11 @@ impl PartitionLog {
         Ok(Appended {
             base_offset: first,
             next_offset,
+            generation: st_generation,
         })
     }
 
-    fn evict(&self, st: &mut LogState) {
+    pub(super) fn evict(&self, st: &mut LogState) {
         // Keep at least the newest batch; drop the oldest while over budget, but never a batch
         // that is not yet on disk (readers fall back to disk only below the high watermark).
         while st.cache.len() > 1 && self.budget.over() {
@@ -265,12 +331,18 @@ impl PartitionLog {
         }
     }
 
-    /// Waits until everything before `next_offset` is durable (or a storage error occurs).
-    pub async fn wait_durable(&self, next_offset: i64) -> Result<(), LogError> {
+    /// Waits until the batches of `appended` are durable, or fails if a storage error
+    /// discarded them.
+    pub async fn wait_durable(&self, appended: &Appended) -> Result<(), LogError> {
         loop {
             {
                 let st = self.st.borrow();
-                if st.high_watermark >= next_offset {
+                if st.generation != appended.generation {
+                    return Err(LogError::Storage(
+                        "the write failed and was discarded".into(),
+                    ));
+                }
+                if st.high_watermark >= appended.next_offset {
                     return Ok(());
                 }
                 if let Some(e) = &st.error {
@@ -305,136 +377,6 @@ impl PartitionLog {
             futures_lite::future::or(wait, timer).await;
         }
     }
-
-    async fn flush_loop(self: Rc<Self>) {
-        loop {
-            let pending = {
-                let mut st = self.st.borrow_mut();
-                if st.pending.is_empty() {
-                    st.flushing = false;
-                    drop(st);
-                    self.advanced.notify_all();
-                    return;
-                }
-                std::mem::take(&mut st.pending)
-            };
-            let next = pending.last().map(|(b, d)| next_of(*b, d)).unwrap_or(0);
-            match self.write_out(&pending).await {
-                Ok(()) => {
-                    let mut st = self.st.borrow_mut();
-                    st.high_watermark = next;
-                    self.evict(&mut st);
-                }
-                Err(e) => {
-                    tracing::error!(dir = %self.dir.display(), error = %e, "log write failed");
-                    let mut st = self.st.borrow_mut();
-                    st.error = Some(e.to_string());
-                    st.pending.clear();
-                    st.flushing = false;
-                    drop(st);
-                    self.advanced.notify_all();
-                    return;
-                }
-            }
-            self.advanced.notify_all();
-        }
-    }
-
-    async fn write_out(&self, pending: &[(i64, Bytes)]) -> std::io::Result<()> {
-        let mut i = 0;
-        while i < pending.len() {
-            let (file, start, tail, size) = {
-                let st = self.st.borrow();
-                let seg = st.segments.last().expect("active segment");
-                (
-                    seg.file.clone(),
-                    seg.write_start(),
-                    seg.tail.clone(),
-                    seg.size,
-                )
-            };
-            let limit = self.cfg.segment_bytes.max(1);
-            if size > 0 && size + pending[i].1.len() as u64 > limit {
-                self.roll(pending[i].0).await?;
-                continue;
-            }
-            let mut j = i;
-            let mut sz = size;
-            while j < pending.len() && (j == i || sz + pending[j].1.len() as u64 <= limit) {
-                sz += pending[j].1.len() as u64;
-                j += 1;
-            }
-            segment::write_batches(&file, start, &tail, &pending[i..j]).await?;
-            self.st
-                .borrow_mut()
-                .segments
-                .last_mut()
-                .expect("active segment")
-                .note_written(&pending[i..j], self.cfg.index_interval_bytes);
-            i = j;
-        }
-        let sync = {
-            let mut st = self.st.borrow_mut();
-            if st.unsynced_messages >= self.cfg.flush_messages || st.closed {
-                st.unsynced_messages = 0;
-                Some(st.segments.last().expect("active").file.clone())
-            } else {
-                None
-            }
-        };
-        if let Some(file) = sync {
-            file.fdatasync().await.map_err(std::io::Error::from)?;
-        }
-        Ok(())
-    }
-
-    /// Closes the active segment (synced, index stored) and starts a new one at `base`.
-    async fn roll(&self, base: i64) -> std::io::Result<()> {
-        let (file, index, index_path) = {
-            let st = self.st.borrow();
-            let seg = st.segments.last().expect("active");
-            (
-                seg.file.clone(),
-                seg.index.clone(),
-                self.dir.join(segment::file_name(seg.base_offset, "index")),
-            )
-        };
-        file.fdatasync().await.map_err(std::io::Error::from)?;
-        index.store(&index_path)?;
-        let seg = Segment::create(&self.dir, base).await?;
-        sync_dir(&self.dir);
-        self.st.borrow_mut().segments.push(seg);
-        self.write_snapshot();
-        Ok(())
-    }
-
-    /// Finishes pending writes, syncs, stores the active segment's index and refuses new appends.
-    pub async fn close(&self) {
-        loop {
-            let busy = {
-                let st = self.st.borrow();
-                st.flushing
-            };
-            if !busy {
-                break;
-            }
-            self.advanced.wait().await;
-        }
-        let (file, index, path) = {
-            let mut st = self.st.borrow_mut();
-            st.closed = true;
-            let seg = st.segments.last().expect("active");
-            (
-                seg.file.clone(),
-                seg.index.clone(),
-                self.dir.join(segment::file_name(seg.base_offset, "index")),
-            )
-        };
-        let _ = file.fdatasync().await;
-        let _ = index.store(&path);
-        self.write_snapshot();
-        self.advanced.notify_all();
-    }
 }
 
 /// Runs the producer-state checks on every batch of one append. A duplicate (a retried batch
@@ -442,6 +384,7 @@ impl PartitionLog {
 /// batch refuses the whole append.
 fn check_producers(
     producers: &ProducerStates,
+    producers_generation: u64,
     batches: &[BatchInfo],
 ) -> Result<Option<Appended>, LogError> {
     let mut overlay: Option<ProducerStates> = None;
@@ -461,6 +404,7 @@ fn check_producers(
                 return Ok(Some(Appended {
                     base_offset: m.base_offset,
                     next_offset: m.next_offset,
+                    generation: producers_generation,
                 }))
             }
             Verdict::Reject(code) => return Err(LogError::Producer(code)),

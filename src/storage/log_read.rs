@@ -119,31 +119,60 @@ impl PartitionLog {
     }
 
     /// First offset whose record timestamp is >= `ts`, with that record's timestamp.
+    ///
+    /// The segments' largest timestamps pick the segment and its time index the place in it
+    /// to start, so only a few batches are read.
     pub async fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
-        let mut found: Option<Bytes> = None;
-        self.scan_from(i64::MIN, |info, data| {
+        let (from, log_start) = {
+            let st = self.st.borrow();
+            let seg = st
+                .segments
+                .iter()
+                .find(|s| s.max_timestamp.is_some_and(|(t, _)| t >= ts));
+            let Some(seg) = seg else {
+                return Ok(None);
+            };
+            let from = match seg.time_index.last_before(ts) {
+                Some(rel) => seg.base_offset + rel as i64 + 1,
+                None => seg.base_offset,
+            };
+            (from.max(st.log_start), st.log_start)
+        };
+        let mut found = None;
+        self.scan_from(from, |info, data| {
             if info.max_timestamp >= ts {
-                found = Some(data.clone());
-                false
-            } else {
-                true
+                found = first_record_at_or_after(data.clone(), ts, log_start);
             }
+            found.is_none()
         })
         .await?;
-        Ok(found.and_then(|b| first_record_at_or_after(b, ts)))
+        Ok(found)
     }
 
     /// Offset and timestamp of the record with the largest timestamp (first one on ties).
     pub async fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
-        let mut best: Option<(i64, Bytes)> = None;
-        self.scan_from(i64::MIN, |info, data| {
-            if best.as_ref().is_none_or(|(t, _)| info.max_timestamp > *t) {
-                best = Some((info.max_timestamp, data.clone()));
+        let (best, log_start) = {
+            let st = self.st.borrow();
+            let mut best: Option<(i64, i64)> = None;
+            for seg in &st.segments {
+                if let Some((t, o)) = seg.max_timestamp {
+                    if best.is_none_or(|(bt, _)| t > bt) {
+                        best = Some((t, o));
+                    }
+                }
             }
-            true
+            (best, st.log_start)
+        };
+        let Some((t, offset)) = best else {
+            return Ok(None);
+        };
+        let mut found = None;
+        self.scan_from(offset.max(log_start), |_, data| {
+            found = first_record_at_or_after(data.clone(), t, log_start);
+            found.is_none()
         })
         .await?;
-        Ok(best.and_then(|(t, b)| first_record_at_or_after(b, t)))
+        Ok(found)
     }
 
     /// Visits every batch below the high watermark from the one holding `from` on, oldest
@@ -201,11 +230,12 @@ impl PartitionLog {
     }
 }
 
-/// Decodes one batch (decompressing if needed) to find the first record with timestamp >= ts.
-fn first_record_at_or_after(mut batch: Bytes, ts: i64) -> Option<(i64, i64)> {
+/// Decodes one batch (decompressing if needed) to find the first record at or after
+/// `min_offset` with timestamp >= ts.
+fn first_record_at_or_after(mut batch: Bytes, ts: i64, min_offset: i64) -> Option<(i64, i64)> {
     let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut batch).ok()?;
     set.records
         .iter()
-        .find(|r| r.timestamp >= ts)
+        .find(|r| r.timestamp >= ts && r.offset >= min_offset)
         .map(|r| (r.offset, r.timestamp))
 }

@@ -6,14 +6,19 @@
 
 pub mod batch;
 pub mod cache;
+mod checkpoint;
+pub mod compaction;
 pub mod direct_io;
 pub mod index;
 pub mod log;
 mod log_read;
 mod log_txn;
+mod log_write;
 pub mod producers;
+mod retention;
 pub mod segment;
 pub mod signal;
+pub mod time_index;
 
 pub use cache::CacheBudget;
 pub use log::{Appended, LogConfig, LogError, PartitionLog};

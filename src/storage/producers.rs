@@ -190,6 +190,16 @@ impl ProducerStates {
             .collect()
     }
 
+    /// Forgets aborted transactions that end before `log_start` (their records are gone).
+    pub fn trim_aborted(&mut self, log_start: i64) {
+        self.aborted.retain(|a| a.last_offset >= log_start);
+    }
+
+    /// The aborted transactions still in the log, oldest first.
+    pub fn aborted(&self) -> &[AbortedTxn] {
+        &self.aborted
+    }
+
     /// Producers with an entry, for DescribeProducers.
     pub fn producers(&self) -> impl Iterator<Item = (&i64, &ProducerEntry)> {
         self.producers.iter()

@@ -13,6 +13,7 @@ use glommio::io::{DmaFile, OpenOptions};
 
 use super::batch::{self, BatchInfo};
 use super::index::OffsetIndex;
+use super::time_index::TimeIndex;
 
 /// Read size used when scanning a segment.
 const SCAN_CHUNK: usize = 1 << 20;
@@ -51,6 +52,14 @@ pub struct Segment {
     pub next_offset: i64,
     /// Largest timestamp in the segment and the offset of its batch, when known.
     pub max_timestamp: Option<(i64, i64)>,
+    /// Sparse time index.
+    pub time_index: TimeIndex,
+    /// Bytes written since the last time index entry.
+    pub bytes_since_time_entry: u64,
+    /// Largest timestamp of the first batch (what `segment.ms` measures), when known.
+    pub first_timestamp: Option<i64>,
+    /// File size reserved with fallocate (0 when nothing was preallocated).
+    pub reserved: u64,
 }
 
 async fn open_rw(path: &Path) -> std::io::Result<DmaFile> {
@@ -66,21 +75,34 @@ async fn open_rw(path: &Path) -> std::io::Result<DmaFile> {
 impl Segment {
     /// Creates a new, empty segment file.
     pub async fn create(dir: &Path, base_offset: i64) -> std::io::Result<Segment> {
-        let path = dir.join(file_name(base_offset, "log"));
+        let _ = std::fs::remove_file(dir.join(file_name(base_offset, "index")));
+        let _ = std::fs::remove_file(dir.join(file_name(base_offset, "timeindex")));
+        Segment::create_at(dir.join(file_name(base_offset, "log")), base_offset).await
+    }
+
+    /// Creates an empty segment file at `path` (a temporary name the caller renames later).
+    pub async fn create_at(path: PathBuf, base_offset: i64) -> std::io::Result<Segment> {
         let file = open_rw(&path).await?;
         file.truncate(0).await.map_err(std::io::Error::from)?;
-        let _ = std::fs::remove_file(dir.join(file_name(base_offset, "index")));
-        Ok(Segment {
+        Ok(Segment::empty(base_offset, file, path, 0))
+    }
+
+    fn empty(base_offset: i64, file: DmaFile, path: PathBuf, size: u64) -> Segment {
+        Segment {
             base_offset,
             file: Rc::new(file),
             path,
-            size: 0,
+            size,
             tail: Vec::new(),
             index: OffsetIndex::new(),
             bytes_since_index: 0,
             next_offset: base_offset,
             max_timestamp: None,
-        })
+            time_index: TimeIndex::new(),
+            bytes_since_time_entry: 0,
+            first_timestamp: None,
+            reserved: 0,
+        }
     }
 
     /// Opens an existing segment.
@@ -97,21 +119,17 @@ impl Segment {
         let path = dir.join(file_name(base_offset, "log"));
         let file = open_rw(&path).await?;
         let file_size = file.file_size().await.map_err(std::io::Error::from)?;
-        let mut seg = Segment {
-            base_offset,
-            file: Rc::new(file),
-            path,
-            size: file_size,
-            tail: Vec::new(),
-            index: OffsetIndex::new(),
-            bytes_since_index: 0,
-            next_offset: base_offset,
-            max_timestamp: None,
-        };
+        let mut seg = Segment::empty(base_offset, file, path, file_size);
+        seg.reserved = file_size;
         let index_path = dir.join(file_name(base_offset, "index"));
+        let time_path = dir.join(file_name(base_offset, "timeindex"));
         if !verify {
-            if let Some(index) = OffsetIndex::load(&index_path, file_size.max(1)) {
+            let index = OffsetIndex::load(&index_path, file_size.max(1));
+            let times = TimeIndex::load(&time_path);
+            if let (Some(index), Some(times)) = (index, times) {
                 seg.index = index;
+                seg.max_timestamp = times.last().map(|(t, o)| (t, base_offset + o as i64));
+                seg.time_index = times;
                 return Ok(seg);
             }
             tracing::info!(segment = %seg.path.display(), "rebuilding missing or invalid index");
@@ -130,7 +148,7 @@ impl Segment {
                 .map_err(std::io::Error::from)?;
         }
         if !verify {
-            let _ = seg.index.store(&index_path);
+            let _ = seg.store_indexes(dir);
         }
         let align = seg.file.alignment();
         let tail_start = seg.size - seg.size % align;
@@ -144,56 +162,113 @@ impl Segment {
 
     /// Scans the whole segment, rebuilding the index, size, next offset and max timestamp.
     async fn rebuild(&mut self, index_interval: u64) -> std::io::Result<()> {
-        let mut index = OffsetIndex::new();
-        let mut since = 0u64;
+        self.index = OffsetIndex::new();
+        self.time_index = TimeIndex::new();
+        self.bytes_since_index = 0;
+        self.bytes_since_time_entry = 0;
+        self.max_timestamp = None;
+        self.first_timestamp = None;
         let mut next = self.base_offset;
-        let mut max_ts: Option<(i64, i64)> = None;
-        let base = self.base_offset;
-        let end = scan(&self.file, 0, self.size, |info, pos| {
+        let file = self.file.clone();
+        let end = scan(&file, 0, self.size, |info, pos| {
             if info.base_offset < next {
                 return false;
             }
-            if since == 0 || since >= index_interval {
-                let rel = (info.base_offset - base).clamp(0, u32::MAX as i64) as u32;
-                index.push(rel, pos as u32);
-                since = 0;
-            }
-            since += info.len as u64;
+            self.note_batch(info, pos, index_interval);
             next = info.next_offset();
-            if max_ts.is_none_or(|(t, _)| info.max_timestamp > t) {
-                max_ts = Some((info.max_timestamp, info.base_offset));
-            }
             true
         })
         .await?;
         self.size = end;
-        self.index = index;
-        self.bytes_since_index = since;
         self.next_offset = next;
-        self.max_timestamp = max_ts;
         Ok(())
+    }
+
+    /// Index and timestamp bookkeeping for one batch at file position `pos`.
+    fn note_batch(&mut self, info: &BatchInfo, pos: u64, index_interval: u64) {
+        let rel = (info.base_offset - self.base_offset).clamp(0, u32::MAX as i64) as u32;
+        if self.index.is_empty() || self.bytes_since_index >= index_interval {
+            self.index.push(rel, pos as u32);
+            self.bytes_since_index = 0;
+        }
+        self.bytes_since_index += info.len as u64;
+        self.bytes_since_time_entry += info.len as u64;
+        self.next_offset = info.next_offset();
+        if self.first_timestamp.is_none() {
+            self.first_timestamp = Some(info.max_timestamp);
+        }
+        if self
+            .max_timestamp
+            .is_none_or(|(t, _)| info.max_timestamp > t)
+        {
+            self.max_timestamp = Some((info.max_timestamp, info.base_offset));
+            if self.time_index.is_empty() || self.bytes_since_time_entry >= index_interval {
+                self.time_index.push(info.max_timestamp, rel);
+                self.bytes_since_time_entry = 0;
+            }
+        }
+    }
+
+    /// Writes the `.index` and `.timeindex` files (the time index ends with the segment's
+    /// largest timestamp).
+    pub fn store_indexes(&mut self, dir: &Path) -> std::io::Result<()> {
+        if let Some((t, o)) = self.max_timestamp {
+            let rel = (o - self.base_offset).clamp(0, u32::MAX as i64) as u32;
+            self.time_index.push(t, rel);
+        }
+        self.index
+            .store(&dir.join(file_name(self.base_offset, "index")))?;
+        self.time_index
+            .store(&dir.join(file_name(self.base_offset, "timeindex")))
+    }
+
+    /// Removes the segment's files (log and indexes).
+    pub fn remove_files(&self, dir: &Path) {
+        for ext in ["log", "index", "timeindex"] {
+            let p = dir.join(file_name(self.base_offset, ext));
+            if let Err(e) = std::fs::remove_file(&p) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(path = %p.display(), error = %e, "cannot remove segment file");
+                }
+            }
+        }
+    }
+
+    /// Opens the segment at `base_offset` after cutting off every batch at or past `offset`.
+    pub async fn open_truncated(
+        dir: &Path,
+        base_offset: i64,
+        offset: i64,
+        index_interval: u64,
+    ) -> std::io::Result<Segment> {
+        let path = dir.join(file_name(base_offset, "log"));
+        let file = open_rw(&path).await?;
+        let size = file.file_size().await.map_err(std::io::Error::from)?;
+        let mut cut = 0u64;
+        scan(&file, 0, size, |info, pos| {
+            if info.base_offset >= offset {
+                return false;
+            }
+            cut = pos + info.len as u64;
+            true
+        })
+        .await?;
+        file.truncate(cut).await.map_err(std::io::Error::from)?;
+        file.fdatasync().await.map_err(std::io::Error::from)?;
+        let _ = file.close().await;
+        let _ = std::fs::remove_file(dir.join(file_name(base_offset, "index")));
+        let _ = std::fs::remove_file(dir.join(file_name(base_offset, "timeindex")));
+        Segment::open(dir, base_offset, true, index_interval).await
     }
 
     /// Records index entries and bookkeeping for batches just written at `pos`.
     pub fn note_written(&mut self, batches: &[(i64, Bytes)], index_interval: u64) {
         let mut pos = self.size;
-        for (base, data) in batches {
-            if self.index.is_empty() || self.bytes_since_index >= index_interval {
-                let rel = (*base - self.base_offset).clamp(0, u32::MAX as i64) as u32;
-                self.index.push(rel, pos as u32);
-                self.bytes_since_index = 0;
-            }
-            self.bytes_since_index += data.len() as u64;
-            pos += data.len() as u64;
+        for (_, data) in batches {
             if let Some(info) = batch::peek_header(data, 0) {
-                self.next_offset = info.next_offset();
-                if self
-                    .max_timestamp
-                    .is_none_or(|(t, _)| info.max_timestamp > t)
-                {
-                    self.max_timestamp = Some((info.max_timestamp, *base));
-                }
+                self.note_batch(&info, pos, index_interval);
             }
+            pos += data.len() as u64;
         }
         let align = self.file.alignment();
         let new_size = pos;
@@ -276,6 +351,19 @@ pub async fn scan<F>(file: &DmaFile, from: u64, limit: u64, mut visit: F) -> std
 where
     F: FnMut(&BatchInfo, u64) -> bool,
 {
+    for_each_batch(file, from, limit, |info, pos, _| visit(info, pos)).await
+}
+
+/// Like [`scan`], also handing `visit` the batch's bytes (a slice of the read buffer).
+pub async fn for_each_batch<F>(
+    file: &DmaFile,
+    from: u64,
+    limit: u64,
+    mut visit: F,
+) -> std::io::Result<u64>
+where
+    F: FnMut(&BatchInfo, u64, Bytes) -> bool,
+{
     let mut pos = from;
     while pos < limit {
         let want = ((limit - pos) as usize).min(SCAN_CHUNK);
@@ -286,7 +374,7 @@ where
             if chunk[at + 16] != 2 || !batch::crc_ok(&chunk[at..at + info.len]) {
                 return Ok(pos + at as u64);
             }
-            if !visit(&info, pos + at as u64) {
+            if !visit(&info, pos + at as u64, chunk.slice(at..at + info.len)) {
                 return Ok(pos + at as u64);
             }
             at += info.len;
@@ -299,7 +387,7 @@ where
                     let whole = read(file, pos, len).await?;
                     match batch::peek_header(&whole, 0) {
                         Some(info) if whole[16] == 2 && batch::crc_ok(&whole[..info.len]) => {
-                            if !visit(&info, pos) {
+                            if !visit(&info, pos, whole.slice(..info.len)) {
                                 return Ok(pos);
                             }
                             pos += info.len as u64;

@@ -172,15 +172,15 @@ pub async fn write_local(
             continue;
         };
         match log.append_marker(producer_id, epoch, commit, 0) {
-            Ok(a) => waits.push((i, log, a.next_offset)),
+            Ok(a) => waits.push((i, log, a)),
             Err(e) => {
                 tracing::warn!(topic = %tp.topic, partition = tp.partition, error = ?e, "marker append failed");
                 codes[i] = errors::KAFKA_STORAGE_ERROR;
             }
         }
     }
-    for (i, log, next) in waits {
-        if log.wait_durable(next).await.is_err() {
+    for (i, log, appended) in waits {
+        if log.wait_durable(&appended).await.is_err() {
             codes[i] = errors::KAFKA_STORAGE_ERROR;
             continue;
         }

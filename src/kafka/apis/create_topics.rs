@@ -7,6 +7,7 @@ use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::cluster::topic_config;
 use crate::cluster::topics::CreateError;
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
@@ -32,11 +33,17 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
             t.replication_factor
         };
         let mut partitions = t.num_partitions;
+        let bad_config = t.configs.iter().find_map(|c| {
+            let value = c.value.as_ref().map(|v| v.to_string()).unwrap_or_default();
+            topic_config::validate(c.name.as_str(), &value).err()
+        });
         let err: Option<(i16, String)> = if counts[name.as_str()] > 1 {
             Some((
                 errors::INVALID_REQUEST,
                 format!("Create topics request from client contains duplicate topic name {name}"),
             ))
+        } else if let Some(m) = bad_config {
+            Some((errors::INVALID_CONFIG, m))
         } else if !t.assignments.is_empty() {
             if t.num_partitions != -1 || t.replication_factor != -1 {
                 Some((errors::INVALID_REQUEST, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into()))

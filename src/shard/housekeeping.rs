@@ -1,0 +1,119 @@
+//! Log housekeeping, one task per core over the partitions that core owns: rolling segments
+//! past `segment.ms`, retention (`retention.ms`, `retention.bytes`, the log start offset) and
+//! compaction.
+//!
+//! The task runs in its own low-share task queue and yields between partitions and inside long
+//! passes, so request handling on the core comes first and never waits long behind it.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use glommio::{Latency, Shares};
+
+use super::Shard;
+use crate::storage::PartitionLog;
+
+/// How often the task wakes to see whether a retention or cleaner round is due.
+const TICK: Duration = Duration::from_millis(200);
+
+/// Starts this core's housekeeping task.
+pub fn start(shard: &Rc<Shard>) {
+    let queue = glommio::executor().create_task_queue(
+        Shares::Static(100),
+        Latency::NotImportant,
+        "housekeeping",
+    );
+    let shard = shard.clone();
+    let task = glommio::spawn_local_into(
+        async move {
+            let settings = shard.config.log.clone();
+            let retention_every = Duration::from_millis(settings.retention_check_interval_ms);
+            let cleaner_every = Duration::from_millis(settings.cleaner_backoff_ms);
+            let mut last_retention = Instant::now();
+            let mut last_clean = Instant::now();
+            loop {
+                glommio::timer::sleep(TICK.min(retention_every).min(cleaner_every)).await;
+                if last_retention.elapsed() >= retention_every {
+                    last_retention = Instant::now();
+                    retention_round(&shard).await;
+                }
+                if last_clean.elapsed() >= cleaner_every {
+                    last_clean = Instant::now();
+                    cleaner_round(&shard, settings.cleaner_dedupe_buffer_bytes).await;
+                }
+            }
+        },
+        queue,
+    );
+    match task {
+        Ok(t) => {
+            t.detach();
+        }
+        Err(e) => tracing::error!(error = %e, "cannot start log housekeeping"),
+    };
+}
+
+/// The logs this core owns, with their topic names.
+fn owned_logs(shard: &Shard) -> Vec<(String, Rc<PartitionLog>)> {
+    shard
+        .logs
+        .borrow()
+        .iter()
+        .flat_map(|(name, lt)| {
+            lt.partitions
+                .iter()
+                .flatten()
+                .map(move |l| (name.clone(), l.clone()))
+        })
+        .collect()
+}
+
+async fn retention_round(shard: &Rc<Shard>) {
+    let now = now_ms();
+    for (topic, log) in owned_logs(shard) {
+        if let Err(e) = log.roll_if_old().await {
+            tracing::warn!(%topic, dir = %log.dir().display(), error = %e, "time-based roll failed");
+        }
+        match log.apply_retention(now).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(%topic, dir = %log.dir().display(), segments = n, log_start = log.log_start_offset(), "retention deleted segments")
+            }
+            Err(e) => {
+                tracing::warn!(%topic, dir = %log.dir().display(), error = %e, "retention failed")
+            }
+        }
+        glommio::yield_if_needed().await;
+    }
+}
+
+async fn cleaner_round(shard: &Rc<Shard>, memory: usize) {
+    for (topic, log) in owned_logs(shard) {
+        if !log.config().compact {
+            continue;
+        }
+        match log.compact(now_ms(), memory).await {
+            Ok(Some(s)) => tracing::info!(
+                %topic,
+                dir = %log.dir().display(),
+                segments = s.segments_cleaned,
+                bytes_before = s.bytes_before,
+                bytes_after = s.bytes_after,
+                keys = s.keys,
+                "compacted"
+            ),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(%topic, dir = %log.dir().display(), error = %e, "compaction failed")
+            }
+        }
+        glommio::yield_if_needed().await;
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,59 @@
+//! Small per-partition checkpoint files holding one offset each: the log start offset (moved by
+//! DeleteRecords inside a segment) and the cleaner's position (how far compaction has gone).
+//!
+//! A checkpoint is written to a temporary file, synced and renamed over the old one, so a crash
+//! leaves either the old or the new value. The file carries a checksum; a torn or missing file
+//! reads as absent and the log falls back to what its segments say.
+
+use std::path::Path;
+
+/// File of the log start offset.
+pub(super) const LOG_START: &str = "log-start-offset";
+/// File of the cleaner's position.
+pub(super) const CLEANER: &str = "cleaner-offset";
+
+/// Reads checkpoint `name` in `dir`.
+pub(super) fn read(dir: &Path, name: &str) -> Option<i64> {
+    let b = std::fs::read(dir.join(name)).ok()?;
+    if b.len() != 12 {
+        return None;
+    }
+    let value: [u8; 8] = b[..8].try_into().ok()?;
+    let crc: [u8; 4] = b[8..].try_into().ok()?;
+    (crc32c::crc32c(&value).to_be_bytes() == crc).then(|| i64::from_be_bytes(value))
+}
+
+/// Writes checkpoint `name` in `dir` durably.
+pub(super) fn write(dir: &Path, name: &str, value: i64) -> std::io::Result<()> {
+    use std::io::Write;
+    let bytes = value.to_be_bytes();
+    let mut b = Vec::with_capacity(12);
+    b.extend_from_slice(&bytes);
+    b.extend_from_slice(&crc32c::crc32c(&bytes).to_be_bytes());
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&b)?;
+    f.sync_data()?;
+    std::fs::rename(&tmp, &path)?;
+    super::log::sync_dir(dir);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_torn() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(read(d.path(), LOG_START), None);
+        write(d.path(), LOG_START, 1234).unwrap();
+        assert_eq!(read(d.path(), LOG_START), Some(1234));
+        let p = d.path().join(LOG_START);
+        let mut b = std::fs::read(&p).unwrap();
+        b[3] ^= 1;
+        std::fs::write(&p, &b).unwrap();
+        assert_eq!(read(d.path(), LOG_START), None);
+    }
+}

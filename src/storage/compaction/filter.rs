@@ -1,0 +1,114 @@
+//! What compaction does to one record batch: keep it as it is, drop it, or rewrite it with only
+//! the records that survive. A rewritten batch keeps its records' offsets, timestamps, producer
+//! fields and compression codec; it gets a new CRC. Batches whose records all survive are kept
+//! byte for byte.
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
+};
+
+use super::keymap::KeyMap;
+use crate::storage::batch::{self, BatchInfo};
+use crate::storage::producers::AbortedTxn;
+
+/// The fate of one batch.
+pub enum Outcome {
+    /// Keep the batch unchanged.
+    Keep,
+    /// Drop the whole batch.
+    Drop,
+    /// Replace it with this batch (some records removed).
+    Rewrite(Bytes),
+}
+
+/// The rules of one compaction pass.
+pub struct Rules<'a> {
+    /// Newest offset of each key in the dirty range.
+    pub keys: &'a KeyMap,
+    /// Aborted transactions of the log: their records are removed.
+    pub aborted: &'a [AbortedTxn],
+    /// Offsets below this were cleaned by an earlier pass (tombstones there may go).
+    pub clean_until: i64,
+    /// Tombstones older than this (ms since the epoch) and already cleaned once are removed.
+    pub tombstone_horizon: i64,
+}
+
+/// True when the transactional batch `info` belongs to one of the `aborted` transactions.
+pub fn in_aborted_txn(aborted: &[AbortedTxn], info: &BatchInfo) -> bool {
+    info.is_transactional()
+        && !info.is_control()
+        && aborted.iter().any(|a| {
+            a.producer_id == info.producer_id
+                && a.first_offset <= info.base_offset
+                && info.base_offset <= a.last_offset
+        })
+}
+
+impl Rules<'_> {
+    fn keeps(&self, r: &Record) -> bool {
+        let Some(key) = r.key.as_deref() else {
+            return true;
+        };
+        if self.keys.get(key).is_some_and(|newest| newest > r.offset) {
+            return false;
+        }
+        let tombstone = r.value.is_none();
+        !(tombstone && r.offset < self.clean_until && r.timestamp < self.tombstone_horizon)
+    }
+
+    /// Decides what happens to the batch `data` (described by `info`).
+    pub fn apply(&self, info: &BatchInfo, data: &Bytes) -> Outcome {
+        if info.is_control() {
+            return Outcome::Keep;
+        }
+        if in_aborted_txn(self.aborted, info) {
+            return Outcome::Drop;
+        }
+        let mut buf = data.clone();
+        let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
+            // Not decodable here (it passed its CRC): keep it rather than lose data.
+            return Outcome::Keep;
+        };
+        let kept: Vec<&Record> = set.records.iter().filter(|r| self.keeps(r)).collect();
+        if kept.len() == set.records.len() {
+            return Outcome::Keep;
+        }
+        if kept.is_empty() {
+            return Outcome::Drop;
+        }
+        let mut out = BytesMut::with_capacity(data.len());
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: set.compression,
+        };
+        if RecordBatchEncoder::encode(&mut out, kept.iter().copied(), &options).is_err() {
+            return Outcome::Keep;
+        }
+        // The encoder does not carry the timestamp type: copy it and fix the CRC.
+        let log_append_time = info.attributes & 0x08;
+        if log_append_time != 0 {
+            let mut pos = 0;
+            while let Some(b) = batch::peek_header(&out, pos) {
+                batch::set_attribute_bits(&mut out[pos..pos + b.len], log_append_time);
+                pos += b.len;
+            }
+        }
+        Outcome::Rewrite(out.freeze())
+    }
+}
+
+/// Visits the records of a batch that carry a key, with their offsets, for the key map.
+/// Returns false when the batch cannot be decoded.
+pub fn for_each_key(data: &Bytes, mut visit: impl FnMut(&[u8], i64)) -> bool {
+    let mut buf = data.clone();
+    let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
+        return false;
+    };
+    for r in &set.records {
+        if let Some(k) = r.key.as_deref() {
+            visit(k, r.offset);
+        }
+    }
+    true
+}

@@ -1,0 +1,170 @@
+//! Rewriting one closed segment for compaction and swapping it in, crash-safely.
+//!
+//! The cleaned copy is written to `<base>.log.cleaned` with the same aligned direct writes as
+//! the live log, synced and trimmed. The swap is then done without yielding to other tasks:
+//! the segment's index files are removed, and the copy is renamed over `<base>.log` (an atomic
+//! replace) before the directory is synced. A crash before the rename leaves a `.cleaned` file
+//! that startup removes; a crash after it leaves the new log without indexes, which startup
+//! rebuilds. Readers holding the old file keep reading the old data until they finish.
+
+use std::path::Path;
+
+use bytes::Bytes;
+
+use super::filter::{Outcome, Rules};
+use super::SegRef;
+use crate::storage::batch;
+use crate::storage::log::{sync_dir, PartitionLog};
+use crate::storage::segment::{self, Segment};
+
+/// Bytes of kept batches gathered before each write of the cleaned copy.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// Removes what an interrupted compaction or file replacement left in `dir` (`*.cleaned` and
+/// `*.tmp` files).
+pub(in crate::storage) fn remove_leftovers(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".cleaned") || name.ends_with(".tmp") {
+            tracing::info!(path = %e.path().display(), "removing unfinished file");
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+impl PartitionLog {
+    /// Rewrites segment `s` under `rules`. Returns the new size when the segment changed,
+    /// `None` when it was left as it is.
+    pub(super) async fn clean_segment(
+        &self,
+        s: &SegRef,
+        rules: &Rules<'_>,
+        index_interval: u64,
+    ) -> std::io::Result<Option<u64>> {
+        let tmp = self
+            .dir
+            .join(format!("{}.cleaned", segment::file_name(s.base, "log")));
+        let mut out = Segment::create_at(tmp.clone(), s.base).await?;
+        let result = self.copy_kept(s, rules, &mut out, index_interval).await;
+        let changed = match result {
+            Ok(changed) => changed,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        if !changed {
+            let _ = std::fs::remove_file(&tmp);
+            return Ok(None);
+        }
+        out.file.fdatasync().await.map_err(std::io::Error::from)?;
+        out.file
+            .truncate(out.size)
+            .await
+            .map_err(std::io::Error::from)?;
+        Ok(self.swap_in(s, out, &tmp))
+    }
+
+    /// Copies the batches of `s` that survive into `out`. Returns whether anything changed.
+    async fn copy_kept(
+        &self,
+        s: &SegRef,
+        rules: &Rules<'_>,
+        out: &mut Segment,
+        index_interval: u64,
+    ) -> std::io::Result<bool> {
+        let mut changed = false;
+        let mut pos = 0u64;
+        loop {
+            let mut kept: Vec<(i64, Bytes)> = Vec::new();
+            let mut gathered = 0usize;
+            let stop = segment::for_each_batch(&s.file, pos, s.size, |info, _, data| {
+                if gathered >= WRITE_CHUNK {
+                    return false;
+                }
+                gathered += data.len();
+                match rules.apply(info, &data) {
+                    Outcome::Keep => kept.push((info.base_offset, data)),
+                    Outcome::Drop => changed = true,
+                    Outcome::Rewrite(new) => {
+                        changed = true;
+                        let mut at = 0;
+                        while let Some(b) = batch::peek_header(&new, at) {
+                            kept.push((b.base_offset, new.slice(at..at + b.len)));
+                            at += b.len;
+                        }
+                    }
+                }
+                true
+            })
+            .await?;
+            if !kept.is_empty() {
+                segment::write_batches(&out.file, out.write_start(), &out.tail, &kept).await?;
+                out.note_written(&kept, index_interval);
+            }
+            if stop == pos || stop >= s.size {
+                pos = stop;
+                break;
+            }
+            pos = stop;
+            glommio::yield_if_needed().await;
+        }
+        if pos < s.size {
+            // Only alignment padding may follow the last batch; anything else is damage, and
+            // the segment is left as it is rather than losing what follows.
+            let rest = segment::read(&s.file, pos, (s.size - pos).min(1 << 16) as usize).await?;
+            if s.size - pos > 1 << 16 || rest.iter().any(|&b| b != 0) {
+                tracing::warn!(dir = %self.dir.display(), base = s.base, at = pos, "unreadable batch in closed segment; not compacting it");
+                return Ok(false);
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Puts the cleaned copy in place of segment `s`, unless retention removed `s` meanwhile.
+    /// Runs without yielding. Returns the new size.
+    fn swap_in(&self, s: &SegRef, mut out: Segment, tmp: &Path) -> Option<u64> {
+        let idx = {
+            let st = self.st.borrow();
+            st.segments
+                .iter()
+                .position(|x| x.base_offset == s.base && std::rc::Rc::ptr_eq(&x.file, &s.file))
+        };
+        let Some(idx) = idx else {
+            let _ = std::fs::remove_file(tmp);
+            return None;
+        };
+        let log_path = self.dir.join(segment::file_name(s.base, "log"));
+        if out.size == 0 {
+            // Nothing left: the segment goes (offsets in it had no surviving records).
+            let seg = self.st.borrow_mut().segments.remove(idx);
+            seg.remove_files(&self.dir);
+            let _ = std::fs::remove_file(tmp);
+            sync_dir(&self.dir);
+            return Some(0);
+        }
+        for ext in ["index", "timeindex"] {
+            let _ = std::fs::remove_file(self.dir.join(segment::file_name(s.base, ext)));
+        }
+        if let Err(e) = std::fs::rename(tmp, &log_path) {
+            tracing::warn!(path = %tmp.display(), error = %e, "cannot swap in compacted segment");
+            let _ = std::fs::remove_file(tmp);
+            let mut st = self.st.borrow_mut();
+            if let Some(seg) = st.segments.get_mut(idx) {
+                let _ = seg.store_indexes(&self.dir);
+            }
+            return None;
+        }
+        sync_dir(&self.dir);
+        out.path = log_path;
+        out.next_offset = out.next_offset.max(s.next);
+        out.reserved = out.size;
+        if let Err(e) = out.store_indexes(&self.dir) {
+            tracing::warn!(error = %e, "cannot store indexes of compacted segment (rebuilt at startup)");
+        }
+        let size = out.size;
+        self.st.borrow_mut().segments[idx] = out;
+        Some(size)
+    }
+}

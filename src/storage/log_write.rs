@@ -1,0 +1,295 @@
+//! The write side of a partition log: the group-commit flusher, segment rolls, preallocation,
+//! clean shutdown, and recovery from a failed write (disk full, I/O error).
+//!
+//! The flusher takes every batch appended since its last round, writes them with one aligned
+//! direct write per segment, fdatasyncs once, and then advances the high watermark. When a write,
+//! sync or roll fails, the batches that did not become durable are discarded: their producers
+//! get KAFKA_STORAGE_ERROR, the log is cut back to the high watermark on disk and in memory, and
+//! appends are accepted again, so the log recovers by itself once space is freed.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use super::log::{next_of, sync_dir, PartitionLog};
+use super::segment::{self, Segment};
+
+/// Milliseconds since the Unix epoch.
+pub(super) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl PartitionLog {
+    pub(super) async fn flush_loop(self: Rc<Self>) {
+        loop {
+            let pending = {
+                let mut st = self.st.borrow_mut();
+                if st.pending.is_empty() {
+                    st.flushing = false;
+                    drop(st);
+                    self.advanced.notify_all();
+                    return;
+                }
+                std::mem::take(&mut st.pending)
+            };
+            let next = pending.last().map(|(b, d)| next_of(*b, d)).unwrap_or(0);
+            match self.write_out(&pending).await {
+                Ok(()) => {
+                    let mut st = self.st.borrow_mut();
+                    st.high_watermark = next;
+                    self.evict(&mut st);
+                }
+                Err(e) => {
+                    tracing::error!(dir = %self.dir.display(), error = %e, "log write failed; discarding unacknowledged appends");
+                    {
+                        let mut st = self.st.borrow_mut();
+                        st.error = Some(e.to_string());
+                        st.pending.clear();
+                    }
+                    self.advanced.notify_all();
+                    self.recover_from_failure().await;
+                    self.st.borrow_mut().flushing = false;
+                    self.advanced.notify_all();
+                    return;
+                }
+            }
+            self.advanced.notify_all();
+        }
+    }
+
+    async fn write_out(&self, pending: &[(i64, Bytes)]) -> std::io::Result<()> {
+        let (limit, max_age, interval, prealloc) = {
+            let c = self.cfg.borrow();
+            (
+                c.segment_bytes.max(1),
+                c.segment_ms,
+                c.index_interval_bytes,
+                c.preallocate_bytes,
+            )
+        };
+        let mut i = 0;
+        while i < pending.len() {
+            let (file, start, tail, size, first_ts, reserved) = {
+                let st = self.st.borrow();
+                let seg = st.segments.last().ok_or_else(no_segment)?;
+                (
+                    seg.file.clone(),
+                    seg.write_start(),
+                    seg.tail.clone(),
+                    seg.size,
+                    seg.first_timestamp,
+                    seg.reserved,
+                )
+            };
+            let too_old = first_ts.is_some_and(|t| now_ms().saturating_sub(t) >= max_age);
+            if size > 0 && (size + pending[i].1.len() as u64 > limit || too_old) {
+                self.roll(pending[i].0).await?;
+                continue;
+            }
+            let mut j = i;
+            let mut sz = size;
+            while j < pending.len() && (j == i || sz + pending[j].1.len() as u64 <= limit) {
+                sz += pending[j].1.len() as u64;
+                j += 1;
+            }
+            if prealloc > 0 && sz > reserved {
+                // Best effort: without the reservation the write still extends the file.
+                let want = (sz + prealloc).min(limit.max(sz));
+                let want = want.div_ceil(4096) * 4096;
+                match file.pre_allocate(want, false).await {
+                    Ok(()) => {
+                        if let Some(seg) = self.st.borrow_mut().segments.last_mut() {
+                            seg.reserved = want;
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, "preallocation failed"),
+                }
+            }
+            segment::write_batches(&file, start, &tail, &pending[i..j]).await?;
+            self.st
+                .borrow_mut()
+                .segments
+                .last_mut()
+                .ok_or_else(no_segment)?
+                .note_written(&pending[i..j], interval);
+            i = j;
+        }
+        let sync = {
+            let mut st = self.st.borrow_mut();
+            let every = self.cfg.borrow().flush_messages;
+            if st.unsynced_messages >= every || st.closed {
+                st.unsynced_messages = 0;
+                Some(st.segments.last().ok_or_else(no_segment)?.file.clone())
+            } else {
+                None
+            }
+        };
+        if let Some(file) = sync {
+            file.fdatasync().await.map_err(std::io::Error::from)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the active segment (synced, trimmed to its data, indexes stored) and starts a new
+    /// one at `base`.
+    pub(super) async fn roll(&self, base: i64) -> std::io::Result<()> {
+        let (file, size) = {
+            let st = self.st.borrow();
+            let seg = st.segments.last().ok_or_else(no_segment)?;
+            (seg.file.clone(), seg.size)
+        };
+        file.fdatasync().await.map_err(std::io::Error::from)?;
+        // Give back the preallocated space past the data; reads of a closed segment stop there.
+        file.truncate(size).await.map_err(std::io::Error::from)?;
+        {
+            let mut st = self.st.borrow_mut();
+            let seg = st.segments.last_mut().ok_or_else(no_segment)?;
+            seg.reserved = size;
+            seg.store_indexes(&self.dir)?;
+        }
+        let seg = Segment::create(&self.dir, base).await?;
+        sync_dir(&self.dir);
+        self.st.borrow_mut().segments.push(seg);
+        self.write_snapshot();
+        Ok(())
+    }
+
+    /// Rolls the active segment if it is older than `segment.ms`, so that retention can delete
+    /// it even when no more records arrive. Called by the housekeeping task.
+    pub async fn roll_if_old(self: &Rc<Self>) -> std::io::Result<()> {
+        let max_age = self.cfg.borrow().segment_ms;
+        let next = {
+            let st = self.st.borrow();
+            let Some(seg) = st.segments.last() else {
+                return Ok(());
+            };
+            let old = seg
+                .first_timestamp
+                .is_some_and(|t| now_ms().saturating_sub(t) >= max_age);
+            if !old || seg.size == 0 || st.flushing || st.error.is_some() || st.closed {
+                return Ok(());
+            }
+            st.next_offset
+        };
+        // The flusher is idle, so nothing is pending: mark it busy while rolling.
+        self.st.borrow_mut().flushing = true;
+        let r = self.roll(next).await;
+        let restart = {
+            let mut st = self.st.borrow_mut();
+            st.flushing = false;
+            !st.pending.is_empty()
+        };
+        if restart {
+            self.st.borrow_mut().flushing = true;
+            let me = self.clone();
+            glommio::spawn_local(async move { me.flush_loop().await }).detach();
+        }
+        r
+    }
+
+    /// After a failed write: cut the log back to the high watermark on disk and in memory,
+    /// rebuild the producer state, and accept appends again.
+    async fn recover_from_failure(&self) {
+        loop {
+            match self.truncate_to_high_watermark().await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::error!(dir = %self.dir.display(), error = %e, "cannot cut the log back after a failed write; retrying");
+                    glommio::timer::sleep(std::time::Duration::from_millis(500)).await;
+                }
+            }
+        }
+        if let Err(e) = self.recover_producers().await {
+            tracing::error!(dir = %self.dir.display(), error = %e, "cannot rebuild producer state after a failed write");
+        }
+        let mut st = self.st.borrow_mut();
+        st.error = None;
+        tracing::info!(dir = %self.dir.display(), high_watermark = st.high_watermark, "log accepts writes again");
+    }
+
+    async fn truncate_to_high_watermark(&self) -> std::io::Result<()> {
+        let hwm = {
+            let mut st = self.st.borrow_mut();
+            st.generation += 1;
+            let hwm = st.high_watermark;
+            st.next_offset = hwm;
+            st.unsynced_messages = 0;
+            while st.cache.back().is_some_and(|b| b.next > hwm) {
+                if let Some(b) = st.cache.pop_back() {
+                    st.cache_bytes -= b.data.len();
+                    self.budget.remove(b.data.len());
+                }
+            }
+            hwm
+        };
+        // Segments that start at or after the high watermark hold nothing acknowledged.
+        loop {
+            let doomed = {
+                let mut st = self.st.borrow_mut();
+                if st.segments.len() > 1 && st.segments.last().is_some_and(|s| s.base_offset >= hwm)
+                {
+                    st.segments.pop()
+                } else {
+                    None
+                }
+            };
+            match doomed {
+                Some(seg) => seg.remove_files(&self.dir),
+                None => break,
+            }
+        }
+        let (base, needs_cut) = {
+            let st = self.st.borrow();
+            let seg = st.segments.last().ok_or_else(no_segment)?;
+            (seg.base_offset, seg.next_offset > hwm || seg.size == 0)
+        };
+        if needs_cut {
+            let interval = self.cfg.borrow().index_interval_bytes;
+            let seg = Segment::open_truncated(&self.dir, base, hwm, interval).await?;
+            if let Some(last) = self.st.borrow_mut().segments.last_mut() {
+                *last = seg;
+            }
+        }
+        sync_dir(&self.dir);
+        Ok(())
+    }
+
+    /// Finishes pending writes, syncs, stores the active segment's indexes and refuses new
+    /// appends.
+    pub async fn close(&self) {
+        loop {
+            let busy = {
+                let st = self.st.borrow();
+                st.flushing
+            };
+            if !busy {
+                break;
+            }
+            self.advanced.wait().await;
+        }
+        let file = {
+            let mut st = self.st.borrow_mut();
+            st.closed = true;
+            let dir = self.dir.clone();
+            match st.segments.last_mut() {
+                Some(seg) => {
+                    let _ = seg.store_indexes(&dir);
+                    Some(seg.file.clone())
+                }
+                None => None,
+            }
+        };
+        if let Some(file) = file {
+            let _ = file.fdatasync().await;
+        }
+        self.write_snapshot();
+        self.advanced.notify_all();
+    }
+}
+
+fn no_segment() -> std::io::Error {
+    std::io::Error::other("partition log has no active segment")
+}

@@ -1,0 +1,130 @@
+//! Retention of a partition log: deleting whole closed segments that are past `retention.ms`,
+//! beyond `retention.bytes`, or entirely below the log start offset, and moving the log start
+//! offset on request (DeleteRecords).
+//!
+//! Only a prefix of closed segments is ever deleted; the active segment stays. The new log start
+//! offset is checkpointed before any file goes, so a crash mid-deletion leaves segments that the
+//! next pass deletes, never a log that shows records it had already given up.
+
+use std::rc::Rc;
+
+use super::checkpoint;
+use super::log::{LogError, PartitionLog};
+
+impl PartitionLog {
+    /// Deletes the closed segments that retention no longer keeps, at time `now_ms`.
+    /// Returns how many segments were deleted.
+    pub async fn apply_retention(self: &Rc<Self>, now_ms: i64) -> std::io::Result<usize> {
+        let cfg = self.config();
+        let n = {
+            let st = self.st.borrow();
+            if st.closed {
+                return Ok(0);
+            }
+            let mut total: u64 = st.segments.iter().map(|s| s.size).sum();
+            let closed = st.segments.len().saturating_sub(1);
+            let mut n = 0;
+            for seg in &st.segments[..closed] {
+                let below_start = seg.next_offset <= st.log_start;
+                let expired = cfg.delete
+                    && cfg.retention_ms >= 0
+                    && seg
+                        .max_timestamp
+                        .is_some_and(|(t, _)| now_ms.saturating_sub(t) > cfg.retention_ms);
+                let oversize = cfg.delete
+                    && cfg.retention_bytes >= 0
+                    && total.saturating_sub(seg.size) >= cfg.retention_bytes as u64;
+                if !(below_start || expired || oversize) {
+                    break;
+                }
+                total -= seg.size;
+                n += 1;
+            }
+            n
+        };
+        if n == 0 {
+            return Ok(0);
+        }
+        self.delete_prefix(n).await?;
+        Ok(n)
+    }
+
+    /// Moves the log start offset to `offset` (-1: the high watermark), deleting the segments
+    /// entirely below it. Returns the new log start offset (the partition's low watermark).
+    pub async fn delete_records(self: &Rc<Self>, offset: i64) -> Result<i64, LogError> {
+        let (start, target) = {
+            let st = self.st.borrow();
+            let target = if offset == -1 {
+                st.high_watermark
+            } else {
+                offset
+            };
+            if target < 0 || target > st.high_watermark {
+                return Err(LogError::OffsetOutOfRange);
+            }
+            (st.log_start, target)
+        };
+        if target <= start {
+            return Ok(start);
+        }
+        self.move_log_start(target)
+            .map_err(|e| LogError::Storage(e.to_string()))?;
+        let n = {
+            let st = self.st.borrow();
+            let closed = st.segments.len().saturating_sub(1);
+            st.segments[..closed]
+                .iter()
+                .take_while(|s| s.next_offset <= target)
+                .count()
+        };
+        if n > 0 {
+            self.delete_prefix(n)
+                .await
+                .map_err(|e| LogError::Storage(e.to_string()))?;
+        }
+        Ok(self.log_start_offset())
+    }
+
+    /// Checkpoints and applies a new log start offset (never moving it back).
+    fn move_log_start(&self, offset: i64) -> std::io::Result<()> {
+        if offset <= self.st.borrow().log_start {
+            return Ok(());
+        }
+        checkpoint::write(&self.dir, checkpoint::LOG_START, offset)?;
+        let mut st = self.st.borrow_mut();
+        st.log_start = offset;
+        st.clean_until = st.clean_until.max(offset);
+        st.producers.trim_aborted(offset);
+        Ok(())
+    }
+
+    /// Deletes the first `n` segments (never the active one).
+    async fn delete_prefix(&self, n: usize) -> std::io::Result<()> {
+        let new_start = {
+            let st = self.st.borrow();
+            let n = n.min(st.segments.len().saturating_sub(1));
+            if n == 0 {
+                return Ok(());
+            }
+            st.segments[n].base_offset
+        };
+        self.move_log_start(new_start)?;
+        let gone: Vec<_> = {
+            let mut st = self.st.borrow_mut();
+            let n = st
+                .segments
+                .iter()
+                .take_while(|s| s.next_offset <= new_start && s.base_offset < new_start)
+                .count()
+                .min(st.segments.len().saturating_sub(1));
+            st.segments.drain(..n).collect()
+        };
+        for seg in &gone {
+            seg.remove_files(&self.dir);
+            glommio::yield_if_needed().await;
+        }
+        super::log::sync_dir(&self.dir);
+        tracing::debug!(dir = %self.dir.display(), segments = gone.len(), log_start = new_start, "retention deleted segments");
+        Ok(())
+    }
+}
