@@ -9,6 +9,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use super::apis;
 use super::rope::{RopeBuf, Substitutions};
+use crate::metrics::hooks as metrics;
 use crate::shard::Shard;
 
 /// What the connection does with a request.
@@ -50,12 +51,19 @@ pub struct RequestContext {
     pub client_host: String,
 }
 
-/// Handles one request frame.
+/// Handles one request frame, counting and timing it (see [`crate::metrics::hooks`]).
 pub async fn handle_frame(
     shard: Rc<Shard>,
     frame: Bytes,
     peer: Option<std::net::SocketAddr>,
 ) -> Outcome {
+    let timer = metrics::RequestTimer::start(i16::from_be_bytes([frame[0], frame[1]]));
+    let outcome = serve_frame(shard, frame, peer).await;
+    timer.finish(matches!(outcome, Outcome::Close));
+    outcome
+}
+
+async fn serve_frame(shard: Rc<Shard>, frame: Bytes, peer: Option<std::net::SocketAddr>) -> Outcome {
     let api_key = i16::from_be_bytes([frame[0], frame[1]]);
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
@@ -143,6 +151,7 @@ pub async fn handle_frame(
         }
         _ => return Outcome::Close,
     };
+    metrics::response_errors(api_key, &reply.body);
     encode(key, version, correlation_id, reply)
 }
 

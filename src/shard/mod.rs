@@ -137,11 +137,14 @@ impl Shard {
             from: self.id,
             request,
         };
+        let sent = std::time::Instant::now();
         if self.senders.send_to(core, msg).await.is_err() {
             self.pending.borrow_mut().remove(&id);
             return ShardResponse::Unavailable;
         }
-        rx.await.unwrap_or(ShardResponse::Unavailable)
+        let response = rx.await.unwrap_or(ShardResponse::Unavailable);
+        crate::metrics::hooks::forwarded(core, sent.elapsed());
+        response
     }
 
     /// Sends `request` built by `make` to every core (this one included) and waits for all.
