@@ -391,7 +391,10 @@ mod tests {
     fn metrics_listener_defaults_on_loopback_and_can_be_turned_off() {
         let cfg = Config::load(None, &Overrides::default()).unwrap();
         assert_eq!(cfg.metrics_listen, Some("127.0.0.1:9644".parse().unwrap()));
-        assert_eq!(cfg.slow_request_warn, Some(std::time::Duration::from_secs(1)));
+        assert_eq!(
+            cfg.slow_request_warn,
+            Some(std::time::Duration::from_secs(1))
+        );
         for off in ["", "off", "OFF"] {
             let ov = Overrides {
                 metrics_listen: Some(off.into()),

@@ -63,7 +63,11 @@ pub async fn handle_frame(
     outcome
 }
 
-async fn serve_frame(shard: Rc<Shard>, frame: Bytes, peer: Option<std::net::SocketAddr>) -> Outcome {
+async fn serve_frame(
+    shard: Rc<Shard>,
+    frame: Bytes,
+    peer: Option<std::net::SocketAddr>,
+) -> Outcome {
     let api_key = i16::from_be_bytes([frame[0], frame[1]]);
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);

@@ -78,10 +78,11 @@ pub fn visit(body: &ResponseKind, f: &mut impl FnMut(i16)) {
         ResponseKind::ConsumerGroupDescribe(r) => r.groups.iter().for_each(|g| e(g.error_code)),
         ResponseKind::AddPartitionsToTxn(r) => {
             e(r.error_code);
-            let topics = r
-                .results_by_topic_v3_and_below
-                .iter()
-                .chain(r.results_by_transaction.iter().flat_map(|t| &t.topic_results));
+            let topics = r.results_by_topic_v3_and_below.iter().chain(
+                r.results_by_transaction
+                    .iter()
+                    .flat_map(|t| &t.topic_results),
+            );
             topics
                 .flat_map(|t| &t.results_by_partition)
                 .for_each(|p| e(p.partition_error_code));

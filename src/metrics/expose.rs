@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use kafka_protocol::messages::ApiKey;
 
-use super::core::Snapshot;
+use super::core::{CoreMetrics, PartitionGauge, Snapshot};
 use super::histogram::{HistogramSnapshot, LATENCY_BOUNDS_S};
 use super::registry::Registry;
 
@@ -85,14 +85,34 @@ pub fn render(reg: &Registry) -> String {
     let cores = reg.cores();
     let core_names: Vec<String> = cores.iter().map(|c| c.core.to_string()).collect();
 
-    o.family("runnel_build_info", "gauge", "Always 1; the version label is the broker's version.");
-    o.sample("runnel_build_info", &[("version", env!("CARGO_PKG_VERSION"))], 1);
-    o.family("runnel_uptime_seconds", "gauge", "Seconds since the broker started.");
+    o.family(
+        "runnel_build_info",
+        "gauge",
+        "Always 1; the version label is the broker's version.",
+    );
+    o.sample(
+        "runnel_build_info",
+        &[("version", env!("CARGO_PKG_VERSION"))],
+        1,
+    );
+    o.family(
+        "runnel_uptime_seconds",
+        "gauge",
+        "Seconds since the broker started.",
+    );
     o.sample("runnel_uptime_seconds", &[], reg.uptime().as_secs_f64());
-    o.family("runnel_ready", "gauge", "1 when every core has loaded its partitions and listens.");
+    o.family(
+        "runnel_ready",
+        "gauge",
+        "1 when every core has loaded its partitions and listens.",
+    );
     o.sample("runnel_ready", &[], u8::from(reg.is_ready()));
 
-    o.family("runnel_requests_total", "counter", "Requests handled, by API and core.");
+    o.family(
+        "runnel_requests_total",
+        "counter",
+        "Requests handled, by API and core.",
+    );
     for (c, cn) in cores.iter().zip(&core_names) {
         for (key, a) in c.apis.iter().enumerate() {
             let n = a.requests.load(Ordering::Relaxed);
@@ -112,7 +132,11 @@ pub fn render(reg: &Registry) -> String {
             if a.latency.count() > 0 {
                 let api = api_name(key as i16);
                 let labels = [("api", api.as_str()), ("core", cn.as_str())];
-                o.histogram("runnel_request_duration_seconds", &labels, &a.latency.snapshot());
+                o.histogram(
+                    "runnel_request_duration_seconds",
+                    &labels,
+                    &a.latency.snapshot(),
+                );
             }
         }
     }
@@ -125,8 +149,16 @@ pub fn render(reg: &Registry) -> String {
     for (c, cn) in cores.iter().zip(&core_names) {
         for ((api, code), n) in c.errors.entries() {
             let (api, code) = (api_name(api), code.to_string());
-            let labels = [("api", api.as_str()), ("core", cn.as_str()), ("code", &code)];
-            o.sample("runnel_request_errors_total", &labels, n.load(Ordering::Relaxed));
+            let labels = [
+                ("api", api.as_str()),
+                ("core", cn.as_str()),
+                ("code", &code),
+            ];
+            o.sample(
+                "runnel_request_errors_total",
+                &labels,
+                n.load(Ordering::Relaxed),
+            );
         }
     }
     per_core(&mut o, reg, &core_names);
@@ -138,7 +170,8 @@ pub fn render(reg: &Registry) -> String {
 
 fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
     let cores = reg.cores();
-    let counters: [(&str, &str, fn(&super::core::CoreMetrics) -> u64); 3] = [
+    type Get = fn(&CoreMetrics) -> u64;
+    let counters: [(&str, &str, Get); 3] = [
         (
             "runnel_requests_dropped_total",
             "Request frames that closed the connection (unknown API or version, malformed).",
@@ -161,7 +194,11 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             o.sample(name, &[("core", cn)], get(c));
         }
     }
-    o.family("runnel_connections_open", "gauge", "Client connections open, by core.");
+    o.family(
+        "runnel_connections_open",
+        "gauge",
+        "Client connections open, by core.",
+    );
     for (c, cn) in cores.iter().zip(core_names) {
         let n = c.connections_open.load(Ordering::Relaxed);
         o.sample("runnel_connections_open", &[("core", cn)], n);
@@ -172,7 +209,11 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
         "Duration of each group-commit fdatasync of a partition log, by core.",
     );
     for (c, cn) in cores.iter().zip(core_names) {
-        o.histogram("runnel_fsync_duration_seconds", &[("core", cn)], &c.fsync.snapshot());
+        o.histogram(
+            "runnel_fsync_duration_seconds",
+            &[("core", cn)],
+            &c.fsync.snapshot(),
+        );
     }
     o.family(
         "runnel_forwarded_requests_total",
@@ -184,7 +225,11 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             if t != c.core {
                 let t = t.to_string();
                 let labels = [("core", cn.as_str()), ("target", t.as_str())];
-                o.sample("runnel_forwarded_requests_total", &labels, n.load(Ordering::Relaxed));
+                o.sample(
+                    "runnel_forwarded_requests_total",
+                    &labels,
+                    n.load(Ordering::Relaxed),
+                );
             }
         }
     }
@@ -203,7 +248,11 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
         "How late each core's 100 ms timer fired: time its reactor could not react.",
     );
     for (c, cn) in cores.iter().zip(core_names) {
-        o.histogram("runnel_reactor_stall_seconds", &[("core", cn)], &c.stall.snapshot());
+        o.histogram(
+            "runnel_reactor_stall_seconds",
+            &[("core", cn)],
+            &c.stall.snapshot(),
+        );
     }
     o.family(
         "runnel_reactor_busy_seconds_total",
@@ -234,9 +283,18 @@ fn topics(o: &mut Out, reg: &Registry) {
     }
     sums.sort_by(|a, b| a.0.cmp(&b.0));
     let families = [
-        ("runnel_topic_bytes_in_total", "Record batch bytes produced to the topic."),
-        ("runnel_topic_messages_in_total", "Records produced to the topic."),
-        ("runnel_topic_bytes_out_total", "Record batch bytes fetched from the topic."),
+        (
+            "runnel_topic_bytes_in_total",
+            "Record batch bytes produced to the topic.",
+        ),
+        (
+            "runnel_topic_messages_in_total",
+            "Records produced to the topic.",
+        ),
+        (
+            "runnel_topic_bytes_out_total",
+            "Record batch bytes fetched from the topic.",
+        ),
     ];
     for (i, (name, help)) in families.into_iter().enumerate() {
         o.family(name, "counter", help);
@@ -249,20 +307,28 @@ fn topics(o: &mut Out, reg: &Registry) {
 fn partitions_and_groups(o: &mut Out, snaps: &[Arc<Snapshot>]) {
     let mut parts: Vec<_> = snaps.iter().flat_map(|s| &s.partitions).collect();
     parts.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-    type Get = fn(&super::core::PartitionGauge) -> i64;
+    type Get = fn(&PartitionGauge) -> i64;
     let gauges: [(&str, &str, Get); 4] = [
-        ("runnel_partition_log_start_offset", "First offset in the partition's log.", |p| {
-            p.log_start
-        }),
+        (
+            "runnel_partition_log_start_offset",
+            "First offset in the partition's log.",
+            |p| p.log_start,
+        ),
         (
             "runnel_partition_high_watermark",
             "Offset below which records are durable and visible to consumers.",
             |p| p.high_watermark,
         ),
-        ("runnel_partition_log_end_offset", "Next offset to be assigned.", |p| p.log_end),
-        ("runnel_partition_size_bytes", "Bytes in the partition's segments.", |p| {
-            p.size_bytes as i64
-        }),
+        (
+            "runnel_partition_log_end_offset",
+            "Next offset to be assigned.",
+            |p| p.log_end,
+        ),
+        (
+            "runnel_partition_size_bytes",
+            "Bytes in the partition's segments.",
+            |p| p.size_bytes as i64,
+        ),
     ];
     for (name, help, get) in gauges {
         o.family(name, "gauge", help);
@@ -276,9 +342,8 @@ fn partitions_and_groups(o: &mut Out, snaps: &[Arc<Snapshot>]) {
         .map(|p| ((&*p.topic, p.partition), p.high_watermark))
         .collect();
     let mut offsets: Vec<_> = snaps.iter().flat_map(|s| &s.group_offsets).collect();
-    offsets.sort_by(|a, b| {
-        (&a.group, &a.topic, a.partition).cmp(&(&b.group, &b.topic, b.partition))
-    });
+    offsets
+        .sort_by(|a, b| (&a.group, &a.topic, a.partition).cmp(&(&b.group, &b.topic, b.partition)));
     o.family(
         "runnel_group_committed_offset",
         "gauge",
@@ -286,7 +351,11 @@ fn partitions_and_groups(o: &mut Out, snaps: &[Arc<Snapshot>]) {
     );
     for g in &offsets {
         let pn = g.partition.to_string();
-        let labels = [("group", &*g.group), ("topic", &*g.topic), ("partition", &pn)];
+        let labels = [
+            ("group", &*g.group),
+            ("topic", &*g.topic),
+            ("partition", &pn),
+        ];
         o.sample("runnel_group_committed_offset", &labels, g.offset);
     }
     o.family(
@@ -299,7 +368,11 @@ fn partitions_and_groups(o: &mut Out, snaps: &[Arc<Snapshot>]) {
             continue;
         };
         let pn = g.partition.to_string();
-        let labels = [("group", &*g.group), ("topic", &*g.topic), ("partition", &pn)];
+        let labels = [
+            ("group", &*g.group),
+            ("topic", &*g.topic),
+            ("partition", &pn),
+        ];
         o.sample("runnel_group_lag", &labels, (h - g.offset).max(0));
     }
 }

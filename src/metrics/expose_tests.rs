@@ -57,7 +57,10 @@ fn encodes_counters_histograms_gauges_and_lag() {
     ));
     assert!(text.contains("runnel_request_duration_seconds_count{api=\"Produce\",core=\"0\"} 1\n"));
     assert!(text.contains("runnel_forwarded_requests_total{core=\"0\",target=\"1\"} 4\n"));
-    assert!(!text.contains("core=\"0\",target=\"0\""), "no series for calls to itself");
+    assert!(
+        !text.contains("core=\"0\",target=\"0\""),
+        "no series for calls to itself"
+    );
     assert!(text.contains("runnel_topic_bytes_in_total{topic=\"orders\"} 111\n"));
     assert!(text.contains("runnel_partition_high_watermark{topic=\"orders\",partition=\"0\"} 10"));
     assert!(text.contains("runnel_partition_size_bytes{topic=\"orders\",partition=\"0\"} 4096"));

@@ -122,6 +122,7 @@ fn serve(s: &mut TcpStream, reg: &Registry) {
     };
     if head.is_empty() {
         let _ = respond(s, 431, "text/plain", b"request too large\n", false);
+        linger(s);
         return;
     }
     let (code, ctype, body, head_only) = match route(&head) {
@@ -133,6 +134,22 @@ fn serve(s: &mut TcpStream, reg: &Registry) {
         }
     };
     let _ = respond(s, code, ctype, &body, head_only);
+    linger(s);
+}
+
+/// Closes our side, then reads and drops what the client still sends (bounded), so that closing
+/// with unread input does not reset the connection before the client has read the answer.
+fn linger(s: &mut TcpStream) {
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut sink = [0u8; 4096];
+    let mut left: usize = 64 * 1024;
+    while left > 0 {
+        match s.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
 }
 
 /// Status, content type and body for `path`.
@@ -141,7 +158,11 @@ pub fn answer(path: &str, reg: &Registry) -> (u16, &'static str, Vec<u8>) {
         "/metrics" => (200, expose::CONTENT_TYPE, expose::render(reg).into_bytes()),
         "/health" => match reg.health() {
             Ok(()) => (200, "text/plain", b"ok\n".to_vec()),
-            Err(why) => (503, "text/plain", format!("unhealthy: {why}\n").into_bytes()),
+            Err(why) => (
+                503,
+                "text/plain",
+                format!("unhealthy: {why}\n").into_bytes(),
+            ),
         },
         "/ready" => {
             if reg.is_ready() {
@@ -192,7 +213,10 @@ mod tests {
             route(b"GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n"),
             Route::Get("/metrics".into(), false)
         );
-        assert_eq!(route(b"HEAD /ready HTTP/1.0\r\n\r\n"), Route::Get("/ready".into(), true));
+        assert_eq!(
+            route(b"HEAD /ready HTTP/1.0\r\n\r\n"),
+            Route::Get("/ready".into(), true)
+        );
         assert_eq!(route(b"POST /metrics HTTP/1.1\r\n\r\n"), Route::BadMethod);
         assert_eq!(route(b"\x00\xff\xfe garbage\r\n\r\n"), Route::Malformed);
         assert_eq!(route(b"GET metrics HTTP/1.1\r\n\r\n"), Route::Malformed);

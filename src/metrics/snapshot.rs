@@ -27,7 +27,7 @@ pub fn start(shard: Rc<Shard>, registry: Arc<Registry>) {
         let mut tick = 0u32;
         loop {
             m.last_tick_ms.store(registry.now_ms(), Ordering::Relaxed);
-            if tick % SNAPSHOT_EVERY == 0 {
+            if tick.is_multiple_of(SNAPSHOT_EVERY) {
                 m.publish(collect(&shard));
             }
             tick = tick.wrapping_add(1);
