@@ -158,13 +158,16 @@ pub fn fsync(d: Duration) {
     with(|l| l.m.fsync.observe(d));
 }
 
-/// A call to core `target` was answered after `d`.
-pub fn forwarded(target: usize, d: Duration) {
+/// A call to core `target` was answered after `d` (`None`: a call that waits by design, such
+/// as a long poll, counted but not timed).
+pub fn forwarded(target: usize, d: Option<Duration>) {
     with(|l| {
         if let Some(c) = l.m.forwards.get(target) {
             CoreMetrics::add(c, 1);
         }
-        l.m.forward_latency.observe(d);
+        if let Some(d) = d {
+            l.m.forward_latency.observe(d);
+        }
     });
 }
 
@@ -208,8 +211,9 @@ mod tests {
             bytes_in(&t, 100, 4);
             bytes_in(&t, 50, 1);
             bytes_out(&t, 70);
-            forwarded(1, Duration::from_micros(30));
-            forwarded(7, Duration::from_micros(30)); // out of range: latency only
+            forwarded(1, Some(Duration::from_micros(30)));
+            forwarded(1, None); // a long poll: counted, not timed
+            forwarded(7, Some(Duration::from_micros(30))); // out of range: latency only
             {
                 let _c = ConnectionGuard::open();
                 assert_eq!(m.connections_open.load(Ordering::Relaxed), 1);
@@ -223,7 +227,7 @@ mod tests {
             assert_eq!(topics[0].1.bytes_in.load(Ordering::Relaxed), 150);
             assert_eq!(topics[0].1.messages_in.load(Ordering::Relaxed), 5);
             assert_eq!(topics[0].1.bytes_out.load(Ordering::Relaxed), 70);
-            assert_eq!(m.forwards[1].load(Ordering::Relaxed), 1);
+            assert_eq!(m.forwards[1].load(Ordering::Relaxed), 2);
             assert_eq!(m.forward_latency.count(), 2);
         })
         .join()
