@@ -166,6 +166,18 @@ fn counters_and_gauges_follow_traffic() {
     let exists = [("api", "CreateTopics"), ("code", "36")]; // TOPIC_ALREADY_EXISTS
     let s = scrape(mport);
     assert_eq!(value(&s, "runnel_request_errors_total", &exists), 1.0);
+    // A frame of an API the broker does not know closes its connection and is counted.
+    let mut kafka = TcpStream::connect(("127.0.0.1", b.port)).unwrap();
+    kafka
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let frame = [0, 0, 0, 10, 0x7f, 0x7f, 0, 0, 0, 0, 0, 1, 0xff, 0xff];
+    kafka.write_all(&frame).unwrap();
+    let mut rest = Vec::new();
+    let _ = kafka.read_to_end(&mut rest); // closed by the broker
+    assert!(rest.is_empty());
+    let s = scrape(mport);
+    assert_eq!(value(&s, "runnel_requests_dropped_total", &[]), 1.0);
     // Two cores: calls cross the mesh and stall time is being measured on each core.
     assert!(value(&s, "runnel_reactor_stall_seconds", &[("core", "1")]) >= 1.0);
     assert!(s.docs.contains_key("runnel_forwarded_requests_total"));
