@@ -261,3 +261,33 @@ fn prometheus_text_is_well_formed_line_by_line() {
         );
     }
 }
+
+#[test]
+fn slow_requests_are_logged_and_counted() {
+    // A 1 ms threshold: creating a topic of 32 partitions (files, directory syncs, a broadcast
+    // to every core) takes longer than that on any disk.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("runnel.toml");
+    std::fs::write(&cfg, "runnel.slow.request.warn.ms = 1\n").unwrap();
+    let mport = free_port();
+    let listen = format!("127.0.0.1:{mport}");
+    let b = Broker::start_with(&[
+        "--cores",
+        "2",
+        "--metrics-listen",
+        &listen,
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    client::create_topic(&b.bootstrap(), "wide", 32);
+    let s = scrape(mport);
+    assert!(value(&s, "runnel_slow_requests_total", &[]) >= 1.0);
+    // Warnings are rate-limited per core, so the CreateTopics line may be folded into an
+    // earlier one (a Metadata request just before it): look for any.
+    let log = b.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("slow request") && l.contains("elapsed_ms=")),
+        "{log}"
+    );
+}
