@@ -41,6 +41,10 @@ pub struct Config {
     pub cache_bytes_per_core: usize,
     /// Busy-poll time before an idle executor parks (`runnel.spin.before.park.us`).
     pub spin_before_park_us: u64,
+    /// Address of the metrics and health HTTP listener (`metrics.listen`); `None`: off.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Requests slower than this are logged (`runnel.slow.request.warn.ms`); `None`: never.
+    pub slow_request_warn: Option<std::time::Duration>,
     /// Consumer-group coordinator settings.
     pub groups: GroupSettings,
     /// Transaction coordinator settings.
@@ -115,6 +119,8 @@ pub struct Overrides {
     pub cores: Option<String>,
     /// `--node-id`
     pub node_id: Option<i32>,
+    /// `--metrics-listen` (empty or `off` disables the listener)
+    pub metrics_listen: Option<String>,
 }
 
 /// Flattens nested TOML tables into dotted keys.
@@ -157,6 +163,22 @@ fn parse_host_port(s: &str) -> Result<(String, u16)> {
     let host = h.trim_start_matches('[').trim_end_matches(']');
     let host = if host.is_empty() { "0.0.0.0" } else { host };
     Ok((host.to_string(), port))
+}
+
+/// Parses a metrics listener: `HOST:PORT`, or empty / `off` for none.
+fn parse_metrics_listen(s: &str) -> Result<Option<SocketAddr>> {
+    let s = s.trim();
+    if s.is_empty() || s.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let (h, p) = parse_host_port(s)?;
+    use std::net::ToSocketAddrs;
+    let addr = (h.as_str(), p)
+        .to_socket_addrs()
+        .with_context(|| format!("resolving metrics listener {s}"))?
+        .next()
+        .with_context(|| format!("metrics listener {s} resolves to no address"))?;
+    Ok(Some(addr))
 }
 
 /// Parses `--cores`: a count (`4`) or a CPU list (`0-3,6`).
@@ -290,6 +312,14 @@ impl Config {
             socket_request_max_bytes: get_int("socket.request.max.bytes")?.max(1024) as usize,
             cache_bytes_per_core: get_int("runnel.cache.bytes.per.core")?.max(0) as usize,
             spin_before_park_us: get_int("runnel.spin.before.park.us")?.max(0) as u64,
+            metrics_listen: parse_metrics_listen(&match &ov.metrics_listen {
+                Some(m) => m.clone(),
+                None => get_str("metrics.listen")?,
+            })?,
+            slow_request_warn: match get_int("runnel.slow.request.warn.ms")? {
+                ms if ms <= 0 => None,
+                ms => Some(std::time::Duration::from_millis(ms as u64)),
+            },
             groups: GroupSettings {
                 offsets_partitions: get_int("offsets.topic.num.partitions")?.clamp(1, 1000) as i32,
                 initial_rebalance_delay_ms: get_int("group.initial.rebalance.delay.ms")?.max(0)
@@ -385,5 +415,33 @@ mod tests {
         assert_eq!(parse_cores("0-2,5", 8).unwrap(), vec![0, 1, 2, 5]);
         assert!(parse_cores("0", 8).is_err());
         assert_eq!(parse_host_port("PLAINTEXT://h:1").unwrap(), ("h".into(), 1));
+    }
+
+    #[test]
+    fn metrics_listener_defaults_on_loopback_and_can_be_turned_off() {
+        let cfg = Config::load(None, &Overrides::default()).unwrap();
+        assert_eq!(cfg.metrics_listen, Some("127.0.0.1:9644".parse().unwrap()));
+        assert_eq!(
+            cfg.slow_request_warn,
+            Some(std::time::Duration::from_secs(1))
+        );
+        for off in ["", "off", "OFF"] {
+            let ov = Overrides {
+                metrics_listen: Some(off.into()),
+                ..Default::default()
+            };
+            assert_eq!(Config::load(None, &ov).unwrap().metrics_listen, None);
+        }
+        let ov = Overrides {
+            metrics_listen: Some("127.0.0.1:0".into()),
+            ..Default::default()
+        };
+        let cfg = Config::load(None, &ov).unwrap();
+        assert_eq!(cfg.metrics_listen, Some("127.0.0.1:0".parse().unwrap()));
+        let ov = Overrides {
+            metrics_listen: Some("nonsense".into()),
+            ..Default::default()
+        };
+        assert!(Config::load(None, &ov).is_err());
     }
 }

@@ -6,6 +6,7 @@
 //! - [`group`]: the group coordinator (consumer groups and committed offsets).
 //! - [`txn`]: the transaction coordinator (transactional ids, two-phase commit markers).
 //! - [`cluster`]: topic metadata and broker identity.
+//! - [`metrics`]: Prometheus metrics, `/health` and `/ready`.
 //! - [`server`]: startup, executors, listeners and shutdown.
 
 pub mod cluster;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod errors;
 pub mod group;
 pub mod kafka;
+pub mod metrics;
 pub mod server;
 pub mod shard;
 pub mod storage;

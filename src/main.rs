@@ -27,6 +27,9 @@ struct Args {
     /// Node id reported to clients.
     #[arg(long)]
     node_id: Option<i32>,
+    /// HTTP listener for /metrics, /health and /ready, HOST:PORT ("off" disables it).
+    #[arg(long)]
+    metrics_listen: Option<String>,
 }
 
 fn main() {
@@ -44,6 +47,7 @@ fn main() {
         data_dir: args.data_dir,
         cores: args.cores,
         node_id: args.node_id,
+        metrics_listen: args.metrics_listen,
     };
     let result = Config::load(args.config.as_deref(), &ov).and_then(runnel::server::run);
     if let Err(e) = result {

@@ -15,6 +15,7 @@ use crate::cluster::identity::load_or_create_cluster_id;
 use crate::cluster::TopicTable;
 use crate::config::Config;
 use crate::kafka::connection;
+use crate::metrics::Registry;
 use crate::shard::messages::MeshMessage;
 use crate::shard::{partitions, Shard};
 use crate::storage::direct_io::o_direct_supported;
@@ -72,6 +73,26 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
     Ok(f)
 }
 
+/// Starts the metrics listener if one is configured; returns what the startup log shows. A
+/// listener that cannot be bound is logged and left out: the broker runs on without metrics
+/// rather than refusing to start over an observability port.
+fn start_metrics(config: &Config, registry: &Arc<Registry>) -> String {
+    let Some(addr) = config.metrics_listen else {
+        return "off".into();
+    };
+    match crate::metrics::http::spawn(addr, registry.clone()) {
+        Ok(bound) => bound.to_string(),
+        Err(e) => {
+            tracing::warn!(
+                metrics_listen = %addr,
+                error = %e,
+                "cannot start the metrics listener; running without /metrics, /health, /ready"
+            );
+            format!("off ({addr} failed)")
+        }
+    }
+}
+
 /// Runs the broker until SIGTERM or SIGINT.
 pub fn run(config: Config) -> Result<()> {
     std::fs::create_dir_all(&config.data_dir)
@@ -83,31 +104,33 @@ pub fn run(config: Config) -> Result<()> {
     let memlock = memlock_limit();
     let cores = config.cores.len();
     let io_memory = io_memory_for(memlock, cores);
+
+    let shutdown = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, shutdown.clone())?;
+    signal_hook::flag::register(signal_hook::consts::SIGINT, shutdown.clone())?;
+    let registry = Registry::new(cores, shutdown.clone());
+    let metrics_at = start_metrics(&config, &registry);
+
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         config = %config.source,
         cores = ?config.cores,
+        memlock = %memlock.map(|m| format!("{m} bytes")).unwrap_or_else(|| "unlimited".into()),
+        io_memory_per_core = io_memory,
         data_dir = %config.data_dir.display(),
+        o_direct = direct,
+        listen = %config.listen,
+        advertised = %format!("{}:{}", config.advertised.0, config.advertised.1),
+        metrics = %metrics_at,
         topics = table.topics.len(),
         "starting runnel"
     );
-    tracing::info!(
-        memlock = %memlock.map(|m| format!("{m} bytes")).unwrap_or_else(|| "unlimited".into()),
-        io_memory_per_core = io_memory,
-        "sized io_memory from RLIMIT_MEMLOCK"
-    );
-    if direct {
-        tracing::info!(data_dir = %config.data_dir.display(), "O_DIRECT in effect for log segments");
-    } else {
+    if !direct {
         tracing::warn!(
             data_dir = %config.data_dir.display(),
             "O_DIRECT NOT available on this filesystem (tmpfs?): segments use buffered I/O"
         );
     }
-
-    let shutdown = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGTERM, shutdown.clone())?;
-    signal_hook::flag::register(signal_hook::consts::SIGINT, shutdown.clone())?;
 
     let config = Arc::new(config);
     let mesh = MeshBuilder::<MeshMessage, _>::full(cores, 1024);
@@ -120,6 +143,7 @@ pub fn run(config: Config) -> Result<()> {
         let tbl = table.clone();
         let mesh = mesh.clone();
         let stop = shutdown.clone();
+        let reg = registry.clone();
         let mut builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("runnel-core-{i}"))
             .io_memory(io_memory);
@@ -127,7 +151,13 @@ pub fn run(config: Config) -> Result<()> {
             builder = builder.spin_before_park(Duration::from_micros(cfg.spin_before_park_us));
         }
         let h = builder
-            .spawn(move || async move { core_main(i, cfg, cid, tbl, mesh, stop, loaded).await })
+            .spawn(move || async move {
+                let res = core_main(i, cfg, cid, tbl, mesh, stop, loaded, reg.clone()).await;
+                if res.is_err() {
+                    reg.core_failed();
+                }
+                res
+            })
             .map_err(|e| anyhow::anyhow!("starting executor on CPU {cpu}: {e}"))?;
         handles.push(h);
     }
@@ -152,6 +182,7 @@ pub fn run(config: Config) -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn core_main(
     id: usize,
     config: Arc<Config>,
@@ -160,7 +191,11 @@ async fn core_main(
     mesh: MeshBuilder<MeshMessage, glommio::channels::channel_mesh::Full>,
     stop: Arc<AtomicBool>,
     loaded: Arc<AtomicUsize>,
+    registry: Arc<Registry>,
 ) -> Result<()> {
+    if let Some(m) = registry.core(id) {
+        crate::metrics::hooks::install(m, config.slow_request_warn);
+    }
     let (senders, receivers) = mesh
         .join()
         .await
@@ -174,6 +209,7 @@ async fn core_main(
     crate::group::sweep::start(shard.clone());
     crate::txn::sweep::start(&shard);
     crate::shard::housekeeping::start(&shard);
+    crate::metrics::snapshot::start(shard.clone(), registry.clone());
     // No core listens before every core has opened its partitions: a client connecting early
     // is refused (and retries) rather than told that partitions still loading do not exist.
     loaded.fetch_add(1, Ordering::SeqCst);
@@ -182,6 +218,7 @@ async fn core_main(
     }
     let listener = TcpListener::bind(config.listen)
         .map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
+    registry.core_listening();
     tracing::info!(core = id, listen = %config.listen, "core ready");
     // One accept stays in flight across the stop-flag ticks: dropping an io_uring accept that
     // has already completed would close the connection it accepted.

@@ -7,11 +7,14 @@ use std::process::Command;
 #[test]
 fn python_and_kcat_client_suites() {
     let ok = Command::new("python3")
-        .args(["-c", "import confluent_kafka, kafka, pytest"])
+        .args([
+            "-c",
+            "import confluent_kafka, kafka, pytest, prometheus_client",
+        ])
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    assert!(ok, "python3 with confluent-kafka, kafka-python and pytest is required: run .ci/run or pip install -r tests/python/requirements.txt");
+    assert!(ok, "python3 with confluent-kafka, kafka-python, pytest and prometheus-client is required: run .ci/run or pip install -r tests/python/requirements.txt");
     let status = Command::new("python3")
         .args([
             "-m",

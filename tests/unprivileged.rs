@@ -83,6 +83,8 @@ fn starts_as_unprivileged_user_with_8mib_memlock() {
         data.to_str().unwrap(),
         "--cores",
         "2",
+        "--metrics-listen",
+        "127.0.0.1:0",
     ]);
     let logf = std::fs::File::create(&log).unwrap();
     let mut child = cmd

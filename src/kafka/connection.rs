@@ -61,6 +61,7 @@ impl AsyncWrite for Half {
 
 /// Serves a connection until the peer closes it or sends something malformed.
 pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
+    let _open = crate::metrics::hooks::ConnectionGuard::open();
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().ok();
     let stream = Rc::new(RefCell::new(stream));

@@ -9,6 +9,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use super::apis;
 use super::rope::{RopeBuf, Substitutions};
+use crate::metrics::hooks as metrics;
 use crate::shard::Shard;
 
 /// What the connection does with a request.
@@ -50,8 +51,19 @@ pub struct RequestContext {
     pub client_host: String,
 }
 
-/// Handles one request frame.
+/// Handles one request frame, counting and timing it (see [`crate::metrics::hooks`]).
 pub async fn handle_frame(
+    shard: Rc<Shard>,
+    frame: Bytes,
+    peer: Option<std::net::SocketAddr>,
+) -> Outcome {
+    let timer = metrics::RequestTimer::start(i16::from_be_bytes([frame[0], frame[1]]));
+    let outcome = serve_frame(shard, frame, peer).await;
+    timer.finish(matches!(outcome, Outcome::Close));
+    outcome
+}
+
+async fn serve_frame(
     shard: Rc<Shard>,
     frame: Bytes,
     peer: Option<std::net::SocketAddr>,
@@ -144,6 +156,7 @@ pub async fn handle_frame(
         }
         _ => return Outcome::Close,
     };
+    metrics::response_errors(api_key, &reply.body);
     encode(key, version, correlation_id, reply)
 }
 

@@ -99,6 +99,8 @@ async fn produce(
         };
         match log.append(&part.batches, &part.payload) {
             Ok(a) => {
+                let records = part.batches.iter().map(|b| b.records_count.max(0) as u64);
+                crate::metrics::hooks::bytes_in(&part.tp.topic, part.payload.len(), records.sum());
                 results.push(ProduceResult {
                     error_code: errors::NONE,
                     base_offset: a.base_offset,
@@ -182,6 +184,7 @@ async fn fetch(
             r.aborted = log.aborted_between(part.offset, lso);
         }
         used += r.bytes();
+        crate::metrics::hooks::bytes_out(&part.tp.topic, r.bytes());
         out.push(r);
     }
     out

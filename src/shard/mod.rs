@@ -63,6 +63,17 @@ pub struct Shard {
     pub metadata_lock: glommio::sync::Semaphore,
 }
 
+/// Calls that wait by design (long polls, rebalances): counted, but kept out of the forward
+/// latency histogram.
+fn waits_on_purpose(request: &ShardRequest) -> bool {
+    use crate::group::GroupCall;
+    match request {
+        ShardRequest::WaitForData { .. } => true,
+        ShardRequest::Group(call) => matches!(**call, GroupCall::Join { .. } | GroupCall::Sync(..)),
+        _ => false,
+    }
+}
+
 impl Shard {
     /// Creates the shard state for core `id`.
     pub fn new(
@@ -145,6 +156,7 @@ impl Shard {
                 Box::pin(handlers::handle(self, request));
             return fut.await;
         }
+        let waits = waits_on_purpose(&request);
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         let (tx, rx) = oneshot::channel();
@@ -154,11 +166,14 @@ impl Shard {
             from: self.id,
             request,
         };
+        let sent = std::time::Instant::now();
         if self.senders.send_to(core, msg).await.is_err() {
             self.pending.borrow_mut().remove(&id);
             return ShardResponse::Unavailable;
         }
-        rx.await.unwrap_or(ShardResponse::Unavailable)
+        let response = rx.await.unwrap_or(ShardResponse::Unavailable);
+        crate::metrics::hooks::forwarded(core, (!waits).then(|| sent.elapsed()));
+        response
     }
 
     /// Sends `request` built by `make` to every core (this one included) and waits for all.

@@ -128,7 +128,9 @@ impl PartitionLog {
             }
         };
         if let Some(file) = sync {
+            let started = std::time::Instant::now();
             file.fdatasync().await.map_err(std::io::Error::from)?;
+            crate::metrics::hooks::fsync(started.elapsed());
         }
         Ok(())
     }

@@ -58,6 +58,10 @@ impl Broker {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(&self.extra);
+        // Many brokers run in parallel: none may claim the default metrics port 9644.
+        if !self.extra.iter().any(|a| a.starts_with("--metrics-listen")) {
+            c.arg("--metrics-listen").arg("127.0.0.1:0");
+        }
         c
     }
 

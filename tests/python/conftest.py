@@ -55,6 +55,7 @@ class Broker:
             self.config_path.write_text(config_text)
         self.proc = None
         self.port = None
+        self.metrics_port = None  # HTTP /metrics, /health, /ready; set at each launch
 
     @property
     def bootstrap(self) -> str:
@@ -85,6 +86,7 @@ class Broker:
     def _launch(self, port: int) -> bool:
         """Starts the broker on `port`; True once every core is ready and the port accepts
         connections, False if it exits, a core panics or it is not ready in time."""
+        self.metrics_port = _free_port()
         cmd = [
             str(self.binary),
             "--listen",
@@ -93,6 +95,9 @@ class Broker:
             str(self.data_dir),
             "--cores",
             str(CORES),
+            # Tests run brokers in parallel: none may claim the default metrics port 9644.
+            "--metrics-listen",
+            f"127.0.0.1:{self.metrics_port}",
         ]
         if self.config_path is not None:
             cmd += ["--config", str(self.config_path)]

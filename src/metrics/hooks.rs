@@ -1,0 +1,236 @@
+//! The calls the broker makes on its hot paths: one per request, per partition of a produce or
+//! fetch, per fsync, per cross-core call and per connection.
+//!
+//! Each executor installs its core's [`CoreMetrics`] in a thread-local at startup
+//! ([`install`]); on a thread without one (unit tests, tools) every hook does nothing. Hooks
+//! touch only relaxed atomics and core-local maps; a lock is taken only the first time a core
+//! sees a topic or an (API, error code) pair.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::ResponseKind;
+
+use super::core::{CoreMetrics, TopicCounters};
+
+/// At most one slow-request warning per core per this interval; the rest are counted.
+const SLOW_WARN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// APIs that wait on purpose (long polls, rebalances) and are never reported as slow.
+const WAITING_APIS: [i16; 3] = [1, 11, 14]; // Fetch, JoinGroup, SyncGroup
+
+struct Local {
+    m: Arc<CoreMetrics>,
+    topics: RefCell<HashMap<Arc<str>, Arc<TopicCounters>>>,
+    errors: RefCell<HashMap<(i16, i16), Arc<AtomicU64>>>,
+    slow: Option<Duration>,
+    last_warn: Cell<Option<Instant>>,
+    suppressed: Cell<u64>,
+}
+
+thread_local! {
+    static LOCAL: OnceCell<Local> = const { OnceCell::new() };
+}
+
+fn with<R>(f: impl FnOnce(&Local) -> R) -> Option<R> {
+    LOCAL.try_with(|l| l.get().map(f)).ok().flatten()
+}
+
+/// Makes `m` this thread's core metrics. `slow` is the slow-request warning threshold (`None`:
+/// no warnings). A second call on the same thread is ignored.
+pub fn install(m: Arc<CoreMetrics>, slow: Option<Duration>) {
+    let _ = LOCAL.try_with(|l| {
+        let _ = l.set(Local {
+            m,
+            topics: RefCell::new(HashMap::new()),
+            errors: RefCell::new(HashMap::new()),
+            slow,
+            last_warn: Cell::new(None),
+            suppressed: Cell::new(0),
+        });
+    });
+}
+
+/// Measures one request from dispatch to response.
+pub struct RequestTimer {
+    api: i16,
+    start: Instant,
+}
+
+impl RequestTimer {
+    /// Starts timing a request of API `api`.
+    pub fn start(api: i16) -> RequestTimer {
+        RequestTimer {
+            api,
+            start: Instant::now(),
+        }
+    }
+
+    /// Records the request. `dropped`: it closed the connection instead of being served.
+    pub fn finish(self, dropped: bool) {
+        let elapsed = self.start.elapsed();
+        with(|l| {
+            let api = match l.m.api(self.api) {
+                Some(a) if !dropped => a,
+                _ => {
+                    CoreMetrics::add(&l.m.dropped_requests, 1);
+                    return;
+                }
+            };
+            CoreMetrics::add(&api.requests, 1);
+            api.latency.observe(elapsed);
+            if let Some(limit) = l.slow {
+                if elapsed >= limit && !WAITING_APIS.contains(&self.api) {
+                    slow_request(l, self.api, elapsed);
+                }
+            }
+        });
+    }
+}
+
+fn slow_request(l: &Local, api: i16, elapsed: Duration) {
+    CoreMetrics::add(&l.m.slow_requests, 1);
+    let now = Instant::now();
+    if let Some(last) = l.last_warn.get() {
+        if now.duration_since(last) < SLOW_WARN_INTERVAL {
+            l.suppressed.set(l.suppressed.get() + 1);
+            return;
+        }
+    }
+    l.last_warn.set(Some(now));
+    let suppressed = l.suppressed.replace(0);
+    tracing::warn!(
+        core = l.m.core,
+        api = %super::expose::api_name(api),
+        elapsed_ms = elapsed.as_millis() as u64,
+        similar_since_last_warning = suppressed,
+        "slow request"
+    );
+}
+
+/// Counts the error codes of a response of API `api`.
+pub fn response_errors(api: i16, body: &ResponseKind) {
+    with(|l| {
+        super::errors::visit(body, &mut |code| {
+            let mut cache = l.errors.borrow_mut();
+            let c = cache
+                .entry((api, code))
+                .or_insert_with(|| l.m.errors.get_or_create(&(api, code)));
+            CoreMetrics::add(c, 1);
+        })
+    });
+}
+
+fn topic(l: &Local, name: &Arc<str>, f: impl FnOnce(&TopicCounters)) {
+    let mut cache = l.topics.borrow_mut();
+    let c = match cache.get(name) {
+        Some(c) => c,
+        None => cache
+            .entry(name.clone())
+            .or_insert_with(|| l.m.topics.get_or_create(name)),
+    };
+    f(c)
+}
+
+/// A producer appended `bytes` of batches holding `messages` records to a partition of `name`.
+pub fn bytes_in(name: &Arc<str>, bytes: usize, messages: u64) {
+    with(|l| {
+        topic(l, name, |c| {
+            CoreMetrics::add(&c.bytes_in, bytes as u64);
+            CoreMetrics::add(&c.messages_in, messages);
+        })
+    });
+}
+
+/// A fetch returned `bytes` of batches from a partition of `name`.
+pub fn bytes_out(name: &Arc<str>, bytes: usize) {
+    if bytes == 0 {
+        return;
+    }
+    with(|l| topic(l, name, |c| CoreMetrics::add(&c.bytes_out, bytes as u64)));
+}
+
+/// A log's group-commit fdatasync took `d`.
+pub fn fsync(d: Duration) {
+    with(|l| l.m.fsync.observe(d));
+}
+
+/// A call to core `target` was answered after `d` (`None`: a call that waits by design, such
+/// as a long poll, counted but not timed).
+pub fn forwarded(target: usize, d: Option<Duration>) {
+    with(|l| {
+        if let Some(c) = l.m.forwards.get(target) {
+            CoreMetrics::add(c, 1);
+        }
+        if let Some(d) = d {
+            l.m.forward_latency.observe(d);
+        }
+    });
+}
+
+/// Counts an open connection for as long as it lives.
+pub struct ConnectionGuard(Option<Arc<CoreMetrics>>);
+
+impl ConnectionGuard {
+    /// A connection was accepted on this core.
+    pub fn open() -> ConnectionGuard {
+        ConnectionGuard(with(|l| {
+            CoreMetrics::add(&l.m.connections_accepted, 1);
+            l.m.connections_open.fetch_add(1, Ordering::Relaxed);
+            l.m.clone()
+        }))
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        if let Some(m) = &self.0 {
+            m.connections_open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_count_on_an_installed_thread_and_do_nothing_elsewhere() {
+        // Not installed: nothing happens, nothing panics.
+        RequestTimer::start(0).finish(false);
+        std::thread::spawn(|| {
+            let m = Arc::new(CoreMetrics::new(0, 2));
+            install(m.clone(), Some(Duration::ZERO));
+            RequestTimer::start(0).finish(false);
+            RequestTimer::start(-5).finish(false);
+            RequestTimer::start(3).finish(true);
+            let t: Arc<str> = Arc::from("t");
+            bytes_in(&t, 100, 4);
+            bytes_in(&t, 50, 1);
+            bytes_out(&t, 70);
+            forwarded(1, Some(Duration::from_micros(30)));
+            forwarded(1, None); // a long poll: counted, not timed
+            forwarded(7, Some(Duration::from_micros(30))); // out of range: latency only
+            {
+                let _c = ConnectionGuard::open();
+                assert_eq!(m.connections_open.load(Ordering::Relaxed), 1);
+            }
+            assert_eq!(m.connections_open.load(Ordering::Relaxed), 0);
+            assert_eq!(m.apis[0].requests.load(Ordering::Relaxed), 1);
+            assert_eq!(m.dropped_requests.load(Ordering::Relaxed), 2);
+            assert_eq!(m.slow_requests.load(Ordering::Relaxed), 1);
+            let topics = m.topics.entries();
+            assert_eq!(topics.len(), 1);
+            assert_eq!(topics[0].1.bytes_in.load(Ordering::Relaxed), 150);
+            assert_eq!(topics[0].1.messages_in.load(Ordering::Relaxed), 5);
+            assert_eq!(topics[0].1.bytes_out.load(Ordering::Relaxed), 70);
+            assert_eq!(m.forwards[1].load(Ordering::Relaxed), 2);
+            assert_eq!(m.forward_latency.count(), 2);
+        })
+        .join()
+        .unwrap();
+    }
+}

@@ -1,0 +1,123 @@
+//! The broker-wide registry: every core's [`CoreMetrics`] plus the readiness and health state
+//! behind `/ready` and `/health`.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::core::CoreMetrics;
+
+/// A core whose periodic timer has not run for this long makes `/health` fail.
+pub const WEDGED_AFTER: Duration = Duration::from_secs(10);
+
+/// All cores' metrics and the broker's lifecycle state.
+#[derive(Debug)]
+pub struct Registry {
+    cores: Vec<Arc<CoreMetrics>>,
+    started: Instant,
+    listening: AtomicUsize,
+    failed: AtomicBool,
+    shutdown: Arc<AtomicBool>,
+}
+
+impl Registry {
+    /// A registry for `cores` executors; `shutdown` is the broker's stop flag.
+    pub fn new(cores: usize, shutdown: Arc<AtomicBool>) -> Arc<Registry> {
+        Arc::new(Registry {
+            cores: (0..cores)
+                .map(|i| Arc::new(CoreMetrics::new(i, cores)))
+                .collect(),
+            started: Instant::now(),
+            listening: AtomicUsize::new(0),
+            failed: AtomicBool::new(false),
+            shutdown,
+        })
+    }
+
+    /// Every core's metrics, by core index.
+    pub fn cores(&self) -> &[Arc<CoreMetrics>] {
+        &self.cores
+    }
+
+    /// The metrics of core `i`.
+    pub fn core(&self, i: usize) -> Option<Arc<CoreMetrics>> {
+        self.cores.get(i).cloned()
+    }
+
+    /// Time since the registry was created.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Milliseconds since the registry was created, never 0 (0 means "never" in tick stamps).
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64 + 1
+    }
+
+    /// A core has loaded its partitions and bound its Kafka listener.
+    pub fn core_listening(&self) {
+        self.listening.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A core stopped with an error: the broker is no longer healthy.
+    pub fn core_failed(&self) {
+        self.failed.store(true, Ordering::SeqCst);
+    }
+
+    /// Every core is listening and the broker is not shutting down.
+    pub fn is_ready(&self) -> bool {
+        self.listening.load(Ordering::SeqCst) >= self.cores.len()
+            && !self.shutdown.load(Ordering::Relaxed)
+            && !self.failed.load(Ordering::SeqCst)
+    }
+
+    /// `Ok` while no core has failed and no started core has stopped running its timers for
+    /// [`WEDGED_AFTER`]; otherwise why not.
+    pub fn health(&self) -> Result<(), String> {
+        if self.failed.load(Ordering::SeqCst) {
+            return Err("a core stopped with an error".into());
+        }
+        let now = self.now_ms();
+        for c in &self.cores {
+            let last = c.last_tick_ms.load(Ordering::Relaxed);
+            if last != 0 && now.saturating_sub(last) > WEDGED_AFTER.as_millis() as u64 {
+                return Err(format!(
+                    "core {} has not run its timers for {} ms",
+                    c.core,
+                    now - last
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_needs_every_core_and_no_shutdown() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let r = Registry::new(2, stop.clone());
+        assert!(!r.is_ready());
+        r.core_listening();
+        assert!(!r.is_ready());
+        r.core_listening();
+        assert!(r.is_ready());
+        stop.store(true, Ordering::Relaxed);
+        assert!(!r.is_ready());
+    }
+
+    #[test]
+    fn health_fails_on_a_failed_or_wedged_core() {
+        let r = Registry::new(1, Arc::new(AtomicBool::new(false)));
+        assert!(r.health().is_ok());
+        let c = r.core(0).unwrap();
+        c.last_tick_ms.store(1, Ordering::Relaxed);
+        assert!(r.health().is_ok()); // just started: not stale yet
+        r.core_failed();
+        assert!(r.health().is_err());
+        assert!(!r.is_ready());
+    }
+}
