@@ -7,7 +7,10 @@
 //! - [`txn`]: the transaction coordinator (transactional ids, two-phase commit markers).
 //! - [`cluster`]: topic metadata and broker identity.
 //! - [`server`]: startup, executors, listeners and shutdown.
+//! - [`cli`]: the command line (broker flags and the `topic`/`produce`/`consume`/`group`
+//!   client commands).
 
+pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod errors;
