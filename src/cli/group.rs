@@ -48,8 +48,8 @@ enum GroupCommand {
         /// Where to: start (earliest), end (high watermark) or an offset N.
         #[arg(long)]
         to: String,
-        /// Topics to move (comma-separated or repeated; default the topics the group has
-        /// committed offsets for).
+        /// Topics to move, every partition of each (comma-separated or repeated; default the
+        /// topics the group has committed offsets for).
         #[arg(long, value_delimiter = ',')]
         topics: Vec<String>,
         /// Show the new offsets without committing them.
@@ -345,8 +345,14 @@ fn seek(conn: &ConnArgs, group: &str, to: &str, topics: &[String], dry_run: bool
         }
     }
     let old = committed(&c, conn, topics)?;
-    let mut parts: BTreeSet<(String, i32)> = old.keys().cloned().collect();
-    for t in topics {
+    // Every partition of the named topics, or of the topics the group has offsets for.
+    let topics: BTreeSet<String> = if topics.is_empty() {
+        old.keys().map(|(t, _)| t.clone()).collect()
+    } else {
+        topics.iter().cloned().collect()
+    };
+    let mut parts = BTreeSet::new();
+    for t in &topics {
         for p in partitions_of(&c, t, conn)? {
             parts.insert((t.clone(), p));
         }
