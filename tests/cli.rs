@@ -1,85 +1,19 @@
-//! The `runnel` command line against the real broker: every `topic`, `produce`, `consume` and
-//! `group` subcommand is run as a separate process, and its output and exit code are checked
-//! together with the broker state as a real librdkafka client (the `rdkafka` crate) sees it.
+//! The `runnel` command line against the real broker: the `topic`, `produce` and `consume`
+//! subcommands, bad input, unreachable brokers and `runnel start`, each run as a separate
+//! process, with output and exit codes checked together with the broker state as a real
+//! librdkafka client (the `rdkafka` crate) sees it. Group commands: tests/cli_groups.rs.
 
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cli::{cli_in, fails, ok, ok_in, rows_starting, wait_child};
 use common::client::{self, Msg};
 use common::{bin, free_port, Broker};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
-
-/// The result of one CLI run.
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `runnel ARGS` with `stdin` against `bootstrap` (passed in `RUNNEL_BROKERS`), killing it
-/// after 30 s.
-fn cli_in(bootstrap: &str, args: &[&str], stdin: &str) -> Out {
-    let mut child = Command::new(bin())
-        .args(args)
-        .env("RUNNEL_BROKERS", bootstrap)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn runnel");
-    let pid = child.id() as i32;
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).unwrap();
-    drop(input);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let Ok(out) = rx.recv_timeout(Duration::from_secs(30)) else {
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        panic!("runnel {args:?} did not finish in 30 s");
-    };
-    let out = out.unwrap();
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// Runs `runnel ARGS` against the broker and asserts success.
-fn ok(b: &Broker, args: &[&str]) -> String {
-    ok_in(b, args, "")
-}
-
-fn ok_in(b: &Broker, args: &[&str], stdin: &str) -> String {
-    let out = cli_in(&b.bootstrap(), args, stdin);
-    assert_eq!(out.code, 0, "runnel {args:?} failed: {out:?}");
-    out.stdout
-}
-
-/// Runs `runnel ARGS` against the broker and asserts it fails with `code`, naming `error`.
-fn fails(b: &Broker, args: &[&str], code: i32, error: &str) {
-    let out = cli_in(&b.bootstrap(), args, "");
-    assert_eq!(out.code, code, "runnel {args:?}: {out:?}");
-    assert!(out.stderr.contains(error), "runnel {args:?}: {out:?}");
-}
-
-/// A broker whose first rebalance of a group is not delayed.
-fn broker_fast_join() -> (Broker, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("runnel.toml");
-    std::fs::write(&cfg, "\"group.initial.rebalance.delay.ms\" = 0\n").unwrap();
-    let b = Broker::start_with(&["--config", cfg.to_str().unwrap()]);
-    (b, dir)
-}
+use rdkafka::Offset;
 
 /// Partition count of `topic` as librdkafka sees it (0 when it does not exist).
 fn partition_count(b: &Broker, topic: &str) -> usize {
@@ -89,36 +23,6 @@ fn partition_count(b: &Broker, topic: &str) -> usize {
         .iter()
         .find(|t| t.name() == topic)
         .map_or(0, |t| t.partitions().len())
-}
-
-/// Committed offsets of `group` for partitions 0..n of `topic`, as librdkafka fetches them.
-fn committed(b: &Broker, group: &str, topic: &str, n: i32) -> Vec<Option<i64>> {
-    let c: BaseConsumer = b
-        .client_config()
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..n {
-        tpl.add_partition(topic, p);
-    }
-    let got = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
-    (0..n)
-        .map(|p| match got.find_partition(topic, p).unwrap().offset() {
-            Offset::Offset(o) => Some(o),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The data rows of a table printed by the CLI whose first column is `first`.
-fn rows_starting<'a>(table: &'a str, first: &str) -> Vec<Vec<&'a str>> {
-    table
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .filter(|cols| cols.first() == Some(&first))
-        .collect()
 }
 
 #[test]
@@ -286,179 +190,6 @@ fn produce_then_consume_round_trip() {
     let none = ok(&b, &["consume", "lines", "--idle-timeout", "1"]);
     assert_eq!(none, "", "the default start is the end of the log");
     assert!(started.elapsed() < Duration::from_secs(15));
-}
-
-/// Starts `runnel consume -g GROUP` in the background.
-fn background_consumer(b: &Broker, topic: &str, group: &str) -> Child {
-    Command::new(bin())
-        .args(["consume", topic, "-g", group, "-o", "start", "--brokers"])
-        .arg(b.bootstrap())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn runnel consume")
-}
-
-#[test]
-fn group_list_describe_seek_delete() {
-    let (b, _dir) = broker_fast_join();
-    ok(&b, &["topic", "create", "events", "-p", "2"]);
-    let msgs: Vec<Msg> = (0..10)
-        .map(|i| Msg {
-            partition: Some(i % 2),
-            value: Some(format!("e{i}").into_bytes()),
-            ..Default::default()
-        })
-        .collect();
-    client::produce(&b.bootstrap(), "events", &msgs, &[]);
-
-    // A group member that reads 4 records commits exactly those.
-    let out = ok(
-        &b,
-        &[
-            "consume",
-            "events",
-            "-g",
-            "readers",
-            "--from-beginning",
-            "-n",
-            "4",
-        ],
-    );
-    assert_eq!(out.lines().count(), 4, "{out}");
-    let offs = committed(&b, "readers", "events", 2);
-    assert_eq!(
-        offs.iter().map(|o| o.unwrap_or(0)).sum::<i64>(),
-        4,
-        "{offs:?}"
-    );
-
-    let list = ok(&b, &["group", "list"]);
-    assert_eq!(
-        rows_starting(&list, "readers"),
-        vec![vec!["readers", "Empty", "0", "consumer"]]
-    );
-    let desc = ok(&b, &["group", "describe", "readers"]);
-    assert!(desc.contains("STATE          Empty"), "{desc}");
-    // One row per partition with a committed offset: current, log end (5) and lag.
-    let rows = rows_starting(&desc, "events");
-    let mut current = 0;
-    for r in &rows {
-        let (p, cur): (i32, i64) = (r[1].parse().unwrap(), r[2].parse().unwrap());
-        assert_eq!(Some(cur), offs[p as usize], "{desc}");
-        assert_eq!(
-            (r[3], r[4].parse::<i64>().unwrap()),
-            ("5", 5 - cur),
-            "{desc}"
-        );
-        current += cur;
-    }
-    assert_eq!(current, 4, "{desc}");
-
-    // seek: to the start, to the end, to an offset for named topics.
-    ok(&b, &["group", "seek", "readers", "--to", "start"]);
-    assert_eq!(
-        committed(&b, "readers", "events", 2),
-        vec![Some(0), Some(0)]
-    );
-    ok(&b, &["group", "seek", "readers", "--to", "end"]);
-    assert_eq!(
-        committed(&b, "readers", "events", 2),
-        vec![Some(5), Some(5)]
-    );
-    let out = ok(
-        &b,
-        &[
-            "group", "seek", "readers", "--to", "3", "--topics", "events",
-        ],
-    );
-    assert_eq!(
-        rows_starting(&out, "events"),
-        vec![vec!["events", "0", "5", "3"], vec!["events", "1", "5", "3"]]
-    );
-    assert_eq!(
-        committed(&b, "readers", "events", 2),
-        vec![Some(3), Some(3)]
-    );
-    ok(
-        &b,
-        &["group", "seek", "readers", "--to", "start", "--dry-run"],
-    );
-    assert_eq!(
-        committed(&b, "readers", "events", 2),
-        vec![Some(3), Some(3)]
-    );
-    // A new group needs --topics; with them it gets offsets.
-    fails(
-        &b,
-        &["group", "seek", "fresh", "--to", "end"],
-        2,
-        "--topics",
-    );
-    ok(
-        &b,
-        &[
-            "group", "seek", "fresh", "--to", "end", "--topics", "events",
-        ],
-    );
-    assert_eq!(committed(&b, "fresh", "events", 2), vec![Some(5), Some(5)]);
-
-    // An active member: describe shows it and its assignment; seek and delete are refused.
-    let mut member = background_consumer(&b, "events", "live");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let desc = loop {
-        let d = cli_in(&b.bootstrap(), &["group", "describe", "live"], "");
-        if d.code == 0 && d.stdout.contains("events/0,events/1") {
-            break d.stdout;
-        }
-        assert!(Instant::now() < deadline, "member never assigned: {d:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    assert!(
-        desc.contains("STATE          Stable") && desc.contains("runnel-cli"),
-        "{desc}"
-    );
-    fails(
-        &b,
-        &["group", "seek", "live", "--to", "start"],
-        1,
-        "NON_EMPTY_GROUP",
-    );
-    fails(&b, &["group", "delete", "live"], 1, "NON_EMPTY_GROUP");
-    // SIGTERM: the member commits what it printed and leaves.
-    unsafe { libc::kill(member.id() as i32, libc::SIGTERM) };
-    let status = wait_child(&mut member, Duration::from_secs(15));
-    assert!(status.success(), "consumer exit {status}");
-    assert_eq!(committed(&b, "live", "events", 2), vec![Some(5), Some(5)]);
-
-    // delete: the groups are gone.
-    let out = ok(&b, &["group", "delete", "readers", "live"]);
-    assert!(out.contains("deleted group readers") && out.contains("deleted group live"));
-    let list = ok(&b, &["group", "list"]);
-    assert!(rows_starting(&list, "readers").is_empty(), "{list}");
-    assert_eq!(committed(&b, "readers", "events", 2), vec![None, None]);
-    fails(
-        &b,
-        &["group", "describe", "readers"],
-        1,
-        "GROUP_ID_NOT_FOUND",
-    );
-    fails(&b, &["group", "delete", "readers"], 1, "GROUP_ID_NOT_FOUND");
-}
-
-/// Waits for a child process (bounded), killing it on timeout.
-fn wait_child(c: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(st) = c.try_wait().unwrap() {
-            return st;
-        }
-        if Instant::now() > deadline {
-            let _ = c.kill();
-            panic!("child {} did not exit", c.id());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
