@@ -161,12 +161,15 @@ pub fn run(args: ConsumeArgs) -> CliResult {
     result
 }
 
-/// A flag set by SIGINT (Ctrl-C) and SIGTERM.
+/// A flag set by SIGINT (Ctrl-C) and SIGTERM. A second signal, while the first is still being
+/// handled (the final commit), exits at once with status 130.
 fn stop_flag() -> CliResult<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
+    let failed = |e: std::io::Error| CliError::failed(format!("installing a signal handler: {e}"));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone())
-            .map_err(|e| CliError::failed(format!("installing a signal handler: {e}")))?;
+        // Registered first, so it sees the flag as it was before this signal.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone()).map_err(failed)?;
+        signal_hook::flag::register(sig, stop.clone()).map_err(failed)?;
     }
     Ok(stop)
 }
