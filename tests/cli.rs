@@ -140,6 +140,12 @@ fn produce_then_consume_round_trip() {
         "h1\nh2\n",
     );
     assert_eq!(out.trim(), "produced 2 record(s) to lines");
+    // acks=0: no offset comes back, and the record still arrives.
+    ok(&b, &["topic", "create", "zero"]);
+    let out = ok_in(&b, &["produce", "zero", "--acks", "0"], "fire-and-forget\n");
+    assert_eq!(out, "partition 0 offset -\n");
+    let got = client::consume(&b.bootstrap(), "zero", &[0], Offset::Beginning, 1, &[]);
+    assert_eq!(got[0].value.as_deref(), Some(&b"fire-and-forget"[..]));
 
     // The CLI reads back everything, in a template format, and stops at the end.
     let all = ok(
@@ -229,6 +235,9 @@ fn bad_input_and_unreachable_brokers() {
     );
     ok(&b, &["topic", "create", "two", "-p", "2"]);
     fails(&b, &["consume", "two", "-p", "7"], 1, "UNKNOWN_PARTITION");
+    let out = cli_in(&b.bootstrap(), &["produce", "two", "-p", "7"], "x\n");
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("UNKNOWN_PARTITION"), "{out:?}");
     // Nobody listening: exit code 3.
     let dead = format!("127.0.0.1:{}", free_port());
     for args in [
