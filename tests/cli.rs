@@ -378,3 +378,36 @@ fn topic_configs_describe_and_alter() {
         "UNKNOWN_TOPIC_OR_PARTITION",
     );
 }
+
+/// The small Kafka client behind `topic alter-config` negotiates versions with ApiVersions and
+/// frames flexible (tagged-field) requests the broker parses: here Metadata v12.
+#[test]
+fn wire_client_speaks_flexible_versions() {
+    use kafka_protocol::messages::MetadataRequest;
+    use runnel::cli::common::ConnArgs;
+    use runnel::cli::wire::WireClient;
+
+    let b = Broker::start();
+    ok(&b, &["topic", "create", "seen", "-p", "4"]);
+    let conn = ConnArgs {
+        brokers: format!("127.0.0.1:{},{}", free_port(), b.bootstrap()),
+        client_properties: vec![],
+        timeout: 5,
+    };
+    // The first address is dead: the client moves on to the next one.
+    let mut c = WireClient::connect(&conn).expect("connect");
+    let md = c
+        .send(&MetadataRequest::default().with_topics(None))
+        .expect("metadata");
+    let t = md
+        .topics
+        .iter()
+        .find(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some("seen"))
+        .expect("topic listed");
+    assert_eq!(t.partitions.len(), 4);
+    // And again on the same connection (correlation ids advance).
+    let again = c
+        .send(&MetadataRequest::default().with_topics(None))
+        .expect("metadata");
+    assert_eq!(again.topics.len(), md.topics.len());
+}
