@@ -8,7 +8,10 @@
 //! - [`cluster`]: topic metadata and broker identity.
 //! - [`metrics`]: Prometheus metrics, `/health` and `/ready`.
 //! - [`server`]: startup, executors, listeners and shutdown.
+//! - [`cli`]: the command line (broker flags and the `topic`/`produce`/`consume`/`group`
+//!   client commands).
 
+pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod errors;

@@ -1,38 +1,21 @@
-//! The `runnel` binary: parses flags, loads the configuration and runs the broker.
-
-use std::path::PathBuf;
+//! The `runnel` binary: with no subcommand (or `start`) it loads the configuration and runs the
+//! broker; `topic`, `produce`, `consume` and `group` are client commands (see `runnel::cli`).
 
 use clap::Parser;
+use runnel::cli::{BrokerArgs, Cli, Command};
 use runnel::config::{Config, Overrides};
 
-/// Runnel: a Kafka-compatible streaming broker.
-#[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
-    /// Configuration file (TOML, Kafka key names); built-in defaults when absent.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Address to listen on, HOST:PORT.
-    #[arg(long)]
-    listen: Option<String>,
-    /// HOST:PORT advertised to clients.
-    #[arg(long)]
-    advertised_listener: Option<String>,
-    /// Data directory.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Executors: a count ("4") or a CPU list ("0-3,6").
-    #[arg(long)]
-    cores: Option<String>,
-    /// Node id reported to clients.
-    #[arg(long)]
-    node_id: Option<i32>,
-    /// HTTP listener for /metrics, /health and /ready, HOST:PORT ("off" disables it).
-    #[arg(long)]
-    metrics_listen: Option<String>,
+fn main() {
+    let cli = Cli::parse();
+    match cli.command {
+        None => run_broker(cli.broker),
+        Some(Command::Start(args)) => run_broker(args),
+        Some(client) => std::process::exit(runnel::cli::run(client)),
+    }
 }
 
-fn main() {
+/// Runs the broker until SIGTERM/SIGINT; exits with status 1 on a startup error.
+fn run_broker(args: BrokerArgs) {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -40,7 +23,6 @@ fn main() {
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    let args = Args::parse();
     let ov = Overrides {
         listen: args.listen,
         advertised: args.advertised_listener,

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 
+pub mod cli;
+
 /// A running broker process.
 pub struct Broker {
     pub child: Option<Child>,
