@@ -19,6 +19,7 @@ pub struct Broker {
     _tmp: Option<tempfile::TempDir>,
     pub extra: Vec<String>,
     pub log: PathBuf,
+    _config: Option<tempfile::NamedTempFile>,
 }
 
 pub fn free_port() -> u16 {
@@ -38,18 +39,37 @@ impl Broker {
 
     /// Starts a broker with extra command-line arguments.
     pub fn start_with(extra: &[&str]) -> Broker {
+        let mut b = Self::start_with_unstarted(extra);
+        b.spawn();
+        b
+    }
+
+    /// Starts a broker with a configuration file holding `toml` (plus extra arguments).
+    pub fn start_with_config(toml: &str, extra: &[&str]) -> Broker {
+        use std::io::Write;
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(toml.as_bytes()).unwrap();
+        let path = f.path().to_string_lossy().to_string();
+        let mut args: Vec<&str> = vec!["--config", &path];
+        args.extend_from_slice(extra);
+        let mut b = Self::start_with_unstarted(&args);
+        b._config = Some(f);
+        b.spawn();
+        b
+    }
+
+    fn start_with_unstarted(extra: &[&str]) -> Broker {
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().join("data");
-        let mut b = Broker {
+        Broker {
             child: None,
             port: free_port(),
             data_dir,
             log: tmp.path().join("broker.log"),
             _tmp: Some(tmp),
             extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        b.spawn();
-        b
+            _config: None,
+        }
     }
 
     /// Command line used to start this broker.
@@ -268,6 +288,23 @@ pub mod client {
     pub fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
         let res = try_create_topic(bootstrap, name, partitions, 1);
         assert_eq!(res, Ok(()), "creating {name}");
+    }
+
+    /// Creates a topic with topic-level configs and asserts success.
+    pub fn create_topic_with(
+        bootstrap: &str,
+        name: &str,
+        partitions: i32,
+        configs: &[(&str, &str)],
+    ) {
+        let a = admin(bootstrap);
+        let mut t = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+        for (k, v) in configs {
+            t = t.set(k, v);
+        }
+        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let r = futures_lite::future::block_on(a.create_topics([&t], &opts)).expect("create");
+        assert!(r[0].is_ok(), "creating {name}: {:?}", r[0]);
     }
 
     /// Creates a topic, returning the per-topic error as a string.
