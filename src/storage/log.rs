@@ -92,6 +92,8 @@ pub(super) struct LogState {
     pub(super) log_start: i64,
     /// Offsets below this have been through a compaction pass (the cleaner's checkpoint).
     pub(super) clean_until: i64,
+    /// When the oldest tombstone kept by the last compaction pass may be removed.
+    pub(super) tombstones_due: Option<i64>,
     /// Bumped when appends that never reached the disk are discarded after a write failure, so
     /// that their waiters fail instead of being acknowledged by later data.
     pub(super) generation: u64,
@@ -193,6 +195,7 @@ impl PartitionLog {
                 segments,
                 log_start,
                 clean_until,
+                tombstones_due: None,
                 generation: 0,
                 next_offset: end,
                 high_watermark: end,
@@ -315,6 +318,17 @@ impl PartitionLog {
             next_offset,
             generation: st_generation,
         })
+    }
+
+    /// Drops cached batches that end at or below `offset` (their disk copy was rewritten by
+    /// compaction or deleted by retention).
+    pub(super) fn drop_cached_below(&self, st: &mut LogState, offset: i64) {
+        while st.cache.front().is_some_and(|b| b.next <= offset) {
+            if let Some(b) = st.cache.pop_front() {
+                st.cache_bytes -= b.data.len();
+                self.budget.remove(b.data.len());
+            }
+        }
     }
 
     pub(super) fn evict(&self, st: &mut LogState) {

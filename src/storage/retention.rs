@@ -95,6 +95,7 @@ impl PartitionLog {
         st.log_start = offset;
         st.clean_until = st.clean_until.max(offset);
         st.producers.trim_aborted(offset);
+        self.drop_cached_below(&mut st, offset);
         Ok(())
     }
 

@@ -3,6 +3,8 @@
 //! fields and compression codec; it gets a new CRC. Batches whose records all survive are kept
 //! byte for byte.
 
+use std::cell::Cell;
+
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
     Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
@@ -32,6 +34,10 @@ pub struct Rules<'a> {
     pub clean_until: i64,
     /// Tombstones older than this (ms since the epoch) and already cleaned once are removed.
     pub tombstone_horizon: i64,
+    /// `delete.retention.ms`.
+    pub delete_retention_ms: i64,
+    /// Earliest time (ms since the epoch) at which a tombstone kept by this pass may go.
+    pub next_tombstone_due: Cell<Option<i64>>,
 }
 
 /// True when the transactional batch `info` belongs to one of the `aborted` transactions.
@@ -53,8 +59,16 @@ impl Rules<'_> {
         if self.keys.get(key).is_some_and(|newest| newest > r.offset) {
             return false;
         }
-        let tombstone = r.value.is_none();
-        !(tombstone && r.offset < self.clean_until && r.timestamp < self.tombstone_horizon)
+        if r.value.is_some() {
+            return true;
+        }
+        if r.offset < self.clean_until && r.timestamp < self.tombstone_horizon {
+            return false;
+        }
+        let due = r.timestamp.saturating_add(self.delete_retention_ms);
+        let next = self.next_tombstone_due.get().map_or(due, |d| d.min(due));
+        self.next_tombstone_due.set(Some(next));
+        true
     }
 
     /// Decides what happens to the batch `data` (described by `info`).

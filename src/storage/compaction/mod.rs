@@ -20,6 +20,7 @@ mod swap;
 
 pub(super) use swap::remove_leftovers;
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use glommio::io::DmaFile;
@@ -87,9 +88,11 @@ impl PartitionLog {
                 s.max_timestamp
                     .is_some_and(|(t, _)| now_ms.saturating_sub(t) >= cfg.max_compaction_lag_ms)
             });
-            if dirty.is_empty()
-                || ((dirty_bytes as f64) < cfg.min_cleanable_ratio * total as f64 && !overdue)
-            {
+            // Tombstones kept by an earlier pass make the log due once their time is up.
+            let tombstones_due = st.tombstones_due.is_some_and(|t| t <= now_ms);
+            let ratio_due = !dirty.is_empty()
+                && ((dirty_bytes as f64) >= cfg.min_cleanable_ratio * total as f64 || overdue);
+            if cleanable.is_empty() || !(ratio_due || tombstones_due) {
                 return Ok(None);
             }
             let segs: Vec<SegRef> = cleanable
@@ -139,6 +142,8 @@ impl PartitionLog {
             aborted: &aborted,
             clean_until,
             tombstone_horizon: now_ms.saturating_sub(cfg.delete_retention_ms),
+            delete_retention_ms: cfg.delete_retention_ms,
+            next_tombstone_due: Cell::new(None),
         };
         let mut stats = CleanStats {
             keys: keys.len(),
@@ -162,6 +167,9 @@ impl PartitionLog {
         {
             let mut st = self.st.borrow_mut();
             st.clean_until = st.clean_until.max(upto);
+            st.tombstones_due = rules.next_tombstone_due.get();
+            // Cached copies of the range would still show the records compaction removed.
+            self.drop_cached_below(&mut st, upto);
         }
         tracing::debug!(dir = %self.dir.display(), ?stats, clean_until = upto, "compacted");
         Ok(Some(stats))
