@@ -171,14 +171,15 @@ fn durable_append(c: &mut Criterion) {
                     ex.run(async {
                         let start = Instant::now();
                         for _ in 0..iters {
-                            let mut last = 0;
+                            let mut last = None;
                             for _ in 0..concurrent {
                                 match log.append(&infos, &payload) {
-                                    Ok(a) => last = a.next_offset,
+                                    Ok(a) => last = Some(a),
                                     Err(e) => panic!("append: {e:?}"),
                                 }
                             }
-                            if let Err(e) = log.wait_durable(last).await {
+                            let Some(last) = last else { continue };
+                            if let Err(e) = log.wait_durable(&last).await {
                                 panic!("wait_durable: {e:?}");
                             }
                         }
