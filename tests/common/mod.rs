@@ -44,6 +44,14 @@ impl Broker {
         b
     }
 
+    /// Starts a broker whose data directory is `data_dir` (e.g. on a special filesystem).
+    pub fn start_at(data_dir: PathBuf, extra: &[&str]) -> Broker {
+        let mut b = Self::start_with_unstarted(extra);
+        b.data_dir = data_dir;
+        b.spawn();
+        b
+    }
+
     /// Starts a broker with a configuration file holding `toml` (plus extra arguments).
     pub fn start_with_config(toml: &str, extra: &[&str]) -> Broker {
         use std::io::Write;
