@@ -96,8 +96,11 @@ impl PartitionLog {
                 j += 1;
             }
             if prealloc > 0 && sz > reserved {
-                // Best effort: without the reservation the write still extends the file.
-                let want = (sz + prealloc).min(limit.max(sz));
+                // Best effort: without the reservation the write still extends the file. The
+                // reservation grows with the segment (at least 64 KiB, at most one step ahead),
+                // so that thousands of quiet partitions do not each reserve a whole step.
+                let ahead = prealloc.min(sz.max(64 << 10));
+                let want = (sz + ahead).min(limit.max(sz));
                 let want = want.div_ceil(4096) * 4096;
                 match file.pre_allocate(want, false).await {
                     Ok(()) => {
