@@ -143,7 +143,7 @@ fn produce_until(bs: &str, cycle: usize, stop: Arc<AtomicBool>, acks: AckLog) {
         .expect("producer");
     let mut seq = 0u64;
     while !stop.load(Ordering::Relaxed) {
-        let compact = seq % 3 == 0;
+        let compact = seq.is_multiple_of(3);
         let key = format!("key-{}", seq.wrapping_mul(7919) % KEYS as u64);
         let value = format!("c{cycle}-s{seq}-{}", "x".repeat((seq % 50) as usize));
         let (topic, partition) = if compact {
@@ -168,8 +168,11 @@ fn produce_until(bs: &str, cycle: usize, stop: Arc<AtomicBool>, acks: AckLog) {
     drop(producer);
 }
 
+/// A record read back: offset, key, value.
+type Rec = (i64, Vec<u8>, Vec<u8>);
+
 /// Reads partition `p` of `topic` from the log start to the high watermark.
-fn read_partition(bs: &str, topic: &str, p: i32) -> (i64, Vec<(i64, Vec<u8>, Vec<u8>)>) {
+fn read_partition(bs: &str, topic: &str, p: i32) -> (i64, Vec<Rec>) {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bs)
         .set("group.id", "crash-verify")

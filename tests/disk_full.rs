@@ -59,8 +59,11 @@ fn mount_small_ext4(dir: &Path, mib: u64) -> Option<Mount> {
     Some(Mount(mnt))
 }
 
+/// A delivery report: the acknowledged offset and value, or the error.
+type Outcome = Result<(i64, Vec<u8>), String>;
+
 #[derive(Clone, Default)]
-struct Outcomes(std::sync::Arc<std::sync::Mutex<Vec<Result<(i64, Vec<u8>), String>>>>);
+struct Outcomes(std::sync::Arc<std::sync::Mutex<Vec<Outcome>>>);
 
 impl ClientContext for Outcomes {}
 impl ProducerContext for Outcomes {
@@ -76,7 +79,7 @@ impl ProducerContext for Outcomes {
 }
 
 /// Sends `n` 1 KiB records without retries; returns what each delivery report said.
-fn send(bs: &str, tag: &str, n: usize) -> Vec<Result<(i64, Vec<u8>), String>> {
+fn send(bs: &str, tag: &str, n: usize) -> Vec<Outcome> {
     let out = Outcomes::default();
     let p: ThreadedProducer<Outcomes> = ClientConfig::new()
         .set("bootstrap.servers", bs)
