@@ -279,3 +279,29 @@ fn offsets_for_times_across_segments_and_restarts() {
     b.restart();
     check("after kill -9 without indexes");
 }
+
+#[test]
+fn segment_ms_rolls_idle_segments_so_retention_can_delete_them() {
+    let b = Broker::start_with_config(FAST_HOUSEKEEPING, &[]);
+    let bs = b.bootstrap();
+    client::create_topic_with(
+        &bs,
+        "roll",
+        1,
+        &[("segment.ms", "300"), ("retention.ms", "1000")],
+    );
+    client::produce(&bs, "roll", &values(10, 10, None), &[("acks", "all")]);
+    assert_eq!(watermarks(&bs, "roll", 0), (0, 10));
+    // No more writes: the housekeeping task rolls the idle segment after segment.ms, and once its
+    // records are older than retention.ms it is deleted.
+    wait_until("the idle segment to roll and expire", 20, || {
+        watermarks(&bs, "roll", 0) == (10, 10)
+    });
+    assert_eq!(
+        segment_files(&b.data_dir().join("roll-0")),
+        vec![format!("{:020}.log", 10)]
+    );
+    // The log goes on at offset 10.
+    let acked = client::produce(&bs, "roll", &values(1, 10, None), &[("acks", "all")]);
+    assert_eq!(acked, vec![(0, 10)]);
+}

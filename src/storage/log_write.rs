@@ -282,12 +282,14 @@ impl PartitionLog {
             match st.segments.last_mut() {
                 Some(seg) => {
                     let _ = seg.store_indexes(&dir);
-                    Some(seg.file.clone())
+                    Some((seg.file.clone(), seg.size))
                 }
                 None => None,
             }
         };
-        if let Some(file) = file {
+        if let Some((file, size)) = file {
+            // Give back the preallocated space; the next start scans the tail segment anyway.
+            let _ = file.truncate(size).await;
             let _ = file.fdatasync().await;
         }
         self.write_snapshot();

@@ -17,6 +17,8 @@
 mod filter;
 mod keymap;
 mod swap;
+#[cfg(test)]
+mod tests;
 
 pub(super) use swap::remove_leftovers;
 
