@@ -11,6 +11,7 @@ pub mod internal;
 pub mod messages;
 pub mod oneshot;
 pub mod partitions;
+pub mod topic_admin;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

@@ -2,7 +2,9 @@
 //! CreateTopics and the alter APIs, and resolution of a topic's overrides over the broker's
 //! defaults into the typed [`TopicConfig`] the storage engine runs with.
 
+pub mod alter;
 pub mod defs;
+pub mod describe;
 
 use std::collections::BTreeMap;
 

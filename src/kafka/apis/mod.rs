@@ -2,6 +2,9 @@
 //! per-partition work to the owning cores through [`crate::shard::Shard::call`].
 
 pub mod api_versions;
+pub mod cluster_admin;
+pub mod configs;
+pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_records;
 pub mod delete_topics;
@@ -14,5 +17,6 @@ pub mod metadata;
 pub mod offsets;
 pub mod produce;
 pub mod routing;
+pub mod single_node;
 pub mod txn;
 pub mod txn_admin;
