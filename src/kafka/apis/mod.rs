@@ -16,6 +16,7 @@ pub mod list_offsets;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
+pub mod produce_policy;
 pub mod routing;
 pub mod single_node;
 pub mod txn;
