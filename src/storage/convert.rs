@@ -114,7 +114,8 @@ mod tests {
                 producer_epoch: if producer >= 0 { 3 } else { -1 },
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                sequence: if producer >= 0 { 10 + i } else { -1 },
+                // As the decoder reports them: base sequence (-1 without a producer) + delta.
+                sequence: if producer >= 0 { 10 + i } else { -1 + i },
                 timestamp: 1_000 + i as i64,
                 key: Some(Bytes::from(format!("k{i}"))),
                 value: Some(Bytes::from(vec![b'v'; 200])),
