@@ -28,6 +28,13 @@ TOPIC_CONFIG_COUNT = 23
 _ADMINS = {}
 
 
+@pytest.fixture(autouse=True)
+def _drop_admin_clients():
+    """Admin clients live for one test: afterwards their broker is gone."""
+    yield
+    _ADMINS.clear()
+
+
 def admin(broker):
     """One AdminClient per broker, kept alive: a client dropped while its futures are pending
     fails them with _DESTROY."""
@@ -194,18 +201,16 @@ def test_confluent_describe_cluster(broker):
     assert [(n.id, n.host, n.port) for n in d.nodes] == [(0, "127.0.0.1", int(broker.split(":")[1]))]
 
 
-def test_create_topics_returns_the_topic_configs(broker, topic_name):
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic as KNewTopic
-
-    ka = KafkaAdminClient(bootstrap_servers=broker)
-    try:
-        ka.create_topics([KNewTopic(topic_name, 1, 1, topic_configs={"segment.ms": "777"})],
+def test_create_topics_validates_configs(broker, topic_name):
+    a = admin(broker)
+    fs = a.create_topics([NewTopic(topic_name, 1, 1, config={"segment.ms": "777"})],
                          validate_only=True)
-    finally:
-        ka.close()
-    # validate_only created nothing
-    assert topic_name not in admin(broker).list_topics(timeout=10).topics
+    fs[topic_name].result(timeout=15)
+    assert topic_name not in a.list_topics(timeout=10).topics, "validate_only creates nothing"
+    fs = a.create_topics([NewTopic(topic_name, 1, 1, config={"retention.ms": "later"})])
+    with pytest.raises(KafkaException) as e:
+        fs[topic_name].result(timeout=15)
+    assert e.value.args[0].code() == KafkaError.INVALID_CONFIG
 
 
 # --- kafka-python KafkaAdminClient -------------------------------------------------------------
