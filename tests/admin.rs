@@ -276,6 +276,16 @@ fn multi_broker_admin_apis_get_errors_not_disconnects() {
         "LOG_DIR_NOT_FOUND"
     );
 
+    // Groups are hashed over the partitions of __consumer_offsets: its count cannot change.
+    let grow = c
+        .send(&CreatePartitionsRequest::default().with_topics(vec![
+                create_partitions_request::CreatePartitionsTopic::default()
+                    .with_name(topic_name("__consumer_offsets"))
+                    .with_count(100),
+            ]))
+        .unwrap();
+    assert_eq!(grow.results[0].error_code, 42, "INVALID_REQUEST");
+
     // The connection is still usable after all of them.
     let md = c
         .send(&MetadataRequest::default().with_topics(None))

@@ -108,6 +108,10 @@ pub fn describe(ctx: &RequestContext, req: DescribeConfigsRequest) -> ResponseKi
         let name = res.resource_name.as_str();
         let listed: Result<Vec<Described>, (i16, String)> = match res.resource_type {
             RESOURCE_TOPIC => match table.get(name) {
+                None if crate::cluster::topics::validate_name(name).is_err() => Err((
+                    errors::INVALID_TOPIC_EXCEPTION,
+                    format!("Invalid topic name '{name}'"),
+                )),
                 Some(meta) => Ok(describe_topic(
                     &meta.configs,
                     &cfg.topic_defaults,

@@ -30,6 +30,12 @@ pub async fn handle(ctx: &RequestContext, req: CreatePartitionsRequest) -> Respo
                 errors::INVALID_REQUEST,
                 format!("Duplicate topic in request: {name}"),
             ))
+        } else if name == crate::group::OFFSETS_TOPIC || name == crate::txn::TXN_TOPIC {
+            // Groups and transactional ids are hashed over the partition count fixed at creation.
+            Some((
+                errors::INVALID_REQUEST,
+                format!("The partition count of the internal topic {name} cannot change."),
+            ))
         } else if let (Some(a), Some(cur)) = (&t.assignments, current) {
             if a.len() as i64 != t.count as i64 - cur as i64 {
                 Some((
