@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::cluster::broker_config::BrokerConfigs;
 use crate::cluster::topic_config::TopicDefaults;
 
 /// The default configuration file, embedded in the binary.
@@ -53,6 +54,8 @@ pub struct Config {
     pub log: LogSettings,
     /// Broker-level defaults of topic configs (`log.retention.ms` for `retention.ms`, ...).
     pub topic_defaults: TopicDefaults,
+    /// Every broker config with its effective value, for DescribeConfigs.
+    pub broker_configs: BrokerConfigs,
     /// Where the values came from, for the startup log.
     pub source: String,
 }
@@ -223,6 +226,7 @@ impl Config {
     pub fn load(file: Option<&Path>, ov: &Overrides) -> Result<Config> {
         let mut table = parse_table(DEFAULT_CONFIG).context("embedded default config")?;
         let mut source = "built-in defaults".to_string();
+        let mut explicit = std::collections::BTreeSet::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
@@ -231,6 +235,7 @@ impl Config {
                     tracing::warn!(key = %k, "unknown configuration key ignored");
                     continue;
                 }
+                explicit.insert(k.clone());
                 table.insert(k, v);
             }
             source = format!("{}", path.display());
@@ -368,8 +373,33 @@ impl Config {
                     })
                     .collect(),
             ),
+            broker_configs: BrokerConfigs::from_table(&table, &explicit),
             source,
         };
+        let mut cfg = cfg;
+        if ov.listen.is_some() {
+            cfg.broker_configs
+                .set_from_flag("listeners", cfg.listen.to_string());
+        }
+        if ov.advertised.is_some() {
+            let (h, p) = &cfg.advertised;
+            cfg.broker_configs
+                .set_from_flag("advertised.listeners", format!("{h}:{p}"));
+        }
+        if let Some(d) = &ov.data_dir {
+            cfg.broker_configs
+                .set_from_flag("log.dirs", d.display().to_string());
+        }
+        if let Some(c) = &ov.cores {
+            cfg.broker_configs.set_from_flag("cores", c.clone());
+        }
+        if let Some(n) = ov.node_id {
+            cfg.broker_configs.set_from_flag("node.id", n.to_string());
+        }
+        if let Some(m) = &ov.metrics_listen {
+            cfg.broker_configs
+                .set_from_flag("metrics.listen", m.clone());
+        }
         if cfg.num_partitions < 1 {
             bail!("num.partitions must be at least 1");
         }

@@ -104,3 +104,17 @@ pub const UNSTABLE_OFFSET_COMMIT: i16 = 88;
 pub const PRODUCER_FENCED: i16 = 90;
 /// The transactional id is not known to the coordinator.
 pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
+/// Fewer in-sync replicas than `min.insync.replicas` for an acks=all produce.
+pub const NOT_ENOUGH_REPLICAS: i16 = 19;
+/// A record timestamp outside the topic's accepted range.
+pub const INVALID_TIMESTAMP: i16 = 32;
+/// Security features (ACLs) are disabled: no authorizer is configured.
+pub const SECURITY_DISABLED: i16 = 54;
+/// The log directory named is not one of the broker's.
+pub const LOG_DIR_NOT_FOUND: i16 = 57;
+/// The partition's leader is already its preferred replica.
+pub const ELECTION_NOT_NEEDED: i16 = 84;
+/// No partition reassignment is in progress.
+pub const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
+/// DescribeCluster asked for an endpoint type this broker does not serve.
+pub const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;

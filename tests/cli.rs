@@ -318,7 +318,6 @@ fn start_subcommand_runs_the_broker() {
 }
 
 #[test]
-#[ignore = "needs broker DescribeConfigs/IncrementalAlterConfigs (issue 7 admin work)"]
 fn topic_configs_describe_and_alter() {
     let b = Broker::start();
     ok(

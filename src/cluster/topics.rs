@@ -134,23 +134,7 @@ impl TopicTable {
         if !(1..=100_000).contains(&partitions) {
             return Err(CreateError::InvalidPartitions);
         }
-        let cores = cores.max(1);
-        let mut load = vec![0usize; cores];
-        for t in self.topics.values() {
-            for &s in &t.partitions {
-                load[s as usize % cores] += 1;
-            }
-        }
-        let mut placement = Vec::with_capacity(partitions as usize);
-        for _ in 0..partitions {
-            let (core, _) = load
-                .iter()
-                .enumerate()
-                .min_by_key(|&(i, &l)| (l, i))
-                .expect("at least one core");
-            load[core] += 1;
-            placement.push(core as u32);
-        }
+        let placement = self.place(partitions as usize, cores);
         let meta = TopicMeta {
             name: name.to_string(),
             id: uuid::Uuid::new_v4().to_string(),
@@ -159,6 +143,71 @@ impl TopicTable {
         };
         self.topics.insert(name.to_string(), meta.clone());
         Ok(meta)
+    }
+
+    /// Executor slots for `n` new partitions: each goes to the core owning the fewest
+    /// partitions so far, ties to the lowest index.
+    fn place(&self, n: usize, cores: usize) -> Vec<u32> {
+        let cores = cores.max(1);
+        let mut load = vec![0usize; cores];
+        for t in self.topics.values() {
+            for &s in &t.partitions {
+                load[s as usize % cores] += 1;
+            }
+        }
+        let mut placement = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut core = 0;
+            for (i, &l) in load.iter().enumerate() {
+                if l < load[core] {
+                    core = i;
+                }
+            }
+            load[core] += 1;
+            placement.push(core as u32);
+        }
+        placement
+    }
+
+    /// Grows topic `name` to `total` partitions (CreatePartitions), placing the new ones like
+    /// [`TopicTable::create`] does. Errors are Kafka's code and message.
+    pub fn add_partitions(
+        &mut self,
+        name: &str,
+        total: i32,
+        cores: usize,
+    ) -> Result<TopicMeta, (i16, String)> {
+        use crate::errors;
+        let Some(current) = self.topics.get(name).map(|t| t.partitions.len() as i32) else {
+            return Err((
+                errors::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("The topic '{name}' does not exist."),
+            ));
+        };
+        if total == current {
+            return Err((
+                errors::INVALID_PARTITIONS,
+                format!("Topic already has {current} partitions."),
+            ));
+        }
+        if total < current {
+            return Err((
+                errors::INVALID_PARTITIONS,
+                format!("Topic currently has {current} partitions, which is higher than the requested {total}."),
+            ));
+        }
+        if total > 100_000 {
+            return Err((
+                errors::INVALID_PARTITIONS,
+                format!("Number of partitions {total} is more than the broker allows (100000)."),
+            ));
+        }
+        let added = self.place((total - current) as usize, cores);
+        let Some(meta) = self.topics.get_mut(name) else {
+            return Err((errors::UNKNOWN_TOPIC_OR_PARTITION, String::new()));
+        };
+        meta.partitions.extend(added);
+        Ok(meta.clone())
     }
 
     /// Removes a topic, returning it.
@@ -195,6 +244,21 @@ mod tests {
         assert_eq!(
             t.create("a", 1, BTreeMap::new(), 2),
             Err(CreateError::Exists)
+        );
+        // New partitions go to the least-loaded core; shrinking is refused.
+        let grown = t.add_partitions("a", 4, 2).unwrap();
+        assert_eq!(grown.partitions.len(), 4);
+        assert_eq!(
+            t.add_partitions("a", 2, 2).unwrap_err().0,
+            crate::errors::INVALID_PARTITIONS
+        );
+        assert_eq!(
+            t.add_partitions("a", 4, 2).unwrap_err().0,
+            crate::errors::INVALID_PARTITIONS
+        );
+        assert_eq!(
+            t.add_partitions("zz", 4, 2).unwrap_err().0,
+            crate::errors::UNKNOWN_TOPIC_OR_PARTITION
         );
         assert_eq!(
             t.create("c", 0, BTreeMap::new(), 2),

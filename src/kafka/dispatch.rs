@@ -154,6 +154,32 @@ async fn serve_frame(
         RequestKind::ConsumerGroupDescribe(r) => {
             apis::group_admin::consumer_describe(&ctx, r).await.into()
         }
+        RequestKind::DescribeConfigs(r) => apis::configs::describe(&ctx, r).into(),
+        RequestKind::AlterConfigs(r) => apis::configs::alter(&ctx, r).await.into(),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            apis::configs::incremental_alter(&ctx, r).await.into()
+        }
+        RequestKind::CreatePartitions(r) => apis::create_partitions::handle(&ctx, r).await.into(),
+        RequestKind::DescribeCluster(r) => apis::cluster_admin::describe_cluster(&ctx, r).into(),
+        RequestKind::DescribeLogDirs(r) => {
+            apis::cluster_admin::describe_log_dirs(&ctx, r).await.into()
+        }
+        RequestKind::DescribeTopicPartitions(r) => {
+            apis::cluster_admin::describe_topic_partitions(&ctx, r).into()
+        }
+        RequestKind::AlterPartitionReassignments(r) => {
+            apis::single_node::alter_reassignments(&ctx, r).into()
+        }
+        RequestKind::ListPartitionReassignments(r) => {
+            apis::single_node::list_reassignments(&ctx, r).into()
+        }
+        RequestKind::ElectLeaders(r) => apis::single_node::elect_leaders(&ctx, r).into(),
+        RequestKind::AlterReplicaLogDirs(r) => {
+            apis::single_node::alter_replica_log_dirs(&ctx, r).into()
+        }
+        RequestKind::DescribeAcls(r) => apis::single_node::describe_acls(&ctx, r).into(),
+        RequestKind::CreateAcls(r) => apis::single_node::create_acls(&ctx, r).into(),
+        RequestKind::DeleteAcls(r) => apis::single_node::delete_acls(&ctx, r).into(),
         _ => return Outcome::Close,
     };
     metrics::response_errors(api_key, &reply.body);

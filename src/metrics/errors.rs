@@ -109,6 +109,40 @@ pub fn visit(body: &ResponseKind, f: &mut impl FnMut(i16)) {
         ResponseKind::ApiVersions(r) => e(r.error_code),
         ResponseKind::ListGroups(r) => e(r.error_code),
         ResponseKind::ListTransactions(r) => e(r.error_code),
+        ResponseKind::DescribeConfigs(r) => r.results.iter().for_each(|x| e(x.error_code)),
+        ResponseKind::AlterConfigs(r) => r.responses.iter().for_each(|x| e(x.error_code)),
+        ResponseKind::IncrementalAlterConfigs(r) => {
+            r.responses.iter().for_each(|x| e(x.error_code))
+        }
+        ResponseKind::CreatePartitions(r) => r.results.iter().for_each(|x| e(x.error_code)),
+        ResponseKind::DescribeCluster(r) => e(r.error_code),
+        ResponseKind::DescribeLogDirs(r) => {
+            e(r.error_code);
+            r.results.iter().for_each(|d| e(d.error_code));
+        }
+        ResponseKind::DescribeTopicPartitions(r) => r.topics.iter().for_each(|t| e(t.error_code)),
+        ResponseKind::ElectLeaders(r) => {
+            e(r.error_code);
+            r.replica_election_results
+                .iter()
+                .flat_map(|t| &t.partition_result)
+                .for_each(|p| e(p.error_code));
+        }
+        ResponseKind::AlterPartitionReassignments(r) => {
+            e(r.error_code);
+            r.responses
+                .iter()
+                .flat_map(|t| &t.partitions)
+                .for_each(|p| e(p.error_code));
+        }
+        ResponseKind::AlterReplicaLogDirs(r) => r
+            .results
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .for_each(|p| e(p.error_code)),
+        ResponseKind::DescribeAcls(r) => e(r.error_code),
+        ResponseKind::CreateAcls(r) => r.results.iter().for_each(|x| e(x.error_code)),
+        ResponseKind::DeleteAcls(r) => r.filter_results.iter().for_each(|x| e(x.error_code)),
         // APIs added later without an entry here are counted as requests, not as errors.
         _ => {}
     }

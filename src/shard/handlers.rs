@@ -8,7 +8,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use super::messages::*;
-use super::{partitions, Shard};
+use super::{partitions, topic_admin, Shard};
 use crate::errors;
 use crate::storage::LogError;
 
@@ -50,6 +50,19 @@ pub async fn handle(shard: &Rc<Shard>, request: ShardRequest) -> ShardResponse {
         ShardRequest::DeleteTopics(names) => {
             ShardResponse::Deleted(partitions::delete_topics(shard, names).await)
         }
+        ShardRequest::AlterTopicConfigs {
+            changes,
+            validate_only,
+        } => {
+            ShardResponse::Changed(topic_admin::alter_configs(shard, changes, validate_only).await)
+        }
+        ShardRequest::CreatePartitions {
+            topics,
+            validate_only,
+        } => ShardResponse::Changed(
+            topic_admin::create_partitions(shard, topics, validate_only).await,
+        ),
+        ShardRequest::PartitionSizes => ShardResponse::PartitionSizes(topic_admin::sizes(shard)),
         ShardRequest::Group(call) => {
             ShardResponse::Group(Box::new(crate::group::handle(shard, *call).await))
         }

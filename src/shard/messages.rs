@@ -112,6 +112,20 @@ pub struct NewTopic {
     pub configs: std::collections::BTreeMap<String, String>,
 }
 
+/// A change of one topic's config overrides (AlterConfigs, IncrementalAlterConfigs).
+#[derive(Debug, Clone)]
+pub struct TopicConfigChange {
+    /// Topic name.
+    pub topic: String,
+    /// Operations, applied in order.
+    pub ops: Vec<crate::cluster::topic_config::alter::ConfigOp>,
+    /// Replace the whole set of overrides (legacy AlterConfigs) instead of changing some.
+    pub replace: bool,
+}
+
+/// Outcome of one part of a topic-table change: Kafka error code and message on failure.
+pub type ChangeResult = Result<(), (i16, String)>;
+
 /// A request from one core to another.
 #[derive(Debug)]
 pub enum ShardRequest {
@@ -158,6 +172,22 @@ pub enum ShardRequest {
     },
     /// Delete topics by name (sent to core 0).
     DeleteTopics(Vec<String>),
+    /// Change topic config overrides (sent to core 0).
+    AlterTopicConfigs {
+        /// One change per topic.
+        changes: Vec<TopicConfigChange>,
+        /// Check only, change nothing.
+        validate_only: bool,
+    },
+    /// Grow topics to a number of partitions (sent to core 0).
+    CreatePartitions {
+        /// (topic, new total partition count).
+        topics: Vec<(String, i32)>,
+        /// Check only, change nothing.
+        validate_only: bool,
+    },
+    /// Sizes of the partitions the receiver owns (DescribeLogDirs).
+    PartitionSizes,
     /// A group request for the coordinating core.
     Group(Box<crate::group::GroupCall>),
     /// A transaction request for the coordinating core.
@@ -194,6 +224,10 @@ pub enum ShardResponse {
     Created(Vec<Result<TopicMeta, CreateError>>),
     /// Per-topic outcome of DeleteTopics: the deleted topic, or None when unknown.
     Deleted(Vec<Option<TopicMeta>>),
+    /// Per-topic outcome of AlterTopicConfigs or CreatePartitions, in request order.
+    Changed(Vec<ChangeResult>),
+    /// (topic, partition, bytes on disk) of every partition the receiver owns.
+    PartitionSizes(Vec<(String, i32, u64)>),
     /// Answer to a group request.
     Group(Box<crate::group::GroupReply>),
     /// Answer to a transaction request.

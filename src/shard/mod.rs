@@ -11,6 +11,7 @@ pub mod internal;
 pub mod messages;
 pub mod oneshot;
 pub mod partitions;
+pub mod topic_admin;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use glommio::channels::channel_mesh::{Receivers, Senders};
 
-use crate::cluster::topic_config::TopicConfig;
+use crate::cluster::topic_config::{ProducePolicy, TopicConfig};
 use crate::cluster::TopicTable;
 use crate::config::Config;
 use crate::storage::{CacheBudget, LogConfig, PartitionLog};
@@ -61,6 +62,8 @@ pub struct Shard {
     pub producer_ids: crate::cluster::producer_ids::ProducerIds,
     /// Serialises topic-table changes on core 0.
     pub metadata_lock: glommio::sync::Semaphore,
+    /// Produce-path settings of every topic, rebuilt with each topic-table change.
+    pub policies: RefCell<HashMap<String, ProducePolicy>>,
 }
 
 /// Calls that wait by design (long polls, rebalances): counted, but kept out of the forward
@@ -97,6 +100,7 @@ impl Shard {
             txns: Default::default(),
             producer_ids: crate::cluster::producer_ids::ProducerIds::new(&config.data_dir, id),
             metadata_lock: glommio::sync::Semaphore::new(1),
+            policies: RefCell::new(HashMap::new()),
             config,
         })
     }
@@ -145,6 +149,15 @@ impl Shard {
                 0
             },
         }
+    }
+
+    /// The produce-path settings of `topic` (the broker defaults for an unknown topic).
+    pub fn produce_policy(&self, topic: &str) -> ProducePolicy {
+        if let Some(p) = self.policies.borrow().get(topic) {
+            return *p;
+        }
+        let t = TopicConfig::resolve(&Default::default(), &self.config.topic_defaults);
+        ProducePolicy::from(&t)
     }
 
     /// Sends `request` to core `core` (or runs it here) and waits for the answer.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::messages::{NewTopic, ShardRequest};
 use super::{LocalTopic, Shard};
+use crate::cluster::topic_config::{ProducePolicy, TopicConfig};
 use crate::cluster::topics::{CreateError, TopicMeta};
 use crate::cluster::TopicTable;
 use crate::storage::PartitionLog;
@@ -19,6 +20,14 @@ pub fn table_path(shard: &Shard) -> std::path::PathBuf {
 /// opens logs of partitions this core now owns.
 pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) {
     *shard.topics.borrow_mut() = table.clone();
+    *shard.policies.borrow_mut() = table
+        .topics
+        .values()
+        .map(|m| {
+            let t = TopicConfig::resolve(&m.configs, &shard.config.topic_defaults);
+            (m.name.clone(), ProducePolicy::from(&t))
+        })
+        .collect();
     // Topics removed or replaced by a new topic of the same name.
     let gone: Vec<(String, LocalTopic)> = {
         let mut logs = shard.logs.borrow_mut();

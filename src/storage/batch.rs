@@ -190,6 +190,16 @@ pub fn set_leader_epoch(batch: &mut [u8], epoch: i32) {
     batch[12..16].copy_from_slice(&epoch.to_be_bytes());
 }
 
+/// Attribute bit of the timestamp type: set for LogAppendTime.
+pub const LOG_APPEND_TIME_BIT: i16 = 0x08;
+
+/// Stamps the batch starting at `batch[0]` with the broker's append time: max timestamp
+/// `now`, timestamp type LogAppendTime, CRC recomputed. The records are not touched.
+pub fn set_log_append_time(batch: &mut [u8], now: i64) {
+    batch[MAX_TIMESTAMP_POS..MAX_TIMESTAMP_POS + 8].copy_from_slice(&now.to_be_bytes());
+    set_attribute_bits(batch, LOG_APPEND_TIME_BIT);
+}
+
 /// Sets attribute `bits` in the batch starting at `batch[0]` and recomputes its CRC.
 pub fn set_attribute_bits(batch: &mut [u8], bits: i16) {
     let attrs = be_i16(batch, ATTRIBUTES_POS) | bits;

@@ -8,6 +8,7 @@ pub mod batch;
 pub mod cache;
 mod checkpoint;
 pub mod compaction;
+pub mod convert;
 pub mod direct_io;
 pub mod index;
 pub mod log;

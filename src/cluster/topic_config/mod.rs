@@ -2,7 +2,9 @@
 //! CreateTopics and the alter APIs, and resolution of a topic's overrides over the broker's
 //! defaults into the typed [`TopicConfig`] the storage engine runs with.
 
+pub mod alter;
 pub mod defs;
+pub mod describe;
 
 use std::collections::BTreeMap;
 
@@ -153,6 +155,46 @@ pub struct TopicConfig {
     pub index_interval_bytes: u64,
     /// `preallocate`.
     pub preallocate: bool,
+    /// `message.timestamp.type` is LogAppendTime.
+    pub log_append_time: bool,
+    /// `message.timestamp.before.max.ms`.
+    pub timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms`.
+    pub timestamp_after_max_ms: i64,
+    /// `compression.type` as a batch codec id; `None` for `producer`.
+    pub codec: Option<i16>,
+    /// `min.insync.replicas`.
+    pub min_insync_replicas: i64,
+}
+
+/// What the produce path needs to know about a topic, resolved once per topic-table change.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProducePolicy {
+    /// Largest batch accepted (`max.message.bytes`).
+    pub max_message_bytes: usize,
+    /// Stamp batches with the append time (`message.timestamp.type=LogAppendTime`).
+    pub log_append_time: bool,
+    /// `message.timestamp.before.max.ms`.
+    pub timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms`.
+    pub timestamp_after_max_ms: i64,
+    /// Codec batches are stored with; `None` keeps the producer's.
+    pub codec: Option<i16>,
+    /// `min.insync.replicas`: above 1, acks=all cannot be satisfied by a single node.
+    pub min_insync_replicas: i64,
+}
+
+impl From<&TopicConfig> for ProducePolicy {
+    fn from(t: &TopicConfig) -> ProducePolicy {
+        ProducePolicy {
+            max_message_bytes: t.max_message_bytes,
+            log_append_time: t.log_append_time,
+            timestamp_before_max_ms: t.timestamp_before_max_ms,
+            timestamp_after_max_ms: t.timestamp_after_max_ms,
+            codec: t.codec,
+            min_insync_replicas: t.min_insync_replicas,
+        }
+    }
 }
 
 impl TopicConfig {
@@ -183,6 +225,11 @@ impl TopicConfig {
             flush_messages: i("flush.messages").max(1) as u64,
             index_interval_bytes: i("index.interval.bytes").max(1) as u64,
             preallocate: s("preallocate").trim().eq_ignore_ascii_case("true"),
+            log_append_time: s("message.timestamp.type").trim() == "LogAppendTime",
+            timestamp_before_max_ms: i("message.timestamp.before.max.ms").max(0),
+            timestamp_after_max_ms: i("message.timestamp.after.max.ms").max(0),
+            codec: crate::storage::convert::codec_by_name(s("compression.type")),
+            min_insync_replicas: i("min.insync.replicas").max(1),
         }
     }
 }

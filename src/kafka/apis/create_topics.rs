@@ -131,7 +131,7 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
                     if ctx.version >= 5 {
                         r.num_partitions = meta.partitions.len() as i32;
                         r.replication_factor = 1;
-                        r.configs = Some(Vec::new());
+                        r.configs = Some(super::configs::created_topic_configs(ctx, &meta.configs));
                     }
                     if !req.validate_only {
                         tracing::info!(topic = %meta.name, partitions = meta.partitions.len(), "created topic");

@@ -2,6 +2,9 @@
 //! per-partition work to the owning cores through [`crate::shard::Shard::call`].
 
 pub mod api_versions;
+pub mod cluster_admin;
+pub mod configs;
+pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_records;
 pub mod delete_topics;
@@ -13,6 +16,8 @@ pub mod list_offsets;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
+pub mod produce_policy;
 pub mod routing;
+pub mod single_node;
 pub mod txn;
 pub mod txn_admin;

@@ -12,6 +12,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::Decodable;
 
+use super::produce_policy::prepare;
 use super::routing::scatter;
 use crate::errors;
 use crate::kafka::dispatch::{self, Outcome, Reply, RequestContext};
@@ -19,22 +20,12 @@ use crate::shard::messages::{
     ProducePart, ProduceResult, ShardRequest, ShardResponse, TopicPartition,
 };
 use crate::shard::Shard;
-use crate::storage::batch::{validate_batches, BatchError};
 
 fn failed(code: i16) -> ProduceResult {
     ProduceResult {
         error_code: code,
         base_offset: -1,
         log_start_offset: -1,
-    }
-}
-
-fn batch_error_code(e: BatchError) -> i16 {
-    match e {
-        BatchError::Corrupt => errors::CORRUPT_MESSAGE,
-        BatchError::UnsupportedMagic => errors::UNSUPPORTED_FOR_MESSAGE_FORMAT,
-        BatchError::TooLarge => errors::MESSAGE_TOO_LARGE,
-        BatchError::Empty => errors::INVALID_RECORD,
     }
 }
 
@@ -46,9 +37,9 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<Respons
 
 async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
     let acks = req.acks;
-    let max_batch = shard.config.message_max_bytes;
     // One entry per partition in request order: either an early error or work for an owner.
     let mut early: Vec<Option<ProduceResult>> = Vec::new();
+    let mut append_times: Vec<Option<i64>> = Vec::new();
     let mut work: Vec<(usize, (usize, ProducePart))> = Vec::new();
     let mut shape: Vec<(kafka_protocol::messages::TopicName, Vec<i32>)> = Vec::new();
     for topic in &req.topic_data {
@@ -57,6 +48,7 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
         for p in &topic.partition_data {
             parts.push(p.index);
             let slot = early.len();
+            append_times.push(None);
             if !(-1..=1).contains(&acks) {
                 early.push(Some(failed(errors::INVALID_REQUIRED_ACKS)));
                 continue;
@@ -71,30 +63,22 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
                 continue;
             };
             let payload = p.records.clone().unwrap_or_default();
-            match validate_batches(&payload, max_batch) {
-                Ok(batches) if batches.iter().any(|b| b.is_control()) => {
-                    // Only the transaction coordinator writes markers.
-                    early.push(Some(failed(errors::INVALID_RECORD)));
-                }
-                Ok(batches) => {
+            match prepare(&shard.produce_policy(&name), acks, payload) {
+                Ok(ready) => {
                     early.push(None);
+                    append_times[slot] = ready.log_append_time;
                     let tp = TopicPartition {
                         topic: name.clone(),
                         partition: p.index,
                     };
-                    work.push((
-                        owner,
-                        (
-                            slot,
-                            ProducePart {
-                                tp,
-                                batches,
-                                payload,
-                            },
-                        ),
-                    ));
+                    let part = ProducePart {
+                        tp,
+                        batches: ready.batches,
+                        payload: ready.payload,
+                    };
+                    work.push((owner, (slot, part)));
                 }
-                Err(e) => early.push(Some(failed(batch_error_code(e)))),
+                Err(code) => early.push(Some(failed(code))),
             }
         }
         shape.push((topic.name.clone(), parts));
@@ -124,20 +108,21 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
         return None;
     }
     let mut resp = ProduceResponse::default();
-    let mut it = early.into_iter();
+    let mut it = early.into_iter().zip(append_times);
     for (name, parts) in shape {
         let mut t = TopicProduceResponse::default();
         t.name = name;
         for index in parts {
-            let r = it
-                .next()
-                .flatten()
-                .unwrap_or(failed(errors::UNKNOWN_SERVER_ERROR));
+            let (r, append_time) = it.next().unwrap_or((None, None));
+            let r = r.unwrap_or(failed(errors::UNKNOWN_SERVER_ERROR));
             let mut pr = PartitionProduceResponse::default();
             pr.index = index;
             pr.error_code = r.error_code;
             pr.base_offset = r.base_offset;
-            pr.log_append_time_ms = -1;
+            pr.log_append_time_ms = match append_time {
+                Some(t) if r.error_code == errors::NONE => t,
+                _ => -1,
+            };
             if version >= 5 {
                 pr.log_start_offset = r.log_start_offset;
             }

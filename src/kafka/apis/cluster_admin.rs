@@ -1,0 +1,204 @@
+//! Cluster-level admin reads: DescribeCluster (this one broker, which is also the controller),
+//! DescribeLogDirs (the data directory, partition sizes gathered from every core, and the
+//! file system's total and usable bytes) and DescribeTopicPartitions (KIP-966, paged with a
+//! cursor).
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::describe_log_dirs_response::{
+    DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
+};
+use kafka_protocol::messages::describe_topic_partitions_response::{
+    Cursor, DescribeTopicPartitionsResponsePartition, DescribeTopicPartitionsResponseTopic,
+};
+use kafka_protocol::messages::{
+    BrokerId, DescribeClusterRequest, DescribeClusterResponse, DescribeLogDirsRequest,
+    DescribeLogDirsResponse, DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse,
+    ResponseKind, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::errors;
+use crate::kafka::dispatch::RequestContext;
+use crate::shard::messages::{ShardRequest, ShardResponse};
+
+/// Most partitions one DescribeTopicPartitions response carries (Kafka's
+/// `max.request.partition.size.limit` default).
+const MAX_PARTITIONS_PER_RESPONSE: i32 = 2000;
+
+/// Handles DescribeCluster: one broker, the controller too.
+pub fn describe_cluster(ctx: &RequestContext, req: DescribeClusterRequest) -> ResponseKind {
+    let cfg = &ctx.shard.config;
+    let mut r = DescribeClusterResponse::default();
+    r.endpoint_type = req.endpoint_type;
+    r.cluster_id = StrBytes::from_string(ctx.shard.cluster_id.to_string());
+    if ctx.version >= 1 && req.endpoint_type != 1 {
+        r.error_code = errors::UNSUPPORTED_ENDPOINT_TYPE;
+        r.error_message = Some(StrBytes::from_static_str(
+            "The broker only handles broker endpoints (endpoint type 1).",
+        ));
+        r.controller_id = BrokerId(-1);
+        return ResponseKind::DescribeCluster(r);
+    }
+    r.controller_id = BrokerId(cfg.node_id);
+    let mut b = DescribeClusterBroker::default();
+    b.broker_id = BrokerId(cfg.node_id);
+    b.host = StrBytes::from_string(cfg.advertised.0.clone());
+    b.port = cfg.advertised.1 as i32;
+    r.brokers.push(b);
+    r.cluster_authorized_operations = i32::MIN;
+    ResponseKind::DescribeCluster(r)
+}
+
+/// (total, usable) bytes of the file system holding `dir`.
+fn fs_space(dir: &std::path::Path) -> Option<(i64, i64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid NUL-terminated string and `st` a writable statvfs.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let frsize = st.f_frsize as i64;
+    Some((st.f_blocks as i64 * frsize, st.f_bavail as i64 * frsize))
+}
+
+/// Handles DescribeLogDirs: the one data directory and the partitions in it.
+pub async fn describe_log_dirs(ctx: &RequestContext, req: DescribeLogDirsRequest) -> ResponseKind {
+    let shard = &ctx.shard;
+    let calls: Vec<_> = (0..shard.cores)
+        .map(|c| shard.call(c, ShardRequest::PartitionSizes))
+        .collect();
+    let mut sizes: BTreeMap<String, BTreeMap<i32, u64>> = BTreeMap::new();
+    for c in calls {
+        if let ShardResponse::PartitionSizes(v) = c.await {
+            for (t, p, size) in v {
+                sizes.entry(t).or_default().insert(p, size);
+            }
+        }
+    }
+    let mut dir = DescribeLogDirsResult::default();
+    let data_dir = shard
+        .config
+        .data_dir
+        .canonicalize()
+        .unwrap_or_else(|_| shard.config.data_dir.clone());
+    dir.log_dir = StrBytes::from_string(data_dir.display().to_string());
+    let (total, usable) = fs_space(&data_dir).unwrap_or((-1, -1));
+    dir.total_bytes = total;
+    dir.usable_bytes = usable;
+    let wanted: Option<BTreeMap<String, Vec<i32>>> = req.topics.map(|ts| {
+        ts.into_iter()
+            .map(|t| (t.topic.0.to_string(), t.partitions))
+            .collect()
+    });
+    for (topic, parts) in sizes {
+        let only = match &wanted {
+            Some(w) => match w.get(&topic) {
+                Some(p) => Some(p),
+                None => continue,
+            },
+            None => None,
+        };
+        let mut t = DescribeLogDirsTopic::default();
+        t.name = TopicName(StrBytes::from_string(topic));
+        for (p, size) in parts {
+            if only.is_some_and(|o| !o.contains(&p)) {
+                continue;
+            }
+            let mut dp = DescribeLogDirsPartition::default();
+            dp.partition_index = p;
+            dp.partition_size = size as i64;
+            dp.offset_lag = 0;
+            t.partitions.push(dp);
+        }
+        if !t.partitions.is_empty() {
+            dir.topics.push(t);
+        }
+    }
+    let mut r = DescribeLogDirsResponse::default();
+    r.results.push(dir);
+    ResponseKind::DescribeLogDirs(r)
+}
+
+/// Handles DescribeTopicPartitions: the named topics (all when none are named) in name order,
+/// at most `response_partition_limit` partitions per response, continuing from the cursor.
+pub fn describe_topic_partitions(
+    ctx: &RequestContext,
+    req: DescribeTopicPartitionsRequest,
+) -> ResponseKind {
+    let node = BrokerId(ctx.shard.config.node_id);
+    let table = ctx.shard.topic_table();
+    let mut names: Vec<String> = if req.topics.is_empty() {
+        table.topics.keys().cloned().collect()
+    } else {
+        req.topics.iter().map(|t| t.name.0.to_string()).collect()
+    };
+    names.sort();
+    names.dedup();
+    let limit = if req.response_partition_limit > 0 {
+        req.response_partition_limit
+            .min(MAX_PARTITIONS_PER_RESPONSE)
+    } else {
+        MAX_PARTITIONS_PER_RESPONSE
+    };
+    let (start_topic, start_part) = match &req.cursor {
+        Some(c) => (Some(c.topic_name.0.to_string()), c.partition_index.max(0)),
+        None => (None, 0),
+    };
+    let mut resp = DescribeTopicPartitionsResponse::default();
+    let mut left = limit;
+    for name in names {
+        if start_topic.as_ref().is_some_and(|s| name < *s) {
+            continue;
+        }
+        let first = if start_topic.as_deref() == Some(name.as_str()) {
+            start_part
+        } else {
+            0
+        };
+        if left == 0 {
+            resp.next_cursor = Some(cursor(&name, first));
+            break;
+        }
+        let mut t = DescribeTopicPartitionsResponseTopic::default();
+        t.name = Some(TopicName(StrBytes::from_string(name.clone())));
+        t.topic_authorized_operations = i32::MIN;
+        let Some(meta) = table.get(&name) else {
+            t.error_code = errors::UNKNOWN_TOPIC_OR_PARTITION;
+            resp.topics.push(t);
+            continue;
+        };
+        t.topic_id = meta.uuid();
+        t.is_internal = name.starts_with("__");
+        let count = meta.partitions.len() as i32;
+        let mut p = first;
+        while p < count && left > 0 {
+            let mut dp = DescribeTopicPartitionsResponsePartition::default();
+            dp.partition_index = p;
+            dp.leader_id = node;
+            dp.leader_epoch = 0;
+            dp.replica_nodes = vec![node];
+            dp.isr_nodes = vec![node];
+            dp.eligible_leader_replicas = Some(Vec::new());
+            dp.last_known_elr = Some(Vec::new());
+            t.partitions.push(dp);
+            p += 1;
+            left -= 1;
+        }
+        resp.topics.push(t);
+        if p < count {
+            resp.next_cursor = Some(cursor(&name, p));
+            break;
+        }
+    }
+    ResponseKind::DescribeTopicPartitions(resp)
+}
+
+fn cursor(topic: &str, partition: i32) -> Cursor {
+    let mut c = Cursor::default();
+    c.topic_name = TopicName(StrBytes::from_string(topic.to_string()));
+    c.partition_index = partition;
+    c
+}

@@ -1,0 +1,328 @@
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for resource types TOPIC and
+//! BROKER.
+//!
+//! Topics list every topic-level config with its value, source, synonyms and documentation
+//! (see [`crate::cluster::topic_config::describe`]); changes are validated and made by core 0,
+//! persisted and applied live on every core. Broker configs are listed read-only: the alter APIs
+//! refuse to change them, as Kafka refuses configs that cannot be updated dynamically.
+
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use kafka_protocol::messages::{
+    AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ResponseKind,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::cluster::topic_config::alter::ConfigOp;
+use crate::cluster::topic_config::describe::{
+    describe_broker, describe_topic, type_code, Described,
+};
+use crate::errors;
+use crate::kafka::dispatch::RequestContext;
+use crate::shard::messages::{ChangeResult, ShardRequest, ShardResponse, TopicConfigChange};
+
+/// Kafka's resource type code for topics.
+pub const RESOURCE_TOPIC: i8 = 2;
+/// Kafka's resource type code for brokers.
+pub const RESOURCE_BROKER: i8 = 4;
+/// Kafka's resource type code for broker loggers.
+pub const RESOURCE_BROKER_LOGGER: i8 = 8;
+
+fn s(v: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(v.into())
+}
+
+/// Checks that a BROKER resource names this broker ("" is the cluster-wide default).
+fn check_broker_name(ctx: &RequestContext, name: &str) -> Result<(), (i16, String)> {
+    if name.is_empty() || name.parse::<i32>().ok() == Some(ctx.shard.config.node_id) {
+        return Ok(());
+    }
+    Err((
+        errors::INVALID_REQUEST,
+        format!(
+            "Unexpected broker id, expected {} or empty string, but received {name}",
+            ctx.shard.config.node_id
+        ),
+    ))
+}
+
+fn to_wire(d: Described, synonyms: bool, docs: bool) -> DescribeConfigsResourceResult {
+    let mut r = DescribeConfigsResourceResult::default();
+    r.name = s(d.name);
+    r.value = Some(s(d.value));
+    r.read_only = d.read_only;
+    r.config_source = d.source;
+    r.is_sensitive = d.sensitive;
+    r.config_type = type_code(d.kind);
+    if docs && !d.doc.is_empty() {
+        r.documentation = Some(s(d.doc));
+    }
+    if synonyms {
+        r.synonyms = d
+            .synonyms
+            .into_iter()
+            .map(|y| {
+                let mut w = DescribeConfigsSynonym::default();
+                w.name = s(y.name);
+                w.value = Some(s(y.value));
+                w.source = y.source;
+                w
+            })
+            .collect();
+    }
+    r
+}
+
+/// The configs of a topic as CreateTopics v5+ returns them (no synonyms, no documentation).
+pub fn created_topic_configs(
+    ctx: &RequestContext,
+    overrides: &std::collections::BTreeMap<String, String>,
+) -> Vec<kafka_protocol::messages::create_topics_response::CreatableTopicConfigs> {
+    let cfg = &ctx.shard.config;
+    describe_topic(overrides, &cfg.topic_defaults, &cfg.broker_configs)
+        .into_iter()
+        .map(|d| {
+            let mut c =
+                kafka_protocol::messages::create_topics_response::CreatableTopicConfigs::default();
+            c.name = s(d.name);
+            c.value = Some(s(d.value));
+            c.read_only = d.read_only;
+            c.config_source = d.source;
+            c.is_sensitive = d.sensitive;
+            c
+        })
+        .collect()
+}
+
+/// Handles DescribeConfigs.
+pub fn describe(ctx: &RequestContext, req: DescribeConfigsRequest) -> ResponseKind {
+    let cfg = &ctx.shard.config;
+    let table = ctx.shard.topic_table();
+    let mut resp = DescribeConfigsResponse::default();
+    for res in req.resources {
+        let mut out = DescribeConfigsResult::default();
+        out.resource_type = res.resource_type;
+        out.resource_name = res.resource_name.clone();
+        let name = res.resource_name.as_str();
+        let listed: Result<Vec<Described>, (i16, String)> = match res.resource_type {
+            RESOURCE_TOPIC => match table.get(name) {
+                None if crate::cluster::topics::validate_name(name).is_err() => Err((
+                    errors::INVALID_TOPIC_EXCEPTION,
+                    format!("Invalid topic name '{name}'"),
+                )),
+                Some(meta) => Ok(describe_topic(
+                    &meta.configs,
+                    &cfg.topic_defaults,
+                    &cfg.broker_configs,
+                )),
+                None => Err((
+                    errors::UNKNOWN_TOPIC_OR_PARTITION,
+                    format!("The topic '{name}' does not exist."),
+                )),
+            },
+            // The cluster-wide default ("") holds only dynamic defaults, and Runnel has none.
+            RESOURCE_BROKER => check_broker_name(ctx, name).map(|_| {
+                if name.is_empty() {
+                    Vec::new()
+                } else {
+                    describe_broker(&cfg.broker_configs)
+                }
+            }),
+            RESOURCE_BROKER_LOGGER => check_broker_name(ctx, name).map(|_| Vec::new()),
+            other => Err((
+                errors::INVALID_REQUEST,
+                format!("Unsupported resource type {other} for DescribeConfigs"),
+            )),
+        };
+        match listed {
+            Ok(all) => {
+                let keys: Option<Vec<String>> = res
+                    .configuration_keys
+                    .map(|k| k.iter().map(|x| x.to_string()).collect());
+                out.configs = all
+                    .into_iter()
+                    .filter(|d| keys.as_ref().is_none_or(|k| k.contains(&d.name)))
+                    .map(|d| to_wire(d, req.include_synonyms, req.include_documentation))
+                    .collect();
+            }
+            Err((code, msg)) => {
+                out.error_code = code;
+                out.error_message = Some(s(msg));
+            }
+        }
+        resp.results.push(out);
+    }
+    ResponseKind::DescribeConfigs(resp)
+}
+
+/// What to do with one resource of an alter request.
+enum Plan {
+    /// Answer with this at once.
+    Done(ChangeResult),
+    /// Send this change to core 0.
+    Topic(TopicConfigChange),
+}
+
+fn plan(
+    ctx: &RequestContext,
+    resource_type: i8,
+    name: &str,
+    ops: Result<Vec<ConfigOp>, (i16, String)>,
+    replace: bool,
+) -> Plan {
+    let ops = match ops {
+        Ok(o) => o,
+        Err(e) => return Plan::Done(Err(e)),
+    };
+    match resource_type {
+        RESOURCE_TOPIC => Plan::Topic(TopicConfigChange {
+            topic: name.to_string(),
+            ops,
+            replace,
+        }),
+        RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => {
+            if let Err(e) = check_broker_name(ctx, name) {
+                return Plan::Done(Err(e));
+            }
+            if ops.is_empty() {
+                return Plan::Done(Ok(()));
+            }
+            let names: Vec<&str> = ops.iter().map(|o| o.name()).collect();
+            Plan::Done(Err((
+                errors::INVALID_REQUEST,
+                format!(
+                    "Cannot update these configs dynamically: [{}]; Runnel reads broker configs from its configuration file at startup",
+                    names.join(", ")
+                ),
+            )))
+        }
+        other => Plan::Done(Err((
+            errors::INVALID_REQUEST,
+            format!("Unsupported resource type {other} for altering configs"),
+        ))),
+    }
+}
+
+/// Runs the plans: topic changes in one call to core 0, in request order.
+async fn execute(ctx: &RequestContext, plans: Vec<Plan>, validate_only: bool) -> Vec<ChangeResult> {
+    let mut changes = Vec::new();
+    for p in &plans {
+        if let Plan::Topic(c) = p {
+            changes.push(c.clone());
+        }
+    }
+    let n = changes.len();
+    let mut answers = if changes.is_empty() {
+        Vec::new()
+    } else {
+        match ctx
+            .shard
+            .call(
+                0,
+                ShardRequest::AlterTopicConfigs {
+                    changes,
+                    validate_only,
+                },
+            )
+            .await
+        {
+            ShardResponse::Changed(v) if v.len() == n => v,
+            _ => (0..n)
+                .map(|_| Err((errors::UNKNOWN_SERVER_ERROR, "broker shutting down".into())))
+                .collect(),
+        }
+    }
+    .into_iter();
+    plans
+        .into_iter()
+        .map(|p| match p {
+            Plan::Done(r) => r,
+            Plan::Topic(_) => answers
+                .next()
+                .unwrap_or(Err((errors::UNKNOWN_SERVER_ERROR, String::new()))),
+        })
+        .collect()
+}
+
+fn null_value(name: &str) -> (i16, String) {
+    (
+        errors::INVALID_REQUEST,
+        format!("Null value not supported for : {name}"),
+    )
+}
+
+/// Handles AlterConfigs: the given configs replace all of the resource's overrides.
+pub async fn alter(ctx: &RequestContext, req: AlterConfigsRequest) -> ResponseKind {
+    let mut plans = Vec::new();
+    for r in &req.resources {
+        let ops: Result<Vec<ConfigOp>, _> = r
+            .configs
+            .iter()
+            .map(|c| match &c.value {
+                Some(v) => Ok(ConfigOp::Set(c.name.to_string(), v.to_string())),
+                None => Err(null_value(&c.name)),
+            })
+            .collect();
+        plans.push(plan(ctx, r.resource_type, &r.resource_name, ops, true));
+    }
+    let results = execute(ctx, plans, req.validate_only).await;
+    let mut resp = AlterConfigsResponse::default();
+    for (r, res) in req.resources.iter().zip(results) {
+        let mut out =
+            kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse::default(
+            );
+        out.resource_type = r.resource_type;
+        out.resource_name = r.resource_name.clone();
+        if let Err((code, msg)) = res {
+            out.error_code = code;
+            out.error_message = Some(s(msg));
+        }
+        resp.responses.push(out);
+    }
+    ResponseKind::AlterConfigs(resp)
+}
+
+/// Handles IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT per config.
+pub async fn incremental_alter(
+    ctx: &RequestContext,
+    req: IncrementalAlterConfigsRequest,
+) -> ResponseKind {
+    let mut plans = Vec::new();
+    for r in &req.resources {
+        let ops: Result<Vec<ConfigOp>, _> = r
+            .configs
+            .iter()
+            .map(|c| {
+                let name = c.name.to_string();
+                let value = c.value.as_ref().map(|v| v.to_string());
+                match (c.config_operation, value) {
+                    (1, _) => Ok(ConfigOp::Delete(name)),
+                    (0, Some(v)) => Ok(ConfigOp::Set(name, v)),
+                    (2, Some(v)) => Ok(ConfigOp::Append(name, v)),
+                    (3, Some(v)) => Ok(ConfigOp::Subtract(name, v)),
+                    (0..=3, None) => Err(null_value(&name)),
+                    (op, _) => Err((
+                        errors::INVALID_REQUEST,
+                        format!("Unknown config operation {op} for {name}"),
+                    )),
+                }
+            })
+            .collect();
+        plans.push(plan(ctx, r.resource_type, &r.resource_name, ops, false));
+    }
+    let results = execute(ctx, plans, req.validate_only).await;
+    let mut resp = IncrementalAlterConfigsResponse::default();
+    for (r, res) in req.resources.iter().zip(results) {
+        let mut out = kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse::default();
+        out.resource_type = r.resource_type;
+        out.resource_name = r.resource_name.clone();
+        if let Err((code, msg)) = res {
+            out.error_code = code;
+            out.error_message = Some(s(msg));
+        }
+        resp.responses.push(out);
+    }
+    ResponseKind::IncrementalAlterConfigs(resp)
+}

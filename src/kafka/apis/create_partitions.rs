@@ -1,0 +1,102 @@
+//! CreatePartitions: grows topics, placing the new partitions on cores the way CreateTopics
+//! does. Shrinking is refused (INVALID_PARTITIONS); explicit assignments may name only this
+//! broker.
+
+use std::collections::HashMap;
+
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::errors;
+use crate::kafka::dispatch::RequestContext;
+use crate::shard::messages::{ShardRequest, ShardResponse};
+
+/// Handles CreatePartitions.
+pub async fn handle(ctx: &RequestContext, req: CreatePartitionsRequest) -> ResponseKind {
+    let node = ctx.shard.config.node_id;
+    let table = ctx.shard.topic_table();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for t in &req.topics {
+        *counts.entry(t.name.0.as_str()).or_default() += 1;
+    }
+    let mut early: Vec<Option<(i16, String)>> = Vec::new();
+    let mut work: Vec<(usize, (String, i32))> = Vec::new();
+    for (i, t) in req.topics.iter().enumerate() {
+        let name = t.name.0.to_string();
+        let current = table.get(&name).map(|m| m.partitions.len() as i32);
+        let err = if counts[name.as_str()] > 1 {
+            Some((
+                errors::INVALID_REQUEST,
+                format!("Duplicate topic in request: {name}"),
+            ))
+        } else if name == crate::group::OFFSETS_TOPIC || name == crate::txn::TXN_TOPIC {
+            // Groups and transactional ids are hashed over the partition count fixed at creation.
+            Some((
+                errors::INVALID_REQUEST,
+                format!("The partition count of the internal topic {name} cannot change."),
+            ))
+        } else if let (Some(a), Some(cur)) = (&t.assignments, current) {
+            if a.len() as i64 != t.count as i64 - cur as i64 {
+                Some((
+                    errors::INVALID_REPLICA_ASSIGNMENT,
+                    format!(
+                        "Increasing the number of partitions by {} but {} assignments provided.",
+                        t.count - cur,
+                        a.len()
+                    ),
+                ))
+            } else if a
+                .iter()
+                .any(|x| x.broker_ids.len() != 1 || x.broker_ids[0].0 != node)
+            {
+                Some((
+                    errors::INVALID_REPLICA_ASSIGNMENT,
+                    format!("Replica assignment must name only broker {node}"),
+                ))
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        early.push(err);
+        if early[i].is_none() {
+            work.push((i, (name, t.count)));
+        }
+    }
+    if !work.is_empty() {
+        let (idx, topics): (Vec<usize>, Vec<(String, i32)>) = work.into_iter().unzip();
+        let n = topics.len();
+        let answers = match ctx
+            .shard
+            .call(
+                0,
+                ShardRequest::CreatePartitions {
+                    topics,
+                    validate_only: req.validate_only,
+                },
+            )
+            .await
+        {
+            ShardResponse::Changed(v) if v.len() == n => v,
+            _ => (0..n)
+                .map(|_| Err((errors::UNKNOWN_SERVER_ERROR, "broker shutting down".into())))
+                .collect(),
+        };
+        for (i, a) in idx.into_iter().zip(answers) {
+            early[i] = a.err();
+        }
+    }
+    let mut resp = CreatePartitionsResponse::default();
+    for (t, err) in req.topics.iter().zip(early) {
+        let mut r = CreatePartitionsTopicResult::default();
+        r.name = t.name.clone();
+        if let Some((code, msg)) = err {
+            r.error_code = code;
+            r.error_message = Some(StrBytes::from_string(msg));
+        }
+        resp.results.push(r);
+    }
+    ResponseKind::CreatePartitions(resp)
+}

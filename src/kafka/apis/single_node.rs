@@ -1,0 +1,180 @@
+//! Admin APIs that only make sense with several brokers, several log directories or an
+//! authorizer, answered with the error Kafka gives when there is nothing to do or the feature
+//! is off, never with a disconnect:
+//!
+//! - AlterPartitionReassignments: moving a partition to its only replica (this broker) is a
+//!   no-op; any other broker is INVALID_REPLICA_ASSIGNMENT; cancelling is
+//!   NO_REASSIGNMENT_IN_PROGRESS.
+//! - ListPartitionReassignments: never any in progress.
+//! - ElectLeaders: the leader is always the preferred (only) replica: ELECTION_NOT_NEEDED.
+//! - AlterReplicaLogDirs: the data directory is the only one; another is LOG_DIR_NOT_FOUND.
+//! - DescribeAcls, CreateAcls, DeleteAcls: no authorizer, so SECURITY_DISABLED.
+
+use kafka_protocol::messages::alter_partition_reassignments_response::{
+    ReassignablePartitionResponse, ReassignableTopicResponse,
+};
+use kafka_protocol::messages::alter_replica_log_dirs_response::{
+    AlterReplicaLogDirPartitionResult, AlterReplicaLogDirTopicResult,
+};
+use kafka_protocol::messages::create_acls_response::AclCreationResult;
+use kafka_protocol::messages::delete_acls_response::DeleteAclsFilterResult;
+use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+
+use crate::errors;
+use crate::kafka::dispatch::RequestContext;
+
+const NO_AUTHORIZER: &str = "No Authorizer is configured.";
+
+fn exists(ctx: &RequestContext, topic: &str, partition: i32) -> bool {
+    ctx.shard.owner_of(topic, partition).is_some()
+}
+
+/// Handles AlterPartitionReassignments.
+pub fn alter_reassignments(
+    ctx: &RequestContext,
+    req: AlterPartitionReassignmentsRequest,
+) -> ResponseKind {
+    let node = ctx.shard.config.node_id;
+    let mut resp = AlterPartitionReassignmentsResponse::default();
+    resp.allow_replication_factor_change = req.allow_replication_factor_change;
+    for t in req.topics {
+        let mut tr = ReassignableTopicResponse::default();
+        for p in t.partitions {
+            let mut pr = ReassignablePartitionResponse::default();
+            pr.partition_index = p.partition_index;
+            let (code, msg) = if !exists(ctx, &t.name, p.partition_index) {
+                (
+                    errors::UNKNOWN_TOPIC_OR_PARTITION,
+                    "Unknown topic or partition.".to_string(),
+                )
+            } else {
+                match p.replicas {
+                    None => (
+                        errors::NO_REASSIGNMENT_IN_PROGRESS,
+                        "No partition reassignment is in progress.".into(),
+                    ),
+                    Some(r) if r.len() == 1 && r[0].0 == node => (errors::NONE, String::new()),
+                    Some(_) => (
+                        errors::INVALID_REPLICA_ASSIGNMENT,
+                        format!(
+                            "This cluster has one broker ({node}): it is the only valid replica."
+                        ),
+                    ),
+                }
+            };
+            pr.error_code = code;
+            if code != errors::NONE {
+                pr.error_message = Some(StrBytes::from_string(msg));
+            }
+            tr.partitions.push(pr);
+        }
+        tr.name = t.name;
+        resp.responses.push(tr);
+    }
+    ResponseKind::AlterPartitionReassignments(resp)
+}
+
+/// Handles ListPartitionReassignments: none are ever in progress.
+pub fn list_reassignments(
+    _ctx: &RequestContext,
+    _req: ListPartitionReassignmentsRequest,
+) -> ResponseKind {
+    ResponseKind::ListPartitionReassignments(ListPartitionReassignmentsResponse::default())
+}
+
+/// Handles ElectLeaders: every existing partition already has its preferred leader.
+pub fn elect_leaders(ctx: &RequestContext, req: ElectLeadersRequest) -> ResponseKind {
+    let mut resp = ElectLeadersResponse::default();
+    // With no partitions named, Kafka reports only partitions that needed an election: none.
+    for t in req.topic_partitions.unwrap_or_default() {
+        let mut tr = ReplicaElectionResult::default();
+        for p in t.partitions {
+            let mut pr = PartitionResult::default();
+            pr.partition_id = p;
+            if exists(ctx, &t.topic, p) {
+                pr.error_code = errors::ELECTION_NOT_NEEDED;
+                pr.error_message = Some(StrBytes::from_static_str(
+                    "Leader election not needed for topic partition.",
+                ));
+            } else {
+                pr.error_code = errors::UNKNOWN_TOPIC_OR_PARTITION;
+                pr.error_message = Some(StrBytes::from_static_str(
+                    "The topic or partition does not exist.",
+                ));
+            }
+            tr.partition_result.push(pr);
+        }
+        tr.topic = t.topic;
+        resp.replica_election_results.push(tr);
+    }
+    ResponseKind::ElectLeaders(resp)
+}
+
+/// Handles AlterReplicaLogDirs: the data directory is the only log directory.
+pub fn alter_replica_log_dirs(
+    ctx: &RequestContext,
+    req: AlterReplicaLogDirsRequest,
+) -> ResponseKind {
+    let data_dir = &ctx.shard.config.data_dir;
+    let ours = |p: &str| {
+        let p = std::path::Path::new(p);
+        p == data_dir.as_path()
+            || p.canonicalize().ok() == data_dir.canonicalize().ok() && p.exists()
+    };
+    let mut resp = AlterReplicaLogDirsResponse::default();
+    for dir in req.dirs {
+        let same = ours(dir.path.as_str());
+        for t in dir.topics {
+            let mut tr = AlterReplicaLogDirTopicResult::default();
+            for p in t.partitions {
+                let mut pr = AlterReplicaLogDirPartitionResult::default();
+                pr.partition_index = p;
+                pr.error_code = if !same {
+                    errors::LOG_DIR_NOT_FOUND
+                } else if exists(ctx, &t.name, p) {
+                    errors::NONE
+                } else {
+                    errors::UNKNOWN_TOPIC_OR_PARTITION
+                };
+                tr.partitions.push(pr);
+            }
+            tr.topic_name = t.name;
+            resp.results.push(tr);
+        }
+    }
+    ResponseKind::AlterReplicaLogDirs(resp)
+}
+
+/// Handles DescribeAcls: SECURITY_DISABLED.
+pub fn describe_acls(_ctx: &RequestContext, _req: DescribeAclsRequest) -> ResponseKind {
+    let mut r = DescribeAclsResponse::default();
+    r.error_code = errors::SECURITY_DISABLED;
+    r.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
+    ResponseKind::DescribeAcls(r)
+}
+
+/// Handles CreateAcls: SECURITY_DISABLED for each creation.
+pub fn create_acls(_ctx: &RequestContext, req: CreateAclsRequest) -> ResponseKind {
+    let mut r = CreateAclsResponse::default();
+    for _ in req.creations {
+        let mut c = AclCreationResult::default();
+        c.error_code = errors::SECURITY_DISABLED;
+        c.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
+        r.results.push(c);
+    }
+    ResponseKind::CreateAcls(r)
+}
+
+/// Handles DeleteAcls: SECURITY_DISABLED for each filter.
+pub fn delete_acls(_ctx: &RequestContext, req: DeleteAclsRequest) -> ResponseKind {
+    let mut r = DeleteAclsResponse::default();
+    for _ in req.filters {
+        let mut f = DeleteAclsFilterResult::default();
+        f.error_code = errors::SECURITY_DISABLED;
+        f.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
+        r.filter_results.push(f);
+    }
+    ResponseKind::DeleteAcls(r)
+}

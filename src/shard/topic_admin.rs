@@ -1,0 +1,109 @@
+//! Topic-table changes other than create and delete, on core 0 (the metadata owner): config
+//! overrides (AlterConfigs, IncrementalAlterConfigs) and partition growth (CreatePartitions).
+//! Each change is made on a copy of the table under `metadata_lock`, persisted, and broadcast to
+//! every core, which applies new configs to open logs and opens new partitions
+//! ([`super::partitions::apply`]).
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use super::messages::{ChangeResult, ShardRequest, TopicConfigChange};
+use super::partitions::table_path;
+use super::Shard;
+use crate::cluster::topic_config::alter::apply_ops;
+use crate::cluster::TopicTable;
+use crate::errors;
+
+/// Persists `table` and installs it on every core; on a storage failure every successful
+/// result becomes a KAFKA_STORAGE_ERROR.
+async fn commit(shard: &Rc<Shard>, table: TopicTable, results: &mut [ChangeResult]) {
+    if let Err(e) = table.store(&table_path(shard)) {
+        tracing::error!(error = %e, "cannot persist topic table");
+        for r in results.iter_mut().filter(|r| r.is_ok()) {
+            *r = Err((
+                errors::KAFKA_STORAGE_ERROR,
+                format!("cannot persist topic table: {e}"),
+            ));
+        }
+        return;
+    }
+    let table = Arc::new(table);
+    shard
+        .broadcast(|| ShardRequest::ApplyTopics(table.clone()))
+        .await;
+}
+
+/// Changes topic config overrides (core 0 only).
+pub async fn alter_configs(
+    shard: &Rc<Shard>,
+    changes: Vec<TopicConfigChange>,
+    validate_only: bool,
+) -> Vec<ChangeResult> {
+    let _guard = shard.metadata_lock.acquire_permit(1).await;
+    let mut table = (*shard.topic_table()).clone();
+    let defaults = &shard.config.topic_defaults;
+    let mut changed = false;
+    let mut results = Vec::with_capacity(changes.len());
+    for c in changes {
+        let Some(meta) = table.topics.get_mut(&c.topic) else {
+            results.push(Err((
+                errors::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("The topic '{}' does not exist.", c.topic),
+            )));
+            continue;
+        };
+        match apply_ops(&meta.configs, &c.ops, c.replace, defaults) {
+            Ok(configs) => {
+                if configs != meta.configs {
+                    tracing::info!(topic = %c.topic, ?configs, validate_only, "topic configs altered");
+                    meta.configs = configs;
+                    changed = true;
+                }
+                results.push(Ok(()));
+            }
+            Err(e) => results.push(Err(e)),
+        }
+    }
+    if changed && !validate_only {
+        commit(shard, table, &mut results).await;
+    }
+    results
+}
+
+/// Grows topics to the partition counts asked for (core 0 only).
+pub async fn create_partitions(
+    shard: &Rc<Shard>,
+    topics: Vec<(String, i32)>,
+    validate_only: bool,
+) -> Vec<ChangeResult> {
+    let _guard = shard.metadata_lock.acquire_permit(1).await;
+    let mut table = (*shard.topic_table()).clone();
+    let mut results: Vec<ChangeResult> = topics
+        .iter()
+        .map(|(name, total)| {
+            table
+                .add_partitions(name, *total, shard.cores)
+                .map(|meta| {
+                    tracing::info!(topic = %name, partitions = meta.partitions.len(), validate_only, "partitions added");
+                })
+        })
+        .collect();
+    if !validate_only && results.iter().any(|r| r.is_ok()) {
+        commit(shard, table, &mut results).await;
+    }
+    results
+}
+
+/// (topic, partition, bytes on disk) of every partition this core owns.
+pub fn sizes(shard: &Shard) -> Vec<(String, i32, u64)> {
+    let logs = shard.logs.borrow();
+    let mut out = Vec::new();
+    for (name, lt) in logs.iter() {
+        for (p, log) in lt.partitions.iter().enumerate() {
+            if let Some(log) = log {
+                out.push((name.clone(), p as i32, log.size_bytes()));
+            }
+        }
+    }
+    out
+}
