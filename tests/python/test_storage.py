@@ -5,7 +5,7 @@ import time
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition as CTopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic as CNewTopic
+from confluent_kafka.admin import AdminClient
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
