@@ -225,3 +225,58 @@ fn tombstones_go_after_delete_retention() {
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+/// Delivery reports of a producer: Ok(offset) or the error text.
+#[derive(Clone, Default)]
+struct Reports(std::sync::Arc<std::sync::Mutex<Vec<Result<i64, String>>>>);
+
+impl rdkafka::ClientContext for Reports {}
+impl rdkafka::producer::ProducerContext for Reports {
+    type DeliveryOpaque = ();
+    fn delivery(&self, r: &rdkafka::producer::DeliveryResult<'_>, _: ()) {
+        use rdkafka::Message;
+        let o = match r {
+            Ok(m) => Ok(m.offset()),
+            Err((e, _)) => Err(e.to_string()),
+        };
+        self.0.lock().unwrap().push(o);
+    }
+}
+
+#[test]
+fn compacted_topics_refuse_records_without_a_key() {
+    use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+    let b = Broker::start();
+    let bs = b.bootstrap();
+    client::create_topic_with(&bs, "keyed", 1, &[("cleanup.policy", "compact")]);
+    let reports = Reports::default();
+    let producer: ThreadedProducer<Reports> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bs)
+        .set("message.send.max.retries", "0")
+        .create_with_context(reports.clone())
+        .expect("producer");
+    producer
+        .send(
+            BaseRecord::<str, str>::to("keyed")
+                .partition(0)
+                .payload("no key"),
+        )
+        .map_err(|(e, _)| e)
+        .expect("send");
+    producer.flush(Duration::from_secs(20)).expect("flush");
+    producer
+        .send(
+            BaseRecord::<str, str>::to("keyed")
+                .partition(0)
+                .key("k")
+                .payload("v"),
+        )
+        .map_err(|(e, _)| e)
+        .expect("send");
+    producer.flush(Duration::from_secs(20)).expect("flush");
+    let r = reports.0.lock().unwrap().clone();
+    assert_eq!(r.len(), 2);
+    let err = r[0].as_ref().expect_err("a keyless record is refused");
+    assert!(err.contains("InvalidRecord"), "{err}");
+    assert_eq!(r[1], Ok(0), "the keyed record is written at offset 0");
+}

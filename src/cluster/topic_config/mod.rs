@@ -182,6 +182,8 @@ pub struct ProducePolicy {
     pub codec: Option<i16>,
     /// `min.insync.replicas`: above 1, acks=all cannot be satisfied by a single node.
     pub min_insync_replicas: i64,
+    /// `cleanup.policy` includes compact: every record must carry a key.
+    pub requires_keys: bool,
 }
 
 impl From<&TopicConfig> for ProducePolicy {
@@ -193,6 +195,7 @@ impl From<&TopicConfig> for ProducePolicy {
             timestamp_after_max_ms: t.timestamp_after_max_ms,
             codec: t.codec,
             min_insync_replicas: t.min_insync_replicas,
+            requires_keys: t.compact,
         }
     }
 }

@@ -49,6 +49,18 @@ fn out_of_bounds(b: &BatchInfo, p: &ProducePolicy, now: i64) -> bool {
         })
 }
 
+/// True when every record of `batches` has a key (compacted topics need one). The records are
+/// decoded for this, so only compacted topics pay for it.
+fn all_records_keyed(payload: &Bytes, batches: &[BatchInfo]) -> bool {
+    batches.iter().all(|b| {
+        let mut one = payload.slice(b.pos..b.pos + b.len);
+        match kafka_protocol::records::RecordBatchDecoder::decode(&mut one) {
+            Ok(set) => set.records.iter().all(|r| r.key.is_some()),
+            Err(_) => false,
+        }
+    })
+}
+
 /// Checks and converts one partition's records for a topic with policy `p`; the error is the
 /// Kafka code for the partition.
 pub fn prepare(p: &ProducePolicy, acks: i16, payload: Bytes) -> Result<Prepared, i16> {
@@ -60,6 +72,10 @@ pub fn prepare(p: &ProducePolicy, acks: i16, payload: Bytes) -> Result<Prepared,
     let now = now_ms();
     if !p.log_append_time && batches.iter().any(|b| out_of_bounds(b, p, now)) {
         return Err(errors::INVALID_TIMESTAMP);
+    }
+    if p.requires_keys && !all_records_keyed(&payload, &batches) {
+        // Kafka: "Compacted topic cannot accept message without key".
+        return Err(errors::INVALID_RECORD);
     }
     if acks == -1 && p.min_insync_replicas > 1 {
         return Err(errors::NOT_ENOUGH_REPLICAS);
