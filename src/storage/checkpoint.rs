@@ -25,19 +25,26 @@ pub(super) fn read(dir: &Path, name: &str) -> Option<i64> {
 
 /// Writes checkpoint `name` in `dir` durably.
 pub(super) fn write(dir: &Path, name: &str, value: i64) -> std::io::Result<()> {
-    use std::io::Write;
     let bytes = value.to_be_bytes();
     let mut b = Vec::with_capacity(12);
     b.extend_from_slice(&bytes);
     b.extend_from_slice(&crc32c::crc32c(&bytes).to_be_bytes());
-    let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&b)?;
-    f.sync_data()?;
-    std::fs::rename(&tmp, &path)?;
+    replace_file(&dir.join(name), &b)?;
     super::log::sync_dir(dir);
     Ok(())
+}
+
+/// Replaces the file at `path` with `contents` so that a crash leaves the old or the new
+/// version: write `<path>.tmp`, fdatasync it, rename it over `path`. The caller syncs the
+/// directory when the new name itself must survive a crash.
+pub(super) fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(contents)?;
+    f.sync_data()?;
+    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

@@ -87,12 +87,7 @@ impl OffsetIndex {
 
     /// Writes the index file durably (temporary file, fsync, rename).
     pub fn store(&self, path: &Path) -> std::io::Result<()> {
-        use std::io::Write;
-        let tmp = path.with_extension("index.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&self.to_bytes())?;
-        f.sync_data()?;
-        std::fs::rename(&tmp, path)
+        super::checkpoint::replace_file(path, &self.to_bytes())
     }
 }
 
