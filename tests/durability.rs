@@ -263,3 +263,32 @@ fn segments_roll_and_old_segments_are_read_from_disk() {
         assert_eq!(g.offset, i as i64);
     }
 }
+
+#[test]
+fn a_partition_that_cannot_be_opened_reports_a_storage_error() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let mut b = Broker::start();
+    let bs = b.bootstrap();
+    client::create_topic(&bs, "damaged", 2);
+    assert!(b.stop());
+    // Partition 0's directory becomes a plain file: its log cannot be opened.
+    let dir = b.data_dir().join("damaged-0");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+    b.restart();
+    let c: BaseConsumer = b
+        .client_config()
+        .set("group.id", "damaged")
+        .create()
+        .unwrap();
+    let err = c
+        .fetch_watermarks("damaged", 0, Duration::from_secs(10))
+        .expect_err("partition 0 has no log");
+    assert!(format!("{err:?}").contains("KafkaStorageError"), "{err:?}");
+    // The other partition works.
+    assert_eq!(
+        c.fetch_watermarks("damaged", 1, Duration::from_secs(10))
+            .unwrap(),
+        (0, 0)
+    );
+}

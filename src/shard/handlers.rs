@@ -104,7 +104,7 @@ async fn produce(
     for (i, part) in parts.iter().enumerate() {
         let Some(log) = shard.log(&part.tp.topic, part.tp.partition) else {
             results.push(ProduceResult {
-                error_code: errors::UNKNOWN_TOPIC_OR_PARTITION,
+                error_code: shard.missing_log_code(&part.tp.topic, part.tp.partition),
                 base_offset: -1,
                 log_start_offset: -1,
             });
@@ -167,7 +167,7 @@ async fn fetch(
     for part in parts {
         let Some(log) = shard.log(&part.tp.topic, part.tp.partition) else {
             out.push(FetchResult {
-                error_code: errors::UNKNOWN_TOPIC_OR_PARTITION,
+                error_code: shard.missing_log_code(&part.tp.topic, part.tp.partition),
                 high_watermark: -1,
                 last_stable_offset: -1,
                 log_start_offset: -1,
@@ -237,7 +237,7 @@ async fn delete_records(shard: &Rc<Shard>, parts: Vec<(TopicPartition, i64)>) ->
     let mut out = Vec::with_capacity(parts.len());
     for (tp, offset) in parts {
         let Some(log) = shard.log(&tp.topic, tp.partition) else {
-            out.push((errors::UNKNOWN_TOPIC_OR_PARTITION, -1));
+            out.push((shard.missing_log_code(&tp.topic, tp.partition), -1));
             continue;
         };
         out.push(match log.delete_records(offset).await {
@@ -256,7 +256,7 @@ async fn list_offsets(shard: &Rc<Shard>, queries: Vec<OffsetQuery>) -> Vec<Offse
     for q in queries {
         let Some(log) = shard.log(&q.tp.topic, q.tp.partition) else {
             out.push(OffsetAnswer {
-                error_code: errors::UNKNOWN_TOPIC_OR_PARTITION,
+                error_code: shard.missing_log_code(&q.tp.topic, q.tp.partition),
                 timestamp: -1,
                 offset: -1,
             });

@@ -122,6 +122,17 @@ impl Shard {
         t.partitions.get(usize::try_from(partition).ok()?)?.clone()
     }
 
+    /// The error for a partition whose log this core does not have: KAFKA_STORAGE_ERROR when
+    /// this core owns it (its log failed to open, e.g. on a damaged or full disk),
+    /// UNKNOWN_TOPIC_OR_PARTITION otherwise.
+    pub fn missing_log_code(&self, topic: &str, partition: i32) -> i16 {
+        if self.owner_of(topic, partition) == Some(self.id) {
+            crate::errors::KAFKA_STORAGE_ERROR
+        } else {
+            crate::errors::UNKNOWN_TOPIC_OR_PARTITION
+        }
+    }
+
     /// Directory of a partition's log.
     pub fn partition_dir(&self, topic: &str, partition: i32) -> PathBuf {
         self.config.data_dir.join(format!("{topic}-{partition}"))
