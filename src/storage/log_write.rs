@@ -72,7 +72,7 @@ impl PartitionLog {
         };
         let mut i = 0;
         while i < pending.len() {
-            let (file, start, tail, size, first_ts, reserved) = {
+            let (file, start, tail, size, too_old, reserved) = {
                 let st = self.st.borrow();
                 let seg = st.segments.last().ok_or_else(no_segment)?;
                 (
@@ -80,11 +80,10 @@ impl PartitionLog {
                     seg.write_start(),
                     seg.tail.clone(),
                     seg.size,
-                    seg.first_timestamp,
+                    seg.older_than(max_age, now_ms()),
                     seg.reserved,
                 )
             };
-            let too_old = first_ts.is_some_and(|t| now_ms().saturating_sub(t) >= max_age);
             if size > 0 && (size + pending[i].1.len() as u64 > limit || too_old) {
                 self.roll(pending[i].0).await?;
                 continue;
@@ -171,10 +170,12 @@ impl PartitionLog {
             let Some(seg) = st.segments.last() else {
                 return Ok(());
             };
-            let old = seg
-                .first_timestamp
-                .is_some_and(|t| now_ms().saturating_sub(t) >= max_age);
-            if !old || seg.size == 0 || st.flushing || st.error.is_some() || st.closed {
+            if !seg.older_than(max_age, now_ms())
+                || seg.size == 0
+                || st.flushing
+                || st.error.is_some()
+                || st.closed
+            {
                 return Ok(());
             }
             st.next_offset

@@ -60,6 +60,8 @@ pub struct Segment {
     pub first_timestamp: Option<i64>,
     /// File size reserved with fallocate (0 when nothing was preallocated).
     pub reserved: u64,
+    /// Wall-clock time (ms since the epoch) the segment was created or opened.
+    pub opened_ms: i64,
 }
 
 async fn open_rw(path: &Path) -> std::io::Result<DmaFile> {
@@ -102,6 +104,9 @@ impl Segment {
             bytes_since_time_entry: 0,
             first_timestamp: None,
             reserved: 0,
+            opened_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
         }
     }
 
@@ -182,6 +187,15 @@ impl Segment {
         self.size = end;
         self.next_offset = next;
         Ok(())
+    }
+
+    /// True once the segment is older than `max_age` ms by both its first record's timestamp
+    /// and the wall clock since it was opened (`segment.ms`). The second condition keeps
+    /// records with old timestamps (a replay of old data) from rolling a segment per write.
+    pub fn older_than(&self, max_age: i64, now_ms: i64) -> bool {
+        self.first_timestamp
+            .is_some_and(|t| now_ms.saturating_sub(t) >= max_age)
+            && now_ms.saturating_sub(self.opened_ms) >= max_age
     }
 
     /// Index and timestamp bookkeeping for one batch at file position `pos`.
