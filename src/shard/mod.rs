@@ -249,8 +249,18 @@ impl Shard {
             .values()
             .flat_map(|t| t.partitions.iter().flatten().cloned())
             .collect();
-        for log in logs {
-            log.close().await;
+        // Closing is mostly waiting on syncs: overlap them, a bounded number at a time.
+        for chunk in logs.chunks(64) {
+            let closing: Vec<_> = chunk
+                .iter()
+                .map(|log| {
+                    let log = log.clone();
+                    glommio::spawn_local(async move { log.close().await }).detach()
+                })
+                .collect();
+            for c in closing {
+                c.await;
+            }
         }
     }
 }

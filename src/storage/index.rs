@@ -1,7 +1,7 @@
 //! Sparse offset index of one segment: (relative offset, byte position) pairs.
 //!
 //! An entry is added every `index_interval` bytes of log. The in-memory copy is authoritative
-//! while the broker runs; the `.index` file is written when a segment is rolled or closed, and is
+//! while the broker runs; the `.index` file is written when a segment is rolled or compacted, and is
 //! rebuilt from the log whenever it is missing or fails validation.
 
 use std::path::Path;

@@ -263,8 +263,8 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Finishes pending writes, syncs, stores the active segment's indexes and refuses new
-    /// appends.
+    /// Finishes pending writes, trims and syncs the active segment, writes a producer-state
+    /// snapshot and refuses new appends.
     pub async fn close(&self) {
         loop {
             let busy = {
@@ -276,17 +276,12 @@ impl PartitionLog {
             }
             self.advanced.wait().await;
         }
+        // The active segment's indexes are not stored: the tail segment is always rescanned
+        // at startup, which rebuilds them.
         let file = {
             let mut st = self.st.borrow_mut();
             st.closed = true;
-            let dir = self.dir.clone();
-            match st.segments.last_mut() {
-                Some(seg) => {
-                    let _ = seg.store_indexes(&dir);
-                    Some((seg.file.clone(), seg.size))
-                }
-                None => None,
-            }
+            st.segments.last().map(|seg| (seg.file.clone(), seg.size))
         };
         if let Some((file, size)) = file {
             // Give back the preallocated space; the next start scans the tail segment anyway.

@@ -7,7 +7,7 @@
 //! the last entry below `ts`: every batch up to it is too old.
 //!
 //! Like the offset index, the in-memory copy is authoritative while the broker runs; the file is
-//! written when the segment is rolled, compacted or closed, and rebuilt from the log whenever it
+//! written when the segment is rolled or compacted, and rebuilt from the log whenever it
 //! is missing or invalid.
 
 use std::path::Path;
