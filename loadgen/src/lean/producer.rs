@@ -109,7 +109,10 @@ impl InFlight {
     }
 }
 
-/// A record as the lean producer sends it: no headers, no idempotence.
+/// A record as the lean producer sends it: no headers, no idempotence. `offset` is its index in
+/// its batch. `RecordBatchEncoder` only keeps records in one batch while `offset - sequence` stays
+/// the same, so the sequence runs along with the offset from `NO_SEQUENCE`: the batch's base
+/// sequence is then -1, as a non-idempotent producer sends it.
 pub fn new_record(offset: i64, sent_ns: u64, key: Option<&[u8]>, value: &[u8]) -> Record {
     Record {
         transactional: false,
@@ -120,7 +123,7 @@ pub fn new_record(offset: i64, sent_ns: u64, key: Option<&[u8]>, value: &[u8]) -
         producer_epoch: NO_PRODUCER_EPOCH,
         timestamp_type: TimestampType::Creation,
         offset,
-        sequence: NO_SEQUENCE,
+        sequence: NO_SEQUENCE.wrapping_add(offset as i32),
         timestamp: (sent_ns / 1_000_000) as i64,
         key: key.map(Bytes::copy_from_slice),
         value: Some(Bytes::copy_from_slice(value)),
@@ -406,6 +409,7 @@ impl LeanProducerTask {
 mod tests {
     use super::*;
     use kafka_protocol::protocol::Encodable;
+    use kafka_protocol::records::RecordBatchDecoder;
 
     #[test]
     fn settings_follow_the_workload() {
@@ -467,6 +471,14 @@ mod tests {
         let parts = &req.topic_data[0].partition_data;
         assert_eq!(parts.len(), 2);
         let records = parts[1].records.clone().unwrap();
+        // Both records share one batch, written as a non-idempotent producer writes it.
+        let info = RecordBatchDecoder::decode_batch_info(&mut records.clone()).unwrap();
+        assert_eq!(info.len(), 1, "{info:?}");
+        assert_eq!(info[0].record_count, 2);
+        assert_eq!(info[0].base_sequence, NO_SEQUENCE);
+        assert_eq!(info[0].producer_id, NO_PRODUCER_ID);
+        assert_eq!(info[0].compression, Compression::Zstd);
+        assert_eq!(info[0].min_timestamp, 5);
         let mut values = Vec::new();
         crate::lean::consumer::for_each_value(&records, 0, |v| values.push(v.to_vec())).unwrap();
         assert_eq!(values, vec![vec![1u8; 20], vec![2u8; 20]]);
