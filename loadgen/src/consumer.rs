@@ -45,7 +45,8 @@ impl Subscription {
             && self.active.load(Ordering::Relaxed) >= consumers.min(partitions)
     }
 
-    fn publish(&self, before: usize, now: usize) {
+    /// Adds `now - before` to the assigned partitions and updates the active-member count.
+    pub fn publish(&self, before: usize, now: usize) {
         if now > before {
             self.assigned.fetch_add(now - before, Ordering::Relaxed);
         } else {

@@ -9,6 +9,7 @@
 mod admin;
 mod consumer;
 mod context;
+mod lean;
 mod payload;
 mod plot;
 mod producer;
@@ -24,7 +25,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::report::RunResult;
-use crate::workload::{ConsumerMode, KeyDistribution, MessageSize, Workload};
+use crate::workload::{ClientKind, ConsumerMode, KeyDistribution, MessageSize, Workload};
 
 /// Command line.
 #[derive(Parser, Debug)]
@@ -68,6 +69,9 @@ struct RunArgs {
     /// Bootstrap servers.
     #[arg(long, short)]
     bootstrap: Option<String>,
+    /// Client library (lean: kafka-protocol, static assignment, no groups).
+    #[arg(long, value_enum)]
+    client: Option<ClientKind>,
     /// Workload name.
     #[arg(long)]
     name: Option<String>,
@@ -181,6 +185,7 @@ impl RunArgs {
         };
         set(&mut w.bootstrap, self.bootstrap.clone());
         set(&mut w.name, self.name.clone());
+        set(&mut w.client, self.client);
         set(&mut w.topics, self.topics);
         set(&mut w.topic_prefix, self.topic_prefix.clone());
         set(&mut w.partitions, self.partitions);
@@ -280,6 +285,8 @@ mod tests {
             "queue.buffering.max.ms=5",
             "--messages",
             "100",
+            "--client",
+            "lean",
         ])
         .unwrap();
         let Command::Run(args) = cli.command else {
@@ -291,6 +298,7 @@ mod tests {
         assert_eq!(w.message_size, MessageSize::Uniform { min: 20, max: 40 });
         assert_eq!(w.producer_config["queue.buffering.max.ms"], "5");
         assert_eq!(w.messages, Some(100));
+        assert_eq!(w.client, ClientKind::Lean);
     }
 
     #[test]

@@ -157,9 +157,10 @@ impl RunResult {
         let w = &self.workload;
         let _ = writeln!(
             out,
-            "workload {:?}: {} topic(s) x {} partitions, {} producer(s)/topic, {} consumer(s) x {} \
-             subscription(s)/topic, rate {}",
+            "workload {:?} (client {:?}): {} topic(s) x {} partitions, {} producer(s)/topic, {} \
+             consumer(s) x {} subscription(s)/topic, rate {}",
             w.name,
+            w.client,
             w.topics,
             w.partitions,
             w.producers_per_topic,

@@ -17,10 +17,12 @@ use hdrhistogram::Histogram;
 use crate::admin;
 use crate::consumer::{end_offsets, share_of_partitions, ConsumerTask, Subscription};
 use crate::context::RunContext;
+use crate::lean::consumer::LeanConsumerTask;
+use crate::lean::producer::LeanProducerTask;
 use crate::producer::ProducerTask;
 use crate::report::{RunResult, SecondPoint, Throughput, Totals, MB};
 use crate::stats::{new_histogram, us_to_ms, LatencySummary, Recorder, Snapshot};
-use crate::workload::{ConsumerMode, Workload};
+use crate::workload::{ClientKind, ConsumerMode, Workload};
 
 /// How often the collector checks for the end of a phase between one-second ticks.
 const CHECK_EVERY: Duration = Duration::from_millis(10);
@@ -73,6 +75,19 @@ fn start_consumers(run: &Arc<RunContext>, c: &mut Clients) -> Result<()> {
                 });
                 let recorder = Arc::new(Recorder::default());
                 c.e2e.push(recorder.clone());
+                if w.client == ClientKind::Lean {
+                    let task = LeanConsumerTask {
+                        run: run.clone(),
+                        index,
+                        topic: topic.clone(),
+                        subscription: sub.clone(),
+                        recorder,
+                        assignment: assignment.unwrap_or_default(),
+                    };
+                    c.consumers.push(task.spawn()?);
+                    index += 1;
+                    continue;
+                }
                 let task = ConsumerTask {
                     run: run.clone(),
                     index,
@@ -109,6 +124,18 @@ fn start_producers(run: &Arc<RunContext>, c: &mut Clients) -> Result<()> {
         for i in 0..w.producers_per_topic {
             let recorder = Arc::new(Recorder::default());
             c.publish.push(recorder.clone());
+            if w.client == ClientKind::Lean {
+                let task = LeanProducerTask {
+                    run: run.clone(),
+                    index: t * w.producers_per_topic + i,
+                    producers: total,
+                    topic: topic.clone(),
+                    topic_index: t,
+                    recorder,
+                };
+                c.producers.push(task.spawn()?);
+                continue;
+            }
             let task = ProducerTask {
                 run: run.clone(),
                 index: t * w.producers_per_topic + i,
@@ -320,8 +347,13 @@ fn drive(run: &Arc<RunContext>, c: &mut Clients, verbose: bool) -> Result<RunRes
 
 /// Runs the workload against the broker and returns its result. `verbose` prints the progress
 /// line every second on stderr. Every thread is stopped before this returns, also on error.
-pub fn run(workload: Workload, verbose: bool) -> Result<RunResult> {
+pub fn run(mut workload: Workload, verbose: bool) -> Result<RunResult> {
     workload.validate()?;
+    if workload.client == ClientKind::Lean {
+        // Lean consumers have no group support: they always take a static share of the
+        // partitions from the end offsets read before producing starts.
+        workload.consumer_mode = ConsumerMode::Assign;
+    }
     let payload_file = match &workload.payload_file {
         Some(p) => Some(std::fs::read(p).with_context(|| format!("reading payload file {p}"))?),
         None => None,

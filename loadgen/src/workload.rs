@@ -72,6 +72,18 @@ pub enum ConsumerMode {
     Assign,
 }
 
+/// Which Kafka client library the producers and consumers use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientKind {
+    /// librdkafka through the `rdkafka` crate (what users run).
+    #[default]
+    Rdkafka,
+    /// The lean client on `kafka-protocol`: static partition assignment, no groups, no
+    /// idempotence or transactions (see docs/loadgen.md).
+    Lean,
+}
+
 /// A complete workload. Field names are the TOML keys.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -82,6 +94,8 @@ pub struct Workload {
     pub bootstrap: String,
     /// Number of topics.
     pub topics: usize,
+    /// Client library: `rdkafka` (default) or `lean`.
+    pub client: ClientKind,
     /// Topic names are `{topic_prefix}-{index}`.
     pub topic_prefix: String,
     /// Partitions per topic.
@@ -144,6 +158,7 @@ impl Default for Workload {
             name: "default".into(),
             bootstrap: "127.0.0.1:9092".into(),
             topics: 1,
+            client: ClientKind::Rdkafka,
             topic_prefix: "loadgen".into(),
             partitions: 6,
             recreate_topics: true,

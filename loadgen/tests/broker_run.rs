@@ -173,3 +173,70 @@ fn tiny_workload_consumes_everything() {
     assert!(text.contains("1.00x"), "{text}");
     drop(broker);
 }
+
+#[test]
+fn lean_client_consumes_everything() {
+    let Some(bin) = broker_bin() else {
+        println!("SKIPPED: no runnel binary (set RUNNEL_BIN or run `cargo build --bin runnel`)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_broker(&bin, dir.path());
+    let workload = dir.path().join("lean.toml");
+    std::fs::write(
+        &workload,
+        r#"
+        name = "lean"
+        topics = 1
+        partitions = 3
+        producers_per_topic = 2
+        consumers_per_subscription = 2
+        message_size = { min = 32, max = 256 }
+        key_distribution = "round-robin"
+        compression = "lz4"
+        warmup_s = 0
+        messages = 3000
+        max_duration_s = 60
+        drain_timeout_s = 30
+        "#,
+    )
+    .unwrap();
+    let out = dir.path().join("result.json");
+    let run = Command::new(env!("CARGO_BIN_EXE_runnel-loadgen"))
+        .arg("run")
+        .arg(&workload)
+        .arg("--client")
+        .arg("lean")
+        .arg("--bootstrap")
+        .arg(format!("127.0.0.1:{}", broker.port))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("running runnel-loadgen");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "loadgen failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}\nbroker log:\n{}",
+        run.status,
+        std::fs::read_to_string(&broker.log).unwrap_or_default()
+    );
+    assert!(stdout.contains("client Lean"), "{stdout}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["workload"]["client"], "lean");
+    assert_eq!(v["workload"]["consumer_mode"], "assign");
+    let totals = &v["totals"];
+    for key in ["sent", "acked", "consumed"] {
+        assert_eq!(totals[key], 3000, "{key}: {totals:#}");
+    }
+    assert_eq!(totals["failed"], 0, "{totals:#}");
+    assert_eq!(totals["missing"], 0, "{totals:#}");
+    assert_eq!(totals["foreign"], 0, "{totals:#}");
+    for key in ["publish_latency", "e2e_latency"] {
+        let l = &v[key];
+        assert_eq!(l["count"], 3000, "{key}: {l:#}");
+        assert!(l["p50_ms"].as_f64().unwrap() > 0.0, "{key}: {l:#}");
+    }
+    drop(broker);
+}
