@@ -83,6 +83,28 @@ pub struct ConsumerTask {
 }
 
 /// Creates a plain consumer with the workload's consumer properties.
+/// Accounts one consumed value: counted with its end-to-end latency when it carries this run's
+/// header, as foreign otherwise. Shared by the librdkafka and the lean consumers.
+pub fn count_consumed(run: &RunContext, sub: &Subscription, recorder: &Recorder, value: &[u8]) {
+    let c = &run.counters;
+    match read_header(value) {
+        Some((sent_ns, run_id)) if run_id == run.run_id => {
+            let now = run.clock.now_ns();
+            c.consumed.fetch_add(1, Ordering::Relaxed);
+            c.consumed_bytes
+                .fetch_add(value.len() as u64, Ordering::Relaxed);
+            sub.consumed.fetch_add(1, Ordering::Relaxed);
+            recorder.record(
+                now.saturating_sub(sent_ns) / 1000,
+                sent_ns >= run.measure_start_ns(),
+            );
+        }
+        _ => {
+            c.foreign.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 pub fn create_consumer(w: &Workload, group_id: &str, client_id: &str) -> Result<BaseConsumer> {
     let mut cfg = ClientConfig::new();
     cfg.set("group.id", group_id).set("client.id", client_id);
@@ -147,23 +169,12 @@ impl ConsumerTask {
         while !run.stop_consuming.load(Ordering::Relaxed) {
             match consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(m)) => {
-                    let now = run.clock.now_ns();
-                    let value = m.payload().unwrap_or(&[]);
-                    match read_header(value) {
-                        Some((sent_ns, run_id)) if run_id == run.run_id => {
-                            c.consumed.fetch_add(1, Ordering::Relaxed);
-                            c.consumed_bytes
-                                .fetch_add(value.len() as u64, Ordering::Relaxed);
-                            self.subscription.consumed.fetch_add(1, Ordering::Relaxed);
-                            self.recorder.record(
-                                now.saturating_sub(sent_ns) / 1000,
-                                sent_ns >= run.measure_start_ns(),
-                            );
-                        }
-                        _ => {
-                            c.foreign.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
+                    count_consumed(
+                        run,
+                        &self.subscription,
+                        &self.recorder,
+                        m.payload().unwrap_or(&[]),
+                    );
                 }
                 Some(Err(e)) if c.consumer_errors.fetch_add(1, Ordering::Relaxed) < 10 => {
                     eprintln!("consumer {}: {e}", self.index);

@@ -20,9 +20,9 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::RecordBatchDecoder;
 
 use super::conn::{be_i32, be_i64, Conn};
+use crate::consumer::count_consumed;
 use crate::consumer::Subscription;
 use crate::context::RunContext;
-use crate::payload::read_header;
 use crate::stats::Recorder;
 
 /// Bytes of a v2 record batch header, up to and including the record count.
@@ -235,24 +235,7 @@ impl LeanConsumerTask {
     }
 
     fn count(&self, value: &[u8]) {
-        let run = &self.run;
-        let c = &run.counters;
-        match read_header(value) {
-            Some((sent_ns, run_id)) if run_id == run.run_id => {
-                let now = run.clock.now_ns();
-                c.consumed.fetch_add(1, Ordering::Relaxed);
-                c.consumed_bytes
-                    .fetch_add(value.len() as u64, Ordering::Relaxed);
-                self.subscription.consumed.fetch_add(1, Ordering::Relaxed);
-                self.recorder.record(
-                    now.saturating_sub(sent_ns) / 1000,
-                    sent_ns >= run.measure_start_ns(),
-                );
-            }
-            _ => {
-                c.foreign.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        count_consumed(&self.run, &self.subscription, &self.recorder, value);
     }
 }
 
@@ -282,7 +265,10 @@ mod tests {
 
     fn values(data: &Bytes, from: i64) -> Vec<u64> {
         let mut got = Vec::new();
-        for_each_value(data, from, |v| got.push(read_header(v).unwrap().0)).unwrap();
+        for_each_value(data, from, |v| {
+            got.push(crate::payload::read_header(v).unwrap().0)
+        })
+        .unwrap();
         got
     }
 
