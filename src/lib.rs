@@ -12,6 +12,7 @@
 //!   client commands).
 
 pub mod cli;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod errors;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use glommio::{Latency, Shares};
 
 use super::Shard;
+use crate::clock::now_ms;
 use crate::storage::PartitionLog;
 
 /// How often the task wakes to see whether a retention or cleaner round is due.
@@ -109,11 +110,4 @@ async fn cleaner_round(shard: &Rc<Shard>, memory: usize) {
         }
         glommio::yield_if_needed().await;
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -33,12 +33,7 @@ pub struct TxnProducer {
     pub epoch: i16,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use crate::clock::now_ms;
 
 /// Appends `entries` (key, value or tombstone) as one batch to `topic`/`partition` and waits
 /// until it is durable. With `producer` the batch is transactional (no sequence numbers).

@@ -66,10 +66,7 @@ fn marker_batch(pid: i64, epoch: i16, commit: bool, coordinator_epoch: i32) -> B
     let mut value = Vec::with_capacity(6);
     value.extend_from_slice(&0i16.to_be_bytes());
     value.extend_from_slice(&coordinator_epoch.to_be_bytes());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now = crate::clock::now_ms();
     let rec = Record {
         transactional: true,
         control: true,

@@ -14,13 +14,7 @@ use bytes::Bytes;
 use super::log::{next_of, sync_dir, PartitionLog};
 use super::segment::{self, Segment};
 
-/// Milliseconds since the Unix epoch.
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use crate::clock::now_ms;
 
 impl PartitionLog {
     pub(super) async fn flush_loop(self: Rc<Self>) {

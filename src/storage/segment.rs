@@ -104,9 +104,7 @@ impl Segment {
             bytes_since_time_entry: 0,
             first_timestamp: None,
             reserved: 0,
-            opened_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64),
+            opened_ms: crate::clock::now_ms(),
         }
     }
 

@@ -30,11 +30,7 @@ fn batch_error_code(e: BatchError) -> i16 {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+use crate::clock::now_ms;
 
 /// True when a CreateTime timestamp lies outside the topic's bounds around `now`. Kafka checks
 /// every record; the header's first and max timestamps are checked here, which catches the
