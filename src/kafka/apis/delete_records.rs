@@ -8,7 +8,7 @@ use kafka_protocol::messages::delete_records_response::{
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, ResponseKind};
 
-use super::routing::scatter;
+use super::routing::scatter_answered;
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::messages::{ShardRequest, ShardResponse, TopicPartition};
@@ -16,27 +16,23 @@ use crate::shard::messages::{ShardRequest, ShardResponse, TopicPartition};
 /// Handles DeleteRecords.
 pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> ResponseKind {
     let shard = &ctx.shard;
-    let mut answers: Vec<Option<(i16, i64)>> = Vec::new();
     let mut items = Vec::new();
-    let mut where_ = Vec::new();
     for t in &req.topics {
         let name: Arc<str> = Arc::from(t.name.0.as_str());
         for p in &t.partitions {
-            match shard.owner_of(&name, p.partition_index) {
-                None => answers.push(Some((errors::UNKNOWN_TOPIC_OR_PARTITION, -1))),
+            items.push(match shard.owner_of(&name, p.partition_index) {
+                None => Err((errors::UNKNOWN_TOPIC_OR_PARTITION, -1)),
                 Some(owner) => {
-                    where_.push(answers.len());
-                    answers.push(None);
                     let tp = TopicPartition {
                         topic: name.clone(),
                         partition: p.partition_index,
                     };
-                    items.push((owner, (tp, p.offset)));
+                    Ok((owner, (tp, p.offset)))
                 }
-            }
+            });
         }
     }
-    let got = scatter(
+    let answers = scatter_answered(
         shard,
         items,
         ShardRequest::DeleteRecords,
@@ -47,19 +43,13 @@ pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> Response
         || (errors::NOT_LEADER_OR_FOLLOWER, -1),
     )
     .await;
-    for (i, a) in where_.into_iter().zip(got) {
-        answers[i] = Some(a);
-    }
     let mut it = answers.into_iter();
     let mut resp = DeleteRecordsResponse::default();
     for t in &req.topics {
         let mut tr = DeleteRecordsTopicResult::default();
         tr.name = t.name.clone();
         for p in &t.partitions {
-            let (code, low) = it
-                .next()
-                .flatten()
-                .unwrap_or((errors::UNKNOWN_SERVER_ERROR, -1));
+            let (code, low) = it.next().unwrap_or((errors::UNKNOWN_SERVER_ERROR, -1));
             let mut pr = DeleteRecordsPartitionResult::default();
             pr.partition_index = p.partition_index;
             pr.error_code = code;

@@ -7,7 +7,7 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
 
-use super::routing::scatter;
+use super::routing::scatter_answered;
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::messages::{
@@ -25,33 +25,27 @@ fn failed(code: i16) -> OffsetAnswer {
 /// Handles ListOffsets.
 pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKind {
     let shard = &ctx.shard;
-    let mut answers: Vec<Option<OffsetAnswer>> = Vec::new();
     let mut items = Vec::new();
-    let mut where_ = Vec::new();
     for t in &req.topics {
         let name: Arc<str> = Arc::from(t.name.0.as_str());
         for p in &t.partitions {
-            match shard.owner_of(&name, p.partition_index) {
-                None => answers.push(Some(failed(errors::UNKNOWN_TOPIC_OR_PARTITION))),
-                Some(owner) => {
-                    where_.push(answers.len());
-                    answers.push(None);
-                    items.push((
-                        owner,
-                        OffsetQuery {
-                            tp: TopicPartition {
-                                topic: name.clone(),
-                                partition: p.partition_index,
-                            },
-                            timestamp: p.timestamp,
-                            committed: ctx.version >= 2 && req.isolation_level == 1,
+            items.push(match shard.owner_of(&name, p.partition_index) {
+                None => Err(failed(errors::UNKNOWN_TOPIC_OR_PARTITION)),
+                Some(owner) => Ok((
+                    owner,
+                    OffsetQuery {
+                        tp: TopicPartition {
+                            topic: name.clone(),
+                            partition: p.partition_index,
                         },
-                    ));
-                }
-            }
+                        timestamp: p.timestamp,
+                        committed: ctx.version >= 2 && req.isolation_level == 1,
+                    },
+                )),
+            });
         }
     }
-    let got = scatter(
+    let answers = scatter_answered(
         shard,
         items,
         ShardRequest::ListOffsets,
@@ -62,19 +56,13 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKi
         || failed(errors::NOT_LEADER_OR_FOLLOWER),
     )
     .await;
-    for (i, a) in where_.into_iter().zip(got) {
-        answers[i] = Some(a);
-    }
     let mut it = answers.into_iter();
     let mut resp = ListOffsetsResponse::default();
     for t in &req.topics {
         let mut tr = ListOffsetsTopicResponse::default();
         tr.name = t.name.clone();
         for p in &t.partitions {
-            let a = it
-                .next()
-                .flatten()
-                .unwrap_or(failed(errors::UNKNOWN_SERVER_ERROR));
+            let a = it.next().unwrap_or(failed(errors::UNKNOWN_SERVER_ERROR));
             let mut pr = ListOffsetsPartitionResponse::default();
             pr.partition_index = p.partition_index;
             pr.error_code = a.error_code;

@@ -55,3 +55,42 @@ where
         .map(|r| r.unwrap_or_else(&fallback))
         .collect()
 }
+
+/// [`scatter`] for items of which some are already answered (`Err`, e.g. an unknown
+/// partition): only the `Ok((core, part))` items are sent; answers come back in item order.
+pub async fn scatter_answered<P, R, M, X, F>(
+    shard: &Rc<Shard>,
+    items: Vec<Result<(usize, P), R>>,
+    make: M,
+    extract: X,
+    fallback: F,
+) -> Vec<R>
+where
+    P: 'static,
+    R: 'static,
+    M: Fn(Vec<P>) -> ShardRequest,
+    X: Fn(ShardResponse) -> Option<Vec<R>> + Clone + 'static,
+    F: Fn() -> R,
+{
+    let mut answers: Vec<Option<R>> = Vec::with_capacity(items.len());
+    let mut sent = Vec::new();
+    let mut where_ = Vec::new();
+    for item in items {
+        match item {
+            Ok(target) => {
+                where_.push(answers.len());
+                answers.push(None);
+                sent.push(target);
+            }
+            Err(early) => answers.push(Some(early)),
+        }
+    }
+    let got = scatter(shard, sent, make, extract, &fallback).await;
+    for (i, r) in where_.into_iter().zip(got) {
+        answers[i] = Some(r);
+    }
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(&fallback))
+        .collect()
+}
