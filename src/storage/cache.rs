@@ -35,6 +35,10 @@ impl CacheBudget {
     pub fn remove(&self, n: usize) {
         self.used.set(self.used.get().saturating_sub(n));
     }
+    /// Bytes accounted now.
+    pub fn used(&self) -> usize {
+        self.used.get()
+    }
     /// True while the core caches more than its budget.
     pub fn over(&self) -> bool {
         self.used.get() > self.limit

@@ -141,6 +141,14 @@ pub struct Appended {
     pub generation: u64,
 }
 
+impl Drop for PartitionLog {
+    /// A deleted or closed log gives its cached bytes back to the core's budget; otherwise the
+    /// core would count them forever and keep every other log's cache at one batch.
+    fn drop(&mut self) {
+        self.budget.remove(self.st.get_mut().cache_bytes);
+    }
+}
+
 pub(super) fn io_err(e: std::io::Error) -> LogError {
     LogError::Storage(e.to_string())
 }

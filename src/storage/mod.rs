@@ -13,6 +13,8 @@ pub mod direct_io;
 pub mod index;
 pub mod log;
 mod log_read;
+#[cfg(test)]
+mod log_tests;
 mod log_txn;
 mod log_write;
 pub mod producers;

@@ -285,14 +285,25 @@ impl Segment {
         let align = self.file.alignment();
         let new_size = pos;
         let tail_start = new_size - new_size % align;
-        // Rebuild the tail from the old tail and the batches just written.
-        let mut joined = std::mem::take(&mut self.tail);
-        for (_, d) in batches {
-            joined.extend_from_slice(d);
+        // The new tail is the last `new_size - tail_start` bytes of the old tail followed by
+        // the batches just written: gather them from the end, copying only those bytes.
+        let mut need = (new_size - tail_start) as usize;
+        let mut parts: Vec<&[u8]> = Vec::new();
+        for (_, d) in batches.iter().rev() {
+            if need == 0 {
+                break;
+            }
+            let take = need.min(d.len());
+            parts.push(&d[d.len() - take..]);
+            need -= take;
         }
-        let old_tail_start = self.size - self.size % align;
-        let keep_from = (tail_start - old_tail_start) as usize;
-        self.tail = joined.split_off(keep_from.min(joined.len()));
+        let old = &self.tail[self.tail.len() - need.min(self.tail.len())..];
+        let mut tail = Vec::with_capacity(align as usize);
+        tail.extend_from_slice(old);
+        for p in parts.iter().rev() {
+            tail.extend_from_slice(p);
+        }
+        self.tail = tail;
         self.size = new_size;
     }
 

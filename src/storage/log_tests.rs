@@ -1,0 +1,120 @@
+//! Unit tests of a partition log on a real directory: the segment tail kept across unaligned
+//! writes, and the cache budget given back when a log is dropped.
+
+use std::rc::Rc;
+
+use bytes::{Bytes, BytesMut};
+use glommio::{LocalExecutorBuilder, Placement};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use super::batch;
+use super::cache::CacheBudget;
+use super::log::{LogConfig, PartitionLog};
+
+/// One batch of `n` records whose values are `size` bytes of `fill`.
+fn batch_of(n: usize, size: usize, fill: u8) -> Bytes {
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // Offsets and sequences must advance together for the records to share one batch.
+            sequence: i as i32,
+            timestamp: 1_700_000_000_000,
+            key: None,
+            value: Some(Bytes::from(vec![fill; size])),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut b = BytesMut::new();
+    let opts = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut b, records.iter(), &opts).expect("encode");
+    b.freeze()
+}
+
+fn run<F, Fut, T>(f: F) -> T
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+    T: Send + 'static,
+{
+    let ex = LocalExecutorBuilder::new(Placement::Unbound)
+        .spawn(f)
+        .expect("executor");
+    ex.join().expect("join")
+}
+
+async fn append_durable(log: &Rc<PartitionLog>, data: &Bytes) {
+    let infos = batch::validate_batches(data, usize::MAX).expect("valid batch");
+    let appended = log.append(&infos, data).expect("append");
+    log.wait_durable(&appended).await.expect("durable");
+}
+
+#[test]
+fn unaligned_appends_read_back_after_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p-0");
+    let written = run(move || async move {
+        let budget = CacheBudget::new(64 << 20);
+        let log = PartitionLog::open(&path, LogConfig::default(), budget.clone())
+            .await
+            .expect("open");
+        // Sizes chosen so that writes start and end at every kind of unaligned position.
+        let mut written = Vec::new();
+        for (k, (n, size)) in [(1, 7), (3, 1000), (1, 5000), (2, 3), (5, 777), (1, 4096)]
+            .iter()
+            .cycle()
+            .take(40)
+            .enumerate()
+        {
+            let b = batch_of(*n, *size, k as u8);
+            append_durable(&log, &b).await;
+            written.push(b);
+        }
+        log.close().await;
+        drop(log);
+        assert_eq!(
+            budget.used(),
+            0,
+            "a dropped log gives its cached bytes back"
+        );
+        written
+    });
+    // Reopen on a fresh executor, as a restarted broker does, and read everything from disk.
+    let path = dir.path().join("p-0");
+    run(move || async move {
+        let budget = CacheBudget::new(64 << 20);
+        let log = PartitionLog::open(&path, LogConfig::default(), budget)
+            .await
+            .expect("reopen");
+        let mut offset = 0i64;
+        for (k, want) in written.iter().enumerate() {
+            let got = log.read(offset, 1, false).await.expect("read");
+            assert_eq!(got.len(), 1, "batch {k}");
+            let info = batch::peek_header(&got[0], 0).expect("header");
+            assert_eq!(info.base_offset, offset, "batch {k}");
+            // Everything after the base offset and the leader epoch is the producer's bytes.
+            let first_diff = got[0]
+                .iter()
+                .zip(want.iter())
+                .skip(16)
+                .position(|(a, b)| a != b);
+            assert_eq!(
+                (got[0].len(), first_diff),
+                (want.len(), None),
+                "batch {k}: length and first differing byte"
+            );
+            offset = info.next_offset();
+        }
+    });
+}
