@@ -131,6 +131,8 @@ pub struct CoreMetrics {
     pub connections_accepted: AtomicU64,
     /// Connections open on this core.
     pub connections_open: AtomicI64,
+    /// Long-polling fetches waiting on this core's partitions.
+    pub fetch_waiting: AtomicI64,
     /// Duration of the group-commit fdatasyncs of this core's logs.
     pub fsync: Histogram,
     /// Calls this core sent to each other core, by target core.
@@ -159,6 +161,7 @@ impl CoreMetrics {
             topics: Family::default(),
             connections_accepted: AtomicU64::new(0),
             connections_open: AtomicI64::new(0),
+            fetch_waiting: AtomicI64::new(0),
             fsync: Histogram::default(),
             forwards: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             forward_latency: Histogram::default(),

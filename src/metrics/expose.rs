@@ -204,6 +204,15 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
         o.sample("runnel_connections_open", &[("core", cn)], n);
     }
     o.family(
+        "runnel_fetch_waiting",
+        "gauge",
+        "Long-polling fetches waiting for data on this core's partitions, by core.",
+    );
+    for (c, cn) in cores.iter().zip(core_names) {
+        let n = c.fetch_waiting.load(Ordering::Relaxed);
+        o.sample("runnel_fetch_waiting", &[("core", cn)], n);
+    }
+    o.family(
         "runnel_fsync_duration_seconds",
         "histogram",
         "Duration of each group-commit fdatasync of a partition log, by core.",

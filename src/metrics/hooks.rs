@@ -158,6 +158,11 @@ pub fn fsync(d: Duration) {
     with(|l| l.m.fsync.observe(d));
 }
 
+/// A long-polling fetch started (`1`) or stopped (`-1`) waiting on this core's partitions.
+pub fn fetch_waiting(delta: i64) {
+    with(|l| l.m.fetch_waiting.fetch_add(delta, Ordering::Relaxed));
+}
+
 /// A call to core `target` was answered after `d` (`None`: a call that waits by design, such
 /// as a long poll, counted but not timed).
 pub fn forwarded(target: usize, d: Option<Duration>) {

@@ -1,14 +1,11 @@
 //! The owning core's side of each [`ShardRequest`]: appends, reads, offset lookups and
 //! topic-table changes, for partitions this core owns.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Duration;
 
 use super::messages::*;
-use super::{partitions, topic_admin, Shard};
+use super::{long_poll, partitions, topic_admin, Shard};
 use crate::errors;
 use crate::storage::LogError;
 
@@ -25,12 +22,19 @@ pub async fn handle(shard: &Rc<Shard>, request: ShardRequest) -> ShardResponse {
             max_bytes,
             committed,
         } => ShardResponse::Fetch(fetch(shard, parts, max_bytes, committed).await),
-        ShardRequest::WaitForData {
+        ShardRequest::WaitAndFetch {
             parts,
+            watch,
+            max_bytes,
             committed,
             deadline,
-        } => {
-            wait_for_data(shard, parts, committed, deadline).await;
+            key,
+        } => ShardResponse::Fetch(
+            long_poll::wait_and_fetch(shard, parts, watch, max_bytes, committed, deadline, key)
+                .await,
+        ),
+        ShardRequest::CancelWait(key) => {
+            shard.long_polls.cancel(key);
             ShardResponse::Done
         }
         ShardRequest::DeleteRecords(parts) => {
@@ -156,7 +160,8 @@ async fn produce(
     results
 }
 
-async fn fetch(
+/// Reads `parts` (owned by this core) for a Fetch, within the response-wide `max_bytes`.
+pub(super) async fn fetch(
     shard: &Rc<Shard>,
     parts: Vec<FetchPart>,
     max_bytes: usize,
@@ -201,36 +206,6 @@ async fn fetch(
         out.push(r);
     }
     out
-}
-
-async fn wait_for_data(
-    shard: &Rc<Shard>,
-    parts: Vec<(TopicPartition, i64)>,
-    committed: bool,
-    deadline: std::time::Instant,
-) {
-    let mut waits: Vec<Pin<Box<dyn Future<Output = ()>>>> = Vec::new();
-    for (tp, offset) in parts {
-        if let Some(log) = shard.log(&tp.topic, tp.partition) {
-            waits.push(Box::pin(async move {
-                log.wait_for_data(offset, committed, deadline).await
-            }));
-        }
-    }
-    if waits.is_empty() {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        glommio::timer::sleep(left).await;
-        return;
-    }
-    std::future::poll_fn(|cx| {
-        for w in waits.iter_mut() {
-            if w.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(());
-            }
-        }
-        Poll::Pending
-    })
-    .await
 }
 
 async fn delete_records(shard: &Rc<Shard>, parts: Vec<(TopicPartition, i64)>) -> Vec<(i16, i64)> {

@@ -147,15 +147,25 @@ pub enum ShardRequest {
         /// read_committed isolation: read up to the last stable offset only.
         committed: bool,
     },
-    /// Complete when any partition's high watermark passes its offset, or at the deadline.
-    WaitForData {
-        /// (partition, offset) pairs to watch.
-        parts: Vec<(TopicPartition, i64)>,
-        /// Watch the last stable offset instead of the high watermark.
+    /// Long poll: when any partition's high watermark (or last stable offset) passes its
+    /// watch offset, read the partitions like `Fetch` and answer with the results; answer
+    /// `Fetch` with no results at the deadline or when cancelled.
+    WaitAndFetch {
+        /// Partitions to read once woken.
+        parts: Vec<FetchPart>,
+        /// Offset to watch, one per part.
+        watch: Vec<i64>,
+        /// Response-wide byte budget (max_bytes).
+        max_bytes: usize,
+        /// read_committed isolation: watch and read up to the last stable offset.
         committed: bool,
         /// When to give up.
         deadline: Instant,
+        /// Identifies the wait for [`ShardRequest::CancelWait`].
+        key: u64,
     },
+    /// End the long poll with this key (another core answered the fetch first).
+    CancelWait(u64),
     /// Look offsets up.
     ListOffsets(Vec<OffsetQuery>),
     /// Move log start offsets forward (DeleteRecords): partition and target offset (-1: the
@@ -214,7 +224,7 @@ pub enum ShardResponse {
     Produce(Vec<ProduceResult>),
     /// Per-part results, in request order.
     Fetch(Vec<FetchResult>),
-    /// WaitForData and ApplyTopics completion.
+    /// CancelWait and ApplyTopics completion.
     Done,
     /// Per-query answers, in request order.
     ListOffsets(Vec<OffsetAnswer>),

@@ -8,6 +8,7 @@
 pub mod handlers;
 pub mod housekeeping;
 pub mod internal;
+pub mod long_poll;
 pub mod messages;
 pub mod oneshot;
 pub mod partitions;
@@ -64,6 +65,8 @@ pub struct Shard {
     pub metadata_lock: glommio::sync::Semaphore,
     /// Produce-path settings of every topic, rebuilt with each topic-table change.
     pub policies: RefCell<HashMap<String, ProducePolicy>>,
+    /// Long-polling fetches waiting on this core's partitions.
+    pub long_polls: long_poll::LongPolls,
 }
 
 /// Calls that wait by design (long polls, rebalances): counted, but kept out of the forward
@@ -71,7 +74,7 @@ pub struct Shard {
 fn waits_on_purpose(request: &ShardRequest) -> bool {
     use crate::group::GroupCall;
     match request {
-        ShardRequest::WaitForData { .. } => true,
+        ShardRequest::WaitAndFetch { .. } => true,
         ShardRequest::Group(call) => matches!(**call, GroupCall::Join { .. } | GroupCall::Sync(..)),
         _ => false,
     }
@@ -101,6 +104,7 @@ impl Shard {
             producer_ids: crate::cluster::producer_ids::ProducerIds::new(&config.data_dir, id),
             metadata_lock: glommio::sync::Semaphore::new(1),
             policies: RefCell::new(HashMap::new()),
+            long_polls: long_poll::LongPolls::default(),
             config,
         })
     }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 
 pub mod cli;
+pub mod metrics;
 
 /// A running broker process.
 pub struct Broker {

@@ -1,6 +1,7 @@
 //! Fetch: reads whole batches from the owning cores, long-polls until `min_bytes` are available
-//! or `max_wait_ms` passes (woken as soon as data arrives), and returns the records as the
-//! cached `Bytes` slices themselves (see [`crate::kafka::rope`]).
+//! or `max_wait_ms` passes (the owner that sees data first answers with it, see
+//! [`crate::shard::long_poll`]), and returns the records as the cached `Bytes` slices
+//! themselves (see [`crate::kafka::rope`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -98,13 +99,13 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
         if total >= min_bytes.max(1) || any_error || Instant::now() >= deadline {
             break;
         }
-        wait_for_data(shard, &slots, &results, committed, deadline).await;
-        if Instant::now() >= deadline {
-            // One last read: data may have arrived just as the timer fired.
+        let answered = wait_and_read(shard, &slots, &mut results, max_bytes, committed, deadline);
+        if !answered.await {
+            // Deadline (or an owner core gone): one last read, since data may have arrived
+            // just as the timer fired.
             results = read_all(shard, &slots, max_bytes, committed).await;
             break;
         }
-        results = read_all(shard, &slots, max_bytes, committed).await;
     }
     // Enforce the response-wide max_bytes: whole partitions are dropped once it is reached, but
     // the first partition with data is always kept.
@@ -190,16 +191,27 @@ async fn read_all(
         .collect()
 }
 
-/// Waits until any partition of the fetch gets data beyond what was just read, or the deadline.
-async fn wait_for_data(
+/// One owner core's share of a long poll: its partitions, as indexes into the slots.
+struct OwnerWait {
+    owner: usize,
+    slots: Vec<usize>,
+    parts: Vec<FetchPart>,
+    watch: Vec<i64>,
+}
+
+/// Long-polls every owner core of the fetch until one of them sees data past what `results`
+/// holds, and puts that core's fresh results into `results`. The other cores' waits are
+/// cancelled. Returns false when no core answered with results (deadline).
+async fn wait_and_read(
     shard: &Rc<Shard>,
     slots: &[Slot],
-    results: &[FetchResult],
+    results: &mut [FetchResult],
+    max_bytes: usize,
     committed: bool,
     deadline: Instant,
-) {
-    let mut per_owner: Vec<(usize, Vec<(TopicPartition, i64)>)> = Vec::new();
-    for (s, r) in slots.iter().zip(results) {
+) -> bool {
+    let mut owners: Vec<OwnerWait> = Vec::new();
+    for (i, (s, r)) in slots.iter().zip(results.iter()).enumerate() {
         if let Ok((owner, part)) = &s.target {
             // Wake when the high watermark (or last stable offset) passes what this read saw.
             let seen = if committed {
@@ -207,41 +219,80 @@ async fn wait_for_data(
             } else {
                 r.high_watermark
             };
-            let watch = part.offset.max(seen);
-            match per_owner.iter_mut().find(|(o, _)| o == owner) {
-                Some((_, v)) => v.push((part.tp.clone(), watch)),
-                None => per_owner.push((*owner, vec![(part.tp.clone(), watch)])),
-            }
+            let at = match owners.iter().position(|o| o.owner == *owner) {
+                Some(k) => k,
+                None => {
+                    owners.push(OwnerWait {
+                        owner: *owner,
+                        slots: Vec::new(),
+                        parts: Vec::new(),
+                        watch: Vec::new(),
+                    });
+                    owners.len() - 1
+                }
+            };
+            let o = &mut owners[at];
+            o.slots.push(i);
+            o.parts.push(part.clone());
+            o.watch.push(part.offset.max(seen));
         }
     }
-    if per_owner.is_empty() {
+    if owners.is_empty() {
         glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
-        return;
+        return false;
     }
-    let mut waits: Vec<Pin<Box<dyn Future<Output = ()>>>> = per_owner
-        .into_iter()
-        .map(|(owner, parts)| {
+    let keys: Vec<u64> = owners
+        .iter()
+        .map(|_| shard.long_polls.new_key(shard.id))
+        .collect();
+    let mut waits: Vec<Option<Pin<Box<dyn Future<Output = ShardResponse>>>>> = owners
+        .iter_mut()
+        .zip(&keys)
+        .map(|(o, &key)| {
             let s = shard.clone();
-            Box::pin(async move {
-                s.call(
-                    owner,
-                    ShardRequest::WaitForData {
-                        parts,
-                        committed,
-                        deadline,
-                    },
-                )
-                .await;
-            }) as Pin<Box<dyn Future<Output = ()>>>
+            let request = ShardRequest::WaitAndFetch {
+                parts: std::mem::take(&mut o.parts),
+                watch: std::mem::take(&mut o.watch),
+                max_bytes,
+                committed,
+                deadline,
+                key,
+            };
+            let owner = o.owner;
+            Some(Box::pin(async move { s.call(owner, request).await })
+                as Pin<Box<dyn Future<Output = ShardResponse>>>)
         })
         .collect();
-    std::future::poll_fn(|cx| {
-        for w in waits.iter_mut() {
-            if w.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(());
+    let (first, response) = std::future::poll_fn(|cx| {
+        for (k, w) in waits.iter_mut().enumerate() {
+            if let Some(f) = w {
+                if let Poll::Ready(r) = f.as_mut().poll(cx) {
+                    *w = None;
+                    return Poll::Ready((k, r));
+                }
             }
         }
         Poll::Pending
     })
-    .await
+    .await;
+    // The other cores stop waiting; their answers (if already on the way) are dropped.
+    for (k, w) in waits.into_iter().enumerate() {
+        if w.is_some() {
+            let s = shard.clone();
+            let (owner, key) = (owners[k].owner, keys[k]);
+            glommio::spawn_local(async move {
+                s.call(owner, ShardRequest::CancelWait(key)).await;
+            })
+            .detach();
+        }
+    }
+    match response {
+        ShardResponse::Fetch(fresh) if fresh.len() == owners[first].slots.len() => {
+            for (&i, r) in owners[first].slots.iter().zip(fresh) {
+                results[i] = r;
+            }
+            true
+        }
+        _ => false,
+    }
 }
