@@ -435,7 +435,14 @@ fn million_messages_while_members_join_and_leave() {
         let stop = Arc::new(AtomicBool::new(false));
         let (bs, seen, total, stop2) = (bs.clone(), seen.clone(), total.clone(), stop.clone());
         let h = std::thread::spawn(move || {
-            let m = member(&bs, "grpm", "gm", &[("client.id", name)]);
+            // Members learn of a rebalance from a heartbeat: with librdkafka's 3 s default,
+            // two rebalances in a row can outlast the last joiner's share of the messages.
+            let m = member(
+                &bs,
+                "grpm",
+                "gm",
+                &[("client.id", name), ("heartbeat.interval.ms", "500")],
+            );
             let mut mine = 0usize;
             while !stop2.load(Ordering::SeqCst) {
                 match m.c.poll(Duration::from_millis(50)) {
