@@ -161,51 +161,95 @@ async fn produce(
 }
 
 /// Reads `parts` (owned by this core) for a Fetch, within the response-wide `max_bytes`.
+///
+/// When every partition's own limit fits the budget, the partitions are read at once, so that
+/// disk reads of a catching-up consumer overlap instead of queueing one after another.
 pub(super) async fn fetch(
     shard: &Rc<Shard>,
     parts: Vec<FetchPart>,
     max_bytes: usize,
     committed: bool,
 ) -> Vec<FetchResult> {
-    let mut out = Vec::with_capacity(parts.len());
-    let mut used = 0usize;
-    for part in parts {
-        let Some(log) = shard.log(&part.tp.topic, part.tp.partition) else {
-            out.push(FetchResult {
-                error_code: shard.missing_log_code(&part.tp.topic, part.tp.partition),
+    let wanted: usize = parts.iter().map(|p| p.max_bytes).sum();
+    if parts.len() > 1 && wanted <= max_bytes {
+        let reads: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                let shard = shard.clone();
+                glommio::spawn_local(async move {
+                    let limit = part.max_bytes;
+                    read_partition(&shard, part, limit, committed).await
+                })
+                .detach()
+            })
+            .collect();
+        let mut out = Vec::with_capacity(reads.len());
+        for r in reads {
+            out.push(r.await.unwrap_or_else(|| FetchResult {
+                error_code: errors::UNKNOWN_SERVER_ERROR,
                 high_watermark: -1,
                 last_stable_offset: -1,
                 log_start_offset: -1,
-                aborted: Vec::new(),
-                records: Vec::new(),
-            });
-            continue;
-        };
-        let lso = log.last_stable_offset();
-        let mut r = FetchResult {
-            error_code: errors::NONE,
-            high_watermark: log.high_watermark(),
-            last_stable_offset: lso,
-            log_start_offset: log.log_start_offset(),
-            aborted: Vec::new(),
-            records: Vec::new(),
-        };
+                ..FetchResult::default()
+            }));
+        }
+        return out;
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    let mut used = 0usize;
+    for part in parts {
         let room = max_bytes.saturating_sub(used);
-        if used == 0 || room > 0 {
-            let limit = part.max_bytes.min(room.max(1));
-            match log.read(part.offset, limit, committed).await {
-                Ok(recs) => r.records = recs,
-                Err(e) => r.error_code = storage_code(&e),
-            }
-        }
-        if committed && !r.records.is_empty() {
-            r.aborted = log.aborted_between(part.offset, lso);
-        }
+        // Once the budget is spent, later partitions report their offsets without records.
+        let limit = if used == 0 || room > 0 {
+            part.max_bytes.min(room.max(1))
+        } else {
+            0
+        };
+        let r = read_partition(shard, part, limit, committed).await;
         used += r.bytes();
-        crate::metrics::hooks::bytes_out(&part.tp.topic, r.bytes());
         out.push(r);
     }
     out
+}
+
+/// Reads one partition for a Fetch: at most `limit` bytes (the first batch whole), none when
+/// `limit` is 0.
+async fn read_partition(
+    shard: &Rc<Shard>,
+    part: FetchPart,
+    limit: usize,
+    committed: bool,
+) -> FetchResult {
+    let Some(log) = shard.log(&part.tp.topic, part.tp.partition) else {
+        return FetchResult {
+            error_code: shard.missing_log_code(&part.tp.topic, part.tp.partition),
+            high_watermark: -1,
+            last_stable_offset: -1,
+            log_start_offset: -1,
+            aborted: Vec::new(),
+            records: Vec::new(),
+        };
+    };
+    let lso = log.last_stable_offset();
+    let mut r = FetchResult {
+        error_code: errors::NONE,
+        high_watermark: log.high_watermark(),
+        last_stable_offset: lso,
+        log_start_offset: log.log_start_offset(),
+        aborted: Vec::new(),
+        records: Vec::new(),
+    };
+    if limit > 0 {
+        match log.read(part.offset, limit, committed).await {
+            Ok(recs) => r.records = recs,
+            Err(e) => r.error_code = storage_code(&e),
+        }
+    }
+    if committed && !r.records.is_empty() {
+        r.aborted = log.aborted_between(part.offset, lso);
+    }
+    crate::metrics::hooks::bytes_out(&part.tp.topic, r.bytes());
+    r
 }
 
 async fn delete_records(shard: &Rc<Shard>, parts: Vec<(TopicPartition, i64)>) -> Vec<(i16, i64)> {

@@ -110,6 +110,8 @@ pub(super) struct LogState {
     pub(super) closed: bool,
     /// What idempotent and transactional producers have written (as of `next_offset`).
     pub(super) producers: ProducerStates,
+    /// The next window of the segment a consumer is reading from disk, being read ahead.
+    pub(super) readahead: Option<super::log_read::ReadAhead>,
 }
 
 impl LogState {
@@ -215,6 +217,7 @@ impl PartitionLog {
                 error: None,
                 closed: false,
                 producers: ProducerStates::default(),
+                readahead: None,
             }),
             advanced: Signal::new(),
             budget,

@@ -1,5 +1,11 @@
 //! Reads from a partition log: whole batches from the cache or from disk for Fetch, scans of
 //! batch headers for timestamp lookups and for rebuilding producer state.
+//!
+//! Read-ahead: direct I/O bypasses the kernel's page cache and its read-ahead, so a consumer
+//! catching up from disk would wait for each window's read before the broker could send it.
+//! After a disk read, the log starts reading the next window of the same segment file in the
+//! background; the consumer's next fetch takes it (waiting for it if it is still in flight),
+//! so disk reads overlap with sending the previous window.
 
 use std::rc::Rc;
 
@@ -9,6 +15,16 @@ use super::batch::{self, BatchInfo};
 use super::cache::read_cache;
 use super::log::{io_err, LogError, PartitionLog};
 use super::segment;
+
+/// A read of the window following the last disk read of a consumer.
+pub(super) struct ReadAhead {
+    /// The segment file read (a compacted or truncated segment has a new file: no match).
+    file: Rc<glommio::io::DmaFile>,
+    /// File position of the window.
+    pos: u64,
+    /// The read in flight (or done).
+    task: glommio::task::JoinHandle<std::io::Result<Bytes>>,
+}
 
 impl PartitionLog {
     /// Reads whole batches starting with the one that contains `offset`.
@@ -69,12 +85,19 @@ impl PartitionLog {
                 })
                 .collect()
         };
+        let wanted = max_bytes.max(64 * 1024);
         for (file, pos, size) in candidates {
             if pos >= size {
                 continue;
             }
-            let window = ((size - pos) as usize).min(max_bytes.max(64 * 1024));
-            let mut buf = segment::read(&file, pos, window).await.map_err(io_err)?;
+            let window = ((size - pos) as usize).min(wanted);
+            let (pos, mut buf) = match self.take_readahead(&file, offset).await {
+                Some(hit) => hit,
+                None => (
+                    pos,
+                    segment::read(&file, pos, window).await.map_err(io_err)?,
+                ),
+            };
             let mut at = 0usize;
             let mut start = None;
             let mut end = 0usize;
@@ -112,10 +135,49 @@ impl PartitionLog {
                 end = at;
             }
             if let Some(s) = start {
+                self.start_readahead(&file, pos + end as u64, size, wanted);
                 return Ok(vec![buf.slice(s..end)]);
             }
         }
         Ok(Vec::new())
+    }
+
+    /// The read-ahead window of `file`, if it starts at or before the batch holding `offset`.
+    async fn take_readahead(
+        &self,
+        file: &Rc<glommio::io::DmaFile>,
+        offset: i64,
+    ) -> Option<(u64, Bytes)> {
+        let ra = {
+            let mut st = self.st.borrow_mut();
+            match &st.readahead {
+                Some(ra) if Rc::ptr_eq(&ra.file, file) => st.readahead.take()?,
+                _ => return None,
+            }
+        };
+        let data = ra.task.await?.ok()?;
+        // The window starts where the previous read ended, at a batch boundary; it serves
+        // this read if that batch is the one holding `offset` or an earlier one.
+        let first = batch::peek_header(&data, 0)?;
+        (first.base_offset <= offset).then_some((ra.pos, data))
+    }
+
+    /// Starts reading the `window` bytes at `pos` of `file` (written up to `size`) ahead.
+    fn start_readahead(&self, file: &Rc<glommio::io::DmaFile>, pos: u64, size: u64, window: usize) {
+        if pos >= size {
+            // The consumer reached the end of what this segment holds now: newer data is
+            // served from the cache or the next segment.
+            self.st.borrow_mut().readahead = None;
+            return;
+        }
+        let len = ((size - pos) as usize).min(window);
+        let f = file.clone();
+        let task = glommio::spawn_local(async move { segment::read(&f, pos, len).await }).detach();
+        self.st.borrow_mut().readahead = Some(ReadAhead {
+            file: file.clone(),
+            pos,
+            task,
+        });
     }
 
     /// First offset whose record timestamp is >= `ts`, with that record's timestamp.
