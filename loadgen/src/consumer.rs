@@ -144,21 +144,43 @@ impl ConsumerTask {
     pub fn spawn(self) -> Result<std::thread::JoinHandle<()>> {
         let client_id = format!("runnel-loadgen-c{}", self.index);
         let consumer = create_consumer(&self.run.workload, &self.group_id, &client_id)?;
+        // In backlog mode the assignment waits for the consume gate: librdkafka starts
+        // fetching (and filling its local queue) as soon as partitions are assigned.
+        let assign_now = !self.run.workload.backlog;
         match &self.assignment {
             None => consumer.subscribe(&[&self.topic]).context("subscribing")?,
-            Some(parts) => {
-                let mut tpl = TopicPartitionList::new();
-                for (p, off) in parts {
-                    tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*off))
-                        .context("building assignment")?;
-                }
-                consumer.assign(&tpl).context("assigning partitions")?;
-            }
+            Some(_) if assign_now => self.assign(&consumer)?,
+            Some(_) => {}
         }
         std::thread::Builder::new()
             .name(format!("consumer-{}", self.index))
-            .spawn(move || self.run_loop(consumer))
+            .spawn(move || {
+                if !assign_now {
+                    if !self.run.wait_for_consume_gate() {
+                        return;
+                    }
+                    if let Err(e) = self.assign(&consumer) {
+                        eprintln!("consumer {}: {e:#}", self.index);
+                        self.run
+                            .counters
+                            .consumer_errors
+                            .fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                }
+                self.run_loop(consumer)
+            })
             .context("spawning consumer thread")
+    }
+
+    /// `assign` mode: takes the fixed partitions from their start offsets.
+    fn assign(&self, consumer: &BaseConsumer) -> Result<()> {
+        let mut tpl = TopicPartitionList::new();
+        for (p, off) in self.assignment.iter().flatten() {
+            tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*off))
+                .context("building assignment")?;
+        }
+        consumer.assign(&tpl).context("assigning partitions")
     }
 
     fn run_loop(self, consumer: BaseConsumer) {

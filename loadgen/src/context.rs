@@ -40,6 +40,8 @@ pub struct RunContext {
     pub stop_producing: AtomicBool,
     /// Set to make consumers stop.
     pub stop_consuming: AtomicBool,
+    /// Consumers may read (closed while a backlog is being produced).
+    pub consume_gate: AtomicBool,
     /// Messages sent in the measured phase, for the `messages` bound.
     pub measured_sent: AtomicU64,
     /// Producers that have stopped sending (they may still be flushing).
@@ -59,11 +61,23 @@ impl RunContext {
             acked_per_topic: (0..workload.topics).map(|_| AtomicU64::new(0)).collect(),
             stop_producing: AtomicBool::new(false),
             stop_consuming: AtomicBool::new(false),
+            consume_gate: AtomicBool::new(!workload.backlog),
             measured_sent: AtomicU64::new(0),
             producers_done: AtomicUsize::new(0),
             payload_file,
             workload,
         }
+    }
+
+    /// Blocks until consumers may read. Returns false if the run stops first.
+    pub fn wait_for_consume_gate(&self) -> bool {
+        while !self.consume_gate.load(Ordering::Relaxed) {
+            if self.stop_consuming.load(Ordering::Relaxed) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
     }
 
     /// Starts the time line now: the warm-up begins. Only the first call has an effect.

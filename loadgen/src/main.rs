@@ -87,6 +87,10 @@ struct RunArgs {
     /// Delete and recreate the topics first (true/false).
     #[arg(long)]
     recreate_topics: Option<bool>,
+    /// Backlog mode (true/false): consumers read everything produced after the producers stop
+    /// (see docs/loadgen.md).
+    #[arg(long)]
+    backlog: Option<bool>,
     /// Delete the topics after the run (true/false).
     #[arg(long)]
     delete_topics_after: Option<bool>,
@@ -190,6 +194,7 @@ impl RunArgs {
         set(&mut w.topic_prefix, self.topic_prefix.clone());
         set(&mut w.partitions, self.partitions);
         set(&mut w.recreate_topics, self.recreate_topics);
+        set(&mut w.backlog, self.backlog);
         set(&mut w.delete_topics_after, self.delete_topics_after);
         set(&mut w.producers_per_topic, self.producers);
         set(&mut w.subscriptions_per_topic, self.subscriptions);

@@ -116,6 +116,18 @@ pub struct RunResult {
     pub e2e_latency: LatencySummary,
     /// Per-second series over the whole run.
     pub series: Vec<SecondPoint>,
+    /// Backlog mode only: consumption of everything produced, after the producers stopped.
+    #[serde(default)]
+    pub backlog: Option<Backlog>,
+}
+
+/// The drain of a backlog run: consumers reading everything produced, producers stopped.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Backlog {
+    /// From opening the consumers to the last message consumed (or the drain timeout).
+    pub seconds: f64,
+    /// Messages and bytes consumed in that time.
+    pub consumed: Throughput,
 }
 
 impl RunResult {
@@ -140,6 +152,11 @@ impl RunResult {
             ("consumed msg/s".to_string(), self.consumed.msg_per_s),
             ("consumed MB/s".to_string(), self.consumed.mb_per_s),
         ];
+        if let Some(b) = &self.backlog {
+            rows.push(("backlog consumed msg/s".to_string(), b.consumed.msg_per_s));
+            rows.push(("backlog consumed MB/s".to_string(), b.consumed.mb_per_s));
+            rows.push(("backlog drain s".to_string(), b.seconds));
+        }
         for (what, s) in [
             ("publish", &self.publish_latency),
             ("e2e", &self.e2e_latency),

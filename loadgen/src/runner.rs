@@ -20,7 +20,7 @@ use crate::context::RunContext;
 use crate::lean::consumer::LeanConsumerTask;
 use crate::lean::producer::LeanProducerTask;
 use crate::producer::ProducerTask;
-use crate::report::{RunResult, SecondPoint, Throughput, Totals, MB};
+use crate::report::{Backlog, RunResult, SecondPoint, Throughput, Totals, MB};
 use crate::stats::{new_histogram, us_to_ms, LatencySummary, Recorder, Snapshot};
 use crate::workload::{ClientKind, ConsumerMode, Workload};
 
@@ -101,6 +101,11 @@ fn start_consumers(run: &Arc<RunContext>, c: &mut Clients) -> Result<()> {
                 index += 1;
             }
         }
+    }
+    if w.backlog {
+        // Static assignment from known offsets: nothing to wait for, and backlog consumers
+        // take their partitions only once the backlog is produced.
+        return Ok(());
     }
     let deadline = Instant::now() + Duration::from_secs_f64(w.setup_timeout_s);
     let want = w.partitions as usize;
@@ -295,19 +300,34 @@ fn drive(run: &Arc<RunContext>, c: &mut Clients, verbose: bool) -> Result<RunRes
     };
 
     // Drain: outstanding deliveries, then consumers catching up, bounded by drain_timeout_s.
-    let drain_deadline = stopped_at + Duration::from_secs_f64(run.workload.drain_timeout_s);
+    // In backlog mode the consumers start once every delivery is in, and the drain timeout
+    // counts from then.
+    let drain_timeout = Duration::from_secs_f64(run.workload.drain_timeout_s);
+    let mut drain_deadline = stopped_at + drain_timeout;
+    let mut backlog: Option<(Instant, Snapshot)> = None;
+    let mut backlog_end: Option<(Instant, Snapshot)> = None;
     loop {
         let now = Instant::now();
         let flushed = c.producers.iter().all(|h| h.is_finished());
         if end.is_none() && (flushed || now >= drain_deadline) {
             end = Some((now, run.counters.snapshot()));
         }
-        if end.is_some() && ((flushed && c.caught_up(run)) || now >= drain_deadline) {
+        if run.workload.backlog && end.is_some() && backlog.is_none() {
+            backlog = Some((now, run.counters.snapshot()));
+            drain_deadline = now + drain_timeout;
+            run.consume_gate.store(true, Ordering::Relaxed);
+        }
+        let caught_up = flushed && c.caught_up(run);
+        if end.is_some() && (caught_up || now >= drain_deadline) {
+            if backlog.is_some() {
+                backlog_end = Some((now, run.counters.snapshot()));
+            }
             break;
         }
         if now >= next_tick {
-            let phase = match end {
-                Some((at, _)) if col.last_at >= at => "drain",
+            let phase = match (end, backlog) {
+                (_, Some((at, _))) if col.last_at >= at => "backlog",
+                (Some((at, _)), _) if col.last_at >= at => "drain",
                 _ => "measure",
             };
             col.sample(run, c, phase);
@@ -316,8 +336,30 @@ fn drive(run: &Arc<RunContext>, c: &mut Clients, verbose: bool) -> Result<RunRes
         std::thread::sleep(CHECK_EVERY);
     }
     if Instant::now().duration_since(col.last_at) >= Duration::from_millis(100) {
-        col.sample(run, c, "drain");
+        col.sample(
+            run,
+            c,
+            if backlog.is_some() {
+                "backlog"
+            } else {
+                "drain"
+            },
+        );
     }
+    let backlog = match (backlog, backlog_end) {
+        (Some((t0, s0)), Some((t1, s1))) => {
+            let seconds = t1.duration_since(t0).as_secs_f64();
+            Some(Backlog {
+                seconds,
+                consumed: Throughput::over(
+                    s1.consumed - s0.consumed,
+                    s1.consumed_bytes - s0.consumed_bytes,
+                    seconds,
+                ),
+            })
+        }
+        _ => None,
+    };
     let (end_at, end) = end.unwrap_or((stopped_at, run.counters.snapshot()));
     let (start_at, start) = start.unwrap_or((end_at, end));
 
@@ -341,6 +383,7 @@ fn drive(run: &Arc<RunContext>, c: &mut Clients, verbose: bool) -> Result<RunRes
             measured_s,
         ),
         series: col.series,
+        backlog,
         ..RunResult::default()
     })
 }
@@ -349,9 +392,10 @@ fn drive(run: &Arc<RunContext>, c: &mut Clients, verbose: bool) -> Result<RunRes
 /// line every second on stderr. Every thread is stopped before this returns, also on error.
 pub fn run(mut workload: Workload, verbose: bool) -> Result<RunResult> {
     workload.validate()?;
-    if workload.client == ClientKind::Lean {
-        // Lean consumers have no group support: they always take a static share of the
-        // partitions from the end offsets read before producing starts.
+    if workload.client == ClientKind::Lean || workload.backlog {
+        // Lean consumers have no group support, and backlog consumers must start where the
+        // backlog starts: both take a static share of the partitions from the end offsets read
+        // before producing starts.
         workload.consumer_mode = ConsumerMode::Assign;
     }
     let payload_file = match &workload.payload_file {

@@ -150,6 +150,11 @@ pub struct Workload {
     pub drain_timeout_s: f64,
     /// How long to wait for topics to be created and consumers to get their partitions.
     pub setup_timeout_s: f64,
+    /// Backlog mode (the OpenMessaging Benchmark's consumer backlog): consumers stay idle while
+    /// the producers run, then read everything produced (warm-up included) as fast as they can,
+    /// with the producers stopped. The drain is reported as its own consume throughput.
+    /// Consumers use static assignment from the end offsets taken before producing.
+    pub backlog: bool,
 }
 
 impl Default for Workload {
@@ -184,6 +189,7 @@ impl Default for Workload {
             max_duration_s: 600.0,
             drain_timeout_s: 30.0,
             setup_timeout_s: 30.0,
+            backlog: false,
         }
     }
 }
@@ -229,6 +235,11 @@ impl Workload {
         }
         if self.producers_per_topic == 0 {
             bail!("producers_per_topic must be at least 1");
+        }
+        if self.backlog
+            && (self.consumers_per_subscription == 0 || self.subscriptions_per_topic == 0)
+        {
+            bail!("backlog mode needs consumers (consumers_per_subscription and subscriptions_per_topic >= 1)");
         }
         if self.payload_file.is_none() {
             if let MessageSize::Uniform { min, max } = self.message_size {

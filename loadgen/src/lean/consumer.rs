@@ -186,6 +186,9 @@ impl LeanConsumerTask {
         let c = &run.counters;
         let v = conn.versions.fetch;
         let mut offsets = self.assignment.clone();
+        if !run.wait_for_consume_gate() {
+            return Ok(());
+        }
         if offsets.is_empty() {
             while !run.stop_consuming.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50));
