@@ -240,3 +240,75 @@ fn lean_client_consumes_everything() {
     }
     drop(broker);
 }
+
+/// Backlog mode with `client`: nothing is consumed while producing, then the drain reads
+/// every message exactly once and is reported on its own.
+fn backlog_is_drained_after_producing(client: &str) {
+    let Some(bin) = broker_bin() else {
+        println!("SKIPPED: no runnel binary (set RUNNEL_BIN or run `cargo build --bin runnel`)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_broker(&bin, dir.path());
+    let workload = dir.path().join("backlog.toml");
+    std::fs::write(
+        &workload,
+        r#"
+        name = "backlog"
+        partitions = 3
+        consumers_per_subscription = 2
+        message_size = 200
+        backlog = true
+        warmup_s = 0
+        messages = 4000
+        max_duration_s = 60
+        drain_timeout_s = 30
+        "#,
+    )
+    .unwrap();
+    let out = dir.path().join("result.json");
+    let run = Command::new(env!("CARGO_BIN_EXE_runnel-loadgen"))
+        .args(["run", "--client", client, "--bootstrap"])
+        .arg(format!("127.0.0.1:{}", broker.port))
+        .arg("--out")
+        .arg(&out)
+        .arg(&workload)
+        .output()
+        .expect("running runnel-loadgen");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "loadgen failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}\nbroker log:\n{}",
+        run.status,
+        std::fs::read_to_string(&broker.log).unwrap_or_default()
+    );
+    assert!(stdout.contains("backlog consumed msg/s"), "{stdout}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["workload"]["consumer_mode"], "assign");
+    assert_eq!(v["produced"]["messages"], 4000, "{:#}", v["produced"]);
+    assert_eq!(
+        v["consumed"]["messages"], 0,
+        "consumers must stay idle while the backlog is produced"
+    );
+    let backlog = &v["backlog"];
+    assert_eq!(backlog["consumed"]["messages"], 4000, "{backlog:#}");
+    assert_eq!(backlog["consumed"]["bytes"], 4000 * 200, "{backlog:#}");
+    assert!(backlog["seconds"].as_f64().unwrap() > 0.0, "{backlog:#}");
+    let totals = &v["totals"];
+    assert_eq!(totals["consumed"], 4000, "{totals:#}");
+    assert_eq!(totals["missing"], 0, "{totals:#}");
+    assert_eq!(totals["foreign"], 0, "{totals:#}");
+    drop(broker);
+}
+
+#[test]
+fn backlog_is_drained_after_producing_rdkafka() {
+    backlog_is_drained_after_producing("rdkafka");
+}
+
+#[test]
+fn backlog_is_drained_after_producing_lean() {
+    backlog_is_drained_after_producing("lean");
+}
