@@ -52,7 +52,12 @@ impl Schedule {
     /// but never past `deadline`. Returns the intended send time of the message and advances the
     /// schedule, or `None` (without advancing) if the deadline came first.
     pub fn wait_next(&mut self, deadline: Instant) -> Option<Instant> {
-        let now = Instant::now();
+        self.wait_next_from(Instant::now(), deadline)
+    }
+
+    /// [`Schedule::wait_next`] with the caller's reading of the clock (`now`), so that a
+    /// max-rate producer reads the clock once per message.
+    pub fn wait_next_from(&mut self, now: Instant, deadline: Instant) -> Option<Instant> {
         let due = match self.intended(self.next_index) {
             None => now,
             Some(t) => t,

@@ -359,11 +359,15 @@ impl LeanProducerTask {
             }
         };
         while !broken && !run.should_stop_producing() {
-            let mut wake = (Instant::now() + Duration::from_millis(100)).min(tl.measure_end);
+            // One clock reading per message: it is the send time in max-rate mode and the
+            // linger check below uses it too.
+            let mut now = Instant::now();
+            let mut wake = (now + Duration::from_millis(100)).min(tl.measure_end);
             if let Some(t) = oldest {
                 wake = wake.min(t + s.linger);
             }
-            if let Some(due) = schedule.wait_next(wake) {
+            if let Some(due) = schedule.wait_next_from(now, wake) {
+                now = now.max(due);
                 if due >= tl.measure_start && !run.take_measured_ticket() {
                     break;
                 }
@@ -384,10 +388,13 @@ impl LeanProducerTask {
                 b.bytes += value.len() as u64;
                 full |= b.bytes as usize >= s.batch_size;
                 run.counters.sent.fetch_add(1, Ordering::Relaxed);
-                oldest.get_or_insert_with(Instant::now);
+                oldest.get_or_insert(now);
+            } else {
+                // wait_next slept until `wake`.
+                now = Instant::now();
             }
             if let Some(t) = oldest {
-                if full || Instant::now() >= t + s.linger {
+                if full || now >= t + s.linger {
                     broken = !flush(&mut bufs);
                     oldest = None;
                     full = false;
