@@ -7,6 +7,7 @@
 //! partitions), offset commits, idempotence, transactions, retries, or talking to any broker but
 //! the first bootstrap address (every partition must be led by it). See docs/loadgen.md.
 
+pub mod batch;
 pub mod conn;
 pub mod consumer;
 pub mod producer;

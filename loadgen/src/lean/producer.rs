@@ -23,6 +23,7 @@ use kafka_protocol::records::{
     NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
 };
 
+use super::batch::RawBatch;
 use super::conn::{Conn, Reader};
 use crate::context::RunContext;
 use crate::payload::{KeySource, PayloadSource};
@@ -89,9 +90,30 @@ impl ProduceSettings {
 /// Messages buffered for one partition.
 #[derive(Default)]
 struct PartBuf {
+    /// Records of a compressed batch (encoded by `kafka-protocol` at flush).
     records: Vec<Record>,
+    /// Records of an uncompressed batch, encoded as they come.
+    raw: RawBatch,
     sent_ns: Vec<u64>,
     bytes: u64,
+}
+
+impl PartBuf {
+    /// Adds a message sent (intended) at `sent_ns`.
+    fn push(&mut self, compression: Compression, sent_ns: u64, key: Option<&[u8]>, value: &[u8]) {
+        if compression == Compression::None {
+            self.raw.push((sent_ns / 1_000_000) as i64, key, value);
+        } else {
+            let offset = self.records.len() as i64;
+            self.records.push(new_record(offset, sent_ns, key, value));
+        }
+        self.sent_ns.push(sent_ns);
+        self.bytes += value.len() as u64;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.raw.is_empty()
+    }
 }
 
 /// What one in-flight request carries: per partition, the intended send times and value bytes.
@@ -144,12 +166,17 @@ fn build_request(
         compression: s.compression,
     };
     for (p, b) in bufs.iter_mut().enumerate() {
-        if b.records.is_empty() {
+        if b.is_empty() {
             continue;
         }
-        let mut out = BytesMut::with_capacity(b.bytes as usize + 64 * b.records.len() + 64);
-        RecordBatchEncoder::encode(&mut out, b.records.iter(), &opts)
-            .context("encoding a record batch")?;
+        let count = b.records.len() + b.raw.len();
+        let mut out = BytesMut::with_capacity(b.bytes as usize + 32 * count + 64);
+        if b.raw.is_empty() {
+            RecordBatchEncoder::encode(&mut out, b.records.iter(), &opts)
+                .context("encoding a record batch")?;
+        } else {
+            b.raw.finish(&mut out);
+        }
         partition_data.push(
             PartitionProduceData::default()
                 .with_index(p as i32)
@@ -382,10 +409,7 @@ impl LeanProducerTask {
                     }
                 };
                 let b = &mut bufs[p];
-                b.records
-                    .push(new_record(b.records.len() as i64, sent_ns, key, value));
-                b.sent_ns.push(sent_ns);
-                b.bytes += value.len() as u64;
+                b.push(s.compression, sent_ns, key, value);
                 full |= b.bytes as usize >= s.batch_size;
                 run.counters.sent.fetch_add(1, Ordering::Relaxed);
                 oldest.get_or_insert(now);
@@ -443,52 +467,49 @@ mod tests {
 
     #[test]
     fn requests_hold_one_batch_per_non_empty_partition() {
-        let s = ProduceSettings::from_workload(&Workload {
-            compression: "zstd".into(),
-            ..Workload::default()
-        })
-        .unwrap();
-        let mut bufs: Vec<PartBuf> = (0..3).map(|_| PartBuf::default()).collect();
-        for (i, p) in [0usize, 2, 2].iter().enumerate() {
-            let b = &mut bufs[*p];
-            let v = vec![i as u8; 20];
-            b.records.push(new_record(
-                b.records.len() as i64,
-                5_000_000 + i as u64,
-                None,
-                &v,
-            ));
-            b.sent_ns.push(5_000_000 + i as u64);
-            b.bytes += 20;
+        // zstd goes through kafka-protocol's encoder, none through RawBatch.
+        for (name, codec) in [("zstd", Compression::Zstd), ("none", Compression::None)] {
+            let s = ProduceSettings::from_workload(&Workload {
+                compression: name.into(),
+                ..Workload::default()
+            })
+            .unwrap();
+            let mut bufs: Vec<PartBuf> = (0..3).map(|_| PartBuf::default()).collect();
+            for (i, p) in [0usize, 2, 2].iter().enumerate() {
+                let v = vec![i as u8; 20];
+                bufs[*p].push(s.compression, 5_000_000 + i as u64, None, &v);
+            }
+            let (req, flight) = build_request("t", &mut bufs, &s).unwrap();
+            assert!(bufs.iter().all(|b| b.is_empty() && b.bytes == 0), "{name}");
+            assert_eq!(
+                flight.parts,
+                vec![
+                    (0, vec![5_000_000], 20),
+                    (2, vec![5_000_001, 5_000_002], 40)
+                ],
+                "{name}"
+            );
+            // The request encodes, and its batches decode.
+            let mut buf = BytesMut::new();
+            req.encode(&mut buf, 9).unwrap();
+            assert!(buf.len() > 100);
+            assert_eq!(req.acks, -1);
+            let parts = &req.topic_data[0].partition_data;
+            assert_eq!(parts.len(), 2);
+            let records = parts[1].records.clone().unwrap();
+            // Both records share one batch, written as a non-idempotent producer writes it.
+            let info = RecordBatchDecoder::decode_batch_info(&mut records.clone()).unwrap();
+            assert_eq!(info.len(), 1, "{name}: {info:?}");
+            assert_eq!(info[0].record_count, 2);
+            assert_eq!(info[0].base_sequence, NO_SEQUENCE);
+            assert_eq!(info[0].producer_id, NO_PRODUCER_ID);
+            assert_eq!(info[0].compression, codec);
+            assert_eq!(info[0].min_timestamp, 5);
+            let mut values = Vec::new();
+            crate::lean::consumer::for_each_value(&records, 0, |v| values.push(v.to_vec()))
+                .unwrap();
+            assert_eq!(values, vec![vec![1u8; 20], vec![2u8; 20]], "{name}");
         }
-        let (req, flight) = build_request("t", &mut bufs, &s).unwrap();
-        assert!(bufs.iter().all(|b| b.records.is_empty() && b.bytes == 0));
-        assert_eq!(
-            flight.parts,
-            vec![
-                (0, vec![5_000_000], 20),
-                (2, vec![5_000_001, 5_000_002], 40)
-            ]
-        );
-        // The request encodes, and its batches decode.
-        let mut buf = BytesMut::new();
-        req.encode(&mut buf, 9).unwrap();
-        assert!(buf.len() > 100);
-        assert_eq!(req.acks, -1);
-        let parts = &req.topic_data[0].partition_data;
-        assert_eq!(parts.len(), 2);
-        let records = parts[1].records.clone().unwrap();
-        // Both records share one batch, written as a non-idempotent producer writes it.
-        let info = RecordBatchDecoder::decode_batch_info(&mut records.clone()).unwrap();
-        assert_eq!(info.len(), 1, "{info:?}");
-        assert_eq!(info[0].record_count, 2);
-        assert_eq!(info[0].base_sequence, NO_SEQUENCE);
-        assert_eq!(info[0].producer_id, NO_PRODUCER_ID);
-        assert_eq!(info[0].compression, Compression::Zstd);
-        assert_eq!(info[0].min_timestamp, 5);
-        let mut values = Vec::new();
-        crate::lean::consumer::for_each_value(&records, 0, |v| values.push(v.to_vec())).unwrap();
-        assert_eq!(values, vec![vec![1u8; 20], vec![2u8; 20]]);
     }
 
     #[test]
