@@ -2,6 +2,7 @@
 # Measures the machine ceilings that docs/performance.md compares Runnel against:
 #   - O_DIRECT sequential write bandwidth with 1 MiB writes (dd oflag=direct), to a new file and
 #     to a preallocated one, and the latency of a 4 KiB O_DIRECT write + sync (oflag=dsync);
+#   - O_DIRECT sequential read bandwidth with 4 MiB reads (dd iflag=direct);
 #   - loopback TCP bandwidth (iperf3 if installed, and a small C sender/receiver);
 #   - memcpy bandwidth and CRC32C (SSE4.2) throughput (the same C helper).
 #
@@ -54,9 +55,16 @@ sync_write_latency() {
     awk -v ns=$((e - s)) 'BEGIN { printf "%.0f_us", ns / 2000 / 1000 }'
 }
 
+direct_read() {
+    # Sequential O_DIRECT reads of the file just written, 4 MiB blocks: the ceiling of a
+    # consumer reading a backlog that is no longer cached (the broker bypasses the page cache).
+    dd if="$DIR/ceil-pre.bin" of=/dev/null bs=4M iflag=direct 2>&1 | dd_rate | tr ' ' '_'
+}
+
 run3 "O_DIRECT write, 1 MiB blocks, new file (${SIZE_MIB} MiB)" new_file_write
 run3 "O_DIRECT write, 1 MiB blocks, preallocated file" prealloc_write
 run3 "4 KiB O_DIRECT write + O_DSYNC, per write" sync_write_latency
+run3 "O_DIRECT sequential read, 4 MiB blocks" direct_read
 
 cc -O2 -msse4.2 -o "$WORK/ceil" "$(dirname "$0")/ceilings/ceil.c"
 for i in 1 2 3; do "$WORK/ceil" > "$WORK/c$i.txt" || true; done
