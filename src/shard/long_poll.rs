@@ -2,10 +2,11 @@
 //! past what the fetch saw, then read and return the records in the same answer (one
 //! cross-core round trip per wake-up, not two).
 //!
-//! A fetch that spans several cores waits on each of them; the first to answer with data
-//! wins, and the fetching core cancels the others ([`LongPolls::cancel`]) so that no waiter
-//! outlives its fetch. Without that, every fetch would leave waiters on the other cores
-//! until `max_wait_ms`, and each flush would wake them all.
+//! A fetch that spans several cores waits on each of them. When the first answers, the
+//! fetching core cancels the others ([`LongPolls::cancel`]): they stop waiting and answer at
+//! once with whatever their partitions hold by then, so the response carries every core's
+//! data and no waiter outlives its fetch. (Left waiting, they would linger until
+//! `max_wait_ms`, and each flush would wake them all.)
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -74,8 +75,8 @@ impl Drop for Registered<'_> {
 }
 
 /// Waits until the high watermark (or, with `committed`, the last stable offset) of any of
-/// `parts` passes its `watch` offset, then reads them like a Fetch. Returns no results when
-/// the deadline passed or the fetch was cancelled first.
+/// `parts` passes its `watch` offset, the deadline passes or the wait is cancelled, then reads
+/// them like a Fetch.
 pub async fn wait_and_fetch(
     shard: &Rc<Shard>,
     parts: Vec<FetchPart>,
@@ -124,8 +125,7 @@ pub async fn wait_and_fetch(
     .await;
     drop(waits);
     drop(registered);
-    if cancel.cancelled.get() || Instant::now() >= deadline {
-        return Vec::new();
-    }
+    // Woken, cancelled (another core answered first: add what is here by now) or timed out:
+    // answer with a read in every case.
     super::handlers::fetch(shard, parts, max_bytes, committed).await
 }

@@ -101,8 +101,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
         }
         let answered = wait_and_read(shard, &slots, &mut results, max_bytes, committed, deadline);
         if !answered.await {
-            // Deadline (or an owner core gone): one last read, since data may have arrived
-            // just as the timer fired.
+            // No owner answered (none to wait on, or an owner core gone): read once more.
             results = read_all(shard, &slots, max_bytes, committed).await;
             break;
         }
@@ -200,8 +199,9 @@ struct OwnerWait {
 }
 
 /// Long-polls every owner core of the fetch until one of them sees data past what `results`
-/// holds, and puts that core's fresh results into `results`. The other cores' waits are
-/// cancelled. Returns false when no core answered with results (deadline).
+/// holds (or the deadline passes), then cancels the other cores' waits, which answer at once
+/// with what they hold, and puts every core's fresh results into `results`. Returns false
+/// when no core answered with results (an owner core gone).
 async fn wait_and_read(
     shard: &Rc<Shard>,
     slots: &[Slot],
@@ -263,7 +263,7 @@ async fn wait_and_read(
                 as Pin<Box<dyn Future<Output = ShardResponse>>>)
         })
         .collect();
-    let (first, response) = std::future::poll_fn(|cx| {
+    let first = std::future::poll_fn(|cx| {
         for (k, w) in waits.iter_mut().enumerate() {
             if let Some(f) = w {
                 if let Poll::Ready(r) = f.as_mut().poll(cx) {
@@ -275,24 +275,39 @@ async fn wait_and_read(
         Poll::Pending
     })
     .await;
-    // The other cores stop waiting; their answers (if already on the way) are dropped.
-    for (k, w) in waits.into_iter().enumerate() {
-        if w.is_some() {
+    // The other owners stop waiting and answer with what they hold by now.
+    for (k, w) in waits.iter().enumerate() {
+        if w.is_none() {
+            continue;
+        }
+        let (owner, key) = (owners[k].owner, keys[k]);
+        if owner == shard.id {
+            shard.long_polls.cancel(key);
+        } else {
             let s = shard.clone();
-            let (owner, key) = (owners[k].owner, keys[k]);
             glommio::spawn_local(async move {
                 s.call(owner, ShardRequest::CancelWait(key)).await;
             })
             .detach();
         }
     }
-    match response {
-        ShardResponse::Fetch(fresh) if fresh.len() == owners[first].slots.len() => {
-            for (&i, r) in owners[first].slots.iter().zip(fresh) {
-                results[i] = r;
-            }
-            true
+    let mut answers: Vec<Option<ShardResponse>> = waits.iter().map(|_| None).collect();
+    answers[first.0] = Some(first.1);
+    for (k, w) in waits.into_iter().enumerate() {
+        if let Some(f) = w {
+            answers[k] = Some(f.await);
         }
-        _ => false,
     }
+    let mut answered = false;
+    for (o, answer) in owners.iter().zip(answers) {
+        if let Some(ShardResponse::Fetch(fresh)) = answer {
+            if fresh.len() == o.slots.len() {
+                for (&i, r) in o.slots.iter().zip(fresh) {
+                    results[i] = r;
+                }
+                answered = true;
+            }
+        }
+    }
+    answered
 }
