@@ -185,13 +185,10 @@ pub(super) async fn fetch(
             .collect();
         let mut out = Vec::with_capacity(reads.len());
         for r in reads {
-            out.push(r.await.unwrap_or_else(|| FetchResult {
-                error_code: errors::UNKNOWN_SERVER_ERROR,
-                high_watermark: -1,
-                last_stable_offset: -1,
-                log_start_offset: -1,
-                ..FetchResult::default()
-            }));
+            out.push(
+                r.await
+                    .unwrap_or_else(|| FetchResult::error(errors::UNKNOWN_SERVER_ERROR)),
+            );
         }
         return out;
     }
@@ -221,14 +218,7 @@ async fn read_partition(
     committed: bool,
 ) -> FetchResult {
     let Some(log) = shard.log(&part.tp.topic, part.tp.partition) else {
-        return FetchResult {
-            error_code: shard.missing_log_code(&part.tp.topic, part.tp.partition),
-            high_watermark: -1,
-            last_stable_offset: -1,
-            log_start_offset: -1,
-            aborted: Vec::new(),
-            records: Vec::new(),
-        };
+        return FetchResult::error(shard.missing_log_code(&part.tp.topic, part.tp.partition));
     };
     let lso = log.last_stable_offset();
     let mut r = FetchResult {

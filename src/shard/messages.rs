@@ -73,6 +73,18 @@ pub struct FetchResult {
 }
 
 impl FetchResult {
+    /// A partition answered with an error: no offsets, no records.
+    pub fn error(code: i16) -> FetchResult {
+        FetchResult {
+            error_code: code,
+            high_watermark: -1,
+            last_stable_offset: -1,
+            log_start_offset: -1,
+            aborted: Vec::new(),
+            records: Vec::new(),
+        }
+    }
+
     /// Total size of the records returned.
     pub fn bytes(&self) -> usize {
         self.records.iter().map(|b| b.len()).sum()

@@ -32,17 +32,6 @@ struct Slot {
     target: Result<(usize, FetchPart), i16>,
 }
 
-fn error_result(code: i16) -> FetchResult {
-    FetchResult {
-        error_code: code,
-        high_watermark: -1,
-        last_stable_offset: -1,
-        log_start_offset: -1,
-        aborted: Vec::new(),
-        records: Vec::new(),
-    }
-}
-
 /// Handles Fetch.
 pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     let shard = &ctx.shard;
@@ -159,7 +148,7 @@ async fn read_all(
     let mut where_: Vec<usize> = Vec::new();
     for (i, s) in slots.iter().enumerate() {
         match &s.target {
-            Err(code) => out.push(Some(error_result(*code))),
+            Err(code) => out.push(Some(FetchResult::error(*code))),
             Ok((owner, part)) => {
                 out.push(None);
                 items.push((*owner, part.clone()));
@@ -179,14 +168,14 @@ async fn read_all(
             ShardResponse::Fetch(v) => Some(v),
             _ => None,
         },
-        || error_result(errors::NOT_LEADER_OR_FOLLOWER),
+        || FetchResult::error(errors::NOT_LEADER_OR_FOLLOWER),
     )
     .await;
     for (i, r) in where_.into_iter().zip(got) {
         out[i] = Some(r);
     }
     out.into_iter()
-        .map(|r| r.unwrap_or_else(|| error_result(errors::UNKNOWN_SERVER_ERROR)))
+        .map(|r| r.unwrap_or_else(|| FetchResult::error(errors::UNKNOWN_SERVER_ERROR)))
         .collect()
 }
 
