@@ -14,6 +14,9 @@ use bytes::Bytes;
 pub struct CacheBudget {
     limit: usize,
     used: Cell<usize>,
+    /// Bytes of windows read ahead for consumers reading from disk (at most a quarter of
+    /// `limit`, counted apart so that a full cache does not stop read-ahead).
+    ahead: Cell<usize>,
 }
 
 impl CacheBudget {
@@ -22,6 +25,7 @@ impl CacheBudget {
         Rc::new(CacheBudget {
             limit,
             used: Cell::new(0),
+            ahead: Cell::new(0),
         })
     }
 }
@@ -38,6 +42,24 @@ impl CacheBudget {
     /// Bytes accounted now.
     pub fn used(&self) -> usize {
         self.used.get()
+    }
+    /// Reserves `n` bytes for a window read ahead; false when the core's read-ahead share
+    /// (a quarter of the budget) is taken.
+    pub fn reserve_ahead(&self, n: usize) -> bool {
+        let now = self.ahead.get() + n;
+        if now > self.limit / 4 {
+            return false;
+        }
+        self.ahead.set(now);
+        true
+    }
+    /// Gives back `n` bytes reserved with [`CacheBudget::reserve_ahead`].
+    pub fn release_ahead(&self, n: usize) {
+        self.ahead.set(self.ahead.get().saturating_sub(n));
+    }
+    /// Bytes reserved for windows read ahead now.
+    pub fn ahead_used(&self) -> usize {
+        self.ahead.get()
     }
     /// True while the core caches more than its budget.
     pub fn over(&self) -> bool {

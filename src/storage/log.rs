@@ -147,7 +147,11 @@ impl Drop for PartitionLog {
     /// A deleted or closed log gives its cached bytes back to the core's budget; otherwise the
     /// core would count them forever and keep every other log's cache at one batch.
     fn drop(&mut self) {
-        self.budget.remove(self.st.get_mut().cache_bytes);
+        let st = self.st.get_mut();
+        self.budget.remove(st.cache_bytes);
+        if let Some(ra) = &st.readahead {
+            self.budget.release_ahead(ra.len());
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::batch::{self, BatchInfo};
 use super::cache::read_cache;
-use super::log::{io_err, LogError, PartitionLog};
+use super::log::{io_err, LogError, LogState, PartitionLog};
 use super::segment;
 
 /// A read of the window following the last disk read of a consumer.
@@ -22,8 +22,18 @@ pub(super) struct ReadAhead {
     file: Rc<glommio::io::DmaFile>,
     /// File position of the window.
     pos: u64,
+    /// Bytes asked for, reserved in the core's read-ahead share until the window is used or
+    /// dropped.
+    len: usize,
     /// The read in flight (or done).
     task: glommio::task::JoinHandle<std::io::Result<Bytes>>,
+}
+
+impl ReadAhead {
+    /// Bytes the window reserves in the core's read-ahead share.
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
 }
 
 impl PartitionLog {
@@ -41,7 +51,7 @@ impl PartitionLog {
         committed: bool,
     ) -> Result<Vec<Bytes>, LogError> {
         let hwm = {
-            let st = self.st.borrow();
+            let mut st = self.st.borrow_mut();
             if offset < st.log_start || offset > st.high_watermark {
                 return Err(LogError::OffsetOutOfRange);
             }
@@ -53,10 +63,10 @@ impl PartitionLog {
             if offset >= limit {
                 return Ok(Vec::new());
             }
-            if let Some(front) = st.cache.front() {
-                if front.base <= offset {
-                    return Ok(read_cache(&st.cache, offset, max_bytes, limit));
-                }
+            if st.cache.front().is_some_and(|front| front.base <= offset) {
+                // Caught up with the cache: a window read ahead is no longer needed.
+                self.release_readahead(&mut st);
+                return Ok(read_cache(&st.cache, offset, max_bytes, limit));
             }
             limit
         };
@@ -151,7 +161,10 @@ impl PartitionLog {
         let ra = {
             let mut st = self.st.borrow_mut();
             match &st.readahead {
-                Some(ra) if Rc::ptr_eq(&ra.file, file) => st.readahead.take()?,
+                Some(ra) if Rc::ptr_eq(&ra.file, file) => {
+                    self.budget.release_ahead(ra.len);
+                    st.readahead.take()?
+                }
                 _ => return None,
             }
         };
@@ -163,21 +176,35 @@ impl PartitionLog {
     }
 
     /// Starts reading the `window` bytes at `pos` of `file` (written up to `size`) ahead.
+    ///
+    /// Nothing is read ahead at the end of the segment's data (newer data is served from the
+    /// cache or the next segment) or when the core's read-ahead share of the cache budget is
+    /// taken: many partitions read from disk at once cannot pile up windows beyond it.
     fn start_readahead(&self, file: &Rc<glommio::io::DmaFile>, pos: u64, size: u64, window: usize) {
+        let mut st = self.st.borrow_mut();
+        self.release_readahead(&mut st);
         if pos >= size {
-            // The consumer reached the end of what this segment holds now: newer data is
-            // served from the cache or the next segment.
-            self.st.borrow_mut().readahead = None;
             return;
         }
         let len = ((size - pos) as usize).min(window);
+        if !self.budget.reserve_ahead(len) {
+            return;
+        }
         let f = file.clone();
         let task = glommio::spawn_local(async move { segment::read(&f, pos, len).await }).detach();
-        self.st.borrow_mut().readahead = Some(ReadAhead {
+        st.readahead = Some(ReadAhead {
             file: file.clone(),
             pos,
+            len,
             task,
         });
+    }
+
+    /// Drops the window read ahead, if any, and gives its bytes back to the budget.
+    pub(super) fn release_readahead(&self, st: &mut LogState) {
+        if let Some(ra) = st.readahead.take() {
+            self.budget.release_ahead(ra.len);
+        }
     }
 
     /// First offset whose record timestamp is >= `ts`, with that record's timestamp.

@@ -1,5 +1,6 @@
 //! Unit tests of a partition log on a real directory: the segment tail kept across unaligned
-//! writes, and the cache budget given back when a log is dropped.
+//! writes, reads from disk through the read-ahead window, and the cache budget given back when
+//! a log is dropped.
 
 use std::rc::Rc;
 
@@ -94,10 +95,11 @@ fn unaligned_appends_read_back_after_reopen() {
     let path = dir.path().join("p-0");
     run(move || async move {
         let budget = CacheBudget::new(64 << 20);
-        let log = PartitionLog::open(&path, LogConfig::default(), budget)
+        let log = PartitionLog::open(&path, LogConfig::default(), budget.clone())
             .await
             .expect("reopen");
         let mut offset = 0i64;
+        let mut read_ahead = 0;
         for (k, want) in written.iter().enumerate() {
             let got = log.read(offset, 1, false).await.expect("read");
             assert_eq!(got.len(), 1, "batch {k}");
@@ -115,6 +117,18 @@ fn unaligned_appends_read_back_after_reopen() {
                 "batch {k}: length and first differing byte"
             );
             offset = info.next_offset();
+            // A window read ahead is reserved in the budget while it waits for the next read.
+            if budget.ahead_used() > 0 {
+                read_ahead += 1;
+            }
         }
+        assert!(read_ahead > 0, "disk reads read the next window ahead");
+        drop(log);
+        assert_eq!(budget.used(), 0, "nothing was cached by reads");
+        assert_eq!(
+            budget.ahead_used(),
+            0,
+            "a dropped log gives its read-ahead bytes back"
+        );
     });
 }
