@@ -85,6 +85,40 @@ fn start_broker(bin: &PathBuf, dir: &std::path::Path) -> Broker {
     broker
 }
 
+/// Writes `toml` as a workload, runs `runnel-loadgen run` with it against `broker` (result JSON
+/// in `dir/result.json`, then `args`), asserts that it succeeded and returns its stdout and
+/// the parsed result.
+fn run_workload(
+    broker: &Broker,
+    dir: &std::path::Path,
+    toml: &str,
+    args: &[&std::ffi::OsStr],
+) -> (String, serde_json::Value) {
+    let workload = dir.join("workload.toml");
+    std::fs::write(&workload, toml).unwrap();
+    let out = dir.join("result.json");
+    let run = Command::new(env!("CARGO_BIN_EXE_runnel-loadgen"))
+        .arg("run")
+        .arg(&workload)
+        .arg("--bootstrap")
+        .arg(format!("127.0.0.1:{}", broker.port))
+        .arg("--out")
+        .arg(&out)
+        .args(args)
+        .output()
+        .expect("running runnel-loadgen");
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "loadgen failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}\nbroker log:\n{}",
+        run.status,
+        std::fs::read_to_string(&broker.log).unwrap_or_default()
+    );
+    let v = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    (stdout, v)
+}
+
 #[test]
 fn tiny_workload_consumes_everything() {
     let Some(bin) = broker_bin() else {
@@ -93,9 +127,10 @@ fn tiny_workload_consumes_everything() {
     };
     let dir = tempfile::tempdir().unwrap();
     let broker = start_broker(&bin, dir.path());
-    let workload = dir.path().join("tiny.toml");
-    std::fs::write(
-        &workload,
+    let plot = dir.path().join("result.svg");
+    let (stdout, v) = run_workload(
+        &broker,
+        dir.path(),
         r#"
         name = "tiny"
         topics = 1
@@ -109,33 +144,11 @@ fn tiny_workload_consumes_everything() {
         max_duration_s = 60
         drain_timeout_s = 30
         "#,
-    )
-    .unwrap();
-    let out = dir.path().join("result.json");
-    let plot = dir.path().join("result.svg");
-    let run = Command::new(env!("CARGO_BIN_EXE_runnel-loadgen"))
-        .arg("run")
-        .arg(&workload)
-        .arg("--bootstrap")
-        .arg(format!("127.0.0.1:{}", broker.port))
-        .arg("--out")
-        .arg(&out)
-        .arg("--plot")
-        .arg(&plot)
-        .output()
-        .expect("running runnel-loadgen");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        run.status.success(),
-        "loadgen failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}\nbroker log:\n{}",
-        run.status,
-        std::fs::read_to_string(&broker.log).unwrap_or_default()
+        &["--plot".as_ref(), plot.as_os_str()],
     );
     assert!(stdout.contains("publish p99.9 ms"), "{stdout}");
 
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let out = dir.path().join("result.json");
     let totals = &v["totals"];
     assert_eq!(v["ended_by"], "count", "{v:#}");
     assert_eq!(totals["sent"], 2000, "{totals:#}");
@@ -182,9 +195,9 @@ fn lean_client_consumes_everything() {
     };
     let dir = tempfile::tempdir().unwrap();
     let broker = start_broker(&bin, dir.path());
-    let workload = dir.path().join("lean.toml");
-    std::fs::write(
-        &workload,
+    let (stdout, v) = run_workload(
+        &broker,
+        dir.path(),
         r#"
         name = "lean"
         topics = 1
@@ -199,31 +212,9 @@ fn lean_client_consumes_everything() {
         max_duration_s = 60
         drain_timeout_s = 30
         "#,
-    )
-    .unwrap();
-    let out = dir.path().join("result.json");
-    let run = Command::new(env!("CARGO_BIN_EXE_runnel-loadgen"))
-        .arg("run")
-        .arg(&workload)
-        .arg("--client")
-        .arg("lean")
-        .arg("--bootstrap")
-        .arg(format!("127.0.0.1:{}", broker.port))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("running runnel-loadgen");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        run.status.success(),
-        "loadgen failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}\nbroker log:\n{}",
-        run.status,
-        std::fs::read_to_string(&broker.log).unwrap_or_default()
+        &["--client".as_ref(), "lean".as_ref()],
     );
     assert!(stdout.contains("client Lean"), "{stdout}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(v["workload"]["client"], "lean");
     assert_eq!(v["workload"]["consumer_mode"], "assign");
     let totals = &v["totals"];
@@ -250,9 +241,9 @@ fn backlog_is_drained_after_producing(client: &str) {
     };
     let dir = tempfile::tempdir().unwrap();
     let broker = start_broker(&bin, dir.path());
-    let workload = dir.path().join("backlog.toml");
-    std::fs::write(
-        &workload,
+    let (stdout, v) = run_workload(
+        &broker,
+        dir.path(),
         r#"
         name = "backlog"
         partitions = 3
@@ -264,28 +255,9 @@ fn backlog_is_drained_after_producing(client: &str) {
         max_duration_s = 60
         drain_timeout_s = 30
         "#,
-    )
-    .unwrap();
-    let out = dir.path().join("result.json");
-    let run = Command::new(env!("CARGO_BIN_EXE_runnel-loadgen"))
-        .args(["run", "--client", client, "--bootstrap"])
-        .arg(format!("127.0.0.1:{}", broker.port))
-        .arg("--out")
-        .arg(&out)
-        .arg(&workload)
-        .output()
-        .expect("running runnel-loadgen");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        run.status.success(),
-        "loadgen failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}\nbroker log:\n{}",
-        run.status,
-        std::fs::read_to_string(&broker.log).unwrap_or_default()
+        &["--client".as_ref(), client.as_ref()],
     );
     assert!(stdout.contains("backlog consumed msg/s"), "{stdout}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(v["workload"]["consumer_mode"], "assign");
     assert_eq!(v["produced"]["messages"], 4000, "{:#}", v["produced"]);
     assert_eq!(
