@@ -1,6 +1,7 @@
 //! Kafka request decode and response encode with kafka-protocol, as the broker does them:
 //! Produce and Fetch requests (header + body), Produce responses, and Fetch responses encoded
-//! through the zero-copy rope (records spliced in as `Bytes`, see `runnel::kafka::rope`).
+//! through the zero-copy rope (records spliced in as `Bytes`, see `runnel::kafka::rope`), and
+//! the request validator's pass over a Produce request (`runnel::kafka::validate`).
 
 mod common;
 
@@ -17,6 +18,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use runnel::kafka::dispatch::{encode, Outcome, Reply};
 use runnel::kafka::rope::{records_field, Substitutions};
+use runnel::kafka::validate::check_request;
 
 const PRODUCE_V: i16 = 9;
 const FETCH_V: i16 = 12;
@@ -142,6 +144,10 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Elements(1));
         g.bench_function(format!("decode_produce_6x{count}x{size}B"), |b| {
             b.iter(|| decode(black_box(f.clone()), ApiKey::Produce, PRODUCE_V))
+        });
+        // The request validator's pass over the same frame (it runs before the decoder).
+        g.bench_function(format!("validate_produce_6x{count}x{size}B"), |b| {
+            b.iter(|| check_request(black_box(&f)).map_err(|e| panic!("refused: {e}")))
         });
     }
     let f = frame(ApiKey::Fetch, FETCH_V, &fetch_request());

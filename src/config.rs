@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::cluster::broker_config::BrokerConfigs;
+
+pub mod bounds;
+pub mod cores;
+mod dynamic;
 use crate::cluster::topic_config::TopicDefaults;
 
 /// The default configuration file, embedded in the binary.
@@ -46,6 +50,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Requests slower than this are logged (`runnel.slow.request.warn.ms`); `None`: never.
     pub slow_request_warn: Option<std::time::Duration>,
+    /// Connection and request-reading limits.
+    pub limits: LimitSettings,
     /// Consumer-group coordinator settings.
     pub groups: GroupSettings,
     /// Transaction coordinator settings.
@@ -54,10 +60,45 @@ pub struct Config {
     pub log: LogSettings,
     /// Broker-level defaults of topic configs (`log.retention.ms` for `retention.ms`, ...).
     pub topic_defaults: TopicDefaults,
-    /// Every broker config with its effective value, for DescribeConfigs.
+    /// Every broker config with its static value (file, flag or built-in), for
+    /// DescribeConfigs.
     pub broker_configs: BrokerConfigs,
+    /// Configs changed at run time (AlterConfigs), applied over the static ones by
+    /// [`Config::with_dynamic`].
+    pub dynamic: std::sync::Arc<crate::cluster::dynamic_config::DynamicConfigs>,
     /// Where the values came from, for the startup log.
     pub source: String,
+    /// How long a stop (SIGTERM) may take before the process exits anyway
+    /// (`runnel.shutdown.timeout.ms`).
+    pub shutdown_timeout: std::time::Duration,
+    /// `/health` fails when a core's periodic timer has not run for this long
+    /// (`runnel.health.stall.timeout.ms`).
+    pub health_stall_timeout: std::time::Duration,
+    /// Every periodic loop turns this often when non-zero (`runnel.test.periodic.interval.us`;
+    /// for the long-run regression test only).
+    pub periodic_interval_override_us: u64,
+}
+
+/// Limits on connections, request reading and partitions (Kafka's names where Kafka has one).
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    /// connections.max.idle.ms: a connection with no traffic and no request in flight for this
+    /// long is closed; `None` (-1): never.
+    pub connections_max_idle: Option<std::time::Duration>,
+    /// runnel.request.read.timeout.ms: a request frame that has started must be complete
+    /// within this, or the connection is closed.
+    pub request_read_timeout: std::time::Duration,
+    /// max.connections: open client connections, broker-wide.
+    pub max_connections: usize,
+    /// max.connections.per.ip: open client connections from one address.
+    pub max_connections_per_ip: usize,
+    /// queued.max.request.bytes: bytes of requests being read or processed, per core; `None`
+    /// (-1): no budget.
+    pub queued_max_request_bytes: Option<usize>,
+    /// runnel.topic.partitions.per.core: partitions one core may own.
+    pub partitions_per_core: usize,
+    /// runnel.log.open.files.per.core: segment files a core keeps open at once.
+    pub open_segment_files_per_core: usize,
 }
 
 /// Group coordinator settings (Kafka's names in `config/runnel.toml`).
@@ -81,6 +122,14 @@ pub struct GroupSettings {
     pub consumer_session_timeout_ms: i32,
     /// group.consumer.heartbeat.interval.ms
     pub consumer_heartbeat_interval_ms: i32,
+    /// group.consumer.min.session.timeout.ms: lowest per-group session timeout
+    pub consumer_min_session_timeout_ms: i32,
+    /// group.consumer.max.session.timeout.ms: highest per-group session timeout
+    pub consumer_max_session_timeout_ms: i32,
+    /// group.consumer.min.heartbeat.interval.ms: lowest per-group heartbeat interval
+    pub consumer_min_heartbeat_interval_ms: i32,
+    /// group.consumer.max.heartbeat.interval.ms: highest per-group heartbeat interval
+    pub consumer_max_heartbeat_interval_ms: i32,
     /// group.consumer.assignors, in order of preference
     pub consumer_assignors: Vec<String>,
 }
@@ -152,6 +201,16 @@ fn parse_table(text: &str) -> Result<BTreeMap<String, toml::Value>> {
     Ok(out)
 }
 
+/// The built-in default of broker key `key`: its value in the embedded configuration file.
+pub fn builtin_value(key: &str) -> Option<String> {
+    static TABLE: std::sync::OnceLock<BTreeMap<String, toml::Value>> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| parse_table(DEFAULT_CONFIG).unwrap_or_default());
+    t.get(key).map(|v| match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
 /// Strips an optional `PLAINTEXT://` (or any `NAME://`) prefix from a listener.
 fn strip_scheme(s: &str) -> &str {
     s.split_once("://").map(|(_, r)| r).unwrap_or(s)
@@ -184,41 +243,23 @@ fn parse_metrics_listen(s: &str) -> Result<Option<SocketAddr>> {
     Ok(Some(addr))
 }
 
-/// Parses `--cores`: a count (`4`) or a CPU list (`0-3,6`).
-pub fn parse_cores(spec: &str, available: usize) -> Result<Vec<usize>> {
-    let spec = spec.trim();
-    if !spec.contains([',', '-']) {
-        let n: usize = spec
-            .parse()
-            .with_context(|| format!("bad core count '{spec}'"))?;
-        if n == 0 {
-            bail!("--cores must be at least 1");
-        }
-        return Ok((0..n).map(|i| i % available.max(1)).collect());
-    }
-    let mut cpus = Vec::new();
-    for part in spec.split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (usize, usize) = (a.trim().parse()?, b.trim().parse()?);
-                if b < a {
-                    bail!("bad CPU range '{part}'");
-                }
-                cpus.extend(a..=b);
-            }
-            None => cpus.push(part.trim().parse()?),
-        }
-    }
-    if cpus.is_empty() {
-        bail!("empty CPU list");
-    }
-    Ok(cpus)
-}
-
-fn available_cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+/// The connection, request-reading and partition limits (ranges checked by [`bounds`]).
+fn limit_settings(get_int: &dyn Fn(&str) -> Result<i64>) -> Result<LimitSettings> {
+    use std::time::Duration;
+    let positive = |k: &str| -> Result<Option<u64>> {
+        let v = get_int(k)?;
+        Ok((v > 0).then_some(v as u64))
+    };
+    let need = |k: &str| -> Result<u64> { Ok(get_int(k)?.max(1) as u64) };
+    Ok(LimitSettings {
+        connections_max_idle: positive("connections.max.idle.ms")?.map(Duration::from_millis),
+        request_read_timeout: Duration::from_millis(need("runnel.request.read.timeout.ms")?),
+        max_connections: need("max.connections")? as usize,
+        max_connections_per_ip: need("max.connections.per.ip")? as usize,
+        queued_max_request_bytes: positive("queued.max.request.bytes")?.map(|b| b as usize),
+        partitions_per_core: need("runnel.topic.partitions.per.core")? as usize,
+        open_segment_files_per_core: need("runnel.log.open.files.per.core")? as usize,
+    })
 }
 
 impl Config {
@@ -239,6 +280,19 @@ impl Config {
                 table.insert(k, v);
             }
             source = format!("{}", path.display());
+        }
+        let origin = |k: &str| -> String {
+            if explicit.contains(k) {
+                format!("set in {source}")
+            } else {
+                "built-in default".to_string()
+            }
+        };
+        bounds::check(&table, &origin)?;
+        if let Some(n) = ov.node_id {
+            if n < 0 {
+                bail!("--node-id {n} is out of range: it must be at least 0");
+            }
         }
         let get_str = |k: &str| -> Result<String> {
             match table.get(k) {
@@ -298,12 +352,7 @@ impl Config {
             Some(c) => c.clone(),
             None => get_str("cores")?,
         };
-        let avail = available_cpus();
-        let cores = if cores_spec == "all" || cores_spec.is_empty() {
-            (0..avail).collect()
-        } else {
-            parse_cores(&cores_spec, avail)?
-        };
+        let cores = cores::resolve(&cores_spec, &cores::allowed_cpus())?;
         let cfg = Config {
             listen,
             advertised,
@@ -325,6 +374,7 @@ impl Config {
                 ms if ms <= 0 => None,
                 ms => Some(std::time::Duration::from_millis(ms as u64)),
             },
+            limits: limit_settings(&get_int)?,
             groups: GroupSettings {
                 offsets_partitions: get_int("offsets.topic.num.partitions")?.clamp(1, 1000) as i32,
                 initial_rebalance_delay_ms: get_int("group.initial.rebalance.delay.ms")?.max(0)
@@ -337,6 +387,16 @@ impl Config {
                 consumer_session_timeout_ms: get_int("group.consumer.session.timeout.ms")? as i32,
                 consumer_heartbeat_interval_ms: get_int("group.consumer.heartbeat.interval.ms")?
                     as i32,
+                consumer_min_session_timeout_ms: get_int("group.consumer.min.session.timeout.ms")?
+                    as i32,
+                consumer_max_session_timeout_ms: get_int("group.consumer.max.session.timeout.ms")?
+                    as i32,
+                consumer_min_heartbeat_interval_ms: get_int(
+                    "group.consumer.min.heartbeat.interval.ms",
+                )? as i32,
+                consumer_max_heartbeat_interval_ms: get_int(
+                    "group.consumer.max.heartbeat.interval.ms",
+                )? as i32,
                 consumer_assignors: get_str("group.consumer.assignors")?
                     .split(',')
                     .map(|s| s.trim().to_string())
@@ -374,6 +434,14 @@ impl Config {
                     .collect(),
             ),
             broker_configs: BrokerConfigs::from_table(&table, &explicit),
+            dynamic: Default::default(),
+            shutdown_timeout: std::time::Duration::from_millis(get_int(
+                "runnel.shutdown.timeout.ms",
+            )? as u64),
+            health_stall_timeout: std::time::Duration::from_millis(get_int(
+                "runnel.health.stall.timeout.ms",
+            )? as u64),
+            periodic_interval_override_us: get_int("runnel.test.periodic.interval.us")? as u64,
             source,
         };
         let mut cfg = cfg;
@@ -440,11 +508,65 @@ mod tests {
     }
 
     #[test]
-    fn core_specs() {
-        assert_eq!(parse_cores("3", 8).unwrap(), vec![0, 1, 2]);
-        assert_eq!(parse_cores("0-2,5", 8).unwrap(), vec![0, 1, 2, 5]);
-        assert!(parse_cores("0", 8).is_err());
+    fn listener_schemes_are_stripped() {
         assert_eq!(parse_host_port("PLAINTEXT://h:1").unwrap(), ("h".into(), 1));
+    }
+
+    #[test]
+    fn out_of_range_values_in_a_file_name_the_key_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.toml");
+        std::fs::write(&p, "log.segment.bytes = 10\n").unwrap();
+        let e = format!(
+            "{:#}",
+            Config::load(Some(&p), &Overrides::default()).unwrap_err()
+        );
+        assert!(e.contains("log.segment.bytes = 10"), "{e}");
+        assert!(e.contains("r.toml"), "{e}");
+        let ov = Overrides {
+            cores: Some("4096".into()),
+            ..Default::default()
+        };
+        let e = format!("{:#}", Config::load(None, &ov).unwrap_err());
+        assert!(e.contains("one executor per CPU"), "{e}");
+    }
+
+    #[test]
+    fn resource_limits_have_defaults_offs_and_ranges() {
+        let l = Config::load(None, &Overrides::default()).unwrap().limits;
+        assert_eq!(
+            l.connections_max_idle,
+            Some(std::time::Duration::from_secs(600))
+        );
+        assert_eq!(l.max_connections, 65536);
+        assert_eq!(l.max_connections_per_ip, i32::MAX as usize);
+        assert_eq!(l.queued_max_request_bytes, Some(256 << 20));
+        assert_eq!(l.partitions_per_core, 7000);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.toml");
+        std::fs::write(
+            &p,
+            "connections.max.idle.ms = -1\nqueued.max.request.bytes = -1\n",
+        )
+        .unwrap();
+        let l = Config::load(Some(&p), &Overrides::default())
+            .unwrap()
+            .limits;
+        assert_eq!(l.connections_max_idle, None);
+        assert_eq!(l.queued_max_request_bytes, None);
+        for bad in [
+            "\"max.connections\" = 0",
+            "runnel.request.read.timeout.ms = 0",
+            "runnel.topic.partitions.per.core = 0",
+            "runnel.log.open.files.per.core = 1",
+            "queued.max.request.bytes = -2",
+        ] {
+            std::fs::write(&p, format!("{bad}\n")).unwrap();
+            assert!(
+                Config::load(Some(&p), &Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -118,3 +118,5 @@ pub const ELECTION_NOT_NEEDED: i16 = 84;
 pub const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
 /// DescribeCluster asked for an endpoint type this broker does not serve.
 pub const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
+/// A regular expression in the request does not compile (ListTransactions v2's pattern).
+pub const INVALID_REGULAR_EXPRESSION: i16 = 128;

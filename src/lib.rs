@@ -7,6 +7,7 @@
 //! - [`txn`]: the transaction coordinator (transactional ids, two-phase commit markers).
 //! - [`cluster`]: topic metadata and broker identity.
 //! - [`metrics`]: Prometheus metrics, `/health` and `/ready`.
+//! - [`fd_limit`]: the file-descriptor limit raised at startup.
 //! - [`server`]: startup, executors, listeners and shutdown.
 //! - [`cli`]: the command line (broker flags and the `topic`/`produce`/`consume`/`group`
 //!   client commands).
@@ -16,9 +17,12 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod errors;
+pub mod fd_limit;
 pub mod group;
 pub mod kafka;
 pub mod metrics;
+pub mod panic_exit;
+pub mod periodic;
 pub mod server;
 pub mod shard;
 pub mod storage;

@@ -6,11 +6,14 @@ use runnel::cli::{BrokerArgs, Cli, Command};
 use runnel::config::{Config, Overrides};
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(runnel::cli::normalize_args(std::env::args_os().collect()));
     match cli.command {
         None => run_broker(cli.broker),
         Some(Command::Start(args)) => run_broker(args),
-        Some(client) => std::process::exit(runnel::cli::run(client)),
+        Some(client) => {
+            runnel::cli::default_sigpipe();
+            std::process::exit(runnel::cli::run(client))
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! executor per core joined by a channel mesh, a SO_REUSEPORT listener on every core, and a
 //! clean stop on SIGTERM/SIGINT.
 
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +17,15 @@ use crate::cluster::TopicTable;
 use crate::config::Config;
 use crate::kafka::connection;
 use crate::metrics::Registry;
+use crate::periodic::{self, Loop};
 use crate::shard::messages::MeshMessage;
 use crate::shard::{partitions, Shard};
 use crate::storage::direct_io::o_direct_supported;
+
+/// How long startup waits for the listen address to be free before giving up.
+const LISTEN_PROBE_GRACE: Duration = Duration::from_secs(3);
+/// How often each core looks at the stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(100);
 
 /// glommio's default io_memory, used when memlock is not limited.
 const DEFAULT_IO_MEMORY: usize = 10 << 20;
@@ -62,7 +69,7 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
         .truncate(false)
         .write(true)
         .open(dir.join(".lock"))
-        .context("creating data directory lock")?;
+        .with_context(|| format!("creating the lock file {}", dir.join(".lock").display()))?;
     // SAFETY: flock on a file descriptor we own.
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         bail!(
@@ -71,6 +78,77 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
         );
     }
     Ok(f)
+}
+
+/// Fails when another process (another broker, or anything else) already listens on `addr`.
+///
+/// Every core binds the Kafka port with SO_REUSEPORT, which would let a second broker started on
+/// the same address share the port silently, splitting clients between two brokers. A socket
+/// bound *without* SO_REUSEPORT cannot share the address with a listener, so binding one (and
+/// closing it again) tells whether the address is free. The bind also fails while connections
+/// of a previous run linger on the port (TIME_WAIT, or clients still closing): then a connect
+/// tells whether anything actually listens.
+fn ensure_listen_address_free(addr: std::net::SocketAddr) -> Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    // A broker killed a moment ago may hold its listening sockets for a few more milliseconds
+    // (its io_uring is torn down after the process): give the kernel a short while.
+    let deadline = std::time::Instant::now() + LISTEN_PROBE_GRACE;
+    loop {
+        match std::net::TcpListener::bind(addr) {
+            Ok(probe) => {
+                drop(probe);
+                return Ok(());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                if !someone_listens(addr) {
+                    return Ok(());
+                }
+                if std::time::Instant::now() >= deadline {
+                    bail!(
+                        "cannot listen on {addr}: the address is already in use by another \
+                         process (another broker?); stop it or choose another address with \
+                         --listen / listeners"
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => bail!("cannot listen on {addr}: {e}"),
+        }
+    }
+}
+
+/// Whether a connection to `addr` (loopback for a wildcard address) is accepted.
+fn someone_listens(addr: std::net::SocketAddr) -> bool {
+    let mut target = addr;
+    if target.ip().is_unspecified() {
+        target.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    std::net::TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok()
+}
+
+/// After the stop flag is set, gives the cores `timeout` to finish; then exits the process.
+fn start_shutdown_watchdog(stop: Arc<AtomicBool>, timeout: Duration) -> Result<()> {
+    std::thread::Builder::new()
+        .name("runnel-stop-watchdog".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            std::thread::sleep(timeout);
+            tracing::error!(
+                timeout_ms = timeout.as_millis() as u64,
+                "the broker did not stop within runnel.shutdown.timeout.ms; exiting now \
+                 (recovery at the next start replays what was not synced)"
+            );
+            std::process::exit(1);
+        })
+        .context("starting the shutdown watchdog")?;
+    Ok(())
 }
 
 /// Starts the metrics listener if one is configured; returns what the startup log shows. A
@@ -95,20 +173,38 @@ fn start_metrics(config: &Config, registry: &Arc<Registry>) -> String {
 
 /// Runs the broker until SIGTERM or SIGINT.
 pub fn run(config: Config) -> Result<()> {
+    crate::panic_exit::install();
+    periodic::set_interval_override(config.periodic_interval_override_us);
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let _lock = lock_data_dir(&config.data_dir)?;
+    ensure_listen_address_free(config.listen)?;
+    crate::fd_limit::raise_nofile();
     let direct = o_direct_supported(&config.data_dir);
     let cluster_id: Arc<str> = load_or_create_cluster_id(&config.data_dir, config.node_id)?.into();
     let table = Arc::new(TopicTable::load(&config.data_dir.join("topics.json"))?);
+    // Configs changed at run time (AlterConfigs) apply over the file and flags, as on Kafka.
+    let dynamic = crate::cluster::dynamic_config::DynamicConfigs::load(&config.data_dir)?;
+    let config = if dynamic == Default::default() {
+        config
+    } else {
+        tracing::info!(broker = ?dynamic.broker, cluster_default = ?dynamic.cluster_default,
+            groups = dynamic.groups.len(), "applying dynamic configs");
+        config.with_dynamic(Arc::new(dynamic))
+    };
     let memlock = memlock_limit();
     let cores = config.cores.len();
     let io_memory = io_memory_for(memlock, cores);
 
     let shutdown = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGTERM, shutdown.clone())?;
-    signal_hook::flag::register(signal_hook::consts::SIGINT, shutdown.clone())?;
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        // A second signal while stopping exits at once; the first asks for a clean stop.
+        signal_hook::flag::register_conditional_shutdown(sig, 1, shutdown.clone())?;
+        signal_hook::flag::register(sig, shutdown.clone())?;
+    }
+    start_shutdown_watchdog(shutdown.clone(), config.shutdown_timeout)?;
     let registry = Registry::new(cores, shutdown.clone());
+    registry.set_stall_timeout(config.health_stall_timeout);
     let metrics_at = start_metrics(&config, &registry);
 
     tracing::info!(
@@ -152,9 +248,13 @@ pub fn run(config: Config) -> Result<()> {
         }
         let h = builder
             .spawn(move || async move {
-                let res = core_main(i, cfg, cid, tbl, mesh, stop, loaded, reg.clone()).await;
-                if res.is_err() {
+                let res =
+                    core_main(i, cfg, cid, tbl, mesh, stop.clone(), loaded, reg.clone()).await;
+                if let Err(e) = &res {
+                    // One core gone means its partitions are gone: stop the whole broker.
+                    tracing::error!(core = i, error = %e, "core failed; stopping the broker");
                     reg.core_failed();
+                    stop.store(true, Ordering::SeqCst);
                 }
                 res
             })
@@ -220,37 +320,37 @@ async fn core_main(
         .map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
     registry.core_listening();
     tracing::info!(core = id, listen = %config.listen, "core ready");
-    // One accept stays in flight across the stop-flag ticks: dropping an io_uring accept that
-    // has already completed would close the connection it accepted.
-    let mut accept = Box::pin(listener.accept());
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let tick = async {
-            glommio::timer::sleep(Duration::from_millis(100)).await;
-            None
-        };
-        let got = futures_lite::future::or(async { Some((&mut accept).await) }, tick).await;
-        match got {
-            Some(Ok(stream)) => {
-                accept = Box::pin(listener.accept());
-                let s = shard.clone();
-                glommio::spawn_local(connection::serve(s, stream)).detach();
-            }
-            Some(Err(e)) => {
-                accept = Box::pin(listener.accept());
-                tracing::warn!(core = id, error = %e, "accept failed");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
-            }
-            None => {}
-        }
-    }
-    drop(accept);
-    drop(listener);
+    // The accept loop runs as its own task and is cancelled when the stop flag is seen: nothing
+    // re-polls a pending accept on a timer (each such poll would leave a waker reference behind).
+    let acceptor = glommio::spawn_local(accept_loop(listener, shard.clone()));
+    wait_for_stop(&stop).await;
+    acceptor.cancel().await;
     tracing::info!(core = id, "stopping: syncing logs");
     shard.close_all().await;
     Ok(())
+}
+
+/// Accepts connections until the task is cancelled; each connection is served by its own task.
+async fn accept_loop(listener: TcpListener, shard: Rc<Shard>) {
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                glommio::spawn_local(connection::serve(shard.clone(), stream)).detach();
+            }
+            Err(e) => {
+                // EMFILE and the like: back off instead of spinning.
+                tracing::warn!(core = shard.id, error = %e, "accept failed");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Returns once the broker's stop flag is set, checking it on a fresh timer every 100 ms.
+async fn wait_for_stop(stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        periodic::tick(Loop::StopWatch, STOP_CHECK).await;
+    }
 }
 
 #[cfg(test)]

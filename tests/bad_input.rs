@@ -5,38 +5,11 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
 
 use common::client::{self, Msg};
+use common::raw::{closed, connect, framed};
 use common::Broker;
 use rdkafka::Offset;
-
-fn connect(b: &Broker) -> TcpStream {
-    let s = TcpStream::connect(("127.0.0.1", b.port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s
-}
-
-/// True when the broker closed the connection (EOF or reset) instead of answering.
-fn closed(mut s: TcpStream) -> bool {
-    let mut buf = [0u8; 64];
-    match s.read(&mut buf) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => matches!(
-            e.kind(),
-            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
-        ),
-    }
-}
-
-/// Frames a request body with its 4-byte size prefix.
-fn framed(body: Vec<u8>) -> Vec<u8> {
-    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
-    frame.extend(body);
-    frame
-}
 
 fn still_serves(b: &Broker) {
     let msgs = vec![Msg {
@@ -90,7 +63,7 @@ fn garbage_truncated_and_oversized_frames_disconnect_only_that_client() {
         &[5u8],
     ]
     .concat();
-    s.write_all(&framed(body)).unwrap();
+    s.write_all(&framed(&body)).unwrap();
     assert!(closed(s), "truncated body closes the connection");
     // A frame whose declared size is never fully sent, then the client goes away.
     let mut s = connect(&b);
@@ -117,7 +90,7 @@ fn unknown_api_versions_version_gets_v0_fallback() {
         &[0u8, 0, 0],
     ]
     .concat();
-    s.write_all(&framed(body)).unwrap();
+    s.write_all(&framed(&body)).unwrap();
     let mut size = [0u8; 4];
     s.read_exact(&mut size).unwrap();
     let n = i32::from_be_bytes(size) as usize;

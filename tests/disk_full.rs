@@ -2,61 +2,19 @@
 //! when the disk fills, the broker stays up and serves reads, accepts writes again once space
 //! is freed, and no acknowledged record is damaged, also across kill -9.
 //!
-//! Needs root (mount); elsewhere the test says it is skipped and passes.
+//! Needs root (mount). Not root, it fails, unless `RUNNEL_SKIP_ROOT_TESTS=1` is set: then it
+//! prints SKIPPED and returns (see tests/common/loopfs.rs).
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use common::client::{self, Msg};
-use common::Broker;
+use common::{loopfs, Broker};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Offset};
-
-/// Unmounts the test filesystem when dropped.
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-fn mount_small_ext4(dir: &Path, mib: u64) -> Option<Mount> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("disk_full: skipped, needs root to mount a loop filesystem");
-        return None;
-    }
-    let img = dir.join("disk.img");
-    let f = std::fs::File::create(&img).ok()?;
-    f.set_len(mib << 20).ok()?;
-    let mkfs = Command::new("mkfs.ext4")
-        .args(["-q", "-F"])
-        .arg(&img)
-        .status();
-    if !mkfs.is_ok_and(|s| s.success()) {
-        eprintln!("disk_full: skipped, mkfs.ext4 is missing or failed (install e2fsprogs)");
-        return None;
-    }
-    let mnt = dir.join("mnt");
-    std::fs::create_dir_all(&mnt).ok()?;
-    let ok = Command::new("mount")
-        .args(["-o", "loop"])
-        .arg(&img)
-        .arg(&mnt)
-        .status()
-        .ok()?
-        .success();
-    if !ok {
-        eprintln!("disk_full: skipped, cannot mount a loop device here");
-        return None;
-    }
-    Some(Mount(mnt))
-}
 
 /// A delivery report: the acknowledged offset and value, or the error.
 type Outcome = Result<(i64, Vec<u8>), String>;
@@ -118,10 +76,11 @@ fn free_bytes(path: &Path) -> u64 {
 
 #[test]
 fn disk_full_refuses_writes_keeps_reads_and_recovers() {
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(mount) = mount_small_ext4(tmp.path(), 48) else {
+    if !loopfs::require_root("disk_full") {
         return;
-    };
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mount = loopfs::mount_small_ext4(tmp.path(), 48);
     let mnt = mount.0.clone();
     // Leave about 4 MiB free.
     let filler = mnt.join("filler");

@@ -219,15 +219,11 @@ fn segments_roll_and_old_segments_are_read_from_disk() {
     // Small segments and a tiny cache force cold reads through indexes across many segments.
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("r.toml");
-    std::fs::write(
-        &cfg,
-        "log.segment.bytes = 65536\nrunnel.cache.bytes.per.core = 4096\n",
-    )
-    .unwrap();
+    std::fs::write(&cfg, "runnel.cache.bytes.per.core = 4096\n").unwrap();
     let cfg_s = cfg.to_string_lossy().to_string();
     let mut b = Broker::start_with(&["--config", &cfg_s]);
     let bs = b.bootstrap();
-    client::create_topic(&bs, "roll", 1);
+    client::create_topic_with(&bs, "roll", 1, &[("segment.bytes", "65536")]);
     let msgs: Vec<Msg> = (0..5000)
         .map(|i| Msg {
             partition: Some(0),

@@ -8,66 +8,29 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use common::client;
+use common::raw::Conn;
 use common::Broker;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse,
-    RequestHeader, TopicName,
+    InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use rdkafka::Offset;
 
-/// A bare protocol connection.
-struct Conn {
-    s: TcpStream,
-    correlation: i32,
-}
-
 impl Conn {
-    fn open(b: &Broker) -> Conn {
-        let s = TcpStream::connect(("127.0.0.1", b.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        Conn { s, correlation: 1 }
-    }
-
-    fn call<Req: Encodable, Resp: Decodable>(&mut self, key: ApiKey, v: i16, req: &Req) -> Resp {
-        self.correlation += 1;
-        let mut h = RequestHeader::default();
-        h.request_api_key = key as i16;
-        h.request_api_version = v;
-        h.correlation_id = self.correlation;
-        h.client_id = Some(StrBytes::from_static_str("idempotence-test"));
-        let mut body = BytesMut::new();
-        h.encode(&mut body, key.request_header_version(v)).unwrap();
-        req.encode(&mut body, v).unwrap();
-        let mut frame = (body.len() as i32).to_be_bytes().to_vec();
-        frame.extend_from_slice(&body);
-        self.s.write_all(&frame).unwrap();
-        let mut len = [0u8; 4];
-        self.s.read_exact(&mut len).unwrap();
-        let mut buf = vec![0u8; i32::from_be_bytes(len) as usize];
-        self.s.read_exact(&mut buf).unwrap();
-        let mut b = Bytes::from(buf);
-        let hv = key.response_header_version(v);
-        kafka_protocol::messages::ResponseHeader::decode(&mut b, hv).unwrap();
-        Resp::decode(&mut b, v).unwrap()
-    }
-
     fn init_producer_id(&mut self) -> (i64, i16) {
         let mut req = InitProducerIdRequest::default();
         req.transaction_timeout_ms = 60000;
         req.producer_id = kafka_protocol::messages::ProducerId(-1);
         req.producer_epoch = -1;
-        let r: InitProducerIdResponse = self.call(ApiKey::InitProducerId, 4, &req);
+        let r: InitProducerIdResponse = self.call(&req, 4);
         assert_eq!(r.error_code, 0);
         (r.producer_id.0, r.producer_epoch)
     }
@@ -107,7 +70,7 @@ impl Conn {
         req.acks = -1;
         req.timeout_ms = 10000;
         req.topic_data.push(td);
-        let r: ProduceResponse = self.call(ApiKey::Produce, 9, &req);
+        let r: ProduceResponse = self.call(&req, 9);
         let p = &r.responses[0].partition_responses[0];
         (p.error_code, p.base_offset)
     }
@@ -295,7 +258,7 @@ fn transaction_tooling_apis_show_an_open_transaction() {
     t.name = TopicName(StrBytes::from_static_str("tooling"));
     t.partition_indexes = vec![0];
     req.topics.push(t);
-    let r: DescribeProducersResponse = c.call(ApiKey::DescribeProducers, 0, &req);
+    let r: DescribeProducersResponse = c.call(&req, 0);
     let part = &r.topics[0].partitions[0];
     assert_eq!(part.error_code, 0);
     assert_eq!(part.active_producers.len(), 1);
@@ -304,7 +267,7 @@ fn transaction_tooling_apis_show_an_open_transaction() {
 
     let mut req = ListTransactionsRequest::default();
     req.duration_filter = -1;
-    let r: ListTransactionsResponse = c.call(ApiKey::ListTransactions, 1, &req);
+    let r: ListTransactionsResponse = c.call(&req, 1);
     let listed: Vec<(String, String)> = r
         .transaction_states
         .iter()
@@ -325,7 +288,7 @@ fn transaction_tooling_apis_show_an_open_transaction() {
         TransactionalId(StrBytes::from_static_str("tooling-tx")),
         TransactionalId(StrBytes::from_static_str("nobody")),
     ];
-    let r: DescribeTransactionsResponse = c.call(ApiKey::DescribeTransactions, 0, &req);
+    let r: DescribeTransactionsResponse = c.call(&req, 0);
     let known = &r.transaction_states[0];
     assert_eq!(known.error_code, 0);
     assert_eq!(known.transaction_state.as_str(), "Ongoing");

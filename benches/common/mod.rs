@@ -89,3 +89,47 @@ pub fn scratch_dir() -> tempfile::TempDir {
     }
     dir
 }
+
+/// One v2 record batch of `count` records (keys, `value_size`-byte values of mixed text so
+/// that codecs compress them about as much as real payloads) with `codec`: exactly one batch,
+/// record `i` at offset delta `i`.
+pub fn one_batch(count: usize, value_size: usize, codec: Compression) -> Bytes {
+    let mut x: u32 = 0x1234_5678;
+    let records: Vec<Record> = (0..count)
+        .map(|i| {
+            let value: Vec<u8> = (0..value_size)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    b"abcdefghijklmnopqrstuvwxyz0123456789 {}:,\""[(x % 42) as usize]
+                })
+                .collect();
+            Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                // As the decoder reports them (base sequence -1 + delta): one batch.
+                sequence: -1 + i as i32,
+                timestamp: 1_700_000_000_000 + i as i64,
+                key: Some(Bytes::from(format!("key-{i}"))),
+                value: Some(Bytes::from(value)),
+                headers: Default::default(),
+            }
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let opts = RecordEncodeOptions {
+        version: 2,
+        compression: codec,
+    };
+    if let Err(e) = RecordBatchEncoder::encode(&mut buf, &records, &opts) {
+        panic!("encoding a benchmark batch: {e}");
+    }
+    buf.freeze()
+}

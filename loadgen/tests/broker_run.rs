@@ -25,11 +25,34 @@ impl Drop for Broker {
     }
 }
 
-fn broker_bin() -> Option<PathBuf> {
+/// The broker binary: `$RUNNEL_BIN`, or one built in this workspace (built here with cargo when
+/// missing). No binary is a failure, never a silent pass.
+fn broker_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("RUNNEL_BIN") {
         let p = PathBuf::from(p);
-        return p.is_file().then_some(p);
+        assert!(p.is_file(), "RUNNEL_BIN={} is not a file", p.display());
+        return p;
     }
+    if let Some(p) = find_broker_bin() {
+        return p;
+    }
+    // A target directory of its own: the cargo running this test holds the lock of its own.
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::temp_dir().join("runnel-loadgen-test-broker");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&workspace)
+        .args(["build", "-p", "runnel", "--bin", "runnel", "--target-dir"])
+        .arg(&target)
+        .status()
+        .expect("running cargo to build the broker");
+    assert!(status.success(), "building the runnel broker failed");
+    let built = target.join("debug/runnel");
+    assert!(built.is_file(), "no runnel binary at {}", built.display());
+    built
+}
+
+fn find_broker_bin() -> Option<PathBuf> {
     let mut candidates = Vec::new();
     // This test runs from <target>/<profile>/deps/.
     if let Ok(exe) = std::env::current_exe() {
@@ -121,10 +144,7 @@ fn run_workload(
 
 #[test]
 fn tiny_workload_consumes_everything() {
-    let Some(bin) = broker_bin() else {
-        println!("SKIPPED: no runnel binary (set RUNNEL_BIN or run `cargo build --bin runnel`)");
-        return;
-    };
+    let bin = broker_bin();
     let dir = tempfile::tempdir().unwrap();
     let broker = start_broker(&bin, dir.path());
     let plot = dir.path().join("result.svg");
@@ -189,10 +209,7 @@ fn tiny_workload_consumes_everything() {
 
 #[test]
 fn lean_client_consumes_everything() {
-    let Some(bin) = broker_bin() else {
-        println!("SKIPPED: no runnel binary (set RUNNEL_BIN or run `cargo build --bin runnel`)");
-        return;
-    };
+    let bin = broker_bin();
     let dir = tempfile::tempdir().unwrap();
     let broker = start_broker(&bin, dir.path());
     let (stdout, v) = run_workload(
@@ -235,10 +252,7 @@ fn lean_client_consumes_everything() {
 /// Backlog mode with `client`: nothing is consumed while producing, then the drain reads
 /// every message exactly once and is reported on its own.
 fn backlog_is_drained_after_producing(client: &str) {
-    let Some(bin) = broker_bin() else {
-        println!("SKIPPED: no runnel binary (set RUNNEL_BIN or run `cargo build --bin runnel`)");
-        return;
-    };
+    let bin = broker_bin();
     let dir = tempfile::tempdir().unwrap();
     let broker = start_broker(&bin, dir.path());
     let (stdout, v) = run_workload(

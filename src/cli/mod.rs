@@ -77,6 +77,50 @@ pub enum Command {
     Group(group::GroupArgs),
 }
 
+/// Client subcommands, which take the connection flags.
+const CLIENT_COMMANDS: [&str; 4] = ["topic", "produce", "consume", "group"];
+
+/// Moves connection flags written before a client subcommand (`runnel --brokers X topic list`)
+/// after it (`runnel topic --brokers X list`), where clap expects them; other argument lists are
+/// returned unchanged.
+pub fn normalize_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let text: Vec<Option<&str>> = args.iter().map(|a| a.to_str()).collect();
+    let mut i = 1;
+    while i < args.len() {
+        match text[i] {
+            Some("--brokers" | "--timeout" | "-X" | "--client-property") => i += 2,
+            Some(t)
+                if t.starts_with("--brokers=")
+                    || t.starts_with("--timeout=")
+                    || t.starts_with("--client-property=")
+                    || (t.starts_with("-X") && t.len() > 2) =>
+            {
+                i += 1
+            }
+            _ => break,
+        }
+    }
+    match text.get(i).copied().flatten() {
+        Some(cmd) if i > 1 && CLIENT_COMMANDS.contains(&cmd) => {
+            let mut out = vec![args[0].clone(), args[i].clone()];
+            out.extend_from_slice(&args[1..i]);
+            out.extend_from_slice(&args[i + 1..]);
+            out
+        }
+        _ => args,
+    }
+}
+
+/// Restores the default SIGPIPE action for client commands, so that `runnel topic describe |
+/// head` ends quietly when the reader goes away, as other Unix tools do (Rust ignores SIGPIPE,
+/// which turns every later write into a panic). The broker keeps SIGPIPE ignored.
+pub fn default_sigpipe() {
+    // SAFETY: setting a signal's disposition to its default has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Runs a client command (anything but `start`) and returns the process exit code. Errors are
 /// printed to standard error as `runnel: error: ...`.
 pub fn run(command: Command) -> i32 {
@@ -95,5 +139,35 @@ pub fn run(command: Command) -> i32 {
             eprintln!("runnel: error: {e}");
             e.code as i32
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<std::ffi::OsString> {
+        s.split(' ').map(Into::into).collect()
+    }
+
+    #[test]
+    fn connection_flags_before_a_client_command_move_after_it() {
+        assert_eq!(
+            normalize_args(args("runnel --brokers h:1 topic list")),
+            args("runnel topic --brokers h:1 list")
+        );
+        assert_eq!(
+            normalize_args(args("runnel -X a=b --timeout=3 group list")),
+            args("runnel group -X a=b --timeout=3 list")
+        );
+        for same in [
+            "runnel --cores 2",
+            "runnel topic list",
+            "runnel --brokers h:1",
+        ] {
+            assert_eq!(normalize_args(args(same)), args(same));
+        }
+        let cli = Cli::try_parse_from(normalize_args(args("runnel --brokers h:1 topic list")));
+        assert!(cli.is_ok(), "{cli:?}");
     }
 }

@@ -20,7 +20,7 @@ pub fn load_or_create_cluster_id(data_dir: &Path, node_id: i32) -> Result<String
     std::fs::write(&tmp, body).context("writing meta.properties")?;
     std::fs::File::open(&tmp)?.sync_all()?;
     std::fs::rename(&tmp, &path)?;
-    crate::storage::log::sync_dir(data_dir);
+    crate::storage::fault::sync_dir_blocking(data_dir)?;
     Ok(id)
 }
 

@@ -3,6 +3,7 @@
 //! core holds an immutable snapshot that core 0 broadcasts after each change.
 
 pub mod broker_config;
+pub mod dynamic_config;
 pub mod identity;
 pub mod producer_ids;
 pub mod topic_config;

@@ -50,6 +50,9 @@ pub enum CreateError {
     InvalidName(String),
     /// INVALID_PARTITIONS
     InvalidPartitions,
+    /// Refused with this Kafka error code and message (a partition limit, a partition that
+    /// could not be opened).
+    Refused(i16, String),
 }
 
 /// Checks a topic name the way Kafka does: 1-249 characters of `[a-zA-Z0-9._-]`, not `.`/`..`.
@@ -88,18 +91,16 @@ impl TopicTable {
         }
     }
 
-    /// Writes the table durably (temporary file, fsync, rename, directory fsync).
+    /// Writes the table durably (temporary file, fsync, rename, directory fsync). Blocking.
     pub fn store(&self, path: &Path) -> Result<()> {
-        use std::io::Write;
-        let tmp = path.with_extension("json.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec_pretty(self)?)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            crate::storage::log::sync_dir(dir);
-        }
-        Ok(())
+        write_durably(path, serde_json::to_vec_pretty(self)?)
+    }
+
+    /// [`TopicTable::store`] on the executor's blocking pool (from a task on an executor).
+    pub async fn store_async(&self, path: &Path) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(self)?;
+        let path = path.to_path_buf();
+        crate::storage::fault::blocking(move || write_durably(&path, bytes)).await
     }
 
     /// Looks a topic up by name.
@@ -107,9 +108,17 @@ impl TopicTable {
         self.topics.get(name)
     }
 
-    /// Looks a topic up by id.
+    /// Looks a topic up by id (Fetch v13+, Produce v13+: once per topic of a request). Ids
+    /// are stored hyphenated, so the text is compared without parsing every stored id.
     pub fn by_id(&self, id: uuid::Uuid) -> Option<&TopicMeta> {
-        self.topics.values().find(|t| t.uuid() == id)
+        if id.is_nil() {
+            return None;
+        }
+        let mut buf = uuid::Uuid::encode_buffer();
+        let text: &str = id.hyphenated().encode_lower(&mut buf);
+        self.topics
+            .values()
+            .find(|t| t.id.eq_ignore_ascii_case(text))
     }
 
     /// Core index owning `topic`/`partition` among `cores` executors.
@@ -148,13 +157,7 @@ impl TopicTable {
     /// Executor slots for `n` new partitions: each goes to the core owning the fewest
     /// partitions so far, ties to the lowest index.
     fn place(&self, n: usize, cores: usize) -> Vec<u32> {
-        let cores = cores.max(1);
-        let mut load = vec![0usize; cores];
-        for t in self.topics.values() {
-            for &s in &t.partitions {
-                load[s as usize % cores] += 1;
-            }
-        }
+        let mut load = self.core_loads(cores);
         let mut placement = Vec::with_capacity(n);
         for _ in 0..n {
             let mut core = 0;
@@ -210,10 +213,52 @@ impl TopicTable {
         Ok(meta.clone())
     }
 
+    /// Partitions placed on each of `cores` cores.
+    pub fn core_loads(&self, cores: usize) -> Vec<usize> {
+        let cores = cores.max(1);
+        let mut load = vec![0usize; cores];
+        for t in self.topics.values() {
+            for &s in &t.partitions {
+                load[s as usize % cores] += 1;
+            }
+        }
+        load
+    }
+
+    /// Checks that no core owns more than `limit` partitions
+    /// (`runnel.topic.partitions.per.core`); the error is the message for the client.
+    pub fn check_partitions_per_core(&self, cores: usize, limit: usize) -> Result<(), String> {
+        let load = self.core_loads(cores);
+        match load.iter().enumerate().max_by_key(|(_, &l)| l) {
+            Some((core, &l)) if l > limit => Err(format!(
+                "This would place {l} partitions on core {core}, more than \
+                 runnel.topic.partitions.per.core allows ({limit} per core, {} on this \
+                 broker's {} core(s)).",
+                limit * load.len(),
+                load.len()
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Removes a topic, returning it.
     pub fn delete(&mut self, name: &str) -> Option<TopicMeta> {
         self.topics.remove(name)
     }
+}
+
+/// Writes `bytes` to `path` through a synced temporary file, then syncs the directory.
+pub(crate) fn write_durably(path: &Path, bytes: Vec<u8>) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        crate::storage::fault::sync_dir_blocking(dir)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -270,5 +315,32 @@ mod tests {
         assert_eq!(TopicTable::load(&p).unwrap(), t);
         assert_eq!(t.owner("a", 0, 2), Some(0));
         assert_eq!(t.owner("a", 5, 2), None);
+    }
+
+    #[test]
+    fn topics_are_found_by_id() {
+        let mut t = TopicTable::default();
+        t.create("a", 1, BTreeMap::new(), 2).unwrap();
+        let b = t.create("b", 1, BTreeMap::new(), 2).unwrap();
+        assert_eq!(t.by_id(b.uuid()).map(|m| m.name.as_str()), Some("b"));
+        assert!(t.by_id(uuid::Uuid::nil()).is_none());
+        assert!(t.by_id(uuid::Uuid::new_v4()).is_none());
+        // An id stored in upper case (written by hand) is still found.
+        t.topics.get_mut("b").unwrap().id = b.id.to_uppercase();
+        assert_eq!(t.by_id(b.uuid()).map(|m| m.name.as_str()), Some("b"));
+    }
+
+    #[test]
+    fn partitions_per_core_limit() {
+        let mut t = TopicTable::default();
+        t.create("a", 4, BTreeMap::new(), 2).unwrap();
+        assert_eq!(t.core_loads(2), vec![2, 2]);
+        assert!(t.check_partitions_per_core(2, 2).is_ok());
+        t.create("b", 1, BTreeMap::new(), 2).unwrap();
+        let e = t.check_partitions_per_core(2, 2).unwrap_err();
+        assert!(
+            e.contains("runnel.topic.partitions.per.core allows (2 per core"),
+            "{e}"
+        );
     }
 }

@@ -56,7 +56,7 @@ pub async fn join(
     client_id: String,
     client_host: String,
 ) -> JoinGroupResponse {
-    let cfg = shard.config.groups.clone();
+    let cfg = shard.config().groups.clone();
     let group_id = req.group_id.0.to_string();
     if group_id.is_empty() {
         return join_error(errors::INVALID_GROUP_ID, &req.member_id);
@@ -98,9 +98,11 @@ pub async fn join(
     }
     match outcome {
         JoinOutcome::Now(r) => r,
-        JoinOutcome::Wait(rx) => rx
-            .await
-            .unwrap_or_else(|| join_error(errors::REBALANCE_IN_PROGRESS, &req.member_id)),
+        JoinOutcome::Wait(rx) => {
+            super::note_deadline(shard, &group_id);
+            rx.await
+                .unwrap_or_else(|| join_error(errors::REBALANCE_IN_PROGRESS, &req.member_id))
+        }
     }
 }
 

@@ -17,6 +17,10 @@ fn settings() -> GroupSettings {
         offset_metadata_max_bytes: 4096,
         consumer_session_timeout_ms: 45000,
         consumer_heartbeat_interval_ms: 5000,
+        consumer_min_session_timeout_ms: 45000,
+        consumer_max_session_timeout_ms: 60000,
+        consumer_min_heartbeat_interval_ms: 5000,
+        consumer_max_heartbeat_interval_ms: 15000,
         consumer_assignors: vec!["uniform".into()],
     }
 }

@@ -268,8 +268,12 @@ pub fn heartbeat(
     client_id: String,
     client_host: String,
 ) -> ConsumerGroupHeartbeatResponse {
-    let cfg = shard.config.groups.clone();
     let group_id = req.group_id.0.to_string();
+    // The broker's settings with this group's own configs (KIP-848 group configs) applied.
+    let cfg = {
+        let c = shard.config();
+        c.groups.for_group(c.dynamic.group(&group_id))
+    };
     if group_id.is_empty() {
         return error(errors::INVALID_REQUEST, "GroupId can't be empty.");
     }

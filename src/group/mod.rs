@@ -10,18 +10,21 @@
 //! - [`offsets`]: OffsetCommit, OffsetFetch, OffsetDelete.
 //! - [`admin`]: ListGroups, DescribeGroups, DeleteGroups, ConsumerGroupDescribe.
 //! - [`store`]: writing group records to `__consumer_offsets` and loading them at startup.
-//! - [`sweep`]: timers (session expiry, rebalance deadlines, offsets retention).
+//! - [`sweep`]: the timer task (session expiry, rebalance deadlines, offsets retention), woken at
+//!   the deadlines [`timers`] computes.
 
 pub mod admin;
 pub mod assignor;
 pub mod classic;
 pub mod consumer;
+pub mod deleted_topics;
 pub mod offsets;
 pub mod records;
 pub mod session;
 pub mod state;
 pub mod store;
 pub mod sweep;
+pub mod timers;
 pub mod txn_offsets;
 
 use std::cell::RefCell;
@@ -45,6 +48,8 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 pub struct Coordinator {
     /// Groups by id.
     pub groups: RefCell<HashMap<String, Group>>,
+    /// When the timer task wakes next.
+    pub timers: timers::Timers,
 }
 
 /// A group request forwarded to the coordinating core. Requests are carried decoded, with the
@@ -127,8 +132,57 @@ pub enum GroupReply {
     Code(i16),
 }
 
-/// Runs a group call on this (the coordinating) core.
+impl GroupCall {
+    /// The group the call is about, for the log lines it leads to.
+    fn group_id(&self) -> Option<&str> {
+        Some(match self {
+            GroupCall::Join { req, .. } => req.group_id.0.as_str(),
+            GroupCall::Sync(req, _) => req.group_id.0.as_str(),
+            GroupCall::Heartbeat(req, _) => req.group_id.0.as_str(),
+            GroupCall::Leave(req, _) => req.group_id.0.as_str(),
+            GroupCall::Commit(req, _) => req.group_id.0.as_str(),
+            GroupCall::TxnCommit(req, _) => req.group_id.0.as_str(),
+            GroupCall::DeleteOffsets(req) => req.group_id.0.as_str(),
+            GroupCall::ConsumerHeartbeat { req, .. } => req.group_id.0.as_str(),
+            GroupCall::Describe { group, .. }
+            | GroupCall::ConsumerDescribe { group, .. }
+            | GroupCall::Delete(group) => group.as_str(),
+            GroupCall::FetchOffsets(_) | GroupCall::List => return None,
+        })
+    }
+}
+
+/// Runs a group call on this (the coordinating) core; its log lines name the group.
 pub async fn handle(shard: &Rc<Shard>, call: GroupCall) -> GroupReply {
+    use tracing::Instrument;
+    let span = match call.group_id() {
+        Some(g) => tracing::info_span!("group", group = %g),
+        None => tracing::Span::none(),
+    };
+    let group = call.group_id().map(str::to_string);
+    let reply = handle_call(shard, call).instrument(span).await;
+    // The call may have set an earlier deadline (a new member, a rebalance started).
+    if let Some(group) = group {
+        note_deadline(shard, &group);
+    }
+    reply
+}
+
+/// Tells the timer task about `group`'s next deadline. Called after every group call, and by
+/// calls that wait (JoinGroup, SyncGroup) before they wait: their wait may end at a deadline.
+pub fn note_deadline(shard: &Shard, group: &str) {
+    let due = shard
+        .groups
+        .groups
+        .borrow()
+        .get(group)
+        .and_then(|g| timers::next_deadline(g, &shard.config()));
+    if let Some(at) = due {
+        shard.groups.timers.deadline(at);
+    }
+}
+
+async fn handle_call(shard: &Rc<Shard>, call: GroupCall) -> GroupReply {
     match call {
         GroupCall::Join {
             req,
@@ -187,7 +241,7 @@ pub fn partition_of(shard: &Shard, group: &str) -> i32 {
         .topic_table()
         .get(OFFSETS_TOPIC)
         .map(|t| t.partitions.len() as i32)
-        .unwrap_or(shard.config.groups.offsets_partitions);
+        .unwrap_or(shard.config().groups.offsets_partitions);
     records::partition_for(group, n)
 }
 

@@ -87,7 +87,7 @@ pub async fn commit(
 ) -> OffsetCommitResponse {
     let group_id = req.group_id.0.to_string();
     let partition = partition_of(shard, &group_id);
-    let max_meta = shard.config.groups.offset_metadata_max_bytes;
+    let max_meta = shard.config().groups.offset_metadata_max_bytes;
     let group_code = if group_id.is_empty() {
         errors::INVALID_GROUP_ID
     } else if !serves(shard, partition) {

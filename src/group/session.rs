@@ -42,16 +42,18 @@ pub async fn sync(shard: &Rc<Shard>, req: SyncGroupRequest) -> SyncGroupResponse
     };
     match outcome {
         SyncOutcome::Now(r) => r,
-        SyncOutcome::Wait(rx) => rx
-            .await
-            .unwrap_or_else(|| sync_error(errors::REBALANCE_IN_PROGRESS)),
+        SyncOutcome::Wait(rx) => {
+            super::note_deadline(shard, &group_id);
+            rx.await
+                .unwrap_or_else(|| sync_error(errors::REBALANCE_IN_PROGRESS))
+        }
         SyncOutcome::Store(generation, value) => {
             let key = super::records::OffsetsKey::Group {
                 group: group_id.clone(),
             };
             let encoded = super::records::encode_group(&value);
             let stored = store::append(shard, partition, vec![(key, Some(encoded))]).await;
-            let cfg = shard.config.groups.clone();
+            let cfg = shard.config().groups.clone();
             let mut groups = shard.groups.groups.borrow_mut();
             let Some(c) = classic_mut(&mut groups, &group_id) else {
                 return sync_error(errors::UNKNOWN_MEMBER_ID);
@@ -207,7 +209,7 @@ pub fn leave(shard: &Rc<Shard>, req: LeaveGroupRequest, version: i16) -> LeaveGr
     } else {
         vec![(req.member_id.to_string(), None)]
     };
-    let cfg = shard.config.groups.clone();
+    let cfg = shard.config().groups.clone();
     let mut persist = false;
     {
         let mut groups = shard.groups.groups.borrow_mut();

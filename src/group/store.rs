@@ -124,6 +124,8 @@ pub async fn load(shard: &Rc<Shard>, partition: i32, log: &PartitionLog) {
             ms = started.elapsed().as_millis() as u64,
             "loaded consumer groups"
         );
+        // Loaded groups bring their own deadlines.
+        shard.groups.timers.wake_now();
     }
 }
 

@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 use super::classic::{complete_join, maybe_complete_join, prepare_rebalance};
 use super::records::OffsetsKey;
 use super::state::{now_ms, ClassicGroup, ClassicState, GroupKind};
+use super::timers::next_deadline;
 use super::{consumer, store};
 use crate::config::GroupSettings;
 use crate::errors;
 use crate::shard::Shard;
 
-/// How often the timers are checked.
-const TICK: Duration = Duration::from_millis(50);
+/// Longest sleep of the timer task when no group has a deadline (offsets retention still runs).
+const IDLE: Duration = Duration::from_secs(60);
 /// How often offsets retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
@@ -22,12 +23,27 @@ pub fn start(shard: Rc<Shard>) {
     glommio::spawn_local(async move {
         let mut last_retention = Instant::now();
         loop {
-            glommio::timer::sleep(TICK).await;
             tick(&shard);
             if last_retention.elapsed() >= RETENTION_EVERY {
                 last_retention = Instant::now();
                 expire_offsets(&shard).await;
             }
+            let now = Instant::now();
+            let config = shard.config();
+            let due = shard
+                .groups
+                .groups
+                .borrow()
+                .values()
+                .filter_map(|g| next_deadline(g, &config))
+                .min();
+            let wake = due
+                .unwrap_or(now + IDLE)
+                .min(last_retention + RETENTION_EVERY);
+            let timers = &shard.groups.timers;
+            timers.set_next_wake(wake);
+            crate::periodic::tick_until(crate::periodic::Loop::GroupSweep, wake, timers.changed())
+                .await;
         }
     })
     .detach();
@@ -37,21 +53,24 @@ fn tick(shard: &Rc<Shard>) {
     if shard.groups.groups.borrow().is_empty() {
         return;
     }
-    let cfg = shard.config.groups.clone();
+    let config = shard.config();
+    let cfg = &config.groups;
     let table = shard.topic_table();
     let now = Instant::now();
     let mut persist = Vec::new();
     {
         let mut groups = shard.groups.groups.borrow_mut();
         for g in groups.values_mut() {
+            let _span = tracing::info_span!("group", group = %g.id).entered();
             match &mut g.kind {
                 GroupKind::Classic(c) => {
-                    if classic_tick(c, now, &cfg) {
+                    if classic_tick(c, now, cfg) {
                         persist.push(g.id.clone());
                     }
                 }
                 GroupKind::Consumer(cg) => {
-                    consumer::tick(cg, now, &table, &cfg);
+                    let own = config.dynamic.group(&g.id).map(|o| cfg.for_group(Some(o)));
+                    consumer::tick(cg, now, &table, own.as_ref().unwrap_or(cfg));
                 }
             }
         }
@@ -107,7 +126,7 @@ fn classic_tick(c: &mut ClassicGroup, now: Instant, cfg: &GroupSettings) -> bool
 /// Deletes committed offsets of groups that have had no members for offsets.retention.minutes
 /// (and the groups themselves once nothing is left).
 async fn expire_offsets(shard: &Rc<Shard>) {
-    let retention = shard.config.groups.offsets_retention_ms as i64;
+    let retention = shard.config().groups.offsets_retention_ms as i64;
     let now = now_ms();
     let mut work: Vec<(i32, Vec<OffsetsKey>)> = Vec::new();
     {

@@ -63,7 +63,7 @@ pub async fn commit(
     if group_code != errors::NONE {
         return answer(&req, |_, _| group_code);
     }
-    let max_meta = shard.config.groups.offset_metadata_max_bytes;
+    let max_meta = shard.config().groups.offset_metadata_max_bytes;
     let now = now_ms();
     let mut entries = Vec::new();
     let mut values = Vec::new();

@@ -4,7 +4,8 @@
 //! The read loop spawns a task per request and queues its handle; the write loop awaits the
 //! handles in order, so pipelined requests (clients keep up to five or more in flight) are
 //! processed in parallel but answered in sequence. A malformed frame or request closes the
-//! connection after the responses before it are written.
+//! connection after the responses before it are written. Connection and request-reading limits
+//! are applied here and in [`super::frame`].
 
 use std::cell::RefCell;
 use std::pin::Pin;
@@ -18,8 +19,9 @@ use glommio::channels::local_channel;
 use glommio::net::TcpStream;
 use glommio::task::JoinHandle;
 
+use super::admission::Admission;
 use super::dispatch::{self, Outcome};
-use super::frame::{read_frame, FrameError};
+use super::frame::{idle_watch, read_frame, Activity, FrameError, FrameLimits};
 use crate::shard::Shard;
 
 /// Requests of one connection processed at the same time before reading pauses.
@@ -59,21 +61,51 @@ impl AsyncWrite for Half {
     }
 }
 
-/// Serves a connection until the peer closes it or sends something malformed.
+/// Serves a connection until the peer closes it, sends something malformed, or breaks a limit
+/// (`max.connections`, `max.connections.per.ip`, `connections.max.idle.ms`, the partial-frame
+/// timeout, a frame over the core's request-byte budget).
 pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
+    let peer = stream.peer_addr().ok();
+    let limits = &shard.config().limits;
+    let _ticket = match Admission::global().admit(
+        peer.map(|p| p.ip()),
+        limits.max_connections,
+        limits.max_connections_per_ip,
+    ) {
+        Ok(t) => t,
+        Err(refusal) => {
+            crate::metrics::hooks::connection_rejected(refusal);
+            tracing::debug!(?peer, reason = refusal.label(), "connection refused");
+            return;
+        }
+    };
     let _open = crate::metrics::hooks::ConnectionGuard::open();
     let _ = stream.set_nodelay(true);
-    let peer = stream.peer_addr().ok();
     let stream = Rc::new(RefCell::new(stream));
+    let activity = Activity::new();
     let (tx, rx) = local_channel::new_bounded::<JoinHandle<Outcome>>(MAX_IN_FLIGHT);
-    let writer = glommio::spawn_local(write_loop(stream.clone(), rx));
+    let writer = glommio::spawn_local(write_loop(stream.clone(), rx, activity.clone()));
     let mut reader = BufReader::with_capacity(64 * 1024, Half(stream.clone()));
-    let max = shard.config.socket_request_max_bytes;
+    let frame_limits = FrameLimits {
+        max: shard.config().socket_request_max_bytes,
+        read_timeout: limits.request_read_timeout,
+        budget: shard.read_budget.clone(),
+    };
+    let watch = limits.connections_max_idle.map(|idle| {
+        let s = stream.clone();
+        glommio::spawn_local(idle_watch(activity.clone(), idle, move || shutdown(&s)))
+    });
     loop {
-        match read_frame(&mut reader, max).await {
+        match read_frame(&mut reader, &frame_limits, &activity).await {
             Ok(frame) => {
-                let task = glommio::spawn_local(dispatch::handle_frame(shard.clone(), frame, peer))
-                    .detach();
+                let s = shard.clone();
+                let task = glommio::spawn_local(async move {
+                    let out = dispatch::handle_frame(s, frame.data, peer).await;
+                    drop(frame.reservation);
+                    out
+                })
+                .detach();
+                activity.in_flight.set(activity.in_flight.get() + 1);
                 if tx.send(task).await.is_err() {
                     break;
                 }
@@ -81,6 +113,27 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
             Err(FrameError::Closed) => break,
             Err(FrameError::BadSize(n)) => {
                 tracing::debug!(?peer, size = n, "invalid frame size; closing connection");
+                break;
+            }
+            Err(FrameError::OverBudget(n)) => {
+                tracing::debug!(
+                    ?peer,
+                    size = n,
+                    "frame larger than queued.max.request.bytes; closing connection"
+                );
+                break;
+            }
+            Err(FrameError::Idle) => {
+                crate::metrics::hooks::connection_timed_out(false);
+                tracing::debug!(
+                    ?peer,
+                    "idle for connections.max.idle.ms; closing connection"
+                );
+                break;
+            }
+            Err(FrameError::Timeout) => {
+                crate::metrics::hooks::connection_timed_out(true);
+                tracing::debug!(?peer, "request frame not complete within runnel.request.read.timeout.ms; closing connection");
                 break;
             }
             Err(FrameError::Io(e)) => {
@@ -91,6 +144,9 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     }
     drop(tx);
     writer.await;
+    if let Some(w) = watch {
+        w.cancel().await;
+    }
     shutdown(&stream);
 }
 
@@ -107,17 +163,22 @@ fn shutdown(stream: &Rc<RefCell<TcpStream>>) {
 async fn write_loop(
     stream: Rc<RefCell<TcpStream>>,
     rx: local_channel::LocalReceiver<JoinHandle<Outcome>>,
+    activity: Rc<Activity>,
 ) {
     let mut w = Half(stream.clone());
     while let Some(task) = rx.recv().await {
-        match task.await {
-            Some(Outcome::Respond(chunks)) => {
-                if write_chunks(&mut w, chunks).await.is_err() {
-                    break;
-                }
-            }
-            Some(Outcome::NoResponse) => {}
-            Some(Outcome::Close) | None => break,
+        let outcome = task.await;
+        let done = match outcome {
+            Some(Outcome::Respond(chunks)) => write_chunks(&mut w, chunks).await.is_err(),
+            Some(Outcome::NoResponse) => false,
+            Some(Outcome::Close) | None => true,
+        };
+        activity
+            .in_flight
+            .set(activity.in_flight.get().saturating_sub(1));
+        activity.touch();
+        if done {
+            break;
         }
     }
     // Make the read loop stop too (it may be blocked reading).

@@ -9,6 +9,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use super::apis;
 use super::rope::{RopeBuf, Substitutions};
+use super::validate;
 use crate::metrics::hooks as metrics;
 use crate::shard::Shard;
 
@@ -63,49 +64,120 @@ pub async fn handle_frame(
     outcome
 }
 
+/// What a request frame is, after the checks that precede serving it.
+// Returned once per frame and matched at once: boxing the big variant would only add an
+// allocation per request.
+#[allow(clippy::large_enum_variant)]
+pub enum Parsed {
+    /// A decoded request of a supported API and version.
+    Request {
+        /// The API.
+        key: ApiKey,
+        /// Its version.
+        version: i16,
+        /// The request header.
+        header: RequestHeader,
+        /// The request body.
+        request: RequestKind,
+    },
+    /// Produce v2, decoded as v3 (see [`apis::produce::decode_legacy`]).
+    LegacyProduce(kafka_protocol::messages::ProduceRequest),
+    /// ApiVersions of a version we cannot parse: answer v0 with UNSUPPORTED_VERSION (KIP-511).
+    ApiVersionsFallback,
+    /// Unknown API or version, or a malformed request: close the connection.
+    Close,
+}
+
+/// Checks and decodes a request frame (at least [`super::frame::MIN_REQUEST`] bytes, without its
+/// size prefix) exactly as the broker does before serving it: API and version support, the
+/// request validator ([`validate::check_request`]), then kafka-protocol's decoder.
+pub fn parse(frame: Bytes) -> Parsed {
+    let api_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let Ok(key) = ApiKey::try_from(api_key) else {
+        tracing::debug!(api_key, "unknown API key; closing connection");
+        return Parsed::Close;
+    };
+    let Some(range) = apis::api_versions::supported(key) else {
+        tracing::debug!(?key, "unsupported API; closing connection");
+        return Parsed::Close;
+    };
+    if version < range.0 || version > range.1 {
+        if key == ApiKey::ApiVersions {
+            return Parsed::ApiVersionsFallback;
+        }
+        tracing::debug!(?key, version, "unsupported version; closing connection");
+        return Parsed::Close;
+    }
+    // Bound every count and length before kafka-protocol sizes allocations from them. The walk
+    // does not panic (the fuzzers call it unguarded); the guard is defence in depth.
+    let checked = crate::panic_exit::catching(|| validate::check_request(&frame));
+    match checked {
+        Some(Ok(_)) => {}
+        Some(Err(e)) => {
+            refused(key, version, &e);
+            return Parsed::Close;
+        }
+        None => {
+            tracing::warn!(
+                ?key,
+                version,
+                "request validator panicked; closing connection"
+            );
+            return Parsed::Close;
+        }
+    }
+    if key == ApiKey::Produce && version < 3 {
+        return match apis::produce::decode_legacy(version, frame) {
+            Some(r) => Parsed::LegacyProduce(r),
+            None => Parsed::Close,
+        };
+    }
+    let decoded = crate::panic_exit::catching(|| decode(key, version, frame));
+    match decoded {
+        Some(Ok((header, request))) => Parsed::Request {
+            key,
+            version,
+            header,
+            request,
+        },
+        Some(Err(e)) => {
+            tracing::debug!(?key, version, error = %e, "malformed request; closing connection");
+            Parsed::Close
+        }
+        None => {
+            tracing::warn!(
+                ?key,
+                version,
+                "request decoder panicked; closing connection"
+            );
+            Parsed::Close
+        }
+    }
+}
+
 async fn serve_frame(
     shard: Rc<Shard>,
     frame: Bytes,
     peer: Option<std::net::SocketAddr>,
 ) -> Outcome {
     let api_key = i16::from_be_bytes([frame[0], frame[1]]);
-    let version = i16::from_be_bytes([frame[2], frame[3]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-    let Ok(key) = ApiKey::try_from(api_key) else {
-        tracing::debug!(api_key, "unknown API key; closing connection");
-        return Outcome::Close;
-    };
-    let Some(range) = apis::api_versions::supported(key) else {
-        tracing::debug!(?key, "unsupported API; closing connection");
-        return Outcome::Close;
-    };
-    if version < range.0 || version > range.1 {
-        if key == ApiKey::ApiVersions {
-            // KIP-511: answer v0 with UNSUPPORTED_VERSION and our ranges.
+    let (key, version, header, request) = match parse(frame) {
+        Parsed::Request {
+            key,
+            version,
+            header,
+            request,
+        } => (key, version, header, request),
+        Parsed::LegacyProduce(r) => {
+            return apis::produce::handle_legacy(shard, correlation_id, r).await
+        }
+        Parsed::ApiVersionsFallback => {
             let body = apis::api_versions::unsupported_version_response();
             return encode(ApiKey::ApiVersions, 0, correlation_id, Reply::from(body));
         }
-        tracing::debug!(?key, version, "unsupported version; closing connection");
-        return Outcome::Close;
-    }
-    if key == ApiKey::Produce && version < 3 {
-        return apis::produce::handle_legacy(shard, version, correlation_id, frame).await;
-    }
-    let decoded = std::panic::catch_unwind(|| decode(key, version, frame));
-    let (header, request) = match decoded {
-        Ok(Ok(x)) => x,
-        Ok(Err(e)) => {
-            tracing::debug!(?key, version, error = %e, "malformed request; closing connection");
-            return Outcome::Close;
-        }
-        Err(_) => {
-            tracing::warn!(
-                ?key,
-                version,
-                "request decoder panicked; closing connection"
-            );
-            return Outcome::Close;
-        }
+        Parsed::Close => return Outcome::Close,
     };
     let ctx = RequestContext {
         shard,
@@ -184,6 +256,38 @@ async fn serve_frame(
     };
     metrics::response_errors(api_key, &reply.body);
     encode(key, version, correlation_id, reply)
+}
+
+/// Least time between two warnings about refused requests on one core.
+const REFUSED_WARN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+thread_local! {
+    /// When this core last warned about a refused request, and how many it refused since.
+    static REFUSED: std::cell::Cell<(Option<std::time::Instant>, u64)> =
+        const { std::cell::Cell::new((None, 0)) };
+}
+
+/// Logs a request the validator refused: a warning at most every
+/// [`REFUSED_WARN_INTERVAL`] per core (with the number refused since), debug otherwise. The
+/// request is counted as dropped by the caller's timer.
+fn refused(key: ApiKey, version: i16, e: &validate::Invalid) {
+    let now = std::time::Instant::now();
+    REFUSED.with(|c| {
+        let (last, since) = c.get();
+        if last.is_some_and(|t| now.duration_since(t) < REFUSED_WARN_INTERVAL) {
+            c.set((last, since + 1));
+            tracing::debug!(?key, version, error = %e, "malformed request; closing connection");
+        } else {
+            c.set((Some(now), 0));
+            tracing::warn!(
+                ?key,
+                version,
+                error = %e,
+                refused_since_last_warning = since,
+                "malformed request; closing connection"
+            );
+        }
+    });
 }
 
 fn decode(key: ApiKey, version: i16, frame: Bytes) -> anyhow::Result<(RequestHeader, RequestKind)> {

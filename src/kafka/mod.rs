@@ -3,8 +3,11 @@
 //! Messages are decoded and encoded with the kafka-protocol crate; record batches inside them
 //! are passed through as `Bytes` and never decoded here.
 
+pub mod admission;
 pub mod apis;
 pub mod connection;
 pub mod dispatch;
 pub mod frame;
+pub mod read_budget;
 pub mod rope;
+pub mod validate;

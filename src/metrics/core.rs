@@ -131,10 +131,21 @@ pub struct CoreMetrics {
     pub connections_accepted: AtomicU64,
     /// Connections open on this core.
     pub connections_open: AtomicI64,
+    /// Connections closed right after accept, over `max.connections` / `max.connections.per.ip`.
+    pub connections_rejected: [AtomicU64; 2],
+    /// Connections closed when idle for `connections.max.idle.ms` (0) or when a started frame
+    /// was not complete within `runnel.request.read.timeout.ms` (1).
+    pub connections_timed_out: [AtomicU64; 2],
     /// Long-polling fetches waiting on this core's partitions.
     pub fetch_waiting: AtomicI64,
     /// Duration of the group-commit fdatasyncs of this core's logs.
     pub fsync: Histogram,
+    /// Failed writes and syncs of this core's logs.
+    pub storage_errors: AtomicU64,
+    /// This core's partition logs that are offline after a failed sync.
+    pub partitions_offline: AtomicI64,
+    /// Fetches of this core's partitions refused because a stored batch failed its check.
+    pub corrupt_batch_reads: AtomicU64,
     /// Calls this core sent to each other core, by target core.
     pub forwards: Box<[AtomicU64]>,
     /// Round trip of calls to other cores (send to answer received).
@@ -145,6 +156,8 @@ pub struct CoreMetrics {
     pub busy_ns: AtomicU64,
     /// When the core's periodic timer last ran, in ms since the registry started (0: never).
     pub last_tick_ms: AtomicU64,
+    /// Turns of each periodic loop, by [`crate::periodic::Loop::index`].
+    pub periodic_turns: [AtomicU64; crate::periodic::Loop::ALL.len()],
     /// Last published partitions and group offsets.
     pub snapshot: Mutex<Arc<Snapshot>>,
 }
@@ -161,13 +174,19 @@ impl CoreMetrics {
             topics: Family::default(),
             connections_accepted: AtomicU64::new(0),
             connections_open: AtomicI64::new(0),
+            connections_rejected: Default::default(),
+            connections_timed_out: Default::default(),
             fetch_waiting: AtomicI64::new(0),
             fsync: Histogram::default(),
+            storage_errors: AtomicU64::new(0),
+            partitions_offline: AtomicI64::new(0),
+            corrupt_batch_reads: AtomicU64::new(0),
             forwards: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             forward_latency: Histogram::default(),
             stall: Histogram::default(),
             busy_ns: AtomicU64::new(0),
             last_tick_ms: AtomicU64::new(0),
+            periodic_turns: Default::default(),
             snapshot: Mutex::new(Arc::new(Snapshot::default())),
         }
     }

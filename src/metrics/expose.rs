@@ -171,7 +171,8 @@ pub fn render(reg: &Registry) -> String {
 fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
     let cores = reg.cores();
     type Get = fn(&CoreMetrics) -> u64;
-    let counters: [(&str, &str, Get); 3] = [
+    type Get2 = fn(&CoreMetrics, usize) -> u64;
+    let counters: [(&str, &str, Get); 5] = [
         (
             "runnel_requests_dropped_total",
             "Request frames that closed the connection (unknown API or version, malformed).",
@@ -187,11 +188,60 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             "Client connections accepted, by core.",
             |c| c.connections_accepted.load(Ordering::Relaxed),
         ),
+        (
+            "runnel_storage_errors_total",
+            "Failed writes and syncs of partition logs (KAFKA_STORAGE_ERROR), by core.",
+            |c| c.storage_errors.load(Ordering::Relaxed),
+        ),
+        (
+            "runnel_corrupt_batch_reads_total",
+            "Fetches answered CORRUPT_MESSAGE because a stored batch failed its check, by core.",
+            |c| c.corrupt_batch_reads.load(Ordering::Relaxed),
+        ),
     ];
     for (name, help, get) in counters {
         o.family(name, "counter", help);
         for (c, cn) in cores.iter().zip(core_names) {
             o.sample(name, &[("core", cn)], get(c));
+        }
+    }
+    let labelled: [(&str, &str, &str, [&str; 2], Get2); 2] = [
+        (
+            "runnel_connections_rejected_total",
+            "Connections closed right after accept, over a connection limit.",
+            "reason",
+            ["max_connections", "max_connections_per_ip"],
+            |c, i| c.connections_rejected[i].load(Ordering::Relaxed),
+        ),
+        (
+            "runnel_connections_timed_out_total",
+            "Connections closed by a timer: idle, or a request frame not complete in time.",
+            "reason",
+            ["idle", "partial_request"],
+            |c, i| c.connections_timed_out[i].load(Ordering::Relaxed),
+        ),
+    ];
+    for (name, help, label, values, get) in labelled {
+        o.family(name, "counter", help);
+        for (c, cn) in cores.iter().zip(core_names) {
+            for (i, v) in values.iter().enumerate() {
+                o.sample(name, &[("core", cn), (label, v)], get(c, i));
+            }
+        }
+    }
+    o.family(
+        "runnel_periodic_turns_total",
+        "counter",
+        "Turns of each periodic loop of a core (stop watch, sweeps, housekeeping, metrics).",
+    );
+    for (c, cn) in cores.iter().zip(core_names) {
+        for l in crate::periodic::Loop::ALL {
+            let n = c.periodic_turns[l.index()].load(Ordering::Relaxed);
+            o.sample(
+                "runnel_periodic_turns_total",
+                &[("core", cn.as_str()), ("loop", l.name())],
+                n,
+            );
         }
     }
     o.family(
@@ -202,6 +252,15 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
     for (c, cn) in cores.iter().zip(core_names) {
         let n = c.connections_open.load(Ordering::Relaxed);
         o.sample("runnel_connections_open", &[("core", cn)], n);
+    }
+    o.family(
+        "runnel_partitions_offline",
+        "gauge",
+        "Partitions offline after a failed fsync (KAFKA_STORAGE_ERROR until restart), by core.",
+    );
+    for (c, cn) in cores.iter().zip(core_names) {
+        let n = c.partitions_offline.load(Ordering::Relaxed);
+        o.sample("runnel_partitions_offline", &[("core", cn)], n);
     }
     o.family(
         "runnel_fetch_waiting",

@@ -54,6 +54,11 @@ pub fn install(m: Arc<CoreMetrics>, slow: Option<Duration>) {
     });
 }
 
+/// One turn of a core's periodic loop.
+pub fn periodic_turn(which: crate::periodic::Loop) {
+    with(|l| CoreMetrics::add(&l.m.periodic_turns[which.index()], 1));
+}
+
 /// Measures one request from dispatch to response.
 pub struct RequestTimer {
     api: i16,
@@ -158,6 +163,21 @@ pub fn fsync(d: Duration) {
     with(|l| l.m.fsync.observe(d));
 }
 
+/// A write or sync of a partition log failed.
+pub fn storage_error() {
+    with(|l| CoreMetrics::add(&l.m.storage_errors, 1));
+}
+
+/// A fetch met a stored batch that failed its check (answered CORRUPT_MESSAGE).
+pub fn corrupt_batch_read() {
+    with(|l| CoreMetrics::add(&l.m.corrupt_batch_reads, 1));
+}
+
+/// A partition log went offline (`1`) or an offline one was dropped (`-1`).
+pub fn partition_offline(delta: i64) {
+    with(|l| l.m.partitions_offline.fetch_add(delta, Ordering::Relaxed));
+}
+
 /// A long-polling fetch started (`1`) or stopped (`-1`) waiting on this core's partitions.
 pub fn fetch_waiting(delta: i64) {
     with(|l| l.m.fetch_waiting.fetch_add(delta, Ordering::Relaxed));
@@ -174,6 +194,21 @@ pub fn forwarded(target: usize, d: Option<Duration>) {
             l.m.forward_latency.observe(d);
         }
     });
+}
+
+/// A connection was closed right after accept because of `refusal`.
+pub fn connection_rejected(refusal: crate::kafka::admission::Refusal) {
+    use crate::kafka::admission::Refusal;
+    let i = match refusal {
+        Refusal::MaxConnections => 0,
+        Refusal::MaxConnectionsPerIp => 1,
+    };
+    with(|l| CoreMetrics::add(&l.m.connections_rejected[i], 1));
+}
+
+/// A connection was closed by a timer: a started frame too slow (`partial`) or idle.
+pub fn connection_timed_out(partial: bool) {
+    with(|l| CoreMetrics::add(&l.m.connections_timed_out[usize::from(partial)], 1));
 }
 
 /// Counts an open connection for as long as it lives.

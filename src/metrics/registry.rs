@@ -1,13 +1,14 @@
 //! The broker-wide registry: every core's [`CoreMetrics`] plus the readiness and health state
 //! behind `/ready` and `/health`.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::core::CoreMetrics;
 
-/// A core whose periodic timer has not run for this long makes `/health` fail.
+/// A core whose periodic timer has not run for this long makes `/health` fail, unless
+/// [`Registry::set_stall_timeout`] says otherwise (`runnel.health.stall.timeout.ms`).
 pub const WEDGED_AFTER: Duration = Duration::from_secs(10);
 
 /// All cores' metrics and the broker's lifecycle state.
@@ -18,6 +19,7 @@ pub struct Registry {
     listening: AtomicUsize,
     failed: AtomicBool,
     shutdown: Arc<AtomicBool>,
+    stall_timeout_ms: AtomicU64,
 }
 
 impl Registry {
@@ -31,6 +33,7 @@ impl Registry {
             listening: AtomicUsize::new(0),
             failed: AtomicBool::new(false),
             shutdown,
+            stall_timeout_ms: AtomicU64::new(WEDGED_AFTER.as_millis() as u64),
         })
     }
 
@@ -54,6 +57,12 @@ impl Registry {
         self.started.elapsed().as_millis() as u64 + 1
     }
 
+    /// Sets how long a core may go without running its periodic timer before `/health` fails.
+    pub fn set_stall_timeout(&self, d: Duration) {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.stall_timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
     /// A core has loaded its partitions and bound its Kafka listener.
     pub fn core_listening(&self) {
         self.listening.fetch_add(1, Ordering::SeqCst);
@@ -72,15 +81,16 @@ impl Registry {
     }
 
     /// `Ok` while no core has failed and no started core has stopped running its timers for
-    /// [`WEDGED_AFTER`]; otherwise why not.
+    /// the stall timeout; otherwise why not.
     pub fn health(&self) -> Result<(), String> {
         if self.failed.load(Ordering::SeqCst) {
             return Err("a core stopped with an error".into());
         }
         let now = self.now_ms();
+        let limit = self.stall_timeout_ms.load(Ordering::Relaxed);
         for c in &self.cores {
             let last = c.last_tick_ms.load(Ordering::Relaxed);
-            if last != 0 && now.saturating_sub(last) > WEDGED_AFTER.as_millis() as u64 {
+            if last != 0 && now.saturating_sub(last) > limit {
                 return Err(format!(
                     "core {} has not run its timers for {} ms",
                     c.core,

@@ -32,8 +32,9 @@ pub fn start(shard: Rc<Shard>, registry: Arc<Registry>) {
             }
             tick = tick.wrapping_add(1);
             let before = Instant::now();
-            glommio::timer::sleep(TICK).await;
-            m.stall.observe(before.elapsed().saturating_sub(TICK));
+            let every = crate::periodic::interval(TICK);
+            crate::periodic::tick(crate::periodic::Loop::MetricsSnapshot, TICK).await;
+            m.stall.observe(before.elapsed().saturating_sub(every));
             add_busy_time(&m);
         }
     })

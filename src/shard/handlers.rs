@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::messages::*;
-use super::{long_poll, partitions, topic_admin, Shard};
+use super::{dynamic_admin, long_poll, partitions, topic_admin, Shard};
 use crate::errors;
 use crate::storage::LogError;
 
@@ -44,8 +44,11 @@ pub async fn handle(shard: &Rc<Shard>, request: ShardRequest) -> ShardResponse {
             ShardResponse::ListOffsets(list_offsets(shard, queries).await)
         }
         ShardRequest::ApplyTopics(table) => {
-            partitions::apply(shard, table).await;
-            ShardResponse::Done
+            let before = shard.topic_table();
+            let failures = partitions::apply(shard, table).await;
+            let gone = crate::group::deleted_topics::deleted(&before, &shard.topic_table());
+            crate::group::deleted_topics::forget(shard, &gone).await;
+            ShardResponse::Applied(failures)
         }
         ShardRequest::CreateTopics {
             topics,
@@ -59,6 +62,14 @@ pub async fn handle(shard: &Rc<Shard>, request: ShardRequest) -> ShardResponse {
             validate_only,
         } => {
             ShardResponse::Changed(topic_admin::alter_configs(shard, changes, validate_only).await)
+        }
+        ShardRequest::AlterDynamicConfigs {
+            changes,
+            validate_only,
+        } => ShardResponse::Changed(dynamic_admin::alter(shard, changes, validate_only).await),
+        ShardRequest::ApplyConfig(config) => {
+            dynamic_admin::install(shard, config).await;
+            ShardResponse::Done
         }
         ShardRequest::CreatePartitions {
             topics,
@@ -94,6 +105,7 @@ fn storage_code(e: &LogError) -> i16 {
         LogError::OffsetOutOfRange => errors::OFFSET_OUT_OF_RANGE,
         LogError::Storage(_) => errors::KAFKA_STORAGE_ERROR,
         LogError::Producer(code) => *code,
+        LogError::Corrupt(_) => errors::CORRUPT_MESSAGE,
     }
 }
 

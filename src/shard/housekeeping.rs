@@ -27,13 +27,15 @@ pub fn start(shard: &Rc<Shard>) {
     let shard = shard.clone();
     let task = glommio::spawn_local_into(
         async move {
-            let settings = shard.config.log.clone();
-            let retention_every = Duration::from_millis(settings.retention_check_interval_ms);
-            let cleaner_every = Duration::from_millis(settings.cleaner_backoff_ms);
             let mut last_retention = Instant::now();
             let mut last_clean = Instant::now();
             loop {
-                glommio::timer::sleep(TICK.min(retention_every).min(cleaner_every)).await;
+                // Read each turn: the cleaner settings are dynamic broker configs.
+                let settings = shard.config().log.clone();
+                let retention_every = Duration::from_millis(settings.retention_check_interval_ms);
+                let cleaner_every = Duration::from_millis(settings.cleaner_backoff_ms);
+                let every = TICK.min(retention_every).min(cleaner_every);
+                crate::periodic::tick(crate::periodic::Loop::Housekeeping, every).await;
                 if last_retention.elapsed() >= retention_every {
                     last_retention = Instant::now();
                     retention_round(&shard).await;

@@ -6,11 +6,12 @@ use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
 use super::Shard;
-use crate::storage::batch::validate_batches;
+use crate::storage::batch::{self, validate_batches};
+use crate::storage::validate::{self, Origin};
 use crate::storage::{LogError, PartitionLog};
 
 /// Why an internal write failed.
@@ -107,15 +108,26 @@ pub async fn replay<F: FnMut(Record)>(log: &PartitionLog, topic: &str, mut visit
             }
         };
         for chunk in chunks {
-            let mut buf = chunk.clone();
-            let Ok(sets) = RecordBatchDecoder::decode_all(&mut buf) else {
-                tracing::error!(topic, offset, "bad batch in internal topic");
-                return seen;
-            };
-            for r in sets.into_iter().flat_map(|s| s.records) {
-                offset = offset.max(r.offset + 1);
-                seen += 1;
-                visit(r);
+            // Each batch is validated before it is decoded: a count read from disk never
+            // sizes anything ([`validate::decode`]).
+            let mut at = 0;
+            while at < chunk.len() {
+                let Some(info) = batch::peek_header(&chunk, at) else {
+                    tracing::error!(topic, offset, "bad batch in internal topic");
+                    return seen;
+                };
+                let one = chunk.slice(at..at + info.len);
+                let Ok(set) = validate::decode(&one, &info, Origin::Stored) else {
+                    tracing::error!(topic, offset, "bad batch in internal topic");
+                    return seen;
+                };
+                for r in set.records {
+                    offset = offset.max(r.offset + 1);
+                    seen += 1;
+                    visit(r);
+                }
+                offset = offset.max(info.next_offset());
+                at += info.len;
             }
         }
     }

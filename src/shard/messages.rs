@@ -201,6 +201,15 @@ pub enum ShardRequest {
         /// Check only, change nothing.
         validate_only: bool,
     },
+    /// Change dynamic broker or group configs (sent to core 0).
+    AlterDynamicConfigs {
+        /// One change per resource, in request order.
+        changes: Vec<crate::cluster::dynamic_config::alter::DynamicChange>,
+        /// Check only, change nothing.
+        validate_only: bool,
+    },
+    /// Install a new broker configuration (broadcast by core 0 after a dynamic config change).
+    ApplyConfig(Arc<crate::config::Config>),
     /// Grow topics to a number of partitions (sent to core 0).
     CreatePartitions {
         /// (topic, new total partition count).
@@ -236,8 +245,10 @@ pub enum ShardResponse {
     Produce(Vec<ProduceResult>),
     /// Per-part results, in request order.
     Fetch(Vec<FetchResult>),
-    /// CancelWait and ApplyTopics completion.
+    /// CancelWait completion.
     Done,
+    /// ApplyTopics completion: the partitions whose logs could not be opened.
+    Applied(Vec<super::partitions::OpenFailure>),
     /// Per-query answers, in request order.
     ListOffsets(Vec<OffsetAnswer>),
     /// Per-partition (error code, new log start offset) of DeleteRecords, in request order.

@@ -5,6 +5,7 @@
 //! [`ShardRequest`] to the core that owns the data (or handles it in place when that is this
 //! core) and awaits the [`ShardResponse`].
 
+pub mod dynamic_admin;
 pub mod handlers;
 pub mod housekeeping;
 pub mod internal;
@@ -42,8 +43,9 @@ pub struct Shard {
     pub id: usize,
     /// Number of executors.
     pub cores: usize,
-    /// Broker configuration.
-    pub config: Arc<Config>,
+    /// Broker configuration: the static one with the dynamic configs applied; replaced as a
+    /// whole when a dynamic config changes (read it with [`Shard::config`]).
+    config: RefCell<Arc<Config>>,
     /// Cluster id reported in Metadata.
     pub cluster_id: Arc<str>,
     /// This core's snapshot of the topic table.
@@ -67,6 +69,8 @@ pub struct Shard {
     pub policies: RefCell<HashMap<String, ProducePolicy>>,
     /// Long-polling fetches waiting on this core's partitions.
     pub long_polls: long_poll::LongPolls,
+    /// Request bytes being read or processed on this core (`queued.max.request.bytes`).
+    pub read_budget: Rc<crate::kafka::read_budget::ReadBudget>,
 }
 
 /// Calls that wait by design (long polls, rebalances): counted, but kept out of the forward
@@ -89,6 +93,7 @@ impl Shard {
         topics: Arc<TopicTable>,
         senders: Senders<MeshMessage>,
     ) -> Rc<Shard> {
+        crate::storage::open_files::set_capacity(config.limits.open_segment_files_per_core);
         Rc::new(Shard {
             id,
             cores: config.cores.len(),
@@ -105,8 +110,21 @@ impl Shard {
             metadata_lock: glommio::sync::Semaphore::new(1),
             policies: RefCell::new(HashMap::new()),
             long_polls: long_poll::LongPolls::default(),
-            config,
+            read_budget: crate::kafka::read_budget::ReadBudget::new(
+                config.limits.queued_max_request_bytes,
+            ),
+            config: RefCell::new(config),
         })
+    }
+
+    /// The current broker configuration.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.borrow().clone()
+    }
+
+    /// Installs a new broker configuration on this core (after a dynamic config change).
+    pub fn set_config(&self, config: Arc<Config>) {
+        *self.config.borrow_mut() = config;
     }
 
     /// The current topic table snapshot.
@@ -139,12 +157,12 @@ impl Shard {
 
     /// Directory of a partition's log.
     pub fn partition_dir(&self, topic: &str, partition: i32) -> PathBuf {
-        self.config.data_dir.join(format!("{topic}-{partition}"))
+        self.config().data_dir.join(format!("{topic}-{partition}"))
     }
 
     /// Storage settings for the logs of a topic with config overrides `overrides`.
     pub fn log_config(&self, overrides: &std::collections::BTreeMap<String, String>) -> LogConfig {
-        let t = TopicConfig::resolve(overrides, &self.config.topic_defaults);
+        let t = TopicConfig::resolve(overrides, &self.config().topic_defaults);
         LogConfig {
             segment_bytes: t.segment_bytes,
             segment_ms: t.segment_ms,
@@ -159,7 +177,7 @@ impl Shard {
             max_compaction_lag_ms: t.max_compaction_lag_ms,
             min_cleanable_ratio: t.min_cleanable_ratio,
             preallocate_bytes: if t.preallocate {
-                self.config.log.preallocate_step_bytes
+                self.config().log.preallocate_step_bytes
             } else {
                 0
             },
@@ -171,7 +189,7 @@ impl Shard {
         if let Some(p) = self.policies.borrow().get(topic) {
             return *p;
         }
-        let t = TopicConfig::resolve(&Default::default(), &self.config.topic_defaults);
+        let t = TopicConfig::resolve(&Default::default(), &self.config().topic_defaults);
         ProducePolicy::from(&t)
     }
 

@@ -1,10 +1,14 @@
 //! Topic-table changes: creation and deletion on core 0 (the metadata owner), and every core
 //! opening or closing the partition logs it owns when a new table is broadcast.
+//!
+//! Creation is checked against `runnel.topic.partitions.per.core` before anything is written,
+//! and a topic whose partitions could not all be opened is taken out of the table again and
+//! answered with KAFKA_STORAGE_ERROR: no OK, and no half-created topic left advertised.
 
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::messages::{NewTopic, ShardRequest};
+use super::messages::{NewTopic, ShardRequest, ShardResponse};
 use super::{LocalTopic, Shard};
 use crate::cluster::topic_config::{ProducePolicy, TopicConfig};
 use crate::cluster::topics::{CreateError, TopicMeta};
@@ -13,18 +17,31 @@ use crate::storage::PartitionLog;
 
 /// Path of the persisted topic table.
 pub fn table_path(shard: &Shard) -> std::path::PathBuf {
-    shard.config.data_dir.join("topics.json")
+    shard.config().data_dir.join("topics.json")
 }
 
-/// Installs `table` on this core: closes logs of topics that are gone (deleting their data),
-/// opens logs of partitions this core now owns.
-pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) {
+/// A partition whose log a core could not open.
+#[derive(Debug, Clone)]
+pub struct OpenFailure {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: i32,
+    /// Why it could not be opened.
+    pub error: String,
+}
+
+/// Installs `table` on this core: closes logs of topics that are gone (deleting their data)
+/// and of partitions beyond a topic's count (a rolled-back CreatePartitions), opens logs of
+/// partitions this core now owns. Returns the partitions that could not be opened.
+pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) -> Vec<OpenFailure> {
+    let mut failures = Vec::new();
     *shard.topics.borrow_mut() = table.clone();
     *shard.policies.borrow_mut() = table
         .topics
         .values()
         .map(|m| {
-            let t = TopicConfig::resolve(&m.configs, &shard.config.topic_defaults);
+            let t = TopicConfig::resolve(&m.configs, &shard.config().topic_defaults);
             (m.name.clone(), ProducePolicy::from(&t))
         })
         .collect();
@@ -45,12 +62,16 @@ pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) {
         for log in lt.partitions.iter().flatten() {
             log.close().await;
             let dir = log.dir().to_path_buf();
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
-                tracing::warn!(dir = %dir.display(), error = %e, "removing deleted partition");
-            }
+            crate::storage::fault::blocking(move || {
+                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                    tracing::warn!(dir = %dir.display(), error = %e, "removing deleted partition");
+                }
+            })
+            .await;
         }
         tracing::info!(topic = %name, core = shard.id, "closed deleted topic");
     }
+    close_removed_partitions(shard, &table).await;
     // Partitions to open, and new configs for those already open.
     for meta in table.topics.values() {
         let cfg = shard.log_config(&meta.configs);
@@ -96,10 +117,135 @@ pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) {
                 }
                 Err(e) => {
                     tracing::error!(dir = %dir.display(), error = %e, "cannot open partition log");
+                    failures.push(OpenFailure {
+                        topic: meta.name.clone(),
+                        partition: p,
+                        error: e.to_string(),
+                    });
                 }
             }
         }
     }
+    failures
+}
+
+/// Closes (and deletes) the logs of partitions past their topic's partition count in `table`.
+async fn close_removed_partitions(shard: &Rc<Shard>, table: &TopicTable) {
+    let extra: Vec<Rc<PartitionLog>> = {
+        let mut logs = shard.logs.borrow_mut();
+        let mut extra = Vec::new();
+        for (name, lt) in logs.iter_mut() {
+            let keep = table.get(name).map_or(0, |m| m.partitions.len());
+            if lt.partitions.len() > keep {
+                extra.extend(lt.partitions.drain(keep..).flatten());
+            }
+        }
+        extra
+    };
+    for log in extra {
+        log.close().await;
+        let dir = log.dir().to_path_buf();
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "removing rolled-back partition");
+        }
+    }
+}
+
+/// Installs `table` on every core; returns the partitions that could not be opened.
+pub async fn install_everywhere(shard: &Rc<Shard>, table: Arc<TopicTable>) -> Vec<OpenFailure> {
+    let calls: Vec<_> = (0..shard.cores)
+        .map(|c| shard.call(c, ShardRequest::ApplyTopics(table.clone())))
+        .collect();
+    let mut failures = Vec::new();
+    for c in calls {
+        if let ShardResponse::Applied(f) = c.await {
+            failures.extend(f);
+        }
+    }
+    failures
+}
+
+/// The message for a topic some of whose partitions could not be opened.
+pub fn open_failure_message(topic: &str, failures: &[OpenFailure]) -> Option<String> {
+    let mine: Vec<&OpenFailure> = failures.iter().filter(|f| f.topic == topic).collect();
+    let first = mine.first()?;
+    Some(format!(
+        "{} partition(s) of topic '{topic}' could not be opened (partition {}: {}); the change \
+         was rolled back.",
+        mine.len(),
+        first.partition,
+        first.error
+    ))
+}
+
+/// Removes what failed partition opens left on disk (only called for partitions that were
+/// being created, which hold no data).
+pub fn remove_failed_dirs(shard: &Shard, failures: &[OpenFailure]) {
+    for f in failures {
+        let dir = shard.partition_dir(&f.topic, f.partition);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(dir = %dir.display(), error = %e, "removing partition that failed to open");
+            }
+        }
+    }
+}
+
+/// Stores `table` and installs it everywhere (after a rollback), logging failures.
+async fn store_and_install(shard: &Rc<Shard>, table: TopicTable) {
+    if let Err(e) = table.store_async(&table_path(shard)).await {
+        tracing::error!(error = %e, "cannot persist topic table after a rollback");
+    }
+    install_everywhere(shard, Arc::new(table)).await;
+}
+
+/// Undoes the topics of `results` that have partitions in `failures`: each becomes a
+/// KAFKA_STORAGE_ERROR and leaves the table (`table` is the table that was installed).
+pub async fn roll_back_created(
+    shard: &Rc<Shard>,
+    mut table: TopicTable,
+    results: &mut [Result<TopicMeta, CreateError>],
+    failures: &[OpenFailure],
+) {
+    for r in results.iter_mut() {
+        let Ok(meta) = r else { continue };
+        if let Some(msg) = open_failure_message(&meta.name, failures) {
+            tracing::error!(topic = %meta.name, "{msg}");
+            table.delete(&meta.name);
+            *r = Err(CreateError::Refused(
+                crate::errors::KAFKA_STORAGE_ERROR,
+                msg,
+            ));
+        }
+    }
+    store_and_install(shard, table).await;
+    remove_failed_dirs(shard, failures);
+}
+
+/// Undoes partition growth of the topics in `failures`: each goes back to its partition count
+/// in `before` (`table` is the table that was installed). Returns the messages per topic.
+pub async fn roll_back_grown(
+    shard: &Rc<Shard>,
+    mut table: TopicTable,
+    before: &TopicTable,
+    failures: &[OpenFailure],
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let names: std::collections::BTreeSet<&str> =
+        failures.iter().map(|f| f.topic.as_str()).collect();
+    for name in names {
+        let (Some(old), Some(meta)) = (before.get(name), table.topics.get_mut(name)) else {
+            continue;
+        };
+        meta.partitions.truncate(old.partitions.len());
+        if let Some(msg) = open_failure_message(name, failures) {
+            tracing::error!(topic = %name, "{msg}");
+            out.push((name.to_string(), msg));
+        }
+    }
+    store_and_install(shard, table).await;
+    remove_failed_dirs(shard, failures);
+    out
 }
 
 /// Creates topics (core 0 only), persists the table and broadcasts it.
@@ -111,28 +257,38 @@ pub async fn create_topics(
     let _guard = shard.metadata_lock.acquire_permit(1).await;
     let mut table = (*shard.topic_table()).clone();
     let mut results = Vec::with_capacity(topics.len());
+    let limit = shard.config().limits.partitions_per_core;
     for t in topics {
         let n = if t.partitions == -1 {
-            shard.config.num_partitions
+            shard.config().num_partitions
         } else {
             t.partitions
         };
-        results.push(table.create(&t.name, n, t.configs, shard.cores));
+        let r = table.create(&t.name, n, t.configs, shard.cores);
+        let r = match (r, table.check_partitions_per_core(shard.cores, limit)) {
+            (Ok(meta), Err(msg)) => {
+                table.delete(&meta.name);
+                Err(CreateError::Refused(crate::errors::INVALID_PARTITIONS, msg))
+            }
+            (r, _) => r,
+        };
+        results.push(r);
     }
     if validate_only || results.iter().all(|r| r.is_err()) {
         return results;
     }
-    if let Err(e) = table.store(&table_path(shard)) {
+    if let Err(e) = table.store_async(&table_path(shard)).await {
         tracing::error!(error = %e, "cannot persist topic table");
         return results
             .into_iter()
             .map(|r| r.and(Err(CreateError::InvalidName(format!("storage error: {e}")))))
             .collect();
     }
-    let table = Arc::new(table);
-    shard
-        .broadcast(|| ShardRequest::ApplyTopics(table.clone()))
-        .await;
+    let installed = Arc::new(table);
+    let failures = install_everywhere(shard, installed.clone()).await;
+    if !failures.is_empty() {
+        roll_back_created(shard, (*installed).clone(), &mut results, &failures).await;
+    }
     results
 }
 
@@ -144,7 +300,7 @@ pub async fn delete_topics(shard: &Rc<Shard>, names: Vec<String>) -> Vec<Option<
     if results.iter().all(|r| r.is_none()) {
         return results;
     }
-    if let Err(e) = table.store(&table_path(shard)) {
+    if let Err(e) = table.store_async(&table_path(shard)).await {
         tracing::error!(error = %e, "cannot persist topic table");
         return names.iter().map(|_| None).collect();
     }

@@ -7,17 +7,21 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::messages::{ChangeResult, ShardRequest, TopicConfigChange};
-use super::partitions::table_path;
+use super::messages::{ChangeResult, TopicConfigChange};
+use super::partitions::{self, table_path};
 use super::Shard;
 use crate::cluster::topic_config::alter::apply_ops;
 use crate::cluster::TopicTable;
 use crate::errors;
 
 /// Persists `table` and installs it on every core; on a storage failure every successful
-/// result becomes a KAFKA_STORAGE_ERROR.
-async fn commit(shard: &Rc<Shard>, table: TopicTable, results: &mut [ChangeResult]) {
-    if let Err(e) = table.store(&table_path(shard)) {
+/// result becomes a KAFKA_STORAGE_ERROR. Returns the partitions that could not be opened.
+async fn commit(
+    shard: &Rc<Shard>,
+    table: TopicTable,
+    results: &mut [ChangeResult],
+) -> Vec<partitions::OpenFailure> {
+    if let Err(e) = table.store_async(&table_path(shard)).await {
         tracing::error!(error = %e, "cannot persist topic table");
         for r in results.iter_mut().filter(|r| r.is_ok()) {
             *r = Err((
@@ -25,12 +29,9 @@ async fn commit(shard: &Rc<Shard>, table: TopicTable, results: &mut [ChangeResul
                 format!("cannot persist topic table: {e}"),
             ));
         }
-        return;
+        return Vec::new();
     }
-    let table = Arc::new(table);
-    shard
-        .broadcast(|| ShardRequest::ApplyTopics(table.clone()))
-        .await;
+    partitions::install_everywhere(shard, Arc::new(table)).await
 }
 
 /// Changes topic config overrides (core 0 only).
@@ -41,7 +42,7 @@ pub async fn alter_configs(
 ) -> Vec<ChangeResult> {
     let _guard = shard.metadata_lock.acquire_permit(1).await;
     let mut table = (*shard.topic_table()).clone();
-    let defaults = &shard.config.topic_defaults;
+    let defaults = &shard.config().topic_defaults;
     let mut changed = false;
     let mut results = Vec::with_capacity(changes.len());
     for c in changes {
@@ -70,26 +71,47 @@ pub async fn alter_configs(
     results
 }
 
-/// Grows topics to the partition counts asked for (core 0 only).
+/// Grows topics to the partition counts asked for (core 0 only). Growth beyond
+/// `runnel.topic.partitions.per.core` is refused before anything changes; growth whose new
+/// partitions cannot all be opened is rolled back and answered with KAFKA_STORAGE_ERROR.
 pub async fn create_partitions(
     shard: &Rc<Shard>,
     topics: Vec<(String, i32)>,
     validate_only: bool,
 ) -> Vec<ChangeResult> {
     let _guard = shard.metadata_lock.acquire_permit(1).await;
-    let mut table = (*shard.topic_table()).clone();
-    let mut results: Vec<ChangeResult> = topics
-        .iter()
-        .map(|(name, total)| {
-            table
-                .add_partitions(name, *total, shard.cores)
-                .map(|meta| {
-                    tracing::info!(topic = %name, partitions = meta.partitions.len(), validate_only, "partitions added");
-                })
-        })
-        .collect();
+    let before = (*shard.topic_table()).clone();
+    let mut table = before.clone();
+    let limit = shard.config().limits.partitions_per_core;
+    let mut results: Vec<ChangeResult> = Vec::with_capacity(topics.len());
+    for (name, total) in &topics {
+        let previous = table.get(name).cloned();
+        let r = table
+            .add_partitions(name, *total, shard.cores)
+            .and_then(|meta| match table.check_partitions_per_core(shard.cores, limit) {
+                Ok(()) => Ok(meta),
+                Err(msg) => {
+                    if let Some(p) = previous {
+                        table.topics.insert(name.clone(), p);
+                    }
+                    Err((errors::INVALID_PARTITIONS, msg))
+                }
+            })
+            .map(|meta| {
+                tracing::info!(topic = %name, partitions = meta.partitions.len(), validate_only, "partitions added");
+            });
+        results.push(r);
+    }
     if !validate_only && results.iter().any(|r| r.is_ok()) {
-        commit(shard, table, &mut results).await;
+        let failures = commit(shard, table.clone(), &mut results).await;
+        if !failures.is_empty() {
+            let msgs = partitions::roll_back_grown(shard, table, &before, &failures).await;
+            for ((name, _), r) in topics.iter().zip(results.iter_mut()) {
+                if let Some((_, m)) = msgs.iter().find(|(n, _)| n == name) {
+                    *r = Err((errors::KAFKA_STORAGE_ERROR, m.clone()));
+                }
+            }
+        }
     }
     results
 }

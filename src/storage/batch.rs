@@ -62,11 +62,13 @@ pub struct BatchInfo {
 impl BatchInfo {
     /// Offset of the last record of the batch.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + self.last_offset_delta as i64
+        // Saturating: a base offset read from disk may be anything.
+        self.base_offset
+            .saturating_add(self.last_offset_delta as i64)
     }
     /// Offset following the batch.
     pub fn next_offset(&self) -> i64 {
-        self.last_offset() + 1
+        self.last_offset().saturating_add(1)
     }
     /// Sequence number of the last record (wrapping past `i32::MAX` as Kafka does).
     pub fn last_sequence(&self) -> i32 {
@@ -136,7 +138,8 @@ pub fn peek_header(buf: &[u8], pos: usize) -> Option<BatchInfo> {
 pub fn claimed_len(buf: &[u8], pos: usize) -> Option<usize> {
     let b = buf.get(pos..pos + LOG_OVERHEAD)?;
     let l = be_i32(b, 8);
-    (l >= 0).then_some(l as usize + LOG_OVERHEAD)
+    // Lazily: a negative length must not be converted (it overflows).
+    (l >= 0).then(|| l as usize + LOG_OVERHEAD)
 }
 
 /// True when the batch's stored CRC matches its content.

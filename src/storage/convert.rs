@@ -10,11 +10,10 @@
 //!   place where the broker re-encodes records.
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-};
+use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};
 
 use super::batch::{peek_header, set_log_append_time, BatchError, BatchInfo};
+use super::validate::{self, Origin};
 
 /// Attribute bits holding the codec.
 const CODEC_MASK: i16 = 0x07;
@@ -48,10 +47,10 @@ pub fn needs_rewrite(batches: &[BatchInfo], codec: Option<i16>, append_time: boo
     append_time || codec.is_some_and(|c| batches.iter().any(|b| b.attributes & CODEC_MASK != c))
 }
 
-/// Re-encodes one batch with `codec`.
-fn recompress(batch: &[u8], codec: i16) -> Result<BytesMut, BatchError> {
-    let mut input = Bytes::copy_from_slice(batch);
-    let set = RecordBatchDecoder::decode(&mut input).map_err(|_| BatchError::Corrupt)?;
+/// Re-encodes one batch with `codec`. The batch is validated again and decoded with bounded
+/// decompression ([`validate::decode`]).
+fn recompress(batch: &Bytes, info: &BatchInfo, codec: i16) -> Result<BytesMut, BatchError> {
+    let set = validate::decode(batch, info, Origin::Client).map_err(|_| BatchError::Corrupt)?;
     let mut out = BytesMut::with_capacity(batch.len());
     let options = RecordEncodeOptions {
         version: 2,
@@ -69,17 +68,17 @@ fn recompress(batch: &[u8], codec: i16) -> Result<BytesMut, BatchError> {
 /// Applies the topic's codec (`Some`: recompress batches sent with another one) and
 /// LogAppendTime (`Some(now)`) to a validated payload. Returns the new payload and its batches.
 pub fn rewrite(
-    payload: &[u8],
+    payload: &Bytes,
     batches: &[BatchInfo],
     codec: Option<i16>,
     append_time: Option<i64>,
 ) -> Result<(Bytes, Vec<BatchInfo>), BatchError> {
     let mut out = BytesMut::with_capacity(payload.len());
     for b in batches {
-        let src = &payload[b.pos..b.pos + b.len];
+        let src = payload.slice(b.pos..b.pos + b.len);
         let mut one = match codec {
-            Some(c) if b.attributes & CODEC_MASK != c => recompress(src, c)?,
-            _ => BytesMut::from(src),
+            Some(c) if b.attributes & CODEC_MASK != c => recompress(&src, b, c)?,
+            _ => BytesMut::from(&src[..]),
         };
         if let Some(now) = append_time {
             set_log_append_time(&mut one, now);
@@ -101,7 +100,7 @@ pub fn rewrite(
 mod tests {
     use super::*;
     use crate::storage::batch::{crc_ok, validate_batches};
-    use kafka_protocol::records::{Record, TimestampType};
+    use kafka_protocol::records::{Record, RecordBatchDecoder, TimestampType};
 
     fn batch(codec: Compression, n: i32, producer: i64) -> Bytes {
         let records: Vec<Record> = (0..n)

@@ -83,6 +83,8 @@ pub enum LogError {
     /// The producer state refused the batch, with this Kafka error code (sequence gap, stale
     /// epoch, unknown producer).
     Producer(i16),
+    /// A stored batch failed its check when a fetch read it back (CORRUPT_MESSAGE).
+    Corrupt(super::verify::CorruptBatch),
 }
 
 pub(super) struct LogState {
@@ -107,11 +109,16 @@ pub(super) struct LogState {
     pub(super) cache: VecDeque<CachedBatch>,
     pub(super) cache_bytes: usize,
     pub(super) error: Option<String>,
+    /// Set when a sync failed: the data's state on disk is unknown, so the log refuses every
+    /// read and write until the broker restarts and recovers it from disk.
+    pub(super) offline: Option<String>,
     pub(super) closed: bool,
     /// What idempotent and transactional producers have written (as of `next_offset`).
     pub(super) producers: ProducerStates,
     /// The next window of the segment a consumer is reading from disk, being read ahead.
     pub(super) readahead: Option<super::log_read::ReadAhead>,
+    /// When a corrupt stored batch was last logged, and the reports not logged since.
+    pub(super) corrupt_logged: Option<(std::time::Instant, u64)>,
 }
 
 impl LogState {
@@ -130,6 +137,9 @@ pub struct PartitionLog {
     pub(super) st: RefCell<LogState>,
     pub(super) advanced: Signal,
     pub(super) budget: Rc<CacheBudget>,
+    /// Held while the log start checkpoint is written, so that two moves (retention and
+    /// DeleteRecords) reach the disk in the order they reach memory.
+    pub(super) start_lock: glommio::sync::Semaphore,
 }
 
 /// Outcome of an append.
@@ -148,6 +158,9 @@ impl Drop for PartitionLog {
     /// core would count them forever and keep every other log's cache at one batch.
     fn drop(&mut self) {
         let st = self.st.get_mut();
+        if st.offline.is_some() {
+            crate::metrics::hooks::partition_offline(-1);
+        }
         self.budget.remove(st.cache_bytes);
         if let Some(ra) = &st.readahead {
             self.budget.release_ahead(ra.len());
@@ -166,13 +179,28 @@ impl PartitionLog {
         cfg: LogConfig,
         budget: Rc<CacheBudget>,
     ) -> std::io::Result<Rc<PartitionLog>> {
-        std::fs::create_dir_all(dir)?;
-        super::compaction::remove_leftovers(dir);
-        let mut bases: Vec<i64> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| segment::parse_log_name(&e.file_name().to_string_lossy()))
-            .collect();
-        bases.sort_unstable();
+        let (bases, log_start, clean_until) = {
+            let dir = dir.to_path_buf();
+            super::fault::blocking(move || -> std::io::Result<_> {
+                if !dir.exists() {
+                    std::fs::create_dir_all(&dir)?;
+                    // The new directory's entry must survive a crash too.
+                    if let Some(parent) = dir.parent() {
+                        super::fault::sync_dir_blocking(parent)?;
+                    }
+                }
+                super::compaction::remove_leftovers(&dir);
+                let mut bases: Vec<i64> = std::fs::read_dir(&dir)?
+                    .filter_map(|e| e.ok())
+                    .filter_map(|e| segment::parse_log_name(&e.file_name().to_string_lossy()))
+                    .collect();
+                bases.sort_unstable();
+                let log_start = super::checkpoint::read(&dir, super::checkpoint::LOG_START);
+                let clean_until = super::checkpoint::read(&dir, super::checkpoint::CLEANER);
+                Ok((bases, log_start, clean_until))
+            })
+            .await?
+        };
         let mut segments = Vec::with_capacity(bases.len().max(1));
         for (i, &base) in bases.iter().enumerate() {
             let last = i + 1 == bases.len();
@@ -180,7 +208,7 @@ impl PartitionLog {
             if seg.size == 0 && !last && seg.next_offset == seg.base_offset {
                 // An empty closed segment (left by a crash mid-roll or mid-cleaning) holds nothing.
                 tracing::info!(segment = %seg.path.display(), "removing empty closed segment");
-                seg.remove_files(dir);
+                seg.remove_files(dir).await;
                 continue;
             }
             segments.push(seg);
@@ -193,13 +221,13 @@ impl PartitionLog {
         }
         if segments.is_empty() {
             segments.push(Segment::create(dir, 0).await?);
-            sync_dir(dir);
+            sync_dir(dir).await?;
         }
         let end = segments.last().map(|s| s.next_offset).unwrap_or(0);
-        let log_start = super::checkpoint::read(dir, super::checkpoint::LOG_START)
+        let log_start = log_start
             .unwrap_or(i64::MIN)
             .clamp(segments[0].base_offset, end.max(segments[0].base_offset));
-        let clean_until = super::checkpoint::read(dir, super::checkpoint::CLEANER)
+        let clean_until = clean_until
             .unwrap_or(log_start)
             .clamp(log_start, end.max(log_start));
         let log = Rc::new(PartitionLog {
@@ -219,15 +247,60 @@ impl PartitionLog {
                 cache: VecDeque::new(),
                 cache_bytes: 0,
                 error: None,
+                offline: None,
                 closed: false,
                 producers: ProducerStates::default(),
                 readahead: None,
+                corrupt_logged: None,
             }),
             advanced: Signal::new(),
             budget,
+            start_lock: glommio::sync::Semaphore::new(1),
         });
         log.recover_producers().await?;
         Ok(log)
+    }
+
+    /// Why the log is offline (a sync failed), if it is.
+    pub fn offline(&self) -> Option<String> {
+        self.st.borrow().offline.clone()
+    }
+
+    /// Takes the log offline after a failed sync of its files: pending appends fail, and every
+    /// later append and read answers KAFKA_STORAGE_ERROR until the broker restarts. A restart
+    /// recovers the log from what is on disk; nothing acknowledged depended on the failed sync.
+    pub(super) fn go_offline(&self, e: &std::io::Error) {
+        let name = self
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        {
+            let mut st = self.st.borrow_mut();
+            if st.offline.is_some() {
+                return;
+            }
+            st.offline = Some(format!("partition offline after a failed sync: {e}"));
+            st.pending.clear();
+        }
+        tracing::error!(
+            partition = name.as_deref().unwrap_or("?"),
+            path = %self.dir.display(),
+            error = %e,
+            "fsync failed: partition is OFFLINE (KAFKA_STORAGE_ERROR) until the broker restarts"
+        );
+        crate::metrics::hooks::partition_offline(1);
+        self.advanced.notify_all();
+    }
+
+    /// Passes `r` through, taking the log offline first when it is a failed sync.
+    pub(super) fn offline_on_sync_failure<T>(&self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r {
+            crate::metrics::hooks::storage_error();
+            if super::fault::is_sync_failure(e) {
+                self.go_offline(e);
+            }
+        }
+        r
     }
 
     /// Directory holding the segments.
@@ -296,7 +369,7 @@ impl PartitionLog {
         payload: &[u8],
     ) -> Result<Appended, LogError> {
         let mut st = self.st.borrow_mut();
-        if let Some(e) = &st.error {
+        if let Some(e) = st.error.as_ref().or(st.offline.as_ref()) {
             return Err(LogError::Storage(e.clone()));
         }
         if st.closed {
@@ -374,7 +447,7 @@ impl PartitionLog {
                 if st.high_watermark >= appended.next_offset {
                     return Ok(());
                 }
-                if let Some(e) = &st.error {
+                if let Some(e) = st.error.as_ref().or(st.offline.as_ref()) {
                     return Err(LogError::Storage(e.clone()));
                 }
             }
@@ -393,7 +466,7 @@ impl PartitionLog {
                 } else {
                     st.high_watermark
                 };
-                if limit > offset || st.error.is_some() || st.closed {
+                if limit > offset || st.error.is_some() || st.offline.is_some() || st.closed {
                     return;
                 }
             }
@@ -448,9 +521,4 @@ pub(super) fn next_of(base: i64, data: &Bytes) -> i64 {
         .unwrap_or(base + 1)
 }
 
-/// fsyncs a directory so that new or renamed entries survive a crash.
-pub fn sync_dir(dir: &Path) {
-    if let Ok(f) = std::fs::File::open(dir) {
-        let _ = f.sync_all();
-    }
-}
+pub use super::fault::sync_dir;

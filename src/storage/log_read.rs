@@ -1,6 +1,12 @@
 //! Reads from a partition log: whole batches from the cache or from disk for Fetch, scans of
 //! batch headers for timestamp lookups and for rebuilding producer state.
 //!
+//! Nothing read from disk is trusted to size anything: batch lengths are checked against the
+//! file, and records are only reached through [`validate::for_each_record`] (stored rules),
+//! whose failure is a storage error for the partition. Batches a fetch serves from disk are
+//! checked first (framing, magic, CRC: [`verify`]); a corrupt one is a
+//! [`LogError::Corrupt`] for its partition, after the good batches before it were served.
+//!
 //! Read-ahead: direct I/O bypasses the kernel's page cache and its read-ahead, so a consumer
 //! catching up from disk would wait for each window's read before the broker could send it.
 //! After a disk read, the log starts reading the next window of the same segment file in the
@@ -14,12 +20,18 @@ use bytes::Bytes;
 use super::batch::{self, BatchInfo};
 use super::cache::read_cache;
 use super::log::{io_err, LogError, LogState, PartitionLog};
+use super::open_files::SegmentFile;
 use super::segment;
+use super::validate::{self, Origin};
+use super::verify::{self, CorruptBatch, Fault};
+
+/// Least time between two log lines about corrupt batches of one partition.
+const CORRUPT_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A read of the window following the last disk read of a consumer.
 pub(super) struct ReadAhead {
     /// The segment file read (a compacted or truncated segment has a new file: no match).
-    file: Rc<glommio::io::DmaFile>,
+    file: Rc<SegmentFile>,
     /// File position of the window.
     pos: u64,
     /// Bytes asked for, reserved in the core's read-ahead share until the window is used or
@@ -43,7 +55,7 @@ impl PartitionLog {
     /// Only data below the high watermark is returned. An empty result means no data yet.
     ///
     /// With `committed` (read_committed isolation) reading stops at the last stable offset
-    /// instead of the high watermark.
+    /// instead of the high watermark. An offline log (a failed sync) refuses every read.
     pub async fn read(
         &self,
         offset: i64,
@@ -52,6 +64,9 @@ impl PartitionLog {
     ) -> Result<Vec<Bytes>, LogError> {
         let hwm = {
             let mut st = self.st.borrow_mut();
+            if let Some(e) = &st.offline {
+                return Err(LogError::Storage(e.clone()));
+            }
             if offset < st.log_start || offset > st.high_watermark {
                 return Err(LogError::OffsetOutOfRange);
             }
@@ -73,14 +88,19 @@ impl PartitionLog {
         self.read_disk(offset, max_bytes, hwm).await
     }
 
+    /// Reads from the segments the batches from the one holding `offset` on, checked before
+    /// they are served ([`verify`]): the batches before a corrupt one are served, and a read
+    /// that starts at a corrupt batch is a [`LogError::Corrupt`]. A length or offset read from
+    /// disk that does not fit the segment is corruption too, never a reason to skip ahead.
     async fn read_disk(
         &self,
         offset: i64,
         max_bytes: usize,
         hwm: i64,
     ) -> Result<Vec<Bytes>, LogError> {
-        // Segments that may hold `offset`: the last one starting at or before it, then later ones.
-        let candidates: Vec<(Rc<glommio::io::DmaFile>, u64, u64)> = {
+        // Segments that may hold `offset`: the last one starting at or before it, then later
+        // ones; each with its base offset and the next one's (which its batches stay below).
+        let candidates: Vec<(Rc<SegmentFile>, u64, u64, i64, i64)> = {
             let st = self.st.borrow();
             let first = st
                 .segments
@@ -91,17 +111,21 @@ impl PartitionLog {
                 .enumerate()
                 .map(|(k, s)| {
                     let pos = if k == 0 { s.index_lookup(offset) } else { 0 };
-                    (s.file.clone(), pos, s.size)
+                    let next_base = st
+                        .segments
+                        .get(first + k + 1)
+                        .map_or(i64::MAX, |n| n.base_offset);
+                    (s.file.clone(), pos, s.size, s.base_offset, next_base)
                 })
                 .collect()
         };
         let wanted = max_bytes.max(64 * 1024);
-        for (file, pos, size) in candidates {
+        for (file, pos, size, base, next_base) in candidates {
             if pos >= size {
                 continue;
             }
             let window = ((size - pos) as usize).min(wanted);
-            let (pos, mut buf) = match self.take_readahead(&file, offset).await {
+            let (mut pos, mut buf) = match self.take_readahead(&file, offset).await {
                 Some(hit) => hit,
                 None => (
                     pos,
@@ -111,28 +135,57 @@ impl PartitionLog {
             let mut at = 0usize;
             let mut start = None;
             let mut end = 0usize;
+            let mut prev_next = base;
+            let mut fault = None;
+            let corrupt = |at: usize, pos: u64, offset: i64, fault: Fault| CorruptBatch {
+                offset,
+                position: pos + at as u64,
+                fault,
+            };
             loop {
+                let file_at = pos + at as u64;
+                if file_at >= size {
+                    break;
+                }
                 let info = match batch::peek_header(&buf, at) {
                     Some(i) => i,
+                    // The window ends inside a batch: serve what it holds.
+                    None if start.is_some() => break,
                     None => {
-                        // The first needed batch may be larger than the window: read it whole.
-                        if start.is_none() {
-                            if let Some(len) = batch::claimed_len(&buf, at) {
-                                let whole_end = pos + (at + len) as u64;
-                                if len >= batch::HEADER_LEN && whole_end <= size {
-                                    buf = segment::read(&file, pos, at + len)
-                                        .await
-                                        .map_err(io_err)?;
-                                    continue;
-                                }
+                        // Nothing to serve yet: read on from this batch (whole, if it is
+                        // larger than the window), unless its length cannot be right.
+                        let left = size - file_at;
+                        let want = match batch::claimed_len(&buf, at) {
+                            Some(len) if len >= batch::HEADER_LEN && len as u64 <= left => {
+                                len.max(window).min(left as usize)
                             }
+                            None if left >= batch::HEADER_LEN as u64 => window.min(left as usize),
+                            _ => {
+                                fault = Some(corrupt(at, pos, offset, Fault::Length));
+                                break;
+                            }
+                        };
+                        if want <= buf.len() - at {
+                            fault = Some(corrupt(at, pos, offset, Fault::Length));
+                            break;
                         }
-                        break;
+                        buf = segment::read(&file, file_at, want).await.map_err(io_err)?;
+                        if buf.len() < want {
+                            fault = Some(corrupt(0, file_at, offset, Fault::Length));
+                            break;
+                        }
+                        (pos, at) = (file_at, 0);
+                        continue;
                     }
                 };
+                if info.base_offset < prev_next || info.next_offset() > next_base {
+                    fault = Some(corrupt(at, pos, info.base_offset, Fault::Offsets));
+                    break;
+                }
                 if info.base_offset >= hwm {
                     break;
                 }
+                prev_next = info.next_offset();
                 if info.next_offset() <= offset {
                     at += info.len;
                     continue;
@@ -144,20 +197,57 @@ impl PartitionLog {
                 at += info.len;
                 end = at;
             }
-            if let Some(s) = start {
-                self.start_readahead(&file, pos + end as u64, size, wanted);
-                return Ok(vec![buf.slice(s..end)]);
+            let Some(s) = start else {
+                match fault {
+                    Some(c) => return Err(self.corrupt_read(c)),
+                    None => continue,
+                }
+            };
+            let checked = {
+                let mut verified = file.verified().borrow_mut();
+                verify::check_range(&buf, s, end, pos, &mut verified)
+            };
+            if let Err((valid_end, c)) = checked {
+                if valid_end == s {
+                    return Err(self.corrupt_read(c));
+                }
+                // Serve the good batches; the next fetch starts at the bad one and fails.
+                end = valid_end;
             }
+            self.start_readahead(&file, pos + end as u64, size, wanted);
+            return Ok(vec![buf.slice(s..end)]);
         }
         Ok(Vec::new())
     }
 
+    /// The error for a fetch that starts at the corrupt stored batch `c`: logged (at most once
+    /// a minute per partition, with the count of those not logged) and counted.
+    fn corrupt_read(&self, c: CorruptBatch) -> LogError {
+        crate::metrics::hooks::corrupt_batch_read();
+        let mut st = self.st.borrow_mut();
+        let now = std::time::Instant::now();
+        match &mut st.corrupt_logged {
+            Some((at, skipped)) if now.duration_since(*at) < CORRUPT_LOG_INTERVAL => {
+                *skipped += 1;
+            }
+            logged => {
+                let skipped = logged.map_or(0, |(_, n)| n);
+                *logged = Some((now, 0));
+                tracing::error!(
+                    dir = %self.dir.display(),
+                    offset = c.offset,
+                    position = c.position,
+                    fault = ?c.fault,
+                    not_logged_since = skipped,
+                    "corrupt stored batch: fetches from it fail with CORRUPT_MESSAGE"
+                );
+            }
+        }
+        LogError::Corrupt(c)
+    }
+
     /// The read-ahead window of `file`, if it starts at or before the batch holding `offset`.
-    async fn take_readahead(
-        &self,
-        file: &Rc<glommio::io::DmaFile>,
-        offset: i64,
-    ) -> Option<(u64, Bytes)> {
+    async fn take_readahead(&self, file: &Rc<SegmentFile>, offset: i64) -> Option<(u64, Bytes)> {
         let ra = {
             let mut st = self.st.borrow_mut();
             match &st.readahead {
@@ -180,7 +270,7 @@ impl PartitionLog {
     /// Nothing is read ahead at the end of the segment's data (newer data is served from the
     /// cache or the next segment) or when the core's read-ahead share of the cache budget is
     /// taken: many partitions read from disk at once cannot pile up windows beyond it.
-    fn start_readahead(&self, file: &Rc<glommio::io::DmaFile>, pos: u64, size: u64, window: usize) {
+    fn start_readahead(&self, file: &Rc<SegmentFile>, pos: u64, size: u64, window: usize) {
         let mut st = self.st.borrow_mut();
         self.release_readahead(&mut st);
         if pos >= size {
@@ -227,15 +317,15 @@ impl PartitionLog {
             };
             (from.max(st.log_start), st.log_start)
         };
-        let mut found = None;
+        let mut found = Ok(None);
         self.scan_from(from, |info, data| {
             if info.max_timestamp >= ts {
-                found = first_record_at_or_after(data.clone(), ts, log_start);
+                found = first_record_at_or_after(data, info, ts, log_start);
             }
-            found.is_none()
+            matches!(found, Ok(None))
         })
         .await?;
-        Ok(found)
+        found
     }
 
     /// Offset and timestamp of the record with the largest timestamp (first one on ties).
@@ -255,13 +345,13 @@ impl PartitionLog {
         let Some((t, offset)) = best else {
             return Ok(None);
         };
-        let mut found = None;
-        self.scan_from(offset.max(log_start), |_, data| {
-            found = first_record_at_or_after(data.clone(), t, log_start);
-            found.is_none()
+        let mut found = Ok(None);
+        self.scan_from(offset.max(log_start), |info, data| {
+            found = first_record_at_or_after(data, info, t, log_start);
+            matches!(found, Ok(None))
         })
         .await?;
-        Ok(found)
+        found
     }
 
     /// Visits every batch below the high watermark from the one holding `from` on, oldest
@@ -319,12 +409,33 @@ impl PartitionLog {
     }
 }
 
-/// Decodes one batch (decompressing if needed) to find the first record at or after
-/// `min_offset` with timestamp >= ts.
-fn first_record_at_or_after(mut batch: Bytes, ts: i64, min_offset: i64) -> Option<(i64, i64)> {
-    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut batch).ok()?;
-    set.records
-        .iter()
-        .find(|r| r.timestamp >= ts && r.offset >= min_offset)
-        .map(|r| (r.offset, r.timestamp))
+/// Walks one stored batch (decompressing if needed, within the bound) to find the first record
+/// at or after `min_offset` with timestamp >= ts. Nothing is sized by the batch's counts; a
+/// batch whose records do not hold together is an error for the partition, not a crash.
+fn first_record_at_or_after(
+    batch: &Bytes,
+    info: &BatchInfo,
+    ts: i64,
+    min_offset: i64,
+) -> Result<Option<(i64, i64)>, LogError> {
+    let mut found = None;
+    validate::for_each_record(batch, info, Origin::Stored, |r| {
+        let offset = info.base_offset + r.offset_delta as i64;
+        let timestamp = info.base_timestamp.saturating_add(r.timestamp_delta);
+        if timestamp >= ts && offset >= min_offset {
+            found = Some((offset, timestamp));
+        }
+        found.is_none()
+    })
+    .map_err(|e| corrupt(info, e))?;
+    Ok(found)
+}
+
+/// The error for a stored batch that fails validation (KAFKA_STORAGE_ERROR on the wire).
+pub(super) fn corrupt(info: &BatchInfo, e: validate::Invalid) -> LogError {
+    tracing::error!(base_offset = info.base_offset, error = ?e, "corrupt batch in the log");
+    LogError::Storage(format!(
+        "corrupt batch at offset {}: {e:?}",
+        info.base_offset
+    ))
 }

@@ -32,7 +32,7 @@ fn parse_snapshot_name(name: &str) -> Option<i64> {
         .flatten()
 }
 
-/// Snapshot files in `dir`, oldest first.
+/// Snapshot files in `dir`, oldest first. Blocking.
 fn snapshots(dir: &Path) -> Vec<(i64, PathBuf)> {
     let mut v: Vec<(i64, PathBuf)> = std::fs::read_dir(dir)
         .into_iter()
@@ -136,8 +136,9 @@ impl PartitionLog {
     }
 
     /// Writes a snapshot of the producer state as of the current end of the log, keeping the
-    /// newest few. Not synced: a snapshot lost or torn in a crash is skipped at recovery.
-    pub(super) fn write_snapshot(&self) {
+    /// newest few, on the blocking pool. Not synced: a snapshot lost or torn in a crash is
+    /// skipped at recovery.
+    pub(super) async fn write_snapshot(&self) {
         let (offset, body) = {
             let st = self.st.borrow();
             (st.next_offset, st.producers.encode())
@@ -149,15 +150,19 @@ impl PartitionLog {
         let crc = crc32c::crc32c(&b);
         b.extend_from_slice(&crc.to_be_bytes());
         let path = self.dir.join(snapshot_name(offset));
-        let tmp = path.with_extension("snapshot.tmp");
-        if let Err(e) = std::fs::write(&tmp, &b).and_then(|_| std::fs::rename(&tmp, &path)) {
-            tracing::warn!(path = %path.display(), error = %e, "cannot write producer snapshot");
-            return;
-        }
-        let all = snapshots(&self.dir);
-        for (_, p) in all.iter().take(all.len().saturating_sub(SNAPSHOTS_KEPT)) {
-            let _ = std::fs::remove_file(p);
-        }
+        let dir = self.dir.clone();
+        super::fault::blocking(move || {
+            let tmp = path.with_extension("snapshot.tmp");
+            if let Err(e) = std::fs::write(&tmp, &b).and_then(|_| std::fs::rename(&tmp, &path)) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write producer snapshot");
+                return;
+            }
+            let all = snapshots(&dir);
+            for (_, p) in all.iter().take(all.len().saturating_sub(SNAPSHOTS_KEPT)) {
+                let _ = std::fs::remove_file(p);
+            }
+        })
+        .await
     }
 
     /// Rebuilds the producer state at open: newest usable snapshot, then the batch headers
@@ -167,18 +172,25 @@ impl PartitionLog {
             let st = self.st.borrow();
             (st.log_start, st.next_offset)
         };
+        let dir = self.dir.clone();
+        let newest = super::fault::blocking(move || {
+            for (offset, path) in snapshots(&dir).into_iter().rev() {
+                if offset > end {
+                    let _ = std::fs::remove_file(&path);
+                    continue;
+                }
+                if let Some(state) = read_snapshot(&path) {
+                    return Some((offset, state));
+                }
+                tracing::warn!(path = %path.display(), "skipping unreadable producer snapshot");
+            }
+            None
+        })
+        .await;
         let mut from = start;
-        for (offset, path) in snapshots(&self.dir).into_iter().rev() {
-            if offset > end {
-                let _ = std::fs::remove_file(&path);
-                continue;
-            }
-            if let Some(state) = read_snapshot(&path) {
-                self.st.borrow_mut().producers = state;
-                from = offset.max(start);
-                break;
-            }
-            tracing::warn!(path = %path.display(), "skipping unreadable producer snapshot");
+        if let Some((offset, state)) = newest {
+            self.st.borrow_mut().producers = state;
+            from = offset.max(start);
         }
         if from >= end {
             return Ok(());

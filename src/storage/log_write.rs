@@ -2,15 +2,20 @@
 //! clean shutdown, and recovery from a failed write (disk full, I/O error).
 //!
 //! The flusher takes every batch appended since its last round, writes them with one aligned
-//! direct write per segment, fdatasyncs once, and then advances the high watermark. When a write,
-//! sync or roll fails, the batches that did not become durable are discarded: their producers
-//! get KAFKA_STORAGE_ERROR, the log is cut back to the high watermark on disk and in memory, and
+//! direct write per segment, fdatasyncs once, and then advances the high watermark. When a write
+//! or roll fails, the batches that did not become durable are discarded: their producers get
+//! KAFKA_STORAGE_ERROR, the log is cut back to the high watermark on disk and in memory, and
 //! appends are accepted again, so the log recovers by itself once space is freed.
+//!
+//! When a sync fails (fdatasync of a segment, fsync of an index or of the directory), nothing
+//! written since the last good sync may be trusted: the batches waiting on it fail and the log
+//! goes offline until the broker restarts (see [`super::fault`]).
 
 use std::rc::Rc;
 
 use bytes::Bytes;
 
+use super::fault;
 use super::log::{next_of, sync_dir, PartitionLog};
 use super::segment::{self, Segment};
 
@@ -36,7 +41,14 @@ impl PartitionLog {
                     st.high_watermark = next;
                     self.evict(&mut st);
                 }
+                Err(e) if fault::is_sync_failure(&e) => {
+                    let _ = self.offline_on_sync_failure::<()>(Err(e));
+                    self.st.borrow_mut().flushing = false;
+                    self.advanced.notify_all();
+                    return;
+                }
                 Err(e) => {
+                    crate::metrics::hooks::storage_error();
                     tracing::error!(dir = %self.dir.display(), error = %e, "log write failed; discarding unacknowledged appends");
                     {
                         let mut st = self.st.borrow_mut();
@@ -125,7 +137,7 @@ impl PartitionLog {
         };
         if let Some(file) = sync {
             let started = std::time::Instant::now();
-            file.fdatasync().await.map_err(std::io::Error::from)?;
+            fault::fdatasync_segment(&self.dir, &file).await?;
             crate::metrics::hooks::fsync(started.elapsed());
         }
         Ok(())
@@ -139,19 +151,20 @@ impl PartitionLog {
             let seg = st.segments.last().ok_or_else(no_segment)?;
             (seg.file.clone(), seg.size)
         };
-        file.fdatasync().await.map_err(std::io::Error::from)?;
+        fault::fdatasync_segment(&self.dir, &file).await?;
         // Give back the preallocated space past the data; reads of a closed segment stop there.
-        file.truncate(size).await.map_err(std::io::Error::from)?;
-        {
+        file.truncate(size).await?;
+        let indexes = {
             let mut st = self.st.borrow_mut();
             let seg = st.segments.last_mut().ok_or_else(no_segment)?;
             seg.reserved = size;
-            seg.store_indexes(&self.dir)?;
-        }
+            seg.index_files(&self.dir)
+        };
+        super::checkpoint::replace_files(indexes).await?;
         let seg = Segment::create(&self.dir, base).await?;
-        sync_dir(&self.dir);
+        sync_dir(&self.dir).await?;
         self.st.borrow_mut().segments.push(seg);
-        self.write_snapshot();
+        self.write_snapshot().await;
         Ok(())
     }
 
@@ -168,6 +181,7 @@ impl PartitionLog {
                 || seg.size == 0
                 || st.flushing
                 || st.error.is_some()
+                || st.offline.is_some()
                 || st.closed
             {
                 return Ok(());
@@ -177,12 +191,13 @@ impl PartitionLog {
         // The flusher is idle, so nothing is pending: mark it busy while rolling.
         self.st.borrow_mut().flushing = true;
         let r = self.roll(next).await;
+        let r = self.offline_on_sync_failure(r);
         let restart = {
             let mut st = self.st.borrow_mut();
             st.flushing = false;
             !st.pending.is_empty()
         };
-        if restart {
+        if restart && self.st.borrow().offline.is_none() {
             self.st.borrow_mut().flushing = true;
             let me = self.clone();
             glommio::spawn_local(async move { me.flush_loop().await }).detach();
@@ -196,6 +211,14 @@ impl PartitionLog {
         loop {
             match self.truncate_to_high_watermark().await {
                 Ok(()) => break,
+                Err(e) if fault::is_sync_failure(&e) => {
+                    // Not even the cut-back could be made durable: stay offline.
+                    let mut st = self.st.borrow_mut();
+                    st.error = None;
+                    drop(st);
+                    let _ = self.offline_on_sync_failure::<()>(Err(e));
+                    return;
+                }
                 Err(e) => {
                     tracing::error!(dir = %self.dir.display(), error = %e, "cannot cut the log back after a failed write; retrying");
                     glommio::timer::sleep(std::time::Duration::from_millis(500)).await;
@@ -237,7 +260,7 @@ impl PartitionLog {
                 }
             };
             match doomed {
-                Some(seg) => seg.remove_files(&self.dir),
+                Some(seg) => seg.remove_files(&self.dir).await,
                 None => break,
             }
         }
@@ -253,8 +276,7 @@ impl PartitionLog {
                 *last = seg;
             }
         }
-        sync_dir(&self.dir);
-        Ok(())
+        sync_dir(&self.dir).await
     }
 
     /// Finishes pending writes, trims and syncs the active segment, writes a producer-state
@@ -277,12 +299,23 @@ impl PartitionLog {
             st.closed = true;
             st.segments.last().map(|seg| (seg.file.clone(), seg.size))
         };
-        if let Some((file, size)) = file {
+        let offline = self.st.borrow().offline.is_some();
+        if let (Some((file, size)), false) = (file, offline) {
             // Give back the preallocated space; the next start scans the tail segment anyway.
-            let _ = file.truncate(size).await;
-            let _ = file.fdatasync().await;
+            if let Err(e) = file.truncate(size).await {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot trim the active segment at close");
+            }
+            let synced = fault::fdatasync_segment(&self.dir, &file).await;
+            if self.offline_on_sync_failure(synced).is_err() {
+                // Whatever the failed sync covered is in an unknown state; the next start
+                // recovers the log from what is on disk. No snapshot of the live state.
+                self.advanced.notify_all();
+                return;
+            }
         }
-        self.write_snapshot();
+        if !offline {
+            self.write_snapshot().await;
+        }
         self.advanced.notify_all();
     }
 }

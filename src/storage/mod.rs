@@ -1,4 +1,4 @@
-//! The storage engine: record batch validation, segments written with direct I/O, sparse
+//! The storage engine: record batch validation (header, CRC, and every record: [`validate`]), segments written with direct I/O, sparse
 //! indexes, per-partition logs with group commit, and crash recovery of the tail segment.
 //!
 //! Nothing here knows about the Kafka wire protocol or about cores: a [`log::PartitionLog`] is
@@ -9,7 +9,10 @@ pub mod cache;
 mod checkpoint;
 pub mod compaction;
 pub mod convert;
+pub mod decompress;
 pub mod direct_io;
+pub mod fault;
+pub mod fuzz_entry;
 pub mod index;
 pub mod log;
 mod log_read;
@@ -17,11 +20,16 @@ mod log_read;
 mod log_tests;
 mod log_txn;
 mod log_write;
+pub mod open_files;
 pub mod producers;
+pub mod record_rules;
+pub mod records;
 mod retention;
 pub mod segment;
 pub mod signal;
 pub mod time_index;
+pub mod validate;
+pub mod verify;
 
 pub use cache::CacheBudget;
 pub use log::{Appended, LogConfig, LogError, PartitionLog};

@@ -18,7 +18,7 @@ impl PartitionLog {
         let cfg = self.config();
         let n = {
             let st = self.st.borrow();
-            if st.closed {
+            if st.closed || st.offline.is_some() {
                 return Ok(0);
             }
             let mut total: u64 = st.segments.iter().map(|s| s.size).sum();
@@ -45,7 +45,8 @@ impl PartitionLog {
         if n == 0 {
             return Ok(0);
         }
-        self.delete_prefix(n).await?;
+        let r = self.delete_prefix(n).await;
+        self.offline_on_sync_failure(r)?;
         Ok(n)
     }
 
@@ -54,6 +55,9 @@ impl PartitionLog {
     pub async fn delete_records(self: &Rc<Self>, offset: i64) -> Result<i64, LogError> {
         let (start, target) = {
             let st = self.st.borrow();
+            if let Some(e) = &st.offline {
+                return Err(LogError::Storage(e.clone()));
+            }
             let target = if offset == -1 {
                 st.high_watermark
             } else {
@@ -67,7 +71,8 @@ impl PartitionLog {
         if target <= start {
             return Ok(start);
         }
-        self.move_log_start(target)
+        let moved = self.move_log_start(target).await;
+        self.offline_on_sync_failure(moved)
             .map_err(|e| LogError::Storage(e.to_string()))?;
         let n = {
             let st = self.st.borrow();
@@ -78,20 +83,28 @@ impl PartitionLog {
                 .count()
         };
         if n > 0 {
-            self.delete_prefix(n)
-                .await
+            let deleted = self.delete_prefix(n).await;
+            self.offline_on_sync_failure(deleted)
                 .map_err(|e| LogError::Storage(e.to_string()))?;
         }
         Ok(self.log_start_offset())
     }
 
     /// Checkpoints and applies a new log start offset (never moving it back).
-    fn move_log_start(&self, offset: i64) -> std::io::Result<()> {
+    async fn move_log_start(&self, offset: i64) -> std::io::Result<()> {
+        let _turn = self
+            .start_lock
+            .acquire_permit(1)
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         if offset <= self.st.borrow().log_start {
             return Ok(());
         }
-        checkpoint::write(&self.dir, checkpoint::LOG_START, offset)?;
+        checkpoint::write(&self.dir, checkpoint::LOG_START, offset).await?;
         let mut st = self.st.borrow_mut();
+        if offset <= st.log_start {
+            return Ok(());
+        }
         st.log_start = offset;
         st.clean_until = st.clean_until.max(offset);
         st.producers.trim_aborted(offset);
@@ -109,7 +122,7 @@ impl PartitionLog {
             }
             st.segments[n].base_offset
         };
-        self.move_log_start(new_start)?;
+        self.move_log_start(new_start).await?;
         let gone: Vec<_> = {
             let mut st = self.st.borrow_mut();
             let n = st
@@ -121,10 +134,9 @@ impl PartitionLog {
             st.segments.drain(..n).collect()
         };
         for seg in &gone {
-            seg.remove_files(&self.dir);
-            glommio::yield_if_needed().await;
+            seg.remove_files(&self.dir).await;
         }
-        super::log::sync_dir(&self.dir);
+        super::log::sync_dir(&self.dir).await?;
         tracing::debug!(dir = %self.dir.display(), segments = gone.len(), log_start = new_start, "retention deleted segments");
         Ok(())
     }

@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use bytes::Bytes;
-use glommio::io::{DmaFile, OpenOptions};
+use glommio::io::DmaFile;
 
 use super::batch::{self, BatchInfo};
 use super::index::OffsetIndex;
+use super::open_files::{open_dma, SegmentFile};
 use super::time_index::TimeIndex;
+use super::validate;
 
 /// Read size used when scanning a segment.
 const SCAN_CHUNK: usize = 1 << 20;
@@ -36,8 +38,8 @@ pub fn parse_log_name(name: &str) -> Option<i64> {
 pub struct Segment {
     /// Offset of the first batch the segment may hold.
     pub base_offset: i64,
-    /// The `.log` file, opened for direct I/O.
-    pub file: Rc<DmaFile>,
+    /// The `.log` file, for direct I/O; its descriptor is open while recently used.
+    pub file: Rc<SegmentFile>,
     /// Path of the `.log` file.
     pub path: PathBuf,
     /// Logical size: the end of the last complete batch written.
@@ -65,20 +67,17 @@ pub struct Segment {
 }
 
 async fn open_rw(path: &Path) -> std::io::Result<DmaFile> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .dma_open(path)
-        .await
-        .map_err(std::io::Error::from)
+    open_dma(path, true).await
 }
 
 impl Segment {
     /// Creates a new, empty segment file.
     pub async fn create(dir: &Path, base_offset: i64) -> std::io::Result<Segment> {
-        let _ = std::fs::remove_file(dir.join(file_name(base_offset, "index")));
-        let _ = std::fs::remove_file(dir.join(file_name(base_offset, "timeindex")));
+        super::fault::remove_files(vec![
+            dir.join(file_name(base_offset, "index")),
+            dir.join(file_name(base_offset, "timeindex")),
+        ])
+        .await;
         Segment::create_at(dir.join(file_name(base_offset, "log")), base_offset).await
     }
 
@@ -92,7 +91,7 @@ impl Segment {
     fn empty(base_offset: i64, file: DmaFile, path: PathBuf, size: u64) -> Segment {
         Segment {
             base_offset,
-            file: Rc::new(file),
+            file: SegmentFile::new(path.clone(), file),
             path,
             size,
             tail: Vec::new(),
@@ -127,8 +126,11 @@ impl Segment {
         let index_path = dir.join(file_name(base_offset, "index"));
         let time_path = dir.join(file_name(base_offset, "timeindex"));
         if !verify {
-            let index = OffsetIndex::load(&index_path, file_size.max(1));
-            let times = TimeIndex::load(&time_path);
+            let (index, times) = super::fault::blocking(move || {
+                let index = OffsetIndex::load(&index_path, file_size.max(1));
+                (index, TimeIndex::load(&time_path))
+            })
+            .await;
             if let (Some(index), Some(times)) = (index, times) {
                 seg.index = index;
                 seg.max_timestamp = times.last().map(|(t, o)| (t, base_offset + o as i64));
@@ -145,13 +147,12 @@ impl Segment {
                 file = file_size,
                 "truncating torn or zero-filled tail"
             );
-            seg.file
-                .truncate(seg.size)
-                .await
-                .map_err(std::io::Error::from)?;
+            seg.file.truncate(seg.size).await?;
         }
         if !verify {
-            let _ = seg.store_indexes(dir);
+            if let Err(e) = super::checkpoint::replace_files(seg.index_files(dir)).await {
+                tracing::warn!(segment = %seg.path.display(), error = %e, "cannot store the rebuilt index");
+            }
         }
         let align = seg.file.alignment();
         let tail_start = seg.size - seg.size % align;
@@ -221,29 +222,33 @@ impl Segment {
         }
     }
 
-    /// Writes the `.index` and `.timeindex` files (the time index ends with the segment's
-    /// largest timestamp).
-    pub fn store_indexes(&mut self, dir: &Path) -> std::io::Result<()> {
+    /// The `.index` and `.timeindex` files to store, with their contents (the time index ends
+    /// with the segment's largest timestamp). Store them with `checkpoint::replace_files`.
+    pub fn index_files(&mut self, dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         if let Some((t, o)) = self.max_timestamp {
             let rel = (o - self.base_offset).clamp(0, u32::MAX as i64) as u32;
             self.time_index.push(t, rel);
         }
-        self.index
-            .store(&dir.join(file_name(self.base_offset, "index")))?;
-        self.time_index
-            .store(&dir.join(file_name(self.base_offset, "timeindex")))
+        vec![
+            (
+                dir.join(file_name(self.base_offset, "index")),
+                self.index.to_bytes(),
+            ),
+            (
+                dir.join(file_name(self.base_offset, "timeindex")),
+                self.time_index.to_bytes(),
+            ),
+        ]
     }
 
-    /// Removes the segment's files (log and indexes).
-    pub fn remove_files(&self, dir: &Path) {
-        for ext in ["log", "index", "timeindex"] {
-            let p = dir.join(file_name(self.base_offset, ext));
-            if let Err(e) = std::fs::remove_file(&p) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(path = %p.display(), error = %e, "cannot remove segment file");
-                }
-            }
-        }
+    /// Removes the segment's files (log and indexes), on the blocking pool. The file is retired
+    /// first: once closed, it is never reopened by path.
+    pub async fn remove_files(&self, dir: &Path) {
+        self.file.retire();
+        let files = ["log", "index", "timeindex"]
+            .map(|ext| dir.join(file_name(self.base_offset, ext)))
+            .to_vec();
+        super::fault::remove_files(files).await
     }
 
     /// Opens the segment at `base_offset` after cutting off every batch at or past `offset`.
@@ -254,8 +259,8 @@ impl Segment {
         index_interval: u64,
     ) -> std::io::Result<Segment> {
         let path = dir.join(file_name(base_offset, "log"));
-        let file = open_rw(&path).await?;
-        let size = file.file_size().await.map_err(std::io::Error::from)?;
+        let file = SegmentFile::new(path.clone(), open_rw(&path).await?);
+        let size = file.file_size().await?;
         let mut cut = 0u64;
         scan(&file, 0, size, |info, pos| {
             if info.base_offset >= offset {
@@ -265,11 +270,14 @@ impl Segment {
             true
         })
         .await?;
-        file.truncate(cut).await.map_err(std::io::Error::from)?;
-        file.fdatasync().await.map_err(std::io::Error::from)?;
-        let _ = file.close().await;
-        let _ = std::fs::remove_file(dir.join(file_name(base_offset, "index")));
-        let _ = std::fs::remove_file(dir.join(file_name(base_offset, "timeindex")));
+        file.truncate(cut).await?;
+        super::fault::fdatasync_segment(dir, &file).await?;
+        file.release();
+        super::fault::remove_files(vec![
+            dir.join(file_name(base_offset, "index")),
+            dir.join(file_name(base_offset, "timeindex")),
+        ])
+        .await;
         Segment::open(dir, base_offset, true, index_interval).await
     }
 
@@ -323,11 +331,12 @@ impl Segment {
 
 /// Writes `tail` followed by `batches` at `start` (aligned), padding with zeros.
 pub async fn write_batches(
-    file: &DmaFile,
+    file: &Rc<SegmentFile>,
     start: u64,
     tail: &[u8],
     batches: &[(i64, Bytes)],
 ) -> std::io::Result<()> {
+    let file = file.get().await?;
     let payload: usize = tail.len() + batches.iter().map(|(_, b)| b.len()).sum::<usize>();
     let align = file.alignment() as usize;
     let padded = payload.div_ceil(align) * align;
@@ -359,18 +368,25 @@ pub async fn write_batches(
 }
 
 /// Reads `len` bytes at `pos` into a `Bytes` (one copy out of the DMA buffer).
-pub async fn read(file: &DmaFile, pos: u64, len: usize) -> std::io::Result<Bytes> {
+pub async fn read(file: &Rc<SegmentFile>, pos: u64, len: usize) -> std::io::Result<Bytes> {
     if len == 0 {
         return Ok(Bytes::new());
     }
+    let file = file.get().await?;
     let r = file.read_at(pos, len).await.map_err(std::io::Error::from)?;
     Ok(Bytes::copy_from_slice(&r))
 }
 
 /// Walks the valid batches in `[from, limit)`, calling `visit(info, position)` for each one
-/// whose CRC is correct, until `visit` returns false or an invalid batch is met.
+/// that passes [`validate::stored_batch_ok`] (CRC, header counts, uncompressed records), until
+/// `visit` returns false or an invalid batch is met.
 /// Returns the position after the last batch visited.
-pub async fn scan<F>(file: &DmaFile, from: u64, limit: u64, mut visit: F) -> std::io::Result<u64>
+pub async fn scan<F>(
+    file: &Rc<SegmentFile>,
+    from: u64,
+    limit: u64,
+    mut visit: F,
+) -> std::io::Result<u64>
 where
     F: FnMut(&BatchInfo, u64) -> bool,
 {
@@ -379,7 +395,7 @@ where
 
 /// Like [`scan`], also handing `visit` the batch's bytes (a slice of the read buffer).
 pub async fn for_each_batch<F>(
-    file: &DmaFile,
+    file: &Rc<SegmentFile>,
     from: u64,
     limit: u64,
     mut visit: F,
@@ -394,7 +410,7 @@ where
         let mut at = 0usize;
         let mut progressed = false;
         while let Some(info) = batch::peek_header(&chunk, at) {
-            if chunk[at + 16] != 2 || !batch::crc_ok(&chunk[at..at + info.len]) {
+            if !validate::stored_batch_ok(&chunk[at..at + info.len], &info) {
                 return Ok(pos + at as u64);
             }
             if !visit(&info, pos + at as u64, chunk.slice(at..at + info.len)) {
@@ -409,7 +425,7 @@ where
                 Some(len) if len >= batch::HEADER_LEN && pos + (len as u64) <= limit => {
                     let whole = read(file, pos, len).await?;
                     match batch::peek_header(&whole, 0) {
-                        Some(info) if whole[16] == 2 && batch::crc_ok(&whole[..info.len]) => {
+                        Some(info) if validate::stored_batch_ok(&whole, &info) => {
                             if !visit(&info, pos, whole.slice(..info.len)) {
                                 return Ok(pos);
                             }
@@ -425,6 +441,23 @@ where
         pos += at as u64;
     }
     Ok(pos)
+}
+
+/// What recovery keeps of the segment image `buf` (a whole `.log` file starting at
+/// `base_offset`): the batches from the start that pass [`validate::stored_batch_ok`] and whose
+/// base offsets never go back, as [`Segment::open`] keeps them. Returns the valid length and
+/// the next offset. Pure (no I/O): the fuzz target and tests drive recovery's rules through it.
+pub fn recover_image(buf: &[u8], base_offset: i64) -> (usize, i64) {
+    let mut at = 0;
+    let mut next = base_offset;
+    while let Some(info) = batch::peek_header(buf, at) {
+        if info.base_offset < next || !validate::stored_batch_ok(&buf[at..at + info.len], &info) {
+            break;
+        }
+        next = info.next_offset();
+        at += info.len;
+    }
+    (at, next)
 }
 
 #[cfg(test)]

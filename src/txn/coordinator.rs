@@ -55,7 +55,7 @@ pub async fn init_producer_id(
     timeout_ms: i32,
     expected: Option<(i64, i16)>,
 ) -> Result<(i64, i16), i16> {
-    if timeout_ms <= 0 || timeout_ms > shard.config.txns.max_timeout_ms {
+    if timeout_ms <= 0 || timeout_ms > shard.config().txns.max_timeout_ms {
         return Err(errors::INVALID_TRANSACTION_TIMEOUT);
     }
     let partition = partition_of(shard, txn_id);
@@ -69,7 +69,12 @@ pub async fn init_producer_id(
             let pid = shard
                 .producer_ids
                 .allocate()
+                .await
                 .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)?;
+            if shard.txns.txns.borrow().contains_key(txn_id) {
+                // Another InitProducerId created it while the id was allocated.
+                continue;
+            }
             let mut m = TxnMeta::new(txn_id, partition, pid, timeout_ms);
             m.epoch = 0;
             let placeholder = m.clone();
@@ -100,7 +105,14 @@ pub async fn init_producer_id(
             m.producer_id = shard
                 .producer_ids
                 .allocate()
+                .await
                 .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)?;
+            let unchanged = shard.txns.txns.borrow().get(txn_id).is_some_and(|now| {
+                now.producer_id == old.producer_id && now.epoch == old.epoch && !now.busy
+            });
+            if !unchanged {
+                continue;
+            }
             m.epoch = 0;
             m.last_epoch = -1;
         } else {

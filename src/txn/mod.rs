@@ -143,7 +143,7 @@ pub fn partition_of(shard: &Shard, txn_id: &str) -> i32 {
         .topic_table()
         .get(TXN_TOPIC)
         .map(|t| t.partitions.len() as i32)
-        .unwrap_or(shard.config.txns.state_partitions);
+        .unwrap_or(shard.config().txns.state_partitions);
     crate::group::records::partition_for(txn_id, n)
 }
 

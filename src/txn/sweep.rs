@@ -13,12 +13,12 @@ use crate::shard::Shard;
 pub fn start(shard: &Rc<Shard>) {
     let s = shard.clone();
     glommio::spawn_local(async move {
-        let every = Duration::from_millis(s.config.txns.abort_check_interval_ms.max(10));
+        let every = Duration::from_millis(s.config().txns.abort_check_interval_ms.max(10));
         // The first pass comes soon, to finish what a crash left undone.
         glommio::timer::sleep(Duration::from_millis(500).min(every)).await;
         loop {
             sweep_once(&s);
-            glommio::timer::sleep(every).await;
+            crate::periodic::tick(crate::periodic::Loop::TxnSweep, every).await;
         }
     })
     .detach();

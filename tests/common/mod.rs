@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 
 pub mod cli;
+pub mod loopfs;
 pub mod metrics;
+pub mod raw;
 
 /// A running broker process.
 pub struct Broker {

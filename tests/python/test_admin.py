@@ -370,3 +370,43 @@ def test_compression_type_recompresses_other_codecs(broker_proc, topic_name):
     seg = broker_proc.data_dir / f"{topic_name}-0" / ("0" * 20 + ".log")
     codecs = batch_codecs(seg)
     assert codecs and all(c == 4 for c in codecs), codecs
+
+
+def test_authorized_operations_are_every_supported_operation(broker, topic_name):
+    """KIP-430: with no authorizer, Kafka reports every operation a resource type supports when
+    the client asks for them."""
+    from confluent_kafka.admin import AclOperation
+    from confluent_kafka import TopicCollection
+
+    create(broker, topic_name, 1)
+    a = admin(broker)
+    cluster = a.describe_cluster(include_authorized_operations=True).result(timeout=15)
+    assert set(cluster.authorized_operations) == {
+        AclOperation.CREATE, AclOperation.CLUSTER_ACTION, AclOperation.DESCRIBE_CONFIGS,
+        AclOperation.ALTER_CONFIGS, AclOperation.IDEMPOTENT_WRITE, AclOperation.ALTER,
+        AclOperation.DESCRIBE,
+    }
+    topics = a.describe_topics(TopicCollection([topic_name]), include_authorized_operations=True)
+    t = topics[topic_name].result(timeout=15)
+    assert set(t.authorized_operations) == {
+        AclOperation.READ, AclOperation.WRITE, AclOperation.CREATE, AclOperation.DESCRIBE,
+        AclOperation.DELETE, AclOperation.ALTER, AclOperation.DESCRIBE_CONFIGS,
+        AclOperation.ALTER_CONFIGS,
+    }
+    group = f"{topic_name}-g"
+    c = Consumer({"bootstrap.servers": broker, "group.id": group, "auto.offset.reset": "earliest"})
+    c.subscribe([topic_name])
+    deadline = time.time() + 30
+    while not c.assignment() and time.time() < deadline:
+        c.poll(0.2)
+    try:
+        g = a.describe_consumer_groups([group], include_authorized_operations=True)[group]
+        g = g.result(timeout=15)
+        assert set(g.authorized_operations) == {
+            AclOperation.READ, AclOperation.DESCRIBE, AclOperation.DELETE,
+        }
+        # Not asked for: none reported.
+        g = a.describe_consumer_groups([group])[group].result(timeout=15)
+        assert not g.authorized_operations
+    finally:
+        c.close()

@@ -223,3 +223,44 @@ def test_offsets_queries(broker, topic_name):
         (2, 3000, b"t3000"),
     ]
     assert [r.timestamp for r in got[1]] == [10_000 + i for i in range(5)]
+
+
+def _known_broker_versions():
+    """The broker releases this kafka-python knows the API versions of."""
+    try:
+        from kafka.protocol.broker_version_data import BROKER_API_VERSIONS  # kafka-python 3
+    except ImportError:
+        from kafka.protocol.broker_api_versions import BROKER_API_VERSIONS  # kafka-python 2
+    return set(BROKER_API_VERSIONS)
+
+
+def test_broker_version_inferred_as_kafka_4(broker, topic_name):
+    """kafka-python infers the broker's release from the advertised API versions and enables
+    features by it: Runnel's ranges are Kafka 4.1's (Produce v13 is 4.1's marker; a broker that
+    stopped at ListOffsets v9 was taken for 3.9). The consumer, configured by that inference,
+    then reads back what the producer wrote."""
+    consumer = new_consumer(broker)
+    try:
+        inferred = consumer.config["api_version"]
+    finally:
+        consumer.close()
+    assert inferred >= (4, 0), inferred
+    if (4, 1) in _known_broker_versions():
+        assert inferred[:2] == (4, 1), inferred
+
+    admin = admin_client(broker)
+    try:
+        assert admin._client.check_version() == inferred
+    finally:
+        admin.close()
+
+    create_topic(broker, topic_name, 1)
+    producer = new_producer(broker)
+    try:
+        for i in range(5):
+            producer.send(topic_name, value=f"v{i}".encode(), partition=0)
+        producer.flush(timeout=REQUEST_TIMEOUT_MS / 1000)
+    finally:
+        producer.close(timeout=5)
+    got = consume_all(broker, topic_name, [0], 5)
+    assert [r.value for r in got[0]] == [f"v{i}".encode() for i in range(5)]

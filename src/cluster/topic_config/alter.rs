@@ -42,14 +42,8 @@ fn items(v: &str) -> Vec<String> {
         .collect()
 }
 
-/// Applies `ops` to `current`. With `replace` (legacy AlterConfigs) the result holds only what
-/// `ops` set; otherwise untouched overrides stay.
-pub fn apply_ops(
-    current: &BTreeMap<String, String>,
-    ops: &[ConfigOp],
-    replace: bool,
-    defaults: &TopicDefaults,
-) -> Result<BTreeMap<String, String>, AlterError> {
+/// Refuses a request that names a key twice, with Kafka's message.
+pub fn check_duplicates(ops: &[ConfigOp]) -> Result<(), AlterError> {
     let mut seen = std::collections::BTreeSet::new();
     for op in ops {
         if !seen.insert(op.name()) {
@@ -59,6 +53,21 @@ pub fn apply_ops(
             ));
         }
     }
+    Ok(())
+}
+
+/// Applies `ops` to a map of configs (a topic's overrides, a dynamic broker or group layer)
+/// without checking names or values. With `replace` (legacy AlterConfigs) the result holds
+/// only what `ops` set. `is_list` tells list configs (APPEND and SUBTRACT allowed) apart;
+/// `current_of` gives the value a list operation starts from when the map has none.
+pub fn apply_to_map(
+    current: &BTreeMap<String, String>,
+    ops: &[ConfigOp],
+    replace: bool,
+    is_list: &dyn Fn(&str) -> bool,
+    current_of: &dyn Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, String>, AlterError> {
+    check_duplicates(ops)?;
     let mut out = if replace {
         BTreeMap::new()
     } else {
@@ -66,12 +75,6 @@ pub fn apply_ops(
     };
     for op in ops {
         let name = op.name();
-        let Some(d) = def(name) else {
-            return Err((
-                errors::INVALID_CONFIG,
-                format!("Unknown topic config name: {name}"),
-            ));
-        };
         match op {
             ConfigOp::Set(_, v) => {
                 out.insert(name.to_string(), v.trim().to_string());
@@ -80,7 +83,7 @@ pub fn apply_ops(
                 out.remove(name);
             }
             ConfigOp::Append(_, v) | ConfigOp::Subtract(_, v) => {
-                if d.kind != ConfigType::List {
+                if !is_list(name) {
                     let verb = if matches!(op, ConfigOp::Append(..)) {
                         "append"
                     } else {
@@ -94,7 +97,7 @@ pub fn apply_ops(
                 let old = out
                     .get(name)
                     .cloned()
-                    .or_else(|| effective(name, current, defaults).map(|(v, _)| v.to_string()))
+                    .or_else(|| current_of(name))
                     .unwrap_or_default();
                 let mut list = items(&old);
                 let given = items(v);
@@ -111,6 +114,27 @@ pub fn apply_ops(
             }
         }
     }
+    Ok(out)
+}
+
+/// Applies `ops` to `current`. With `replace` (legacy AlterConfigs) the result holds only what
+/// `ops` set; otherwise untouched overrides stay.
+pub fn apply_ops(
+    current: &BTreeMap<String, String>,
+    ops: &[ConfigOp],
+    replace: bool,
+    defaults: &TopicDefaults,
+) -> Result<BTreeMap<String, String>, AlterError> {
+    check_duplicates(ops)?;
+    if let Some(op) = ops.iter().find(|op| def(op.name()).is_none()) {
+        return Err((
+            errors::INVALID_CONFIG,
+            format!("Unknown topic config name: {}", op.name()),
+        ));
+    }
+    let is_list = |name: &str| def(name).is_some_and(|d| d.kind == ConfigType::List);
+    let current_of = |name: &str| effective(name, current, defaults).map(|(v, _)| v.to_string());
+    let out = apply_to_map(current, ops, replace, &is_list, &current_of)?;
     for (k, v) in &out {
         // Overrides stored before validation existed are re-checked only when they change.
         if current.get(k) == Some(v) {

@@ -7,13 +7,20 @@ use std::sync::OnceLock;
 
 use super::{effective, ConfigType, Source, TopicDefaults, TOPIC_CONFIGS};
 use crate::cluster::broker_config::{docs_from_comments, BrokerConfigs};
+use crate::cluster::dynamic_config::DynamicConfigs;
 
 /// Kafka's config source: set on the topic.
 pub const SOURCE_DYNAMIC_TOPIC: i8 = 1;
+/// Kafka's config source: set dynamically on this broker.
+pub const SOURCE_DYNAMIC_BROKER: i8 = 2;
+/// Kafka's config source: set dynamically on the cluster-wide broker default.
+pub const SOURCE_DYNAMIC_DEFAULT_BROKER: i8 = 3;
 /// Kafka's config source: set in the broker's configuration file (or by a flag).
 pub const SOURCE_STATIC_BROKER: i8 = 4;
 /// Kafka's config source: the built-in default.
 pub const SOURCE_DEFAULT: i8 = 5;
+/// Kafka's config source: set on a group.
+pub const SOURCE_GROUP: i8 = 8;
 
 /// One synonym of a config: a name whose value the config takes when nothing more specific is
 /// set.
@@ -65,6 +72,7 @@ pub fn describe_topic(
     overrides: &BTreeMap<String, String>,
     defaults: &TopicDefaults,
     broker: &BrokerConfigs,
+    dynamic: &DynamicConfigs,
 ) -> Vec<Described> {
     TOPIC_CONFIGS
         .iter()
@@ -77,26 +85,17 @@ pub fn describe_topic(
                     source: SOURCE_DYNAMIC_TOPIC,
                 });
             }
-            if broker.is_explicit(d.broker_key) {
-                if let Some((v, Source::Broker)) = defaults.get(d.name) {
-                    synonyms.push(Synonym {
-                        name: d.broker_key.to_string(),
-                        value: v.to_string(),
-                        source: SOURCE_STATIC_BROKER,
-                    });
-                }
-            }
             // Without an operator's setting the broker runs with its built-in default, which is
             // the embedded config file's value when it has the key.
-            let builtin = broker
-                .get(d.broker_key)
-                .filter(|e| !e.explicit)
-                .map_or(d.default, |e| e.value.as_str());
-            synonyms.push(Synonym {
-                name: d.broker_key.to_string(),
-                value: builtin.to_string(),
-                source: SOURCE_DEFAULT,
-            });
+            let builtin =
+                crate::config::builtin_value(d.broker_key).unwrap_or_else(|| d.default.to_string());
+            synonyms.extend(broker_synonyms(
+                d.broker_key,
+                broker,
+                dynamic,
+                true,
+                &builtin,
+            ));
             let top = &synonyms[0];
             Described {
                 name: d.name.to_string(),
@@ -112,38 +111,41 @@ pub fn describe_topic(
         .collect()
 }
 
-fn broker_docs() -> &'static BTreeMap<String, String> {
-    static DOCS: OnceLock<BTreeMap<String, String>> = OnceLock::new();
-    DOCS.get_or_init(|| docs_from_comments(crate::config::DEFAULT_CONFIG))
+/// The broker-level synonyms of broker key `key`, most specific first: set on this broker
+/// (only when `per_broker`), on the cluster-wide default, in the file or by a flag, and the
+/// built-in default `builtin`.
+pub fn broker_synonyms(
+    key: &str,
+    broker: &BrokerConfigs,
+    dynamic: &DynamicConfigs,
+    per_broker: bool,
+    builtin: &str,
+) -> Vec<Synonym> {
+    let mut out = Vec::new();
+    let mut push = |value: &str, source: i8| {
+        out.push(Synonym {
+            name: key.to_string(),
+            value: value.to_string(),
+            source,
+        })
+    };
+    if let (true, Some(v)) = (per_broker, dynamic.broker.get(key)) {
+        push(v, SOURCE_DYNAMIC_BROKER);
+    }
+    if let Some(v) = dynamic.cluster_default.get(key) {
+        push(v, SOURCE_DYNAMIC_DEFAULT_BROKER);
+    }
+    if let Some(e) = broker.get(key).filter(|e| e.explicit) {
+        push(&e.value, SOURCE_STATIC_BROKER);
+    }
+    push(builtin, SOURCE_DEFAULT);
+    out
 }
 
-/// Every broker config, in key order. All are read-only: Runnel takes broker configs from its
-/// file and flags at startup and does not change them while running.
-pub fn describe_broker(broker: &BrokerConfigs) -> Vec<Described> {
-    broker
-        .iter()
-        .map(|(k, e)| {
-            let source = if e.explicit {
-                SOURCE_STATIC_BROKER
-            } else {
-                SOURCE_DEFAULT
-            };
-            Described {
-                name: k.clone(),
-                value: e.value.clone(),
-                source,
-                read_only: true,
-                sensitive: false,
-                kind: e.kind,
-                doc: broker_docs().get(k).cloned().unwrap_or_default(),
-                synonyms: vec![Synonym {
-                    name: k.clone(),
-                    value: e.value.clone(),
-                    source,
-                }],
-            }
-        })
-        .collect()
+/// Documentation of Runnel's broker keys, from the comments of the embedded config file.
+pub fn broker_docs() -> &'static BTreeMap<String, String> {
+    static DOCS: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    DOCS.get_or_init(|| docs_from_comments(crate::config::DEFAULT_CONFIG))
 }
 
 #[cfg(test)]
@@ -179,7 +181,7 @@ mod tests {
         let (b, d) = broker(&[("log.segment.bytes", "2048")]);
         let mut o = BTreeMap::new();
         o.insert("retention.ms".to_string(), "5".to_string());
-        let all = describe_topic(&o, &d, &b);
+        let all = describe_topic(&o, &d, &b, &DynamicConfigs::default());
         assert_eq!(all.len(), TOPIC_CONFIGS.len());
         let r = all.iter().find(|c| c.name == "retention.ms").unwrap();
         assert_eq!((r.value.as_str(), r.source), ("5", SOURCE_DYNAMIC_TOPIC));
@@ -193,17 +195,5 @@ mod tests {
         assert_eq!((c.value.as_str(), c.source), ("delete", SOURCE_DEFAULT));
         assert_eq!(type_code(c.kind), 7);
         assert!(!c.read_only && !c.doc.is_empty());
-    }
-
-    #[test]
-    fn broker_configs_are_read_only_with_their_source() {
-        let (b, _) = broker(&[("num.partitions", "3")]);
-        let all = describe_broker(&b);
-        let n = all.iter().find(|c| c.name == "num.partitions").unwrap();
-        assert_eq!((n.value.as_str(), n.source), ("3", SOURCE_STATIC_BROKER));
-        assert!(n.read_only);
-        assert!(!n.doc.is_empty());
-        let r = all.iter().find(|c| c.name == "log.retention.ms").unwrap();
-        assert_eq!(r.source, SOURCE_DEFAULT);
     }
 }

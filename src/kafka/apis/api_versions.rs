@@ -1,5 +1,11 @@
-//! ApiVersions: the API ranges Runnel advertises, matching Apache Kafka 4.0 for every API that
-//! is implemented.
+//! ApiVersions: the API ranges Runnel advertises, matching Apache Kafka 4.1 for every API that
+//! is implemented, with one deliberate difference: the transaction APIs stop below
+//! transactions V2 (KIP-890 part 2), which Runnel does not implement.
+//!
+//! Clients read these ranges to pick request versions, and some infer the broker's release
+//! from them (kafka-python sees 4.1 from Produce v13): every range is one real Kafka 4.1
+//! broker's, never above what kafka-protocol 0.18 can decode, and never below the floors
+//! Kafka 4 keeps (KIP-896).
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, ResponseKind};
@@ -7,18 +13,26 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, 
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
 
-/// (API, min version, max version) as advertised; Kafka 4.0's ranges, except that the
+/// (API, min version, max version) as advertised; Kafka 4.1's ranges, except that the
 /// transaction APIs stop below the versions of transactions V2 (KIP-890 part 2), which Runnel
 /// does not implement: AddPartitionsToTxn v4+ (broker-side verification), EndTxn v5 and
-/// TxnOffsetCommit v5.
+/// TxnOffsetCommit v5 (Kafka 4.1: 0-5, 0-5, 0-5).
 ///
-/// Produce is advertised from v0 because librdkafka requires it (KAFKA-18659), as Kafka 4.0
-/// does; v2 is served, v0-v1 (message format v0/v1 only) close the connection.
+/// Produce is advertised from v0 because librdkafka requires it (KAFKA-18659), as Kafka 4 does;
+/// v2 is served, v0-v1 (message format v0/v1 only) close the connection.
+///
+/// What the versions added since Kafka 4.0 change, and how each is served: Produce v13 names
+/// topics by id (KIP-516), Fetch v18 adds the follower's high watermark (KIP-1166, a tagged
+/// field a single node ignores), ListOffsets v10 adds `timeout_ms` (KIP-1075, for remote
+/// storage; nothing here waits), Metadata v13 a top-level error code, DescribeCluster v2 fenced
+/// brokers (KIP-1073; a single node is never fenced), ListTransactions v2 a transactional id
+/// pattern (KIP-1152) and AlterPartitionReassignments v1 `allow_replication_factor_change`
+/// (KIP-860).
 pub const ADVERTISED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 0, 12),
-    (ApiKey::Fetch, 4, 17),
-    (ApiKey::ListOffsets, 1, 9),
-    (ApiKey::Metadata, 0, 12),
+    (ApiKey::Produce, 0, 13),
+    (ApiKey::Fetch, 4, 18),
+    (ApiKey::ListOffsets, 1, 10),
+    (ApiKey::Metadata, 0, 13),
     (ApiKey::OffsetCommit, 2, 9),
     (ApiKey::OffsetFetch, 1, 9),
     (ApiKey::FindCoordinator, 0, 6),
@@ -43,15 +57,15 @@ pub const ADVERTISED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::TxnOffsetCommit, 0, 4),
     (ApiKey::DescribeProducers, 0, 0),
     (ApiKey::DescribeTransactions, 0, 0),
-    (ApiKey::ListTransactions, 0, 1),
+    (ApiKey::ListTransactions, 0, 2),
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::AlterConfigs, 0, 2),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::CreatePartitions, 0, 3),
-    (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::DescribeCluster, 0, 2),
     (ApiKey::DescribeLogDirs, 1, 4),
     (ApiKey::DescribeTopicPartitions, 0, 0),
-    (ApiKey::AlterPartitionReassignments, 0, 0),
+    (ApiKey::AlterPartitionReassignments, 0, 1),
     (ApiKey::ListPartitionReassignments, 0, 0),
     (ApiKey::ElectLeaders, 0, 2),
     (ApiKey::AlterReplicaLogDirs, 1, 2),

@@ -27,9 +27,9 @@ use crate::shard::messages::{ShardRequest, ShardResponse};
 /// `max.request.partition.size.limit` default).
 const MAX_PARTITIONS_PER_RESPONSE: i32 = 2000;
 
-/// Handles DescribeCluster: one broker, the controller too.
+/// Handles DescribeCluster: one broker, the controller too, never fenced.
 pub fn describe_cluster(ctx: &RequestContext, req: DescribeClusterRequest) -> ResponseKind {
-    let cfg = &ctx.shard.config;
+    let cfg = &ctx.shard.config();
     let mut r = DescribeClusterResponse::default();
     r.endpoint_type = req.endpoint_type;
     r.cluster_id = StrBytes::from_string(ctx.shard.cluster_id.to_string());
@@ -46,8 +46,12 @@ pub fn describe_cluster(ctx: &RequestContext, req: DescribeClusterRequest) -> Re
     b.broker_id = BrokerId(cfg.node_id);
     b.host = StrBytes::from_string(cfg.advertised.0.clone());
     b.port = cfg.advertised.1 as i32;
+    // v2 (KIP-1073): fenced brokers are listed when `include_fenced_brokers` asks for them; the
+    // one broker of a single node is never fenced, so the list is the same either way.
+    b.is_fenced = false;
     r.brokers.push(b);
-    r.cluster_authorized_operations = i32::MIN;
+    r.cluster_authorized_operations =
+        super::authorized_ops::cluster(req.include_cluster_authorized_operations);
     ResponseKind::DescribeCluster(r)
 }
 
@@ -80,10 +84,10 @@ pub async fn describe_log_dirs(ctx: &RequestContext, req: DescribeLogDirsRequest
     }
     let mut dir = DescribeLogDirsResult::default();
     let data_dir = shard
-        .config
+        .config()
         .data_dir
         .canonicalize()
-        .unwrap_or_else(|_| shard.config.data_dir.clone());
+        .unwrap_or_else(|_| shard.config().data_dir.clone());
     dir.log_dir = StrBytes::from_string(data_dir.display().to_string());
     let (total, usable) = fs_space(&data_dir).unwrap_or((-1, -1));
     dir.total_bytes = total;
@@ -128,7 +132,7 @@ pub fn describe_topic_partitions(
     ctx: &RequestContext,
     req: DescribeTopicPartitionsRequest,
 ) -> ResponseKind {
-    let node = BrokerId(ctx.shard.config.node_id);
+    let node = BrokerId(ctx.shard.config().node_id);
     let table = ctx.shard.topic_table();
     let mut names: Vec<String> = if req.topics.is_empty() {
         table.topics.keys().cloned().collect()
@@ -164,7 +168,8 @@ pub fn describe_topic_partitions(
         }
         let mut t = DescribeTopicPartitionsResponseTopic::default();
         t.name = Some(TopicName(StrBytes::from_string(name.clone())));
-        t.topic_authorized_operations = i32::MIN;
+        // DescribeTopicPartitions has no flag: Kafka always fills in the topic's operations.
+        t.topic_authorized_operations = super::authorized_ops::topic(true);
         let Some(meta) = table.get(&name) else {
             t.error_code = errors::UNKNOWN_TOPIC_OR_PARTITION;
             resp.topics.push(t);

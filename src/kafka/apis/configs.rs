@@ -1,10 +1,13 @@
-//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for resource types TOPIC and
-//! BROKER.
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for resource types TOPIC, BROKER
+//! and GROUP.
 //!
 //! Topics list every topic-level config with its value, source, synonyms and documentation
-//! (see [`crate::cluster::topic_config::describe`]); changes are validated and made by core 0,
-//! persisted and applied live on every core. Broker configs are listed read-only: the alter APIs
-//! refuse to change them, as Kafka refuses configs that cannot be updated dynamically.
+//! (see [`crate::cluster::topic_config::describe`]). Brokers (this broker's id, or the empty
+//! name for the cluster-wide default) list their configs with the layer each value comes from;
+//! Kafka's dynamically updatable broker configs may be changed, the others are refused as
+//! Kafka refuses them ([`crate::cluster::dynamic_config`]). Groups carry the KIP-848 group
+//! configs. Every change is validated and made by core 0, persisted and applied live on every
+//! core.
 
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
@@ -15,10 +18,13 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::cluster::topic_config::alter::ConfigOp;
-use crate::cluster::topic_config::describe::{
-    describe_broker, describe_topic, type_code, Described,
+use crate::cluster::dynamic_config::alter::DynamicChange;
+use crate::cluster::dynamic_config::describe::{
+    describe_broker, describe_cluster_default, describe_group,
 };
+use crate::cluster::dynamic_config::BrokerLevel;
+use crate::cluster::topic_config::alter::ConfigOp;
+use crate::cluster::topic_config::describe::{describe_topic, type_code, Described};
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::messages::{ChangeResult, ShardRequest, ShardResponse, TopicConfigChange};
@@ -29,6 +35,8 @@ pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 /// Kafka's resource type code for broker loggers.
 pub const RESOURCE_BROKER_LOGGER: i8 = 8;
+/// Kafka's resource type code for groups.
+pub const RESOURCE_GROUP: i8 = 32;
 
 fn s(v: impl Into<String>) -> StrBytes {
     StrBytes::from_string(v.into())
@@ -36,14 +44,14 @@ fn s(v: impl Into<String>) -> StrBytes {
 
 /// Checks that a BROKER resource names this broker ("" is the cluster-wide default).
 fn check_broker_name(ctx: &RequestContext, name: &str) -> Result<(), (i16, String)> {
-    if name.is_empty() || name.parse::<i32>().ok() == Some(ctx.shard.config.node_id) {
+    if name.is_empty() || name.parse::<i32>().ok() == Some(ctx.shard.config().node_id) {
         return Ok(());
     }
     Err((
         errors::INVALID_REQUEST,
         format!(
             "Unexpected broker id, expected {} or empty string, but received {name}",
-            ctx.shard.config.node_id
+            ctx.shard.config().node_id
         ),
     ))
 }
@@ -80,25 +88,30 @@ pub fn created_topic_configs(
     ctx: &RequestContext,
     overrides: &std::collections::BTreeMap<String, String>,
 ) -> Vec<kafka_protocol::messages::create_topics_response::CreatableTopicConfigs> {
-    let cfg = &ctx.shard.config;
-    describe_topic(overrides, &cfg.topic_defaults, &cfg.broker_configs)
-        .into_iter()
-        .map(|d| {
-            let mut c =
-                kafka_protocol::messages::create_topics_response::CreatableTopicConfigs::default();
-            c.name = s(d.name);
-            c.value = Some(s(d.value));
-            c.read_only = d.read_only;
-            c.config_source = d.source;
-            c.is_sensitive = d.sensitive;
-            c
-        })
-        .collect()
+    let cfg = &ctx.shard.config();
+    describe_topic(
+        overrides,
+        &cfg.topic_defaults,
+        &cfg.broker_configs,
+        &cfg.dynamic,
+    )
+    .into_iter()
+    .map(|d| {
+        let mut c =
+            kafka_protocol::messages::create_topics_response::CreatableTopicConfigs::default();
+        c.name = s(d.name);
+        c.value = Some(s(d.value));
+        c.read_only = d.read_only;
+        c.config_source = d.source;
+        c.is_sensitive = d.sensitive;
+        c
+    })
+    .collect()
 }
 
 /// Handles DescribeConfigs.
 pub fn describe(ctx: &RequestContext, req: DescribeConfigsRequest) -> ResponseKind {
-    let cfg = &ctx.shard.config;
+    let cfg = &ctx.shard.config();
     let table = ctx.shard.topic_table();
     let mut resp = DescribeConfigsResponse::default();
     for res in req.resources {
@@ -116,20 +129,31 @@ pub fn describe(ctx: &RequestContext, req: DescribeConfigsRequest) -> ResponseKi
                     &meta.configs,
                     &cfg.topic_defaults,
                     &cfg.broker_configs,
+                    &cfg.dynamic,
                 )),
                 None => Err((
                     errors::UNKNOWN_TOPIC_OR_PARTITION,
                     format!("The topic '{name}' does not exist."),
                 )),
             },
-            // The cluster-wide default ("") holds only dynamic defaults, and Runnel has none.
+            // The cluster-wide default ("") lists only its dynamic values, as on Kafka.
             RESOURCE_BROKER => check_broker_name(ctx, name).map(|_| {
                 if name.is_empty() {
-                    Vec::new()
+                    describe_cluster_default(&cfg.broker_configs, &cfg.dynamic)
                 } else {
-                    describe_broker(&cfg.broker_configs)
+                    describe_broker(&cfg.broker_configs, &cfg.dynamic)
                 }
             }),
+            RESOURCE_GROUP if name.is_empty() => Err((
+                errors::INVALID_REQUEST,
+                "Group name must not be empty".to_string(),
+            )),
+            RESOURCE_GROUP => Ok(describe_group(
+                name,
+                &cfg.dynamic,
+                &cfg.groups,
+                &cfg.broker_configs,
+            )),
             RESOURCE_BROKER_LOGGER => check_broker_name(ctx, name).map(|_| Vec::new()),
             other => Err((
                 errors::INVALID_REQUEST,
@@ -138,8 +162,10 @@ pub fn describe(ctx: &RequestContext, req: DescribeConfigsRequest) -> ResponseKi
         };
         match listed {
             Ok(all) => {
+                // No keys, or an empty list, asks for every config (as on Kafka).
                 let keys: Option<Vec<String>> = res
                     .configuration_keys
+                    .filter(|k| !k.is_empty())
                     .map(|k| k.iter().map(|x| x.to_string()).collect());
                 out.configs = all
                     .into_iter()
@@ -163,6 +189,8 @@ enum Plan {
     Done(ChangeResult),
     /// Send this change to core 0.
     Topic(TopicConfigChange),
+    /// Send this broker or group change to core 0.
+    Dynamic(DynamicChange),
 }
 
 fn plan(
@@ -182,7 +210,27 @@ fn plan(
             ops,
             replace,
         }),
-        RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => {
+        RESOURCE_BROKER => {
+            if let Err(e) = check_broker_name(ctx, name) {
+                return Plan::Done(Err(e));
+            }
+            let level = if name.is_empty() {
+                BrokerLevel::ClusterDefault
+            } else {
+                BrokerLevel::Broker
+            };
+            Plan::Dynamic(DynamicChange::Broker {
+                level,
+                ops,
+                replace,
+            })
+        }
+        RESOURCE_GROUP => Plan::Dynamic(DynamicChange::Group {
+            group: name.to_string(),
+            ops,
+            replace,
+        }),
+        RESOURCE_BROKER_LOGGER => {
             if let Err(e) = check_broker_name(ctx, name) {
                 return Plan::Done(Err(e));
             }
@@ -193,7 +241,7 @@ fn plan(
             Plan::Done(Err((
                 errors::INVALID_REQUEST,
                 format!(
-                    "Cannot update these configs dynamically: [{}]; Runnel reads broker configs from its configuration file at startup",
+                    "Cannot update these loggers dynamically: [{}]; Runnel sets log levels with RUST_LOG at startup",
                     names.join(", ")
                 ),
             )))
@@ -205,43 +253,59 @@ fn plan(
     }
 }
 
-/// Runs the plans: topic changes in one call to core 0, in request order.
+/// Sends one batch of changes to core 0; every answer is an error if the call fails.
+async fn call_core0(ctx: &RequestContext, request: ShardRequest, n: usize) -> Vec<ChangeResult> {
+    if n == 0 {
+        return Vec::new();
+    }
+    match ctx.shard.call(0, request).await {
+        ShardResponse::Changed(v) if v.len() == n => v,
+        _ => (0..n)
+            .map(|_| Err((errors::UNKNOWN_SERVER_ERROR, "broker shutting down".into())))
+            .collect(),
+    }
+}
+
+/// Runs the plans: topic changes in one call to core 0 and broker and group changes in
+/// another, answered in request order.
 async fn execute(ctx: &RequestContext, plans: Vec<Plan>, validate_only: bool) -> Vec<ChangeResult> {
-    let mut changes = Vec::new();
+    let mut topics = Vec::new();
+    let mut dynamic = Vec::new();
     for p in &plans {
-        if let Plan::Topic(c) = p {
-            changes.push(c.clone());
+        match p {
+            Plan::Topic(c) => topics.push(c.clone()),
+            Plan::Dynamic(c) => dynamic.push(c.clone()),
+            Plan::Done(_) => {}
         }
     }
-    let n = changes.len();
-    let mut answers = if changes.is_empty() {
-        Vec::new()
-    } else {
-        match ctx
-            .shard
-            .call(
-                0,
-                ShardRequest::AlterTopicConfigs {
-                    changes,
-                    validate_only,
-                },
-            )
-            .await
-        {
-            ShardResponse::Changed(v) if v.len() == n => v,
-            _ => (0..n)
-                .map(|_| Err((errors::UNKNOWN_SERVER_ERROR, "broker shutting down".into())))
-                .collect(),
-        }
-    }
+    let (nt, nd) = (topics.len(), dynamic.len());
+    let mut topic_answers = call_core0(
+        ctx,
+        ShardRequest::AlterTopicConfigs {
+            changes: topics,
+            validate_only,
+        },
+        nt,
+    )
+    .await
     .into_iter();
+    let mut dynamic_answers = call_core0(
+        ctx,
+        ShardRequest::AlterDynamicConfigs {
+            changes: dynamic,
+            validate_only,
+        },
+        nd,
+    )
+    .await
+    .into_iter();
+    let missing = || Err((errors::UNKNOWN_SERVER_ERROR, String::new()));
     plans
         .into_iter()
         .map(|p| match p {
             Plan::Done(r) => r,
-            Plan::Topic(_) => answers
-                .next()
-                .unwrap_or(Err((errors::UNKNOWN_SERVER_ERROR, String::new()))),
+            Plan::Topic(_) => topic_answers.next().unwrap_or_else(missing),
+            Plan::Dynamic(_) => dynamic_answers.next().unwrap_or_else(missing),
         })
         .collect()
 }

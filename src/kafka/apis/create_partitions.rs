@@ -14,7 +14,7 @@ use crate::shard::messages::{ShardRequest, ShardResponse};
 
 /// Handles CreatePartitions.
 pub async fn handle(ctx: &RequestContext, req: CreatePartitionsRequest) -> ResponseKind {
-    let node = ctx.shard.config.node_id;
+    let node = ctx.shard.config().node_id;
     let table = ctx.shard.topic_table();
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for t in &req.topics {

@@ -16,7 +16,7 @@ use crate::shard::messages::{NewTopic, ShardRequest, ShardResponse};
 /// Handles CreateTopics.
 pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseKind {
     let shard = &ctx.shard;
-    let cfg = &shard.config;
+    let cfg = &shard.config();
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for t in &req.topics {
         *counts.entry(t.name.0.as_str()).or_default() += 1;
@@ -152,6 +152,10 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
                 }
                 Err(CreateError::InvalidName(m)) => {
                     r.error_code = errors::INVALID_TOPIC_EXCEPTION;
+                    r.error_message = Some(StrBytes::from_string(m));
+                }
+                Err(CreateError::Refused(code, m)) => {
+                    r.error_code = code;
                     r.error_message = Some(StrBytes::from_string(m));
                 }
             }

@@ -21,7 +21,7 @@ pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> Respon
     } else {
         vec![req.key.clone()]
     };
-    let cfg = &ctx.shard.config;
+    let cfg = &ctx.shard.config();
     let (code, message) = match key_type {
         0 => {
             if ensure_offsets_topic(&ctx.shard).await {

@@ -67,7 +67,14 @@ pub async fn describe(ctx: &RequestContext, req: DescribeGroupsRequest) -> Respo
             version: ctx.version,
         };
         let d = match forward(&ctx.shard, &name, call).await {
-            Ok(GroupReply::Described(d)) => *d,
+            Ok(GroupReply::Described(d)) => {
+                let mut d = *d;
+                if ctx.version >= 3 && d.error_code == errors::NONE {
+                    d.authorized_operations =
+                        super::authorized_ops::group(req.include_authorized_operations);
+                }
+                d
+            }
             other => {
                 let mut d = DescribedGroup::default();
                 d.group_id = g.clone();
@@ -110,7 +117,14 @@ pub async fn consumer_describe(
             version: ctx.version,
         };
         let d = match forward(&ctx.shard, &name, call).await {
-            Ok(GroupReply::ConsumerDescribed(d)) => *d,
+            Ok(GroupReply::ConsumerDescribed(d)) => {
+                let mut d = *d;
+                if d.error_code == errors::NONE {
+                    d.authorized_operations =
+                        super::authorized_ops::group(req.include_authorized_operations);
+                }
+                d
+            }
             other => {
                 let mut d = ConsumerDescribed::default();
                 d.group_id = g.clone();

@@ -20,7 +20,12 @@ use crate::shard::Shard;
 
 /// Makes sure `__consumer_offsets` exists, creating it on first use as Kafka does.
 pub async fn ensure_offsets_topic(shard: &Rc<Shard>) -> bool {
-    ensure_internal_topic(shard, OFFSETS_TOPIC, shard.config.groups.offsets_partitions).await
+    ensure_internal_topic(
+        shard,
+        OFFSETS_TOPIC,
+        shard.config().groups.offsets_partitions,
+    )
+    .await
 }
 
 /// Makes sure the compacted internal topic `name` exists, creating it with `partitions`.

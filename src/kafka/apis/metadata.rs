@@ -17,7 +17,7 @@ use crate::shard::messages::{NewTopic, ShardRequest, ShardResponse};
 /// Answers Metadata.
 pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind {
     let shard = &ctx.shard;
-    let cfg = &shard.config;
+    let cfg = &shard.config();
     let node = BrokerId(cfg.node_id);
     let mut resp = MetadataResponse::default();
     let mut broker = MetadataResponseBroker::default();
@@ -31,6 +31,9 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
     if ctx.version >= 1 {
         resp.controller_id = node;
     }
+    // v13's top-level error code: Kafka sets it only to ask a client to rebootstrap
+    // (REBOOTSTRAP_REQUIRED, KIP-1102), which a single node never does.
+    resp.error_code = errors::NONE;
 
     let allow_create = cfg.auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
     let table = shard.topic_table();
@@ -98,7 +101,15 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
                 };
             }
         }
+        if ctx.version >= 8 && t.error_code == errors::NONE {
+            t.topic_authorized_operations =
+                super::authorized_ops::topic(req.include_topic_authorized_operations);
+        }
         resp.topics.push(t);
+    }
+    if (8..=10).contains(&ctx.version) {
+        resp.cluster_authorized_operations =
+            super::authorized_ops::cluster(req.include_cluster_authorized_operations);
     }
     ResponseKind::Metadata(resp)
 }

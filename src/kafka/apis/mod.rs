@@ -2,6 +2,7 @@
 //! per-partition work to the owning cores through [`crate::shard::Shard::call`].
 
 pub mod api_versions;
+pub mod authorized_ops;
 pub mod cluster_admin;
 pub mod configs;
 pub mod create_partitions;
@@ -16,6 +17,7 @@ pub mod list_offsets;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
+pub mod produce_errors;
 pub mod produce_policy;
 pub mod routing;
 pub mod single_node;

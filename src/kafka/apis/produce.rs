@@ -1,17 +1,23 @@
 //! Produce: validates each partition's batches (framing, magic, CRC, size) on the receiving
 //! core, forwards them to the owning cores, and answers once they are durable (acks 1 / -1) or
 //! immediately without a response (acks 0).
+//!
+//! From v13 (KIP-516) topics are addressed by topic id: the id is resolved through the topic
+//! table, an unknown id fails each of its partitions with UNKNOWN_TOPIC_ID, and the response
+//! names each topic by the id the request gave.
 
 use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::produce_request::TopicProduceData;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
     ApiKey, ProduceRequest, ProduceResponse, RequestHeader, ResponseKind,
 };
 use kafka_protocol::protocol::Decodable;
 
+use super::produce_errors::Refusals;
 use super::produce_policy::prepare;
 use super::routing::scatter;
 use crate::errors;
@@ -40,10 +46,18 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
     // One entry per partition in request order: either an early error or work for an owner.
     let mut early: Vec<Option<ProduceResult>> = Vec::new();
     let mut append_times: Vec<Option<i64>> = Vec::new();
+    let mut refusals = Refusals::default();
     let mut work: Vec<(usize, (usize, ProducePart))> = Vec::new();
-    let mut shape: Vec<(kafka_protocol::messages::TopicName, Vec<i32>)> = Vec::new();
+    let mut shape: Vec<(&TopicProduceData, Vec<i32>)> = Vec::new();
+    let table = (version >= 13).then(|| shard.topic_table());
     for topic in &req.topic_data {
-        let name: Arc<str> = Arc::from(topic.name.0.as_str());
+        // v13+ names the topic by id; `None` when the id is unknown.
+        let name: Option<Arc<str>> = match &table {
+            Some(table) => table
+                .by_id(topic.topic_id)
+                .map(|m| Arc::from(m.name.as_str())),
+            None => Some(Arc::from(topic.name.0.as_str())),
+        };
         let mut parts = Vec::new();
         for p in &topic.partition_data {
             parts.push(p.index);
@@ -53,17 +67,21 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
                 early.push(Some(failed(errors::INVALID_REQUIRED_ACKS)));
                 continue;
             }
-            if &*name == crate::group::OFFSETS_TOPIC || &*name == crate::txn::TXN_TOPIC {
+            let Some(name) = &name else {
+                early.push(Some(failed(errors::UNKNOWN_TOPIC_ID)));
+                continue;
+            };
+            if &**name == crate::group::OFFSETS_TOPIC || &**name == crate::txn::TXN_TOPIC {
                 // Only the group coordinator writes the internal topic, as on Kafka.
                 early.push(Some(failed(errors::INVALID_TOPIC_EXCEPTION)));
                 continue;
             }
-            let Some(owner) = shard.owner_of(&name, p.index) else {
+            let Some(owner) = shard.owner_of(name, p.index) else {
                 early.push(Some(failed(errors::UNKNOWN_TOPIC_OR_PARTITION)));
                 continue;
             };
             let payload = p.records.clone().unwrap_or_default();
-            match prepare(&shard.produce_policy(&name), acks, payload) {
+            match prepare(&shard.produce_policy(name), acks, payload, (name, p.index)) {
                 Ok(ready) => {
                     early.push(None);
                     append_times[slot] = ready.log_append_time;
@@ -78,10 +96,10 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
                     };
                     work.push((owner, (slot, part)));
                 }
-                Err(code) => early.push(Some(failed(code))),
+                Err(r) => early.push(Some(failed(refusals.keep(slot, r)))),
             }
         }
-        shape.push((topic.name.clone(), parts));
+        shape.push((topic, parts));
     }
     let slots: Vec<usize> = work.iter().map(|(_, (s, _))| *s).collect();
     let items: Vec<(usize, ProducePart)> = work.into_iter().map(|(o, (_, p))| (o, p)).collect();
@@ -108,12 +126,16 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
         return None;
     }
     let mut resp = ProduceResponse::default();
-    let mut it = early.into_iter().zip(append_times);
-    for (name, parts) in shape {
+    let mut it = early.into_iter().zip(append_times).enumerate();
+    for (topic, parts) in shape {
         let mut t = TopicProduceResponse::default();
-        t.name = name;
+        if version >= 13 {
+            t.topic_id = topic.topic_id;
+        } else {
+            t.name = topic.name.clone();
+        }
         for index in parts {
-            let (r, append_time) = it.next().unwrap_or((None, None));
+            let (slot, (r, append_time)) = it.next().unwrap_or((usize::MAX, (None, None)));
             let r = r.unwrap_or(failed(errors::UNKNOWN_SERVER_ERROR));
             let mut pr = PartitionProduceResponse::default();
             pr.index = index;
@@ -126,6 +148,7 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
             if version >= 5 {
                 pr.log_start_offset = r.log_start_offset;
             }
+            refusals.fill(slot, &mut pr, version);
             t.partition_responses.push(pr);
         }
         resp.responses.push(t);
@@ -133,31 +156,26 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
     Some(resp)
 }
 
-/// Produce v0-v2. Kafka 4 advertises these only for librdkafka's sake (KAFKA-18659). A v2
-/// request is a v3 request without the transactional id, and a v2 response is laid out exactly
-/// as v3, so v2 is decoded and encoded as v3 with a null transactional id. v0/v1 responses
-/// differ and are not served: the connection is closed.
-pub async fn handle_legacy(
-    shard: Rc<Shard>,
-    version: i16,
-    correlation_id: i32,
-    frame: Bytes,
-) -> Outcome {
+/// Decodes Produce v0-v2. Kafka 4 advertises these only for librdkafka's sake (KAFKA-18659). A
+/// v2 request is a v3 request without the transactional id, and a v2 response is laid out
+/// exactly as v3, so v2 is decoded (and answered, see [`handle_legacy`]) as v3 with a null
+/// transactional id. v0/v1 responses differ and are not served: `None` closes the connection.
+/// The frame has passed the request validator.
+pub fn decode_legacy(version: i16, frame: Bytes) -> Option<ProduceRequest> {
     if version != 2 {
-        return Outcome::Close;
+        return None;
     }
     let mut buf = frame;
-    let Ok(_header) = RequestHeader::decode(&mut buf, ApiKey::Produce.request_header_version(2))
-    else {
-        return Outcome::Close;
-    };
+    RequestHeader::decode(&mut buf, ApiKey::Produce.request_header_version(2)).ok()?;
     let mut v3 = BytesMut::with_capacity(buf.len() + 2);
     v3.put_i16(-1);
     v3.extend_from_slice(&buf);
     let mut body = v3.freeze();
-    let Ok(req) = ProduceRequest::decode(&mut body, 3) else {
-        return Outcome::Close;
-    };
+    ProduceRequest::decode(&mut body, 3).ok()
+}
+
+/// Serves a Produce v2 request decoded by [`decode_legacy`], answering as v3.
+pub async fn handle_legacy(shard: Rc<Shard>, correlation_id: i32, req: ProduceRequest) -> Outcome {
     match produce(&shard, req, 3).await {
         Some(resp) => dispatch::encode(
             ApiKey::Produce,

@@ -1,15 +1,22 @@
 //! The topic-level checks and conversions of a produce, run on the receiving core after the
-//! batches' framing and CRCs were validated: `max.message.bytes`, the CreateTime bounds
-//! (`message.timestamp.before.max.ms` / `after.max.ms`), `min.insync.replicas` for acks=all,
-//! LogAppendTime stamping and recompression to the topic's `compression.type`
-//! (see [`crate::storage::convert`]).
+//! batches' framing and CRCs were validated: every record walked (Kafka's record validation,
+//! [`crate::storage::validate`]: `INVALID_RECORD` / `CORRUPT_MESSAGE`) and checked against
+//! the topic's per-record rules ([`crate::storage::record_rules`]: keys on compacted topics,
+//! the CreateTime bounds `message.timestamp.before.max.ms` / `after.max.ms`, no producer-set
+//! LogAppendTime; offending records are named, [`super::produce_errors`]),
+//! `max.message.bytes`, `min.insync.replicas` for acks=all, LogAppendTime stamping and
+//! recompression to the topic's `compression.type` (see [`crate::storage::convert`]).
 
 use bytes::Bytes;
 
+use crate::clock::now_ms;
 use crate::cluster::topic_config::ProducePolicy;
 use crate::errors;
 use crate::storage::batch::{validate_batches, BatchError, BatchInfo};
 use crate::storage::convert::{needs_rewrite, rewrite};
+use crate::storage::record_rules::{self, Findings, RecordRules, TimestampRule};
+
+use super::produce_errors::Refusal;
 
 /// Batches ready to append.
 pub struct Prepared {
@@ -30,51 +37,78 @@ fn batch_error_code(e: BatchError) -> i16 {
     }
 }
 
-use crate::clock::now_ms;
-
-/// True when a CreateTime timestamp lies outside the topic's bounds around `now`. Kafka checks
-/// every record; the header's first and max timestamps are checked here, which catches the
-/// usual cases (records of a batch are produced together) without decoding the records.
-fn out_of_bounds(b: &BatchInfo, p: &ProducePolicy, now: i64) -> bool {
-    [b.base_timestamp, b.max_timestamp]
-        .into_iter()
-        .filter(|&ts| ts >= 0)
-        .any(|ts| {
-            now.saturating_sub(ts) > p.timestamp_before_max_ms
-                || ts.saturating_sub(now) > p.timestamp_after_max_ms
-        })
+/// The per-record rules of a topic with policy `p` at time `now`.
+fn rules_of(p: &ProducePolicy, now: i64) -> RecordRules {
+    RecordRules {
+        require_key: p.requires_keys,
+        timestamps: if p.log_append_time {
+            TimestampRule::LogAppendTime
+        } else {
+            TimestampRule::CreateTime {
+                now,
+                before_max_ms: p.timestamp_before_max_ms,
+                after_max_ms: p.timestamp_after_max_ms,
+            }
+        },
+    }
 }
 
-/// True when every record of `batches` has a key (compacted topics need one). The records are
-/// decoded for this, so only compacted topics pay for it.
-fn all_records_keyed(payload: &Bytes, batches: &[BatchInfo]) -> bool {
-    batches.iter().all(|b| {
-        let mut one = payload.slice(b.pos..b.pos + b.len);
-        match kafka_protocol::records::RecordBatchDecoder::decode(&mut one) {
-            Ok(set) => set.records.iter().all(|r| r.key.is_some()),
-            Err(_) => false,
+/// True when the header's max timestamp of a CreateTime batch lies outside the topic's
+/// bounds. Every record was checked already ([`rules_of`]); Kafka then rewrites the
+/// header's max timestamp, which Runnel keeps as sent, so a header that lies is refused.
+fn header_out_of_bounds(b: &BatchInfo, p: &ProducePolicy, now: i64) -> bool {
+    let ts = b.max_timestamp;
+    b.attributes & 0x08 == 0
+        && ts >= 0
+        && (now.saturating_sub(ts) > p.timestamp_before_max_ms
+            || ts.saturating_sub(now) > p.timestamp_after_max_ms)
+}
+
+/// Walks the records of every batch (Kafka's record validation, [`crate::storage::validate`])
+/// and checks each record against `rules`; records that break them are named in the refusal
+/// (KIP-467).
+fn check_records(
+    payload: &Bytes,
+    batches: &[BatchInfo],
+    rules: &RecordRules,
+    (topic, partition): (&str, i32),
+) -> Result<(), Refusal> {
+    let mut found = Findings::default();
+    let mut first = 0u32;
+    for b in batches {
+        let one = &payload[b.pos..b.pos + b.len];
+        match record_rules::check(one, b, rules, first, &mut found) {
+            Ok(n) => first = first.saturating_add(n),
+            Err(e) => return Err(e.error_code().into()),
         }
-    })
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(Refusal::from_findings(topic, partition, rules, &found))
 }
 
-/// Checks and converts one partition's records for a topic with policy `p`; the error is the
-/// Kafka code for the partition.
-pub fn prepare(p: &ProducePolicy, acks: i16, payload: Bytes) -> Result<Prepared, i16> {
-    let batches = validate_batches(&payload, p.max_message_bytes).map_err(batch_error_code)?;
+/// Checks and converts one partition's records for a topic with policy `p`; the error says
+/// how partition `tp` (topic, index) is refused.
+pub fn prepare(
+    p: &ProducePolicy,
+    acks: i16,
+    payload: Bytes,
+    tp: (&str, i32),
+) -> Result<Prepared, Refusal> {
+    let batches = validate_batches(&payload, p.max_message_bytes)
+        .map_err(|e| Refusal::from(batch_error_code(e)))?;
     if batches.iter().any(|b| b.is_control()) {
         // Only the transaction coordinator writes markers.
-        return Err(errors::INVALID_RECORD);
+        return Err(errors::INVALID_RECORD.into());
     }
     let now = now_ms();
-    if !p.log_append_time && batches.iter().any(|b| out_of_bounds(b, p, now)) {
-        return Err(errors::INVALID_TIMESTAMP);
-    }
-    if p.requires_keys && !all_records_keyed(&payload, &batches) {
-        // Kafka: "Compacted topic cannot accept message without key".
-        return Err(errors::INVALID_RECORD);
+    check_records(&payload, &batches, &rules_of(p, now), tp)?;
+    if !p.log_append_time && batches.iter().any(|b| header_out_of_bounds(b, p, now)) {
+        return Err(errors::INVALID_TIMESTAMP.into());
     }
     if acks == -1 && p.min_insync_replicas > 1 {
-        return Err(errors::NOT_ENOUGH_REPLICAS);
+        return Err(errors::NOT_ENOUGH_REPLICAS.into());
     }
     if !needs_rewrite(&batches, p.codec, p.log_append_time) {
         return Ok(Prepared {
@@ -84,10 +118,10 @@ pub fn prepare(p: &ProducePolicy, acks: i16, payload: Bytes) -> Result<Prepared,
         });
     }
     let stamp = p.log_append_time.then_some(now);
-    let (payload, batches) =
-        rewrite(&payload, &batches, p.codec, stamp).map_err(batch_error_code)?;
+    let (payload, batches) = rewrite(&payload, &batches, p.codec, stamp)
+        .map_err(|e| Refusal::from(batch_error_code(e)))?;
     if batches.iter().any(|b| b.len > p.max_message_bytes) {
-        return Err(errors::MESSAGE_TOO_LARGE);
+        return Err(errors::MESSAGE_TOO_LARGE.into());
     }
     Ok(Prepared {
         payload,

@@ -4,7 +4,9 @@
 //!
 //! - AlterPartitionReassignments: moving a partition to its only replica (this broker) is a
 //!   no-op; any other broker is INVALID_REPLICA_ASSIGNMENT; cancelling is
-//!   NO_REASSIGNMENT_IN_PROGRESS.
+//!   NO_REASSIGNMENT_IN_PROGRESS. v1's `allow_replication_factor_change` (KIP-860) is echoed
+//!   in the response; Kafka checks it after the target replicas are found valid, and the only
+//!   valid target here keeps the replication factor at 1, so it never refuses anything.
 //! - ListPartitionReassignments: never any in progress.
 //! - ElectLeaders: the leader is always the preferred (only) replica: ELECTION_NOT_NEEDED.
 //! - AlterReplicaLogDirs: the data directory is the only one; another is LOG_DIR_NOT_FOUND.
@@ -36,7 +38,7 @@ pub fn alter_reassignments(
     ctx: &RequestContext,
     req: AlterPartitionReassignmentsRequest,
 ) -> ResponseKind {
-    let node = ctx.shard.config.node_id;
+    let node = ctx.shard.config().node_id;
     let mut resp = AlterPartitionReassignmentsResponse::default();
     resp.allow_replication_factor_change = req.allow_replication_factor_change;
     for t in req.topics {
@@ -117,7 +119,7 @@ pub fn alter_replica_log_dirs(
     ctx: &RequestContext,
     req: AlterReplicaLogDirsRequest,
 ) -> ResponseKind {
-    let data_dir = &ctx.shard.config.data_dir;
+    let data_dir = &ctx.shard.config().data_dir;
     let ours = |p: &str| {
         let p = std::path::Path::new(p);
         p == data_dir.as_path()

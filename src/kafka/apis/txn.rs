@@ -28,7 +28,7 @@ use crate::txn::{self, TxnCall, TxnReply, TXN_TOPIC};
 
 /// Makes sure `__transaction_state` exists, creating it on first use as Kafka does.
 pub async fn ensure_txn_topic(shard: &Rc<Shard>) -> bool {
-    ensure_internal_topic(shard, TXN_TOPIC, shard.config.txns.state_partitions).await
+    ensure_internal_topic(shard, TXN_TOPIC, shard.config().txns.state_partitions).await
 }
 
 /// Sends `call` to the core coordinating `txn_id`; `Err` holds the error code for the client.
@@ -66,7 +66,7 @@ pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) 
         .filter(|t| !t.is_empty());
     let (code, pid, epoch) = match txn_id {
         // An idempotent producer: a fresh id every time, as Kafka does.
-        None => match shard.producer_ids.allocate() {
+        None => match shard.producer_ids.allocate().await {
             Ok(pid) => (errors::NONE, pid, 0),
             Err(e) => {
                 tracing::error!(error = %e, "cannot allocate a producer id");

@@ -1,6 +1,13 @@
 //! Transaction tooling: ListTransactions (every core's coordinator), DescribeTransactions (the
 //! coordinator of each id) and DescribeProducers (the producer state of partitions, from their
 //! owning cores).
+//!
+//! ListTransactions v2 filters by a transactional id pattern (KIP-1152): a regular expression
+//! the whole id must match; a null or empty pattern matches every id. Kafka compiles it as a
+//! Java-style regular expression; Runnel uses the `regex` crate, whose syntax agrees on the
+//! usual constructs (literals, classes, alternation, repetition, anchors) and which refuses
+//! backreferences and lookaround, answered as INVALID_REGULAR_EXPRESSION like any pattern that
+//! does not compile.
 
 use std::sync::Arc;
 
@@ -45,6 +52,14 @@ pub async fn list(ctx: &RequestContext, req: ListTransactionsRequest) -> Respons
         .filter(|f| !STATES.iter().any(|s| s.name() == f.as_str()))
         .cloned()
         .collect();
+    let pattern = match id_pattern(ctx.version, req.transactional_id_pattern.as_deref()) {
+        Ok(p) => p,
+        Err(code) => {
+            let mut resp = ListTransactionsResponse::default();
+            resp.error_code = code;
+            return ResponseKind::ListTransactions(resp);
+        }
+    };
     let now = now_ms();
     for core in 0..shard.cores {
         let ShardResponse::Txn(r) = shard
@@ -66,7 +81,8 @@ pub async fn list(ctx: &RequestContext, req: ListTransactionsRequest) -> Respons
             let duration_ok = ctx.version < 1
                 || req.duration_filter < 0
                 || (m.state == TxnState::Ongoing && now - m.start_ms >= req.duration_filter);
-            if state_ok && pid_ok && duration_ok {
+            let id_ok = pattern.as_ref().is_none_or(|p| p.is_match(&m.txn_id));
+            if state_ok && pid_ok && duration_ok && id_ok {
                 let mut t = ListedTxn::default();
                 t.transactional_id = TransactionalId(StrBytes::from_string(m.txn_id.clone()));
                 t.producer_id = ProducerId(m.producer_id);
@@ -76,6 +92,29 @@ pub async fn list(ctx: &RequestContext, req: ListTransactionsRequest) -> Respons
         }
     }
     ResponseKind::ListTransactions(resp)
+}
+
+/// Longest transactional id pattern compiled, in bytes; a longer one is refused as invalid.
+const MAX_PATTERN_LEN: usize = 4096;
+
+/// Compiled heap the pattern may take (the `regex` crate's size limit).
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+/// ListTransactions v2's transactional id filter: `None` matches every id (before v2, or a
+/// null or empty pattern); an invalid pattern is INVALID_REGULAR_EXPRESSION.
+fn id_pattern(version: i16, pattern: Option<&str>) -> Result<Option<regex::Regex>, i16> {
+    let Some(p) = pattern.filter(|p| version >= 2 && !p.is_empty()) else {
+        return Ok(None);
+    };
+    if p.len() > MAX_PATTERN_LEN {
+        return Err(errors::INVALID_REGULAR_EXPRESSION);
+    }
+    // The whole id must match, as with Java's `Matcher.matches`.
+    regex::RegexBuilder::new(&format!("^(?:{p})$"))
+        .size_limit(PATTERN_SIZE_LIMIT)
+        .build()
+        .map(Some)
+        .map_err(|_| errors::INVALID_REGULAR_EXPRESSION)
 }
 
 fn described(id: &TransactionalId, m: Option<TxnMeta>, code: i16) -> DescribedTxn {

@@ -1,18 +1,22 @@
 //! What compaction does to one record batch: keep it as it is, drop it, or rewrite it with only
 //! the records that survive. A rewritten batch keeps its records' offsets, timestamps, producer
 //! fields and compression codec; it gets a new CRC. Batches whose records all survive are kept
-//! byte for byte.
+//! byte for byte, and so are batches whose records fail validation (stored rules) or hold
+//! more than [`MAX_REWRITE_RECORDS`] records: compaction never trusts a count from disk.
 
 use std::cell::Cell;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-};
+use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions};
 
 use super::keymap::KeyMap;
 use crate::storage::batch::{self, BatchInfo};
 use crate::storage::producers::AbortedTxn;
+use crate::storage::validate::{self, Origin};
+
+/// Batches with more records than this are kept whole by compaction: rewriting one decodes
+/// all its records at once.
+pub const MAX_REWRITE_RECORDS: i32 = 1 << 20;
 
 /// The fate of one batch.
 pub enum Outcome {
@@ -79,10 +83,18 @@ impl Rules<'_> {
         if in_aborted_txn(self.aborted, info) {
             return Outcome::Drop;
         }
-        let mut buf = data.clone();
-        let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
-            // Not decodable here (it passed its CRC): keep it rather than lose data.
+        if info.records_count > MAX_REWRITE_RECORDS {
+            // Decoding would hold this many records at once: keep the batch as it is.
             return Outcome::Keep;
+        }
+        let set = match validate::decode(data, info, Origin::Stored) {
+            Ok(set) => set,
+            Err(e) => {
+                // It passed its CRC but its records do not hold together: keep it rather
+                // than lose data (readers of it get a storage error, not a crash).
+                tracing::warn!(base_offset = info.base_offset, error = ?e, "corrupt batch kept by compaction");
+                return Outcome::Keep;
+            }
         };
         let kept: Vec<&Record> = set.records.iter().filter(|r| self.keeps(r)).collect();
         if kept.len() == set.records.len() {
@@ -112,17 +124,15 @@ impl Rules<'_> {
     }
 }
 
-/// Visits the records of a batch that carry a key, with their offsets, for the key map.
-/// Returns false when the batch cannot be decoded.
-pub fn for_each_key(data: &Bytes, mut visit: impl FnMut(&[u8], i64)) -> bool {
-    let mut buf = data.clone();
-    let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
-        return false;
-    };
-    for r in &set.records {
-        if let Some(k) = r.key.as_deref() {
-            visit(k, r.offset);
+/// Visits the records of a batch that carry a key, with their offsets, for the key map,
+/// walking the records in place ([`validate::for_each_record`], stored rules). Returns false
+/// when the batch's records do not hold together (the keys seen before the fault were visited).
+pub fn for_each_key(data: &Bytes, info: &BatchInfo, mut visit: impl FnMut(&[u8], i64)) -> bool {
+    validate::for_each_record(data, info, Origin::Stored, |r| {
+        if let Some(k) = r.key {
+            visit(k, info.base_offset + r.offset_delta as i64);
         }
-    }
-    true
+        true
+    })
+    .is_ok()
 }

@@ -25,10 +25,9 @@ pub(super) use swap::remove_leftovers;
 use std::cell::Cell;
 use std::rc::Rc;
 
-use glommio::io::DmaFile;
-
 use super::checkpoint;
 use super::log::PartitionLog;
+use super::open_files::SegmentFile;
 use super::segment;
 use filter::{for_each_key, in_aborted_txn, Rules};
 use keymap::KeyMap;
@@ -51,13 +50,23 @@ pub(super) struct SegRef {
     pub(super) base: i64,
     pub(super) next: i64,
     pub(super) size: u64,
-    pub(super) file: Rc<DmaFile>,
+    pub(super) file: Rc<SegmentFile>,
 }
 
 impl PartitionLog {
     /// Runs one compaction pass if the log is compacted and due, using at most about `memory`
-    /// bytes for the key map. `None` when there was nothing to do.
+    /// bytes for the key map. `None` when there was nothing to do. A failed sync takes the log
+    /// offline.
     pub async fn compact(
+        self: &Rc<Self>,
+        now_ms: i64,
+        memory: usize,
+    ) -> std::io::Result<Option<CleanStats>> {
+        let r = self.compact_pass(now_ms, memory).await;
+        self.offline_on_sync_failure(r)
+    }
+
+    async fn compact_pass(
         self: &Rc<Self>,
         now_ms: i64,
         memory: usize,
@@ -68,7 +77,7 @@ impl PartitionLog {
         }
         let (segs, aborted, clean_until) = {
             let st = self.st.borrow();
-            if st.closed || st.error.is_some() || st.segments.len() < 2 {
+            if st.closed || st.error.is_some() || st.offline.is_some() || st.segments.len() < 2 {
                 return Ok(None);
             }
             let lso = st.last_stable_offset();
@@ -123,7 +132,7 @@ impl PartitionLog {
                     {
                         return true;
                     }
-                    for_each_key(&data, |k, o| {
+                    for_each_key(&data, info, |k, o| {
                         if o >= clean_until {
                             keys.put(k, o)
                         }
@@ -165,7 +174,7 @@ impl PartitionLog {
             }
             glommio::yield_if_needed().await;
         }
-        checkpoint::write(&self.dir, checkpoint::CLEANER, upto)?;
+        checkpoint::write(&self.dir, checkpoint::CLEANER, upto).await?;
         {
             let mut st = self.st.borrow_mut();
             st.clean_until = st.clean_until.max(upto);

@@ -1,11 +1,13 @@
 //! Rewriting one closed segment for compaction and swapping it in, crash-safely.
 //!
 //! The cleaned copy is written to `<base>.log.cleaned` with the same aligned direct writes as
-//! the live log, synced and trimmed. The swap is then done without yielding to other tasks:
-//! the segment's index files are removed, and the copy is renamed over `<base>.log` (an atomic
-//! replace) before the directory is synced. A crash before the rename leaves a `.cleaned` file
-//! that startup removes; a crash after it leaves the new log without indexes, which startup
-//! rebuilds. Readers holding the old file keep reading the old data until they finish.
+//! the live log, synced and trimmed. The swap then removes the segment's index files and renames
+//! the copy over `<base>.log` (an atomic replace) before the directory is synced, all on the
+//! blocking pool; only then does the in-memory segment list take the new copy, if the segment
+//! is still there (DeleteRecords may have removed it meanwhile). A crash before the rename
+//! leaves a `.cleaned` file that startup removes; a crash after it leaves the new log without
+//! indexes, which startup rebuilds. Readers holding the old file keep reading the old data until
+//! they finish.
 
 use std::path::Path;
 
@@ -13,15 +15,15 @@ use bytes::Bytes;
 
 use super::filter::{Outcome, Rules};
 use super::SegRef;
-use crate::storage::batch;
 use crate::storage::log::{sync_dir, PartitionLog};
 use crate::storage::segment::{self, Segment};
+use crate::storage::{batch, checkpoint, fault};
 
 /// Bytes of kept batches gathered before each write of the cleaned copy.
 const WRITE_CHUNK: usize = 1 << 20;
 
 /// Removes what an interrupted compaction or file replacement left in `dir` (`*.cleaned` and
-/// `*.tmp` files).
+/// `*.tmp` files). Blocking: called on the blocking pool when a log opens.
 pub(in crate::storage) fn remove_leftovers(dir: &Path) {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = e.file_name();
@@ -50,20 +52,17 @@ impl PartitionLog {
         let changed = match result {
             Ok(changed) => changed,
             Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
+                fault::remove_files(vec![tmp]).await;
                 return Err(e);
             }
         };
         if !changed {
-            let _ = std::fs::remove_file(&tmp);
+            fault::remove_files(vec![tmp]).await;
             return Ok(None);
         }
-        out.file.fdatasync().await.map_err(std::io::Error::from)?;
-        out.file
-            .truncate(out.size)
-            .await
-            .map_err(std::io::Error::from)?;
-        Ok(self.swap_in(s, out, &tmp))
+        fault::fdatasync_segment(&self.dir, &out.file).await?;
+        out.file.truncate(out.size).await?;
+        self.swap_in(s, out, &tmp).await
     }
 
     /// Copies the batches of `s` that survive into `out`. Returns whether anything changed.
@@ -122,49 +121,88 @@ impl PartitionLog {
         Ok(changed)
     }
 
+    /// Where segment `s` is in the segment list, if it is still there.
+    fn position_of(&self, s: &SegRef) -> Option<usize> {
+        let st = self.st.borrow();
+        st.segments
+            .iter()
+            .position(|x| x.base_offset == s.base && std::rc::Rc::ptr_eq(&x.file, &s.file))
+    }
+
     /// Puts the cleaned copy in place of segment `s`, unless retention removed `s` meanwhile.
-    /// Runs without yielding. Returns the new size.
-    fn swap_in(&self, s: &SegRef, mut out: Segment, tmp: &Path) -> Option<u64> {
-        let idx = {
-            let st = self.st.borrow();
-            st.segments
-                .iter()
-                .position(|x| x.base_offset == s.base && std::rc::Rc::ptr_eq(&x.file, &s.file))
-        };
-        let Some(idx) = idx else {
-            let _ = std::fs::remove_file(tmp);
-            return None;
-        };
+    /// Returns the new size, `None` when nothing was swapped.
+    async fn swap_in(
+        &self,
+        s: &SegRef,
+        mut out: Segment,
+        tmp: &Path,
+    ) -> std::io::Result<Option<u64>> {
+        if self.position_of(s).is_none() {
+            fault::remove_files(vec![tmp.to_path_buf()]).await;
+            return Ok(None);
+        }
         let log_path = self.dir.join(segment::file_name(s.base, "log"));
         if out.size == 0 {
             // Nothing left: the segment goes (offsets in it had no surviving records).
-            let seg = self.st.borrow_mut().segments.remove(idx);
-            seg.remove_files(&self.dir);
-            let _ = std::fs::remove_file(tmp);
-            sync_dir(&self.dir);
-            return Some(0);
-        }
-        for ext in ["index", "timeindex"] {
-            let _ = std::fs::remove_file(self.dir.join(segment::file_name(s.base, ext)));
-        }
-        if let Err(e) = std::fs::rename(tmp, &log_path) {
-            tracing::warn!(path = %tmp.display(), error = %e, "cannot swap in compacted segment");
-            let _ = std::fs::remove_file(tmp);
-            let mut st = self.st.borrow_mut();
-            if let Some(seg) = st.segments.get_mut(idx) {
-                let _ = seg.store_indexes(&self.dir);
+            let seg = self
+                .position_of(s)
+                .map(|i| self.st.borrow_mut().segments.remove(i));
+            if let Some(seg) = seg {
+                seg.remove_files(&self.dir).await;
             }
-            return None;
+            fault::remove_files(vec![tmp.to_path_buf()]).await;
+            sync_dir(&self.dir).await?;
+            return Ok(Some(0));
         }
-        sync_dir(&self.dir);
+        let stale = ["index", "timeindex"]
+            .map(|ext| self.dir.join(segment::file_name(s.base, ext)))
+            .to_vec();
+        let (from, to, dir) = (tmp.to_path_buf(), log_path.clone(), self.dir.clone());
+        let renamed = fault::blocking(move || -> std::io::Result<()> {
+            for p in &stale {
+                let _ = std::fs::remove_file(p);
+            }
+            if let Err(e) = std::fs::rename(&from, &to) {
+                let _ = std::fs::remove_file(&from);
+                return Err(e);
+            }
+            fault::sync_dir_blocking(&dir)
+        })
+        .await;
+        if let Err(e) = renamed {
+            if fault::is_sync_failure(&e) {
+                return Err(e);
+            }
+            tracing::warn!(path = %tmp.display(), error = %e, "cannot swap in compacted segment");
+            // The old segment keeps serving; its indexes were removed and are stored again.
+            let files = self
+                .position_of(s)
+                .map(|i| self.st.borrow_mut().segments[i].index_files(&self.dir));
+            if let Some(files) = files {
+                let _ = checkpoint::replace_files(files).await;
+            }
+            return Ok(None);
+        }
+        out.file.set_path(log_path.clone());
         out.path = log_path;
         out.next_offset = out.next_offset.max(s.next);
         out.reserved = out.size;
-        if let Err(e) = out.store_indexes(&self.dir) {
+        let size = out.size;
+        let files = out.index_files(&self.dir);
+        match self.position_of(s) {
+            Some(idx) => self.st.borrow_mut().segments[idx] = out,
+            None => {
+                // Deleted (DeleteRecords) while the copy was renamed: its file goes too.
+                out.remove_files(&self.dir).await;
+                return Ok(None);
+            }
+        }
+        if let Err(e) = checkpoint::replace_files(files).await {
+            if fault::is_sync_failure(&e) {
+                return Err(e);
+            }
             tracing::warn!(error = %e, "cannot store indexes of compacted segment (rebuilt at startup)");
         }
-        let size = out.size;
-        self.st.borrow_mut().segments[idx] = out;
-        Some(size)
+        Ok(Some(size))
     }
 }

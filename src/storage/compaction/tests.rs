@@ -144,3 +144,27 @@ fn aborted_transactions_go_and_markers_stay() {
         Outcome::Keep
     ));
 }
+
+#[test]
+fn batches_with_lying_counts_are_kept_never_decoded() {
+    use crate::storage::records::tests::record as raw_record;
+    use crate::storage::validate::tests::hand_batch;
+    let one = raw_record(0, Some(b"k"), Some(b"v"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &one).unwrap();
+    let gz = gz.finish().unwrap();
+    // Correct CRCs, headers claiming 2^31-1 records over one (the decoder would reserve room
+    // for all of them and abort the process).
+    for (attrs, body) in [(0, one.clone()), (1, gz)] {
+        let data = Bytes::from(hand_batch(attrs, i32::MAX - 1, i32::MAX, &body));
+        let info = batch::peek_header(&data, 0).unwrap();
+        let mut seen = 0;
+        assert!(!super::filter::for_each_key(&data, &info, |_, _| seen += 1));
+        let mut keys = KeyMap::with_memory(1 << 20);
+        keys.put(b"k", 5);
+        assert!(matches!(
+            rules(&keys, &[], 0).apply(&info, &data),
+            Outcome::Keep
+        ));
+    }
+}

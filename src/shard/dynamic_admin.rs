@@ -1,0 +1,85 @@
+//! Dynamic broker and group config changes on core 0 (the metadata owner): each batch of
+//! changes is checked against the current dynamic configs under `metadata_lock`, persisted, and
+//! the resulting configuration broadcast to every core, which installs it and re-resolves the
+//! configs of its open logs (the broker defaults of topic configs may have changed).
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use super::messages::{ChangeResult, ShardRequest};
+use super::{partitions, Shard};
+use crate::cluster::dynamic_config::alter::{alter_broker, alter_group, DynamicChange};
+use crate::config::Config;
+use crate::errors;
+
+/// Applies `changes` in order (core 0 only). A failed change leaves the others standing, as
+/// Kafka answers each resource on its own.
+pub async fn alter(
+    shard: &Rc<Shard>,
+    changes: Vec<DynamicChange>,
+    validate_only: bool,
+) -> Vec<ChangeResult> {
+    let _guard = shard.metadata_lock.acquire_permit(1).await;
+    let config = shard.config();
+    let statics = &config.broker_configs;
+    let is_static = |k: &str| statics.get(k).is_some();
+    let static_value = |k: &str| statics.get(k).map(|e| e.value.clone());
+    let mut dynamic = (*config.dynamic).clone();
+    let mut results = Vec::with_capacity(changes.len());
+    for c in &changes {
+        let next = match c {
+            DynamicChange::Broker {
+                level,
+                ops,
+                replace,
+            } => alter_broker(&dynamic, *level, ops, *replace, &is_static, &static_value),
+            DynamicChange::Group {
+                group,
+                ops,
+                replace,
+            } => alter_group(&dynamic, group, ops, *replace, &config.groups),
+        };
+        match next {
+            Ok(n) => {
+                dynamic = n;
+                results.push(Ok(()));
+            }
+            Err(e) => results.push(Err(e)),
+        }
+    }
+    if validate_only || dynamic == *config.dynamic {
+        return results;
+    }
+    if let Err(e) = dynamic.store(&config.data_dir).await {
+        tracing::error!(error = %format!("{e:#}"), "cannot persist dynamic configs");
+        for r in results.iter_mut().filter(|r| r.is_ok()) {
+            *r = Err((
+                errors::KAFKA_STORAGE_ERROR,
+                format!("cannot persist dynamic configs: {e:#}"),
+            ));
+        }
+        return results;
+    }
+    tracing::info!(
+        broker = ?dynamic.broker,
+        cluster_default = ?dynamic.cluster_default,
+        groups = dynamic.groups.len(),
+        "dynamic configs changed"
+    );
+    let next = Arc::new(config.with_dynamic(Arc::new(dynamic)));
+    shard
+        .broadcast(|| ShardRequest::ApplyConfig(next.clone()))
+        .await;
+    results
+}
+
+/// Installs `config` on this core and re-resolves the configs of its open logs and the
+/// produce policies of every topic.
+pub async fn install(shard: &Rc<Shard>, config: Arc<Config>) {
+    shard.set_config(config);
+    let failures = partitions::apply(shard, shard.topic_table()).await;
+    for f in failures {
+        tracing::error!(topic = %f.topic, partition = f.partition, error = %f.error,
+            "partition could not be opened while applying dynamic configs");
+    }
+}
