@@ -120,3 +120,39 @@ pub const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
 pub const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
 /// A regular expression in the request does not compile (ListTransactions v2's pattern).
 pub const INVALID_REGULAR_EXPRESSION: i16 = 128;
+
+/// The Kafka error code for a log engine error.
+pub fn log_error(e: &crate::storage::LogError) -> i16 {
+    use crate::storage::LogError;
+    match e {
+        LogError::OffsetOutOfRange => OFFSET_OUT_OF_RANGE,
+        LogError::Io(_)
+        | LogError::Discarded
+        | LogError::Offline(_)
+        | LogError::Closed
+        | LogError::CorruptStored { .. }
+        | LogError::BadOwnBatch(_) => KAFKA_STORAGE_ERROR,
+        LogError::Producer(f) => producer_fault(*f),
+        LogError::Corrupt(_) => CORRUPT_MESSAGE,
+    }
+}
+
+/// The Kafka error code for a batch the producer state refused.
+pub fn producer_fault(f: crate::storage::producers::ProducerFault) -> i16 {
+    use crate::storage::producers::ProducerFault;
+    match f {
+        ProducerFault::UnknownProducerId => UNKNOWN_PRODUCER_ID,
+        ProducerFault::InvalidProducerEpoch => INVALID_PRODUCER_EPOCH,
+        ProducerFault::OutOfOrderSequence => OUT_OF_ORDER_SEQUENCE_NUMBER,
+    }
+}
+
+/// The Kafka error code for a produced batch that failed validation: `INVALID_RECORD` when its
+/// header's counts are inconsistent, `CORRUPT_MESSAGE` when its records are malformed.
+pub fn invalid_batch(e: &crate::storage::validate::Invalid) -> i16 {
+    if e.is_header() {
+        INVALID_RECORD
+    } else {
+        CORRUPT_MESSAGE
+    }
+}

@@ -2,7 +2,8 @@
 //!
 //! - [`kafka`]: the wire protocol (connections, framing, one handler per API).
 //! - [`shard`]: per-core state and forwarding between cores over glommio's channel mesh.
-//! - [`storage`]: the direct-I/O log engine (segments, indexes, group commit, recovery).
+//! - [`storage`]: the direct-I/O log engine (segments, indexes, group commit, recovery,
+//!   retention, compaction), the `runnel-storage` crate in src/storage/, re-exported here.
 //! - [`group`]: the group coordinator (consumer groups and committed offsets).
 //! - [`txn`]: the transaction coordinator (transactional ids, two-phase commit markers).
 //! - [`cluster`]: topic metadata and broker identity.
@@ -13,7 +14,7 @@
 //!   client commands).
 
 pub mod cli;
-pub mod clock;
+pub use runnel_storage::clock;
 pub mod cluster;
 pub mod config;
 pub mod errors;
@@ -25,5 +26,5 @@ pub mod panic_exit;
 pub mod periodic;
 pub mod server;
 pub mod shard;
-pub mod storage;
+pub use runnel_storage as storage;
 pub mod txn;

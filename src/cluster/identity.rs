@@ -16,11 +16,8 @@ pub fn load_or_create_cluster_id(data_dir: &Path, node_id: i32) -> Result<String
     }
     let id = new_cluster_id();
     let body = format!("# Runnel broker identity\nversion=1\ncluster.id={id}\nnode.id={node_id}\n");
-    let tmp = data_dir.join("meta.properties.tmp");
-    std::fs::write(&tmp, body).context("writing meta.properties")?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
-    crate::storage::fault::sync_dir_blocking(data_dir)?;
+    crate::storage::durable::replace_blocking(&path, body.as_bytes())
+        .context("writing meta.properties")?;
     Ok(id)
 }
 

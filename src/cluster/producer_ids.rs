@@ -65,13 +65,7 @@ fn reserve_block(path: &Path) -> std::io::Result<i64> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, format!("{}\n", block + 1))?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        crate::storage::fault::sync_dir_blocking(dir)?;
-    }
+    crate::storage::durable::replace_blocking(path, format!("{}\n", block + 1).as_bytes())?;
     Ok(block)
 }
 

@@ -247,17 +247,9 @@ impl TopicTable {
     }
 }
 
-/// Writes `bytes` to `path` through a synced temporary file, then syncs the directory.
+/// Writes `bytes` to `path` durably ([`crate::storage::durable`]). Blocking.
 pub(crate) fn write_durably(path: &Path, bytes: Vec<u8>) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        crate::storage::fault::sync_dir_blocking(dir)?;
-    }
+    crate::storage::durable::replace_blocking(path, &bytes)?;
     Ok(())
 }
 

@@ -29,8 +29,10 @@ pub async fn append(
         .await
         .map_err(|e| match e {
             InternalWriteError::NotHere => errors::NOT_COORDINATOR,
-            InternalWriteError::Producer(code) => code,
-            InternalWriteError::Storage(_) => errors::COORDINATOR_NOT_AVAILABLE,
+            InternalWriteError::Producer(f) => errors::producer_fault(f),
+            InternalWriteError::Encode
+            | InternalWriteError::Framing(_)
+            | InternalWriteError::Log(_) => errors::COORDINATOR_NOT_AVAILABLE,
         })
 }
 

@@ -16,6 +16,7 @@ use super::{partition_of, serves, OFFSETS_TOPIC};
 use crate::errors;
 use crate::shard::internal::{self, InternalWriteError, TxnProducer};
 use crate::shard::Shard;
+use crate::storage::producers::ProducerFault;
 
 fn answer(
     req: &TxnOffsetCommitRequest,
@@ -100,11 +101,13 @@ pub async fn commit(
             .await
             .map_err(|e| match e {
                 InternalWriteError::NotHere => errors::NOT_COORDINATOR,
-                InternalWriteError::Producer(errors::INVALID_PRODUCER_EPOCH) => {
+                InternalWriteError::Producer(ProducerFault::InvalidProducerEpoch) => {
                     errors::PRODUCER_FENCED
                 }
-                InternalWriteError::Producer(code) => code,
-                InternalWriteError::Storage(_) => errors::COORDINATOR_NOT_AVAILABLE,
+                InternalWriteError::Producer(f) => errors::producer_fault(f),
+                InternalWriteError::Encode
+                | InternalWriteError::Framing(_)
+                | InternalWriteError::Log(_) => errors::COORDINATOR_NOT_AVAILABLE,
             });
     if let Err(code) = written {
         return answer(&req, |_, _| code);

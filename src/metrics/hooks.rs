@@ -39,9 +39,11 @@ fn with<R>(f: impl FnOnce(&Local) -> R) -> Option<R> {
     LOCAL.try_with(|l| l.get().map(f)).ok().flatten()
 }
 
-/// Makes `m` this thread's core metrics. `slow` is the slow-request warning threshold (`None`:
-/// no warnings). A second call on the same thread is ignored.
+/// Makes `m` this thread's core metrics, and the log engine's events on this thread count in
+/// it. `slow` is the slow-request warning threshold (`None`: no warnings). A second call on the
+/// same thread is ignored.
 pub fn install(m: Arc<CoreMetrics>, slow: Option<Duration>) {
+    crate::storage::events::install(Box::new(StorageEvents));
     let _ = LOCAL.try_with(|l| {
         let _ = l.set(Local {
             m,
@@ -176,6 +178,24 @@ pub fn corrupt_batch_read() {
 /// A partition log went offline (`1`) or an offline one was dropped (`-1`).
 pub fn partition_offline(delta: i64) {
     with(|l| l.m.partitions_offline.fetch_add(delta, Ordering::Relaxed));
+}
+
+/// Forwards the log engine's events to this core's metrics.
+struct StorageEvents;
+
+impl crate::storage::events::Observer for StorageEvents {
+    fn fsync(&self, elapsed: Duration) {
+        fsync(elapsed);
+    }
+    fn storage_error(&self) {
+        storage_error();
+    }
+    fn partition_offline(&self, delta: i64) {
+        partition_offline(delta);
+    }
+    fn corrupt_batch_read(&self) {
+        corrupt_batch_read();
+    }
 }
 
 /// A long-polling fetch started (`1`) or stopped (`-1`) waiting on this core's partitions.

@@ -101,12 +101,7 @@ pub async fn handle(shard: &Rc<Shard>, request: ShardRequest) -> ShardResponse {
 }
 
 fn storage_code(e: &LogError) -> i16 {
-    match e {
-        LogError::OffsetOutOfRange => errors::OFFSET_OUT_OF_RANGE,
-        LogError::Storage(_) => errors::KAFKA_STORAGE_ERROR,
-        LogError::Producer(code) => *code,
-        LogError::Corrupt(_) => errors::CORRUPT_MESSAGE,
-    }
+    errors::log_error(e)
 }
 
 async fn produce(
@@ -153,17 +148,17 @@ async fn produce(
         let left = deadline
             .saturating_duration_since(now)
             .max(Duration::from_millis(1));
-        let durable = log.wait_durable(&appended);
+        let durable = async { Some(log.wait_durable(&appended).await) };
         let timer = async {
             glommio::timer::sleep(left).await;
-            Err(LogError::Storage("timeout".into()))
+            None
         };
         match futures_lite::future::or(durable, timer).await {
-            Ok(()) => {}
-            Err(LogError::Storage(m)) if m == "timeout" => {
+            Some(Ok(())) => {}
+            None => {
                 results[i].error_code = errors::REQUEST_TIMED_OUT;
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 results[i].error_code = storage_code(&e);
                 results[i].base_offset = -1;
             }
@@ -289,7 +284,14 @@ async fn list_offsets(shard: &Rc<Shard>, queries: Vec<OffsetQuery>) -> Vec<Offse
             -1 => Ok(Some((log.high_watermark(), -1))),
             -3 => log.max_timestamp_offset().await,
             ts if ts >= 0 => log.offset_for_timestamp(ts).await,
-            _ => Err(LogError::Storage("bad timestamp".into())),
+            _ => {
+                out.push(OffsetAnswer {
+                    error_code: errors::INVALID_REQUEST,
+                    timestamp: -1,
+                    offset: -1,
+                });
+                continue;
+            }
         };
         out.push(match found {
             Ok(Some((offset, timestamp))) => OffsetAnswer {
@@ -299,11 +301,6 @@ async fn list_offsets(shard: &Rc<Shard>, queries: Vec<OffsetQuery>) -> Vec<Offse
             },
             Ok(None) => OffsetAnswer {
                 error_code: errors::NONE,
-                timestamp: -1,
-                offset: -1,
-            },
-            Err(LogError::Storage(m)) if m == "bad timestamp" => OffsetAnswer {
-                error_code: errors::INVALID_REQUEST,
                 timestamp: -1,
                 offset: -1,
             },

@@ -19,10 +19,14 @@ use crate::storage::{LogError, PartitionLog};
 pub enum InternalWriteError {
     /// This core does not own the partition (or it is not open yet).
     NotHere,
-    /// The partition's producer state refused the batch (Kafka error code).
-    Producer(i16),
-    /// The batch could not be built or written.
-    Storage(String),
+    /// The partition's producer state refused the batch.
+    Producer(crate::storage::producers::ProducerFault),
+    /// The batch could not be encoded (the record encoder refused it).
+    Encode,
+    /// The encoded batch failed its own framing check.
+    Framing(crate::storage::batch::BatchError),
+    /// The log refused the batch or could not make it durable.
+    Log(LogError),
 }
 
 /// The producer a transactional internal batch is written for (TxnOffsetCommit).
@@ -76,16 +80,17 @@ pub async fn append_records(
         version: 2,
         compression: Compression::None,
     };
-    RecordBatchEncoder::encode(&mut buf, &recs, &opts)
-        .map_err(|e| InternalWriteError::Storage(format!("encoding: {e}")))?;
+    RecordBatchEncoder::encode(&mut buf, &recs, &opts).map_err(|e| {
+        tracing::warn!(topic, partition, error = %e, "encoding an internal batch failed");
+        InternalWriteError::Encode
+    })?;
     let payload = buf.freeze();
-    let batches = validate_batches(&payload, usize::MAX)
-        .map_err(|e| InternalWriteError::Storage(format!("validating: {e:?}")))?;
+    let batches = validate_batches(&payload, usize::MAX).map_err(InternalWriteError::Framing)?;
     let map = |e: LogError| match e {
-        LogError::Producer(code) => InternalWriteError::Producer(code),
+        LogError::Producer(f) => InternalWriteError::Producer(f),
         other => {
             tracing::warn!(topic, partition, error = ?other, "internal write failed");
-            InternalWriteError::Storage(format!("{other:?}"))
+            InternalWriteError::Log(other)
         }
     };
     let appended = log.append(&batches, &payload).map_err(map)?;

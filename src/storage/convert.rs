@@ -99,7 +99,7 @@ pub fn rewrite(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::batch::{crc_ok, validate_batches};
+    use crate::batch::{crc_ok, validate_batches};
     use kafka_protocol::records::{Record, RecordBatchDecoder, TimestampType};
 
     fn batch(codec: Compression, n: i32, producer: i64) -> Bytes {

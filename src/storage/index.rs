@@ -85,9 +85,9 @@ impl OffsetIndex {
         Self::from_bytes(&data, segment_size)
     }
 
-    /// Writes the index file durably (temporary file, fsync, rename).
+    /// Writes the index file durably ([`crate::durable`]). Blocking.
     pub fn store(&self, path: &Path) -> std::io::Result<()> {
-        super::checkpoint::replace_file(path, &self.to_bytes())
+        crate::durable::replace_blocking(path, &self.to_bytes())
     }
 }
 

@@ -73,19 +73,7 @@ impl Default for LogConfig {
     }
 }
 
-/// Errors surfaced to the protocol layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogError {
-    /// The requested offset is outside `[log_start, high_watermark]`.
-    OffsetOutOfRange,
-    /// A disk write, sync or read failed (KAFKA_STORAGE_ERROR).
-    Storage(String),
-    /// The producer state refused the batch, with this Kafka error code (sequence gap, stale
-    /// epoch, unknown producer).
-    Producer(i16),
-    /// A stored batch failed its check when a fetch read it back (CORRUPT_MESSAGE).
-    Corrupt(super::verify::CorruptBatch),
-}
+pub use crate::error::{IoFailure, LogError};
 
 pub(super) struct LogState {
     pub(super) segments: Vec<Segment>,
@@ -108,10 +96,10 @@ pub(super) struct LogState {
     pub(super) unsynced_messages: u64,
     pub(super) cache: VecDeque<CachedBatch>,
     pub(super) cache_bytes: usize,
-    pub(super) error: Option<String>,
+    pub(super) error: Option<IoFailure>,
     /// Set when a sync failed: the data's state on disk is unknown, so the log refuses every
     /// read and write until the broker restarts and recovers it from disk.
-    pub(super) offline: Option<String>,
+    pub(super) offline: Option<IoFailure>,
     pub(super) closed: bool,
     /// What idempotent and transactional producers have written (as of `next_offset`).
     pub(super) producers: ProducerStates,
@@ -159,7 +147,7 @@ impl Drop for PartitionLog {
     fn drop(&mut self) {
         let st = self.st.get_mut();
         if st.offline.is_some() {
-            crate::metrics::hooks::partition_offline(-1);
+            crate::events::partition_offline(-1);
         }
         self.budget.remove(st.cache_bytes);
         if let Some(ra) = &st.readahead {
@@ -169,7 +157,7 @@ impl Drop for PartitionLog {
 }
 
 pub(super) fn io_err(e: std::io::Error) -> LogError {
-    LogError::Storage(e.to_string())
+    LogError::Io(IoFailure::from(&e))
 }
 
 impl PartitionLog {
@@ -261,9 +249,9 @@ impl PartitionLog {
         Ok(log)
     }
 
-    /// Why the log is offline (a sync failed), if it is.
-    pub fn offline(&self) -> Option<String> {
-        self.st.borrow().offline.clone()
+    /// The failed sync that took the log offline, if one did.
+    pub fn offline(&self) -> Option<IoFailure> {
+        self.st.borrow().offline
     }
 
     /// Takes the log offline after a failed sync of its files: pending appends fail, and every
@@ -279,7 +267,7 @@ impl PartitionLog {
             if st.offline.is_some() {
                 return;
             }
-            st.offline = Some(format!("partition offline after a failed sync: {e}"));
+            st.offline = Some(IoFailure::from(e));
             st.pending.clear();
         }
         tracing::error!(
@@ -288,14 +276,14 @@ impl PartitionLog {
             error = %e,
             "fsync failed: partition is OFFLINE (KAFKA_STORAGE_ERROR) until the broker restarts"
         );
-        crate::metrics::hooks::partition_offline(1);
+        crate::events::partition_offline(1);
         self.advanced.notify_all();
     }
 
     /// Passes `r` through, taking the log offline first when it is a failed sync.
     pub(super) fn offline_on_sync_failure<T>(&self, r: std::io::Result<T>) -> std::io::Result<T> {
         if let Err(e) = &r {
-            crate::metrics::hooks::storage_error();
+            crate::events::storage_error();
             if super::fault::is_sync_failure(e) {
                 self.go_offline(e);
             }
@@ -369,11 +357,14 @@ impl PartitionLog {
         payload: &[u8],
     ) -> Result<Appended, LogError> {
         let mut st = self.st.borrow_mut();
-        if let Some(e) = st.error.as_ref().or(st.offline.as_ref()) {
-            return Err(LogError::Storage(e.clone()));
+        if let Some(e) = st.offline {
+            return Err(LogError::Offline(e));
+        }
+        if let Some(e) = st.error {
+            return Err(LogError::Io(e));
         }
         if st.closed {
-            return Err(LogError::Storage("log is closed".into()));
+            return Err(LogError::Closed);
         }
         let first = st.next_offset;
         for info in batches {
@@ -440,15 +431,16 @@ impl PartitionLog {
             {
                 let st = self.st.borrow();
                 if st.generation != appended.generation {
-                    return Err(LogError::Storage(
-                        "the write failed and was discarded".into(),
-                    ));
+                    return Err(LogError::Discarded);
                 }
                 if st.high_watermark >= appended.next_offset {
                     return Ok(());
                 }
-                if let Some(e) = st.error.as_ref().or(st.offline.as_ref()) {
-                    return Err(LogError::Storage(e.clone()));
+                if let Some(e) = st.offline {
+                    return Err(LogError::Offline(e));
+                }
+                if let Some(e) = st.error {
+                    return Err(LogError::Io(e));
                 }
             }
             self.advanced.wait().await;

@@ -64,8 +64,8 @@ impl PartitionLog {
     ) -> Result<Vec<Bytes>, LogError> {
         let hwm = {
             let mut st = self.st.borrow_mut();
-            if let Some(e) = &st.offline {
-                return Err(LogError::Storage(e.clone()));
+            if let Some(e) = st.offline {
+                return Err(LogError::Offline(e));
             }
             if offset < st.log_start || offset > st.high_watermark {
                 return Err(LogError::OffsetOutOfRange);
@@ -223,7 +223,7 @@ impl PartitionLog {
     /// The error for a fetch that starts at the corrupt stored batch `c`: logged (at most once
     /// a minute per partition, with the count of those not logged) and counted.
     fn corrupt_read(&self, c: CorruptBatch) -> LogError {
-        crate::metrics::hooks::corrupt_batch_read();
+        crate::events::corrupt_batch_read();
         let mut st = self.st.borrow_mut();
         let now = std::time::Instant::now();
         match &mut st.corrupt_logged {
@@ -431,11 +431,11 @@ fn first_record_at_or_after(
     Ok(found)
 }
 
-/// The error for a stored batch that fails validation (KAFKA_STORAGE_ERROR on the wire).
+/// The error for a stored batch that fails validation during a lookup.
 pub(super) fn corrupt(info: &BatchInfo, e: validate::Invalid) -> LogError {
     tracing::error!(base_offset = info.base_offset, error = ?e, "corrupt batch in the log");
-    LogError::Storage(format!(
-        "corrupt batch at offset {}: {e:?}",
-        info.base_offset
-    ))
+    LogError::CorruptStored {
+        base_offset: info.base_offset,
+        fault: e,
+    }
 }

@@ -122,8 +122,7 @@ impl PartitionLog {
         coordinator_epoch: i32,
     ) -> Result<Appended, LogError> {
         let payload = marker_batch(pid, epoch, commit, coordinator_epoch).freeze();
-        let batches = validate_batches(&payload, usize::MAX)
-            .map_err(|e| LogError::Storage(format!("marker batch: {e:?}")))?;
+        let batches = validate_batches(&payload, usize::MAX).map_err(LogError::BadOwnBatch)?;
         let a = self.append_unchecked(&batches, &payload)?;
         self.st.borrow_mut().producers.apply_marker(
             pid,
@@ -152,8 +151,7 @@ impl PartitionLog {
         let path = self.dir.join(snapshot_name(offset));
         let dir = self.dir.clone();
         super::fault::blocking(move || {
-            let tmp = path.with_extension("snapshot.tmp");
-            if let Err(e) = std::fs::write(&tmp, &b).and_then(|_| std::fs::rename(&tmp, &path)) {
+            if let Err(e) = crate::durable::replace_blocking(&path, &b) {
                 tracing::warn!(path = %path.display(), error = %e, "cannot write producer snapshot");
                 return;
             }

@@ -20,6 +20,7 @@ use super::log::{next_of, sync_dir, PartitionLog};
 use super::segment::{self, Segment};
 
 use crate::clock::now_ms;
+use crate::error::IoFailure;
 
 impl PartitionLog {
     pub(super) async fn flush_loop(self: Rc<Self>) {
@@ -48,11 +49,11 @@ impl PartitionLog {
                     return;
                 }
                 Err(e) => {
-                    crate::metrics::hooks::storage_error();
+                    crate::events::storage_error();
                     tracing::error!(dir = %self.dir.display(), error = %e, "log write failed; discarding unacknowledged appends");
                     {
                         let mut st = self.st.borrow_mut();
-                        st.error = Some(e.to_string());
+                        st.error = Some(IoFailure::from(&e));
                         st.pending.clear();
                     }
                     self.advanced.notify_all();
@@ -138,7 +139,7 @@ impl PartitionLog {
         if let Some(file) = sync {
             let started = std::time::Instant::now();
             fault::fdatasync_segment(&self.dir, &file).await?;
-            crate::metrics::hooks::fsync(started.elapsed());
+            crate::events::fsync(started.elapsed());
         }
         Ok(())
     }
@@ -160,7 +161,7 @@ impl PartitionLog {
             seg.reserved = size;
             seg.index_files(&self.dir)
         };
-        super::checkpoint::replace_files(indexes).await?;
+        crate::durable::replace_all(indexes).await?;
         let seg = Segment::create(&self.dir, base).await?;
         sync_dir(&self.dir).await?;
         self.st.borrow_mut().segments.push(seg);

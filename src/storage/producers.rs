@@ -76,8 +76,19 @@ pub enum Verdict {
     Append,
     /// Already in the log: answer with its original offsets, write nothing.
     Duplicate(BatchMeta),
-    /// Refuse it with this Kafka error code.
-    Reject(i16),
+    /// Refuse it.
+    Reject(ProducerFault),
+}
+
+/// Why the producer state refuses a batch (Kafka's sequence and epoch rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProducerFault {
+    /// A sequence above 0 from a producer this partition has no record of.
+    UnknownProducerId,
+    /// An epoch older than the producer's current one.
+    InvalidProducerEpoch,
+    /// A sequence that does not follow the producer's last one.
+    OutOfOrderSequence,
 }
 
 /// Producer state of one partition.
@@ -269,24 +280,23 @@ impl ProducerStates {
 
 /// Kafka's sequence rules for one batch against the producer's entry.
 fn check_entry(entry: Option<&ProducerEntry>, info: &BatchInfo) -> Verdict {
-    use crate::errors;
     let Some(e) = entry else {
         // Unknown producer: a new one starts at sequence 0. Anything else means the broker has
         // no record of the producer's earlier writes.
         return if info.base_sequence <= 0 {
             Verdict::Append
         } else {
-            Verdict::Reject(errors::UNKNOWN_PRODUCER_ID)
+            Verdict::Reject(ProducerFault::UnknownProducerId)
         };
     };
     if info.producer_epoch < e.epoch {
-        return Verdict::Reject(errors::INVALID_PRODUCER_EPOCH);
+        return Verdict::Reject(ProducerFault::InvalidProducerEpoch);
     }
     if info.producer_epoch > e.epoch {
         return if info.base_sequence <= 0 {
             Verdict::Append
         } else {
-            Verdict::Reject(errors::OUT_OF_ORDER_SEQUENCE_NUMBER)
+            Verdict::Reject(ProducerFault::OutOfOrderSequence)
         };
     }
     if info.base_sequence < 0 {
@@ -303,7 +313,7 @@ fn check_entry(entry: Option<&ProducerEntry>, info: &BatchInfo) -> Verdict {
     match e.last_seq() {
         None if info.base_sequence == 0 => Verdict::Append,
         Some(last) if in_sequence(last, info.base_sequence) => Verdict::Append,
-        _ => Verdict::Reject(errors::OUT_OF_ORDER_SEQUENCE_NUMBER),
+        _ => Verdict::Reject(ProducerFault::OutOfOrderSequence),
     }
 }
 
@@ -338,7 +348,6 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::errors;
 
     fn batch(pid: i64, epoch: i16, seq: i32, n: i32, txn: bool) -> BatchInfo {
         BatchInfo {
@@ -370,7 +379,7 @@ mod tests {
         // A gap.
         assert_eq!(
             st.check(&batch(7, 0, 4, 1, false)),
-            Verdict::Reject(errors::OUT_OF_ORDER_SEQUENCE_NUMBER)
+            Verdict::Reject(ProducerFault::OutOfOrderSequence)
         );
         let b1 = batch(7, 0, 3, 2, false);
         assert_eq!(st.check(&b1), Verdict::Append);
@@ -380,16 +389,16 @@ mod tests {
         st2.apply(&batch(7, 1, 0, 1, false), 105);
         assert_eq!(
             st2.check(&batch(7, 0, 5, 1, false)),
-            Verdict::Reject(errors::INVALID_PRODUCER_EPOCH)
+            Verdict::Reject(ProducerFault::InvalidProducerEpoch)
         );
         assert_eq!(
             st.check(&batch(7, 1, 5, 1, false)),
-            Verdict::Reject(errors::OUT_OF_ORDER_SEQUENCE_NUMBER)
+            Verdict::Reject(ProducerFault::OutOfOrderSequence)
         );
         // Unknown producer not starting at 0.
         assert_eq!(
             st.check(&batch(8, 0, 9, 1, false)),
-            Verdict::Reject(errors::UNKNOWN_PRODUCER_ID)
+            Verdict::Reject(ProducerFault::UnknownProducerId)
         );
     }
 
@@ -405,7 +414,7 @@ mod tests {
         ));
         assert_eq!(
             st.check(&batch(1, 0, 1, 1, false)),
-            Verdict::Reject(errors::OUT_OF_ORDER_SEQUENCE_NUMBER)
+            Verdict::Reject(ProducerFault::OutOfOrderSequence)
         );
     }
 

@@ -55,8 +55,8 @@ impl PartitionLog {
     pub async fn delete_records(self: &Rc<Self>, offset: i64) -> Result<i64, LogError> {
         let (start, target) = {
             let st = self.st.borrow();
-            if let Some(e) = &st.offline {
-                return Err(LogError::Storage(e.clone()));
+            if let Some(e) = st.offline {
+                return Err(LogError::Offline(e));
             }
             let target = if offset == -1 {
                 st.high_watermark
@@ -73,7 +73,7 @@ impl PartitionLog {
         }
         let moved = self.move_log_start(target).await;
         self.offline_on_sync_failure(moved)
-            .map_err(|e| LogError::Storage(e.to_string()))?;
+            .map_err(super::log::io_err)?;
         let n = {
             let st = self.st.borrow();
             let closed = st.segments.len().saturating_sub(1);
@@ -85,7 +85,7 @@ impl PartitionLog {
         if n > 0 {
             let deleted = self.delete_prefix(n).await;
             self.offline_on_sync_failure(deleted)
-                .map_err(|e| LogError::Storage(e.to_string()))?;
+                .map_err(super::log::io_err)?;
         }
         Ok(self.log_start_offset())
     }

@@ -150,7 +150,7 @@ impl Segment {
             seg.file.truncate(seg.size).await?;
         }
         if !verify {
-            if let Err(e) = super::checkpoint::replace_files(seg.index_files(dir)).await {
+            if let Err(e) = crate::durable::replace_all(seg.index_files(dir)).await {
                 tracing::warn!(segment = %seg.path.display(), error = %e, "cannot store the rebuilt index");
             }
         }
@@ -223,7 +223,7 @@ impl Segment {
     }
 
     /// The `.index` and `.timeindex` files to store, with their contents (the time index ends
-    /// with the segment's largest timestamp). Store them with `checkpoint::replace_files`.
+    /// with the segment's largest timestamp). Store them with `durable::replace_all`.
     pub fn index_files(&mut self, dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         if let Some((t, o)) = self.max_timestamp {
             let rel = (o - self.base_offset).clamp(0, u32::MAX as i64) as u32;

@@ -94,9 +94,9 @@ impl TimeIndex {
         Self::from_bytes(&std::fs::read(path).ok()?)
     }
 
-    /// Writes the index file durably (temporary file, fsync, rename).
+    /// Writes the index file durably ([`crate::durable`]). Blocking.
     pub fn store(&self, path: &Path) -> std::io::Result<()> {
-        super::checkpoint::replace_file(path, &self.to_bytes())
+        crate::durable::replace_blocking(path, &self.to_bytes())
     }
 }
 

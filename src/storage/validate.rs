@@ -24,7 +24,6 @@ use kafka_protocol::records::{Compression, RecordBatchDecoder, RecordSet};
 use super::batch::{BatchInfo, HEADER_LEN};
 use super::decompress::{self, DecompressError};
 use super::records::{self, Deltas, RecordRef, WalkError};
-use crate::errors;
 
 /// Which rules apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,21 +50,19 @@ pub enum HeaderFault {
 /// Why a batch is invalid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Invalid {
-    /// The header's counts are inconsistent (`INVALID_RECORD`).
+    /// The header's counts are inconsistent (Kafka answers `INVALID_RECORD`).
     Header(HeaderFault),
-    /// A record is malformed or the records do not match the header (`CORRUPT_MESSAGE`).
+    /// A record is malformed or the records do not match the header (Kafka answers
+    /// `CORRUPT_MESSAGE`).
     Records(WalkError),
-    /// The records could not be decompressed within the bound (`CORRUPT_MESSAGE`).
+    /// The records could not be decompressed within the bound (Kafka answers `CORRUPT_MESSAGE`).
     Decompress(DecompressError),
 }
 
 impl Invalid {
-    /// The Kafka error code for a produce of this batch.
-    pub fn error_code(&self) -> i16 {
-        match self {
-            Invalid::Header(_) => errors::INVALID_RECORD,
-            Invalid::Records(_) | Invalid::Decompress(_) => errors::CORRUPT_MESSAGE,
-        }
+    /// Whether the header's counts are to blame (rather than the records they describe).
+    pub fn is_header(&self) -> bool {
+        matches!(self, Invalid::Header(_))
     }
 
     /// Index of the first bad record, where one record is to blame (KIP-467 record errors).

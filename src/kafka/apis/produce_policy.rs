@@ -79,7 +79,7 @@ fn check_records(
         let one = &payload[b.pos..b.pos + b.len];
         match record_rules::check(one, b, rules, first, &mut found) {
             Ok(n) => first = first.saturating_add(n),
-            Err(e) => return Err(e.error_code().into()),
+            Err(e) => return Err(crate::errors::invalid_batch(&e).into()),
         }
     }
     if found.is_empty() {

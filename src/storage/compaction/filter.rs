@@ -10,9 +10,9 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions};
 
 use super::keymap::KeyMap;
-use crate::storage::batch::{self, BatchInfo};
-use crate::storage::producers::AbortedTxn;
-use crate::storage::validate::{self, Origin};
+use crate::batch::{self, BatchInfo};
+use crate::producers::AbortedTxn;
+use crate::validate::{self, Origin};
 
 /// Batches with more records than this are kept whole by compaction: rewriting one decodes
 /// all its records at once.

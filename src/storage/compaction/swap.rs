@@ -15,16 +15,16 @@ use bytes::Bytes;
 
 use super::filter::{Outcome, Rules};
 use super::SegRef;
-use crate::storage::log::{sync_dir, PartitionLog};
-use crate::storage::segment::{self, Segment};
-use crate::storage::{batch, checkpoint, fault};
+use crate::log::{sync_dir, PartitionLog};
+use crate::segment::{self, Segment};
+use crate::{batch, fault};
 
 /// Bytes of kept batches gathered before each write of the cleaned copy.
 const WRITE_CHUNK: usize = 1 << 20;
 
 /// Removes what an interrupted compaction or file replacement left in `dir` (`*.cleaned` and
 /// `*.tmp` files). Blocking: called on the blocking pool when a log opens.
-pub(in crate::storage) fn remove_leftovers(dir: &Path) {
+pub(crate) fn remove_leftovers(dir: &Path) {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = e.file_name();
         let name = name.to_string_lossy();
@@ -179,7 +179,7 @@ impl PartitionLog {
                 .position_of(s)
                 .map(|i| self.st.borrow_mut().segments[i].index_files(&self.dir));
             if let Some(files) = files {
-                let _ = checkpoint::replace_files(files).await;
+                let _ = crate::durable::replace_all(files).await;
             }
             return Ok(None);
         }
@@ -197,7 +197,7 @@ impl PartitionLog {
                 return Ok(None);
             }
         }
-        if let Err(e) = checkpoint::replace_files(files).await {
+        if let Err(e) = crate::durable::replace_all(files).await {
             if fault::is_sync_failure(&e) {
                 return Err(e);
             }

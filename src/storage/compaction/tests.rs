@@ -9,8 +9,8 @@ use kafka_protocol::records::{
 
 use super::filter::{Outcome, Rules};
 use super::keymap::KeyMap;
-use crate::storage::batch;
-use crate::storage::producers::AbortedTxn;
+use crate::batch;
+use crate::producers::AbortedTxn;
 
 fn record(offset: i64, key: &str, value: Option<&str>, ts: i64) -> Record {
     Record {
@@ -147,8 +147,8 @@ fn aborted_transactions_go_and_markers_stay() {
 
 #[test]
 fn batches_with_lying_counts_are_kept_never_decoded() {
-    use crate::storage::records::tests::record as raw_record;
-    use crate::storage::validate::tests::hand_batch;
+    use crate::records::tests::record as raw_record;
+    use crate::validate::tests::hand_batch;
     let one = raw_record(0, Some(b"k"), Some(b"v"));
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, &one).unwrap();

@@ -8,8 +8,8 @@ use kafka_protocol::records::{
 };
 
 use super::*;
-use crate::storage::records::tests::record;
-use crate::storage::validate::tests::hand_batch;
+use crate::records::tests::record;
+use crate::validate::tests::hand_batch;
 
 fn encoded(codec: Compression, n: i64, base: i64) -> Vec<u8> {
     let records: Vec<Record> = (0..n)

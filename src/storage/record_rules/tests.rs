@@ -7,9 +7,9 @@ use kafka_protocol::records::{
 };
 
 use super::*;
-use crate::storage::batch::validate_batches;
-use crate::storage::records::tests::record;
-use crate::storage::validate::tests::hand_batch;
+use crate::batch::validate_batches;
+use crate::records::tests::record;
+use crate::validate::tests::hand_batch;
 
 const NOW: i64 = 1_700_000_000_000;
 

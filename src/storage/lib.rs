@@ -1,16 +1,23 @@
 //! The storage engine: record batch validation (header, CRC, and every record: [`validate`]), segments written with direct I/O, sparse
 //! indexes, per-partition logs with group commit, and crash recovery of the tail segment.
 //!
-//! Nothing here knows about the Kafka wire protocol or about cores: a [`log::PartitionLog`] is
-//! owned by one executor and driven by the shard layer.
+//! This crate is the bottom layer of the broker. Nothing here knows about the Kafka wire
+//! protocol, its error codes or about cores: a [`log::PartitionLog`] is owned by one executor and
+//! driven by the broker's core services, which turn this crate's typed errors ([`LogError`],
+//! [`validate::Invalid`], [`producers::ProducerFault`]) into Kafka error codes. What the engine
+//! reports to metrics goes through [`events`].
 
 pub mod batch;
 pub mod cache;
 mod checkpoint;
+pub mod clock;
 pub mod compaction;
 pub mod convert;
 pub mod decompress;
 pub mod direct_io;
+pub mod durable;
+pub mod error;
+pub mod events;
 pub mod fault;
 pub mod fuzz_entry;
 pub mod index;
@@ -32,4 +39,5 @@ pub mod validate;
 pub mod verify;
 
 pub use cache::CacheBudget;
-pub use log::{Appended, LogConfig, LogError, PartitionLog};
+pub use error::{IoFailure, LogError};
+pub use log::{Appended, LogConfig, PartitionLog};
