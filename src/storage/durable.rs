@@ -7,8 +7,9 @@
 //! a failed sync is tagged [`crate::fault::SyncFailed`] so that a caller holding a log can take
 //! it offline. A crash may leave a `*.tmp` file behind; a log removes its own when it opens.
 //!
-//! [`replace`] and [`replace_all`] run the same on the executor's blocking pool, so that a slow
-//! disk never stalls an executor thread.
+//! [`replace`] and [`replace_all`] do the same through the thread's [`crate::disk::Disk`]: the
+//! real disk runs them on the executor's blocking pool, so that a slow disk never stalls an
+//! executor thread.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -62,14 +63,16 @@ pub fn replace_all_blocking(files: &[(PathBuf, Vec<u8>)]) -> io::Result<()> {
     dirs.into_iter().try_for_each(fault::sync_dir_blocking)
 }
 
-/// [`replace_blocking`] on the executor's blocking pool.
+/// [`replace_blocking`] through this thread's disk (the real one runs it on the executor's
+/// blocking pool).
 pub async fn replace(path: PathBuf, contents: Vec<u8>) -> io::Result<()> {
-    fault::blocking(move || replace_blocking(&path, &contents)).await
+    replace_all(vec![(path, contents)]).await
 }
 
-/// [`replace_all_blocking`] on the executor's blocking pool.
+/// [`replace_all_blocking`] through this thread's disk (the real one runs it on the executor's
+/// blocking pool).
 pub async fn replace_all(files: Vec<(PathBuf, Vec<u8>)>) -> io::Result<()> {
-    fault::blocking(move || replace_all_blocking(&files)).await
+    crate::disk::current().replace_all(files).await
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use glommio::io::DmaFile;
+use crate::disk::{self, DiskFile};
 
 /// The payload of an `io::Error` raised by a failed fsync or fdatasync: the data it should
 /// have made durable is in an unknown state.
@@ -74,15 +74,12 @@ where
 }
 
 /// fdatasyncs a segment file of the partition in `dir`; an error is a [`SyncFailed`].
-pub async fn fdatasync(dir: &Path, file: &DmaFile) -> io::Result<()> {
+pub async fn fdatasync(dir: &Path, file: &dyn DiskFile) -> io::Result<()> {
     let result = match injected_fault(dir) {
         Some(e) => Err(e),
-        None => file.fdatasync().await.map_err(io::Error::from),
+        None => file.fdatasync().await,
     };
-    result.map_err(|e| {
-        let path = file.path().map(|p| p.to_path_buf());
-        sync_failed(path.as_deref().unwrap_or(dir), e)
-    })
+    result.map_err(|e| sync_failed(dir, e))
 }
 
 /// [`fdatasync`] of a segment file held through the per-core descriptor cache.
@@ -90,15 +87,17 @@ pub async fn fdatasync_segment(
     dir: &Path,
     file: &std::rc::Rc<super::open_files::SegmentFile>,
 ) -> io::Result<()> {
-    let dma = file.get().await?;
-    fdatasync(dir, &dma).await
+    let f = file.get().await?;
+    fdatasync(dir, f.as_ref()).await
 }
 
-/// fsyncs a directory so that new, renamed or removed entries survive a crash, on the
-/// blocking pool; an error is a [`SyncFailed`].
+/// fsyncs a directory so that new, renamed or removed entries survive a crash, through this
+/// thread's disk; an error is a [`SyncFailed`].
 pub async fn sync_dir(dir: &Path) -> io::Result<()> {
-    let d = dir.to_path_buf();
-    blocking(move || sync_dir_blocking(&d)).await
+    disk::current()
+        .sync_dir(dir)
+        .await
+        .map_err(|e| sync_failed(dir, e))
 }
 
 /// [`sync_dir`] on the calling thread, for startup code and tools that run outside an
@@ -109,19 +108,12 @@ pub fn sync_dir_blocking(dir: &Path) -> io::Result<()> {
         .map_err(|e| sync_failed(dir, e))
 }
 
-/// Removes the files in `paths` on the blocking pool; a missing file is not an error, any other
-/// error is logged (the caller syncs the directory afterwards).
+/// Removes the files in `paths` through this thread's disk; a missing file is not an error,
+/// any other error is logged (the caller syncs the directory afterwards).
 pub async fn remove_files(paths: Vec<PathBuf>) {
-    blocking(move || {
-        for p in paths {
-            if let Err(e) = std::fs::remove_file(&p) {
-                if e.kind() != io::ErrorKind::NotFound {
-                    tracing::warn!(path = %p.display(), error = %e, "cannot remove file");
-                }
-            }
-        }
-    })
-    .await
+    if let Err(e) = disk::current().remove_files(paths).await {
+        tracing::warn!(error = %e, "cannot remove files");
+    }
 }
 
 #[cfg(debug_assertions)]

@@ -4,8 +4,6 @@
 //! while the broker runs; the `.index` file is written when a segment is rolled or compacted, and is
 //! rebuilt from the log whenever it is missing or fails validation.
 
-use std::path::Path;
-
 /// In-memory sparse index for one segment.
 #[derive(Debug, Default, Clone)]
 pub struct OffsetIndex {
@@ -77,17 +75,6 @@ impl OffsetIndex {
             idx.entries.push((o, p));
         }
         Some(idx)
-    }
-
-    /// Reads and validates an index file; `None` when missing or invalid.
-    pub fn load(path: &Path, segment_size: u64) -> Option<Self> {
-        let data = std::fs::read(path).ok()?;
-        Self::from_bytes(&data, segment_size)
-    }
-
-    /// Writes the index file durably ([`crate::durable`]). Blocking.
-    pub fn store(&self, path: &Path) -> std::io::Result<()> {
-        crate::durable::replace_blocking(path, &self.to_bytes())
     }
 }
 

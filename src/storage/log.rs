@@ -167,28 +167,18 @@ impl PartitionLog {
         cfg: LogConfig,
         budget: Rc<CacheBudget>,
     ) -> std::io::Result<Rc<PartitionLog>> {
-        let (bases, log_start, clean_until) = {
-            let dir = dir.to_path_buf();
-            super::fault::blocking(move || -> std::io::Result<_> {
-                if !dir.exists() {
-                    std::fs::create_dir_all(&dir)?;
-                    // The new directory's entry must survive a crash too.
-                    if let Some(parent) = dir.parent() {
-                        super::fault::sync_dir_blocking(parent)?;
-                    }
-                }
-                super::compaction::remove_leftovers(&dir);
-                let mut bases: Vec<i64> = std::fs::read_dir(&dir)?
-                    .filter_map(|e| e.ok())
-                    .filter_map(|e| segment::parse_log_name(&e.file_name().to_string_lossy()))
-                    .collect();
-                bases.sort_unstable();
-                let log_start = super::checkpoint::read(&dir, super::checkpoint::LOG_START);
-                let clean_until = super::checkpoint::read(&dir, super::checkpoint::CLEANER);
-                Ok((bases, log_start, clean_until))
-            })
+        let disk = crate::disk::current();
+        disk.create_dir_all(dir).await?;
+        super::compaction::remove_leftovers(dir).await;
+        let mut bases: Vec<i64> = disk
+            .list(dir)
             .await?
-        };
+            .iter()
+            .filter_map(|name| segment::parse_log_name(name))
+            .collect();
+        bases.sort_unstable();
+        let log_start = super::checkpoint::read(dir, super::checkpoint::LOG_START).await;
+        let clean_until = super::checkpoint::read(dir, super::checkpoint::CLEANER).await;
         let mut segments = Vec::with_capacity(bases.len().max(1));
         for (i, &base) in bases.iter().enumerate() {
             let last = i + 1 == bases.len();
@@ -209,8 +199,14 @@ impl PartitionLog {
         }
         if segments.is_empty() {
             segments.push(Segment::create(dir, 0).await?);
-            sync_dir(dir).await?;
         }
+        // What recovery keeps must be durable before anything is acknowledged on top of it: a
+        // previous process may have died after a failed sync, leaving file names and data that
+        // are visible but not on disk. Sync the tail segment and the directory once.
+        if let Some(tail) = segments.last() {
+            super::fault::fdatasync_segment(dir, &tail.file).await?;
+        }
+        sync_dir(dir).await?;
         let end = segments.last().map(|s| s.next_offset).unwrap_or(0);
         let log_start = log_start
             .unwrap_or(i64::MIN)

@@ -32,22 +32,19 @@ fn parse_snapshot_name(name: &str) -> Option<i64> {
         .flatten()
 }
 
-/// Snapshot files in `dir`, oldest first. Blocking.
-fn snapshots(dir: &Path) -> Vec<(i64, PathBuf)> {
-    let mut v: Vec<(i64, PathBuf)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            parse_snapshot_name(&e.file_name().to_string_lossy()).map(|o| (o, e.path()))
-        })
+/// Snapshot files in `dir`, oldest first.
+async fn snapshots(dir: &Path) -> Vec<(i64, PathBuf)> {
+    let names = crate::disk::current().list(dir).await.unwrap_or_default();
+    let mut v: Vec<(i64, PathBuf)> = names
+        .iter()
+        .filter_map(|n| parse_snapshot_name(n).map(|o| (o, dir.join(n))))
         .collect();
     v.sort();
     v
 }
 
-fn read_snapshot(path: &Path) -> Option<ProducerStates> {
-    let b = std::fs::read(path).ok()?;
+async fn read_snapshot(path: &Path) -> Option<ProducerStates> {
+    let b = crate::disk::current().read(path).await.ok()?;
     if b.len() < 16 || &b[..4] != SNAPSHOT_MAGIC {
         return None;
     }
@@ -149,18 +146,19 @@ impl PartitionLog {
         let crc = crc32c::crc32c(&b);
         b.extend_from_slice(&crc.to_be_bytes());
         let path = self.dir.join(snapshot_name(offset));
-        let dir = self.dir.clone();
-        super::fault::blocking(move || {
-            if let Err(e) = crate::durable::replace_blocking(&path, &b) {
-                tracing::warn!(path = %path.display(), error = %e, "cannot write producer snapshot");
-                return;
-            }
-            let all = snapshots(&dir);
-            for (_, p) in all.iter().take(all.len().saturating_sub(SNAPSHOTS_KEPT)) {
-                let _ = std::fs::remove_file(p);
-            }
-        })
-        .await
+        if let Err(e) = crate::durable::replace(path.clone(), b).await {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write producer snapshot");
+            return;
+        }
+        let all = snapshots(&self.dir).await;
+        let old: Vec<PathBuf> = all
+            .iter()
+            .take(all.len().saturating_sub(SNAPSHOTS_KEPT))
+            .map(|(_, p)| p.clone())
+            .collect();
+        if !old.is_empty() {
+            super::fault::remove_files(old).await;
+        }
     }
 
     /// Rebuilds the producer state at open: newest usable snapshot, then the batch headers
@@ -170,21 +168,18 @@ impl PartitionLog {
             let st = self.st.borrow();
             (st.log_start, st.next_offset)
         };
-        let dir = self.dir.clone();
-        let newest = super::fault::blocking(move || {
-            for (offset, path) in snapshots(&dir).into_iter().rev() {
-                if offset > end {
-                    let _ = std::fs::remove_file(&path);
-                    continue;
-                }
-                if let Some(state) = read_snapshot(&path) {
-                    return Some((offset, state));
-                }
-                tracing::warn!(path = %path.display(), "skipping unreadable producer snapshot");
+        let mut newest = None;
+        for (offset, path) in snapshots(&self.dir).await.into_iter().rev() {
+            if offset > end {
+                super::fault::remove_files(vec![path]).await;
+                continue;
             }
-            None
-        })
-        .await;
+            if let Some(state) = read_snapshot(&path).await {
+                newest = Some((offset, state));
+                break;
+            }
+            tracing::warn!(path = %path.display(), "skipping unreadable producer snapshot");
+        }
         let mut from = start;
         if let Some((offset, state)) = newest {
             self.st.borrow_mut().producers = state;

@@ -222,7 +222,7 @@ impl PartitionLog {
                 }
                 Err(e) => {
                     tracing::error!(dir = %self.dir.display(), error = %e, "cannot cut the log back after a failed write; retrying");
-                    glommio::timer::sleep(std::time::Duration::from_millis(500)).await;
+                    crate::clock::sleep(std::time::Duration::from_millis(500)).await;
                 }
             }
         }
@@ -250,6 +250,7 @@ impl PartitionLog {
             hwm
         };
         // Segments that start at or after the high watermark hold nothing acknowledged.
+        let mut popped = false;
         loop {
             let doomed = {
                 let mut st = self.st.borrow_mut();
@@ -261,14 +262,22 @@ impl PartitionLog {
                 }
             };
             match doomed {
-                Some(seg) => seg.remove_files(&self.dir).await,
+                Some(seg) => {
+                    seg.remove_files(&self.dir).await;
+                    popped = true;
+                }
                 None => break,
             }
         }
+        // A closed segment that becomes the active one again must be reopened as a tail: its
+        // partial last block was not kept, and writes resume at that block's aligned start.
         let (base, needs_cut) = {
             let st = self.st.borrow();
             let seg = st.segments.last().ok_or_else(no_segment)?;
-            (seg.base_offset, seg.next_offset > hwm || seg.size == 0)
+            (
+                seg.base_offset,
+                popped || seg.next_offset > hwm || seg.size == 0,
+            )
         };
         if needs_cut {
             let interval = self.cfg.borrow().index_interval_bytes;

@@ -18,7 +18,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
 
-use glommio::io::{DmaFile, OpenOptions};
+use crate::disk::{self, DiskFile};
 
 /// Descriptors a core keeps open unless told otherwise ([`set_capacity`]).
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -46,6 +46,18 @@ thread_local! {
 /// Sets how many segment files this core keeps open (`runnel.log.open.files.per.core`).
 pub fn set_capacity(n: usize) {
     let _ = LRU.try_with(|l| l.borrow_mut().capacity = n.max(1));
+}
+
+/// Forgets every file of this thread and sets the capacity to `n`: the simulation starts each
+/// seed from the same state, so that evictions (and so reopens) depend on the seed alone.
+pub fn reset(n: usize) {
+    let _ = LRU.try_with(|l| {
+        let mut l = l.borrow_mut();
+        l.by_stamp.clear();
+        l.files.clear();
+        l.next_stamp = 0;
+        l.capacity = n.max(1);
+    });
 }
 
 /// Segment files of this core holding a descriptor now (as the LRU counts them).
@@ -99,27 +111,21 @@ pub struct SegmentFile {
     path: RefCell<PathBuf>,
     inode: u64,
     alignment: u64,
-    open: RefCell<Option<Rc<DmaFile>>>,
+    open: RefCell<Option<Rc<dyn DiskFile>>>,
     /// The file was deleted: never reopen it.
     retired: Cell<bool>,
     /// Byte ranges a fetch has verified since the file was opened ([`super::verify`]).
     verified: RefCell<super::verify::Verified>,
 }
 
-/// Opens `path` read-write for direct I/O, creating it if `create`.
-pub async fn open_dma(path: &Path, create: bool) -> io::Result<DmaFile> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(create)
-        .dma_open(path)
-        .await
-        .map_err(io::Error::from)
+/// Opens `path` read-write for direct I/O on this thread's disk, creating it if `create`.
+pub async fn open_dma(path: &Path, create: bool) -> io::Result<Rc<dyn DiskFile>> {
+    disk::current().open(path, create).await
 }
 
 impl SegmentFile {
     /// Wraps a file just opened at `path`; it counts as recently used.
-    pub fn new(path: PathBuf, file: DmaFile) -> Rc<SegmentFile> {
+    pub fn new(path: PathBuf, file: Rc<dyn DiskFile>) -> Rc<SegmentFile> {
         let id = NEXT_ID.with(|n| {
             let id = n.get();
             n.set(id + 1);
@@ -130,7 +136,7 @@ impl SegmentFile {
             path: RefCell::new(path),
             inode: file.inode(),
             alignment: file.alignment(),
-            open: RefCell::new(Some(Rc::new(file))),
+            open: RefCell::new(Some(file)),
             retired: Cell::new(false),
             verified: RefCell::new(super::verify::Verified::default()),
         });
@@ -153,7 +159,7 @@ impl SegmentFile {
     }
 
     /// The open file, reopening it if the LRU closed it.
-    pub async fn get(self: &Rc<Self>) -> io::Result<Rc<DmaFile>> {
+    pub async fn get(self: &Rc<Self>) -> io::Result<Rc<dyn DiskFile>> {
         if let Some(f) = self.open.borrow().clone() {
             self.touch();
             return Ok(f);
@@ -175,7 +181,7 @@ impl SegmentFile {
         // Another task may have reopened it meanwhile: keep one descriptor.
         let f = {
             let mut open = self.open.borrow_mut();
-            open.get_or_insert_with(|| Rc::new(file)).clone()
+            open.get_or_insert(file).clone()
         };
         self.touch();
         Ok(f)
@@ -198,30 +204,22 @@ impl SegmentFile {
 
     /// fdatasync.
     pub async fn fdatasync(self: &Rc<Self>) -> io::Result<()> {
-        self.get().await?.fdatasync().await.map_err(io::Error::from)
+        self.get().await?.fdatasync().await
     }
 
     /// Truncates (or extends) the file to `size`.
     pub async fn truncate(self: &Rc<Self>, size: u64) -> io::Result<()> {
-        self.get()
-            .await?
-            .truncate(size)
-            .await
-            .map_err(io::Error::from)
+        self.get().await?.truncate(size).await
     }
 
     /// Reserves disk space up to `size` (fallocate).
     pub async fn pre_allocate(self: &Rc<Self>, size: u64, keep_size: bool) -> io::Result<()> {
-        self.get()
-            .await?
-            .pre_allocate(size, keep_size)
-            .await
-            .map_err(io::Error::from)
+        self.get().await?.pre_allocate(size, keep_size).await
     }
 
     /// The file's size on disk.
     pub async fn file_size(self: &Rc<Self>) -> io::Result<u64> {
-        self.get().await?.file_size().await.map_err(io::Error::from)
+        self.get().await?.file_size().await
     }
 
     /// The file is being deleted: once closed it is never reopened (its path may be reused).

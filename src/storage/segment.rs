@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use bytes::Bytes;
-use glommio::io::DmaFile;
 
 use super::batch::{self, BatchInfo};
 use super::index::OffsetIndex;
 use super::open_files::{open_dma, SegmentFile};
 use super::time_index::TimeIndex;
 use super::validate;
+use crate::disk::{self, DiskFile};
 
 /// Read size used when scanning a segment.
 const SCAN_CHUNK: usize = 1 << 20;
@@ -66,7 +66,7 @@ pub struct Segment {
     pub opened_ms: i64,
 }
 
-async fn open_rw(path: &Path) -> std::io::Result<DmaFile> {
+async fn open_rw(path: &Path) -> std::io::Result<Rc<dyn DiskFile>> {
     open_dma(path, true).await
 }
 
@@ -84,11 +84,11 @@ impl Segment {
     /// Creates an empty segment file at `path` (a temporary name the caller renames later).
     pub async fn create_at(path: PathBuf, base_offset: i64) -> std::io::Result<Segment> {
         let file = open_rw(&path).await?;
-        file.truncate(0).await.map_err(std::io::Error::from)?;
+        file.truncate(0).await?;
         Ok(Segment::empty(base_offset, file, path, 0))
     }
 
-    fn empty(base_offset: i64, file: DmaFile, path: PathBuf, size: u64) -> Segment {
+    fn empty(base_offset: i64, file: Rc<dyn DiskFile>, path: PathBuf, size: u64) -> Segment {
         Segment {
             base_offset,
             file: SegmentFile::new(path.clone(), file),
@@ -120,17 +120,17 @@ impl Segment {
     ) -> std::io::Result<Segment> {
         let path = dir.join(file_name(base_offset, "log"));
         let file = open_rw(&path).await?;
-        let file_size = file.file_size().await.map_err(std::io::Error::from)?;
+        let file_size = file.file_size().await?;
         let mut seg = Segment::empty(base_offset, file, path, file_size);
         seg.reserved = file_size;
         let index_path = dir.join(file_name(base_offset, "index"));
         let time_path = dir.join(file_name(base_offset, "timeindex"));
         if !verify {
-            let (index, times) = super::fault::blocking(move || {
-                let index = OffsetIndex::load(&index_path, file_size.max(1));
-                (index, TimeIndex::load(&time_path))
-            })
-            .await;
+            let disk = disk::current();
+            let index = disk.read(&index_path).await.ok();
+            let times = disk.read(&time_path).await.ok();
+            let index = index.and_then(|b| OffsetIndex::from_bytes(&b, file_size.max(1)));
+            let times = times.and_then(|b| TimeIndex::from_bytes(&b));
             if let (Some(index), Some(times)) = (index, times) {
                 seg.index = index;
                 seg.max_timestamp = times.last().map(|(t, o)| (t, base_offset + o as i64));
@@ -338,26 +338,10 @@ pub async fn write_batches(
 ) -> std::io::Result<()> {
     let file = file.get().await?;
     let payload: usize = tail.len() + batches.iter().map(|(_, b)| b.len()).sum::<usize>();
-    let align = file.alignment() as usize;
-    let padded = payload.div_ceil(align) * align;
-    let mut buf = file.alloc_dma_buffer(padded);
-    {
-        let dst = buf.as_bytes_mut();
-        let mut at = 0;
-        dst[..tail.len()].copy_from_slice(tail);
-        at += tail.len();
-        for (_, b) in batches {
-            dst[at..at + b.len()].copy_from_slice(b);
-            at += b.len();
-        }
-        dst[at..].fill(0);
-    }
-    let mut written = 0usize;
-    let n = file
-        .write_at(buf, start)
-        .await
-        .map_err(std::io::Error::from)?;
-    written += n;
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(batches.len() + 1);
+    parts.push(tail);
+    parts.extend(batches.iter().map(|(_, b)| &b[..]));
+    let written = file.write_at(start, &parts).await?;
     if written < payload {
         return Err(std::io::Error::new(
             std::io::ErrorKind::WriteZero,
@@ -367,14 +351,12 @@ pub async fn write_batches(
     Ok(())
 }
 
-/// Reads `len` bytes at `pos` into a `Bytes` (one copy out of the DMA buffer).
+/// Reads `len` bytes at `pos` into a `Bytes` (fewer at the end of the file).
 pub async fn read(file: &Rc<SegmentFile>, pos: u64, len: usize) -> std::io::Result<Bytes> {
     if len == 0 {
         return Ok(Bytes::new());
     }
-    let file = file.get().await?;
-    let r = file.read_at(pos, len).await.map_err(std::io::Error::from)?;
-    Ok(Bytes::copy_from_slice(&r))
+    file.get().await?.read_at(pos, len).await
 }
 
 /// Walks the valid batches in `[from, limit)`, calling `visit(info, position)` for each one

@@ -10,8 +10,6 @@
 //! written when the segment is rolled or compacted, and rebuilt from the log whenever it
 //! is missing or invalid.
 
-use std::path::Path;
-
 /// Bytes per entry on disk: i64 timestamp and u32 relative offset, big endian.
 const ENTRY_LEN: usize = 12;
 
@@ -87,16 +85,6 @@ impl TimeIndex {
             idx.entries.push((t, o));
         }
         Some(idx)
-    }
-
-    /// Reads and validates an index file; `None` when missing or invalid.
-    pub fn load(path: &Path) -> Option<Self> {
-        Self::from_bytes(&std::fs::read(path).ok()?)
-    }
-
-    /// Writes the index file durably ([`crate::durable`]). Blocking.
-    pub fn store(&self, path: &Path) -> std::io::Result<()> {
-        crate::durable::replace_blocking(path, &self.to_bytes())
     }
 }
 

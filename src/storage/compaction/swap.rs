@@ -23,15 +23,19 @@ use crate::{batch, fault};
 const WRITE_CHUNK: usize = 1 << 20;
 
 /// Removes what an interrupted compaction or file replacement left in `dir` (`*.cleaned` and
-/// `*.tmp` files). Blocking: called on the blocking pool when a log opens.
-pub(crate) fn remove_leftovers(dir: &Path) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if name.ends_with(".cleaned") || name.ends_with(".tmp") {
-            tracing::info!(path = %e.path().display(), "removing unfinished file");
-            let _ = std::fs::remove_file(e.path());
-        }
+/// `*.tmp` files). Called when a log opens.
+pub(crate) async fn remove_leftovers(dir: &Path) {
+    let names = crate::disk::current().list(dir).await.unwrap_or_default();
+    let leftovers: Vec<_> = names
+        .iter()
+        .filter(|n| n.ends_with(".cleaned") || n.ends_with(".tmp"))
+        .map(|n| dir.join(n))
+        .collect();
+    for p in &leftovers {
+        tracing::info!(path = %p.display(), "removing unfinished file");
+    }
+    if !leftovers.is_empty() {
+        fault::remove_files(leftovers).await;
     }
 }
 
@@ -157,17 +161,15 @@ impl PartitionLog {
         let stale = ["index", "timeindex"]
             .map(|ext| self.dir.join(segment::file_name(s.base, ext)))
             .to_vec();
-        let (from, to, dir) = (tmp.to_path_buf(), log_path.clone(), self.dir.clone());
-        let renamed = fault::blocking(move || -> std::io::Result<()> {
-            for p in &stale {
-                let _ = std::fs::remove_file(p);
-            }
-            if let Err(e) = std::fs::rename(&from, &to) {
-                let _ = std::fs::remove_file(&from);
+        let renamed = async {
+            let disk = crate::disk::current();
+            fault::remove_files(stale).await;
+            if let Err(e) = disk.rename(tmp, &log_path).await {
+                fault::remove_files(vec![tmp.to_path_buf()]).await;
                 return Err(e);
             }
-            fault::sync_dir_blocking(&dir)
-        })
+            fault::sync_dir(&self.dir).await
+        }
         .await;
         if let Err(e) = renamed {
             if fault::is_sync_failure(&e) {

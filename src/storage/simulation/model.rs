@@ -1,0 +1,178 @@
+//! What the simulated client was told, and the invariants the log must keep after every
+//! restart: every acknowledged batch readable with its offsets and bytes, offsets dense and
+//! monotonic, no torn or corrupt batch served, the log start never behind an acknowledged
+//! DeleteRecords.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use crate::batch::{self, HEADER_LEN};
+use crate::log::PartitionLog;
+use crate::LogError;
+
+/// Bytes of a batch compared with what was acknowledged: everything after the base offset,
+/// batch length and partition leader epoch (the fields the log may set).
+const COMPARED_FROM: usize = 16;
+
+/// The acknowledged history of one partition.
+#[derive(Debug, Default)]
+pub struct Model {
+    /// Acknowledged batches by base offset: (next offset, bytes from [`COMPARED_FROM`]).
+    acked: BTreeMap<i64, (i64, Bytes)>,
+    /// The log start offset may not go below this (acknowledged DeleteRecords and retention).
+    min_start: i64,
+}
+
+impl Model {
+    /// Records an acknowledged batch written at `base`.
+    pub fn ack(&mut self, base: i64, data: &Bytes) {
+        let info = batch::peek_header(data, 0).expect("a batch the simulator built");
+        self.acked.insert(
+            base,
+            (
+                base + info.last_offset_delta as i64 + 1,
+                data.slice(COMPARED_FROM..),
+            ),
+        );
+    }
+
+    /// Records that the log start offset reached `start` durably.
+    pub fn started_at(&mut self, start: i64) {
+        self.min_start = self.min_start.max(start);
+    }
+
+    /// The next offset after every acknowledged batch.
+    pub fn acked_end(&self) -> i64 {
+        self.acked.values().map(|(n, _)| *n).max().unwrap_or(0)
+    }
+
+    /// Number of acknowledged batches.
+    pub fn acked_batches(&self) -> usize {
+        self.acked.len()
+    }
+
+    /// Splits a read's chunks (each holding whole batches back to back) into batches.
+    pub fn split(offset: i64, chunks: &[Bytes]) -> Result<Vec<Bytes>, String> {
+        let mut out = Vec::new();
+        for c in chunks {
+            let mut pos = 0;
+            while pos < c.len() {
+                let Some(info) = batch::peek_header(c, pos) else {
+                    return Err(format!("read at {offset}: a torn batch header served"));
+                };
+                if info.len < HEADER_LEN || pos + info.len > c.len() {
+                    return Err(format!(
+                        "read at {offset}: batch at {} is not whole ({} of {} bytes)",
+                        info.base_offset,
+                        c.len() - pos,
+                        info.len
+                    ));
+                }
+                out.push(c.slice(pos..pos + info.len));
+                pos += info.len;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks a read of `[offset, ...)` that returned `chunks`: whole, valid batches, in order,
+    /// each equal to what was acknowledged at its offset. Returns the batches.
+    pub fn check_read(&self, offset: i64, chunks: &[Bytes]) -> Result<Vec<Bytes>, String> {
+        let batches = Self::split(offset, chunks)?;
+        let mut expect_base: Option<i64> = None;
+        for b in &batches {
+            let info = batch::peek_header(b, 0).expect("split checked the header");
+            if !crate::validate::stored_batch_ok(b, &info) {
+                return Err(format!(
+                    "read at {offset}: corrupt batch at {} served",
+                    info.base_offset
+                ));
+            }
+            if let Some(e) = expect_base {
+                if info.base_offset != e {
+                    return Err(format!(
+                        "read at {offset}: batch at {} follows one ending at {e} (offsets not dense)",
+                        info.base_offset
+                    ));
+                }
+            } else if info.next_offset() <= offset {
+                return Err(format!(
+                    "read at {offset}: first batch ends at {} before the offset asked",
+                    info.next_offset()
+                ));
+            }
+            expect_base = Some(info.next_offset());
+            if let Some((next, body)) = self.acked.get(&info.base_offset) {
+                if *next != info.next_offset() || &b[COMPARED_FROM..] != body {
+                    return Err(format!(
+                        "batch at {} differs from the one acknowledged there",
+                        info.base_offset
+                    ));
+                }
+            }
+        }
+        Ok(batches)
+    }
+
+    /// Reads the whole log and checks every invariant. `Ok(batches read)`.
+    pub async fn check_log(&self, log: &Rc<PartitionLog>) -> Result<usize, String> {
+        let start = log.log_start_offset();
+        let hwm = log.high_watermark();
+        if start < self.min_start {
+            return Err(format!(
+                "log start {start} is behind an acknowledged log start {}",
+                self.min_start
+            ));
+        }
+        if hwm < self.acked_end() {
+            return Err(format!(
+                "high watermark {hwm} is below acknowledged data ending at {}",
+                self.acked_end()
+            ));
+        }
+        let mut seen: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut at = start;
+        let mut count = 0;
+        while at < hwm {
+            let batches = match log.read(at, 64 << 10, false).await {
+                Ok(b) => b,
+                Err(LogError::Corrupt(c)) => {
+                    return Err(format!(
+                        "corrupt batch in the log at {}: {:?}",
+                        c.offset, c.fault
+                    ))
+                }
+                Err(e) => return Err(format!("read at {at} below the high watermark {hwm}: {e}")),
+            };
+            if batches.is_empty() {
+                return Err(format!(
+                    "read at {at} below the high watermark {hwm} returned nothing"
+                ));
+            }
+            for b in &self.check_read(at, &batches)? {
+                let info = batch::peek_header(b, 0).expect("checked");
+                if let Some(&prev_end) = seen.values().next_back() {
+                    if info.base_offset != prev_end {
+                        return Err(format!(
+                            "offsets not dense: batch at {} after data ending at {prev_end}",
+                            info.base_offset
+                        ));
+                    }
+                }
+                seen.insert(info.base_offset, info.next_offset());
+                at = info.next_offset();
+                count += 1;
+            }
+        }
+        for (&base, &(next, _)) in self.acked.range(start..) {
+            if seen.get(&base) != Some(&next) {
+                return Err(format!(
+                    "acknowledged batch {base}..{next} is missing (log {start}..{hwm})"
+                ));
+            }
+        }
+        Ok(count)
+    }
+}
