@@ -383,8 +383,8 @@ fn topic_configs_describe_and_alter() {
 #[test]
 fn wire_client_speaks_flexible_versions() {
     use kafka_protocol::messages::MetadataRequest;
-    use runnel::cli::common::ConnArgs;
-    use runnel::cli::wire::WireClient;
+    use runnel_cli::common::ConnArgs;
+    use runnel_cli::wire::WireClient;
 
     let b = Broker::start();
     ok(&b, &["topic", "create", "seen", "-p", "4"]);
