@@ -10,10 +10,10 @@
 //! - [`metrics`]: Prometheus metrics, `/health` and `/ready`.
 //! - [`fd_limit`]: the file-descriptor limit raised at startup.
 //! - [`server`]: startup, executors, listeners and shutdown.
-//! - [`cli`]: the command line (broker flags and the `topic`/`produce`/`consume`/`group`
-//!   client commands).
+//! - [`args`]: the broker binary's command line (broker flags; the client commands `topic`,
+//!   `produce`, `consume` and `group` are handed to `runnel-cli`, the crate in src/cli/).
 
-pub mod cli;
+pub mod args;
 pub use runnel_storage::clock;
 pub mod cluster;
 pub mod config;

@@ -1,18 +1,22 @@
 //! The `runnel` binary: with no subcommand (or `start`) it loads the configuration and runs the
-//! broker; `topic`, `produce`, `consume` and `group` are client commands (see `runnel::cli`).
+//! broker; the client commands `topic`, `produce`, `consume` and `group` are handed to the
+//! `runnel-cli` binary (see `runnel::args`).
 
 use clap::Parser;
-use runnel::cli::{BrokerArgs, Cli, Command};
+use runnel::args::{exec_client, names_client_command, BrokerArgs, Cli, Command};
 use runnel::config::{Config, Overrides};
 
 fn main() {
-    let cli = Cli::parse_from(runnel::cli::normalize_args(std::env::args_os().collect()));
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if names_client_command(&args) {
+        exec_client(args);
+    }
+    let cli = Cli::parse_from(&args);
     match cli.command {
         None => run_broker(cli.broker),
-        Some(Command::Start(args)) => run_broker(args),
-        Some(client) => {
-            runnel::cli::default_sigpipe();
-            std::process::exit(runnel::cli::run(client))
+        Some(Command::Start(broker)) => run_broker(broker),
+        Some(Command::Topic(_) | Command::Produce(_) | Command::Consume(_) | Command::Group(_)) => {
+            exec_client(args)
         }
     }
 }

@@ -16,8 +16,8 @@ use rdkafka::admin::{
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::Consumer;
-use runnel::cli::common::ConnArgs;
-use runnel::cli::wire::WireClient;
+use runnel_cli::common::ConnArgs;
+use runnel_cli::wire::WireClient;
 
 fn admin(b: &Broker) -> AdminClient<DefaultClientContext> {
     b.client_config().create().expect("admin client")

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{cli_in, fails, ok, ok_in, rows_starting, wait_child};
+use common::cli::{cli_in, client_bin, client_in, fails, ok, ok_in, rows_starting, wait_child};
 use common::client::{self, Msg};
 use common::{bin, free_port, Broker};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -378,13 +378,76 @@ fn topic_configs_describe_and_alter() {
     );
 }
 
+/// `runnel topic ...` only execs `runnel-cli`, which carries out the client commands itself,
+/// connection flags before the command included, and names itself in its usage lines.
+#[test]
+fn runnel_cli_runs_the_client_commands_itself() {
+    let b = Broker::start();
+    let dead = format!("127.0.0.1:{}", free_port());
+    let create = ["--brokers", &b.bootstrap(), "topic", "create", "direct"];
+    let out = client_in(&dead, &create, "");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(partition_count(&b, "direct"), 1);
+    let out = client_in(&b.bootstrap(), &["produce", "direct", "-q"], "one\ntwo\n");
+    assert_eq!(out.code, 0, "{out:?}");
+    let all = ["consume", "direct", "--from-beginning", "-e", "-f", "%v\\n"];
+    let out = client_in(&b.bootstrap(), &all, "");
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "one\ntwo\n"),
+        "{out:?}"
+    );
+    let out = client_in(&dead, &["topic", "list", "--timeout", "2"], "");
+    assert_eq!(out.code, 3, "{out:?}");
+
+    let out = client_in(&dead, &["--help"], "");
+    assert!(
+        out.stdout.contains("Usage: runnel-cli <COMMAND>"),
+        "{out:?}"
+    );
+    // Through `runnel`, the usage lines name `runnel`.
+    let out = cli_in(&dead, &["topic", "--help"], "");
+    assert!(out.stdout.contains("Usage: runnel topic"), "{out:?}");
+    // `runnel-cli` runs no broker.
+    let out = client_in(&dead, &["start"], "");
+    assert_eq!(out.code, 2, "{out:?}");
+}
+
+/// Without a `runnel-cli` beside it or on PATH, `runnel topic ...` says what is missing and
+/// exits with 127, as a shell does for a command it cannot find; the broker still runs.
+#[test]
+fn a_missing_runnel_cli_is_named() {
+    client_bin();
+    let alone = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let runnel = alone.path().join("runnel");
+    // A hard link where the target directory's filesystem allows it (no 40 MB copy).
+    if std::fs::hard_link(bin(), &runnel).is_err() {
+        std::fs::copy(bin(), &runnel).unwrap();
+    }
+    let out = Command::new(&runnel)
+        .args(["topic", "list"])
+        .env("PATH", alone.path().join("nothing-here"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(127), "{stderr}");
+    assert!(
+        stderr.contains("`runnel-cli`") && stderr.contains("PATH"),
+        "{stderr}"
+    );
+    // The same binary still answers as the broker.
+    let out = Command::new(&runnel).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("topic"));
+}
+
 /// The small Kafka client behind `topic alter-config` negotiates versions with ApiVersions and
 /// frames flexible (tagged-field) requests the broker parses: here Metadata v12.
 #[test]
 fn wire_client_speaks_flexible_versions() {
     use kafka_protocol::messages::MetadataRequest;
-    use runnel::cli::common::ConnArgs;
-    use runnel::cli::wire::WireClient;
+    use runnel_cli::common::ConnArgs;
+    use runnel_cli::wire::WireClient;
 
     let b = Broker::start();
     ok(&b, &["topic", "create", "seen", "-p", "4"]);

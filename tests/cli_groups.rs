@@ -7,7 +7,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{cli_in, fails, ok, rows_starting, wait_child};
+use common::cli::{cli_in, client_bin, fails, ok, rows_starting, wait_child};
 use common::client::{self, Msg};
 use common::{bin, Broker};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -45,6 +45,7 @@ fn committed(b: &Broker, group: &str, topic: &str, n: i32) -> Vec<Option<i64>> {
 
 /// Starts `runnel consume -g GROUP` in the background.
 fn background_consumer(b: &Broker, topic: &str, group: &str) -> Child {
+    client_bin();
     Command::new(bin())
         .args(["consume", topic, "-g", group, "-o", "start", "--brokers"])
         .arg(b.bootstrap())

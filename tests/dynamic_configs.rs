@@ -16,8 +16,8 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use rdkafka::admin::{AdminClient, AdminOptions, ConfigSource, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
-use runnel::cli::common::ConnArgs;
-use runnel::cli::wire::WireClient;
+use runnel_cli::common::ConnArgs;
+use runnel_cli::wire::WireClient;
 
 const BROKER: i8 = 4;
 const GROUP: i8 = 32;

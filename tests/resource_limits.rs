@@ -17,8 +17,8 @@ use kafka_protocol::protocol::StrBytes;
 use rdkafka::admin::{AdminOptions, NewPartitions};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::Offset;
-use runnel::cli::common::ConnArgs;
-use runnel::cli::wire::WireClient;
+use runnel_cli::common::ConnArgs;
+use runnel_cli::wire::WireClient;
 
 /// An ApiVersions v0 request frame.
 fn api_versions() -> Vec<u8> {

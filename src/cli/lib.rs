@@ -1,6 +1,8 @@
-//! The `runnel` command line: the broker (no subcommand, or `start`) and the client commands
-//! `topic`, `produce`, `consume` and `group`, which talk to any Kafka-compatible broker through
-//! librdkafka (the `rdkafka` crate).
+//! `runnel-cli`: the command line client of Runnel, for any Kafka-compatible broker. Its
+//! commands `topic`, `produce`, `consume` and `group` talk to brokers through librdkafka (the
+//! `rdkafka` crate); this is the only crate of the workspace that links it. The broker binary
+//! `runnel` hands these commands to the `runnel-cli` binary (src/cli/main.rs), so `runnel topic
+//! list` and `runnel-cli topic list` are the same.
 //!
 //! - [`common`]: connection flags, client configuration, errors and exit codes.
 //! - [`topic`], [`produce`], [`consume`], [`group`]: one module per command group.
@@ -15,58 +17,25 @@ pub mod produce;
 pub mod topic;
 pub mod wire;
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
 
 pub use common::{CliError, ExitCode};
 
-/// Runnel: a Kafka-compatible streaming broker, and a command-line client for any
-/// Kafka-compatible broker.
+/// Runnel's command-line client, for any Kafka-compatible broker (the broker itself is the
+/// `runnel` binary).
 ///
-/// With no subcommand (or with `start`) this runs the broker.
+/// The connection flags (`--brokers`, `-X`, `--timeout`) may come before or after the command.
 #[derive(Parser, Debug)]
-#[command(version, about, args_conflicts_with_subcommands = true)]
+#[command(name = "runnel-cli", version, about)]
 pub struct Cli {
-    /// Broker flags (used when no subcommand is given).
-    #[command(flatten)]
-    pub broker: BrokerArgs,
-    /// A client command; none runs the broker.
+    /// The client command.
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Command,
 }
 
-/// The flags of the broker.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct BrokerArgs {
-    /// Configuration file (TOML, Kafka key names); built-in defaults when absent.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Address to listen on, HOST:PORT.
-    #[arg(long)]
-    pub listen: Option<String>,
-    /// HOST:PORT advertised to clients.
-    #[arg(long)]
-    pub advertised_listener: Option<String>,
-    /// Data directory.
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Executors: a count ("4") or a CPU list ("0-3,6").
-    #[arg(long)]
-    pub cores: Option<String>,
-    /// Node id reported to clients.
-    #[arg(long)]
-    pub node_id: Option<i32>,
-    /// HTTP listener for /metrics, /health and /ready, HOST:PORT ("off" disables it).
-    #[arg(long)]
-    pub metrics_listen: Option<String>,
-}
-
-/// The subcommands of `runnel`.
+/// The client commands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the broker (the same as running `runnel` with no subcommand).
-    Start(BrokerArgs),
     /// Create, list, describe, delete topics and change their configuration.
     Topic(topic::TopicArgs),
     /// Produce records read line by line from standard input.
@@ -77,12 +46,13 @@ pub enum Command {
     Group(group::GroupArgs),
 }
 
-/// Client subcommands, which take the connection flags.
-const CLIENT_COMMANDS: [&str; 4] = ["topic", "produce", "consume", "group"];
+/// The client commands, which take the connection flags (the broker binary `runnel` keeps the
+/// same list to know which command lines to hand over).
+pub const CLIENT_COMMANDS: [&str; 4] = ["topic", "produce", "consume", "group"];
 
-/// Moves connection flags written before a client subcommand (`runnel --brokers X topic list`)
-/// after it (`runnel topic --brokers X list`), where clap expects them; other argument lists are
-/// returned unchanged.
+/// Moves connection flags written before a client command (`runnel-cli --brokers X topic list`)
+/// after it (`runnel-cli topic --brokers X list`), where clap expects them; other argument lists
+/// are returned unchanged.
 pub fn normalize_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let text: Vec<Option<&str>> = args.iter().map(|a| a.to_str()).collect();
     let mut i = 1;
@@ -121,13 +91,10 @@ pub fn default_sigpipe() {
     }
 }
 
-/// Runs a client command (anything but `start`) and returns the process exit code. Errors are
-/// printed to standard error as `runnel: error: ...`.
+/// Runs a client command and returns the process exit code. Errors are printed to standard
+/// error as `runnel: error: ...`.
 pub fn run(command: Command) -> i32 {
     let result = match command {
-        Command::Start(_) => Err(CliError::usage(
-            "`start` runs the broker, not a client command",
-        )),
         Command::Topic(a) => topic::run(a),
         Command::Produce(a) => produce::run(a),
         Command::Consume(a) => consume::run(a),
@@ -153,21 +120,35 @@ mod tests {
     #[test]
     fn connection_flags_before_a_client_command_move_after_it() {
         assert_eq!(
-            normalize_args(args("runnel --brokers h:1 topic list")),
-            args("runnel topic --brokers h:1 list")
+            normalize_args(args("runnel-cli --brokers h:1 topic list")),
+            args("runnel-cli topic --brokers h:1 list")
         );
         assert_eq!(
-            normalize_args(args("runnel -X a=b --timeout=3 group list")),
-            args("runnel group -X a=b --timeout=3 list")
+            normalize_args(args("runnel-cli -X a=b --timeout=3 group list")),
+            args("runnel-cli group -X a=b --timeout=3 list")
         );
         for same in [
-            "runnel --cores 2",
-            "runnel topic list",
-            "runnel --brokers h:1",
+            "runnel-cli --cores 2",
+            "runnel-cli topic list",
+            "runnel-cli --brokers h:1",
         ] {
             assert_eq!(normalize_args(args(same)), args(same));
         }
-        let cli = Cli::try_parse_from(normalize_args(args("runnel --brokers h:1 topic list")));
+        let cli = Cli::try_parse_from(normalize_args(args("runnel-cli --brokers h:1 topic list")));
         assert!(cli.is_ok(), "{cli:?}");
+    }
+
+    #[test]
+    fn the_broker_is_not_a_client_command() {
+        for not_client in [
+            "runnel-cli",
+            "runnel-cli start",
+            "runnel-cli --cores 2 topic list",
+        ] {
+            assert!(
+                Cli::try_parse_from(args(not_client)).is_err(),
+                "{not_client}"
+            );
+        }
     }
 }
