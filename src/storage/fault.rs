@@ -9,7 +9,8 @@
 //! their errors as [`SyncFailed`]; a partition log that sees one goes offline until restart
 //! (see `PartitionLog::go_offline`).
 //!
-//! Blocking calls (`std::fs`, directory fsyncs) run on the executor's blocking thread pool via
+//! The engine's file operations go through the thread's disk ([`crate::disk`]); the real disk
+//! runs blocking calls (`std::fs`, directory fsyncs) on the executor's blocking thread pool via
 //! [`blocking`], so that a slow disk stalls no executor.
 //!
 //! Test-only fault injection: in debug builds (never in release builds) the environment
