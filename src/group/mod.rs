@@ -112,7 +112,7 @@ pub enum GroupCall {
     },
 }
 
-/// The coordinating core's answer (travels boxed in a [`crate::shard::messages::ShardResponse`]).
+/// The coordinating core's answer.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum GroupReply {
@@ -149,6 +149,17 @@ impl GroupCall {
             | GroupCall::Delete(group) => group.as_str(),
             GroupCall::FetchOffsets(_) | GroupCall::List => return None,
         })
+    }
+}
+
+impl crate::shard::call::CoreCall for GroupCall {
+    type Reply = GroupReply;
+    async fn run(self, shard: &Rc<Shard>) -> GroupReply {
+        handle(shard, self).await
+    }
+
+    fn waits_on_purpose(&self) -> bool {
+        matches!(self, GroupCall::Join { .. } | GroupCall::Sync(..))
     }
 }
 

@@ -93,6 +93,13 @@ pub enum TxnReply {
     Txns(Vec<TxnMeta>),
 }
 
+impl crate::shard::call::CoreCall for TxnCall {
+    type Reply = TxnReply;
+    async fn run(self, shard: &Rc<Shard>) -> TxnReply {
+        handle(shard, self).await
+    }
+}
+
 /// Runs a transaction call on this (the coordinating) core.
 pub async fn handle(shard: &Rc<Shard>, call: TxnCall) -> TxnReply {
     match call {

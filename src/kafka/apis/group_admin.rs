@@ -16,21 +16,18 @@ use super::groups::forward;
 use crate::errors;
 use crate::group::{GroupCall, GroupReply};
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{ShardRequest, ShardResponse};
 
 /// Handles ListGroups: every core's groups, filtered by state (v4+) and type (v5+).
 pub async fn list(ctx: &RequestContext, req: ListGroupsRequest) -> ResponseKind {
     let shard = &ctx.shard;
     let v = ctx.version;
     let calls: Vec<_> = (0..shard.cores)
-        .map(|c| shard.call(c, ShardRequest::Group(Box::new(GroupCall::List))))
+        .map(|c| shard.call(c, GroupCall::List))
         .collect();
     let mut all = Vec::new();
     for c in calls {
-        if let ShardResponse::Group(r) = c.await {
-            if let GroupReply::Listed(l) = *r {
-                all.extend(l);
-            }
+        if let Ok(GroupReply::Listed(l)) = c.await {
+            all.extend(l);
         }
     }
     let states: Vec<String> = req.states_filter.iter().map(|s| s.to_lowercase()).collect();

@@ -15,7 +15,8 @@ use kafka_protocol::protocol::StrBytes;
 use crate::errors;
 use crate::group::{self, GroupCall, GroupReply, OFFSETS_TOPIC};
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{NewTopic, ShardRequest, ShardResponse};
+use crate::shard::messages::NewTopic;
+use crate::shard::partitions::CreateTopicsCall;
 use crate::shard::Shard;
 
 /// Makes sure `__consumer_offsets` exists, creating it on first use as Kafka does.
@@ -40,11 +41,11 @@ pub async fn ensure_internal_topic(shard: &Rc<Shard>, name: &str, partitions: i3
         partitions,
         configs,
     };
-    let req = ShardRequest::CreateTopics {
+    let call = CreateTopicsCall {
         topics: vec![topic],
         validate_only: false,
     };
-    if let ShardResponse::Created(r) = shard.call(0, req).await {
+    if let Ok(r) = shard.call(0, call).await {
         if r.iter().any(|x| x.is_ok()) {
             tracing::info!("created the internal topic {name}");
         }
@@ -61,10 +62,10 @@ pub async fn forward(shard: &Rc<Shard>, group: &str, call: GroupCall) -> Result<
     let Some(core) = shard.owner_of(OFFSETS_TOPIC, partition) else {
         return Err(errors::COORDINATOR_NOT_AVAILABLE);
     };
-    match shard.call(core, ShardRequest::Group(Box::new(call))).await {
-        ShardResponse::Group(r) => Ok(*r),
-        _ => Err(errors::COORDINATOR_NOT_AVAILABLE),
-    }
+    shard
+        .call(core, call)
+        .await
+        .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)
 }
 
 fn client_id(ctx: &RequestContext) -> String {

@@ -22,7 +22,6 @@ use super::groups::{ensure_internal_topic, ensure_offsets_topic, forward as forw
 use crate::errors;
 use crate::group::{GroupCall, GroupReply, OFFSETS_TOPIC};
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{ShardRequest, ShardResponse};
 use crate::shard::Shard;
 use crate::txn::{self, TxnCall, TxnReply, TXN_TOPIC};
 
@@ -40,10 +39,10 @@ async fn forward(shard: &Rc<Shard>, txn_id: &str, call: TxnCall) -> Result<TxnRe
     let Some(core) = shard.owner_of(TXN_TOPIC, partition) else {
         return Err(errors::COORDINATOR_NOT_AVAILABLE);
     };
-    match shard.call(core, ShardRequest::Txn(Box::new(call))).await {
-        ShardResponse::Txn(r) => Ok(*r),
-        _ => Err(errors::COORDINATOR_NOT_AVAILABLE),
-    }
+    shard
+        .call(core, call)
+        .await
+        .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)
 }
 
 /// Clients older than `fenced_since` know a stale epoch as INVALID_PRODUCER_EPOCH.
