@@ -20,7 +20,8 @@ use kafka_protocol::messages::{
 
 use super::groups::{ensure_internal_topic, ensure_offsets_topic, forward as forward_group};
 use crate::errors;
-use crate::group::{GroupCall, GroupReply, OFFSETS_TOPIC};
+use crate::group::calls::TxnOffsetCommitCall;
+use crate::group::OFFSETS_TOPIC;
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::Shard;
 use crate::txn::{self, TxnCall, TxnReply, TXN_TOPIC};
@@ -226,11 +227,10 @@ pub async fn txn_offset_commit(ctx: &RequestContext, req: TxnOffsetCommitRequest
             )
         })
         .collect();
-    let mut resp = match forward_group(&ctx.shard, &group, GroupCall::TxnCommit(req, version)).await
-    {
-        Ok(GroupReply::Kafka(ResponseKind::TxnOffsetCommit(r))) => r,
-        other => {
-            let code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+    let call = TxnOffsetCommitCall { req, version };
+    let mut resp = match forward_group(&ctx.shard, &group, call).await {
+        Ok(r) => r,
+        Err(code) => {
             let mut r = TxnOffsetCommitResponse::default();
             for (name, parts) in shape {
                 let mut rt = TxnOffsetCommitResponseTopic::default();
