@@ -24,7 +24,8 @@ use kafka_protocol::protocol::{Encodable, StrBytes};
 use runnel::cluster::TopicTable;
 use runnel::config::{Config, Overrides};
 use runnel::kafka::dispatch::{handle_frame, Outcome};
-use runnel::shard::messages::{MeshMessage, ShardRequest, ShardResponse};
+use runnel::shard::handlers::ListOffsetsCall;
+use runnel::shard::messages::MeshMessage;
 use runnel::shard::{partitions, Shard};
 
 const PRODUCE_V: i16 = 9;
@@ -169,9 +170,8 @@ async fn run_job(
         }
         Job::Call(iters) => {
             for _ in 0..iters {
-                match shard.call(1, ShardRequest::ListOffsets(Vec::new())).await {
-                    ShardResponse::ListOffsets(_) => {}
-                    other => panic!("unexpected answer {other:?}"),
+                if let Err(e) = shard.call(1, ListOffsetsCall(Vec::new())).await {
+                    panic!("forwarding failed: {e}");
                 }
             }
         }

@@ -4,6 +4,7 @@
 //! of the group id) and is coordinated by the core that owns that partition, so a group's
 //! membership, its offsets and the log that makes them durable all live on one core.
 //!
+//! - [`calls`]: the calls other cores send the coordinating core, one type per request.
 //! - [`classic`]: JoinGroup and the rebalance state machine (the classic protocol);
 //!   [`session`]: SyncGroup, Heartbeat and LeaveGroup.
 //! - [`consumer`]: ConsumerGroupHeartbeat (KIP-848) with [`assignor`]'s server-side assignors.
@@ -15,6 +16,7 @@
 
 pub mod admin;
 pub mod assignor;
+pub mod calls;
 pub mod classic;
 pub mod consumer;
 pub mod deleted_topics;
@@ -29,13 +31,6 @@ pub mod txn_offsets;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
-
-use kafka_protocol::messages::{
-    ConsumerGroupHeartbeatRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
-    OffsetCommitRequest, OffsetDeleteRequest, ResponseKind, SyncGroupRequest,
-    TxnOffsetCommitRequest,
-};
 
 use crate::shard::Shard;
 pub use state::Group;
@@ -52,122 +47,6 @@ pub struct Coordinator {
     pub timers: timers::Timers,
 }
 
-/// A group request forwarded to the coordinating core. Requests are carried decoded, with the
-/// API version, because the answer depends on it.
-#[derive(Debug)]
-pub enum GroupCall {
-    /// JoinGroup.
-    Join {
-        /// The request.
-        req: JoinGroupRequest,
-        /// API version.
-        version: i16,
-        /// Client id from the request header.
-        client_id: String,
-        /// Client address.
-        client_host: String,
-    },
-    /// SyncGroup.
-    Sync(SyncGroupRequest, i16),
-    /// Heartbeat.
-    Heartbeat(HeartbeatRequest, i16),
-    /// LeaveGroup.
-    Leave(LeaveGroupRequest, i16),
-    /// OffsetCommit.
-    Commit(OffsetCommitRequest, i16),
-    /// OffsetFetch for one group.
-    FetchOffsets(offsets::FetchQuery),
-    /// OffsetDelete.
-    DeleteOffsets(OffsetDeleteRequest),
-    /// TxnOffsetCommit.
-    TxnCommit(TxnOffsetCommitRequest, i16),
-    /// ListGroups: this core's groups.
-    List,
-    /// DescribeGroups for one group.
-    Describe {
-        /// Group id.
-        group: String,
-        /// API version (fields differ).
-        version: i16,
-    },
-    /// DeleteGroups for one group.
-    Delete(String),
-    /// ConsumerGroupHeartbeat (KIP-848).
-    ConsumerHeartbeat {
-        /// The request.
-        req: ConsumerGroupHeartbeatRequest,
-        /// API version.
-        version: i16,
-        /// Client id from the request header.
-        client_id: String,
-        /// Client address.
-        client_host: String,
-    },
-    /// ConsumerGroupDescribe for one group.
-    ConsumerDescribe {
-        /// Group id.
-        group: String,
-        /// Include authorized operations.
-        version: i16,
-    },
-}
-
-/// The coordinating core's answer (travels boxed in a [`crate::shard::messages::ShardResponse`]).
-#[derive(Debug)]
-#[allow(clippy::large_enum_variant)]
-pub enum GroupReply {
-    /// A complete response.
-    Kafka(ResponseKind),
-    /// Offsets of one group.
-    Offsets(offsets::FetchedOffsets),
-    /// This core's groups.
-    Listed(Vec<admin::ListedGroup>),
-    /// One described group.
-    Described(Box<kafka_protocol::messages::describe_groups_response::DescribedGroup>),
-    /// One described KIP-848 group.
-    ConsumerDescribed(
-        Box<kafka_protocol::messages::consumer_group_describe_response::DescribedGroup>,
-    ),
-    /// Error code of a per-group operation.
-    Code(i16),
-}
-
-impl GroupCall {
-    /// The group the call is about, for the log lines it leads to.
-    fn group_id(&self) -> Option<&str> {
-        Some(match self {
-            GroupCall::Join { req, .. } => req.group_id.0.as_str(),
-            GroupCall::Sync(req, _) => req.group_id.0.as_str(),
-            GroupCall::Heartbeat(req, _) => req.group_id.0.as_str(),
-            GroupCall::Leave(req, _) => req.group_id.0.as_str(),
-            GroupCall::Commit(req, _) => req.group_id.0.as_str(),
-            GroupCall::TxnCommit(req, _) => req.group_id.0.as_str(),
-            GroupCall::DeleteOffsets(req) => req.group_id.0.as_str(),
-            GroupCall::ConsumerHeartbeat { req, .. } => req.group_id.0.as_str(),
-            GroupCall::Describe { group, .. }
-            | GroupCall::ConsumerDescribe { group, .. }
-            | GroupCall::Delete(group) => group.as_str(),
-            GroupCall::FetchOffsets(_) | GroupCall::List => return None,
-        })
-    }
-}
-
-/// Runs a group call on this (the coordinating) core; its log lines name the group.
-pub async fn handle(shard: &Rc<Shard>, call: GroupCall) -> GroupReply {
-    use tracing::Instrument;
-    let span = match call.group_id() {
-        Some(g) => tracing::info_span!("group", group = %g),
-        None => tracing::Span::none(),
-    };
-    let group = call.group_id().map(str::to_string);
-    let reply = handle_call(shard, call).instrument(span).await;
-    // The call may have set an earlier deadline (a new member, a rebalance started).
-    if let Some(group) = group {
-        note_deadline(shard, &group);
-    }
-    reply
-}
-
 /// Tells the timer task about `group`'s next deadline. Called after every group call, and by
 /// calls that wait (JoinGroup, SyncGroup) before they wait: their wait may end at a deadline.
 pub fn note_deadline(shard: &Shard, group: &str) {
@@ -179,58 +58,6 @@ pub fn note_deadline(shard: &Shard, group: &str) {
         .and_then(|g| timers::next_deadline(g, &shard.config()));
     if let Some(at) = due {
         shard.groups.timers.deadline(at);
-    }
-}
-
-async fn handle_call(shard: &Rc<Shard>, call: GroupCall) -> GroupReply {
-    match call {
-        GroupCall::Join {
-            req,
-            version,
-            client_id,
-            client_host,
-        } => GroupReply::Kafka(ResponseKind::JoinGroup(
-            classic::join(shard, req, version, client_id, client_host).await,
-        )),
-        GroupCall::Sync(req, _) => {
-            GroupReply::Kafka(ResponseKind::SyncGroup(session::sync(shard, req).await))
-        }
-        GroupCall::Heartbeat(req, _) => {
-            GroupReply::Kafka(ResponseKind::Heartbeat(session::heartbeat(shard, req)))
-        }
-        GroupCall::Leave(req, version) => GroupReply::Kafka(ResponseKind::LeaveGroup(
-            session::leave(shard, req, version),
-        )),
-        GroupCall::Commit(req, version) => GroupReply::Kafka(ResponseKind::OffsetCommit(
-            offsets::commit(shard, req, version).await,
-        )),
-        GroupCall::TxnCommit(req, version) => GroupReply::Kafka(ResponseKind::TxnOffsetCommit(
-            txn_offsets::commit(shard, req, version).await,
-        )),
-        GroupCall::FetchOffsets(q) => GroupReply::Offsets(offsets::fetch(shard, q)),
-        GroupCall::DeleteOffsets(req) => GroupReply::Kafka(ResponseKind::OffsetDelete(
-            offsets::delete(shard, req).await,
-        )),
-        GroupCall::List => GroupReply::Listed(admin::list(shard)),
-        GroupCall::Describe { group, version } => {
-            GroupReply::Described(Box::new(admin::describe(shard, &group, version)))
-        }
-        GroupCall::Delete(group) => GroupReply::Code(admin::delete(shard, &group).await),
-        GroupCall::ConsumerHeartbeat {
-            req,
-            version,
-            client_id,
-            client_host,
-        } => GroupReply::Kafka(ResponseKind::ConsumerGroupHeartbeat(consumer::heartbeat(
-            shard,
-            req,
-            version,
-            client_id,
-            client_host,
-        ))),
-        GroupCall::ConsumerDescribe { group, version } => GroupReply::ConsumerDescribed(Box::new(
-            admin::consumer_describe(shard, &group, version),
-        )),
     }
 }
 

@@ -6,7 +6,8 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::messages::{ChangeResult, ShardRequest};
+use super::call::CoreCall;
+use super::messages::ChangeResult;
 use super::{partitions, Shard};
 use crate::cluster::dynamic_config::alter::{alter_broker, alter_group, DynamicChange};
 use crate::config::Config;
@@ -67,9 +68,7 @@ pub async fn alter(
         "dynamic configs changed"
     );
     let next = Arc::new(config.with_dynamic(Arc::new(dynamic)));
-    shard
-        .broadcast(|| ShardRequest::ApplyConfig(next.clone()))
-        .await;
+    shard.broadcast(|| ApplyConfigCall(next.clone())).await;
     results
 }
 
@@ -81,5 +80,34 @@ pub async fn install(shard: &Rc<Shard>, config: Arc<Config>) {
     for f in failures {
         tracing::error!(topic = %f.topic, partition = f.partition, error = %f.error,
             "partition could not be opened while applying dynamic configs");
+    }
+}
+
+/// Changes dynamic broker or group configs (sent to core 0); answered per change, in request
+/// order.
+#[derive(Debug)]
+pub struct AlterDynamicConfigsCall {
+    /// One change per resource, in request order.
+    pub changes: Vec<DynamicChange>,
+    /// Check only, change nothing.
+    pub validate_only: bool,
+}
+
+impl CoreCall for AlterDynamicConfigsCall {
+    type Reply = Vec<ChangeResult>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<ChangeResult> {
+        alter(shard, self.changes, self.validate_only).await
+    }
+}
+
+/// Installs a new broker configuration on the receiving core (broadcast by core 0 after a
+/// dynamic config change).
+#[derive(Debug)]
+pub struct ApplyConfigCall(pub Arc<Config>);
+
+impl CoreCall for ApplyConfigCall {
+    type Reply = ();
+    async fn run(self, shard: &Rc<Shard>) {
+        install(shard, self.0).await;
     }
 }

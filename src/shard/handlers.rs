@@ -1,102 +1,87 @@
-//! The owning core's side of each [`ShardRequest`]: appends, reads, offset lookups and
-//! topic-table changes, for partitions this core owns.
+//! The owning core's side of the data calls: appends, reads, offset lookups, DeleteRecords and
+//! producer state, for partitions this core owns.
 
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::call::CoreCall;
 use super::messages::*;
-use super::{dynamic_admin, long_poll, partitions, topic_admin, Shard};
+use super::Shard;
 use crate::errors;
 use crate::storage::LogError;
 
-/// Runs one request on this core.
-pub async fn handle(shard: &Rc<Shard>, request: ShardRequest) -> ShardResponse {
-    match request {
-        ShardRequest::Produce {
-            acks,
-            timeout_ms,
-            parts,
-        } => ShardResponse::Produce(produce(shard, acks, timeout_ms, parts).await),
-        ShardRequest::Fetch {
-            parts,
-            max_bytes,
-            committed,
-        } => ShardResponse::Fetch(fetch(shard, parts, max_bytes, committed).await),
-        ShardRequest::WaitAndFetch {
-            parts,
-            watch,
-            max_bytes,
-            committed,
-            deadline,
-            key,
-        } => ShardResponse::Fetch(
-            long_poll::wait_and_fetch(shard, parts, watch, max_bytes, committed, deadline, key)
-                .await,
-        ),
-        ShardRequest::CancelWait(key) => {
-            shard.long_polls.cancel(key);
-            ShardResponse::Done
-        }
-        ShardRequest::DeleteRecords(parts) => {
-            ShardResponse::DeleteRecords(delete_records(shard, parts).await)
-        }
-        ShardRequest::ListOffsets(queries) => {
-            ShardResponse::ListOffsets(list_offsets(shard, queries).await)
-        }
-        ShardRequest::ApplyTopics(table) => {
-            let before = shard.topic_table();
-            let failures = partitions::apply(shard, table).await;
-            let gone = crate::group::deleted_topics::deleted(&before, &shard.topic_table());
-            crate::group::deleted_topics::forget(shard, &gone).await;
-            ShardResponse::Applied(failures)
-        }
-        ShardRequest::CreateTopics {
-            topics,
-            validate_only,
-        } => ShardResponse::Created(partitions::create_topics(shard, topics, validate_only).await),
-        ShardRequest::DeleteTopics(names) => {
-            ShardResponse::Deleted(partitions::delete_topics(shard, names).await)
-        }
-        ShardRequest::AlterTopicConfigs {
-            changes,
-            validate_only,
-        } => {
-            ShardResponse::Changed(topic_admin::alter_configs(shard, changes, validate_only).await)
-        }
-        ShardRequest::AlterDynamicConfigs {
-            changes,
-            validate_only,
-        } => ShardResponse::Changed(dynamic_admin::alter(shard, changes, validate_only).await),
-        ShardRequest::ApplyConfig(config) => {
-            dynamic_admin::install(shard, config).await;
-            ShardResponse::Done
-        }
-        ShardRequest::CreatePartitions {
-            topics,
-            validate_only,
-        } => ShardResponse::Changed(
-            topic_admin::create_partitions(shard, topics, validate_only).await,
-        ),
-        ShardRequest::PartitionSizes => ShardResponse::PartitionSizes(topic_admin::sizes(shard)),
-        ShardRequest::Group(call) => {
-            ShardResponse::Group(Box::new(crate::group::handle(shard, *call).await))
-        }
-        ShardRequest::Txn(call) => {
-            ShardResponse::Txn(Box::new(crate::txn::handle(shard, *call).await))
-        }
-        ShardRequest::DescribeProducers(tp) => ShardResponse::Producers(
-            shard
-                .log(&tp.topic, tp.partition)
-                .map(|l| l.producer_entries()),
-        ),
-        ShardRequest::WriteMarkers {
-            producer_id,
-            epoch,
-            commit,
-            parts,
-        } => ShardResponse::Markers(
-            crate::txn::markers::write_local(shard, producer_id, epoch, commit, parts).await,
-        ),
+/// Appends to partitions this core owns; answered per part, in order. `acks` 0 answers without
+/// waiting for disk.
+#[derive(Debug)]
+pub struct ProduceCall {
+    /// acks from the request.
+    pub acks: i16,
+    /// Produce timeout.
+    pub timeout_ms: i32,
+    /// Partitions to append to.
+    pub parts: Vec<ProducePart>,
+}
+
+impl CoreCall for ProduceCall {
+    type Reply = Vec<ProduceResult>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<ProduceResult> {
+        produce(shard, self.acks, self.timeout_ms, self.parts).await
+    }
+}
+
+/// Reads from partitions this core owns; answered per part, in order.
+#[derive(Debug)]
+pub struct FetchCall {
+    /// Partitions to read.
+    pub parts: Vec<FetchPart>,
+    /// Response-wide byte budget (max_bytes).
+    pub max_bytes: usize,
+    /// read_committed isolation: read up to the last stable offset only.
+    pub committed: bool,
+}
+
+impl CoreCall for FetchCall {
+    type Reply = Vec<FetchResult>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<FetchResult> {
+        fetch(shard, self.parts, self.max_bytes, self.committed).await
+    }
+}
+
+/// Looks offsets up (ListOffsets); answered per query, in order.
+#[derive(Debug)]
+pub struct ListOffsetsCall(pub Vec<OffsetQuery>);
+
+impl CoreCall for ListOffsetsCall {
+    type Reply = Vec<OffsetAnswer>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<OffsetAnswer> {
+        list_offsets(shard, self.0).await
+    }
+}
+
+/// Moves log start offsets forward (DeleteRecords): partition and target offset (-1: the high
+/// watermark). Answered per partition, in order, with (error code, new log start offset).
+#[derive(Debug)]
+pub struct DeleteRecordsCall(pub Vec<(TopicPartition, i64)>);
+
+impl CoreCall for DeleteRecordsCall {
+    type Reply = Vec<(i16, i64)>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<(i16, i64)> {
+        delete_records(shard, self.0).await
+    }
+}
+
+/// The producer state of a partition this core owns (DescribeProducers); `None` when the
+/// partition is not here.
+#[derive(Debug)]
+pub struct DescribeProducersCall(pub TopicPartition);
+
+impl CoreCall for DescribeProducersCall {
+    type Reply = Option<Vec<(i64, crate::storage::producers::ProducerEntry)>>;
+    async fn run(self, shard: &Rc<Shard>) -> Self::Reply {
+        let tp = self.0;
+        shard
+            .log(&tp.topic, tp.partition)
+            .map(|l| l.producer_entries())
     }
 }
 

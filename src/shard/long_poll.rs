@@ -16,6 +16,7 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::Instant;
 
+use super::call::CoreCall;
 use super::messages::{FetchPart, FetchResult};
 use super::Shard;
 use crate::storage::signal::Signal;
@@ -58,6 +59,57 @@ impl LongPolls {
     /// True when no fetch waits on this core.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Long poll: when any partition's high watermark (or last stable offset) passes its watch
+/// offset, reads the partitions like a [`super::handlers::FetchCall`] and answers with the
+/// results; at the deadline or when cancelled, answers with a read of what is there by then.
+#[derive(Debug)]
+pub struct WaitAndFetchCall {
+    /// Partitions to read once woken.
+    pub parts: Vec<FetchPart>,
+    /// Offset to watch, one per part.
+    pub watch: Vec<i64>,
+    /// Response-wide byte budget (max_bytes).
+    pub max_bytes: usize,
+    /// read_committed isolation: watch and read up to the last stable offset.
+    pub committed: bool,
+    /// When to give up.
+    pub deadline: Instant,
+    /// Identifies the wait for [`CancelWaitCall`].
+    pub key: u64,
+}
+
+impl CoreCall for WaitAndFetchCall {
+    type Reply = Vec<FetchResult>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<FetchResult> {
+        let w = self;
+        wait_and_fetch(
+            shard,
+            w.parts,
+            w.watch,
+            w.max_bytes,
+            w.committed,
+            w.deadline,
+            w.key,
+        )
+        .await
+    }
+
+    fn waits_on_purpose(&self) -> bool {
+        true
+    }
+}
+
+/// Ends the long poll with this key (another core answered the fetch first).
+#[derive(Debug)]
+pub struct CancelWaitCall(pub u64);
+
+impl CoreCall for CancelWaitCall {
+    type Reply = ();
+    async fn run(self, shard: &Rc<Shard>) {
+        shard.long_polls.cancel(self.0);
     }
 }
 

@@ -1,10 +1,11 @@
 //! Core/shard routing: each core's state, and calls from one core to another.
 //!
 //! A [`Shard`] is one pinned executor's view of the broker: the partition logs it owns, its
-//! snapshot of the topic table, and its end of the channel mesh. [`Shard::call`] sends a
-//! [`ShardRequest`] to the core that owns the data (or handles it in place when that is this
-//! core) and awaits the [`ShardResponse`].
+//! snapshot of the topic table, and its end of the channel mesh. [`Shard::call`] runs a typed
+//! [`call::CoreCall`] on the core that owns the data (in place when that is this core) and
+//! returns its reply.
 
+pub mod call;
 pub mod dynamic_admin;
 pub mod handlers;
 pub mod housekeeping;
@@ -21,13 +22,13 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use glommio::channels::channel_mesh::{Receivers, Senders};
+use glommio::channels::channel_mesh::Senders;
 
 use crate::cluster::topic_config::{ProducePolicy, TopicConfig};
 use crate::cluster::TopicTable;
 use crate::config::Config;
 use crate::storage::{CacheBudget, LogConfig, PartitionLog};
-use messages::{MeshMessage, ShardRequest, ShardResponse};
+use messages::MeshMessage;
 
 /// Partition logs of one topic owned by this core, indexed by partition number.
 pub struct LocalTopic {
@@ -55,7 +56,7 @@ pub struct Shard {
     /// Recent-batch cache budget shared by this core's logs.
     pub cache: Rc<CacheBudget>,
     senders: Senders<MeshMessage>,
-    pending: RefCell<HashMap<u64, oneshot::Sender<ShardResponse>>>,
+    pending: RefCell<HashMap<u64, oneshot::Sender<call::Envelope>>>,
     next_id: Cell<u64>,
     /// Groups this core coordinates.
     pub groups: crate::group::Coordinator,
@@ -71,17 +72,6 @@ pub struct Shard {
     pub long_polls: long_poll::LongPolls,
     /// Request bytes being read or processed on this core (`queued.max.request.bytes`).
     pub read_budget: Rc<crate::kafka::read_budget::ReadBudget>,
-}
-
-/// Calls that wait by design (long polls, rebalances): counted, but kept out of the forward
-/// latency histogram.
-fn waits_on_purpose(request: &ShardRequest) -> bool {
-    use crate::group::GroupCall;
-    match request {
-        ShardRequest::WaitAndFetch { .. } => true,
-        ShardRequest::Group(call) => matches!(**call, GroupCall::Join { .. } | GroupCall::Sync(..)),
-        _ => false,
-    }
 }
 
 impl Shard {
@@ -191,76 +181,6 @@ impl Shard {
         }
         let t = TopicConfig::resolve(&Default::default(), &self.config().topic_defaults);
         ProducePolicy::from(&t)
-    }
-
-    /// Sends `request` to core `core` (or runs it here) and waits for the answer.
-    pub async fn call(self: &Rc<Self>, core: usize, request: ShardRequest) -> ShardResponse {
-        if core == self.id {
-            // Boxed: handling may itself call other cores (topic changes broadcast), which would
-            // otherwise make this future infinitely sized.
-            let fut: std::pin::Pin<Box<dyn std::future::Future<Output = ShardResponse>>> =
-                Box::pin(handlers::handle(self, request));
-            return fut.await;
-        }
-        let waits = waits_on_purpose(&request);
-        let id = self.next_id.get();
-        self.next_id.set(id + 1);
-        let (tx, rx) = oneshot::channel();
-        self.pending.borrow_mut().insert(id, tx);
-        let msg = MeshMessage::Request {
-            id,
-            from: self.id,
-            request,
-        };
-        let sent = std::time::Instant::now();
-        if self.senders.send_to(core, msg).await.is_err() {
-            self.pending.borrow_mut().remove(&id);
-            return ShardResponse::Unavailable;
-        }
-        let response = rx.await.unwrap_or(ShardResponse::Unavailable);
-        crate::metrics::hooks::forwarded(core, (!waits).then(|| sent.elapsed()));
-        response
-    }
-
-    /// Sends `request` built by `make` to every core (this one included) and waits for all.
-    pub async fn broadcast<F>(self: &Rc<Self>, make: F)
-    where
-        F: Fn() -> ShardRequest,
-    {
-        let calls: Vec<_> = (0..self.cores).map(|c| self.call(c, make())).collect();
-        for c in calls {
-            c.await;
-        }
-    }
-
-    /// Serves requests and responses arriving from the other cores, until the mesh closes.
-    pub fn start_mesh_receivers(self: &Rc<Self>, mut receivers: Receivers<MeshMessage>) {
-        for (_, stream) in receivers.streams() {
-            let me = self.clone();
-            glommio::spawn_local(async move {
-                while let Some(msg) = stream.recv().await {
-                    match msg {
-                        MeshMessage::Request { id, from, request } => {
-                            let me2 = me.clone();
-                            glommio::spawn_local(async move {
-                                let response = handlers::handle(&me2, request).await;
-                                let _ = me2
-                                    .senders
-                                    .send_to(from, MeshMessage::Response { id, response })
-                                    .await;
-                            })
-                            .detach();
-                        }
-                        MeshMessage::Response { id, response } => {
-                            if let Some(tx) = me.pending.borrow_mut().remove(&id) {
-                                tx.send(response);
-                            }
-                        }
-                    }
-                }
-            })
-            .detach();
-        }
     }
 
     /// Closes every log this core owns (pending writes finished and synced).

@@ -8,7 +8,8 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::messages::{NewTopic, ShardRequest, ShardResponse};
+use super::call::CoreCall;
+use super::messages::NewTopic;
 use super::{LocalTopic, Shard};
 use crate::cluster::topic_config::{ProducePolicy, TopicConfig};
 use crate::cluster::topics::{CreateError, TopicMeta};
@@ -154,11 +155,11 @@ async fn close_removed_partitions(shard: &Rc<Shard>, table: &TopicTable) {
 /// Installs `table` on every core; returns the partitions that could not be opened.
 pub async fn install_everywhere(shard: &Rc<Shard>, table: Arc<TopicTable>) -> Vec<OpenFailure> {
     let calls: Vec<_> = (0..shard.cores)
-        .map(|c| shard.call(c, ShardRequest::ApplyTopics(table.clone())))
+        .map(|c| shard.call(c, ApplyTopicsCall(table.clone())))
         .collect();
     let mut failures = Vec::new();
     for c in calls {
-        if let ShardResponse::Applied(f) = c.await {
+        if let Ok(f) = c.await {
             failures.extend(f);
         }
     }
@@ -305,8 +306,50 @@ pub async fn delete_topics(shard: &Rc<Shard>, names: Vec<String>) -> Vec<Option<
         return names.iter().map(|_| None).collect();
     }
     let table = Arc::new(table);
-    shard
-        .broadcast(|| ShardRequest::ApplyTopics(table.clone()))
-        .await;
+    shard.broadcast(|| ApplyTopicsCall(table.clone())).await;
     results
+}
+
+/// Installs a new topic table on the receiving core (broadcast by core 0 after every change);
+/// answered with the partitions whose logs could not be opened.
+#[derive(Debug)]
+pub struct ApplyTopicsCall(pub Arc<TopicTable>);
+
+impl CoreCall for ApplyTopicsCall {
+    type Reply = Vec<OpenFailure>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<OpenFailure> {
+        let before = shard.topic_table();
+        let failures = apply(shard, self.0).await;
+        let gone = crate::group::deleted_topics::deleted(&before, &shard.topic_table());
+        crate::group::deleted_topics::forget(shard, &gone).await;
+        failures
+    }
+}
+
+/// Creates topics (sent to core 0, the metadata owner); answered per topic, in order.
+#[derive(Debug)]
+pub struct CreateTopicsCall {
+    /// Topics to create.
+    pub topics: Vec<NewTopic>,
+    /// Check only, create nothing.
+    pub validate_only: bool,
+}
+
+impl CoreCall for CreateTopicsCall {
+    type Reply = Vec<Result<TopicMeta, CreateError>>;
+    async fn run(self, shard: &Rc<Shard>) -> Self::Reply {
+        create_topics(shard, self.topics, self.validate_only).await
+    }
+}
+
+/// Deletes topics by name (sent to core 0); answered per topic with the deleted topic, or
+/// `None` when it was unknown.
+#[derive(Debug)]
+pub struct DeleteTopicsCall(pub Vec<String>);
+
+impl CoreCall for DeleteTopicsCall {
+    type Reply = Vec<Option<TopicMeta>>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<Option<TopicMeta>> {
+        delete_topics(shard, self.0).await
+    }
 }

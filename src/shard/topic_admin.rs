@@ -7,6 +7,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::call::CoreCall;
 use super::messages::{ChangeResult, TopicConfigChange};
 use super::partitions::{self, table_path};
 use super::Shard;
@@ -128,4 +129,48 @@ pub fn sizes(shard: &Shard) -> Vec<(String, i32, u64)> {
         }
     }
     out
+}
+
+/// Changes topic config overrides (sent to core 0); answered per change, in order.
+#[derive(Debug)]
+pub struct AlterTopicConfigsCall {
+    /// One change per topic.
+    pub changes: Vec<TopicConfigChange>,
+    /// Check only, change nothing.
+    pub validate_only: bool,
+}
+
+impl CoreCall for AlterTopicConfigsCall {
+    type Reply = Vec<ChangeResult>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<ChangeResult> {
+        alter_configs(shard, self.changes, self.validate_only).await
+    }
+}
+
+/// Grows topics to a number of partitions (sent to core 0); answered per topic, in order.
+#[derive(Debug)]
+pub struct CreatePartitionsCall {
+    /// (topic, new total partition count).
+    pub topics: Vec<(String, i32)>,
+    /// Check only, change nothing.
+    pub validate_only: bool,
+}
+
+impl CoreCall for CreatePartitionsCall {
+    type Reply = Vec<ChangeResult>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<ChangeResult> {
+        create_partitions(shard, self.topics, self.validate_only).await
+    }
+}
+
+/// Sizes of the partitions the receiving core owns (DescribeLogDirs): (topic, partition, bytes
+/// on disk).
+#[derive(Debug)]
+pub struct PartitionSizesCall;
+
+impl CoreCall for PartitionSizesCall {
+    type Reply = Vec<(String, i32, u64)>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<(String, i32, u64)> {
+        sizes(shard)
+    }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use super::state::{now_ms, TxnState};
 use super::store;
 use crate::errors;
-use crate::shard::messages::{ShardRequest, ShardResponse, TopicPartition};
+use crate::shard::call::CoreCall;
+use crate::shard::messages::TopicPartition;
 use crate::shard::Shard;
 
 /// How often a marker that could not be written is retried before the round gives up (the
@@ -121,15 +122,15 @@ async fn write_markers(
             .map(|(owner, tps)| {
                 let s = shard.clone();
                 glommio::spawn_local(async move {
-                    let req = ShardRequest::WriteMarkers {
+                    let call = WriteMarkersCall {
                         producer_id,
                         epoch,
                         commit,
                         parts: tps.clone(),
                     };
-                    let codes = match s.call(owner, req).await {
-                        ShardResponse::Markers(c) => c,
-                        _ => vec![errors::NOT_LEADER_OR_FOLLOWER; tps.len()],
+                    let codes = match s.call(owner, call).await {
+                        Ok(c) => c,
+                        Err(_) => vec![errors::NOT_LEADER_OR_FOLLOWER; tps.len()],
                     };
                     tps.into_iter().zip(codes).collect::<Vec<_>>()
                 })
@@ -149,6 +150,28 @@ async fn write_markers(
         parts = retry;
     }
     false
+}
+
+/// Writes commit or abort markers for a producer to partitions the receiving core owns;
+/// answered with an error code per partition, in order.
+#[derive(Debug)]
+pub struct WriteMarkersCall {
+    /// Producer whose transaction ends.
+    pub producer_id: i64,
+    /// Its epoch.
+    pub epoch: i16,
+    /// Commit (true) or abort.
+    pub commit: bool,
+    /// Partitions of the transaction on the receiver.
+    pub parts: Vec<TopicPartition>,
+}
+
+impl CoreCall for WriteMarkersCall {
+    type Reply = Vec<i16>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<i16> {
+        let c = self;
+        write_local(shard, c.producer_id, c.epoch, c.commit, c.parts).await
+    }
 }
 
 /// The owning core's side: appends a marker to each partition and waits until all are durable.

@@ -6,11 +6,13 @@
 //! (Kafka's hash of the id) and is coordinated by the core owning that partition, which keeps
 //! its state in memory and makes every change durable in that partition before answering.
 //!
+//! - [`calls`]: the calls other cores send the coordinating core, one type per request.
 //! - [`coordinator`]: InitProducerId, AddPartitionsToTxn / AddOffsetsToTxn, EndTxn.
 //! - [`markers`]: finishing a transaction (markers on the partitions' owning cores).
 //! - [`store`]: writing and replaying `__transaction_state`.
 //! - [`sweep`]: aborting timed-out transactions and finishing in-doubt ones after a restart.
 
+pub mod calls;
 pub mod coordinator;
 pub mod markers;
 pub mod records;
@@ -20,7 +22,6 @@ pub mod sweep;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
 
 use crate::shard::Shard;
 pub use state::{TxnMeta, TxnState};
@@ -33,108 +34,6 @@ pub const TXN_TOPIC: &str = "__transaction_state";
 pub struct Coordinator {
     /// State by transactional id.
     pub txns: RefCell<HashMap<String, TxnMeta>>,
-}
-
-/// A transaction request for the coordinating core.
-#[derive(Debug, Clone)]
-pub enum TxnCall {
-    /// InitProducerId with a transactional id.
-    InitProducerId {
-        /// transactional.id
-        txn_id: String,
-        /// transaction.timeout.ms
-        timeout_ms: i32,
-        /// (producer id, epoch) the producer had, for KIP-360 epoch bumps.
-        expected: Option<(i64, i16)>,
-    },
-    /// AddPartitionsToTxn / AddOffsetsToTxn.
-    AddPartitions {
-        /// transactional.id
-        txn_id: String,
-        /// Producer id.
-        producer_id: i64,
-        /// Producer epoch.
-        epoch: i16,
-        /// Partitions joining the transaction.
-        partitions: Vec<(String, i32)>,
-    },
-    /// EndTxn.
-    End {
-        /// transactional.id
-        txn_id: String,
-        /// Producer id.
-        producer_id: i64,
-        /// Producer epoch.
-        epoch: i16,
-        /// Commit (true) or abort.
-        commit: bool,
-    },
-    /// DescribeTransactions of these ids (those coordinated here).
-    Describe(Vec<String>),
-    /// ListTransactions: every id coordinated here.
-    List,
-}
-
-/// The coordinating core's answer.
-#[derive(Debug, Clone)]
-pub enum TxnReply {
-    /// InitProducerId result.
-    Producer {
-        /// Error code.
-        code: i16,
-        /// Producer id (-1 on error).
-        producer_id: i64,
-        /// Epoch (-1 on error).
-        epoch: i16,
-    },
-    /// An error code.
-    Code(i16),
-    /// Transactions found.
-    Txns(Vec<TxnMeta>),
-}
-
-/// Runs a transaction call on this (the coordinating) core.
-pub async fn handle(shard: &Rc<Shard>, call: TxnCall) -> TxnReply {
-    match call {
-        TxnCall::InitProducerId {
-            txn_id,
-            timeout_ms,
-            expected,
-        } => {
-            let r = coordinator::init_producer_id(shard, &txn_id, timeout_ms, expected).await;
-            match r {
-                Ok((producer_id, epoch)) => TxnReply::Producer {
-                    code: crate::errors::NONE,
-                    producer_id,
-                    epoch,
-                },
-                Err(code) => TxnReply::Producer {
-                    code,
-                    producer_id: -1,
-                    epoch: -1,
-                },
-            }
-        }
-        TxnCall::AddPartitions {
-            txn_id,
-            producer_id,
-            epoch,
-            partitions,
-        } => TxnReply::Code(
-            coordinator::add_partitions(shard, &txn_id, producer_id, epoch, partitions).await,
-        ),
-        TxnCall::End {
-            txn_id,
-            producer_id,
-            epoch,
-            commit,
-        } => TxnReply::Code(coordinator::end_txn(shard, &txn_id, producer_id, epoch, commit).await),
-        TxnCall::Describe(ids) => {
-            let txns = shard.txns.txns.borrow();
-            TxnReply::Txns(ids.iter().filter_map(|i| txns.get(i).cloned()).collect())
-        }
-        TxnCall::List => TxnReply::Txns(shard.txns.txns.borrow().values().cloned().collect()),
-    }
 }
 
 /// Partition of `__transaction_state` holding `txn_id` (by the topic's actual partition count).

@@ -21,7 +21,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{ShardRequest, ShardResponse};
+use crate::shard::topic_admin::PartitionSizesCall;
 
 /// Most partitions one DescribeTopicPartitions response carries (Kafka's
 /// `max.request.partition.size.limit` default).
@@ -72,11 +72,11 @@ fn fs_space(dir: &std::path::Path) -> Option<(i64, i64)> {
 pub async fn describe_log_dirs(ctx: &RequestContext, req: DescribeLogDirsRequest) -> ResponseKind {
     let shard = &ctx.shard;
     let calls: Vec<_> = (0..shard.cores)
-        .map(|c| shard.call(c, ShardRequest::PartitionSizes))
+        .map(|c| shard.call(c, PartitionSizesCall))
         .collect();
     let mut sizes: BTreeMap<String, BTreeMap<i32, u64>> = BTreeMap::new();
     for c in calls {
-        if let ShardResponse::PartitionSizes(v) = c.await {
+        if let Ok(v) = c.await {
             for (t, p, size) in v {
                 sizes.entry(t).or_default().insert(p, size);
             }

@@ -27,7 +27,10 @@ use crate::cluster::topic_config::alter::ConfigOp;
 use crate::cluster::topic_config::describe::{describe_topic, type_code, Described};
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{ChangeResult, ShardRequest, ShardResponse, TopicConfigChange};
+use crate::shard::call::CoreCall;
+use crate::shard::dynamic_admin::AlterDynamicConfigsCall;
+use crate::shard::messages::{ChangeResult, TopicConfigChange};
+use crate::shard::topic_admin::AlterTopicConfigsCall;
 
 /// Kafka's resource type code for topics.
 pub const RESOURCE_TOPIC: i8 = 2;
@@ -254,12 +257,15 @@ fn plan(
 }
 
 /// Sends one batch of changes to core 0; every answer is an error if the call fails.
-async fn call_core0(ctx: &RequestContext, request: ShardRequest, n: usize) -> Vec<ChangeResult> {
+async fn call_core0<C>(ctx: &RequestContext, call: C, n: usize) -> Vec<ChangeResult>
+where
+    C: CoreCall<Reply = Vec<ChangeResult>>,
+{
     if n == 0 {
         return Vec::new();
     }
-    match ctx.shard.call(0, request).await {
-        ShardResponse::Changed(v) if v.len() == n => v,
+    match ctx.shard.call(0, call).await {
+        Ok(v) if v.len() == n => v,
         _ => (0..n)
             .map(|_| Err((errors::UNKNOWN_SERVER_ERROR, "broker shutting down".into())))
             .collect(),
@@ -281,7 +287,7 @@ async fn execute(ctx: &RequestContext, plans: Vec<Plan>, validate_only: bool) ->
     let (nt, nd) = (topics.len(), dynamic.len());
     let mut topic_answers = call_core0(
         ctx,
-        ShardRequest::AlterTopicConfigs {
+        AlterTopicConfigsCall {
             changes: topics,
             validate_only,
         },
@@ -291,7 +297,7 @@ async fn execute(ctx: &RequestContext, plans: Vec<Plan>, validate_only: bool) ->
     .into_iter();
     let mut dynamic_answers = call_core0(
         ctx,
-        ShardRequest::AlterDynamicConfigs {
+        AlterDynamicConfigsCall {
             changes: dynamic,
             validate_only,
         },

@@ -10,7 +10,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{ShardRequest, ShardResponse};
+use crate::shard::topic_admin::CreatePartitionsCall;
 
 /// Handles CreatePartitions.
 pub async fn handle(ctx: &RequestContext, req: CreatePartitionsRequest) -> ResponseKind {
@@ -72,14 +72,14 @@ pub async fn handle(ctx: &RequestContext, req: CreatePartitionsRequest) -> Respo
             .shard
             .call(
                 0,
-                ShardRequest::CreatePartitions {
+                CreatePartitionsCall {
                     topics,
                     validate_only: req.validate_only,
                 },
             )
             .await
         {
-            ShardResponse::Changed(v) if v.len() == n => v,
+            Ok(v) if v.len() == n => v,
             _ => (0..n)
                 .map(|_| Err((errors::UNKNOWN_SERVER_ERROR, "broker shutting down".into())))
                 .collect(),

@@ -11,7 +11,8 @@ use crate::cluster::topic_config;
 use crate::cluster::topics::CreateError;
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{NewTopic, ShardRequest, ShardResponse};
+use crate::shard::messages::NewTopic;
+use crate::shard::partitions::CreateTopicsCall;
 
 /// Handles CreateTopics.
 pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseKind {
@@ -107,15 +108,15 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
         let outcome = shard
             .call(
                 0,
-                ShardRequest::CreateTopics {
+                CreateTopicsCall {
                     topics,
                     validate_only: req.validate_only,
                 },
             )
             .await;
         let created = match outcome {
-            ShardResponse::Created(v) => v,
-            _ => idx
+            Ok(v) => v,
+            Err(_) => idx
                 .iter()
                 .map(|_| Err(CreateError::InvalidName("broker shutting down".into())))
                 .collect(),

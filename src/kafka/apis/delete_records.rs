@@ -11,7 +11,8 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, Resp
 use super::routing::scatter_answered;
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{ShardRequest, ShardResponse, TopicPartition};
+use crate::shard::handlers::DeleteRecordsCall;
+use crate::shard::messages::TopicPartition;
 
 /// Handles DeleteRecords.
 pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> ResponseKind {
@@ -32,16 +33,9 @@ pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> Response
             });
         }
     }
-    let answers = scatter_answered(
-        shard,
-        items,
-        ShardRequest::DeleteRecords,
-        |r| match r {
-            ShardResponse::DeleteRecords(v) => Some(v),
-            _ => None,
-        },
-        || (errors::NOT_LEADER_OR_FOLLOWER, -1),
-    )
+    let answers = scatter_answered(shard, items, DeleteRecordsCall, || {
+        (errors::NOT_LEADER_OR_FOLLOWER, -1)
+    })
     .await;
     let mut it = answers.into_iter();
     let mut resp = DeleteRecordsResponse::default();

@@ -8,7 +8,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{ShardRequest, ShardResponse};
+use crate::shard::partitions::DeleteTopicsCall;
 
 /// Handles DeleteTopics.
 pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseKind {
@@ -35,7 +35,7 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseK
     let names: Vec<String> = wanted.iter().filter_map(|w| w.2.clone()).collect();
     let mut deleted: Vec<Option<crate::cluster::TopicMeta>> = Vec::new();
     if !names.is_empty() {
-        if let ShardResponse::Deleted(v) = shard.call(0, ShardRequest::DeleteTopics(names)).await {
+        if let Ok(v) = shard.call(0, DeleteTopicsCall(names)).await {
             deleted = v;
         }
     }

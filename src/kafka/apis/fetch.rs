@@ -19,7 +19,10 @@ use super::routing::scatter;
 use crate::errors;
 use crate::kafka::dispatch::{Reply, RequestContext};
 use crate::kafka::rope::{records_field, Substitutions};
-use crate::shard::messages::{FetchPart, FetchResult, ShardRequest, ShardResponse, TopicPartition};
+use crate::shard::call::Unavailable;
+use crate::shard::handlers::FetchCall;
+use crate::shard::long_poll::{CancelWaitCall, WaitAndFetchCall};
+use crate::shard::messages::{FetchPart, FetchResult, TopicPartition};
 use crate::shard::Shard;
 
 /// Longest long-poll honoured, whatever the client asks.
@@ -159,14 +162,10 @@ async fn read_all(
     let got = scatter(
         shard,
         items,
-        |parts| ShardRequest::Fetch {
+        |parts| FetchCall {
             parts,
             max_bytes,
             committed,
-        },
-        |r| match r {
-            ShardResponse::Fetch(v) => Some(v),
-            _ => None,
         },
         || FetchResult::error(errors::NOT_LEADER_OR_FOLLOWER),
     )
@@ -178,6 +177,9 @@ async fn read_all(
         .map(|r| r.unwrap_or_else(|| FetchResult::error(errors::UNKNOWN_SERVER_ERROR)))
         .collect()
 }
+
+/// What one owner core answers a long poll with.
+type Answer = Result<Vec<FetchResult>, Unavailable>;
 
 /// One owner core's share of a long poll: its partitions, as indexes into the slots.
 struct OwnerWait {
@@ -234,12 +236,12 @@ async fn wait_and_read(
         .iter()
         .map(|_| shard.long_polls.new_key(shard.id))
         .collect();
-    let mut waits: Vec<Option<Pin<Box<dyn Future<Output = ShardResponse>>>>> = owners
+    let mut waits: Vec<Option<Pin<Box<dyn Future<Output = Answer>>>>> = owners
         .iter_mut()
         .zip(&keys)
         .map(|(o, &key)| {
             let s = shard.clone();
-            let request = ShardRequest::WaitAndFetch {
+            let call = WaitAndFetchCall {
                 parts: std::mem::take(&mut o.parts),
                 watch: std::mem::take(&mut o.watch),
                 max_bytes,
@@ -248,8 +250,8 @@ async fn wait_and_read(
                 key,
             };
             let owner = o.owner;
-            Some(Box::pin(async move { s.call(owner, request).await })
-                as Pin<Box<dyn Future<Output = ShardResponse>>>)
+            Some(Box::pin(async move { s.call(owner, call).await })
+                as Pin<Box<dyn Future<Output = Answer>>>)
         })
         .collect();
     let first = std::future::poll_fn(|cx| {
@@ -275,12 +277,12 @@ async fn wait_and_read(
         } else {
             let s = shard.clone();
             glommio::spawn_local(async move {
-                s.call(owner, ShardRequest::CancelWait(key)).await;
+                let _ = s.call(owner, CancelWaitCall(key)).await;
             })
             .detach();
         }
     }
-    let mut answers: Vec<Option<ShardResponse>> = waits.iter().map(|_| None).collect();
+    let mut answers: Vec<Option<Answer>> = waits.iter().map(|_| None).collect();
     answers[first.0] = Some(first.1);
     for (k, w) in waits.into_iter().enumerate() {
         if let Some(f) = w {
@@ -289,7 +291,7 @@ async fn wait_and_read(
     }
     let mut answered = false;
     for (o, answer) in owners.iter().zip(answers) {
-        if let Some(ShardResponse::Fetch(fresh)) = answer {
+        if let Some(Ok(fresh)) = answer {
             if fresh.len() == o.slots.len() {
                 for (&i, r) in o.slots.iter().zip(fresh) {
                     results[i] = r;

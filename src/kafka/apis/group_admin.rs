@@ -14,23 +14,22 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::groups::forward;
 use crate::errors;
-use crate::group::{GroupCall, GroupReply};
+use crate::group::calls::{
+    ConsumerDescribeCall, DeleteGroupCall, DescribeGroupCall, ListGroupsCall,
+};
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{ShardRequest, ShardResponse};
 
 /// Handles ListGroups: every core's groups, filtered by state (v4+) and type (v5+).
 pub async fn list(ctx: &RequestContext, req: ListGroupsRequest) -> ResponseKind {
     let shard = &ctx.shard;
     let v = ctx.version;
     let calls: Vec<_> = (0..shard.cores)
-        .map(|c| shard.call(c, ShardRequest::Group(Box::new(GroupCall::List))))
+        .map(|c| shard.call(c, ListGroupsCall))
         .collect();
     let mut all = Vec::new();
     for c in calls {
-        if let ShardResponse::Group(r) = c.await {
-            if let GroupReply::Listed(l) = *r {
-                all.extend(l);
-            }
+        if let Ok(l) = c.await {
+            all.extend(l);
         }
     }
     let states: Vec<String> = req.states_filter.iter().map(|s| s.to_lowercase()).collect();
@@ -62,23 +61,22 @@ pub async fn describe(ctx: &RequestContext, req: DescribeGroupsRequest) -> Respo
     let mut resp = DescribeGroupsResponse::default();
     for g in &req.groups {
         let name = g.0.to_string();
-        let call = GroupCall::Describe {
+        let call = DescribeGroupCall {
             group: name.clone(),
             version: ctx.version,
         };
         let d = match forward(&ctx.shard, &name, call).await {
-            Ok(GroupReply::Described(d)) => {
-                let mut d = *d;
+            Ok(mut d) => {
                 if ctx.version >= 3 && d.error_code == errors::NONE {
                     d.authorized_operations =
                         super::authorized_ops::group(req.include_authorized_operations);
                 }
                 d
             }
-            other => {
+            Err(code) => {
                 let mut d = DescribedGroup::default();
                 d.group_id = g.clone();
-                d.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+                d.error_code = code;
                 d
             }
         };
@@ -92,9 +90,8 @@ pub async fn delete(ctx: &RequestContext, req: DeleteGroupsRequest) -> ResponseK
     let mut resp = DeleteGroupsResponse::default();
     for g in &req.groups_names {
         let name = g.0.to_string();
-        let code = match forward(&ctx.shard, &name, GroupCall::Delete(name.clone())).await {
-            Ok(GroupReply::Code(c)) => c,
-            other => other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE),
+        let code = match forward(&ctx.shard, &name, DeleteGroupCall(name.clone())).await {
+            Ok(c) | Err(c) => c,
         };
         let mut r = DeletableGroupResult::default();
         r.group_id = g.clone();
@@ -112,23 +109,22 @@ pub async fn consumer_describe(
     let mut resp = ConsumerGroupDescribeResponse::default();
     for g in &req.group_ids {
         let name = g.0.to_string();
-        let call = GroupCall::ConsumerDescribe {
+        let call = ConsumerDescribeCall {
             group: name.clone(),
             version: ctx.version,
         };
         let d = match forward(&ctx.shard, &name, call).await {
-            Ok(GroupReply::ConsumerDescribed(d)) => {
-                let mut d = *d;
+            Ok(mut d) => {
                 if d.error_code == errors::NONE {
                     d.authorized_operations =
                         super::authorized_ops::group(req.include_authorized_operations);
                 }
                 d
             }
-            other => {
+            Err(code) => {
                 let mut d = ConsumerDescribed::default();
                 d.group_id = g.clone();
-                d.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+                d.error_code = code;
                 d
             }
         };

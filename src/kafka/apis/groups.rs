@@ -13,9 +13,14 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::errors;
-use crate::group::{self, GroupCall, GroupReply, OFFSETS_TOPIC};
+use crate::group::calls::{
+    ConsumerHeartbeatCall, HeartbeatCall, JoinGroupCall, LeaveGroupCall, SyncGroupCall,
+};
+use crate::group::{self, OFFSETS_TOPIC};
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{NewTopic, ShardRequest, ShardResponse};
+use crate::shard::call::CoreCall;
+use crate::shard::messages::NewTopic;
+use crate::shard::partitions::CreateTopicsCall;
 use crate::shard::Shard;
 
 /// Makes sure `__consumer_offsets` exists, creating it on first use as Kafka does.
@@ -40,11 +45,11 @@ pub async fn ensure_internal_topic(shard: &Rc<Shard>, name: &str, partitions: i3
         partitions,
         configs,
     };
-    let req = ShardRequest::CreateTopics {
+    let call = CreateTopicsCall {
         topics: vec![topic],
         validate_only: false,
     };
-    if let ShardResponse::Created(r) = shard.call(0, req).await {
+    if let Ok(r) = shard.call(0, call).await {
         if r.iter().any(|x| x.is_ok()) {
             tracing::info!("created the internal topic {name}");
         }
@@ -53,7 +58,11 @@ pub async fn ensure_internal_topic(shard: &Rc<Shard>, name: &str, partitions: i3
 }
 
 /// Sends `call` to the core coordinating `group`; `Err` holds the error code for the client.
-pub async fn forward(shard: &Rc<Shard>, group: &str, call: GroupCall) -> Result<GroupReply, i16> {
+pub async fn forward<C: CoreCall>(
+    shard: &Rc<Shard>,
+    group: &str,
+    call: C,
+) -> Result<C::Reply, i16> {
     if !ensure_offsets_topic(shard).await {
         return Err(errors::COORDINATOR_NOT_AVAILABLE);
     }
@@ -61,10 +70,10 @@ pub async fn forward(shard: &Rc<Shard>, group: &str, call: GroupCall) -> Result<
     let Some(core) = shard.owner_of(OFFSETS_TOPIC, partition) else {
         return Err(errors::COORDINATOR_NOT_AVAILABLE);
     };
-    match shard.call(core, ShardRequest::Group(Box::new(call))).await {
-        ShardResponse::Group(r) => Ok(*r),
-        _ => Err(errors::COORDINATOR_NOT_AVAILABLE),
-    }
+    shard
+        .call(core, call)
+        .await
+        .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)
 }
 
 fn client_id(ctx: &RequestContext) -> String {
@@ -75,17 +84,17 @@ fn client_id(ctx: &RequestContext) -> String {
 pub async fn join(ctx: &RequestContext, req: JoinGroupRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
     let member = req.member_id.clone();
-    let call = GroupCall::Join {
+    let call = JoinGroupCall {
         req,
         version: ctx.version,
         client_id: client_id(ctx),
         client_host: ctx.client_host.clone(),
     };
     let mut r = match forward(&ctx.shard, &group, call).await {
-        Ok(GroupReply::Kafka(ResponseKind::JoinGroup(r))) => r,
-        other => {
+        Ok(r) => r,
+        Err(code) => {
             let mut r = JoinGroupResponse::default();
-            r.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            r.error_code = code;
             r.generation_id = -1;
             r.member_id = member;
             r
@@ -109,11 +118,11 @@ pub async fn join(ctx: &RequestContext, req: JoinGroupRequest) -> ResponseKind {
 /// Handles SyncGroup.
 pub async fn sync(ctx: &RequestContext, req: SyncGroupRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
-    let mut r = match forward(&ctx.shard, &group, GroupCall::Sync(req, ctx.version)).await {
-        Ok(GroupReply::Kafka(ResponseKind::SyncGroup(r))) => r,
-        other => {
+    let mut r = match forward(&ctx.shard, &group, SyncGroupCall(req)).await {
+        Ok(r) => r,
+        Err(code) => {
             let mut r = SyncGroupResponse::default();
-            r.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            r.error_code = code;
             r
         }
     };
@@ -127,11 +136,11 @@ pub async fn sync(ctx: &RequestContext, req: SyncGroupRequest) -> ResponseKind {
 /// Handles Heartbeat.
 pub async fn heartbeat(ctx: &RequestContext, req: HeartbeatRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
-    let r = match forward(&ctx.shard, &group, GroupCall::Heartbeat(req, ctx.version)).await {
-        Ok(GroupReply::Kafka(ResponseKind::Heartbeat(r))) => r,
-        other => {
+    let r = match forward(&ctx.shard, &group, HeartbeatCall(req)).await {
+        Ok(r) => r,
+        Err(code) => {
             let mut r = HeartbeatResponse::default();
-            r.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            r.error_code = code;
             r
         }
     };
@@ -141,11 +150,15 @@ pub async fn heartbeat(ctx: &RequestContext, req: HeartbeatRequest) -> ResponseK
 /// Handles LeaveGroup.
 pub async fn leave(ctx: &RequestContext, req: LeaveGroupRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
-    let mut r = match forward(&ctx.shard, &group, GroupCall::Leave(req, ctx.version)).await {
-        Ok(GroupReply::Kafka(ResponseKind::LeaveGroup(r))) => r,
-        other => {
+    let call = LeaveGroupCall {
+        req,
+        version: ctx.version,
+    };
+    let mut r = match forward(&ctx.shard, &group, call).await {
+        Ok(r) => r,
+        Err(code) => {
             let mut r = LeaveGroupResponse::default();
-            r.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            r.error_code = code;
             r
         }
     };
@@ -161,17 +174,17 @@ pub async fn consumer_heartbeat(
     req: ConsumerGroupHeartbeatRequest,
 ) -> ResponseKind {
     let group = req.group_id.0.to_string();
-    let call = GroupCall::ConsumerHeartbeat {
+    let call = ConsumerHeartbeatCall {
         req,
         version: ctx.version,
         client_id: client_id(ctx),
         client_host: ctx.client_host.clone(),
     };
     let r = match forward(&ctx.shard, &group, call).await {
-        Ok(GroupReply::Kafka(ResponseKind::ConsumerGroupHeartbeat(r))) => r,
-        other => {
+        Ok(r) => r,
+        Err(code) => {
             let mut r = ConsumerGroupHeartbeatResponse::default();
-            r.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            r.error_code = code;
             r.error_message = Some(StrBytes::from_static_str(
                 "The coordinator is not available.",
             ));

@@ -10,9 +10,8 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, Response
 use super::routing::scatter_answered;
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{
-    OffsetAnswer, OffsetQuery, ShardRequest, ShardResponse, TopicPartition,
-};
+use crate::shard::handlers::ListOffsetsCall;
+use crate::shard::messages::{OffsetAnswer, OffsetQuery, TopicPartition};
 
 fn failed(code: i16) -> OffsetAnswer {
     OffsetAnswer {
@@ -45,16 +44,9 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKi
             });
         }
     }
-    let answers = scatter_answered(
-        shard,
-        items,
-        ShardRequest::ListOffsets,
-        |r| match r {
-            ShardResponse::ListOffsets(v) => Some(v),
-            _ => None,
-        },
-        || failed(errors::NOT_LEADER_OR_FOLLOWER),
-    )
+    let answers = scatter_answered(shard, items, ListOffsetsCall, || {
+        failed(errors::NOT_LEADER_OR_FOLLOWER)
+    })
     .await;
     let mut it = answers.into_iter();
     let mut resp = ListOffsetsResponse::default();

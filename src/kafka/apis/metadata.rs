@@ -12,7 +12,8 @@ use kafka_protocol::protocol::StrBytes;
 use crate::cluster::topics::{validate_name, TopicMeta};
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{NewTopic, ShardRequest, ShardResponse};
+use crate::shard::messages::NewTopic;
+use crate::shard::partitions::CreateTopicsCall;
 
 /// Answers Metadata.
 pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind {
@@ -63,10 +64,10 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
         })
         .collect();
     let table = if allow_create && !missing.is_empty() {
-        if let ShardResponse::Created(results) = shard
+        if let Ok(results) = shard
             .call(
                 0,
-                ShardRequest::CreateTopics {
+                CreateTopicsCall {
                     topics: missing,
                     validate_only: false,
                 },

@@ -16,8 +16,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::groups::forward;
 use crate::errors;
+use crate::group::calls::{OffsetCommitCall, OffsetDeleteCall, OffsetFetchCall};
 use crate::group::offsets::{FetchQuery, FetchedOffsets};
-use crate::group::{GroupCall, GroupReply};
 use crate::kafka::dispatch::RequestContext;
 
 /// Handles OffsetCommit.
@@ -33,10 +33,13 @@ pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseK
             )
         })
         .collect();
-    let r = match forward(&ctx.shard, &group, GroupCall::Commit(req, ctx.version)).await {
-        Ok(GroupReply::Kafka(ResponseKind::OffsetCommit(r))) => r,
-        other => {
-            let code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+    let call = OffsetCommitCall {
+        req,
+        version: ctx.version,
+    };
+    let r = match forward(&ctx.shard, &group, call).await {
+        Ok(r) => r,
+        Err(code) => {
             let mut r = OffsetCommitResponse::default();
             r.topics = shape
                 .into_iter()
@@ -63,10 +66,10 @@ pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseK
 
 async fn fetch_group(ctx: &RequestContext, q: FetchQuery) -> FetchedOffsets {
     let group = q.group.clone();
-    match forward(&ctx.shard, &group, GroupCall::FetchOffsets(q)).await {
-        Ok(GroupReply::Offsets(o)) => o,
-        other => FetchedOffsets {
-            error_code: other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE),
+    match forward(&ctx.shard, &group, OffsetFetchCall(q)).await {
+        Ok(o) => o,
+        Err(code) => FetchedOffsets {
+            error_code: code,
             topics: Vec::new(),
         },
     }
@@ -186,11 +189,11 @@ pub async fn fetch(ctx: &RequestContext, req: OffsetFetchRequest) -> ResponseKin
 /// Handles OffsetDelete.
 pub async fn delete(ctx: &RequestContext, req: OffsetDeleteRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
-    let r = match forward(&ctx.shard, &group, GroupCall::DeleteOffsets(req)).await {
-        Ok(GroupReply::Kafka(ResponseKind::OffsetDelete(r))) => r,
-        other => {
+    let r = match forward(&ctx.shard, &group, OffsetDeleteCall(req)).await {
+        Ok(r) => r,
+        Err(code) => {
             let mut r = OffsetDeleteResponse::default();
-            r.error_code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+            r.error_code = code;
             r
         }
     };

@@ -22,9 +22,8 @@ use super::produce_policy::prepare;
 use super::routing::scatter;
 use crate::errors;
 use crate::kafka::dispatch::{self, Outcome, Reply, RequestContext};
-use crate::shard::messages::{
-    ProducePart, ProduceResult, ShardRequest, ShardResponse, TopicPartition,
-};
+use crate::shard::handlers::ProduceCall;
+use crate::shard::messages::{ProducePart, ProduceResult, TopicPartition};
 use crate::shard::Shard;
 
 fn failed(code: i16) -> ProduceResult {
@@ -107,14 +106,10 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
     let results = scatter(
         shard,
         items,
-        |parts| ShardRequest::Produce {
+        |parts| ProduceCall {
             acks,
             timeout_ms,
             parts,
-        },
-        |r| match r {
-            ShardResponse::Produce(v) => Some(v),
-            _ => None,
         },
         || failed(errors::NOT_LEADER_OR_FOLLOWER),
     )

@@ -1,27 +1,26 @@
 //! Scatter/gather of per-partition work across cores.
 //!
-//! A request's partitions are grouped by owning core, each group is sent as one
-//! [`ShardRequest`] (all groups concurrently), and the answers are put back in request order.
+//! A request's partitions are grouped by owning core, each group is sent as one typed call
+//! answered per part (all groups concurrently), and the answers are put back in request order.
 
 use std::rc::Rc;
 
-use crate::shard::messages::{ShardRequest, ShardResponse};
+use crate::shard::call::CoreCall;
 use crate::shard::Shard;
 
 /// Sends `items` (each tagged with its owning core) to their owners and returns one result per
 /// item, in the original order. `fallback` fills in for an owner that could not answer.
-pub async fn scatter<P, R, M, X, F>(
+pub async fn scatter<P, R, C, M, F>(
     shard: &Rc<Shard>,
     items: Vec<(usize, P)>,
     make: M,
-    extract: X,
     fallback: F,
 ) -> Vec<R>
 where
     P: 'static,
     R: 'static,
-    M: Fn(Vec<P>) -> ShardRequest,
-    X: Fn(ShardResponse) -> Option<Vec<R>> + Clone + 'static,
+    C: CoreCall<Reply = Vec<R>>,
+    M: Fn(Vec<P>) -> C,
     F: Fn() -> R,
 {
     let n = items.len();
@@ -37,15 +36,14 @@ where
     }
     let mut tasks = Vec::with_capacity(groups.len());
     for (core, idx, parts) in groups {
-        let req = make(parts);
+        let call = make(parts);
         let s = shard.clone();
-        let x = extract.clone();
-        let t = glommio::spawn_local(async move { x(s.call(core, req).await) }).detach();
+        let t = glommio::spawn_local(async move { s.call(core, call).await }).detach();
         tasks.push((idx, t));
     }
     let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
     for (idx, t) in tasks {
-        if let Some(Some(results)) = t.await {
+        if let Some(Ok(results)) = t.await {
             for (i, r) in idx.into_iter().zip(results) {
                 out[i] = Some(r);
             }
@@ -58,18 +56,17 @@ where
 
 /// [`scatter`] for items of which some are already answered (`Err`, e.g. an unknown
 /// partition): only the `Ok((core, part))` items are sent; answers come back in item order.
-pub async fn scatter_answered<P, R, M, X, F>(
+pub async fn scatter_answered<P, R, C, M, F>(
     shard: &Rc<Shard>,
     items: Vec<Result<(usize, P), R>>,
     make: M,
-    extract: X,
     fallback: F,
 ) -> Vec<R>
 where
     P: 'static,
     R: 'static,
-    M: Fn(Vec<P>) -> ShardRequest,
-    X: Fn(ShardResponse) -> Option<Vec<R>> + Clone + 'static,
+    C: CoreCall<Reply = Vec<R>>,
+    M: Fn(Vec<P>) -> C,
     F: Fn() -> R,
 {
     let mut answers: Vec<Option<R>> = Vec::with_capacity(items.len());
@@ -85,7 +82,7 @@ where
             Err(early) => answers.push(Some(early)),
         }
     }
-    let got = scatter(shard, sent, make, extract, &fallback).await;
+    let got = scatter(shard, sent, make, &fallback).await;
     for (i, r) in where_.into_iter().zip(got) {
         answers[i] = Some(r);
     }

@@ -20,11 +20,13 @@ use kafka_protocol::messages::{
 
 use super::groups::{ensure_internal_topic, ensure_offsets_topic, forward as forward_group};
 use crate::errors;
-use crate::group::{GroupCall, GroupReply, OFFSETS_TOPIC};
+use crate::group::calls::TxnOffsetCommitCall;
+use crate::group::OFFSETS_TOPIC;
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{ShardRequest, ShardResponse};
+use crate::shard::call::CoreCall;
 use crate::shard::Shard;
-use crate::txn::{self, TxnCall, TxnReply, TXN_TOPIC};
+use crate::txn::calls::{AddPartitionsCall, EndTxnCall, InitProducerIdCall};
+use crate::txn::{self, TXN_TOPIC};
 
 /// Makes sure `__transaction_state` exists, creating it on first use as Kafka does.
 pub async fn ensure_txn_topic(shard: &Rc<Shard>) -> bool {
@@ -32,7 +34,7 @@ pub async fn ensure_txn_topic(shard: &Rc<Shard>) -> bool {
 }
 
 /// Sends `call` to the core coordinating `txn_id`; `Err` holds the error code for the client.
-async fn forward(shard: &Rc<Shard>, txn_id: &str, call: TxnCall) -> Result<TxnReply, i16> {
+async fn forward<C: CoreCall>(shard: &Rc<Shard>, txn_id: &str, call: C) -> Result<C::Reply, i16> {
     if !ensure_txn_topic(shard).await {
         return Err(errors::COORDINATOR_NOT_AVAILABLE);
     }
@@ -40,10 +42,10 @@ async fn forward(shard: &Rc<Shard>, txn_id: &str, call: TxnCall) -> Result<TxnRe
     let Some(core) = shard.owner_of(TXN_TOPIC, partition) else {
         return Err(errors::COORDINATOR_NOT_AVAILABLE);
     };
-    match shard.call(core, ShardRequest::Txn(Box::new(call))).await {
-        ShardResponse::Txn(r) => Ok(*r),
-        _ => Err(errors::COORDINATOR_NOT_AVAILABLE),
-    }
+    shard
+        .call(core, call)
+        .await
+        .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)
 }
 
 /// Clients older than `fenced_since` know a stale epoch as INVALID_PRODUCER_EPOCH.
@@ -76,19 +78,14 @@ pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) 
         Some(id) => {
             let expected = (ctx.version >= 3 && req.producer_id.0 >= 0)
                 .then_some((req.producer_id.0, req.producer_epoch));
-            let call = TxnCall::InitProducerId {
+            let call = InitProducerIdCall {
                 txn_id: id.clone(),
                 timeout_ms: req.transaction_timeout_ms,
                 expected,
             };
             match forward(shard, &id, call).await {
-                Ok(TxnReply::Producer {
-                    code,
-                    producer_id,
-                    epoch,
-                }) => (code, producer_id, epoch),
-                Ok(_) => (errors::UNKNOWN_SERVER_ERROR, -1, -1),
-                Err(code) => (code, -1, -1),
+                Ok(Ok((producer_id, epoch))) => (errors::NONE, producer_id, epoch),
+                Ok(Err(code)) | Err(code) => (code, -1, -1),
             }
         }
     };
@@ -106,16 +103,14 @@ async fn add_partitions(
     epoch: i16,
     partitions: Vec<(String, i32)>,
 ) -> i16 {
-    let call = TxnCall::AddPartitions {
+    let call = AddPartitionsCall {
         txn_id: txn_id.to_string(),
         producer_id,
         epoch,
         partitions,
     };
     match forward(shard, txn_id, call).await {
-        Ok(TxnReply::Code(c)) => c,
-        Ok(_) => errors::UNKNOWN_SERVER_ERROR,
-        Err(c) => c,
+        Ok(c) | Err(c) => c,
     }
 }
 
@@ -192,16 +187,14 @@ pub async fn add_offsets_to_txn(ctx: &RequestContext, req: AddOffsetsToTxnReques
 /// Handles EndTxn.
 pub async fn end_txn(ctx: &RequestContext, req: EndTxnRequest) -> ResponseKind {
     let txn_id = req.transactional_id.0.to_string();
-    let call = TxnCall::End {
+    let call = EndTxnCall {
         txn_id: txn_id.clone(),
         producer_id: req.producer_id.0,
         epoch: req.producer_epoch,
         commit: req.committed,
     };
     let code = match forward(&ctx.shard, &txn_id, call).await {
-        Ok(TxnReply::Code(c)) => c,
-        Ok(_) => errors::UNKNOWN_SERVER_ERROR,
-        Err(c) => c,
+        Ok(c) | Err(c) => c,
     };
     let mut resp = EndTxnResponse::default();
     resp.error_code = fit(code, ctx.version, 2);
@@ -227,11 +220,10 @@ pub async fn txn_offset_commit(ctx: &RequestContext, req: TxnOffsetCommitRequest
             )
         })
         .collect();
-    let mut resp = match forward_group(&ctx.shard, &group, GroupCall::TxnCommit(req, version)).await
-    {
-        Ok(GroupReply::Kafka(ResponseKind::TxnOffsetCommit(r))) => r,
-        other => {
-            let code = other.err().unwrap_or(errors::COORDINATOR_NOT_AVAILABLE);
+    let call = TxnOffsetCommitCall { req, version };
+    let mut resp = match forward_group(&ctx.shard, &group, call).await {
+        Ok(r) => r,
+        Err(code) => {
             let mut r = TxnOffsetCommitResponse::default();
             for (name, parts) in shape {
                 let mut rt = TxnOffsetCommitResponseTopic::default();

@@ -28,8 +28,10 @@ use kafka_protocol::protocol::StrBytes;
 use super::txn::ensure_txn_topic;
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
-use crate::shard::messages::{ShardRequest, ShardResponse, TopicPartition};
-use crate::txn::{self, state::now_ms, TxnCall, TxnMeta, TxnReply, TxnState, TXN_TOPIC};
+use crate::shard::handlers::DescribeProducersCall;
+use crate::shard::messages::TopicPartition;
+use crate::txn::calls::{DescribeTxnsCall, ListTxnsCall};
+use crate::txn::{self, state::now_ms, TxnMeta, TxnState, TXN_TOPIC};
 
 const STATES: [TxnState; 8] = [
     TxnState::Empty,
@@ -62,14 +64,10 @@ pub async fn list(ctx: &RequestContext, req: ListTransactionsRequest) -> Respons
     };
     let now = now_ms();
     for core in 0..shard.cores {
-        let ShardResponse::Txn(r) = shard
-            .call(core, ShardRequest::Txn(Box::new(TxnCall::List)))
-            .await
-        else {
+        let Ok(txns) = shard.call(core, ListTxnsCall).await else {
             resp.error_code = errors::COORDINATOR_NOT_AVAILABLE;
             continue;
         };
-        let TxnReply::Txns(txns) = *r else { continue };
         for m in txns {
             let state_ok = req.state_filters.is_empty()
                 || req
@@ -164,18 +162,12 @@ pub async fn describe(ctx: &RequestContext, req: DescribeTransactionsRequest) ->
                 .push(described(id, None, errors::COORDINATOR_NOT_AVAILABLE));
             continue;
         };
-        let call = TxnCall::Describe(vec![id.0.to_string()]);
-        let found = match shard.call(core, ShardRequest::Txn(Box::new(call))).await {
-            ShardResponse::Txn(r) => match *r {
-                TxnReply::Txns(mut v) => Ok(v.pop()),
-                _ => Err(errors::UNKNOWN_SERVER_ERROR),
-            },
-            _ => Err(errors::COORDINATOR_NOT_AVAILABLE),
-        };
-        resp.transaction_states.push(match found {
-            Ok(m) => described(id, m, errors::NONE),
-            Err(code) => described(id, None, code),
-        });
+        let call = DescribeTxnsCall(vec![id.0.to_string()]);
+        resp.transaction_states
+            .push(match shard.call(core, call).await {
+                Ok(mut v) => described(id, v.pop(), errors::NONE),
+                Err(_) => described(id, None, errors::COORDINATOR_NOT_AVAILABLE),
+            });
     }
     ResponseKind::DescribeTransactions(resp)
 }
@@ -199,8 +191,8 @@ pub async fn describe_producers(
             };
             match shard.owner_of(&tp.topic, p) {
                 None => rp.error_code = errors::UNKNOWN_TOPIC_OR_PARTITION,
-                Some(owner) => match shard.call(owner, ShardRequest::DescribeProducers(tp)).await {
-                    ShardResponse::Producers(Some(list)) => {
+                Some(owner) => match shard.call(owner, DescribeProducersCall(tp)).await {
+                    Ok(Some(list)) => {
                         for (pid, e) in list {
                             let mut ps = ProducerState::default();
                             ps.producer_id = ProducerId(pid);

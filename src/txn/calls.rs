@@ -1,0 +1,91 @@
+//! The calls a core sends to the core coordinating a transactional id, one type per request,
+//! each with its own reply type (see [`crate::shard::call`]).
+
+use std::rc::Rc;
+
+use super::{coordinator, TxnMeta};
+use crate::shard::call::CoreCall;
+use crate::shard::Shard;
+
+/// InitProducerId with a transactional id: the producer id and epoch, or an error code.
+#[derive(Debug)]
+pub struct InitProducerIdCall {
+    /// transactional.id
+    pub txn_id: String,
+    /// transaction.timeout.ms
+    pub timeout_ms: i32,
+    /// (producer id, epoch) the producer had, for KIP-360 epoch bumps.
+    pub expected: Option<(i64, i16)>,
+}
+
+impl CoreCall for InitProducerIdCall {
+    type Reply = Result<(i64, i16), i16>;
+    async fn run(self, shard: &Rc<Shard>) -> Result<(i64, i16), i16> {
+        coordinator::init_producer_id(shard, &self.txn_id, self.timeout_ms, self.expected).await
+    }
+}
+
+/// AddPartitionsToTxn / AddOffsetsToTxn: an error code.
+#[derive(Debug)]
+pub struct AddPartitionsCall {
+    /// transactional.id
+    pub txn_id: String,
+    /// Producer id.
+    pub producer_id: i64,
+    /// Producer epoch.
+    pub epoch: i16,
+    /// Partitions joining the transaction.
+    pub partitions: Vec<(String, i32)>,
+}
+
+impl CoreCall for AddPartitionsCall {
+    type Reply = i16;
+    async fn run(self, shard: &Rc<Shard>) -> i16 {
+        let c = self;
+        coordinator::add_partitions(shard, &c.txn_id, c.producer_id, c.epoch, c.partitions).await
+    }
+}
+
+/// EndTxn: an error code.
+#[derive(Debug)]
+pub struct EndTxnCall {
+    /// transactional.id
+    pub txn_id: String,
+    /// Producer id.
+    pub producer_id: i64,
+    /// Producer epoch.
+    pub epoch: i16,
+    /// Commit (true) or abort.
+    pub commit: bool,
+}
+
+impl CoreCall for EndTxnCall {
+    type Reply = i16;
+    async fn run(self, shard: &Rc<Shard>) -> i16 {
+        let c = self;
+        coordinator::end_txn(shard, &c.txn_id, c.producer_id, c.epoch, c.commit).await
+    }
+}
+
+/// DescribeTransactions: the transactions among these ids that are coordinated here.
+#[derive(Debug)]
+pub struct DescribeTxnsCall(pub Vec<String>);
+
+impl CoreCall for DescribeTxnsCall {
+    type Reply = Vec<TxnMeta>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<TxnMeta> {
+        let txns = shard.txns.txns.borrow();
+        self.0.iter().filter_map(|i| txns.get(i).cloned()).collect()
+    }
+}
+
+/// ListTransactions: every transaction coordinated here.
+#[derive(Debug)]
+pub struct ListTxnsCall;
+
+impl CoreCall for ListTxnsCall {
+    type Reply = Vec<TxnMeta>;
+    async fn run(self, shard: &Rc<Shard>) -> Vec<TxnMeta> {
+        shard.txns.txns.borrow().values().cloned().collect()
+    }
+}
