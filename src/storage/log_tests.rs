@@ -4,11 +4,9 @@
 
 use std::rc::Rc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use glommio::{LocalExecutorBuilder, Placement};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, Record};
 
 use super::batch;
 use super::cache::CacheBudget;
@@ -17,30 +15,12 @@ use super::log::{LogConfig, PartitionLog};
 /// One batch of `n` records whose values are `size` bytes of `fill`.
 fn batch_of(n: usize, size: usize, fill: u8) -> Bytes {
     let records: Vec<Record> = (0..n)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // Offsets and sequences must advance together for the records to share one batch.
-            sequence: i as i32,
-            timestamp: 1_700_000_000_000,
-            key: None,
-            value: Some(Bytes::from(vec![fill; size])),
-            headers: Default::default(),
+        .map(|i| {
+            let value = Some(Bytes::from(vec![fill; size]));
+            crate::testing::record(i as i64, None, value, 1_700_000_000_000)
         })
         .collect();
-    let mut b = BytesMut::new();
-    let opts = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut b, records.iter(), &opts).expect("encode");
-    b.freeze()
+    crate::testing::encode(&records, Compression::None)
 }
 
 fn run<F, Fut, T>(f: F) -> T

@@ -2,10 +2,8 @@
 
 use std::cell::Cell;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use bytes::Bytes;
+use kafka_protocol::records::{Compression, Record, RecordBatchDecoder};
 
 use super::filter::{Outcome, Rules};
 use super::keymap::KeyMap;
@@ -13,32 +11,16 @@ use crate::batch;
 use crate::producers::AbortedTxn;
 
 fn record(offset: i64, key: &str, value: Option<&str>, ts: i64) -> Record {
-    Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
+    crate::testing::record(
         offset,
-        // Offsets and sequences must advance together for the records to share one batch.
-        sequence: offset as i32,
-        timestamp: ts,
-        key: Some(Bytes::copy_from_slice(key.as_bytes())),
-        value: value.map(|v| Bytes::copy_from_slice(v.as_bytes())),
-        headers: Default::default(),
-    }
+        Some(Bytes::copy_from_slice(key.as_bytes())),
+        value.map(|v| Bytes::copy_from_slice(v.as_bytes())),
+        ts,
+    )
 }
 
 fn encode(records: &[Record], compression: Compression) -> Bytes {
-    let mut b = BytesMut::new();
-    let opts = RecordEncodeOptions {
-        version: 2,
-        compression,
-    };
-    RecordBatchEncoder::encode(&mut b, records.iter(), &opts).unwrap();
-    b.freeze()
+    crate::testing::encode(records, compression)
 }
 
 fn rules<'a>(keys: &'a KeyMap, aborted: &'a [AbortedTxn], clean_until: i64) -> Rules<'a> {

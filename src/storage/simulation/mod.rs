@@ -20,14 +20,13 @@ use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 use glommio::{LocalExecutorBuilder, Placement};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, Record};
 
 use crate::batch;
 use crate::cache::CacheBudget;
-use crate::disk::sim::{Faults, Rng, SimDisk, SimHandle};
+use crate::disk::sim::{Faults, SimDisk, SimHandle};
 use crate::log::{LogConfig, PartitionLog};
+use crate::rng::Rng;
 use model::Model;
 
 /// Raises this process's open-file limit to its hard limit: glommio 0.9 keeps an eventfd of
@@ -289,30 +288,15 @@ fn random_batch(rng: &mut Rng) -> Bytes {
         .map(|i| {
             let size = rng.below(700) as usize;
             let fill = rng.next_u64() as u8;
-            Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: i as i32,
-                timestamp: 1_700_000_000_000 + i as i64,
-                key: Some(Bytes::from(format!("k{}", rng.below(16)))),
-                value: Some(Bytes::from(vec![fill; size])),
-                headers: Default::default(),
-            }
+            crate::testing::record(
+                i as i64,
+                Some(Bytes::from(format!("k{}", rng.below(16)))),
+                Some(Bytes::from(vec![fill; size])),
+                1_700_000_000_000 + i as i64,
+            )
         })
         .collect();
-    let mut b = BytesMut::new();
-    let opts = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut b, records.iter(), &opts).expect("encode");
-    b.freeze()
+    crate::testing::encode(&records, Compression::None)
 }
 
 #[cfg(test)]
