@@ -156,6 +156,18 @@ impl Drop for PartitionLog {
     }
 }
 
+/// The offset after the last batch of a closed segment opened from its index: a scan from its
+/// last index entry (at most about `index.interval.bytes` of batches) to its end.
+async fn prev_end(seg: &Segment) -> std::io::Result<i64> {
+    let mut end = seg.base_offset;
+    segment::scan(&seg.file, seg.index_lookup(i64::MAX), seg.size, |info, _| {
+        end = info.next_offset();
+        true
+    })
+    .await?;
+    Ok(end)
+}
+
 pub(super) fn io_err(e: std::io::Error) -> LogError {
     LogError::Io(IoFailure::from(&e))
 }
@@ -190,6 +202,27 @@ impl PartitionLog {
                 continue;
             }
             segments.push(seg);
+        }
+        // An empty tail after other segments holds nothing, and its base may lie past the end of
+        // the segment before it (a roll whose first write failed, the removal of the new file
+        // lost with a failed directory sync): the offsets in between would lie below the high
+        // watermark and never be served. The segment before it becomes the tail again, checked
+        // as a tail.
+        while segments.len() > 1 && segments.last().is_some_and(|s| s.size == 0) {
+            let (prev, tail) = (&segments[segments.len() - 2], &segments[segments.len() - 1]);
+            if prev_end(prev).await? == tail.base_offset {
+                // A roll with nothing written yet: the empty tail follows on.
+                break;
+            }
+            if let Some(empty) = segments.pop() {
+                tracing::info!(segment = %empty.path.display(), "removing empty tail segment");
+                empty.remove_files(dir).await;
+            }
+            if let Some(prev) = segments.pop() {
+                let base = prev.base_offset;
+                drop(prev);
+                segments.push(Segment::open(dir, base, true, cfg.index_interval_bytes).await?);
+            }
         }
         // Older segments opened from their index do not know where they end: the next one's base.
         for i in 0..segments.len().saturating_sub(1) {
