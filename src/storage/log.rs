@@ -160,10 +160,15 @@ impl Drop for PartitionLog {
 /// last index entry (at most about `index.interval.bytes` of batches) to its end.
 async fn prev_end(seg: &Segment) -> std::io::Result<i64> {
     let mut end = seg.base_offset;
-    segment::scan(&seg.file, seg.index_lookup(i64::MAX), seg.size, |info, _| {
-        end = info.next_offset();
-        true
-    })
+    segment::scan(
+        &seg.file,
+        seg.index_lookup(i64::MAX),
+        seg.size,
+        |info, _| {
+            end = info.next_offset();
+            true
+        },
+    )
     .await?;
     Ok(end)
 }
