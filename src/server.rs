@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::kafka::connection;
 use crate::metrics::Registry;
 use crate::periodic::{self, Loop};
+use crate::services::Core;
 use crate::shard::messages::MeshMessage;
 use crate::shard::{partitions, Shard};
 use crate::storage::direct_io::o_direct_supported;
@@ -301,15 +302,15 @@ async fn core_main(
         .await
         .map_err(|_| anyhow::anyhow!("joining the channel mesh"))?;
     let shard = Shard::new(id, config.clone(), cluster_id, table.clone(), senders);
+    // The coordinators are registered before any partition opens: they load their internal
+    // topics' partitions as those open.
+    let services = Core::new(shard.clone());
     shard.start_mesh_receivers(receivers);
     if let Err(e) = crate::storage::direct_io::prime_iopoll_probe(&config.data_dir, id).await {
         tracing::warn!(error = %e, "cannot probe polled I/O support");
     }
     partitions::apply(&shard, table).await;
-    crate::group::sweep::start(shard.clone());
-    crate::txn::sweep::start(&shard);
-    crate::shard::housekeeping::start(&shard);
-    crate::metrics::snapshot::start(shard.clone(), registry.clone());
+    services.start_tasks(&registry);
     // No core listens before every core has opened its partitions: a client connecting early
     // is refused (and retries) rather than told that partitions still loading do not exist.
     loaded.fetch_add(1, Ordering::SeqCst);

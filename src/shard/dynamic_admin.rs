@@ -95,6 +95,7 @@ pub struct AlterDynamicConfigsCall {
 
 impl CoreCall for AlterDynamicConfigsCall {
     type Reply = Vec<ChangeResult>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<ChangeResult> {
         alter(shard, self.changes, self.validate_only).await
     }
@@ -107,6 +108,7 @@ pub struct ApplyConfigCall(pub Arc<Config>);
 
 impl CoreCall for ApplyConfigCall {
     type Reply = ();
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) {
         install(shard, self.0).await;
     }

@@ -24,6 +24,7 @@ pub struct ProduceCall {
 
 impl CoreCall for ProduceCall {
     type Reply = Vec<ProduceResult>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<ProduceResult> {
         produce(shard, self.acks, self.timeout_ms, self.parts).await
     }
@@ -42,6 +43,7 @@ pub struct FetchCall {
 
 impl CoreCall for FetchCall {
     type Reply = Vec<FetchResult>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<FetchResult> {
         fetch(shard, self.parts, self.max_bytes, self.committed).await
     }
@@ -53,6 +55,7 @@ pub struct ListOffsetsCall(pub Vec<OffsetQuery>);
 
 impl CoreCall for ListOffsetsCall {
     type Reply = Vec<OffsetAnswer>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<OffsetAnswer> {
         list_offsets(shard, self.0).await
     }
@@ -65,6 +68,7 @@ pub struct DeleteRecordsCall(pub Vec<(TopicPartition, i64)>);
 
 impl CoreCall for DeleteRecordsCall {
     type Reply = Vec<(i16, i64)>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<(i16, i64)> {
         delete_records(shard, self.0).await
     }
@@ -77,6 +81,7 @@ pub struct DescribeProducersCall(pub TopicPartition);
 
 impl CoreCall for DescribeProducersCall {
     type Reply = Option<Vec<(i64, crate::storage::producers::ProducerEntry)>>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Self::Reply {
         let tp = self.0;
         shard
