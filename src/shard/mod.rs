@@ -125,8 +125,6 @@ pub struct Shard {
     pub policies: RefCell<HashMap<String, ProducePolicy>>,
     /// Long-polling fetches waiting on this core's partitions.
     pub long_polls: long_poll::LongPolls,
-    /// Request bytes being read or processed on this core (`queued.max.request.bytes`).
-    pub read_budget: Rc<crate::kafka::read_budget::ReadBudget>,
 }
 
 impl Shard {
@@ -158,9 +156,6 @@ impl Shard {
             metadata_lock: glommio::sync::Semaphore::new(1),
             policies: RefCell::new(HashMap::new()),
             long_polls: long_poll::LongPolls::default(),
-            read_budget: crate::kafka::read_budget::ReadBudget::new(
-                config.limits.queued_max_request_bytes,
-            ),
             config: RefCell::new(config),
         })
     }
