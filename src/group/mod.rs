@@ -4,6 +4,10 @@
 //! of the group id) and is coordinated by the core that owns that partition, so a group's
 //! membership, its offsets and the log that makes them durable all live on one core.
 //!
+//! Each core's [`Coordinator`] holds its groups and reaches the partition store only through
+//! [`InternalTopics`]; group calls run against it, and it hears about partitions opened and
+//! topics deleted through [`PartitionEvents`] (registered by `services::Core`).
+//!
 //! - [`calls`]: the calls other cores send the coordinating core, one type per request.
 //! - [`classic`]: JoinGroup and the rebalance state machine (the classic protocol);
 //!   [`session`]: SyncGroup, Heartbeat and LeaveGroup.
@@ -11,6 +15,8 @@
 //! - [`offsets`]: OffsetCommit, OffsetFetch, OffsetDelete.
 //! - [`admin`]: ListGroups, DescribeGroups, DeleteGroups, ConsumerGroupDescribe.
 //! - [`store`]: writing group records to `__consumer_offsets` and loading them at startup.
+//! - [`deleted_topics`]: removing the committed offsets of deleted topics.
+//! - [`txn_offsets`]: TxnOffsetCommit, and settling pending offsets when a marker lands.
 //! - [`sweep`]: the timer task (session expiry, rebalance deadlines, offsets retention), woken at
 //!   the deadlines [`timers`] computes.
 

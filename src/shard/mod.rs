@@ -93,7 +93,7 @@ impl Mesh {
     }
 }
 
-/// One core's state.
+/// One core's partition store, topic view and end of the mesh (see the module comment).
 pub struct Shard {
     /// Index of this core among the executors (0-based).
     pub id: usize,

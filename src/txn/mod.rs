@@ -6,6 +6,9 @@
 //! (Kafka's hash of the id) and is coordinated by the core owning that partition, which keeps
 //! its state in memory and makes every change durable in that partition before answering.
 //!
+//! Each core's [`Coordinator`] reaches the partition store only through [`InternalTopics`] and
+//! other cores through [`Mesh`]; transaction calls run against it.
+//!
 //! - [`calls`]: the calls other cores send the coordinating core, one type per request.
 //! - [`coordinator`]: InitProducerId, AddPartitionsToTxn / AddOffsetsToTxn, EndTxn.
 //! - [`markers`]: finishing a transaction (markers on the partitions' owning cores).
