@@ -74,7 +74,7 @@ pub async fn alter(
 
 /// Installs `config` on this core and re-resolves the configs of its open logs and the
 /// produce policies of every topic.
-pub async fn install(shard: &Rc<Shard>, config: Arc<Config>) {
+pub async fn install(shard: &Shard, config: Arc<Config>) {
     shard.set_config(config);
     let failures = partitions::apply(shard, shard.topic_table()).await;
     for f in failures {

@@ -95,7 +95,7 @@ fn storage_code(e: &LogError) -> i16 {
 }
 
 async fn produce(
-    shard: &Rc<Shard>,
+    shard: &Shard,
     acks: i16,
     timeout_ms: i32,
     parts: Vec<ProducePart>,
@@ -209,7 +209,7 @@ pub(super) async fn fetch(
 /// Reads one partition for a Fetch: at most `limit` bytes (the first batch whole), none when
 /// `limit` is 0.
 async fn read_partition(
-    shard: &Rc<Shard>,
+    shard: &Shard,
     part: FetchPart,
     limit: usize,
     committed: bool,
@@ -239,7 +239,7 @@ async fn read_partition(
     r
 }
 
-async fn delete_records(shard: &Rc<Shard>, parts: Vec<(TopicPartition, i64)>) -> Vec<(i16, i64)> {
+async fn delete_records(shard: &Shard, parts: Vec<(TopicPartition, i64)>) -> Vec<(i16, i64)> {
     let mut out = Vec::with_capacity(parts.len());
     for (tp, offset) in parts {
         let Some(log) = shard.log(&tp.topic, tp.partition) else {
@@ -257,7 +257,7 @@ async fn delete_records(shard: &Rc<Shard>, parts: Vec<(TopicPartition, i64)>) ->
     out
 }
 
-async fn list_offsets(shard: &Rc<Shard>, queries: Vec<OffsetQuery>) -> Vec<OffsetAnswer> {
+async fn list_offsets(shard: &Shard, queries: Vec<OffsetQuery>) -> Vec<OffsetAnswer> {
     let mut out = Vec::with_capacity(queries.len());
     for q in queries {
         let Some(log) = shard.log(&q.tp.topic, q.tp.partition) else {

@@ -133,7 +133,7 @@ impl InternalTopics {
 /// Appends `entries` (key, value or tombstone) as one batch to `topic`/`partition` and waits
 /// until it is durable. With `producer` the batch is transactional (no sequence numbers).
 async fn append_records(
-    shard: &Rc<Shard>,
+    shard: &Shard,
     topic: &str,
     partition: i32,
     entries: Vec<(Bytes, Option<Bytes>)>,

@@ -35,7 +35,7 @@ pub struct OpenFailure {
 /// Installs `table` on this core: closes logs of topics that are gone (deleting their data)
 /// and of partitions beyond a topic's count (a rolled-back CreatePartitions), opens logs of
 /// partitions this core now owns. Returns the partitions that could not be opened.
-pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) -> Vec<OpenFailure> {
+pub async fn apply(shard: &Shard, table: Arc<TopicTable>) -> Vec<OpenFailure> {
     let mut failures = Vec::new();
     *shard.topics.borrow_mut() = table.clone();
     *shard.policies.borrow_mut() = table
@@ -128,7 +128,7 @@ pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) -> Vec<OpenFailure
 }
 
 /// Closes (and deletes) the logs of partitions past their topic's partition count in `table`.
-async fn close_removed_partitions(shard: &Rc<Shard>, table: &TopicTable) {
+async fn close_removed_partitions(shard: &Shard, table: &TopicTable) {
     let extra: Vec<Rc<PartitionLog>> = {
         let mut logs = shard.logs.borrow_mut();
         let mut extra = Vec::new();
