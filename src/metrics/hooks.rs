@@ -44,6 +44,7 @@ fn with<R>(f: impl FnOnce(&Local) -> R) -> Option<R> {
 /// same thread is ignored.
 pub fn install(m: Arc<CoreMetrics>, slow: Option<Duration>) {
     crate::storage::events::install(Box::new(StorageEvents));
+    crate::periodic::on_turn(periodic_turn);
     let _ = LOCAL.try_with(|l| {
         let _ = l.set(Local {
             m,
