@@ -1,7 +1,10 @@
 //! Runnel: a Kafka-compatible streaming broker with a thread-per-core, shared-nothing design.
 //!
 //! - [`kafka`]: the wire protocol (connections, framing, one handler per API).
-//! - [`shard`]: per-core state and forwarding between cores over glommio's channel mesh.
+//! - [`services`]: the composition root of one core ([`services::Core`]), which owns its
+//!   services and wires the coordinators to the shard below them.
+//! - [`shard`]: the core services below the coordinators (partition store, topic view) and
+//!   typed calls between cores over glommio's channel mesh.
 //! - [`storage`]: the direct-I/O log engine (segments, indexes, group commit, recovery,
 //!   retention, compaction), the `runnel-storage` crate in src/storage/, re-exported here.
 //! - [`group`]: the group coordinator (consumer groups and committed offsets).
@@ -25,6 +28,7 @@ pub mod metrics;
 pub mod panic_exit;
 pub mod periodic;
 pub mod server;
+pub mod services;
 pub mod shard;
 pub use runnel_storage as storage;
 pub mod txn;

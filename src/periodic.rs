@@ -6,12 +6,31 @@
 //! turns (and is re-polled on each) would leave one waker reference behind per poll, and glommio
 //! counts those in 16 bits (see docs/operations.md, "Long runs").
 //!
-//! Each turn is counted in `runnel_periodic_turns_total{core,loop}`, and the interval of every
+//! Each turn is counted in `runnel_periodic_turns_total{core,loop}` (through the hook the
+//! metrics install with [`on_turn`]: this module sits below them), and the interval of every
 //! loop can be shortened for the long-run regression test
 //! (`runnel.test.periodic.interval.us`, 0 = each loop's own interval).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+thread_local! {
+    /// Told about every turn on this thread ([`on_turn`]).
+    static ON_TURN: Cell<Option<fn(Loop)>> = const { Cell::new(None) };
+}
+
+/// Installs `hook` to be told about every turn of a periodic loop on this thread (the core's
+/// metrics count them).
+pub fn on_turn(hook: fn(Loop)) {
+    ON_TURN.with(|h| h.set(Some(hook)));
+}
+
+fn turned(which: Loop) {
+    if let Some(hook) = ON_TURN.with(Cell::get) {
+        hook(which);
+    }
+}
 
 /// The periodic loops of a core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +99,7 @@ pub fn overridden() -> bool {
 /// Waits for the next turn of `which` (a fresh timer each call) and counts it.
 pub async fn tick(which: Loop, every: Duration) {
     glommio::timer::sleep(interval(every)).await;
-    crate::metrics::hooks::periodic_turn(which);
+    turned(which);
 }
 
 /// Waits until `deadline` or until `woken` completes, whichever is first, and counts a turn.
@@ -95,7 +114,7 @@ pub async fn tick_until(
         left = left.min(interval(left));
     }
     futures_lite::future::or(glommio::timer::sleep(left), woken).await;
-    crate::metrics::hooks::periodic_turn(which);
+    turned(which);
 }
 
 #[cfg(test)]

@@ -16,8 +16,10 @@ use crate::cluster::identity::load_or_create_cluster_id;
 use crate::cluster::TopicTable;
 use crate::config::Config;
 use crate::kafka::connection;
+use crate::kafka::read_budget::ReadBudget;
 use crate::metrics::Registry;
 use crate::periodic::{self, Loop};
+use crate::services::Core;
 use crate::shard::messages::MeshMessage;
 use crate::shard::{partitions, Shard};
 use crate::storage::direct_io::o_direct_supported;
@@ -301,15 +303,15 @@ async fn core_main(
         .await
         .map_err(|_| anyhow::anyhow!("joining the channel mesh"))?;
     let shard = Shard::new(id, config.clone(), cluster_id, table.clone(), senders);
+    // The coordinators are registered before any partition opens: they load their internal
+    // topics' partitions as those open.
+    let services = Core::new(shard.clone());
     shard.start_mesh_receivers(receivers);
     if let Err(e) = crate::storage::direct_io::prime_iopoll_probe(&config.data_dir, id).await {
         tracing::warn!(error = %e, "cannot probe polled I/O support");
     }
     partitions::apply(&shard, table).await;
-    crate::group::sweep::start(shard.clone());
-    crate::txn::sweep::start(&shard);
-    crate::shard::housekeeping::start(&shard);
-    crate::metrics::snapshot::start(shard.clone(), registry.clone());
+    services.start_tasks(&registry);
     // No core listens before every core has opened its partitions: a client connecting early
     // is refused (and retries) rather than told that partitions still loading do not exist.
     loaded.fetch_add(1, Ordering::SeqCst);
@@ -322,7 +324,9 @@ async fn core_main(
     tracing::info!(core = id, listen = %config.listen, "core ready");
     // The accept loop runs as its own task and is cancelled when the stop flag is seen: nothing
     // re-polls a pending accept on a timer (each such poll would leave a waker reference behind).
-    let acceptor = glommio::spawn_local(accept_loop(listener, shard.clone()));
+    // Request bytes being read or processed on this core (`queued.max.request.bytes`).
+    let budget = ReadBudget::new(config.limits.queued_max_request_bytes);
+    let acceptor = glommio::spawn_local(accept_loop(listener, shard.clone(), budget));
     wait_for_stop(&stop).await;
     acceptor.cancel().await;
     tracing::info!(core = id, "stopping: syncing logs");
@@ -331,11 +335,12 @@ async fn core_main(
 }
 
 /// Accepts connections until the task is cancelled; each connection is served by its own task.
-async fn accept_loop(listener: TcpListener, shard: Rc<Shard>) {
+async fn accept_loop(listener: TcpListener, shard: Rc<Shard>, budget: Rc<ReadBudget>) {
     loop {
         match listener.accept().await {
             Ok(stream) => {
-                glommio::spawn_local(connection::serve(shard.clone(), stream)).detach();
+                glommio::spawn_local(connection::serve(shard.clone(), budget.clone(), stream))
+                    .detach();
             }
             Err(e) => {
                 // EMFILE and the like: back off instead of spinning.

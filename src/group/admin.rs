@@ -13,10 +13,10 @@ use kafka_protocol::protocol::StrBytes;
 use super::consumer::Owned;
 use super::records::OffsetsKey;
 use super::state::{ClassicState, GroupKind};
+use super::Coordinator;
 use super::{partition_of, serves, store};
 use crate::cluster::TopicTable;
 use crate::errors;
-use crate::shard::Shard;
 
 /// One group in a ListGroups answer.
 #[derive(Debug, Clone)]
@@ -32,9 +32,8 @@ pub struct ListedGroup {
 }
 
 /// The groups this core coordinates.
-pub fn list(shard: &Rc<Shard>) -> Vec<ListedGroup> {
-    shard
-        .groups
+pub fn list(coord: &Rc<Coordinator>) -> Vec<ListedGroup> {
+    coord
         .groups
         .borrow()
         .values()
@@ -53,14 +52,14 @@ fn s(v: impl Into<String>) -> StrBytes {
 
 /// Describes a classic group (DescribeGroups). Unknown groups are reported as Dead, as Kafka
 /// does; from v6 with GROUP_ID_NOT_FOUND.
-pub fn describe(shard: &Rc<Shard>, group: &str, version: i16) -> DescribedGroup {
+pub fn describe(coord: &Rc<Coordinator>, group: &str, version: i16) -> DescribedGroup {
     let mut d = DescribedGroup::default();
     d.group_id = GroupId(s(group));
-    if !serves(shard, partition_of(shard, group)) {
+    if !serves(coord, partition_of(coord, group)) {
         d.error_code = errors::NOT_COORDINATOR;
         return d;
     }
-    let groups = shard.groups.groups.borrow();
+    let groups = coord.groups.borrow();
     let not_found = |d: &mut DescribedGroup, msg: &str| {
         d.group_state = s("Dead");
         if version >= 6 {
@@ -125,16 +124,16 @@ fn describe_assignment(o: &Owned, table: &TopicTable) -> cgd::Assignment {
 }
 
 /// Describes a KIP-848 group (ConsumerGroupDescribe).
-pub fn consumer_describe(shard: &Rc<Shard>, group: &str, version: i16) -> ConsumerDescribed {
+pub fn consumer_describe(coord: &Rc<Coordinator>, group: &str, version: i16) -> ConsumerDescribed {
     let mut d = ConsumerDescribed::default();
     d.group_id = GroupId(s(group));
     d.authorized_operations = i32::MIN;
-    if !serves(shard, partition_of(shard, group)) {
+    if !serves(coord, partition_of(coord, group)) {
         d.error_code = errors::NOT_COORDINATOR;
         return d;
     }
-    let table = shard.topic_table();
-    let groups = shard.groups.groups.borrow();
+    let table = coord.topics.topic_table();
+    let groups = coord.groups.borrow();
     let Some(GroupKind::Consumer(cg)) = groups.get(group).map(|g| &g.kind) else {
         d.error_code = errors::GROUP_ID_NOT_FOUND;
         d.error_message = Some(s(format!("Group {group} is not a consumer group.")));
@@ -173,13 +172,13 @@ pub fn consumer_describe(shard: &Rc<Shard>, group: &str, version: i16) -> Consum
 }
 
 /// Deletes a group with no active members and all its offsets (DeleteGroups).
-pub async fn delete(shard: &Rc<Shard>, group: &str) -> i16 {
-    let partition = partition_of(shard, group);
-    if !serves(shard, partition) {
+pub async fn delete(coord: &Rc<Coordinator>, group: &str) -> i16 {
+    let partition = partition_of(coord, group);
+    if !serves(coord, partition) {
         return errors::NOT_COORDINATOR;
     }
     let entries = {
-        let groups = shard.groups.groups.borrow();
+        let groups = coord.groups.borrow();
         let Some(g) = groups.get(group) else {
             return errors::GROUP_ID_NOT_FOUND;
         };
@@ -208,10 +207,10 @@ pub async fn delete(shard: &Rc<Shard>, group: &str) -> i16 {
         ));
         entries
     };
-    if let Err(code) = store::append(shard, partition, entries).await {
+    if let Err(code) = store::append(coord, partition, entries).await {
         return code;
     }
-    let mut groups = shard.groups.groups.borrow_mut();
+    let mut groups = coord.groups.borrow_mut();
     if groups.get(group).is_some_and(|g| g.is_empty()) {
         groups.remove(group);
     }

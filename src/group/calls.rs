@@ -20,17 +20,17 @@ use kafka_protocol::messages::{
 use tracing::Instrument;
 
 use super::offsets::{FetchQuery, FetchedOffsets};
+use super::Coordinator;
 use super::{admin, classic, consumer, note_deadline, offsets, session, txn_offsets};
 use crate::shard::call::CoreCall;
-use crate::shard::Shard;
 
 /// Runs `work` about `group`: its log lines name the group, and the timer task learns the
 /// group's next deadline once it is done.
-async fn for_group<R>(shard: &Rc<Shard>, group: String, work: impl Future<Output = R>) -> R {
+async fn for_group<R>(coord: &Rc<Coordinator>, group: String, work: impl Future<Output = R>) -> R {
     let reply = work
         .instrument(tracing::info_span!("group", group = %group))
         .await;
-    note_deadline(shard, &group);
+    note_deadline(coord, &group);
     reply
 }
 
@@ -49,11 +49,12 @@ pub struct JoinGroupCall {
 
 impl CoreCall for JoinGroupCall {
     type Reply = JoinGroupResponse;
-    async fn run(self, shard: &Rc<Shard>) -> JoinGroupResponse {
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> JoinGroupResponse {
         let c = self;
         let group = c.req.group_id.0.to_string();
-        let work = classic::join(shard, c.req, c.version, c.client_id, c.client_host);
-        for_group(shard, group, work).await
+        let work = classic::join(coord, c.req, c.version, c.client_id, c.client_host);
+        for_group(coord, group, work).await
     }
 
     fn waits_on_purpose(&self) -> bool {
@@ -67,9 +68,10 @@ pub struct SyncGroupCall(pub SyncGroupRequest);
 
 impl CoreCall for SyncGroupCall {
     type Reply = SyncGroupResponse;
-    async fn run(self, shard: &Rc<Shard>) -> SyncGroupResponse {
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> SyncGroupResponse {
         let group = self.0.group_id.0.to_string();
-        for_group(shard, group, session::sync(shard, self.0)).await
+        for_group(coord, group, session::sync(coord, self.0)).await
     }
 
     fn waits_on_purpose(&self) -> bool {
@@ -83,9 +85,10 @@ pub struct HeartbeatCall(pub HeartbeatRequest);
 
 impl CoreCall for HeartbeatCall {
     type Reply = HeartbeatResponse;
-    async fn run(self, shard: &Rc<Shard>) -> HeartbeatResponse {
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> HeartbeatResponse {
         let group = self.0.group_id.0.to_string();
-        for_group(shard, group, async { session::heartbeat(shard, self.0) }).await
+        for_group(coord, group, async { session::heartbeat(coord, self.0) }).await
     }
 }
 
@@ -100,10 +103,11 @@ pub struct LeaveGroupCall {
 
 impl CoreCall for LeaveGroupCall {
     type Reply = LeaveGroupResponse;
-    async fn run(self, shard: &Rc<Shard>) -> LeaveGroupResponse {
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> LeaveGroupResponse {
         let group = self.req.group_id.0.to_string();
-        let work = async { session::leave(shard, self.req, self.version) };
-        for_group(shard, group, work).await
+        let work = async { session::leave(coord, self.req, self.version) };
+        for_group(coord, group, work).await
     }
 }
 
@@ -118,9 +122,10 @@ pub struct OffsetCommitCall {
 
 impl CoreCall for OffsetCommitCall {
     type Reply = OffsetCommitResponse;
-    async fn run(self, shard: &Rc<Shard>) -> OffsetCommitResponse {
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> OffsetCommitResponse {
         let group = self.req.group_id.0.to_string();
-        for_group(shard, group, offsets::commit(shard, self.req, self.version)).await
+        for_group(coord, group, offsets::commit(coord, self.req, self.version)).await
     }
 }
 
@@ -135,12 +140,13 @@ pub struct TxnOffsetCommitCall {
 
 impl CoreCall for TxnOffsetCommitCall {
     type Reply = TxnOffsetCommitResponse;
-    async fn run(self, shard: &Rc<Shard>) -> TxnOffsetCommitResponse {
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> TxnOffsetCommitResponse {
         let group = self.req.group_id.0.to_string();
         for_group(
-            shard,
+            coord,
             group,
-            txn_offsets::commit(shard, self.req, self.version),
+            txn_offsets::commit(coord, self.req, self.version),
         )
         .await
     }
@@ -152,8 +158,9 @@ pub struct OffsetFetchCall(pub FetchQuery);
 
 impl CoreCall for OffsetFetchCall {
     type Reply = FetchedOffsets;
-    async fn run(self, shard: &Rc<Shard>) -> FetchedOffsets {
-        offsets::fetch(shard, self.0)
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> FetchedOffsets {
+        offsets::fetch(coord, self.0)
     }
 }
 
@@ -163,9 +170,10 @@ pub struct OffsetDeleteCall(pub OffsetDeleteRequest);
 
 impl CoreCall for OffsetDeleteCall {
     type Reply = OffsetDeleteResponse;
-    async fn run(self, shard: &Rc<Shard>) -> OffsetDeleteResponse {
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> OffsetDeleteResponse {
         let group = self.0.group_id.0.to_string();
-        for_group(shard, group, offsets::delete(shard, self.0)).await
+        for_group(coord, group, offsets::delete(coord, self.0)).await
     }
 }
 
@@ -175,8 +183,9 @@ pub struct ListGroupsCall;
 
 impl CoreCall for ListGroupsCall {
     type Reply = Vec<admin::ListedGroup>;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<admin::ListedGroup> {
-        admin::list(shard)
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> Vec<admin::ListedGroup> {
+        admin::list(coord)
     }
 }
 
@@ -191,9 +200,10 @@ pub struct DescribeGroupCall {
 
 impl CoreCall for DescribeGroupCall {
     type Reply = DescribedGroup;
-    async fn run(self, shard: &Rc<Shard>) -> DescribedGroup {
-        let work = async { admin::describe(shard, &self.group, self.version) };
-        for_group(shard, self.group.clone(), work).await
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> DescribedGroup {
+        let work = async { admin::describe(coord, &self.group, self.version) };
+        for_group(coord, self.group.clone(), work).await
     }
 }
 
@@ -203,8 +213,9 @@ pub struct DeleteGroupCall(pub String);
 
 impl CoreCall for DeleteGroupCall {
     type Reply = i16;
-    async fn run(self, shard: &Rc<Shard>) -> i16 {
-        for_group(shard, self.0.clone(), admin::delete(shard, &self.0)).await
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> i16 {
+        for_group(coord, self.0.clone(), admin::delete(coord, &self.0)).await
     }
 }
 
@@ -223,12 +234,13 @@ pub struct ConsumerHeartbeatCall {
 
 impl CoreCall for ConsumerHeartbeatCall {
     type Reply = ConsumerGroupHeartbeatResponse;
-    async fn run(self, shard: &Rc<Shard>) -> ConsumerGroupHeartbeatResponse {
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> ConsumerGroupHeartbeatResponse {
         let c = self;
         let group = c.req.group_id.0.to_string();
         let work =
-            async { consumer::heartbeat(shard, c.req, c.version, c.client_id, c.client_host) };
-        for_group(shard, group, work).await
+            async { consumer::heartbeat(coord, c.req, c.version, c.client_id, c.client_host) };
+        for_group(coord, group, work).await
     }
 }
 
@@ -243,8 +255,9 @@ pub struct ConsumerDescribeCall {
 
 impl CoreCall for ConsumerDescribeCall {
     type Reply = ConsumerDescribed;
-    async fn run(self, shard: &Rc<Shard>) -> ConsumerDescribed {
-        let work = async { admin::consumer_describe(shard, &self.group, self.version) };
-        for_group(shard, self.group.clone(), work).await
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> ConsumerDescribed {
+        let work = async { admin::consumer_describe(coord, &self.group, self.version) };
+        for_group(coord, self.group.clone(), work).await
     }
 }

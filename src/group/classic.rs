@@ -16,10 +16,11 @@ use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse, SyncGroupRes
 use kafka_protocol::protocol::StrBytes;
 
 use super::state::{ClassicGroup, ClassicMember, ClassicState, Group, GroupKind, InitialDelay};
+use super::Coordinator;
 use super::{partition_of, serves, store};
 use crate::config::GroupSettings;
 use crate::errors;
-use crate::shard::{oneshot, Shard};
+use crate::shard::oneshot;
 
 fn join_error(code: i16, member_id: &str) -> JoinGroupResponse {
     let mut r = JoinGroupResponse::default();
@@ -50,19 +51,19 @@ pub struct Effects {
 
 /// Handles JoinGroup.
 pub async fn join(
-    shard: &Rc<Shard>,
+    coord: &Rc<Coordinator>,
     req: JoinGroupRequest,
     version: i16,
     client_id: String,
     client_host: String,
 ) -> JoinGroupResponse {
-    let cfg = shard.config().groups.clone();
+    let cfg = coord.config().groups.clone();
     let group_id = req.group_id.0.to_string();
     if group_id.is_empty() {
         return join_error(errors::INVALID_GROUP_ID, &req.member_id);
     }
-    let partition = partition_of(shard, &group_id);
-    if !serves(shard, partition) {
+    let partition = partition_of(coord, &group_id);
+    if !serves(coord, partition) {
         return join_error(errors::NOT_COORDINATOR, &req.member_id);
     }
     if req.session_timeout_ms < cfg.min_session_timeout_ms
@@ -72,7 +73,7 @@ pub async fn join(
     }
     let mut effects = Effects::default();
     let outcome = {
-        let mut groups = shard.groups.groups.borrow_mut();
+        let mut groups = coord.groups.borrow_mut();
         let g = groups
             .entry(group_id.clone())
             .or_insert_with(|| Group::new(&group_id, partition));
@@ -94,12 +95,12 @@ pub async fn join(
         join_classic(c, &cfg, args, &mut effects)
     };
     if effects.persist {
-        store::persist_group_later(shard, &group_id);
+        store::persist_group_later(coord, &group_id);
     }
     match outcome {
         JoinOutcome::Now(r) => r,
         JoinOutcome::Wait(rx) => {
-            super::note_deadline(shard, &group_id);
+            super::note_deadline(coord, &group_id);
             rx.await
                 .unwrap_or_else(|| join_error(errors::REBALANCE_IN_PROGRESS, &req.member_id))
         }

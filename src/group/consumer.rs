@@ -13,11 +13,11 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::assignor::{self, MemberSpec, TopicInfo};
 use super::state::{now_ms, Group, GroupKind};
+use super::Coordinator;
 use super::{partition_of, serves};
 use crate::cluster::TopicTable;
 use crate::config::GroupSettings;
 use crate::errors;
-use crate::shard::Shard;
 
 /// Partitions by topic name.
 pub type Owned = BTreeMap<String, BTreeSet<i32>>;
@@ -262,7 +262,7 @@ fn error(code: i16, message: &str) -> ConsumerGroupHeartbeatResponse {
 
 /// Handles ConsumerGroupHeartbeat.
 pub fn heartbeat(
-    shard: &Rc<Shard>,
+    coord: &Rc<Coordinator>,
     req: ConsumerGroupHeartbeatRequest,
     _version: i16,
     client_id: String,
@@ -271,14 +271,14 @@ pub fn heartbeat(
     let group_id = req.group_id.0.to_string();
     // The broker's settings with this group's own configs (KIP-848 group configs) applied.
     let cfg = {
-        let c = shard.config();
+        let c = coord.config();
         c.groups.for_group(c.dynamic.group(&group_id))
     };
     if group_id.is_empty() {
         return error(errors::INVALID_REQUEST, "GroupId can't be empty.");
     }
-    let partition = partition_of(shard, &group_id);
-    if !serves(shard, partition) {
+    let partition = partition_of(coord, &group_id);
+    if !serves(coord, partition) {
         return error(
             errors::NOT_COORDINATOR,
             "Not the coordinator of this group.",
@@ -306,9 +306,9 @@ pub fn heartbeat(
             return error(errors::UNSUPPORTED_ASSIGNOR, "Unsupported server assignor.");
         }
     }
-    let table = shard.topic_table();
+    let table = coord.topics.topic_table();
     let now = Instant::now();
-    let mut groups = shard.groups.groups.borrow_mut();
+    let mut groups = coord.groups.borrow_mut();
     let g = groups
         .entry(group_id.clone())
         .or_insert_with(|| Group::new(&group_id, partition));

@@ -17,9 +17,9 @@ use kafka_protocol::messages::{
 
 use super::records::{self, OffsetValue, OffsetsKey};
 use super::state::{now_ms, ClassicState, Group, GroupKind};
+use super::Coordinator;
 use super::{partition_of, serves, store};
 use crate::errors;
-use crate::shard::Shard;
 
 /// Checks a commit's member and generation (classic) or member epoch (KIP-848) against the
 /// group. `None` means the group does not exist.
@@ -81,19 +81,19 @@ pub(super) fn validate_commit(
 
 /// Handles OffsetCommit.
 pub async fn commit(
-    shard: &Rc<Shard>,
+    coord: &Rc<Coordinator>,
     req: OffsetCommitRequest,
     version: i16,
 ) -> OffsetCommitResponse {
     let group_id = req.group_id.0.to_string();
-    let partition = partition_of(shard, &group_id);
-    let max_meta = shard.config().groups.offset_metadata_max_bytes;
+    let partition = partition_of(coord, &group_id);
+    let max_meta = coord.config().groups.offset_metadata_max_bytes;
     let group_code = if group_id.is_empty() {
         errors::INVALID_GROUP_ID
-    } else if !serves(shard, partition) {
+    } else if !serves(coord, partition) {
         errors::NOT_COORDINATOR
     } else {
-        let mut groups = shard.groups.groups.borrow_mut();
+        let mut groups = coord.groups.borrow_mut();
         validate_commit(
             groups.get_mut(&group_id),
             req.generation_id_or_member_epoch,
@@ -102,7 +102,7 @@ pub async fn commit(
             version,
         )
     };
-    let table = shard.topic_table();
+    let table = coord.topics.topic_table();
     let now = now_ms();
     // Per partition: (topic index, partition index, code, value to store).
     let mut results: Vec<Vec<(i32, i16)>> = Vec::with_capacity(req.topics.len());
@@ -144,9 +144,9 @@ pub async fn commit(
         }
         results.push(parts);
     }
-    let stored = store::append(shard, partition, entries).await;
+    let stored = store::append(coord, partition, entries).await;
     if stored.is_ok() && !values.is_empty() {
-        let mut groups = shard.groups.groups.borrow_mut();
+        let mut groups = coord.groups.borrow_mut();
         let g = groups
             .entry(group_id.clone())
             .or_insert_with(|| Group::new(&group_id, partition));
@@ -219,13 +219,13 @@ pub struct FetchedOffsets {
 }
 
 /// Handles OffsetFetch for one group.
-pub fn fetch(shard: &Rc<Shard>, q: FetchQuery) -> FetchedOffsets {
+pub fn fetch(coord: &Rc<Coordinator>, q: FetchQuery) -> FetchedOffsets {
     let mut out = FetchedOffsets::default();
-    if !serves(shard, partition_of(shard, &q.group)) {
+    if !serves(coord, partition_of(coord, &q.group)) {
         out.error_code = errors::NOT_COORDINATOR;
         return out;
     }
-    let groups = shard.groups.groups.borrow();
+    let groups = coord.groups.borrow();
     let g = groups.get(&q.group);
     if let (
         Some((member, epoch)),
@@ -323,18 +323,18 @@ fn subscribed_topics(g: &Group) -> BTreeSet<String> {
 }
 
 /// Handles OffsetDelete.
-pub async fn delete(shard: &Rc<Shard>, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
+pub async fn delete(coord: &Rc<Coordinator>, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
     let mut resp = OffsetDeleteResponse::default();
     let group_id = req.group_id.0.to_string();
-    let partition = partition_of(shard, &group_id);
-    if !serves(shard, partition) {
+    let partition = partition_of(coord, &group_id);
+    if !serves(coord, partition) {
         resp.error_code = errors::NOT_COORDINATOR;
         return resp;
     }
     let mut entries = Vec::new();
     let mut keys = Vec::new();
     let topics = {
-        let groups = shard.groups.groups.borrow();
+        let groups = coord.groups.borrow();
         let Some(g) = groups.get(&group_id) else {
             resp.error_code = errors::GROUP_ID_NOT_FOUND;
             return resp;
@@ -375,11 +375,11 @@ pub async fn delete(shard: &Rc<Shard>, req: OffsetDeleteRequest) -> OffsetDelete
             })
             .collect()
     };
-    if let Err(code) = store::append(shard, partition, entries).await {
+    if let Err(code) = store::append(coord, partition, entries).await {
         resp.error_code = code;
         return resp;
     }
-    if let Some(g) = shard.groups.groups.borrow_mut().get_mut(&group_id) {
+    if let Some(g) = coord.groups.borrow_mut().get_mut(&group_id) {
         for k in keys {
             g.offsets.remove(&k);
         }

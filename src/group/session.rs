@@ -15,9 +15,10 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::classic::{maybe_complete_join, prepare_rebalance, sync_error};
 use super::state::{classic_mut, ClassicGroup, ClassicState};
+use super::Coordinator;
 use super::{partition_of, serves, store};
 use crate::errors;
-use crate::shard::{oneshot, Shard};
+use crate::shard::oneshot;
 
 pub(super) enum SyncOutcome {
     Now(SyncGroupResponse),
@@ -26,15 +27,15 @@ pub(super) enum SyncOutcome {
 }
 
 /// Handles SyncGroup.
-pub async fn sync(shard: &Rc<Shard>, req: SyncGroupRequest) -> SyncGroupResponse {
+pub async fn sync(coord: &Rc<Coordinator>, req: SyncGroupRequest) -> SyncGroupResponse {
     let group_id = req.group_id.0.to_string();
     let member_id = req.member_id.to_string();
-    let partition = partition_of(shard, &group_id);
-    if !serves(shard, partition) {
+    let partition = partition_of(coord, &group_id);
+    if !serves(coord, partition) {
         return sync_error(errors::NOT_COORDINATOR);
     }
     let outcome = {
-        let mut groups = shard.groups.groups.borrow_mut();
+        let mut groups = coord.groups.borrow_mut();
         let Some(c) = classic_mut(&mut groups, &group_id) else {
             return sync_error(errors::UNKNOWN_MEMBER_ID);
         };
@@ -43,7 +44,7 @@ pub async fn sync(shard: &Rc<Shard>, req: SyncGroupRequest) -> SyncGroupResponse
     match outcome {
         SyncOutcome::Now(r) => r,
         SyncOutcome::Wait(rx) => {
-            super::note_deadline(shard, &group_id);
+            super::note_deadline(coord, &group_id);
             rx.await
                 .unwrap_or_else(|| sync_error(errors::REBALANCE_IN_PROGRESS))
         }
@@ -52,9 +53,9 @@ pub async fn sync(shard: &Rc<Shard>, req: SyncGroupRequest) -> SyncGroupResponse
                 group: group_id.clone(),
             };
             let encoded = super::records::encode_group(&value);
-            let stored = store::append(shard, partition, vec![(key, Some(encoded))]).await;
-            let cfg = shard.config().groups.clone();
-            let mut groups = shard.groups.groups.borrow_mut();
+            let stored = store::append(coord, partition, vec![(key, Some(encoded))]).await;
+            let cfg = coord.config().groups.clone();
+            let mut groups = coord.groups.borrow_mut();
             let Some(c) = classic_mut(&mut groups, &group_id) else {
                 return sync_error(errors::UNKNOWN_MEMBER_ID);
             };
@@ -156,16 +157,16 @@ pub(super) fn sync_classic(
 }
 
 /// Handles Heartbeat.
-pub fn heartbeat(shard: &Rc<Shard>, req: HeartbeatRequest) -> HeartbeatResponse {
+pub fn heartbeat(coord: &Rc<Coordinator>, req: HeartbeatRequest) -> HeartbeatResponse {
     let mut r = HeartbeatResponse::default();
     let group_id = req.group_id.0.to_string();
-    if !serves(shard, partition_of(shard, &group_id)) {
+    if !serves(coord, partition_of(coord, &group_id)) {
         r.error_code = errors::NOT_COORDINATOR;
         return r;
     }
     let member_id = req.member_id.to_string();
     let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
-    let mut groups = shard.groups.groups.borrow_mut();
+    let mut groups = coord.groups.borrow_mut();
     let Some(c) = classic_mut(&mut groups, &group_id) else {
         r.error_code = errors::UNKNOWN_MEMBER_ID;
         return r;
@@ -189,10 +190,10 @@ pub fn heartbeat(shard: &Rc<Shard>, req: HeartbeatRequest) -> HeartbeatResponse 
 }
 
 /// Handles LeaveGroup (one member before v3, a batch of members from v3).
-pub fn leave(shard: &Rc<Shard>, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+pub fn leave(coord: &Rc<Coordinator>, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
     let mut resp = LeaveGroupResponse::default();
     let group_id = req.group_id.0.to_string();
-    if !serves(shard, partition_of(shard, &group_id)) {
+    if !serves(coord, partition_of(coord, &group_id)) {
         resp.error_code = errors::NOT_COORDINATOR;
         return resp;
     }
@@ -209,10 +210,10 @@ pub fn leave(shard: &Rc<Shard>, req: LeaveGroupRequest, version: i16) -> LeaveGr
     } else {
         vec![(req.member_id.to_string(), None)]
     };
-    let cfg = shard.config().groups.clone();
+    let cfg = coord.config().groups.clone();
     let mut persist = false;
     {
-        let mut groups = shard.groups.groups.borrow_mut();
+        let mut groups = coord.groups.borrow_mut();
         let Some(c) = classic_mut(&mut groups, &group_id) else {
             if version >= 3 {
                 resp.members = identities
@@ -274,7 +275,7 @@ pub fn leave(shard: &Rc<Shard>, req: LeaveGroupRequest, version: i16) -> LeaveGr
         }
     }
     if persist {
-        store::persist_group_later(shard, &group_id);
+        store::persist_group_later(coord, &group_id);
     }
     resp
 }

@@ -8,16 +8,16 @@ use bytes::Bytes;
 
 use super::records::{self, GroupValue, MemberValue, OffsetsKey, OffsetsValue};
 use super::state::{ClassicGroup, ClassicMember, ClassicState, Group, GroupKind};
+use super::Coordinator;
 use super::OFFSETS_TOPIC;
 use crate::errors;
 use crate::shard::internal::{self, InternalWriteError};
-use crate::shard::Shard;
 use crate::storage::PartitionLog;
 
 /// Appends `entries` (key, value or tombstone) to partition `partition` of `__consumer_offsets`
 /// as one batch and waits until it is durable. Errors are Kafka codes for the client.
 pub async fn append(
-    shard: &Rc<Shard>,
+    coord: &Coordinator,
     partition: i32,
     entries: Vec<(OffsetsKey, Option<Bytes>)>,
 ) -> Result<(), i16> {
@@ -25,7 +25,9 @@ pub async fn append(
         .into_iter()
         .map(|(k, v)| (records::encode_key(&k), v))
         .collect();
-    internal::append_records(shard, OFFSETS_TOPIC, partition, entries, None)
+    coord
+        .topics
+        .append(OFFSETS_TOPIC, partition, entries, None)
         .await
         .map_err(|e| match e {
             InternalWriteError::NotHere => errors::NOT_COORDINATOR,
@@ -66,9 +68,9 @@ pub fn group_value(c: &ClassicGroup) -> GroupValue {
 /// Writes the current state of classic group `group` in the background (used where Kafka
 /// stores group metadata without making the client wait: static member replacement, a group
 /// becoming empty).
-pub fn persist_group_later(shard: &Rc<Shard>, group: &str) {
+pub fn persist_group_later(coord: &Rc<Coordinator>, group: &str) {
     let entry = {
-        let groups = shard.groups.groups.borrow();
+        let groups = coord.groups.borrow();
         match groups.get(group) {
             Some(Group {
                 kind: GroupKind::Classic(c),
@@ -84,7 +86,7 @@ pub fn persist_group_later(shard: &Rc<Shard>, group: &str) {
     let key = OffsetsKey::Group {
         group: group.to_string(),
     };
-    let s = shard.clone();
+    let s = coord.clone();
     glommio::spawn_local(async move {
         let _ = append(&s, partition, vec![(key, Some(value))]).await;
     })
@@ -92,27 +94,26 @@ pub fn persist_group_later(shard: &Rc<Shard>, group: &str) {
 }
 
 /// Replays partition `partition` of `__consumer_offsets` into this core's groups.
-pub async fn load(shard: &Rc<Shard>, partition: i32, log: &PartitionLog) {
+pub async fn load(coord: &Coordinator, partition: i32, log: &PartitionLog) {
     let started = std::time::Instant::now();
     let records_seen = internal::replay(log, OFFSETS_TOPIC, |r| {
         if r.control {
             // A transaction marker settles the producer's pending offsets.
             let commit = r.key.as_ref().is_some_and(|k| k.len() >= 4 && k[3] == 1);
-            super::txn_offsets::complete(shard, partition, r.producer_id, commit);
+            super::txn_offsets::complete(coord, partition, r.producer_id, commit);
             return;
         }
         let Some(k) = r.key.and_then(records::decode_key) else {
             return;
         };
         if r.transactional {
-            stash_pending(shard, partition, r.producer_id, k, r.value);
+            stash_pending(coord, partition, r.producer_id, k, r.value);
         } else {
-            apply(shard, partition, k, r.value);
+            apply(coord, partition, k, r.value);
         }
     })
     .await;
-    let groups = shard
-        .groups
+    let groups = coord
         .groups
         .borrow()
         .values()
@@ -127,13 +128,13 @@ pub async fn load(shard: &Rc<Shard>, partition: i32, log: &PartitionLog) {
             "loaded consumer groups"
         );
         // Loaded groups bring their own deadlines.
-        shard.groups.timers.wake_now();
+        coord.timers.wake_now();
     }
 }
 
 /// A replayed transactional offset commit: pending until its marker is replayed.
 fn stash_pending(
-    shard: &Rc<Shard>,
+    coord: &Coordinator,
     partition: i32,
     producer_id: i64,
     key: OffsetsKey,
@@ -150,8 +151,7 @@ fn stash_pending(
         Some(OffsetsValue::Offset(v)),
     ) = (key, decoded)
     {
-        shard
-            .groups
+        coord
             .groups
             .borrow_mut()
             .entry(gid.clone())
@@ -163,8 +163,8 @@ fn stash_pending(
     }
 }
 
-fn apply(shard: &Rc<Shard>, partition: i32, key: OffsetsKey, value: Option<Bytes>) {
-    let mut groups = shard.groups.groups.borrow_mut();
+fn apply(coord: &Coordinator, partition: i32, key: OffsetsKey, value: Option<Bytes>) {
+    let mut groups = coord.groups.borrow_mut();
     let gid = key.group().to_string();
     let decoded = value.and_then(|v| records::decode_value(&key, v));
     match (key, decoded) {

@@ -8,10 +8,10 @@ use super::classic::{complete_join, maybe_complete_join, prepare_rebalance};
 use super::records::OffsetsKey;
 use super::state::{now_ms, ClassicGroup, ClassicState, GroupKind};
 use super::timers::next_deadline;
+use super::Coordinator;
 use super::{consumer, store};
 use crate::config::GroupSettings;
 use crate::errors;
-use crate::shard::Shard;
 
 /// Longest sleep of the timer task when no group has a deadline (offsets retention still runs).
 const IDLE: Duration = Duration::from_secs(60);
@@ -19,19 +19,18 @@ const IDLE: Duration = Duration::from_secs(60);
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
 /// Starts this core's group timer task.
-pub fn start(shard: Rc<Shard>) {
+pub fn start(coord: Rc<Coordinator>) {
     glommio::spawn_local(async move {
         let mut last_retention = Instant::now();
         loop {
-            tick(&shard);
+            tick(&coord);
             if last_retention.elapsed() >= RETENTION_EVERY {
                 last_retention = Instant::now();
-                expire_offsets(&shard).await;
+                expire_offsets(&coord).await;
             }
             let now = Instant::now();
-            let config = shard.config();
-            let due = shard
-                .groups
+            let config = coord.config();
+            let due = coord
                 .groups
                 .borrow()
                 .values()
@@ -40,7 +39,7 @@ pub fn start(shard: Rc<Shard>) {
             let wake = due
                 .unwrap_or(now + IDLE)
                 .min(last_retention + RETENTION_EVERY);
-            let timers = &shard.groups.timers;
+            let timers = &coord.timers;
             timers.set_next_wake(wake);
             crate::periodic::tick_until(crate::periodic::Loop::GroupSweep, wake, timers.changed())
                 .await;
@@ -49,17 +48,17 @@ pub fn start(shard: Rc<Shard>) {
     .detach();
 }
 
-fn tick(shard: &Rc<Shard>) {
-    if shard.groups.groups.borrow().is_empty() {
+fn tick(coord: &Rc<Coordinator>) {
+    if coord.groups.borrow().is_empty() {
         return;
     }
-    let config = shard.config();
+    let config = coord.config();
     let cfg = &config.groups;
-    let table = shard.topic_table();
+    let table = coord.topics.topic_table();
     let now = Instant::now();
     let mut persist = Vec::new();
     {
-        let mut groups = shard.groups.groups.borrow_mut();
+        let mut groups = coord.groups.borrow_mut();
         for g in groups.values_mut() {
             let _span = tracing::info_span!("group", group = %g.id).entered();
             match &mut g.kind {
@@ -76,7 +75,7 @@ fn tick(shard: &Rc<Shard>) {
         }
     }
     for id in persist {
-        store::persist_group_later(shard, &id);
+        store::persist_group_later(coord, &id);
     }
 }
 
@@ -125,12 +124,12 @@ fn classic_tick(c: &mut ClassicGroup, now: Instant, cfg: &GroupSettings) -> bool
 
 /// Deletes committed offsets of groups that have had no members for offsets.retention.minutes
 /// (and the groups themselves once nothing is left).
-async fn expire_offsets(shard: &Rc<Shard>) {
-    let retention = shard.config().groups.offsets_retention_ms as i64;
+async fn expire_offsets(coord: &Rc<Coordinator>) {
+    let retention = coord.config().groups.offsets_retention_ms as i64;
     let now = now_ms();
     let mut work: Vec<(i32, Vec<OffsetsKey>)> = Vec::new();
     {
-        let groups = shard.groups.groups.borrow();
+        let groups = coord.groups.borrow();
         for g in groups.values() {
             let since = match &g.kind {
                 GroupKind::Classic(c) if c.members.is_empty() => c.state_since_ms,
@@ -164,10 +163,10 @@ async fn expire_offsets(shard: &Rc<Shard>) {
             .map(|k| k.group().to_string())
             .unwrap_or_default();
         let entries = keys.iter().cloned().map(|k| (k, None)).collect();
-        if store::append(shard, partition, entries).await.is_err() {
+        if store::append(coord, partition, entries).await.is_err() {
             continue;
         }
-        let mut groups = shard.groups.groups.borrow_mut();
+        let mut groups = coord.groups.borrow_mut();
         for k in keys {
             match k {
                 OffsetsKey::Offset {

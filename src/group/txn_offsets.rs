@@ -12,10 +12,10 @@ use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 use super::offsets::validate_commit;
 use super::records::{self, OffsetValue, OffsetsKey};
 use super::state::{now_ms, Group};
+use super::Coordinator;
 use super::{partition_of, serves, OFFSETS_TOPIC};
 use crate::errors;
-use crate::shard::internal::{self, InternalWriteError, TxnProducer};
-use crate::shard::Shard;
+use crate::shard::internal::{InternalWriteError, TxnProducer};
 use crate::storage::producers::ProducerFault;
 
 fn answer(
@@ -39,18 +39,18 @@ fn answer(
 
 /// Handles TxnOffsetCommit on the group's coordinating core.
 pub async fn commit(
-    shard: &Rc<Shard>,
+    coord: &Rc<Coordinator>,
     req: TxnOffsetCommitRequest,
     version: i16,
 ) -> TxnOffsetCommitResponse {
     let group_id = req.group_id.0.to_string();
-    let partition = partition_of(shard, &group_id);
+    let partition = partition_of(coord, &group_id);
     let group_code = if group_id.is_empty() {
         errors::INVALID_GROUP_ID
-    } else if !serves(shard, partition) {
+    } else if !serves(coord, partition) {
         errors::NOT_COORDINATOR
     } else if version >= 3 && (req.generation_id >= 0 || !req.member_id.is_empty()) {
-        let mut groups = shard.groups.groups.borrow_mut();
+        let mut groups = coord.groups.borrow_mut();
         validate_commit(
             groups.get_mut(&group_id),
             req.generation_id,
@@ -64,7 +64,7 @@ pub async fn commit(
     if group_code != errors::NONE {
         return answer(&req, |_, _| group_code);
     }
-    let max_meta = shard.config().groups.offset_metadata_max_bytes;
+    let max_meta = coord.config().groups.offset_metadata_max_bytes;
     let now = now_ms();
     let mut entries = Vec::new();
     let mut values = Vec::new();
@@ -96,24 +96,25 @@ pub async fn commit(
         producer_id: req.producer_id.0,
         epoch: req.producer_epoch,
     };
-    let written =
-        internal::append_records(shard, OFFSETS_TOPIC, partition, entries, Some(producer))
-            .await
-            .map_err(|e| match e {
-                InternalWriteError::NotHere => errors::NOT_COORDINATOR,
-                InternalWriteError::Producer(ProducerFault::InvalidProducerEpoch) => {
-                    errors::PRODUCER_FENCED
-                }
-                InternalWriteError::Producer(f) => errors::producer_fault(f),
-                InternalWriteError::Encode
-                | InternalWriteError::Framing(_)
-                | InternalWriteError::Log(_) => errors::COORDINATOR_NOT_AVAILABLE,
-            });
+    let written = coord
+        .topics
+        .append(OFFSETS_TOPIC, partition, entries, Some(producer))
+        .await
+        .map_err(|e| match e {
+            InternalWriteError::NotHere => errors::NOT_COORDINATOR,
+            InternalWriteError::Producer(ProducerFault::InvalidProducerEpoch) => {
+                errors::PRODUCER_FENCED
+            }
+            InternalWriteError::Producer(f) => errors::producer_fault(f),
+            InternalWriteError::Encode
+            | InternalWriteError::Framing(_)
+            | InternalWriteError::Log(_) => errors::COORDINATOR_NOT_AVAILABLE,
+        });
     if let Err(code) = written {
         return answer(&req, |_, _| code);
     }
     {
-        let mut groups = shard.groups.groups.borrow_mut();
+        let mut groups = coord.groups.borrow_mut();
         let g = groups
             .entry(group_id.clone())
             .or_insert_with(|| Group::new(&group_id, partition));
@@ -136,8 +137,8 @@ pub async fn commit(
 
 /// Settles producer `producer_id`'s pending offsets in the groups of `partition` once its
 /// transaction's marker is durable there: a commit makes them the committed offsets.
-pub fn complete(shard: &Shard, partition: i32, producer_id: i64, commit: bool) {
-    let mut groups = shard.groups.groups.borrow_mut();
+pub fn complete(coord: &Coordinator, partition: i32, producer_id: i64, commit: bool) {
+    let mut groups = coord.groups.borrow_mut();
     for g in groups.values_mut().filter(|g| g.partition == partition) {
         if let Some(pending) = g.pending_txn.remove(&producer_id) {
             if commit {

@@ -19,9 +19,10 @@ use glommio::channels::local_channel;
 use glommio::net::TcpStream;
 use glommio::task::JoinHandle;
 
-use super::admission::Admission;
+use super::admission::{Admission, Refusal};
 use super::dispatch::{self, Outcome};
 use super::frame::{idle_watch, read_frame, Activity, FrameError, FrameLimits};
+use super::read_budget::ReadBudget;
 use crate::shard::Shard;
 
 /// Requests of one connection processed at the same time before reading pauses.
@@ -63,8 +64,8 @@ impl AsyncWrite for Half {
 
 /// Serves a connection until the peer closes it, sends something malformed, or breaks a limit
 /// (`max.connections`, `max.connections.per.ip`, `connections.max.idle.ms`, the partial-frame
-/// timeout, a frame over the core's request-byte budget).
-pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
+/// timeout, a frame over the core's request-byte budget `budget`).
+pub async fn serve(shard: Rc<Shard>, budget: Rc<ReadBudget>, stream: TcpStream) {
     let peer = stream.peer_addr().ok();
     let limits = &shard.config().limits;
     let _ticket = match Admission::global().admit(
@@ -74,7 +75,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     ) {
         Ok(t) => t,
         Err(refusal) => {
-            crate::metrics::hooks::connection_rejected(refusal);
+            crate::metrics::hooks::connection_rejected(refusal == Refusal::MaxConnectionsPerIp);
             tracing::debug!(?peer, reason = refusal.label(), "connection refused");
             return;
         }
@@ -89,7 +90,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     let frame_limits = FrameLimits {
         max: shard.config().socket_request_max_bytes,
         read_timeout: limits.request_read_timeout,
-        budget: shard.read_budget.clone(),
+        budget,
     };
     let watch = limits.connections_max_idle.map(|idle| {
         let s = stream.clone();

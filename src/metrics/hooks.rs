@@ -44,6 +44,7 @@ fn with<R>(f: impl FnOnce(&Local) -> R) -> Option<R> {
 /// same thread is ignored.
 pub fn install(m: Arc<CoreMetrics>, slow: Option<Duration>) {
     crate::storage::events::install(Box::new(StorageEvents));
+    crate::periodic::on_turn(periodic_turn);
     let _ = LOCAL.try_with(|l| {
         let _ = l.set(Local {
             m,
@@ -216,14 +217,10 @@ pub fn forwarded(target: usize, d: Option<Duration>) {
     });
 }
 
-/// A connection was closed right after accept because of `refusal`.
-pub fn connection_rejected(refusal: crate::kafka::admission::Refusal) {
-    use crate::kafka::admission::Refusal;
-    let i = match refusal {
-        Refusal::MaxConnections => 0,
-        Refusal::MaxConnectionsPerIp => 1,
-    };
-    with(|l| CoreMetrics::add(&l.m.connections_rejected[i], 1));
+/// A connection was closed right after accept: `max.connections` was reached, or with
+/// `per_ip` `max.connections.per.ip`.
+pub fn connection_rejected(per_ip: bool) {
+    with(|l| CoreMetrics::add(&l.m.connections_rejected[usize::from(per_ip)], 1));
 }
 
 /// A connection was closed by a timer: a started frame too slow (`partial`) or idle.

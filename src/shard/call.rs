@@ -1,9 +1,14 @@
 //! Typed calls between cores.
 //!
 //! Each kind of cross-core work is a small struct implementing [`CoreCall`], which names the
-//! reply type and runs the work on the core it is sent to. [`Shard::call`] returns exactly that
-//! reply, or [`Unavailable`] when the target core cannot be reached, so a caller never sees an
-//! answer of another kind.
+//! reply type and the core service it runs against ([`CoreCall::Service`]: the [`Shard`] itself
+//! for partition work, the group or transaction coordinator for theirs), and runs the work on
+//! the core it is sent to. [`Shard::call`] returns exactly that reply, or [`Unavailable`] when
+//! the target core cannot be reached, so a caller never sees an answer of another kind.
+//!
+//! The services above this layer are registered on each core with [`Shard::provide`] by the
+//! composition root (`services::Core`); the mesh finds them by type, so this module
+//! never names them.
 //!
 //! A call to another core travels over the channel mesh in one boxed [`Envelope`]: it goes out
 //! holding the call and comes back, in the same allocation, holding the reply. The receiving
@@ -11,10 +16,10 @@
 //! envelope back when it is done; the caller's mesh receiver hands it to the waiting call, which
 //! takes the typed reply out. A call to the caller's own core runs in place.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use super::messages::MeshMessage;
 use super::{oneshot, Shard};
@@ -27,8 +32,12 @@ pub trait CoreCall: Send + Sized + 'static {
     /// The answer.
     type Reply: Send + 'static;
 
+    /// The core service the call runs against: [`Shard`], or a service registered with
+    /// [`Shard::provide`].
+    type Service: 'static;
+
     /// Runs the call on the core it was sent to.
-    fn run(self, shard: &Rc<Shard>) -> impl Future<Output = Self::Reply>;
+    fn run(self, service: &Rc<Self::Service>) -> impl Future<Output = Self::Reply>;
 
     /// Whether the call waits by design (long polls, rebalances): such calls are counted but
     /// kept out of the forward latency histogram.
@@ -76,8 +85,10 @@ trait Erased: Send {
 impl<C: CoreCall> Erased for Typed<C> {
     fn serve(mut self: Box<Self>, shard: Rc<Shard>, id: u64, from: usize) {
         glommio::spawn_local(async move {
-            if let Some(call) = self.call.take() {
-                self.reply = Some(call.run(&shard).await);
+            // Without the service (not registered on this core) the reply stays empty and the
+            // caller gets `Unavailable`.
+            if let (Some(call), Some(service)) = (self.call.take(), shard.service::<C::Service>()) {
+                self.reply = Some(call.run(&service).await);
             }
             let envelope = Envelope(self);
             let _ = shard
@@ -107,7 +118,33 @@ impl Envelope {
     }
 }
 
+/// The services registered on one core, by type. Held weakly: the composition root owns them
+/// (and they may hold handles to the shard).
+#[derive(Default)]
+pub(super) struct Services(std::cell::RefCell<Vec<(TypeId, Weak<dyn Any>)>>);
+
 impl Shard {
+    /// Registers `service` on this core, so that calls whose [`CoreCall::Service`] is `S` run
+    /// against it. The shard keeps a weak reference; the caller keeps the service alive.
+    pub fn provide<S: 'static>(&self, service: &Rc<S>) {
+        let weak: Weak<dyn Any> = Rc::downgrade(service) as Weak<dyn Any>;
+        let mut services = self.services.0.borrow_mut();
+        services.retain(|(t, _)| *t != TypeId::of::<S>());
+        services.push((TypeId::of::<S>(), weak));
+    }
+
+    /// The service of type `S` on this core: the shard itself, or one registered with
+    /// [`Shard::provide`] and still alive.
+    fn service<S: 'static>(self: &Rc<Self>) -> Option<Rc<S>> {
+        let me: Rc<dyn Any> = self.clone();
+        if let Ok(s) = me.downcast::<S>() {
+            return Some(s);
+        }
+        let services = self.services.0.borrow();
+        let (_, weak) = services.iter().find(|(t, _)| *t == TypeId::of::<S>())?;
+        weak.upgrade()?.downcast::<S>().ok()
+    }
+
     /// Runs `call` on core `core`: in place when that is this core, otherwise over the mesh.
     pub async fn call<C: CoreCall>(
         self: &Rc<Self>,
@@ -115,9 +152,11 @@ impl Shard {
         call: C,
     ) -> Result<C::Reply, Unavailable> {
         if core == self.id {
+            let service = self.service::<C::Service>().ok_or(Unavailable)?;
             // Boxed: a call may itself call other cores (topic changes broadcast), which would
             // otherwise make this future infinitely sized.
-            let fut: Pin<Box<dyn Future<Output = C::Reply> + '_>> = Box::pin(call.run(self));
+            let fut: Pin<Box<dyn Future<Output = C::Reply>>> =
+                Box::pin(async move { call.run(&service).await });
             return Ok(fut.await);
         }
         let waits = call.waits_on_purpose();

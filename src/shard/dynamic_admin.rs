@@ -74,7 +74,7 @@ pub async fn alter(
 
 /// Installs `config` on this core and re-resolves the configs of its open logs and the
 /// produce policies of every topic.
-pub async fn install(shard: &Rc<Shard>, config: Arc<Config>) {
+pub async fn install(shard: &Shard, config: Arc<Config>) {
     shard.set_config(config);
     let failures = partitions::apply(shard, shard.topic_table()).await;
     for f in failures {
@@ -95,6 +95,7 @@ pub struct AlterDynamicConfigsCall {
 
 impl CoreCall for AlterDynamicConfigsCall {
     type Reply = Vec<ChangeResult>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<ChangeResult> {
         alter(shard, self.changes, self.validate_only).await
     }
@@ -107,6 +108,7 @@ pub struct ApplyConfigCall(pub Arc<Config>);
 
 impl CoreCall for ApplyConfigCall {
     type Reply = ();
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) {
         install(shard, self.0).await;
     }

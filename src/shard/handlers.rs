@@ -24,6 +24,7 @@ pub struct ProduceCall {
 
 impl CoreCall for ProduceCall {
     type Reply = Vec<ProduceResult>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<ProduceResult> {
         produce(shard, self.acks, self.timeout_ms, self.parts).await
     }
@@ -42,6 +43,7 @@ pub struct FetchCall {
 
 impl CoreCall for FetchCall {
     type Reply = Vec<FetchResult>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<FetchResult> {
         fetch(shard, self.parts, self.max_bytes, self.committed).await
     }
@@ -53,6 +55,7 @@ pub struct ListOffsetsCall(pub Vec<OffsetQuery>);
 
 impl CoreCall for ListOffsetsCall {
     type Reply = Vec<OffsetAnswer>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<OffsetAnswer> {
         list_offsets(shard, self.0).await
     }
@@ -65,6 +68,7 @@ pub struct DeleteRecordsCall(pub Vec<(TopicPartition, i64)>);
 
 impl CoreCall for DeleteRecordsCall {
     type Reply = Vec<(i16, i64)>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<(i16, i64)> {
         delete_records(shard, self.0).await
     }
@@ -77,6 +81,7 @@ pub struct DescribeProducersCall(pub TopicPartition);
 
 impl CoreCall for DescribeProducersCall {
     type Reply = Option<Vec<(i64, crate::storage::producers::ProducerEntry)>>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Self::Reply {
         let tp = self.0;
         shard
@@ -90,7 +95,7 @@ fn storage_code(e: &LogError) -> i16 {
 }
 
 async fn produce(
-    shard: &Rc<Shard>,
+    shard: &Shard,
     acks: i16,
     timeout_ms: i32,
     parts: Vec<ProducePart>,
@@ -204,7 +209,7 @@ pub(super) async fn fetch(
 /// Reads one partition for a Fetch: at most `limit` bytes (the first batch whole), none when
 /// `limit` is 0.
 async fn read_partition(
-    shard: &Rc<Shard>,
+    shard: &Shard,
     part: FetchPart,
     limit: usize,
     committed: bool,
@@ -234,7 +239,7 @@ async fn read_partition(
     r
 }
 
-async fn delete_records(shard: &Rc<Shard>, parts: Vec<(TopicPartition, i64)>) -> Vec<(i16, i64)> {
+async fn delete_records(shard: &Shard, parts: Vec<(TopicPartition, i64)>) -> Vec<(i16, i64)> {
     let mut out = Vec::with_capacity(parts.len());
     for (tp, offset) in parts {
         let Some(log) = shard.log(&tp.topic, tp.partition) else {
@@ -252,7 +257,7 @@ async fn delete_records(shard: &Rc<Shard>, parts: Vec<(TopicPartition, i64)>) ->
     out
 }
 
-async fn list_offsets(shard: &Rc<Shard>, queries: Vec<OffsetQuery>) -> Vec<OffsetAnswer> {
+async fn list_offsets(shard: &Shard, queries: Vec<OffsetQuery>) -> Vec<OffsetAnswer> {
     let mut out = Vec::with_capacity(queries.len());
     for q in queries {
         let Some(log) = shard.log(&q.tp.topic, q.tp.partition) else {

@@ -71,7 +71,7 @@ fn owned_logs(shard: &Shard) -> Vec<(String, Rc<PartitionLog>)> {
         .collect()
 }
 
-async fn retention_round(shard: &Rc<Shard>) {
+async fn retention_round(shard: &Shard) {
     let now = now_ms();
     for (topic, log) in owned_logs(shard) {
         if let Err(e) = log.roll_if_old().await {
@@ -90,7 +90,7 @@ async fn retention_round(shard: &Rc<Shard>) {
     }
 }
 
-async fn cleaner_round(shard: &Rc<Shard>, memory: usize) {
+async fn cleaner_round(shard: &Shard, memory: usize) {
     for (topic, log) in owned_logs(shard) {
         if !log.config().compact {
             continue;

@@ -1,15 +1,23 @@
-//! Writes to internal topics (`__consumer_offsets`, `__transaction_state`) by the coordinators
-//! that own them: one record batch built on this core, appended to a partition this core owns,
-//! and synced before the caller goes on; and the replay of such a partition at startup.
+//! What the coordinators may do with the partition store: [`InternalTopics`], their handle on
+//! this core's shard. Writes to internal topics (`__consumer_offsets`, `__transaction_state`)
+//! by the coordinators that own them are one record batch built on this core, appended to a
+//! partition this core owns, and synced before the caller goes on; [`replay`] reads such a
+//! partition back at startup. The transaction coordinator also writes its commit and abort
+//! markers to the partitions a core owns through it.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
+use super::messages::TopicPartition;
 use super::Shard;
+use crate::cluster::TopicTable;
+use crate::config::Config;
+use crate::errors;
 use crate::storage::batch::{self, validate_batches};
 use crate::storage::validate::{self, Origin};
 use crate::storage::{LogError, PartitionLog};
@@ -40,10 +48,92 @@ pub struct TxnProducer {
 
 use crate::clock::now_ms;
 
+/// The coordinators' narrow view of this core's shard: the broker configuration and topic table
+/// they read, whether this core has a partition open, and appends to internal partitions.
+#[derive(Clone)]
+pub struct InternalTopics(Rc<Shard>);
+
+impl InternalTopics {
+    /// The internal-topics handle of `shard`'s core.
+    pub fn new(shard: &Rc<Shard>) -> InternalTopics {
+        InternalTopics(shard.clone())
+    }
+
+    /// The current broker configuration.
+    pub fn config(&self) -> Arc<Config> {
+        self.0.config()
+    }
+
+    /// The current topic table snapshot.
+    pub fn topic_table(&self) -> Arc<TopicTable> {
+        self.0.topic_table()
+    }
+
+    /// Core owning `topic`/`partition`, if the partition exists.
+    pub fn owner_of(&self, topic: &str, partition: i32) -> Option<usize> {
+        self.0.owner_of(topic, partition)
+    }
+
+    /// Whether this core has `topic`/`partition` open (so it may write to it).
+    pub fn is_open_here(&self, topic: &str, partition: i32) -> bool {
+        self.0.log(topic, partition).is_some()
+    }
+
+    /// Appends `entries` (key, value or tombstone) as one batch to `topic`/`partition` and
+    /// waits until it is durable. With `producer` the batch is transactional.
+    pub async fn append(
+        &self,
+        topic: &str,
+        partition: i32,
+        entries: Vec<(Bytes, Option<Bytes>)>,
+        producer: Option<TxnProducer>,
+    ) -> Result<(), InternalWriteError> {
+        append_records(&self.0, topic, partition, entries, producer).await
+    }
+
+    /// Appends a commit or abort marker for a producer to each of `parts` (partitions this core
+    /// owns) and waits until all are durable; answered with an error code per partition, in
+    /// order.
+    pub async fn write_markers(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+        parts: &[TopicPartition],
+    ) -> Vec<i16> {
+        let shard = &self.0;
+        let mut codes = vec![errors::NONE; parts.len()];
+        let mut waits = Vec::new();
+        for (i, tp) in parts.iter().enumerate() {
+            let Some(log) = shard.log(&tp.topic, tp.partition) else {
+                codes[i] = if shard.owner_of(&tp.topic, tp.partition).is_some() {
+                    errors::NOT_LEADER_OR_FOLLOWER
+                } else {
+                    errors::UNKNOWN_TOPIC_OR_PARTITION
+                };
+                continue;
+            };
+            match log.append_marker(producer_id, epoch, commit, 0) {
+                Ok(a) => waits.push((i, log, a)),
+                Err(e) => {
+                    tracing::warn!(topic = %tp.topic, partition = tp.partition, error = ?e, "marker append failed");
+                    codes[i] = errors::KAFKA_STORAGE_ERROR;
+                }
+            }
+        }
+        for (i, log, appended) in waits {
+            if log.wait_durable(&appended).await.is_err() {
+                codes[i] = errors::KAFKA_STORAGE_ERROR;
+            }
+        }
+        codes
+    }
+}
+
 /// Appends `entries` (key, value or tombstone) as one batch to `topic`/`partition` and waits
 /// until it is durable. With `producer` the batch is transactional (no sequence numbers).
-pub async fn append_records(
-    shard: &Rc<Shard>,
+async fn append_records(
+    shard: &Shard,
     topic: &str,
     partition: i32,
     entries: Vec<(Bytes, Option<Bytes>)>,

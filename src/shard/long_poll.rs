@@ -83,6 +83,7 @@ pub struct WaitAndFetchCall {
 
 impl CoreCall for WaitAndFetchCall {
     type Reply = Vec<FetchResult>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<FetchResult> {
         let w = self;
         wait_and_fetch(
@@ -108,6 +109,7 @@ pub struct CancelWaitCall(pub u64);
 
 impl CoreCall for CancelWaitCall {
     type Reply = ();
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) {
         shard.long_polls.cancel(self.0);
     }

@@ -1,9 +1,14 @@
 //! Core/shard routing: each core's state, and calls from one core to another.
 //!
-//! A [`Shard`] is one pinned executor's view of the broker: the partition logs it owns, its
-//! snapshot of the topic table, and its end of the channel mesh. [`Shard::call`] runs a typed
-//! [`call::CoreCall`] on the core that owns the data (in place when that is this core) and
-//! returns its reply.
+//! A [`Shard`] is one pinned executor's core services below the coordinators: the partition
+//! logs it owns (the partition store), its snapshot of the topic table (the topic view), and its
+//! end of the channel mesh. [`Shard::call`] runs a typed [`call::CoreCall`] on the core that
+//! owns the data (in place when that is this core) and returns its reply.
+//!
+//! This layer imports nothing above it: the group and transaction coordinators reach it through
+//! [`internal::InternalTopics`] and [`Mesh`], and learn what they must about partitions (an
+//! internal partition opened, topics deleted) through the [`PartitionEvents`] hooks the
+//! composition root (`services::Core`) installs.
 
 pub mod call;
 pub mod dynamic_admin;
@@ -18,8 +23,10 @@ pub mod topic_admin;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 use glommio::channels::channel_mesh::Senders;
@@ -38,7 +45,55 @@ pub struct LocalTopic {
     pub partitions: Vec<Option<Rc<PartitionLog>>>,
 }
 
-/// One core's state.
+/// A future returned by a [`PartitionEvents`] hook.
+pub type EventFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// What the services above the shard are told about this core's partitions. The composition
+/// root registers them with [`Shard::on_partition_events`]; the shard calls them in place, in
+/// registration order, while it applies a topic table.
+pub trait PartitionEvents {
+    /// This core opened partition `partition` of `topic` (at startup or when it was created);
+    /// the topic table showing it is already installed. Called for every partition opened,
+    /// before the next one is opened: a coordinator loads its internal topic's partition here.
+    fn partition_opened<'a>(
+        &'a self,
+        topic: &'a str,
+        partition: i32,
+        log: &'a Rc<PartitionLog>,
+    ) -> EventFuture<'a>;
+
+    /// `topics` were deleted (or replaced by a new topic of the same name), once the new table
+    /// is installed on this core and their logs are closed.
+    fn topics_deleted<'a>(&'a self, topics: &'a [String]) -> EventFuture<'a>;
+}
+
+/// The mesh as the coordinators see it: this core's id, the number of cores, and typed calls
+/// to other cores.
+#[derive(Clone)]
+pub struct Mesh(Rc<Shard>);
+
+impl Mesh {
+    /// The mesh of `shard`'s core.
+    pub fn new(shard: &Rc<Shard>) -> Mesh {
+        Mesh(shard.clone())
+    }
+
+    /// Index of this core.
+    pub fn id(&self) -> usize {
+        self.0.id
+    }
+
+    /// Runs `call` on core `core` (see [`Shard::call`]).
+    pub async fn call<C: call::CoreCall>(
+        &self,
+        core: usize,
+        call: C,
+    ) -> Result<C::Reply, call::Unavailable> {
+        self.0.call(core, call).await
+    }
+}
+
+/// One core's partition store, topic view and end of the mesh (see the module comment).
 pub struct Shard {
     /// Index of this core among the executors (0-based).
     pub id: usize,
@@ -58,20 +113,18 @@ pub struct Shard {
     senders: Senders<MeshMessage>,
     pending: RefCell<HashMap<u64, oneshot::Sender<call::Envelope>>>,
     next_id: Cell<u64>,
-    /// Groups this core coordinates.
-    pub groups: crate::group::Coordinator,
-    /// Transactional ids this core coordinates.
-    pub txns: crate::txn::Coordinator,
-    /// This core's producer id allocator.
-    pub producer_ids: crate::cluster::producer_ids::ProducerIds,
+    /// Services above this layer that calls run against ([`Shard::provide`]).
+    services: call::Services,
+    /// Who is told about partitions opened and topics deleted ([`Shard::on_partition_events`]).
+    events: RefCell<Vec<Weak<dyn PartitionEvents>>>,
+    /// This core's producer id allocator (shared with the transaction coordinator).
+    pub producer_ids: Rc<crate::cluster::producer_ids::ProducerIds>,
     /// Serialises topic-table changes on core 0.
     pub metadata_lock: glommio::sync::Semaphore,
     /// Produce-path settings of every topic, rebuilt with each topic-table change.
     pub policies: RefCell<HashMap<String, ProducePolicy>>,
     /// Long-polling fetches waiting on this core's partitions.
     pub long_polls: long_poll::LongPolls,
-    /// Request bytes being read or processed on this core (`queued.max.request.bytes`).
-    pub read_budget: Rc<crate::kafka::read_budget::ReadBudget>,
 }
 
 impl Shard {
@@ -94,17 +147,32 @@ impl Shard {
             senders,
             pending: RefCell::new(HashMap::new()),
             next_id: Cell::new(1),
-            groups: Default::default(),
-            txns: Default::default(),
-            producer_ids: crate::cluster::producer_ids::ProducerIds::new(&config.data_dir, id),
+            services: Default::default(),
+            events: RefCell::new(Vec::new()),
+            producer_ids: Rc::new(crate::cluster::producer_ids::ProducerIds::new(
+                &config.data_dir,
+                id,
+            )),
             metadata_lock: glommio::sync::Semaphore::new(1),
             policies: RefCell::new(HashMap::new()),
             long_polls: long_poll::LongPolls::default(),
-            read_budget: crate::kafka::read_budget::ReadBudget::new(
-                config.limits.queued_max_request_bytes,
-            ),
             config: RefCell::new(config),
         })
+    }
+
+    /// Registers `events` to be told about partitions opened and topics deleted on this core.
+    /// Held weakly: the caller keeps it alive.
+    pub fn on_partition_events(&self, events: Weak<dyn PartitionEvents>) {
+        self.events.borrow_mut().push(events);
+    }
+
+    /// The registered event hooks that are still alive.
+    fn event_hooks(&self) -> Vec<Rc<dyn PartitionEvents>> {
+        self.events
+            .borrow()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 
     /// The current broker configuration.
@@ -181,6 +249,26 @@ impl Shard {
         }
         let t = TopicConfig::resolve(&Default::default(), &self.config().topic_defaults);
         ProducePolicy::from(&t)
+    }
+
+    /// The partitions this core owns as they are now, for the metrics snapshot.
+    pub fn partition_gauges(&self) -> Vec<crate::metrics::core::PartitionGauge> {
+        let mut out = Vec::new();
+        for (name, topic) in self.logs.borrow().iter() {
+            let name: Arc<str> = Arc::from(name.as_str());
+            for (p, log) in topic.partitions.iter().enumerate() {
+                let Some(log) = log else { continue };
+                out.push(crate::metrics::core::PartitionGauge {
+                    topic: name.clone(),
+                    partition: p as i32,
+                    log_start: log.log_start_offset(),
+                    high_watermark: log.high_watermark(),
+                    log_end: log.log_end_offset(),
+                    size_bytes: log.size_bytes(),
+                });
+            }
+        }
+        out
     }
 
     /// Closes every log this core owns (pending writes finished and synced).

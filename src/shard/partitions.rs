@@ -35,7 +35,7 @@ pub struct OpenFailure {
 /// Installs `table` on this core: closes logs of topics that are gone (deleting their data)
 /// and of partitions beyond a topic's count (a rolled-back CreatePartitions), opens logs of
 /// partitions this core now owns. Returns the partitions that could not be opened.
-pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) -> Vec<OpenFailure> {
+pub async fn apply(shard: &Shard, table: Arc<TopicTable>) -> Vec<OpenFailure> {
     let mut failures = Vec::new();
     *shard.topics.borrow_mut() = table.clone();
     *shard.policies.borrow_mut() = table
@@ -109,11 +109,8 @@ pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) -> Vec<OpenFailure
                         }
                         lt.partitions[p as usize] = Some(log.clone());
                     }
-                    if meta.name == crate::group::OFFSETS_TOPIC {
-                        crate::group::store::load(shard, p, &log).await;
-                    }
-                    if meta.name == crate::txn::TXN_TOPIC {
-                        crate::txn::store::load(shard, p, &log).await;
+                    for hooks in shard.event_hooks() {
+                        hooks.partition_opened(&meta.name, p, &log).await;
                     }
                 }
                 Err(e) => {
@@ -131,7 +128,7 @@ pub async fn apply(shard: &Rc<Shard>, table: Arc<TopicTable>) -> Vec<OpenFailure
 }
 
 /// Closes (and deletes) the logs of partitions past their topic's partition count in `table`.
-async fn close_removed_partitions(shard: &Rc<Shard>, table: &TopicTable) {
+async fn close_removed_partitions(shard: &Shard, table: &TopicTable) {
     let extra: Vec<Rc<PartitionLog>> = {
         let mut logs = shard.logs.borrow_mut();
         let mut extra = Vec::new();
@@ -310,6 +307,16 @@ pub async fn delete_topics(shard: &Rc<Shard>, names: Vec<String>) -> Vec<Option<
     results
 }
 
+/// Topics of `before` that `after` no longer has (or has again under another topic id).
+pub fn deleted(before: &TopicTable, after: &TopicTable) -> Vec<String> {
+    before
+        .topics
+        .values()
+        .filter(|t| after.get(&t.name).is_none_or(|now| now.id != t.id))
+        .map(|t| t.name.clone())
+        .collect()
+}
+
 /// Installs a new topic table on the receiving core (broadcast by core 0 after every change);
 /// answered with the partitions whose logs could not be opened.
 #[derive(Debug)]
@@ -317,11 +324,16 @@ pub struct ApplyTopicsCall(pub Arc<TopicTable>);
 
 impl CoreCall for ApplyTopicsCall {
     type Reply = Vec<OpenFailure>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<OpenFailure> {
         let before = shard.topic_table();
         let failures = apply(shard, self.0).await;
-        let gone = crate::group::deleted_topics::deleted(&before, &shard.topic_table());
-        crate::group::deleted_topics::forget(shard, &gone).await;
+        let gone = deleted(&before, &shard.topic_table());
+        if !gone.is_empty() {
+            for hooks in shard.event_hooks() {
+                hooks.topics_deleted(&gone).await;
+            }
+        }
         failures
     }
 }
@@ -337,6 +349,7 @@ pub struct CreateTopicsCall {
 
 impl CoreCall for CreateTopicsCall {
     type Reply = Vec<Result<TopicMeta, CreateError>>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Self::Reply {
         create_topics(shard, self.topics, self.validate_only).await
     }
@@ -349,7 +362,39 @@ pub struct DeleteTopicsCall(pub Vec<String>);
 
 impl CoreCall for DeleteTopicsCall {
     type Reply = Vec<Option<TopicMeta>>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<Option<TopicMeta>> {
         delete_topics(shard, self.0).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(topics: &[(&str, &str)]) -> TopicTable {
+        let mut t = TopicTable::default();
+        for (name, id) in topics {
+            t.topics.insert(
+                name.to_string(),
+                TopicMeta {
+                    name: name.to_string(),
+                    id: id.to_string(),
+                    partitions: vec![0],
+                    configs: Default::default(),
+                },
+            );
+        }
+        t
+    }
+
+    #[test]
+    fn deleted_and_recreated_topics_count_as_deleted() {
+        let before = table(&[("a", "1"), ("b", "2"), ("c", "3")]);
+        let after = table(&[("a", "1"), ("b", "9"), ("d", "4")]);
+        assert_eq!(
+            deleted(&before, &after),
+            vec!["b".to_string(), "c".to_string()]
+        );
     }
 }

@@ -142,6 +142,7 @@ pub struct AlterTopicConfigsCall {
 
 impl CoreCall for AlterTopicConfigsCall {
     type Reply = Vec<ChangeResult>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<ChangeResult> {
         alter_configs(shard, self.changes, self.validate_only).await
     }
@@ -158,6 +159,7 @@ pub struct CreatePartitionsCall {
 
 impl CoreCall for CreatePartitionsCall {
     type Reply = Vec<ChangeResult>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<ChangeResult> {
         create_partitions(shard, self.topics, self.validate_only).await
     }
@@ -170,6 +172,7 @@ pub struct PartitionSizesCall;
 
 impl CoreCall for PartitionSizesCall {
     type Reply = Vec<(String, i32, u64)>;
+    type Service = Shard;
     async fn run(self, shard: &Rc<Shard>) -> Vec<(String, i32, u64)> {
         sizes(shard)
     }

@@ -3,9 +3,9 @@
 
 use std::rc::Rc;
 
+use super::Coordinator;
 use super::{coordinator, TxnMeta};
 use crate::shard::call::CoreCall;
-use crate::shard::Shard;
 
 /// InitProducerId with a transactional id: the producer id and epoch, or an error code.
 #[derive(Debug)]
@@ -20,8 +20,9 @@ pub struct InitProducerIdCall {
 
 impl CoreCall for InitProducerIdCall {
     type Reply = Result<(i64, i16), i16>;
-    async fn run(self, shard: &Rc<Shard>) -> Result<(i64, i16), i16> {
-        coordinator::init_producer_id(shard, &self.txn_id, self.timeout_ms, self.expected).await
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> Result<(i64, i16), i16> {
+        coordinator::init_producer_id(coord, &self.txn_id, self.timeout_ms, self.expected).await
     }
 }
 
@@ -40,9 +41,10 @@ pub struct AddPartitionsCall {
 
 impl CoreCall for AddPartitionsCall {
     type Reply = i16;
-    async fn run(self, shard: &Rc<Shard>) -> i16 {
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> i16 {
         let c = self;
-        coordinator::add_partitions(shard, &c.txn_id, c.producer_id, c.epoch, c.partitions).await
+        coordinator::add_partitions(coord, &c.txn_id, c.producer_id, c.epoch, c.partitions).await
     }
 }
 
@@ -61,9 +63,10 @@ pub struct EndTxnCall {
 
 impl CoreCall for EndTxnCall {
     type Reply = i16;
-    async fn run(self, shard: &Rc<Shard>) -> i16 {
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> i16 {
         let c = self;
-        coordinator::end_txn(shard, &c.txn_id, c.producer_id, c.epoch, c.commit).await
+        coordinator::end_txn(coord, &c.txn_id, c.producer_id, c.epoch, c.commit).await
     }
 }
 
@@ -73,8 +76,9 @@ pub struct DescribeTxnsCall(pub Vec<String>);
 
 impl CoreCall for DescribeTxnsCall {
     type Reply = Vec<TxnMeta>;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<TxnMeta> {
-        let txns = shard.txns.txns.borrow();
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> Vec<TxnMeta> {
+        let txns = coord.txns.borrow();
         self.0.iter().filter_map(|i| txns.get(i).cloned()).collect()
     }
 }
@@ -85,7 +89,8 @@ pub struct ListTxnsCall;
 
 impl CoreCall for ListTxnsCall {
     type Reply = Vec<TxnMeta>;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<TxnMeta> {
-        shard.txns.txns.borrow().values().cloned().collect()
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> Vec<TxnMeta> {
+        coord.txns.borrow().values().cloned().collect()
     }
 }

@@ -8,9 +8,9 @@
 use std::rc::Rc;
 
 use super::state::{now_ms, TxnMeta, TxnState};
+use super::Coordinator;
 use super::{markers, partition_of, serves, store};
 use crate::errors;
-use crate::shard::Shard;
 
 /// Checks a request's producer id and epoch against the id's state.
 fn check_producer(m: &TxnMeta, producer_id: i64, epoch: i16) -> Result<(), i16> {
@@ -27,13 +27,13 @@ fn check_producer(m: &TxnMeta, producer_id: i64, epoch: i16) -> Result<(), i16> 
 }
 
 /// Writes `m` as the new state of its id; on failure the old state is put back.
-async fn commit_state(shard: &Rc<Shard>, old: TxnMeta, mut m: TxnMeta) -> Result<(), i16> {
+async fn commit_state(coord: &Rc<Coordinator>, old: TxnMeta, mut m: TxnMeta) -> Result<(), i16> {
     m.update_ms = now_ms();
     m.busy = true;
     let id = m.txn_id.clone();
-    shard.txns.txns.borrow_mut().insert(id.clone(), m.clone());
-    let r = store::persist(shard, &m).await;
-    let mut txns = shard.txns.txns.borrow_mut();
+    coord.txns.borrow_mut().insert(id.clone(), m.clone());
+    let r = store::persist(coord, &m).await;
+    let mut txns = coord.txns.borrow_mut();
     match r {
         Ok(()) => {
             m.busy = false;
@@ -50,36 +50,36 @@ async fn commit_state(shard: &Rc<Shard>, old: TxnMeta, mut m: TxnMeta) -> Result
 /// InitProducerId for a transactional id: a new producer id, or the existing one with its
 /// epoch bumped (fencing the previous producer and aborting its open transaction).
 pub async fn init_producer_id(
-    shard: &Rc<Shard>,
+    coord: &Rc<Coordinator>,
     txn_id: &str,
     timeout_ms: i32,
     expected: Option<(i64, i16)>,
 ) -> Result<(i64, i16), i16> {
-    if timeout_ms <= 0 || timeout_ms > shard.config().txns.max_timeout_ms {
+    if timeout_ms <= 0 || timeout_ms > coord.config().txns.max_timeout_ms {
         return Err(errors::INVALID_TRANSACTION_TIMEOUT);
     }
-    let partition = partition_of(shard, txn_id);
-    if !serves(shard, partition) {
+    let partition = partition_of(coord, txn_id);
+    if !serves(coord, partition) {
         return Err(errors::NOT_COORDINATOR);
     }
     // An open transaction is aborted first (fencing its producer), then the epoch is bumped.
     for _ in 0..3 {
-        let current = shard.txns.txns.borrow().get(txn_id).cloned();
+        let current = coord.txns.borrow().get(txn_id).cloned();
         let Some(old) = current else {
-            let pid = shard
+            let pid = coord
                 .producer_ids
                 .allocate()
                 .await
                 .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)?;
-            if shard.txns.txns.borrow().contains_key(txn_id) {
+            if coord.txns.borrow().contains_key(txn_id) {
                 // Another InitProducerId created it while the id was allocated.
                 continue;
             }
             let mut m = TxnMeta::new(txn_id, partition, pid, timeout_ms);
             m.epoch = 0;
             let placeholder = m.clone();
-            commit_state(shard, placeholder, m).await.inspect_err(|_| {
-                shard.txns.txns.borrow_mut().remove(txn_id);
+            commit_state(coord, placeholder, m).await.inspect_err(|_| {
+                coord.txns.borrow_mut().remove(txn_id);
             })?;
             return Ok((pid, 0));
         };
@@ -97,17 +97,17 @@ pub async fn init_producer_id(
             }
         }
         if old.state == TxnState::Ongoing {
-            markers::finish(shard, txn_id, false, true).await?;
+            markers::finish(coord, txn_id, false, true).await?;
             continue;
         }
         let mut m = old.clone();
         if m.epoch >= i16::MAX - 1 {
-            m.producer_id = shard
+            m.producer_id = coord
                 .producer_ids
                 .allocate()
                 .await
                 .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)?;
-            let unchanged = shard.txns.txns.borrow().get(txn_id).is_some_and(|now| {
+            let unchanged = coord.txns.borrow().get(txn_id).is_some_and(|now| {
                 now.producer_id == old.producer_id && now.epoch == old.epoch && !now.busy
             });
             if !unchanged {
@@ -124,7 +124,7 @@ pub async fn init_producer_id(
         m.partitions.clear();
         m.start_ms = -1;
         let (pid, epoch) = (m.producer_id, m.epoch);
-        commit_state(shard, old, m).await?;
+        commit_state(coord, old, m).await?;
         return Ok((pid, epoch));
     }
     Err(errors::CONCURRENT_TRANSACTIONS)
@@ -132,13 +132,13 @@ pub async fn init_producer_id(
 
 /// Adds partitions to the producer's transaction, opening it if needed.
 pub async fn add_partitions(
-    shard: &Rc<Shard>,
+    coord: &Rc<Coordinator>,
     txn_id: &str,
     producer_id: i64,
     epoch: i16,
     partitions: Vec<(String, i32)>,
 ) -> i16 {
-    let current = shard.txns.txns.borrow().get(txn_id).cloned();
+    let current = coord.txns.borrow().get(txn_id).cloned();
     let Some(old) = current else {
         return errors::INVALID_PRODUCER_ID_MAPPING;
     };
@@ -156,7 +156,7 @@ pub async fn add_partitions(
     }
     m.state = TxnState::Ongoing;
     m.partitions.extend(partitions);
-    match commit_state(shard, old, m).await {
+    match commit_state(coord, old, m).await {
         Ok(()) => errors::NONE,
         Err(code) => code,
     }
@@ -164,13 +164,13 @@ pub async fn add_partitions(
 
 /// EndTxn: commits or aborts the producer's transaction.
 pub async fn end_txn(
-    shard: &Rc<Shard>,
+    coord: &Rc<Coordinator>,
     txn_id: &str,
     producer_id: i64,
     epoch: i16,
     commit: bool,
 ) -> i16 {
-    let current = shard.txns.txns.borrow().get(txn_id).cloned();
+    let current = coord.txns.borrow().get(txn_id).cloned();
     let Some(m) = current else {
         return errors::INVALID_PRODUCER_ID_MAPPING;
     };
@@ -182,7 +182,7 @@ pub async fn end_txn(
     }
     match (m.state, commit) {
         _ if m.busy || m.state.is_preparing() => errors::CONCURRENT_TRANSACTIONS,
-        (TxnState::Ongoing, _) => match markers::finish(shard, txn_id, commit, false).await {
+        (TxnState::Ongoing, _) => match markers::finish(coord, txn_id, commit, false).await {
             Ok(()) => errors::NONE,
             Err(code) => code,
         },

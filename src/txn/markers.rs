@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use super::state::{now_ms, TxnState};
 use super::store;
+use super::Coordinator;
 use crate::errors;
 use crate::shard::call::CoreCall;
 use crate::shard::messages::TopicPartition;
-use crate::shard::Shard;
 
 /// How often a marker that could not be written is retried before the round gives up (the
 /// sweep starts a new round later).
@@ -21,8 +21,13 @@ const MARKER_ATTEMPTS: usize = 50;
 
 /// Decides the outcome of `txn_id`'s open transaction and finishes it. With `fence` the epoch
 /// is bumped first, so the current producer is fenced (timeouts, a new producer taking over).
-pub async fn finish(shard: &Rc<Shard>, txn_id: &str, commit: bool, fence: bool) -> Result<(), i16> {
-    let current = shard.txns.txns.borrow().get(txn_id).cloned();
+pub async fn finish(
+    coord: &Rc<Coordinator>,
+    txn_id: &str,
+    commit: bool,
+    fence: bool,
+) -> Result<(), i16> {
+    let current = coord.txns.borrow().get(txn_id).cloned();
     let Some(old) = current else {
         return Err(errors::INVALID_PRODUCER_ID_MAPPING);
     };
@@ -38,23 +43,22 @@ pub async fn finish(shard: &Rc<Shard>, txn_id: &str, commit: bool, fence: bool) 
     };
     m.busy = true;
     m.update_ms = now_ms();
-    shard
-        .txns
+    coord
         .txns
         .borrow_mut()
         .insert(txn_id.to_string(), m.clone());
-    if let Err(code) = store::persist(shard, &m).await {
-        shard.txns.txns.borrow_mut().insert(txn_id.to_string(), old);
+    if let Err(code) = store::persist(coord, &m).await {
+        coord.txns.borrow_mut().insert(txn_id.to_string(), old);
         return Err(code);
     }
-    resume(shard, txn_id).await;
+    resume(coord, txn_id).await;
     Ok(())
 }
 
 /// Writes the markers of a decided transaction and logs its completion. Leaves it decided (for
 /// the sweep to retry) when a marker cannot be written.
-pub async fn resume(shard: &Rc<Shard>, txn_id: &str) {
-    let current = shard.txns.txns.borrow().get(txn_id).cloned();
+pub async fn resume(coord: &Rc<Coordinator>, txn_id: &str) {
+    let current = coord.txns.borrow().get(txn_id).cloned();
     let Some(mut m) = current else {
         return;
     };
@@ -62,11 +66,11 @@ pub async fn resume(shard: &Rc<Shard>, txn_id: &str) {
         return;
     }
     let commit = m.state == TxnState::PrepareCommit;
-    set_busy(shard, txn_id, true);
+    set_busy(coord, txn_id, true);
     let parts: Vec<(String, i32)> = m.partitions.iter().cloned().collect();
-    if !write_markers(shard, m.producer_id, m.epoch, commit, parts).await {
+    if !write_markers(coord, m.producer_id, m.epoch, commit, parts).await {
         tracing::warn!(txn_id, "transaction markers not all written; will retry");
-        set_busy(shard, txn_id, false);
+        set_busy(coord, txn_id, false);
         return;
     }
     m.state = if commit {
@@ -77,20 +81,20 @@ pub async fn resume(shard: &Rc<Shard>, txn_id: &str) {
     m.partitions.clear();
     m.update_ms = now_ms();
     m.busy = false;
-    if let Err(code) = store::persist(shard, &m).await {
+    if let Err(code) = store::persist(coord, &m).await {
         tracing::warn!(
             txn_id,
             code,
             "cannot log transaction completion; will retry"
         );
-        set_busy(shard, txn_id, false);
+        set_busy(coord, txn_id, false);
         return;
     }
-    shard.txns.txns.borrow_mut().insert(txn_id.to_string(), m);
+    coord.txns.borrow_mut().insert(txn_id.to_string(), m);
 }
 
-fn set_busy(shard: &Shard, txn_id: &str, busy: bool) {
-    if let Some(m) = shard.txns.txns.borrow_mut().get_mut(txn_id) {
+fn set_busy(coord: &Coordinator, txn_id: &str, busy: bool) {
+    if let Some(m) = coord.txns.borrow_mut().get_mut(txn_id) {
         m.busy = busy;
     }
 }
@@ -98,7 +102,7 @@ fn set_busy(shard: &Shard, txn_id: &str, busy: bool) {
 /// Writes a marker to every partition, retrying those whose owner cannot take it yet. Partitions
 /// of deleted topics are skipped. True once every marker is durable.
 async fn write_markers(
-    shard: &Rc<Shard>,
+    coord: &Rc<Coordinator>,
     producer_id: i64,
     epoch: i16,
     commit: bool,
@@ -110,7 +114,7 @@ async fn write_markers(
         }
         let mut by_owner: BTreeMap<usize, Vec<TopicPartition>> = BTreeMap::new();
         for (topic, partition) in &parts {
-            if let Some(owner) = shard.owner_of(topic, *partition) {
+            if let Some(owner) = coord.topics.owner_of(topic, *partition) {
                 by_owner.entry(owner).or_default().push(TopicPartition {
                     topic: Arc::from(topic.as_str()),
                     partition: *partition,
@@ -120,7 +124,7 @@ async fn write_markers(
         let tasks: Vec<_> = by_owner
             .into_iter()
             .map(|(owner, tps)| {
-                let s = shard.clone();
+                let s = coord.clone();
                 glommio::spawn_local(async move {
                     let call = WriteMarkersCall {
                         producer_id,
@@ -128,7 +132,7 @@ async fn write_markers(
                         commit,
                         parts: tps.clone(),
                     };
-                    let codes = match s.call(owner, call).await {
+                    let codes = match s.mesh.call(owner, call).await {
                         Ok(c) => c,
                         Err(_) => vec![errors::NOT_LEADER_OR_FOLLOWER; tps.len()],
                     };
@@ -168,48 +172,29 @@ pub struct WriteMarkersCall {
 
 impl CoreCall for WriteMarkersCall {
     type Reply = Vec<i16>;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<i16> {
+    type Service = Coordinator;
+    async fn run(self, coord: &Rc<Coordinator>) -> Vec<i16> {
         let c = self;
-        write_local(shard, c.producer_id, c.epoch, c.commit, c.parts).await
+        write_local(coord, c.producer_id, c.epoch, c.commit, c.parts).await
     }
 }
 
 /// The owning core's side: appends a marker to each partition and waits until all are durable.
 /// Markers on `__consumer_offsets` also settle the producer's pending transactional offsets.
 pub async fn write_local(
-    shard: &Rc<Shard>,
+    coord: &Coordinator,
     producer_id: i64,
     epoch: i16,
     commit: bool,
     parts: Vec<TopicPartition>,
 ) -> Vec<i16> {
-    let mut codes = vec![errors::NONE; parts.len()];
-    let mut waits = Vec::new();
-    for (i, tp) in parts.iter().enumerate() {
-        let Some(log) = shard.log(&tp.topic, tp.partition) else {
-            codes[i] = if shard.owner_of(&tp.topic, tp.partition).is_some() {
-                errors::NOT_LEADER_OR_FOLLOWER
-            } else {
-                errors::UNKNOWN_TOPIC_OR_PARTITION
-            };
-            continue;
-        };
-        match log.append_marker(producer_id, epoch, commit, 0) {
-            Ok(a) => waits.push((i, log, a)),
-            Err(e) => {
-                tracing::warn!(topic = %tp.topic, partition = tp.partition, error = ?e, "marker append failed");
-                codes[i] = errors::KAFKA_STORAGE_ERROR;
-            }
-        }
-    }
-    for (i, log, appended) in waits {
-        if log.wait_durable(&appended).await.is_err() {
-            codes[i] = errors::KAFKA_STORAGE_ERROR;
-            continue;
-        }
-        let tp = &parts[i];
-        if &*tp.topic == crate::group::OFFSETS_TOPIC {
-            crate::group::txn_offsets::complete(shard, tp.partition, producer_id, commit);
+    let codes = coord
+        .topics
+        .write_markers(producer_id, epoch, commit, &parts)
+        .await;
+    for (tp, code) in parts.iter().zip(&codes) {
+        if *code == errors::NONE && &*tp.topic == crate::group::OFFSETS_TOPIC {
+            crate::group::txn_offsets::complete(&coord.groups, tp.partition, producer_id, commit);
         }
     }
     codes

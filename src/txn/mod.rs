@@ -6,6 +6,9 @@
 //! (Kafka's hash of the id) and is coordinated by the core owning that partition, which keeps
 //! its state in memory and makes every change durable in that partition before answering.
 //!
+//! Each core's [`Coordinator`] reaches the partition store only through [`InternalTopics`] and
+//! other cores through [`Mesh`]; transaction calls run against it.
+//!
 //! - [`calls`]: the calls other cores send the coordinating core, one type per request.
 //! - [`coordinator`]: InitProducerId, AddPartitionsToTxn / AddOffsetsToTxn, EndTxn.
 //! - [`markers`]: finishing a transaction (markers on the partitions' owning cores).
@@ -22,31 +25,95 @@ pub mod sweep;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
 
-use crate::shard::Shard;
+use crate::cluster::producer_ids::ProducerIds;
+use crate::config::Config;
+use crate::shard::internal::InternalTopics;
+use crate::shard::{EventFuture, Mesh, PartitionEvents};
+use crate::storage::PartitionLog;
 pub use state::{TxnMeta, TxnState};
 
 /// Name of the internal topic holding transaction state.
 pub const TXN_TOPIC: &str = "__transaction_state";
 
-/// The transactional ids one core coordinates.
-#[derive(Default)]
+/// The transaction coordinator of one core: the transactional ids it coordinates, and what it
+/// works through (internal topics, the mesh for markers on other cores, this core's group
+/// coordinator for transactional offsets, the producer id allocator). Transaction calls run
+/// against it.
 pub struct Coordinator {
     /// State by transactional id.
     pub txns: RefCell<HashMap<String, TxnMeta>>,
+    /// This core's internal topics (and the configuration and topic table).
+    pub topics: InternalTopics,
+    /// Calls to the cores owning a transaction's partitions.
+    pub mesh: Mesh,
+    /// This core's group coordinator: markers on `__consumer_offsets` settle its pending
+    /// transactional offsets.
+    pub groups: Rc<crate::group::Coordinator>,
+    /// This core's producer id allocator.
+    pub producer_ids: Rc<ProducerIds>,
 }
 
-/// Partition of `__transaction_state` holding `txn_id` (by the topic's actual partition count).
-pub fn partition_of(shard: &Shard, txn_id: &str) -> i32 {
-    let n = shard
-        .topic_table()
+impl Coordinator {
+    /// A coordinator with no transactional ids yet.
+    pub fn new(
+        topics: InternalTopics,
+        mesh: Mesh,
+        groups: Rc<crate::group::Coordinator>,
+        producer_ids: Rc<ProducerIds>,
+    ) -> Rc<Coordinator> {
+        Rc::new(Coordinator {
+            txns: RefCell::new(HashMap::new()),
+            topics,
+            mesh,
+            groups,
+            producer_ids,
+        })
+    }
+
+    /// The current broker configuration.
+    pub fn config(&self) -> Arc<Config> {
+        self.topics.config()
+    }
+}
+
+impl PartitionEvents for Coordinator {
+    fn partition_opened<'a>(
+        &'a self,
+        topic: &'a str,
+        partition: i32,
+        log: &'a Rc<PartitionLog>,
+    ) -> EventFuture<'a> {
+        Box::pin(async move {
+            if topic == TXN_TOPIC {
+                store::load(self, partition, log).await;
+            }
+        })
+    }
+
+    fn topics_deleted<'a>(&'a self, _topics: &'a [String]) -> EventFuture<'a> {
+        Box::pin(async {})
+    }
+}
+
+/// Partition of `__transaction_state` holding `txn_id` (by the topic's actual partition count
+/// in `table`).
+pub fn partition_in(table: &crate::cluster::TopicTable, config: &Config, txn_id: &str) -> i32 {
+    let n = table
         .get(TXN_TOPIC)
         .map(|t| t.partitions.len() as i32)
-        .unwrap_or(shard.config().txns.state_partitions);
+        .unwrap_or(config.txns.state_partitions);
     crate::group::records::partition_for(txn_id, n)
 }
 
+/// Partition of `__transaction_state` holding `txn_id` (see [`partition_in`]).
+pub fn partition_of(coord: &Coordinator, txn_id: &str) -> i32 {
+    partition_in(&coord.topics.topic_table(), &coord.config(), txn_id)
+}
+
 /// Whether this core can serve transactional ids of `partition` (its log is open here).
-pub fn serves(shard: &Shard, partition: i32) -> bool {
-    shard.log(TXN_TOPIC, partition).is_some()
+pub fn serves(coord: &Coordinator, partition: i32) -> bool {
+    coord.topics.is_open_here(TXN_TOPIC, partition)
 }

@@ -2,23 +2,23 @@
 //! partition of `__transaction_state`, synced before the change is answered, and replayed when
 //! the owning core opens the partition at startup.
 
-use std::rc::Rc;
-
 use super::records::{self, TxnValue};
 use super::state::TxnMeta;
+use super::Coordinator;
 use super::TXN_TOPIC;
 use crate::errors;
 use crate::shard::internal::{self, InternalWriteError};
-use crate::shard::Shard;
 use crate::storage::PartitionLog;
 
 /// Writes the state of `m` and waits until it is durable. Errors are Kafka codes.
-pub async fn persist(shard: &Rc<Shard>, m: &TxnMeta) -> Result<(), i16> {
+pub async fn persist(coord: &Coordinator, m: &TxnMeta) -> Result<(), i16> {
     let entry = (
         records::encode_key(&m.txn_id),
         Some(records::encode_value(&TxnValue::of(m))),
     );
-    internal::append_records(shard, TXN_TOPIC, m.partition, vec![entry], None)
+    coord
+        .topics
+        .append(TXN_TOPIC, m.partition, vec![entry], None)
         .await
         .map_err(|e| match e {
             InternalWriteError::NotHere => errors::NOT_COORDINATOR,
@@ -28,13 +28,13 @@ pub async fn persist(shard: &Rc<Shard>, m: &TxnMeta) -> Result<(), i16> {
 
 /// Replays partition `partition` of `__transaction_state` into this core's coordinator.
 /// Transactions found decided but unfinished are finished by the sweep.
-pub async fn load(shard: &Rc<Shard>, partition: i32, log: &PartitionLog) {
+pub async fn load(coord: &Coordinator, partition: i32, log: &PartitionLog) {
     let mut loaded = 0usize;
     internal::replay(log, TXN_TOPIC, |r| {
         let Some(id) = r.key.and_then(records::decode_key) else {
             return;
         };
-        let mut txns = shard.txns.txns.borrow_mut();
+        let mut txns = coord.txns.borrow_mut();
         match r.value.and_then(records::decode_value) {
             Some(v) => {
                 let m = txns

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use super::markers;
 use super::state::{now_ms, TxnState};
-use crate::shard::Shard;
+use super::Coordinator;
 
 /// Runs the sweep on this core until the executor stops.
-pub fn start(shard: &Rc<Shard>) {
-    let s = shard.clone();
+pub fn start(coord: &Rc<Coordinator>) {
+    let s = coord.clone();
     glommio::spawn_local(async move {
         let every = Duration::from_millis(s.config().txns.abort_check_interval_ms.max(10));
         // The first pass comes soon, to finish what a crash left undone.
@@ -24,11 +24,11 @@ pub fn start(shard: &Rc<Shard>) {
     .detach();
 }
 
-fn sweep_once(shard: &Rc<Shard>) {
+fn sweep_once(coord: &Rc<Coordinator>) {
     let now = now_ms();
     let mut to_abort = Vec::new();
     let mut to_resume = Vec::new();
-    for (id, m) in shard.txns.txns.borrow().iter() {
+    for (id, m) in coord.txns.borrow().iter() {
         if m.busy {
             continue;
         }
@@ -42,12 +42,12 @@ fn sweep_once(shard: &Rc<Shard>) {
         }
     }
     for id in to_resume {
-        let s = shard.clone();
+        let s = coord.clone();
         glommio::spawn_local(async move { markers::resume(&s, &id).await }).detach();
     }
     for id in to_abort {
         tracing::info!(txn_id = %id, "aborting transaction past its timeout");
-        let s = shard.clone();
+        let s = coord.clone();
         glommio::spawn_local(async move {
             let _ = markers::finish(&s, &id, false, true).await;
         })

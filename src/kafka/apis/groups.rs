@@ -66,7 +66,7 @@ pub async fn forward<C: CoreCall>(
     if !ensure_offsets_topic(shard).await {
         return Err(errors::COORDINATOR_NOT_AVAILABLE);
     }
-    let partition = group::partition_of(shard, group);
+    let partition = group::partition_in(&shard.topic_table(), &shard.config(), group);
     let Some(core) = shard.owner_of(OFFSETS_TOPIC, partition) else {
         return Err(errors::COORDINATOR_NOT_AVAILABLE);
     };

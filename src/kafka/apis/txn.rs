@@ -38,7 +38,7 @@ async fn forward<C: CoreCall>(shard: &Rc<Shard>, txn_id: &str, call: C) -> Resul
     if !ensure_txn_topic(shard).await {
         return Err(errors::COORDINATOR_NOT_AVAILABLE);
     }
-    let partition = txn::partition_of(shard, txn_id);
+    let partition = txn::partition_in(&shard.topic_table(), &shard.config(), txn_id);
     let Some(core) = shard.owner_of(TXN_TOPIC, partition) else {
         return Err(errors::COORDINATOR_NOT_AVAILABLE);
     };
@@ -170,7 +170,11 @@ pub async fn add_offsets_to_txn(ctx: &RequestContext, req: AddOffsetsToTxnReques
     resp.error_code = if !ensure_offsets_topic(shard).await {
         errors::COORDINATOR_NOT_AVAILABLE
     } else {
-        let partition = crate::group::partition_of(shard, req.group_id.0.as_str());
+        let partition = crate::group::partition_in(
+            &shard.topic_table(),
+            &shard.config(),
+            req.group_id.0.as_str(),
+        );
         let c = add_partitions(
             shard,
             req.transactional_id.0.as_str(),

@@ -155,7 +155,7 @@ pub async fn describe(ctx: &RequestContext, req: DescribeTransactionsRequest) ->
     let mut resp = DescribeTransactionsResponse::default();
     let have_topic = ensure_txn_topic(shard).await;
     for id in &req.transactional_ids {
-        let partition = txn::partition_of(shard, id.0.as_str());
+        let partition = txn::partition_in(&shard.topic_table(), &shard.config(), id.0.as_str());
         let owner = shard.owner_of(TXN_TOPIC, partition).filter(|_| have_topic);
         let Some(core) = owner else {
             resp.transaction_states
