@@ -145,9 +145,12 @@ fn http_errors_do_not_harm_the_listener_or_the_broker() {
     half.write_all(b"GET /met").unwrap();
     drop(half);
     // Still serving, and so is the broker.
-    let (status, body) = get(mport, "/metrics");
+    let (status, _) = get(mport, "/metrics");
     assert_eq!(status, 200);
-    assert!(body.lines().any(|l| l == "runnel_ready 1"), "{body}");
+    // Ready again at once, or as soon as a core that a loaded machine held back ticks again.
+    scrape_until(mport, "runnel_ready 1", |s| {
+        value(s, "runnel_ready", &[]) == 1.0
+    });
     client::create_topic(&b.bootstrap(), "still-up", 1);
     // HEAD answers the headers only.
     let (status, body) = http_raw(mport, b"HEAD /health HTTP/1.0\r\n\r\n");
