@@ -152,9 +152,11 @@ impl PartitionLog {
             let seg = st.segments.last().ok_or_else(no_segment)?;
             (seg.file.clone(), seg.size)
         };
-        fault::fdatasync_segment(&self.dir, &file).await?;
-        // Give back the preallocated space past the data; reads of a closed segment stop there.
+        // Give back the preallocated space and the padding past the data; reads of a closed
+        // segment stop there. Trimmed before the sync, so that the trim is durable too: after a
+        // power loss the closed segment must not end in zeros that read as a corrupt batch.
         file.truncate(size).await?;
+        fault::fdatasync_segment(&self.dir, &file).await?;
         let indexes = {
             let mut st = self.st.borrow_mut();
             let seg = st.segments.last_mut().ok_or_else(no_segment)?;

@@ -64,8 +64,10 @@ impl PartitionLog {
             fault::remove_files(vec![tmp]).await;
             return Ok(None);
         }
-        fault::fdatasync_segment(&self.dir, &out.file).await?;
+        // Trimmed to its data before the sync, so that the trim is durable too: a segment opened
+        // after a power loss must not end in zero padding that reads as a corrupt batch.
         out.file.truncate(out.size).await?;
+        fault::fdatasync_segment(&self.dir, &out.file).await?;
         self.swap_in(s, out, &tmp).await
     }
 

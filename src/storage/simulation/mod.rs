@@ -91,15 +91,29 @@ pub fn run_seed(seed: u64) -> Result<Report, String> {
     crate::open_files::reset(2 + rng.below(6) as usize);
     crate::disk::install(Rc::new(SimHandle(disk.clone())));
     crate::clock::simulate(Some(1_700_000_000_000));
+    // A quarter of the seeds run a compacted log (keys k0..k15), with the cleaner as one of
+    // the random steps.
+    let compact = rng.below(4) == 0;
     let cfg = LogConfig {
         segment_bytes: 2048 + rng.below(8192),
         index_interval_bytes: 256,
         flush_messages: 1,
-        retention_bytes: if rng.below(2) == 0 { -1 } else { 16 << 10 },
+        retention_bytes: if compact || rng.below(2) == 0 {
+            -1
+        } else {
+            16 << 10
+        },
         retention_ms: -1,
+        delete: !compact,
+        compact,
+        min_cleanable_ratio: 0.1,
         ..LogConfig::default()
     };
-    let mut model = Model::default();
+    let mut model = if compact {
+        Model::compacted()
+    } else {
+        Model::default()
+    };
     let mut report = Report::default();
     let lifetimes = 2 + rng.below(4) as u32;
     let result = (|| {
@@ -191,8 +205,9 @@ fn lifetime(
     // Opening and the check after a restart run on a disk that does not fail.
     let saved = disk_faults_off(disk);
     let cfg = cfg.clone();
+    let cfg = &cfg;
     executor().run(async {
-        let log = open(&cfg).await?;
+        let log = open(cfg).await?;
         model.check_log(&log).await?;
         disk.set_faults(saved);
         for _ in 0..steps {
@@ -213,6 +228,10 @@ fn lifetime(
                     if let Ok(s) = log.delete_records(to).await {
                         model.started_at(s);
                     }
+                }
+                _ if cfg.compact => {
+                    crate::clock::sleep(std::time::Duration::from_millis(rng.below(60_000))).await;
+                    let _ = log.compact(crate::clock::now_ms(), 1 << 20).await;
                 }
                 _ => {
                     crate::clock::sleep(std::time::Duration::from_millis(rng.below(60_000))).await;

@@ -23,11 +23,42 @@ pub struct Model {
     acked: BTreeMap<i64, (i64, Bytes)>,
     /// The log start offset may not go below this (acknowledged DeleteRecords and retention).
     min_start: i64,
+    /// The log is compacted: batches may be rewritten and offsets thinned, so the checks are
+    /// per key (the newest acknowledged record of every key, or a newer one, stays readable).
+    compacted: bool,
+    /// Per key, the newest acknowledged record: (offset, value).
+    newest: BTreeMap<Bytes, (i64, Option<Bytes>)>,
+}
+
+/// The records of a valid batch as (offset, key, value), offsets from `base`.
+fn records_of(b: &Bytes, base: i64) -> Vec<(i64, Option<Bytes>, Option<Bytes>)> {
+    let info = batch::peek_header(b, 0).expect("a whole batch");
+    let set = crate::validate::decode(b, &info, crate::validate::Origin::Stored)
+        .expect("a batch that passed its checks decodes");
+    set.records
+        .into_iter()
+        .map(|r| (base + (r.offset - info.base_offset), r.key, r.value))
+        .collect()
 }
 
 impl Model {
+    /// A model of a compacted log (`cleanup.policy=compact`).
+    pub fn compacted() -> Model {
+        Model {
+            compacted: true,
+            ..Model::default()
+        }
+    }
+
     /// Records an acknowledged batch written at `base`.
     pub fn ack(&mut self, base: i64, data: &Bytes) {
+        if self.compacted {
+            for (offset, key, value) in records_of(data, base) {
+                if let Some(k) = key {
+                    self.newest.insert(k, (offset, value));
+                }
+            }
+        }
         let info = batch::peek_header(data, 0).expect("a batch the simulator built");
         self.acked.insert(
             base,
@@ -91,7 +122,13 @@ impl Model {
                 ));
             }
             if let Some(e) = expect_base {
-                if info.base_offset != e {
+                if self.compacted && info.base_offset < e {
+                    return Err(format!(
+                        "read at {offset}: batch at {} overlaps one ending at {e}",
+                        info.base_offset
+                    ));
+                }
+                if !self.compacted && info.base_offset != e {
                     return Err(format!(
                         "read at {offset}: batch at {} follows one ending at {e} (offsets not dense)",
                         info.base_offset
@@ -104,6 +141,9 @@ impl Model {
                 ));
             }
             expect_base = Some(info.next_offset());
+            if self.compacted {
+                continue;
+            }
             if let Some((next, body)) = self.acked.get(&info.base_offset) {
                 if *next != info.next_offset() || &b[COMPARED_FROM..] != body {
                     return Err(format!(
@@ -133,6 +173,7 @@ impl Model {
             ));
         }
         let mut seen: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut keys: BTreeMap<Bytes, (i64, Option<Bytes>)> = BTreeMap::new();
         let mut at = start;
         let mut count = 0;
         while at < hwm {
@@ -153,8 +194,15 @@ impl Model {
             }
             for b in &self.check_read(at, &batches)? {
                 let info = batch::peek_header(b, 0).expect("checked");
+                if self.compacted {
+                    for (offset, key, value) in records_of(b, info.base_offset) {
+                        if let Some(k) = key {
+                            keys.insert(k, (offset, value));
+                        }
+                    }
+                }
                 if let Some(&prev_end) = seen.values().next_back() {
-                    if info.base_offset != prev_end {
+                    if !self.compacted && info.base_offset != prev_end {
                         return Err(format!(
                             "offsets not dense: batch at {} after data ending at {prev_end}",
                             info.base_offset
@@ -165,6 +213,24 @@ impl Model {
                 at = info.next_offset();
                 count += 1;
             }
+        }
+        if self.compacted {
+            for (k, (offset, value)) in &self.newest {
+                if *offset < start {
+                    continue;
+                }
+                match keys.get(k) {
+                    Some((o, _)) if o > offset => {}
+                    Some((o, v)) if o == offset && v == value => {}
+                    found => {
+                        return Err(format!(
+                            "key {k:?}: newest acknowledged record at {offset}, the log has {:?}",
+                            found.map(|(o, _)| o)
+                        ))
+                    }
+                }
+            }
+            return Ok(count);
         }
         for (&base, &(next, _)) in self.acked.range(start..) {
             if seen.get(&base) != Some(&next) {
