@@ -8,7 +8,7 @@ use kafka_protocol::messages::delete_records_response::{
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, ResponseKind};
 
-use super::routing::scatter_answered;
+use super::plan::PartitionPlan;
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::handlers::DeleteRecordsCall;
@@ -17,26 +17,27 @@ use crate::shard::messages::TopicPartition;
 /// Handles DeleteRecords.
 pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> ResponseKind {
     let shard = &ctx.shard;
-    let mut items = Vec::new();
+    let mut plan = PartitionPlan::new();
     for t in &req.topics {
         let name: Arc<str> = Arc::from(t.name.0.as_str());
         for p in &t.partitions {
-            items.push(match shard.owner_of(&name, p.partition_index) {
-                None => Err((errors::UNKNOWN_TOPIC_OR_PARTITION, -1)),
+            match shard.owner_of(&name, p.partition_index) {
+                None => plan.answer((errors::UNKNOWN_TOPIC_OR_PARTITION, -1)),
                 Some(owner) => {
                     let tp = TopicPartition {
                         topic: name.clone(),
                         partition: p.partition_index,
                     };
-                    Ok((owner, (tp, p.offset)))
+                    plan.send(owner, (tp, p.offset))
                 }
-            });
+            };
         }
     }
-    let answers = scatter_answered(shard, items, DeleteRecordsCall, || {
-        (errors::NOT_LEADER_OR_FOLLOWER, -1)
-    })
-    .await;
+    let answers = plan
+        .run(shard, DeleteRecordsCall, || {
+            (errors::NOT_LEADER_OR_FOLLOWER, -1)
+        })
+        .await;
     let mut it = answers.into_iter();
     let mut resp = DeleteRecordsResponse::default();
     for t in &req.topics {

@@ -1,5 +1,6 @@
-//! Fetch: reads whole batches from the owning cores, long-polls until `min_bytes` are available
-//! or `max_wait_ms` passes (the owner that sees data first answers with it, see
+//! Fetch: reads whole batches from the owning cores (one [`PartitionPlan`], run once per read;
+//! its per-core shares are also what the long poll waits on), long-polls until `min_bytes` are
+//! available or `max_wait_ms` passes (the owner that sees data first answers with it, see
 //! [`crate::shard::long_poll`]), and returns the records as the cached `Bytes` slices
 //! themselves (see [`crate::kafka::rope`]).
 
@@ -15,7 +16,7 @@ use kafka_protocol::messages::fetch_response::{
 };
 use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind};
 
-use super::routing::scatter;
+use super::plan::PartitionPlan;
 use crate::errors;
 use crate::kafka::dispatch::{Reply, RequestContext};
 use crate::kafka::rope::{records_field, Substitutions};
@@ -28,12 +29,14 @@ use crate::shard::Shard;
 /// Longest long-poll honoured, whatever the client asks.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
 
+/// Where a partition's answer goes in the response.
 struct Slot {
     topic_index: usize,
     partition: i32,
-    /// Owner core and the part, or an early error code.
-    target: Result<(usize, FetchPart), i16>,
 }
+
+/// The fetch's partitions: answered at once with an error, or a part for the owning core.
+type FetchPlan = PartitionPlan<FetchPart, FetchResult>;
 
 /// Handles Fetch.
 pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
@@ -42,6 +45,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     let use_ids = ctx.version >= 13;
     let mut topics_out: Vec<FetchableTopicResponse> = Vec::new();
     let mut slots: Vec<Slot> = Vec::new();
+    let mut plan = FetchPlan::new();
     for ft in &req.topics {
         let meta = if use_ids {
             table.by_id(ft.topic_id)
@@ -54,12 +58,12 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
         let ti = topics_out.len();
         topics_out.push(tr);
         for fp in &ft.partitions {
-            let target = match meta {
-                None if use_ids => Err(errors::UNKNOWN_TOPIC_ID),
-                None => Err(errors::UNKNOWN_TOPIC_OR_PARTITION),
+            match meta {
+                None if use_ids => plan.answer(FetchResult::error(errors::UNKNOWN_TOPIC_ID)),
+                None => plan.answer(FetchResult::error(errors::UNKNOWN_TOPIC_OR_PARTITION)),
                 Some(m) => match shard.owner_of(&m.name, fp.partition) {
-                    None => Err(errors::UNKNOWN_TOPIC_OR_PARTITION),
-                    Some(owner) => Ok((
+                    None => plan.answer(FetchResult::error(errors::UNKNOWN_TOPIC_OR_PARTITION)),
+                    Some(owner) => plan.send(
                         owner,
                         FetchPart {
                             tp: TopicPartition {
@@ -69,13 +73,12 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
                             offset: fp.fetch_offset,
                             max_bytes: fp.partition_max_bytes.max(0) as usize,
                         },
-                    )),
+                    ),
                 },
             };
             slots.push(Slot {
                 topic_index: ti,
                 partition: fp.partition,
-                target,
             });
         }
     }
@@ -84,17 +87,17 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
     let committed = req.isolation_level == 1;
-    let mut results = read_all(shard, &slots, max_bytes, committed).await;
+    let mut results = read_all(shard, &plan, max_bytes, committed).await;
     loop {
         let total: usize = results.iter().map(|r| r.bytes()).sum();
         let any_error = results.iter().any(|r| r.error_code != errors::NONE);
         if total >= min_bytes.max(1) || any_error || Instant::now() >= deadline {
             break;
         }
-        let answered = wait_and_read(shard, &slots, &mut results, max_bytes, committed, deadline);
+        let answered = wait_and_read(shard, &plan, &mut results, max_bytes, committed, deadline);
         if !answered.await {
             // No owner answered (none to wait on, or an owner core gone): read once more.
-            results = read_all(shard, &slots, max_bytes, committed).await;
+            results = read_all(shard, &plan, max_bytes, committed).await;
             break;
         }
     }
@@ -140,28 +143,15 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     }
 }
 
+/// Reads every partition of the plan once (the partitions answered at once keep their error).
 async fn read_all(
     shard: &Rc<Shard>,
-    slots: &[Slot],
+    plan: &FetchPlan,
     max_bytes: usize,
     committed: bool,
 ) -> Vec<FetchResult> {
-    let mut out: Vec<Option<FetchResult>> = Vec::with_capacity(slots.len());
-    let mut items = Vec::new();
-    let mut where_: Vec<usize> = Vec::new();
-    for (i, s) in slots.iter().enumerate() {
-        match &s.target {
-            Err(code) => out.push(Some(FetchResult::error(*code))),
-            Ok((owner, part)) => {
-                out.push(None);
-                items.push((*owner, part.clone()));
-                where_.push(i);
-            }
-        }
-    }
-    let got = scatter(
+    plan.run_again(
         shard,
-        items,
         |parts| FetchCall {
             parts,
             max_bytes,
@@ -169,25 +159,11 @@ async fn read_all(
         },
         || FetchResult::error(errors::NOT_LEADER_OR_FOLLOWER),
     )
-    .await;
-    for (i, r) in where_.into_iter().zip(got) {
-        out[i] = Some(r);
-    }
-    out.into_iter()
-        .map(|r| r.unwrap_or_else(|| FetchResult::error(errors::UNKNOWN_SERVER_ERROR)))
-        .collect()
+    .await
 }
 
 /// What one owner core answers a long poll with.
 type Answer = Result<Vec<FetchResult>, Unavailable>;
-
-/// One owner core's share of a long poll: its partitions, as indexes into the slots.
-struct OwnerWait {
-    owner: usize,
-    slots: Vec<usize>,
-    parts: Vec<FetchPart>,
-    watch: Vec<i64>,
-}
 
 /// Long-polls every owner core of the fetch until one of them sees data past what `results`
 /// holds (or the deadline passes), then cancels the other cores' waits, which answer at once
@@ -195,39 +171,13 @@ struct OwnerWait {
 /// when no core answered with results (an owner core gone).
 async fn wait_and_read(
     shard: &Rc<Shard>,
-    slots: &[Slot],
+    plan: &FetchPlan,
     results: &mut [FetchResult],
     max_bytes: usize,
     committed: bool,
     deadline: Instant,
 ) -> bool {
-    let mut owners: Vec<OwnerWait> = Vec::new();
-    for (i, (s, r)) in slots.iter().zip(results.iter()).enumerate() {
-        if let Ok((owner, part)) = &s.target {
-            // Wake when the high watermark (or last stable offset) passes what this read saw.
-            let seen = if committed {
-                r.last_stable_offset
-            } else {
-                r.high_watermark
-            };
-            let at = match owners.iter().position(|o| o.owner == *owner) {
-                Some(k) => k,
-                None => {
-                    owners.push(OwnerWait {
-                        owner: *owner,
-                        slots: Vec::new(),
-                        parts: Vec::new(),
-                        watch: Vec::new(),
-                    });
-                    owners.len() - 1
-                }
-            };
-            let o = &mut owners[at];
-            o.slots.push(i);
-            o.parts.push(part.clone());
-            o.watch.push(part.offset.max(seen));
-        }
-    }
+    let owners = plan.shares();
     if owners.is_empty() {
         glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
         return false;
@@ -237,19 +187,34 @@ async fn wait_and_read(
         .map(|_| shard.long_polls.new_key(shard.id))
         .collect();
     let mut waits: Vec<Option<Pin<Box<dyn Future<Output = Answer>>>>> = owners
-        .iter_mut()
+        .iter()
         .zip(&keys)
         .map(|(o, &key)| {
             let s = shard.clone();
+            // Wake when the high watermark (or last stable offset) passes what the read saw.
+            let watch = o
+                .slots
+                .iter()
+                .zip(&o.parts)
+                .map(|(&i, part)| {
+                    let r = &results[i];
+                    let seen = if committed {
+                        r.last_stable_offset
+                    } else {
+                        r.high_watermark
+                    };
+                    part.offset.max(seen)
+                })
+                .collect();
             let call = WaitAndFetchCall {
-                parts: std::mem::take(&mut o.parts),
-                watch: std::mem::take(&mut o.watch),
+                parts: o.parts.clone(),
+                watch,
                 max_bytes,
                 committed,
                 deadline,
                 key,
             };
-            let owner = o.owner;
+            let owner = o.core;
             Some(Box::pin(async move { s.call(owner, call).await })
                 as Pin<Box<dyn Future<Output = Answer>>>)
         })
@@ -271,7 +236,7 @@ async fn wait_and_read(
         if w.is_none() {
             continue;
         }
-        let (owner, key) = (owners[k].owner, keys[k]);
+        let (owner, key) = (owners[k].core, keys[k]);
         if owner == shard.id {
             shard.long_polls.cancel(key);
         } else {

@@ -7,7 +7,7 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
 
-use super::routing::scatter_answered;
+use super::plan::PartitionPlan;
 use crate::errors;
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::handlers::ListOffsetsCall;
@@ -24,13 +24,13 @@ fn failed(code: i16) -> OffsetAnswer {
 /// Handles ListOffsets.
 pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKind {
     let shard = &ctx.shard;
-    let mut items = Vec::new();
+    let mut plan = PartitionPlan::new();
     for t in &req.topics {
         let name: Arc<str> = Arc::from(t.name.0.as_str());
         for p in &t.partitions {
-            items.push(match shard.owner_of(&name, p.partition_index) {
-                None => Err(failed(errors::UNKNOWN_TOPIC_OR_PARTITION)),
-                Some(owner) => Ok((
+            match shard.owner_of(&name, p.partition_index) {
+                None => plan.answer(failed(errors::UNKNOWN_TOPIC_OR_PARTITION)),
+                Some(owner) => plan.send(
                     owner,
                     OffsetQuery {
                         tp: TopicPartition {
@@ -40,14 +40,15 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKi
                         timestamp: p.timestamp,
                         committed: ctx.version >= 2 && req.isolation_level == 1,
                     },
-                )),
-            });
+                ),
+            };
         }
     }
-    let answers = scatter_answered(shard, items, ListOffsetsCall, || {
-        failed(errors::NOT_LEADER_OR_FOLLOWER)
-    })
-    .await;
+    let answers = plan
+        .run(shard, ListOffsetsCall, || {
+            failed(errors::NOT_LEADER_OR_FOLLOWER)
+        })
+        .await;
     let mut it = answers.into_iter();
     let mut resp = ListOffsetsResponse::default();
     for t in &req.topics {

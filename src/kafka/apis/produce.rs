@@ -1,6 +1,6 @@
 //! Produce: validates each partition's batches (framing, magic, CRC, size) on the receiving
-//! core, forwards them to the owning cores, and answers once they are durable (acks 1 / -1) or
-//! immediately without a response (acks 0).
+//! core, forwards them to the owning cores (one [`PartitionPlan`]), and answers once they are
+//! durable (acks 1 / -1) or immediately without a response (acks 0).
 //!
 //! From v13 (KIP-516) topics are addressed by topic id: the id is resolved through the topic
 //! table, an unknown id fails each of its partitions with UNKNOWN_TOPIC_ID, and the response
@@ -17,9 +17,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::Decodable;
 
+use super::plan::PartitionPlan;
 use super::produce_errors::Refusals;
 use super::produce_policy::prepare;
-use super::routing::scatter;
 use crate::errors;
 use crate::kafka::dispatch::{self, Outcome, Reply, RequestContext};
 use crate::shard::handlers::ProduceCall;
@@ -42,11 +42,10 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<Respons
 
 async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
     let acks = req.acks;
-    // One entry per partition in request order: either an early error or work for an owner.
-    let mut early: Vec<Option<ProduceResult>> = Vec::new();
+    // One entry per partition in request order: answered at once, or a part for its owner.
+    let mut plan: PartitionPlan<ProducePart, ProduceResult> = PartitionPlan::new();
     let mut append_times: Vec<Option<i64>> = Vec::new();
     let mut refusals = Refusals::default();
-    let mut work: Vec<(usize, (usize, ProducePart))> = Vec::new();
     let mut shape: Vec<(&TopicProduceData, Vec<i32>)> = Vec::new();
     let table = (version >= 13).then(|| shard.topic_table());
     for topic in &req.topic_data {
@@ -60,29 +59,28 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
         let mut parts = Vec::new();
         for p in &topic.partition_data {
             parts.push(p.index);
-            let slot = early.len();
+            let slot = plan.len();
             append_times.push(None);
             if !(-1..=1).contains(&acks) {
-                early.push(Some(failed(errors::INVALID_REQUIRED_ACKS)));
+                plan.answer(failed(errors::INVALID_REQUIRED_ACKS));
                 continue;
             }
             let Some(name) = &name else {
-                early.push(Some(failed(errors::UNKNOWN_TOPIC_ID)));
+                plan.answer(failed(errors::UNKNOWN_TOPIC_ID));
                 continue;
             };
             if &**name == crate::group::OFFSETS_TOPIC || &**name == crate::txn::TXN_TOPIC {
                 // Only the group coordinator writes the internal topic, as on Kafka.
-                early.push(Some(failed(errors::INVALID_TOPIC_EXCEPTION)));
+                plan.answer(failed(errors::INVALID_TOPIC_EXCEPTION));
                 continue;
             }
             let Some(owner) = shard.owner_of(name, p.index) else {
-                early.push(Some(failed(errors::UNKNOWN_TOPIC_OR_PARTITION)));
+                plan.answer(failed(errors::UNKNOWN_TOPIC_OR_PARTITION));
                 continue;
             };
             let payload = p.records.clone().unwrap_or_default();
             match prepare(&shard.produce_policy(name), acks, payload, (name, p.index)) {
                 Ok(ready) => {
-                    early.push(None);
                     append_times[slot] = ready.log_append_time;
                     let tp = TopicPartition {
                         topic: name.clone(),
@@ -93,35 +91,32 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
                         batches: ready.batches,
                         payload: ready.payload,
                     };
-                    work.push((owner, (slot, part)));
+                    plan.send(owner, part);
                 }
-                Err(r) => early.push(Some(failed(refusals.keep(slot, r)))),
+                Err(r) => {
+                    plan.answer(failed(refusals.keep(slot, r)));
+                }
             }
         }
         shape.push((topic, parts));
     }
-    let slots: Vec<usize> = work.iter().map(|(_, (s, _))| *s).collect();
-    let items: Vec<(usize, ProducePart)> = work.into_iter().map(|(o, (_, p))| (o, p)).collect();
     let timeout_ms = req.timeout_ms;
-    let results = scatter(
-        shard,
-        items,
-        |parts| ProduceCall {
-            acks,
-            timeout_ms,
-            parts,
-        },
-        || failed(errors::NOT_LEADER_OR_FOLLOWER),
-    )
-    .await;
-    for (slot, r) in slots.into_iter().zip(results) {
-        early[slot] = Some(r);
-    }
+    let results = plan
+        .run(
+            shard,
+            |parts| ProduceCall {
+                acks,
+                timeout_ms,
+                parts,
+            },
+            || failed(errors::NOT_LEADER_OR_FOLLOWER),
+        )
+        .await;
     if acks == 0 {
         return None;
     }
     let mut resp = ProduceResponse::default();
-    let mut it = early.into_iter().zip(append_times).enumerate();
+    let mut it = results.into_iter().zip(append_times).enumerate();
     for (topic, parts) in shape {
         let mut t = TopicProduceResponse::default();
         if version >= 13 {
@@ -130,8 +125,9 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
             t.name = topic.name.clone();
         }
         for index in parts {
-            let (slot, (r, append_time)) = it.next().unwrap_or((usize::MAX, (None, None)));
-            let r = r.unwrap_or(failed(errors::UNKNOWN_SERVER_ERROR));
+            let (slot, (r, append_time)) = it
+                .next()
+                .unwrap_or((usize::MAX, (failed(errors::UNKNOWN_SERVER_ERROR), None)));
             let mut pr = PartitionProduceResponse::default();
             pr.index = index;
             pr.error_code = r.error_code;
