@@ -63,8 +63,11 @@ pub trait PartitionEvents {
     ) -> EventFuture<'a>;
 
     /// `topics` were deleted (or replaced by a new topic of the same name), once the new table
-    /// is installed on this core and their logs are closed.
-    fn topics_deleted<'a>(&'a self, topics: &'a [String]) -> EventFuture<'a>;
+    /// is installed on this core and their logs are closed. Nothing by default.
+    fn topics_deleted<'a>(&'a self, topics: &'a [String]) -> EventFuture<'a> {
+        let _ = topics;
+        Box::pin(async {})
+    }
 }
 
 /// The mesh as the coordinators see it: this core's id, the number of cores, and typed calls

@@ -92,10 +92,6 @@ impl PartitionEvents for Coordinator {
             }
         })
     }
-
-    fn topics_deleted<'a>(&'a self, _topics: &'a [String]) -> EventFuture<'a> {
-        Box::pin(async {})
-    }
 }
 
 /// Partition of `__transaction_state` holding `txn_id` (by the topic's actual partition count
