@@ -420,7 +420,13 @@ impl<T: Send + Sized> ConnectedReceiver<T> {
                 }
             }
             res => {
-                self.notifier.notify(false);
+                // RUNNEL PATCH (pop-notify): wake the producer's executor only when this pop
+                // made room in a full queue, the one case in which its sender can be waiting.
+                // Glommio woke it after every pop, a spurious wake-up per message whenever the
+                // producer's executor was parked. See RUNNEL-PATCHES.md.
+                if self.state.buffer.was_full_before_pop() {
+                    self.notifier.notify(false);
+                }
                 Poll::Ready(res)
             }
         }

@@ -399,6 +399,20 @@ impl<T> Consumer<T> {
     pub fn try_pop(&self) -> Option<T> {
         (*self.buffer).try_pop()
     }
+
+    /// RUNNEL PATCH (pop-notify): called right after a successful `try_pop`, whether the queue
+    /// was full before it, so that the producer may be waiting for room (its `free_space()`
+    /// read 0). The SeqCst fence orders this thread's head store before its tail load and pairs
+    /// with the fence the producer's executor issues before its last check of the channel and
+    /// parking (see RUNNEL-PATCHES.md). It may answer `true` when the producer refilled the
+    /// queue meanwhile: that only costs a spurious notification.
+    pub(crate) fn was_full_before_pop(&self) -> bool {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let buffer = &*self.buffer;
+        let tail = buffer.pcache.tail.load(Ordering::Relaxed);
+        let head = buffer.ccache.head.load(Ordering::Relaxed);
+        tail.wrapping_sub(head).wrapping_add(1) >= buffer.capacity
+    }
 }
 
 #[cfg(test)]

@@ -172,7 +172,6 @@ pub(crate) fn sendmsg_syscall(
 }
 
 mod dma_buffer;
-mod membarrier;
 pub(crate) mod source;
 pub(crate) mod sysfs;
 mod uring;
@@ -306,6 +305,12 @@ impl SleepNotifier {
     }
 
     pub(crate) fn notify(&self, force: bool) {
+        // RUNNEL PATCH (membarrier): every caller has just published something the sleeping
+        // executor checks before it parks (a queue push or pop, a disconnect, a foreign waker,
+        // a blocking-pool result). This fence pairs with the one in `Reactor::wait` after
+        // `prepare_to_sleep` (Dekker): either this thread sees `should_notify` set, or the
+        // sleeper's last check sees what was published. See RUNNEL-PATCHES.md.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self
             .should_notify
             .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)
