@@ -37,8 +37,8 @@ use crate::{
         self,
         blocking::{BlockingThreadOp, BlockingThreadPool},
         dma_buffer::{BufferStorage, DmaBuffer},
-        DirectIo, EnqueuedSource, EnqueuedStatus, InnerSource, IoBuffer,
-        PollableStatus, Source, SourceType, Statx, TimeSpec64,
+        DirectIo, EnqueuedSource, EnqueuedStatus, InnerSource, IoBuffer, PollableStatus, Source,
+        SourceType, Statx, TimeSpec64,
     },
     uring_sys::{self, IoRingOp},
     GlommioError, IoRequirements, IoStats, ReactorErrorKind, RingIoStats, TaskQueueHandle,
@@ -1223,6 +1223,9 @@ pub(crate) struct Reactor {
 
     latency_preemption_timeout_src: Cell<Option<Source>>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
+    // RUNNEL PATCH (timers): when `latency_preemption_timeout_src` holds a preemption timer
+    // (not a user timer), the instant it fires, so that `wait` can keep it armed.
+    latency_preemption_deadline: Cell<Option<Instant>>,
 
     link_fd: RawFd,
 
@@ -1354,6 +1357,7 @@ impl Reactor {
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
             throughput_preemption_timeout_src: Cell::new(None),
+            latency_preemption_deadline: Cell::new(None),
             blocking_thread,
             link_fd,
             notifier,
@@ -1814,22 +1818,38 @@ impl Reactor {
         // consume all events from the rings
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
-        // Cancel the old timer regardless of whether we can sleep:
-        // if we won't sleep, we will register the new timer with its new
-        // value.
+        // RUNNEL PATCH (timers): upstream cancelled both preemption timers and armed new ones
+        // on every call (up to five SQEs per call, two calls per wake-up: `poll_io` and
+        // `park`). Now a preemption timer that has not fired is kept when it would fire no
+        // later than the one this call would arm, and the throughput timer is kept until it
+        // fires. See RUNNEL-PATCHES.md.
         //
-        // But if we will sleep, there might be a timer registered that needs
-        // to be removed otherwise we'll wake up when it expires.
-        drop(self.latency_preemption_timeout_src.take());
+        // Cancel the old timer if we may sleep (`preempt_timer()` is `None`), since a timer
+        // registered then would wake us when it expires, or if it is a user timer, has fired,
+        // or would fire later than the new preemption timer.
+        let now = Instant::now();
+        let keep_latency_timer = match (preempt_timer(), self.latency_preemption_deadline.get()) {
+            (Some(preempt), Some(deadline)) => {
+                deadline <= now + preempt && !Self::fired(&self.latency_preemption_timeout_src)
+            }
+            _ => false,
+        };
+        if !keep_latency_timer {
+            self.latency_preemption_deadline.set(None);
+            drop(self.latency_preemption_timeout_src.take());
+        }
 
         // Schedule the throughput-based timeout immediately: it won't matter if we end
-        // up sleeping.
-        self.throughput_preemption_timeout_src.replace(Some(
-            main_ring.prepare_throughput_preemption_timer(
-                self.ring_depth() as u32,
-                self.eventfd_src.raw(),
-            ),
-        ));
+        // up sleeping. It counts the main ring's completions since it was armed, so a kept one
+        // fires at most once per `ring_depth` completions.
+        if Self::fired(&self.throughput_preemption_timeout_src) {
+            self.throughput_preemption_timeout_src.replace(Some(
+                main_ring.prepare_throughput_preemption_timer(
+                    self.ring_depth() as u32,
+                    self.eventfd_src.raw(),
+                ),
+            ));
+        }
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
@@ -1881,8 +1901,14 @@ impl Reactor {
         }
 
         if let Some(preempt) = preempt_timer() {
-            self.latency_preemption_timeout_src
-                .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
+            // RUNNEL PATCH (timers): keep the armed one (see above).
+            if self.latency_preemption_deadline.get().is_none() {
+                drop(self.latency_preemption_timeout_src.take());
+                self.latency_preemption_timeout_src
+                    .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
+                self.latency_preemption_deadline
+                    .set(Some(Instant::now() + preempt));
+            }
             flush_rings!(lat_ring, main_ring)?;
         }
 
@@ -1894,6 +1920,15 @@ impl Reactor {
         // need_preempt() should be false at this point. As soon as the next event
         // in the preempt ring completes, though, then it will be true.
         Ok(should_sleep)
+    }
+
+    /// RUNNEL PATCH (timers): whether the timer in `slot` has completed (fired or been
+    /// cancelled) or there is none, i.e. a new one must be armed.
+    fn fired(slot: &Cell<Option<Source>>) -> bool {
+        let src = slot.take();
+        let fired = src.as_ref().map_or(true, |s| s.result().is_some());
+        slot.set(src);
+        fired
     }
 
     pub(crate) fn flush_syscall_thread(&self) -> usize {
