@@ -14,7 +14,9 @@
 //! holding the call and comes back, in the same allocation, holding the reply. The receiving
 //! core spawns one task per call (the call's future lives in that task, unboxed) and sends the
 //! envelope back when it is done; the caller's mesh receiver hands it to the waiting call, which
-//! takes the typed reply out. A call to the caller's own core runs in place.
+//! takes the typed reply out. A call to the caller's own core runs in place. A call whose
+//! answer the caller does not need goes with [`Shard::cast`]: nothing comes back, which saves
+//! the calling core a wake-up per call.
 
 use std::any::{Any, TypeId};
 use std::future::Future;
@@ -75,21 +77,24 @@ struct Typed<C: CoreCall> {
 
 /// What the receiving core can do with an envelope without knowing its call type.
 trait Erased: Send {
-    /// Runs the call in a task of its own on `shard`'s core and sends the envelope back to
-    /// core `from` with the reply.
-    fn serve(self: Box<Self>, shard: Rc<Shard>, id: u64, from: usize);
+    /// Runs the call in a task of its own on `shard`'s core and, when `reply_to` names a call
+    /// id and a core, sends the envelope back to that core with the reply.
+    fn serve(self: Box<Self>, shard: Rc<Shard>, reply_to: Option<(u64, usize)>);
     /// For the caller, which knows the type, to take the reply out.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
 
 impl<C: CoreCall> Erased for Typed<C> {
-    fn serve(mut self: Box<Self>, shard: Rc<Shard>, id: u64, from: usize) {
+    fn serve(mut self: Box<Self>, shard: Rc<Shard>, reply_to: Option<(u64, usize)>) {
         glommio::spawn_local(async move {
             // Without the service (not registered on this core) the reply stays empty and the
             // caller gets `Unavailable`.
             if let (Some(call), Some(service)) = (self.call.take(), shard.service::<C::Service>()) {
                 self.reply = Some(call.run(&service).await);
             }
+            let Some((id, from)) = reply_to else {
+                return;
+            };
             let envelope = Envelope(self);
             let _ = shard
                 .senders
@@ -179,6 +184,28 @@ impl Shard {
         envelope.and_then(Envelope::reply::<C>).ok_or(Unavailable)
     }
 
+    /// Runs `call` on core `core` without waiting for it to finish: over the mesh nothing comes
+    /// back (the reply is dropped on the target core), so the calling core is not woken for an
+    /// answer it does not need. Returns once the call is on its way (or has run, on this core).
+    pub async fn cast<C: CoreCall<Reply = ()>>(
+        self: &Rc<Self>,
+        core: usize,
+        call: C,
+    ) -> Result<(), Unavailable> {
+        if core == self.id {
+            return self.call(core, call).await;
+        }
+        let msg = MeshMessage::Cast {
+            envelope: Envelope::new(call),
+        };
+        self.senders
+            .send_to(core, msg)
+            .await
+            .map_err(|_| Unavailable)?;
+        crate::metrics::hooks::forwarded(core, None);
+        Ok(())
+    }
+
     /// Runs the call built by `make` on every core (this one included), one after another, and
     /// waits for all; the replies are dropped.
     pub async fn broadcast<C, F>(self: &Rc<Self>, make: F)
@@ -203,7 +230,10 @@ impl Shard {
                 while let Some(msg) = stream.recv().await {
                     match msg {
                         MeshMessage::Call { id, from, envelope } => {
-                            envelope.0.serve(me.clone(), id, from);
+                            envelope.0.serve(me.clone(), Some((id, from)));
+                        }
+                        MeshMessage::Cast { envelope } => {
+                            envelope.0.serve(me.clone(), None);
                         }
                         MeshMessage::Reply { id, envelope } => {
                             if let Some(tx) = me.pending.borrow_mut().remove(&id) {

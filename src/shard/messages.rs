@@ -149,6 +149,12 @@ pub enum MeshMessage {
         /// The call.
         envelope: Envelope,
     },
+    /// A call nobody waits for (see `Shard::cast`): run on the receiving core, its reply
+    /// dropped there, so no message (and no wake-up of the sender) comes back.
+    Cast {
+        /// The call.
+        envelope: Envelope,
+    },
     /// The answer to a call: the envelope it went out in, now holding the reply.
     Reply {
         /// Id of the call answered.

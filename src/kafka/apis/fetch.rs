@@ -242,7 +242,8 @@ async fn wait_and_read(
         } else {
             let s = shard.clone();
             glommio::spawn_local(async move {
-                let _ = s.call(owner, CancelWaitCall(key)).await;
+                // Nothing to wait for: the owner's answer to the long poll follows.
+                let _ = s.cast(owner, CancelWaitCall(key)).await;
             })
             .detach();
         }
