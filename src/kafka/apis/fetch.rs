@@ -87,15 +87,24 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
     let committed = req.isolation_level == 1;
-    let mut results = read_all(shard, &plan, max_bytes, committed).await;
+    let mut results = first_read(shard, &plan, max_bytes, committed, deadline).await;
     loop {
         let total: usize = results.iter().map(|r| r.bytes()).sum();
         let any_error = results.iter().any(|r| r.error_code != errors::NONE);
         if total >= min_bytes.max(1) || any_error || Instant::now() >= deadline {
             break;
         }
-        let answered = wait_and_read(shard, &plan, &mut results, max_bytes, committed, deadline);
-        if !answered.await {
+        let round = Round::Wait;
+        let answered = wait_and_read(
+            shard,
+            &plan,
+            &mut results,
+            max_bytes,
+            committed,
+            deadline,
+            round,
+        );
+        if answered.await == 0 {
             // No owner answered (none to wait on, or an owner core gone): read once more.
             results = read_all(shard, &plan, max_bytes, committed).await;
             break;
@@ -162,13 +171,54 @@ async fn read_all(
     .await
 }
 
+/// The fetch's first read. When every partition has an owner core, each owner reads and, with
+/// nothing to answer, long-polls in the same call ([`WaitAndFetchCall::read_first`]): one call
+/// per core instead of a read and then a wait. Otherwise (some partitions answered at once with
+/// an error, so the fetch will not wait) or when an owner does not answer, a plain read.
+async fn first_read(
+    shard: &Rc<Shard>,
+    plan: &FetchPlan,
+    max_bytes: usize,
+    committed: bool,
+    deadline: Instant,
+) -> Vec<FetchResult> {
+    let owners = plan.shares();
+    let owned: usize = owners.iter().map(|o| o.slots.len()).sum();
+    if !owners.is_empty() && owned == plan.len() {
+        let mut results = vec![FetchResult::error(errors::NONE); plan.len()];
+        let round = Round::ReadFirst;
+        let answered = wait_and_read(
+            shard,
+            plan,
+            &mut results,
+            max_bytes,
+            committed,
+            deadline,
+            round,
+        );
+        if answered.await == owners.len() {
+            return results;
+        }
+    }
+    read_all(shard, plan, max_bytes, committed).await
+}
+
+/// Whether a long-poll round reads before it waits ([`first_read`]) or waits past what the
+/// previous read saw.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Round {
+    ReadFirst,
+    Wait,
+}
+
 /// What one owner core answers a long poll with.
 type Answer = Result<Vec<FetchResult>, Unavailable>;
 
 /// Long-polls every owner core of the fetch until one of them sees data past what `results`
 /// holds (or the deadline passes), then cancels the other cores' waits, which answer at once
-/// with what they hold, and puts every core's fresh results into `results`. Returns false
-/// when no core answered with results (an owner core gone).
+/// with what they hold, and puts every core's fresh results into `results`. Returns how many
+/// cores answered with results (0: an owner core gone, or none to wait on). With
+/// [`Round::ReadFirst`] each owner reads first and answers at once if it has something.
 async fn wait_and_read(
     shard: &Rc<Shard>,
     plan: &FetchPlan,
@@ -176,11 +226,12 @@ async fn wait_and_read(
     max_bytes: usize,
     committed: bool,
     deadline: Instant,
-) -> bool {
+    round: Round,
+) -> usize {
     let owners = plan.shares();
     if owners.is_empty() {
         glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
-        return false;
+        return 0;
     }
     let keys: Vec<u64> = owners
         .iter()
@@ -213,6 +264,7 @@ async fn wait_and_read(
                 committed,
                 deadline,
                 key,
+                read_first: round == Round::ReadFirst,
             };
             let owner = o.core;
             Some(Box::pin(async move { s.call(owner, call).await })
@@ -255,14 +307,14 @@ async fn wait_and_read(
             answers[k] = Some(f.await);
         }
     }
-    let mut answered = false;
+    let mut answered = 0;
     for (o, answer) in owners.iter().zip(answers) {
         if let Some(Ok(fresh)) = answer {
             if fresh.len() == o.slots.len() {
                 for (&i, r) in o.slots.iter().zip(fresh) {
                     results[i] = r;
                 }
-                answered = true;
+                answered += 1;
             }
         }
     }
