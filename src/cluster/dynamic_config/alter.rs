@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use super::groups::GroupSettings;
 use super::keys::{self, KeyMode};
 use super::{apply_to_layer, groups, BrokerLevel, DynamicConfigs, MAX_GROUPS_WITH_CONFIGS};
 use crate::cluster::topic_config::alter::{AlterError, ConfigOp};
-use crate::config::GroupSettings;
 use crate::errors;
 
 /// One resource's change, as core 0 applies it.
@@ -230,63 +230,5 @@ mod tests {
         .unwrap();
         assert_eq!(d.broker.len(), 1);
         assert_eq!(d.cluster_default.len(), 1);
-    }
-
-    #[test]
-    fn group_configs_within_the_broker_bounds() {
-        let broker = crate::config::Config::load(None, &Default::default())
-            .unwrap()
-            .groups;
-        let d = DynamicConfigs::default();
-        let set = |k: &str, v: &str| vec![ConfigOp::Set(k.into(), v.into())];
-        let d = alter_group(
-            &d,
-            "g",
-            &set(groups::SESSION_TIMEOUT, "50000"),
-            false,
-            &broker,
-        )
-        .unwrap();
-        assert_eq!(d.groups["g"][groups::SESSION_TIMEOUT], "50000");
-        let e = alter_group(
-            &d,
-            "g",
-            &set(groups::SESSION_TIMEOUT, "1000"),
-            false,
-            &broker,
-        )
-        .unwrap_err();
-        assert_eq!(e.0, errors::INVALID_CONFIG);
-        assert!(e.1.contains("greater than or equal to"), "{}", e.1);
-        let e = alter_group(
-            &d,
-            "g",
-            &set("share.session.timeout.ms", "50000"),
-            false,
-            &broker,
-        )
-        .unwrap_err();
-        assert_eq!(e.1, "Unknown group config name: share.session.timeout.ms");
-        assert_eq!(
-            alter_group(
-                &d,
-                "",
-                &set(groups::SESSION_TIMEOUT, "50000"),
-                false,
-                &broker
-            )
-            .unwrap_err()
-            .0,
-            errors::INVALID_REQUEST
-        );
-        let d = alter_group(
-            &d,
-            "g",
-            &[ConfigOp::Delete(groups::SESSION_TIMEOUT.into())],
-            false,
-            &broker,
-        )
-        .unwrap();
-        assert!(d.groups.is_empty());
     }
 }

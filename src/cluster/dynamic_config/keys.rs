@@ -128,10 +128,10 @@ pub fn is_list(key: &str) -> bool {
 pub fn validate(key: &str, value: &str) -> Result<(), String> {
     if let Some(d) = topic_def(key) {
         topic_config::validate(d.name, value).map_err(|m| m.replace(d.name, key))?;
-        return crate::config::bounds::check_one(key, value);
+        return crate::cluster::bounds::check_one(key, value);
     }
     if LIVE.iter().any(|(k, _)| *k == key) {
-        return crate::config::bounds::check_one(key, value);
+        return crate::cluster::bounds::check_one(key, value);
     }
     let Some(&(_, t, lo, hi)) = STORED.iter().find(|(k, ..)| *k == key) else {
         return Err(format!("{key} is not a dynamic broker config"));
