@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::call::CoreCall;
 use super::messages::*;
-use super::Shard;
+use super::PartitionStore;
 use crate::errors;
 use crate::storage::LogError;
 
@@ -24,9 +24,9 @@ pub struct ProduceCall {
 
 impl CoreCall for ProduceCall {
     type Reply = Vec<ProduceResult>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<ProduceResult> {
-        produce(shard, self.acks, self.timeout_ms, self.parts).await
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Vec<ProduceResult> {
+        produce(store, self.acks, self.timeout_ms, self.parts).await
     }
 }
 
@@ -43,9 +43,9 @@ pub struct FetchCall {
 
 impl CoreCall for FetchCall {
     type Reply = Vec<FetchResult>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<FetchResult> {
-        fetch(shard, self.parts, self.max_bytes, self.committed).await
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Vec<FetchResult> {
+        fetch(store, self.parts, self.max_bytes, self.committed).await
     }
 }
 
@@ -55,9 +55,9 @@ pub struct ListOffsetsCall(pub Vec<OffsetQuery>);
 
 impl CoreCall for ListOffsetsCall {
     type Reply = Vec<OffsetAnswer>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<OffsetAnswer> {
-        list_offsets(shard, self.0).await
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Vec<OffsetAnswer> {
+        list_offsets(store, self.0).await
     }
 }
 
@@ -68,9 +68,9 @@ pub struct DeleteRecordsCall(pub Vec<(TopicPartition, i64)>);
 
 impl CoreCall for DeleteRecordsCall {
     type Reply = Vec<(i16, i64)>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<(i16, i64)> {
-        delete_records(shard, self.0).await
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Vec<(i16, i64)> {
+        delete_records(store, self.0).await
     }
 }
 
@@ -81,10 +81,10 @@ pub struct DescribeProducersCall(pub TopicPartition);
 
 impl CoreCall for DescribeProducersCall {
     type Reply = Option<Vec<(i64, crate::storage::producers::ProducerEntry)>>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Self::Reply {
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Self::Reply {
         let tp = self.0;
-        shard
+        store
             .log(&tp.topic, tp.partition)
             .map(|l| l.producer_entries())
     }
@@ -95,7 +95,7 @@ fn storage_code(e: &LogError) -> i16 {
 }
 
 async fn produce(
-    shard: &Shard,
+    store: &PartitionStore,
     acks: i16,
     timeout_ms: i32,
     parts: Vec<ProducePart>,
@@ -103,9 +103,9 @@ async fn produce(
     let mut results = Vec::with_capacity(parts.len());
     let mut waits = Vec::new();
     for (i, part) in parts.iter().enumerate() {
-        let Some(log) = shard.log(&part.tp.topic, part.tp.partition) else {
+        let Some(log) = store.log(&part.tp.topic, part.tp.partition) else {
             results.push(ProduceResult {
-                error_code: shard.missing_log_code(&part.tp.topic, part.tp.partition),
+                error_code: store.missing_log_code(&part.tp.topic, part.tp.partition),
                 base_offset: -1,
                 log_start_offset: -1,
             });
@@ -162,7 +162,7 @@ async fn produce(
 /// When every partition's own limit fits the budget, the partitions are read at once, so that
 /// disk reads of a catching-up consumer overlap instead of queueing one after another.
 pub(super) async fn fetch(
-    shard: &Rc<Shard>,
+    store: &Rc<PartitionStore>,
     parts: Vec<FetchPart>,
     max_bytes: usize,
     committed: bool,
@@ -172,10 +172,10 @@ pub(super) async fn fetch(
         let reads: Vec<_> = parts
             .into_iter()
             .map(|part| {
-                let shard = shard.clone();
+                let store = store.clone();
                 glommio::spawn_local(async move {
                     let limit = part.max_bytes;
-                    read_partition(&shard, part, limit, committed).await
+                    read_partition(&store, part, limit, committed).await
                 })
                 .detach()
             })
@@ -199,7 +199,7 @@ pub(super) async fn fetch(
         } else {
             0
         };
-        let r = read_partition(shard, part, limit, committed).await;
+        let r = read_partition(store, part, limit, committed).await;
         used += r.bytes();
         out.push(r);
     }
@@ -209,13 +209,13 @@ pub(super) async fn fetch(
 /// Reads one partition for a Fetch: at most `limit` bytes (the first batch whole), none when
 /// `limit` is 0.
 async fn read_partition(
-    shard: &Shard,
+    store: &PartitionStore,
     part: FetchPart,
     limit: usize,
     committed: bool,
 ) -> FetchResult {
-    let Some(log) = shard.log(&part.tp.topic, part.tp.partition) else {
-        return FetchResult::error(shard.missing_log_code(&part.tp.topic, part.tp.partition));
+    let Some(log) = store.log(&part.tp.topic, part.tp.partition) else {
+        return FetchResult::error(store.missing_log_code(&part.tp.topic, part.tp.partition));
     };
     let lso = log.last_stable_offset();
     let mut r = FetchResult {
@@ -239,11 +239,14 @@ async fn read_partition(
     r
 }
 
-async fn delete_records(shard: &Shard, parts: Vec<(TopicPartition, i64)>) -> Vec<(i16, i64)> {
+async fn delete_records(
+    store: &PartitionStore,
+    parts: Vec<(TopicPartition, i64)>,
+) -> Vec<(i16, i64)> {
     let mut out = Vec::with_capacity(parts.len());
     for (tp, offset) in parts {
-        let Some(log) = shard.log(&tp.topic, tp.partition) else {
-            out.push((shard.missing_log_code(&tp.topic, tp.partition), -1));
+        let Some(log) = store.log(&tp.topic, tp.partition) else {
+            out.push((store.missing_log_code(&tp.topic, tp.partition), -1));
             continue;
         };
         out.push(match log.delete_records(offset).await {
@@ -257,12 +260,12 @@ async fn delete_records(shard: &Shard, parts: Vec<(TopicPartition, i64)>) -> Vec
     out
 }
 
-async fn list_offsets(shard: &Shard, queries: Vec<OffsetQuery>) -> Vec<OffsetAnswer> {
+async fn list_offsets(store: &PartitionStore, queries: Vec<OffsetQuery>) -> Vec<OffsetAnswer> {
     let mut out = Vec::with_capacity(queries.len());
     for q in queries {
-        let Some(log) = shard.log(&q.tp.topic, q.tp.partition) else {
+        let Some(log) = store.log(&q.tp.topic, q.tp.partition) else {
             out.push(OffsetAnswer {
-                error_code: shard.missing_log_code(&q.tp.topic, q.tp.partition),
+                error_code: store.missing_log_code(&q.tp.topic, q.tp.partition),
                 timestamp: -1,
                 offset: -1,
             });

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use super::call::CoreCall;
 use super::messages::{FetchPart, FetchResult};
-use super::Shard;
+use super::PartitionStore;
 use crate::storage::signal::Signal;
 
 /// Cancellation of one waiting fetch.
@@ -83,11 +83,11 @@ pub struct WaitAndFetchCall {
 
 impl CoreCall for WaitAndFetchCall {
     type Reply = Vec<FetchResult>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<FetchResult> {
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Vec<FetchResult> {
         let w = self;
         wait_and_fetch(
-            shard,
+            store,
             w.parts,
             w.watch,
             w.max_bytes,
@@ -109,9 +109,9 @@ pub struct CancelWaitCall(pub u64);
 
 impl CoreCall for CancelWaitCall {
     type Reply = ();
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) {
-        shard.long_polls.cancel(self.0);
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) {
+        store.long_polls.cancel(self.0);
     }
 }
 
@@ -132,7 +132,7 @@ impl Drop for Registered<'_> {
 /// `parts` passes its `watch` offset, the deadline passes or the wait is cancelled, then reads
 /// them like a Fetch.
 pub async fn wait_and_fetch(
-    shard: &Rc<Shard>,
+    store: &Rc<PartitionStore>,
     parts: Vec<FetchPart>,
     watch: Vec<i64>,
     max_bytes: usize,
@@ -141,19 +141,19 @@ pub async fn wait_and_fetch(
     key: u64,
 ) -> Vec<FetchResult> {
     let cancel = Rc::new(Cancel::default());
-    shard
+    store
         .long_polls
         .waiting
         .borrow_mut()
         .insert(key, cancel.clone());
     crate::metrics::hooks::fetch_waiting(1);
     let registered = Registered {
-        polls: &shard.long_polls,
+        polls: &store.long_polls,
         key,
     };
     let mut waits: Vec<Pin<Box<dyn Future<Output = ()>>>> = Vec::new();
     for (part, offset) in parts.iter().zip(&watch) {
-        if let Some(log) = shard.log(&part.tp.topic, part.tp.partition) {
+        if let Some(log) = store.log(&part.tp.topic, part.tp.partition) {
             let offset = *offset;
             waits.push(Box::pin(async move {
                 log.wait_for_data(offset, committed, deadline).await
@@ -181,5 +181,5 @@ pub async fn wait_and_fetch(
     drop(registered);
     // Woken, cancelled (another core answered first: add what is here by now) or timed out:
     // answer with a read in every case.
-    super::handlers::fetch(shard, parts, max_bytes, committed).await
+    super::handlers::fetch(store, parts, max_bytes, committed).await
 }

@@ -47,14 +47,14 @@ fn s(v: impl Into<String>) -> StrBytes {
 
 /// Checks that a BROKER resource names this broker ("" is the cluster-wide default).
 fn check_broker_name(ctx: &RequestContext, name: &str) -> Result<(), (i16, String)> {
-    if name.is_empty() || name.parse::<i32>().ok() == Some(ctx.shard.config().node_id) {
+    if name.is_empty() || name.parse::<i32>().ok() == Some(ctx.core.view.config().node_id) {
         return Ok(());
     }
     Err((
         errors::INVALID_REQUEST,
         format!(
             "Unexpected broker id, expected {} or empty string, but received {name}",
-            ctx.shard.config().node_id
+            ctx.core.view.config().node_id
         ),
     ))
 }
@@ -91,7 +91,7 @@ pub fn created_topic_configs(
     ctx: &RequestContext,
     overrides: &std::collections::BTreeMap<String, String>,
 ) -> Vec<kafka_protocol::messages::create_topics_response::CreatableTopicConfigs> {
-    let cfg = &ctx.shard.config();
+    let cfg = &ctx.core.view.config();
     describe_topic(
         overrides,
         &cfg.topic_defaults,
@@ -114,8 +114,8 @@ pub fn created_topic_configs(
 
 /// Handles DescribeConfigs.
 pub fn describe(ctx: &RequestContext, req: DescribeConfigsRequest) -> ResponseKind {
-    let cfg = &ctx.shard.config();
-    let table = ctx.shard.topic_table();
+    let cfg = &ctx.core.view.config();
+    let table = ctx.core.view.topic_table();
     let mut resp = DescribeConfigsResponse::default();
     for res in req.resources {
         let mut out = DescribeConfigsResult::default();
@@ -264,7 +264,7 @@ where
     if n == 0 {
         return Vec::new();
     }
-    match ctx.shard.call(0, call).await {
+    match ctx.core.mesh.call(0, call).await {
         Ok(v) if v.len() == n => v,
         _ => (0..n)
             .map(|_| Err((errors::UNKNOWN_SERVER_ERROR, "broker shutting down".into())))

@@ -14,8 +14,8 @@ use crate::shard::topic_admin::CreatePartitionsCall;
 
 /// Handles CreatePartitions.
 pub async fn handle(ctx: &RequestContext, req: CreatePartitionsRequest) -> ResponseKind {
-    let node = ctx.shard.config().node_id;
-    let table = ctx.shard.topic_table();
+    let node = ctx.core.view.config().node_id;
+    let table = ctx.core.view.topic_table();
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for t in &req.topics {
         *counts.entry(t.name.0.as_str()).or_default() += 1;
@@ -69,7 +69,8 @@ pub async fn handle(ctx: &RequestContext, req: CreatePartitionsRequest) -> Respo
         let (idx, topics): (Vec<usize>, Vec<(String, i32)>) = work.into_iter().unzip();
         let n = topics.len();
         let answers = match ctx
-            .shard
+            .core
+            .mesh
             .call(
                 0,
                 CreatePartitionsCall {

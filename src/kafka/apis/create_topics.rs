@@ -16,8 +16,8 @@ use crate::shard::partitions::CreateTopicsCall;
 
 /// Handles CreateTopics.
 pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseKind {
-    let shard = &ctx.shard;
-    let cfg = &shard.config();
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
+    let cfg = &view.config();
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for t in &req.topics {
         *counts.entry(t.name.0.as_str()).or_default() += 1;
@@ -105,7 +105,7 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
     }
     if !to_create.is_empty() {
         let (idx, topics): (Vec<usize>, Vec<NewTopic>) = to_create.into_iter().unzip();
-        let outcome = shard
+        let outcome = mesh
             .call(
                 0,
                 CreateTopicsCall {

@@ -16,12 +16,12 @@ use crate::shard::messages::TopicPartition;
 
 /// Handles DeleteRecords.
 pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut plan = PartitionPlan::new();
     for t in &req.topics {
         let name: Arc<str> = Arc::from(t.name.0.as_str());
         for p in &t.partitions {
-            match shard.owner_of(&name, p.partition_index) {
+            match view.owner_of(&name, p.partition_index) {
                 None => plan.answer((errors::UNKNOWN_TOPIC_OR_PARTITION, -1)),
                 Some(owner) => {
                     let tp = TopicPartition {
@@ -34,7 +34,7 @@ pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> Response
         }
     }
     let answers = plan
-        .run(shard, DeleteRecordsCall, || {
+        .run(mesh, DeleteRecordsCall, || {
             (errors::NOT_LEADER_OR_FOLLOWER, -1)
         })
         .await;

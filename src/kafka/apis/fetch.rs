@@ -24,7 +24,7 @@ use crate::shard::call::Unavailable;
 use crate::shard::handlers::FetchCall;
 use crate::shard::long_poll::{CancelWaitCall, WaitAndFetchCall};
 use crate::shard::messages::{FetchPart, FetchResult, TopicPartition};
-use crate::shard::Shard;
+use crate::shard::{Mesh, PartitionStore};
 
 /// Longest long-poll honoured, whatever the client asks.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
@@ -40,8 +40,8 @@ type FetchPlan = PartitionPlan<FetchPart, FetchResult>;
 
 /// Handles Fetch.
 pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
-    let shard = &ctx.shard;
-    let table = shard.topic_table();
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
+    let table = view.topic_table();
     let use_ids = ctx.version >= 13;
     let mut topics_out: Vec<FetchableTopicResponse> = Vec::new();
     let mut slots: Vec<Slot> = Vec::new();
@@ -61,7 +61,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
             match meta {
                 None if use_ids => plan.answer(FetchResult::error(errors::UNKNOWN_TOPIC_ID)),
                 None => plan.answer(FetchResult::error(errors::UNKNOWN_TOPIC_OR_PARTITION)),
-                Some(m) => match shard.owner_of(&m.name, fp.partition) {
+                Some(m) => match view.owner_of(&m.name, fp.partition) {
                     None => plan.answer(FetchResult::error(errors::UNKNOWN_TOPIC_OR_PARTITION)),
                     Some(owner) => plan.send(
                         owner,
@@ -87,17 +87,25 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
     let committed = req.isolation_level == 1;
-    let mut results = read_all(shard, &plan, max_bytes, committed).await;
+    let mut results = read_all(mesh, &plan, max_bytes, committed).await;
     loop {
         let total: usize = results.iter().map(|r| r.bytes()).sum();
         let any_error = results.iter().any(|r| r.error_code != errors::NONE);
         if total >= min_bytes.max(1) || any_error || Instant::now() >= deadline {
             break;
         }
-        let answered = wait_and_read(shard, &plan, &mut results, max_bytes, committed, deadline);
+        let answered = wait_and_read(
+            &ctx.core.store,
+            mesh,
+            &plan,
+            &mut results,
+            max_bytes,
+            committed,
+            deadline,
+        );
         if !answered.await {
             // No owner answered (none to wait on, or an owner core gone): read once more.
-            results = read_all(shard, &plan, max_bytes, committed).await;
+            results = read_all(mesh, &plan, max_bytes, committed).await;
             break;
         }
     }
@@ -145,13 +153,13 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
 
 /// Reads every partition of the plan once (the partitions answered at once keep their error).
 async fn read_all(
-    shard: &Rc<Shard>,
+    mesh: &Rc<Mesh>,
     plan: &FetchPlan,
     max_bytes: usize,
     committed: bool,
 ) -> Vec<FetchResult> {
     plan.run_again(
-        shard,
+        mesh,
         |parts| FetchCall {
             parts,
             max_bytes,
@@ -170,7 +178,8 @@ type Answer = Result<Vec<FetchResult>, Unavailable>;
 /// with what they hold, and puts every core's fresh results into `results`. Returns false
 /// when no core answered with results (an owner core gone).
 async fn wait_and_read(
-    shard: &Rc<Shard>,
+    store: &PartitionStore,
+    mesh: &Rc<Mesh>,
     plan: &FetchPlan,
     results: &mut [FetchResult],
     max_bytes: usize,
@@ -184,13 +193,13 @@ async fn wait_and_read(
     }
     let keys: Vec<u64> = owners
         .iter()
-        .map(|_| shard.long_polls.new_key(shard.id))
+        .map(|_| store.long_polls.new_key(mesh.id()))
         .collect();
     let mut waits: Vec<Option<Pin<Box<dyn Future<Output = Answer>>>>> = owners
         .iter()
         .zip(&keys)
         .map(|(o, &key)| {
-            let s = shard.clone();
+            let s = mesh.clone();
             // Wake when the high watermark (or last stable offset) passes what the read saw.
             let watch = o
                 .slots
@@ -237,10 +246,10 @@ async fn wait_and_read(
             continue;
         }
         let (owner, key) = (owners[k].core, keys[k]);
-        if owner == shard.id {
-            shard.long_polls.cancel(key);
+        if owner == mesh.id() {
+            store.long_polls.cancel(key);
         } else {
-            let s = shard.clone();
+            let s = mesh.clone();
             glommio::spawn_local(async move {
                 let _ = s.call(owner, CancelWaitCall(key)).await;
             })

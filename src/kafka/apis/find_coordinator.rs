@@ -21,10 +21,10 @@ pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> Respon
     } else {
         vec![req.key.clone()]
     };
-    let cfg = &ctx.shard.config();
+    let cfg = &ctx.core.view.config();
     let (code, message) = match key_type {
         0 => {
-            if ensure_offsets_topic(&ctx.shard).await {
+            if ensure_offsets_topic(&ctx.core.view, &ctx.core.mesh).await {
                 (errors::NONE, None)
             } else {
                 (
@@ -34,7 +34,7 @@ pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> Respon
             }
         }
         1 => {
-            if ensure_txn_topic(&ctx.shard).await {
+            if ensure_txn_topic(&ctx.core.view, &ctx.core.mesh).await {
                 (errors::NONE, None)
             } else {
                 (

@@ -23,12 +23,12 @@ fn failed(code: i16) -> OffsetAnswer {
 
 /// Handles ListOffsets.
 pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut plan = PartitionPlan::new();
     for t in &req.topics {
         let name: Arc<str> = Arc::from(t.name.0.as_str());
         for p in &t.partitions {
-            match shard.owner_of(&name, p.partition_index) {
+            match view.owner_of(&name, p.partition_index) {
                 None => plan.answer(failed(errors::UNKNOWN_TOPIC_OR_PARTITION)),
                 Some(owner) => plan.send(
                     owner,
@@ -45,7 +45,7 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKi
         }
     }
     let answers = plan
-        .run(shard, ListOffsetsCall, || {
+        .run(mesh, ListOffsetsCall, || {
             failed(errors::NOT_LEADER_OR_FOLLOWER)
         })
         .await;

@@ -37,7 +37,7 @@ pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseK
         req,
         version: ctx.version,
     };
-    let r = match forward(&ctx.shard, &group, call).await {
+    let r = match forward(&ctx.core.view, &ctx.core.mesh, &group, call).await {
         Ok(r) => r,
         Err(code) => {
             let mut r = OffsetCommitResponse::default();
@@ -66,7 +66,7 @@ pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseK
 
 async fn fetch_group(ctx: &RequestContext, q: FetchQuery) -> FetchedOffsets {
     let group = q.group.clone();
-    match forward(&ctx.shard, &group, OffsetFetchCall(q)).await {
+    match forward(&ctx.core.view, &ctx.core.mesh, &group, OffsetFetchCall(q)).await {
         Ok(o) => o,
         Err(code) => FetchedOffsets {
             error_code: code,
@@ -189,7 +189,14 @@ pub async fn fetch(ctx: &RequestContext, req: OffsetFetchRequest) -> ResponseKin
 /// Handles OffsetDelete.
 pub async fn delete(ctx: &RequestContext, req: OffsetDeleteRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
-    let r = match forward(&ctx.shard, &group, OffsetDeleteCall(req)).await {
+    let r = match forward(
+        &ctx.core.view,
+        &ctx.core.mesh,
+        &group,
+        OffsetDeleteCall(req),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(code) => {
             let mut r = OffsetDeleteResponse::default();

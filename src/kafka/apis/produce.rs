@@ -22,9 +22,10 @@ use super::produce_errors::Refusals;
 use super::produce_policy::prepare;
 use crate::errors;
 use crate::kafka::dispatch::{self, Outcome, Reply, RequestContext};
+use crate::services::Core;
 use crate::shard::handlers::ProduceCall;
 use crate::shard::messages::{ProducePart, ProduceResult, TopicPartition};
-use crate::shard::Shard;
+use crate::shard::{Mesh, TopicView};
 
 fn failed(code: i16) -> ProduceResult {
     ProduceResult {
@@ -36,18 +37,23 @@ fn failed(code: i16) -> ProduceResult {
 
 /// Handles Produce; `None` for acks=0 (no response is sent).
 pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<ResponseKind> {
-    let resp = produce(&ctx.shard, req, ctx.version).await;
+    let resp = produce(&ctx.core.view, &ctx.core.mesh, req, ctx.version).await;
     resp.map(ResponseKind::Produce)
 }
 
-async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
+async fn produce(
+    view: &TopicView,
+    mesh: &Rc<Mesh>,
+    req: ProduceRequest,
+    version: i16,
+) -> Option<ProduceResponse> {
     let acks = req.acks;
     // One entry per partition in request order: answered at once, or a part for its owner.
     let mut plan: PartitionPlan<ProducePart, ProduceResult> = PartitionPlan::new();
     let mut append_times: Vec<Option<i64>> = Vec::new();
     let mut refusals = Refusals::default();
     let mut shape: Vec<(&TopicProduceData, Vec<i32>)> = Vec::new();
-    let table = (version >= 13).then(|| shard.topic_table());
+    let table = (version >= 13).then(|| view.topic_table());
     for topic in &req.topic_data {
         // v13+ names the topic by id; `None` when the id is unknown.
         let name: Option<Arc<str>> = match &table {
@@ -74,12 +80,12 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
                 plan.answer(failed(errors::INVALID_TOPIC_EXCEPTION));
                 continue;
             }
-            let Some(owner) = shard.owner_of(name, p.index) else {
+            let Some(owner) = view.owner_of(name, p.index) else {
                 plan.answer(failed(errors::UNKNOWN_TOPIC_OR_PARTITION));
                 continue;
             };
             let payload = p.records.clone().unwrap_or_default();
-            match prepare(&shard.produce_policy(name), acks, payload, (name, p.index)) {
+            match prepare(&view.produce_policy(name), acks, payload, (name, p.index)) {
                 Ok(ready) => {
                     append_times[slot] = ready.log_append_time;
                     let tp = TopicPartition {
@@ -103,7 +109,7 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
     let timeout_ms = req.timeout_ms;
     let results = plan
         .run(
-            shard,
+            mesh,
             |parts| ProduceCall {
                 acks,
                 timeout_ms,
@@ -166,8 +172,8 @@ pub fn decode_legacy(version: i16, frame: Bytes) -> Option<ProduceRequest> {
 }
 
 /// Serves a Produce v2 request decoded by [`decode_legacy`], answering as v3.
-pub async fn handle_legacy(shard: Rc<Shard>, correlation_id: i32, req: ProduceRequest) -> Outcome {
-    match produce(&shard, req, 3).await {
+pub async fn handle_legacy(core: &Core, correlation_id: i32, req: ProduceRequest) -> Outcome {
+    match produce(&core.view, &core.mesh, req, 3).await {
         Some(resp) => dispatch::encode(
             ApiKey::Produce,
             3,

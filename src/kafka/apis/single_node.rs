@@ -30,7 +30,7 @@ use crate::kafka::dispatch::RequestContext;
 const NO_AUTHORIZER: &str = "No Authorizer is configured.";
 
 fn exists(ctx: &RequestContext, topic: &str, partition: i32) -> bool {
-    ctx.shard.owner_of(topic, partition).is_some()
+    ctx.core.view.owner_of(topic, partition).is_some()
 }
 
 /// Handles AlterPartitionReassignments.
@@ -38,7 +38,7 @@ pub fn alter_reassignments(
     ctx: &RequestContext,
     req: AlterPartitionReassignmentsRequest,
 ) -> ResponseKind {
-    let node = ctx.shard.config().node_id;
+    let node = ctx.core.view.config().node_id;
     let mut resp = AlterPartitionReassignmentsResponse::default();
     resp.allow_replication_factor_change = req.allow_replication_factor_change;
     for t in req.topics {
@@ -119,7 +119,7 @@ pub fn alter_replica_log_dirs(
     ctx: &RequestContext,
     req: AlterReplicaLogDirsRequest,
 ) -> ResponseKind {
-    let data_dir = &ctx.shard.config().data_dir;
+    let data_dir = &ctx.core.view.config().data_dir;
     let ours = |p: &str| {
         let p = std::path::Path::new(p);
         p == data_dir.as_path()

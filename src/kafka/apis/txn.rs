@@ -3,8 +3,6 @@
 //! AddOffsetsToTxn and EndTxn (forwarded to the core coordinating the transactional id), and
 //! TxnOffsetCommit (forwarded to the group's coordinator).
 
-use std::rc::Rc;
-
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
@@ -24,26 +22,30 @@ use crate::group::calls::TxnOffsetCommitCall;
 use crate::group::OFFSETS_TOPIC;
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::call::CoreCall;
-use crate::shard::Shard;
+use crate::shard::{Mesh, TopicView};
 use crate::txn::calls::{AddPartitionsCall, EndTxnCall, InitProducerIdCall};
 use crate::txn::{self, TXN_TOPIC};
 
 /// Makes sure `__transaction_state` exists, creating it on first use as Kafka does.
-pub async fn ensure_txn_topic(shard: &Rc<Shard>) -> bool {
-    ensure_internal_topic(shard, TXN_TOPIC, shard.config().txns.state_partitions).await
+pub async fn ensure_txn_topic(view: &TopicView, mesh: &Mesh) -> bool {
+    ensure_internal_topic(view, mesh, TXN_TOPIC, view.config().txns.state_partitions).await
 }
 
 /// Sends `call` to the core coordinating `txn_id`; `Err` holds the error code for the client.
-async fn forward<C: CoreCall>(shard: &Rc<Shard>, txn_id: &str, call: C) -> Result<C::Reply, i16> {
-    if !ensure_txn_topic(shard).await {
+async fn forward<C: CoreCall>(
+    view: &TopicView,
+    mesh: &Mesh,
+    txn_id: &str,
+    call: C,
+) -> Result<C::Reply, i16> {
+    if !ensure_txn_topic(view, mesh).await {
         return Err(errors::COORDINATOR_NOT_AVAILABLE);
     }
-    let partition = txn::partition_in(&shard.topic_table(), &shard.config(), txn_id);
-    let Some(core) = shard.owner_of(TXN_TOPIC, partition) else {
+    let partition = txn::partition_in(&view.topic_table(), &view.config(), txn_id);
+    let Some(core) = view.owner_of(TXN_TOPIC, partition) else {
         return Err(errors::COORDINATOR_NOT_AVAILABLE);
     };
-    shard
-        .call(core, call)
+    mesh.call(core, call)
         .await
         .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)
 }
@@ -59,7 +61,7 @@ fn fit(code: i16, version: i16, fenced_since: i16) -> i16 {
 
 /// Handles InitProducerId.
 pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = InitProducerIdResponse::default();
     let txn_id = req
         .transactional_id
@@ -68,7 +70,7 @@ pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) 
         .filter(|t| !t.is_empty());
     let (code, pid, epoch) = match txn_id {
         // An idempotent producer: a fresh id every time, as Kafka does.
-        None => match shard.producer_ids.allocate().await {
+        None => match ctx.core.producer_ids.allocate().await {
             Ok(pid) => (errors::NONE, pid, 0),
             Err(e) => {
                 tracing::error!(error = %e, "cannot allocate a producer id");
@@ -83,7 +85,7 @@ pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) 
                 timeout_ms: req.transaction_timeout_ms,
                 expected,
             };
-            match forward(shard, &id, call).await {
+            match forward(view, mesh, &id, call).await {
                 Ok(Ok((producer_id, epoch))) => (errors::NONE, producer_id, epoch),
                 Ok(Err(code)) | Err(code) => (code, -1, -1),
             }
@@ -97,7 +99,8 @@ pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) 
 
 /// Adds partitions to a transaction; unknown partitions fail the whole request.
 async fn add_partitions(
-    shard: &Rc<Shard>,
+    view: &TopicView,
+    mesh: &Mesh,
     txn_id: &str,
     producer_id: i64,
     epoch: i16,
@@ -109,7 +112,7 @@ async fn add_partitions(
         epoch,
         partitions,
     };
-    match forward(shard, txn_id, call).await {
+    match forward(view, mesh, txn_id, call).await {
         Ok(c) | Err(c) => c,
     }
 }
@@ -119,9 +122,9 @@ pub async fn add_partitions_to_txn(
     ctx: &RequestContext,
     req: AddPartitionsToTxnRequest,
 ) -> ResponseKind {
-    let shard = &ctx.shard;
-    let table = shard.topic_table();
-    let unknown = |t: &str, p: i32| table.owner(t, p, shard.cores).is_none();
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
+    let table = view.topic_table();
+    let unknown = |t: &str, p: i32| table.owner(t, p, view.cores()).is_none();
     let any_unknown = req
         .v3_and_below_topics
         .iter()
@@ -135,7 +138,8 @@ pub async fn add_partitions_to_txn(
             .flat_map(|t| t.partitions.iter().map(|&p| (t.name.0.to_string(), p)))
             .collect();
         let c = add_partitions(
-            shard,
+            view,
+            mesh,
             req.v3_and_below_transactional_id.0.as_str(),
             req.v3_and_below_producer_id.0,
             req.v3_and_below_producer_epoch,
@@ -165,18 +169,19 @@ pub async fn add_partitions_to_txn(
 
 /// Handles AddOffsetsToTxn: the group's `__consumer_offsets` partition joins the transaction.
 pub async fn add_offsets_to_txn(ctx: &RequestContext, req: AddOffsetsToTxnRequest) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = AddOffsetsToTxnResponse::default();
-    resp.error_code = if !ensure_offsets_topic(shard).await {
+    resp.error_code = if !ensure_offsets_topic(view, mesh).await {
         errors::COORDINATOR_NOT_AVAILABLE
     } else {
         let partition = crate::group::partition_in(
-            &shard.topic_table(),
-            &shard.config(),
+            &view.topic_table(),
+            &view.config(),
             req.group_id.0.as_str(),
         );
         let c = add_partitions(
-            shard,
+            view,
+            mesh,
             req.transactional_id.0.as_str(),
             req.producer_id.0,
             req.producer_epoch,
@@ -197,7 +202,7 @@ pub async fn end_txn(ctx: &RequestContext, req: EndTxnRequest) -> ResponseKind {
         epoch: req.producer_epoch,
         commit: req.committed,
     };
-    let code = match forward(&ctx.shard, &txn_id, call).await {
+    let code = match forward(&ctx.core.view, &ctx.core.mesh, &txn_id, call).await {
         Ok(c) | Err(c) => c,
     };
     let mut resp = EndTxnResponse::default();
@@ -225,7 +230,7 @@ pub async fn txn_offset_commit(ctx: &RequestContext, req: TxnOffsetCommitRequest
         })
         .collect();
     let call = TxnOffsetCommitCall { req, version };
-    let mut resp = match forward_group(&ctx.shard, &group, call).await {
+    let mut resp = match forward_group(&ctx.core.view, &ctx.core.mesh, &group, call).await {
         Ok(r) => r,
         Err(code) => {
             let mut r = TxnOffsetCommitResponse::default();

@@ -46,7 +46,7 @@ const STATES: [TxnState; 8] = [
 
 /// Handles ListTransactions.
 pub async fn list(ctx: &RequestContext, req: ListTransactionsRequest) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = ListTransactionsResponse::default();
     resp.unknown_state_filters = req
         .state_filters
@@ -63,8 +63,8 @@ pub async fn list(ctx: &RequestContext, req: ListTransactionsRequest) -> Respons
         }
     };
     let now = now_ms();
-    for core in 0..shard.cores {
-        let Ok(txns) = shard.call(core, ListTxnsCall).await else {
+    for core in 0..view.cores() {
+        let Ok(txns) = mesh.call(core, ListTxnsCall).await else {
             resp.error_code = errors::COORDINATOR_NOT_AVAILABLE;
             continue;
         };
@@ -151,12 +151,12 @@ fn described(id: &TransactionalId, m: Option<TxnMeta>, code: i16) -> DescribedTx
 
 /// Handles DescribeTransactions.
 pub async fn describe(ctx: &RequestContext, req: DescribeTransactionsRequest) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = DescribeTransactionsResponse::default();
-    let have_topic = ensure_txn_topic(shard).await;
+    let have_topic = ensure_txn_topic(view, mesh).await;
     for id in &req.transactional_ids {
-        let partition = txn::partition_in(&shard.topic_table(), &shard.config(), id.0.as_str());
-        let owner = shard.owner_of(TXN_TOPIC, partition).filter(|_| have_topic);
+        let partition = txn::partition_in(&view.topic_table(), &view.config(), id.0.as_str());
+        let owner = view.owner_of(TXN_TOPIC, partition).filter(|_| have_topic);
         let Some(core) = owner else {
             resp.transaction_states
                 .push(described(id, None, errors::COORDINATOR_NOT_AVAILABLE));
@@ -164,7 +164,7 @@ pub async fn describe(ctx: &RequestContext, req: DescribeTransactionsRequest) ->
         };
         let call = DescribeTxnsCall(vec![id.0.to_string()]);
         resp.transaction_states
-            .push(match shard.call(core, call).await {
+            .push(match mesh.call(core, call).await {
                 Ok(mut v) => described(id, v.pop(), errors::NONE),
                 Err(_) => described(id, None, errors::COORDINATOR_NOT_AVAILABLE),
             });
@@ -177,7 +177,7 @@ pub async fn describe_producers(
     ctx: &RequestContext,
     req: DescribeProducersRequest,
 ) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = DescribeProducersResponse::default();
     for t in &req.topics {
         let mut rt = TopicResponse::default();
@@ -189,9 +189,9 @@ pub async fn describe_producers(
                 topic: Arc::from(t.name.0.as_str()),
                 partition: p,
             };
-            match shard.owner_of(&tp.topic, p) {
+            match view.owner_of(&tp.topic, p) {
                 None => rp.error_code = errors::UNKNOWN_TOPIC_OR_PARTITION,
-                Some(owner) => match shard.call(owner, DescribeProducersCall(tp)).await {
+                Some(owner) => match mesh.call(owner, DescribeProducersCall(tp)).await {
                     Ok(Some(list)) => {
                         for (pid, e) in list {
                             let mut ps = ProducerState::default();
