@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+
+use crate::errors::{ErrorMessage, KafkaError};
 use serde::{Deserialize, Serialize};
 
 /// Longest topic name Kafka accepts.
@@ -50,9 +52,9 @@ pub enum CreateError {
     InvalidName(String),
     /// INVALID_PARTITIONS
     InvalidPartitions,
-    /// Refused with this Kafka error code and message (a partition limit, a partition that
-    /// could not be opened).
-    Refused(i16, String),
+    /// Refused with this error and message (a partition limit, a partition that could not be
+    /// opened).
+    Refused(ErrorMessage),
 }
 
 /// Checks a topic name the way Kafka does: 1-249 characters of `[a-zA-Z0-9._-]`, not `.`/`..`.
@@ -179,35 +181,34 @@ impl TopicTable {
         name: &str,
         total: i32,
         cores: usize,
-    ) -> Result<TopicMeta, (i16, String)> {
-        use crate::errors;
+    ) -> Result<TopicMeta, ErrorMessage> {
         let Some(current) = self.topics.get(name).map(|t| t.partitions.len() as i32) else {
-            return Err((
-                errors::UNKNOWN_TOPIC_OR_PARTITION,
+            return Err(ErrorMessage::new(
+                KafkaError::UnknownTopicOrPartition,
                 format!("The topic '{name}' does not exist."),
             ));
         };
         if total == current {
-            return Err((
-                errors::INVALID_PARTITIONS,
+            return Err(ErrorMessage::new(
+                KafkaError::InvalidPartitions,
                 format!("Topic already has {current} partitions."),
             ));
         }
         if total < current {
-            return Err((
-                errors::INVALID_PARTITIONS,
-                format!("Topic currently has {current} partitions, which is higher than the requested {total}."),
-            ));
+            return Err(ErrorMessage::new(KafkaError::InvalidPartitions, format!("Topic currently has {current} partitions, which is higher than the requested {total}.")));
         }
         if total > 100_000 {
-            return Err((
-                errors::INVALID_PARTITIONS,
+            return Err(ErrorMessage::new(
+                KafkaError::InvalidPartitions,
                 format!("Number of partitions {total} is more than the broker allows (100000)."),
             ));
         }
         let added = self.place((total - current) as usize, cores);
         let Some(meta) = self.topics.get_mut(name) else {
-            return Err((errors::UNKNOWN_TOPIC_OR_PARTITION, String::new()));
+            return Err(ErrorMessage::new(
+                KafkaError::UnknownTopicOrPartition,
+                String::new(),
+            ));
         };
         meta.partitions.extend(added);
         Ok(meta.clone())
@@ -286,16 +287,16 @@ mod tests {
         let grown = t.add_partitions("a", 4, 2).unwrap();
         assert_eq!(grown.partitions.len(), 4);
         assert_eq!(
-            t.add_partitions("a", 2, 2).unwrap_err().0,
-            crate::errors::INVALID_PARTITIONS
+            t.add_partitions("a", 2, 2).unwrap_err().error,
+            KafkaError::InvalidPartitions
         );
         assert_eq!(
-            t.add_partitions("a", 4, 2).unwrap_err().0,
-            crate::errors::INVALID_PARTITIONS
+            t.add_partitions("a", 4, 2).unwrap_err().error,
+            KafkaError::InvalidPartitions
         );
         assert_eq!(
-            t.add_partitions("zz", 4, 2).unwrap_err().0,
-            crate::errors::UNKNOWN_TOPIC_OR_PARTITION
+            t.add_partitions("zz", 4, 2).unwrap_err().error,
+            KafkaError::UnknownTopicOrPartition
         );
         assert_eq!(
             t.create("c", 0, BTreeMap::new(), 2),

@@ -34,6 +34,7 @@ use glommio::channels::channel_mesh::Senders;
 use crate::cluster::topic_config::{ProducePolicy, TopicConfig};
 use crate::cluster::TopicTable;
 use crate::config::Config;
+use crate::errors::KafkaError;
 use crate::storage::{CacheBudget, LogConfig, PartitionLog};
 use messages::MeshMessage;
 
@@ -208,11 +209,11 @@ impl Shard {
     /// The error for a partition whose log this core does not have: KAFKA_STORAGE_ERROR when
     /// this core owns it (its log failed to open, e.g. on a damaged or full disk),
     /// UNKNOWN_TOPIC_OR_PARTITION otherwise.
-    pub fn missing_log_code(&self, topic: &str, partition: i32) -> i16 {
+    pub fn missing_log_error(&self, topic: &str, partition: i32) -> KafkaError {
         if self.owner_of(topic, partition) == Some(self.id) {
-            crate::errors::KAFKA_STORAGE_ERROR
+            KafkaError::KafkaStorageError
         } else {
-            crate::errors::UNKNOWN_TOPIC_OR_PARTITION
+            KafkaError::UnknownTopicOrPartition
         }
     }
 

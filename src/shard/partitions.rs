@@ -14,6 +14,7 @@ use super::{LocalTopic, Shard};
 use crate::cluster::topic_config::{ProducePolicy, TopicConfig};
 use crate::cluster::topics::{CreateError, TopicMeta};
 use crate::cluster::TopicTable;
+use crate::errors::{ErrorMessage, KafkaError};
 use crate::storage::PartitionLog;
 
 /// Path of the persisted topic table.
@@ -210,10 +211,10 @@ pub async fn roll_back_created(
         if let Some(msg) = open_failure_message(&meta.name, failures) {
             tracing::error!(topic = %meta.name, "{msg}");
             table.delete(&meta.name);
-            *r = Err(CreateError::Refused(
-                crate::errors::KAFKA_STORAGE_ERROR,
+            *r = Err(CreateError::Refused(ErrorMessage::new(
+                KafkaError::KafkaStorageError,
                 msg,
-            ));
+            )));
         }
     }
     store_and_install(shard, table).await;
@@ -266,7 +267,10 @@ pub async fn create_topics(
         let r = match (r, table.check_partitions_per_core(shard.cores, limit)) {
             (Ok(meta), Err(msg)) => {
                 table.delete(&meta.name);
-                Err(CreateError::Refused(crate::errors::INVALID_PARTITIONS, msg))
+                Err(CreateError::Refused(ErrorMessage::new(
+                    KafkaError::InvalidPartitions,
+                    msg,
+                )))
             }
             (r, _) => r,
         };

@@ -26,7 +26,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::txn::ensure_txn_topic;
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::handlers::DescribeProducersCall;
 use crate::shard::messages::TopicPartition;
@@ -65,7 +65,7 @@ pub async fn list(ctx: &RequestContext, req: ListTransactionsRequest) -> Respons
     let now = now_ms();
     for core in 0..shard.cores {
         let Ok(txns) = shard.call(core, ListTxnsCall).await else {
-            resp.error_code = errors::COORDINATOR_NOT_AVAILABLE;
+            resp.error_code = KafkaError::CoordinatorNotAvailable.code();
             continue;
         };
         for m in txns {
@@ -105,14 +105,14 @@ fn id_pattern(version: i16, pattern: Option<&str>) -> Result<Option<regex::Regex
         return Ok(None);
     };
     if p.len() > MAX_PATTERN_LEN {
-        return Err(errors::INVALID_REGULAR_EXPRESSION);
+        return Err(KafkaError::InvalidRegularExpression.code());
     }
     // The whole id must match, as with Java's `Matcher.matches`.
     regex::RegexBuilder::new(&format!("^(?:{p})$"))
         .size_limit(PATTERN_SIZE_LIMIT)
         .build()
         .map(Some)
-        .map_err(|_| errors::INVALID_REGULAR_EXPRESSION)
+        .map_err(|_| KafkaError::InvalidRegularExpression.code())
 }
 
 fn described(id: &TransactionalId, m: Option<TxnMeta>, code: i16) -> DescribedTxn {
@@ -124,7 +124,7 @@ fn described(id: &TransactionalId, m: Option<TxnMeta>, code: i16) -> DescribedTx
     t.transaction_state = StrBytes::default();
     let Some(m) = m else {
         t.error_code = if code == errors::NONE {
-            errors::TRANSACTIONAL_ID_NOT_FOUND
+            KafkaError::TransactionalIdNotFound.code()
         } else {
             code
         };
@@ -158,15 +158,18 @@ pub async fn describe(ctx: &RequestContext, req: DescribeTransactionsRequest) ->
         let partition = txn::partition_in(&shard.topic_table(), &shard.config(), id.0.as_str());
         let owner = shard.owner_of(TXN_TOPIC, partition).filter(|_| have_topic);
         let Some(core) = owner else {
-            resp.transaction_states
-                .push(described(id, None, errors::COORDINATOR_NOT_AVAILABLE));
+            resp.transaction_states.push(described(
+                id,
+                None,
+                KafkaError::CoordinatorNotAvailable.code(),
+            ));
             continue;
         };
         let call = DescribeTxnsCall(vec![id.0.to_string()]);
         resp.transaction_states
             .push(match shard.call(core, call).await {
                 Ok(mut v) => described(id, v.pop(), errors::NONE),
-                Err(_) => described(id, None, errors::COORDINATOR_NOT_AVAILABLE),
+                Err(_) => described(id, None, KafkaError::CoordinatorNotAvailable.code()),
             });
     }
     ResponseKind::DescribeTransactions(resp)
@@ -190,7 +193,7 @@ pub async fn describe_producers(
                 partition: p,
             };
             match shard.owner_of(&tp.topic, p) {
-                None => rp.error_code = errors::UNKNOWN_TOPIC_OR_PARTITION,
+                None => rp.error_code = KafkaError::UnknownTopicOrPartition.code(),
                 Some(owner) => match shard.call(owner, DescribeProducersCall(tp)).await {
                     Ok(Some(list)) => {
                         for (pid, e) in list {
@@ -204,7 +207,7 @@ pub async fn describe_producers(
                             rp.active_producers.push(ps);
                         }
                     }
-                    _ => rp.error_code = errors::NOT_LEADER_OR_FOLLOWER,
+                    _ => rp.error_code = KafkaError::NotLeaderOrFollower.code(),
                 },
             }
             rt.partitions.push(rp);
