@@ -227,16 +227,23 @@ impl TopicTable {
     }
 
     /// Checks that no core owns more than `limit` partitions
-    /// (`runnel.topic.partitions.per.core`); the error is the message for the client.
-    pub fn check_partitions_per_core(&self, cores: usize, limit: usize) -> Result<(), String> {
+    /// (`runnel.topic.partitions.per.core`): INVALID_PARTITIONS otherwise.
+    pub fn check_partitions_per_core(
+        &self,
+        cores: usize,
+        limit: usize,
+    ) -> Result<(), ErrorMessage> {
         let load = self.core_loads(cores);
         match load.iter().enumerate().max_by_key(|(_, &l)| l) {
-            Some((core, &l)) if l > limit => Err(format!(
-                "This would place {l} partitions on core {core}, more than \
-                 runnel.topic.partitions.per.core allows ({limit} per core, {} on this \
-                 broker's {} core(s)).",
-                limit * load.len(),
-                load.len()
+            Some((core, &l)) if l > limit => Err(ErrorMessage::new(
+                KafkaError::InvalidPartitions,
+                format!(
+                    "This would place {l} partitions on core {core}, more than \
+                     runnel.topic.partitions.per.core allows ({limit} per core, {} on this \
+                     broker's {} core(s)).",
+                    limit * load.len(),
+                    load.len()
+                ),
             )),
             _ => Ok(()),
         }
@@ -331,8 +338,10 @@ mod tests {
         assert!(t.check_partitions_per_core(2, 2).is_ok());
         t.create("b", 1, BTreeMap::new(), 2).unwrap();
         let e = t.check_partitions_per_core(2, 2).unwrap_err();
+        assert_eq!(e.error, KafkaError::InvalidPartitions);
         assert!(
-            e.contains("runnel.topic.partitions.per.core allows (2 per core"),
+            e.message
+                .contains("runnel.topic.partitions.per.core allows (2 per core"),
             "{e}"
         );
     }

@@ -265,12 +265,9 @@ pub async fn create_topics(
         };
         let r = table.create(&t.name, n, t.configs, shard.cores);
         let r = match (r, table.check_partitions_per_core(shard.cores, limit)) {
-            (Ok(meta), Err(msg)) => {
+            (Ok(meta), Err(e)) => {
                 table.delete(&meta.name);
-                Err(CreateError::Refused(ErrorMessage::new(
-                    KafkaError::InvalidPartitions,
-                    msg,
-                )))
+                Err(CreateError::Refused(e))
             }
             (r, _) => r,
         };

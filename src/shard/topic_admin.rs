@@ -91,11 +91,11 @@ pub async fn create_partitions(
             .add_partitions(name, *total, shard.cores)
             .and_then(|meta| match table.check_partitions_per_core(shard.cores, limit) {
                 Ok(()) => Ok(meta),
-                Err(msg) => {
+                Err(e) => {
                     if let Some(p) = previous {
                         table.topics.insert(name.clone(), p);
                     }
-                    Err(ErrorMessage::new(KafkaError::InvalidPartitions, msg))
+                    Err(e)
                 }
             })
             .map(|meta| {

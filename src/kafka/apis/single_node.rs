@@ -24,7 +24,7 @@ use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaE
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
-use crate::errors::{self, KafkaError};
+use crate::errors::{self, ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 
 const NO_AUTHORIZER: &str = "No Authorizer is configured.";
@@ -46,29 +46,29 @@ pub fn alter_reassignments(
         for p in t.partitions {
             let mut pr = ReassignablePartitionResponse::default();
             pr.partition_index = p.partition_index;
-            let (code, msg) = if !exists(ctx, &t.name, p.partition_index) {
-                (
-                    KafkaError::UnknownTopicOrPartition.code(),
-                    "Unknown topic or partition.".to_string(),
-                )
+            let refused = if !exists(ctx, &t.name, p.partition_index) {
+                Some(ErrorMessage::new(
+                    KafkaError::UnknownTopicOrPartition,
+                    "Unknown topic or partition.",
+                ))
             } else {
                 match p.replicas {
-                    None => (
-                        KafkaError::NoReassignmentInProgress.code(),
-                        "No partition reassignment is in progress.".into(),
-                    ),
-                    Some(r) if r.len() == 1 && r[0].0 == node => (errors::NONE, String::new()),
-                    Some(_) => (
-                        KafkaError::InvalidReplicaAssignment.code(),
+                    None => Some(ErrorMessage::new(
+                        KafkaError::NoReassignmentInProgress,
+                        "No partition reassignment is in progress.",
+                    )),
+                    Some(r) if r.len() == 1 && r[0].0 == node => None,
+                    Some(_) => Some(ErrorMessage::new(
+                        KafkaError::InvalidReplicaAssignment,
                         format!(
                             "This cluster has one broker ({node}): it is the only valid replica."
                         ),
-                    ),
+                    )),
                 }
             };
-            pr.error_code = code;
-            if code != errors::NONE {
-                pr.error_message = Some(StrBytes::from_string(msg));
+            if let Some(e) = refused {
+                pr.error_code = e.error.code();
+                pr.error_message = Some(StrBytes::from_string(e.message));
             }
             tr.partitions.push(pr);
         }
