@@ -48,25 +48,25 @@ pub struct TopicTable {
 pub enum CreateError {
     /// TOPIC_ALREADY_EXISTS
     Exists,
-    /// INVALID_TOPIC_EXCEPTION
-    InvalidName(String),
     /// INVALID_PARTITIONS
     InvalidPartitions,
-    /// Refused with this error and message (a partition limit, a partition that could not be
-    /// opened).
+    /// Refused with this error and message (an invalid name, a partition limit, a partition
+    /// that could not be opened).
     Refused(ErrorMessage),
 }
 
-/// Checks a topic name the way Kafka does: 1-249 characters of `[a-zA-Z0-9._-]`, not `.`/`..`.
-pub fn validate_name(name: &str) -> Result<(), String> {
+/// Checks a topic name the way Kafka does: 1-249 characters of `[a-zA-Z0-9._-]`, not `.`/`..`;
+/// INVALID_TOPIC_EXCEPTION otherwise.
+pub fn validate_name(name: &str) -> Result<(), ErrorMessage> {
+    let invalid = |m: String| Err(ErrorMessage::new(KafkaError::InvalidTopicException, m));
     if name.is_empty() {
-        return Err("topic name is empty".into());
+        return invalid("topic name is empty".into());
     }
     if name == "." || name == ".." {
-        return Err(format!("topic name cannot be '{name}'"));
+        return invalid(format!("topic name cannot be '{name}'"));
     }
     if name.len() > MAX_TOPIC_NAME_LEN {
-        return Err(format!(
+        return invalid(format!(
             "topic name is longer than {MAX_TOPIC_NAME_LEN} characters"
         ));
     }
@@ -74,7 +74,7 @@ pub fn validate_name(name: &str) -> Result<(), String> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
     {
-        return Err(format!(
+        return invalid(format!(
             "topic name '{name}' has characters other than ASCII alphanumerics, '.', '_' and '-'"
         ));
     }
@@ -138,7 +138,7 @@ impl TopicTable {
         configs: BTreeMap<String, String>,
         cores: usize,
     ) -> Result<TopicMeta, CreateError> {
-        validate_name(name).map_err(CreateError::InvalidName)?;
+        validate_name(name).map_err(CreateError::Refused)?;
         if self.topics.contains_key(name) {
             return Err(CreateError::Exists);
         }

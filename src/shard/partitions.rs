@@ -280,7 +280,12 @@ pub async fn create_topics(
         tracing::error!(error = %e, "cannot persist topic table");
         return results
             .into_iter()
-            .map(|r| r.and(Err(CreateError::InvalidName(format!("storage error: {e}")))))
+            .map(|r| {
+                r.and(Err(CreateError::Refused(ErrorMessage::new(
+                    KafkaError::InvalidTopicException,
+                    format!("storage error: {e}"),
+                ))))
+            })
             .collect();
     }
     let installed = Arc::new(table);

@@ -86,7 +86,7 @@ pub fn alter_broker(
         if layer.get(k) == Some(v) {
             continue;
         }
-        keys::validate(k, v).map_err(|m| ErrorMessage::new(KafkaError::InvalidRequest, m))?;
+        keys::validate(k, v)?;
     }
     let mut next = current.clone();
     match level {

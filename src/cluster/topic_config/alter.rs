@@ -140,7 +140,7 @@ pub fn apply_ops(
         if current.get(k) == Some(v) {
             continue;
         }
-        validate(k, v).map_err(|m| ErrorMessage::new(KafkaError::InvalidConfig, m))?;
+        validate(k, v)?;
     }
     Ok(out)
 }

@@ -43,8 +43,8 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
                 KafkaError::InvalidRequest,
                 format!("Create topics request from client contains duplicate topic name {name}"),
             ))
-        } else if let Some(m) = bad_config {
-            Some(ErrorMessage::new(KafkaError::InvalidConfig, m))
+        } else if let Some(e) = bad_config {
+            Some(e)
         } else if !t.assignments.is_empty() {
             if t.num_partitions != -1 || t.replication_factor != -1 {
                 Some(ErrorMessage::new(KafkaError::InvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time."))
@@ -118,7 +118,12 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
             Ok(v) => v,
             Err(_) => idx
                 .iter()
-                .map(|_| Err(CreateError::InvalidName("broker shutting down".into())))
+                .map(|_| {
+                    Err(CreateError::Refused(ErrorMessage::new(
+                        KafkaError::InvalidTopicException,
+                        "broker shutting down",
+                    )))
+                })
                 .collect(),
         };
         for (i, c) in idx.into_iter().zip(created) {
@@ -150,10 +155,6 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
                     r.error_message = Some(StrBytes::from_static_str(
                         "Number of partitions is invalid.",
                     ));
-                }
-                Err(CreateError::InvalidName(m)) => {
-                    r.error_code = KafkaError::InvalidTopicException.code();
-                    r.error_message = Some(StrBytes::from_string(m));
                 }
                 Err(CreateError::Refused(e)) => {
                     r.error_code = e.error.code();
