@@ -288,3 +288,110 @@ impl From<&crate::storage::validate::Invalid> for KafkaError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::producers::ProducerFault;
+    use crate::storage::LogError;
+
+    const ALL: [KafkaError; 59] = [
+        KafkaError::UnknownServerError,
+        KafkaError::OffsetOutOfRange,
+        KafkaError::CorruptMessage,
+        KafkaError::UnknownTopicOrPartition,
+        KafkaError::NotLeaderOrFollower,
+        KafkaError::RequestTimedOut,
+        KafkaError::MessageTooLarge,
+        KafkaError::OffsetMetadataTooLarge,
+        KafkaError::CoordinatorLoadInProgress,
+        KafkaError::CoordinatorNotAvailable,
+        KafkaError::NotCoordinator,
+        KafkaError::InvalidTopicException,
+        KafkaError::NotEnoughReplicas,
+        KafkaError::InvalidRequiredAcks,
+        KafkaError::IllegalGeneration,
+        KafkaError::InconsistentGroupProtocol,
+        KafkaError::InvalidGroupId,
+        KafkaError::UnknownMemberId,
+        KafkaError::InvalidSessionTimeout,
+        KafkaError::RebalanceInProgress,
+        KafkaError::InvalidTimestamp,
+        KafkaError::UnsupportedVersion,
+        KafkaError::TopicAlreadyExists,
+        KafkaError::InvalidPartitions,
+        KafkaError::InvalidReplicationFactor,
+        KafkaError::InvalidReplicaAssignment,
+        KafkaError::InvalidConfig,
+        KafkaError::InvalidRequest,
+        KafkaError::UnsupportedForMessageFormat,
+        KafkaError::OutOfOrderSequenceNumber,
+        KafkaError::InvalidProducerEpoch,
+        KafkaError::InvalidTxnState,
+        KafkaError::InvalidProducerIdMapping,
+        KafkaError::InvalidTransactionTimeout,
+        KafkaError::ConcurrentTransactions,
+        KafkaError::SecurityDisabled,
+        KafkaError::OperationNotAttempted,
+        KafkaError::KafkaStorageError,
+        KafkaError::LogDirNotFound,
+        KafkaError::UnknownProducerId,
+        KafkaError::NonEmptyGroup,
+        KafkaError::GroupIdNotFound,
+        KafkaError::MemberIdRequired,
+        KafkaError::GroupMaxSizeReached,
+        KafkaError::FencedInstanceId,
+        KafkaError::ElectionNotNeeded,
+        KafkaError::NoReassignmentInProgress,
+        KafkaError::GroupSubscribedToTopic,
+        KafkaError::InvalidRecord,
+        KafkaError::UnstableOffsetCommit,
+        KafkaError::ProducerFenced,
+        KafkaError::UnknownTopicId,
+        KafkaError::TransactionalIdNotFound,
+        KafkaError::FencedMemberEpoch,
+        KafkaError::UnreleasedInstanceId,
+        KafkaError::UnsupportedAssignor,
+        KafkaError::StaleMemberEpoch,
+        KafkaError::UnsupportedEndpointType,
+        KafkaError::InvalidRegularExpression,
+    ];
+
+    #[test]
+    fn codes_are_kafkas_and_distinct() {
+        assert_eq!(KafkaError::UnknownServerError.code(), -1);
+        assert_eq!(KafkaError::UnknownTopicOrPartition.code(), 3);
+        assert_eq!(KafkaError::NotLeaderOrFollower.code(), 6);
+        assert_eq!(KafkaError::KafkaStorageError.code(), 56);
+        assert_eq!(KafkaError::InvalidRegularExpression.code(), 128);
+        let mut codes: Vec<i16> = ALL.iter().map(|e| e.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ALL.len());
+        assert!(!codes.contains(&NONE));
+    }
+
+    #[test]
+    fn wire_codes_of_outcomes() {
+        assert_eq!(code(None), NONE);
+        assert_eq!(code(Some(KafkaError::RequestTimedOut)), 7);
+        assert_eq!(result_code(&Ok::<i64, KafkaError>(5)), NONE);
+        assert_eq!(result_code(&Err::<(), _>(KafkaError::NotCoordinator)), 16);
+    }
+
+    #[test]
+    fn log_errors_map_as_kafka_does() {
+        assert_eq!(
+            KafkaError::from(LogError::OffsetOutOfRange),
+            KafkaError::OffsetOutOfRange
+        );
+        assert_eq!(
+            KafkaError::from(LogError::Closed),
+            KafkaError::KafkaStorageError
+        );
+        assert_eq!(
+            KafkaError::from(LogError::Producer(ProducerFault::OutOfOrderSequence)),
+            KafkaError::OutOfOrderSequenceNumber
+        );
+    }
+}
