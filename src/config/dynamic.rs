@@ -56,7 +56,7 @@ mod tests {
     use crate::cluster::topic_config::describe::{SOURCE_DEFAULT, SOURCE_GROUP};
     use crate::cluster::topic_config::Source;
     use crate::config::Overrides;
-    use crate::errors;
+    use crate::errors::KafkaError;
 
     #[test]
     fn broker_layer_wins_over_default_layer_over_static() {
@@ -108,8 +108,12 @@ mod tests {
             &broker,
         )
         .unwrap_err();
-        assert_eq!(e.0, errors::INVALID_CONFIG);
-        assert!(e.1.contains("greater than or equal to"), "{}", e.1);
+        assert_eq!(e.error, KafkaError::InvalidConfig);
+        assert!(
+            e.message.contains("greater than or equal to"),
+            "{}",
+            e.message
+        );
         let e = alter_group(
             &d,
             "g",
@@ -118,7 +122,10 @@ mod tests {
             &broker,
         )
         .unwrap_err();
-        assert_eq!(e.1, "Unknown group config name: share.session.timeout.ms");
+        assert_eq!(
+            e.message,
+            "Unknown group config name: share.session.timeout.ms"
+        );
         assert_eq!(
             alter_group(
                 &d,
@@ -128,8 +135,8 @@ mod tests {
                 &broker
             )
             .unwrap_err()
-            .0,
-            errors::INVALID_REQUEST
+            .error,
+            KafkaError::InvalidRequest
         );
         let d = alter_group(
             &d,

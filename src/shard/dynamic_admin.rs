@@ -11,7 +11,7 @@ use super::messages::ChangeResult;
 use super::{partitions, MetadataAdmin, PartitionStore};
 use crate::cluster::dynamic_config::alter::{alter_broker, alter_group, DynamicChange};
 use crate::config::Config;
-use crate::errors;
+use crate::errors::{ErrorMessage, KafkaError};
 
 /// Applies `changes` in order (core 0 only). A failed change leaves the others standing, as
 /// Kafka answers each resource on its own.
@@ -54,8 +54,8 @@ pub async fn alter(
     if let Err(e) = dynamic.store(&config.data_dir).await {
         tracing::error!(error = %format!("{e:#}"), "cannot persist dynamic configs");
         for r in results.iter_mut().filter(|r| r.is_ok()) {
-            *r = Err((
-                errors::KAFKA_STORAGE_ERROR,
+            *r = Err(ErrorMessage::new(
+                KafkaError::KafkaStorageError,
                 format!("cannot persist dynamic configs: {e:#}"),
             ));
         }

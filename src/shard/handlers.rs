@@ -7,8 +7,7 @@ use std::time::Duration;
 use super::call::CoreCall;
 use super::messages::*;
 use super::PartitionStore;
-use crate::errors;
-use crate::storage::LogError;
+use crate::errors::KafkaError;
 
 /// Appends to partitions this core owns; answered per part, in order. `acks` 0 answers without
 /// waiting for disk.
@@ -62,14 +61,14 @@ impl CoreCall for ListOffsetsCall {
 }
 
 /// Moves log start offsets forward (DeleteRecords): partition and target offset (-1: the high
-/// watermark). Answered per partition, in order, with (error code, new log start offset).
+/// watermark). Answered per partition, in order, with the new log start offset.
 #[derive(Debug)]
 pub struct DeleteRecordsCall(pub Vec<(TopicPartition, i64)>);
 
 impl CoreCall for DeleteRecordsCall {
-    type Reply = Vec<(i16, i64)>;
+    type Reply = Vec<Result<i64, KafkaError>>;
     type Service = PartitionStore;
-    async fn run(self, store: &Rc<PartitionStore>) -> Vec<(i16, i64)> {
+    async fn run(self, store: &Rc<PartitionStore>) -> Vec<Result<i64, KafkaError>> {
         delete_records(store, self.0).await
     }
 }
@@ -90,10 +89,6 @@ impl CoreCall for DescribeProducersCall {
     }
 }
 
-fn storage_code(e: &LogError) -> i16 {
-    errors::log_error(e)
-}
-
 async fn produce(
     store: &PartitionStore,
     acks: i16,
@@ -105,7 +100,7 @@ async fn produce(
     for (i, part) in parts.iter().enumerate() {
         let Some(log) = store.log(&part.tp.topic, part.tp.partition) else {
             results.push(ProduceResult {
-                error_code: store.missing_log_code(&part.tp.topic, part.tp.partition),
+                error: Some(store.missing_log_error(&part.tp.topic, part.tp.partition)),
                 base_offset: -1,
                 log_start_offset: -1,
             });
@@ -116,14 +111,14 @@ async fn produce(
                 let records = part.batches.iter().map(|b| b.records_count.max(0) as u64);
                 crate::metrics::hooks::bytes_in(&part.tp.topic, part.payload.len(), records.sum());
                 results.push(ProduceResult {
-                    error_code: errors::NONE,
+                    error: None,
                     base_offset: a.base_offset,
                     log_start_offset: log.log_start_offset(),
                 });
                 waits.push((i, log, a));
             }
             Err(e) => results.push(ProduceResult {
-                error_code: storage_code(&e),
+                error: Some(KafkaError::from(e)),
                 base_offset: -1,
                 log_start_offset: -1,
             }),
@@ -146,10 +141,10 @@ async fn produce(
         match futures_lite::future::or(durable, timer).await {
             Some(Ok(())) => {}
             None => {
-                results[i].error_code = errors::REQUEST_TIMED_OUT;
+                results[i].error = Some(KafkaError::RequestTimedOut);
             }
             Some(Err(e)) => {
-                results[i].error_code = storage_code(&e);
+                results[i].error = Some(KafkaError::from(e));
                 results[i].base_offset = -1;
             }
         }
@@ -184,7 +179,7 @@ pub(super) async fn fetch(
         for r in reads {
             out.push(
                 r.await
-                    .unwrap_or_else(|| FetchResult::error(errors::UNKNOWN_SERVER_ERROR)),
+                    .unwrap_or_else(|| FetchResult::failed(KafkaError::UnknownServerError)),
             );
         }
         return out;
@@ -215,11 +210,11 @@ async fn read_partition(
     committed: bool,
 ) -> FetchResult {
     let Some(log) = store.log(&part.tp.topic, part.tp.partition) else {
-        return FetchResult::error(store.missing_log_code(&part.tp.topic, part.tp.partition));
+        return FetchResult::failed(store.missing_log_error(&part.tp.topic, part.tp.partition));
     };
     let lso = log.last_stable_offset();
     let mut r = FetchResult {
-        error_code: errors::NONE,
+        error: None,
         high_watermark: log.high_watermark(),
         last_stable_offset: lso,
         log_start_offset: log.log_start_offset(),
@@ -229,7 +224,7 @@ async fn read_partition(
     if limit > 0 {
         match log.read(part.offset, limit, committed).await {
             Ok(recs) => r.records = recs,
-            Err(e) => r.error_code = storage_code(&e),
+            Err(e) => r.error = Some(KafkaError::from(e)),
         }
     }
     if committed && !r.records.is_empty() {
@@ -242,19 +237,19 @@ async fn read_partition(
 async fn delete_records(
     store: &PartitionStore,
     parts: Vec<(TopicPartition, i64)>,
-) -> Vec<(i16, i64)> {
+) -> Vec<Result<i64, KafkaError>> {
     let mut out = Vec::with_capacity(parts.len());
     for (tp, offset) in parts {
         let Some(log) = store.log(&tp.topic, tp.partition) else {
-            out.push((store.missing_log_code(&tp.topic, tp.partition), -1));
+            out.push(Err(store.missing_log_error(&tp.topic, tp.partition)));
             continue;
         };
         out.push(match log.delete_records(offset).await {
             Ok(low) => {
                 tracing::info!(topic = %tp.topic, partition = tp.partition, log_start = low, "deleted records");
-                (errors::NONE, low)
+                Ok(low)
             }
-            Err(e) => (storage_code(&e), -1),
+            Err(e) => Err(KafkaError::from(e)),
         });
     }
     out
@@ -265,7 +260,7 @@ async fn list_offsets(store: &PartitionStore, queries: Vec<OffsetQuery>) -> Vec<
     for q in queries {
         let Some(log) = store.log(&q.tp.topic, q.tp.partition) else {
             out.push(OffsetAnswer {
-                error_code: store.missing_log_code(&q.tp.topic, q.tp.partition),
+                error: Some(store.missing_log_error(&q.tp.topic, q.tp.partition)),
                 timestamp: -1,
                 offset: -1,
             });
@@ -279,7 +274,7 @@ async fn list_offsets(store: &PartitionStore, queries: Vec<OffsetQuery>) -> Vec<
             ts if ts >= 0 => log.offset_for_timestamp(ts).await,
             _ => {
                 out.push(OffsetAnswer {
-                    error_code: errors::INVALID_REQUEST,
+                    error: Some(KafkaError::InvalidRequest),
                     timestamp: -1,
                     offset: -1,
                 });
@@ -288,19 +283,19 @@ async fn list_offsets(store: &PartitionStore, queries: Vec<OffsetQuery>) -> Vec<
         };
         out.push(match found {
             Ok(Some((offset, timestamp))) => OffsetAnswer {
-                error_code: errors::NONE,
+                error: None,
                 timestamp,
                 offset,
             },
             Ok(None) => OffsetAnswer {
-                error_code: errors::NONE,
+                error: None,
                 timestamp: -1,
                 offset: -1,
             },
             Err(e) => {
                 tracing::warn!(topic = %q.tp.topic, partition = q.tp.partition, error = ?e, "offset lookup failed");
                 OffsetAnswer {
-                error_code: storage_code(&e),
+                error: Some(KafkaError::from(e)),
                 timestamp: -1,
                 offset: -1,
             }},

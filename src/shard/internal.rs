@@ -17,7 +17,7 @@ use super::messages::TopicPartition;
 use super::PartitionStore;
 use crate::cluster::TopicTable;
 use crate::config::Config;
-use crate::errors;
+use crate::errors::KafkaError;
 use crate::storage::batch::{self, validate_batches};
 use crate::storage::validate::{self, Origin};
 use crate::storage::{LogError, PartitionLog};
@@ -93,41 +93,42 @@ impl InternalTopics {
     }
 
     /// Appends a commit or abort marker for a producer to each of `parts` (partitions this core
-    /// owns) and waits until all are durable; answered with an error code per partition, in
-    /// order.
+    /// owns) and waits until all are durable; answered per partition, in order.
     pub async fn write_markers(
         &self,
         producer_id: i64,
         epoch: i16,
         commit: bool,
         parts: &[TopicPartition],
-    ) -> Vec<i16> {
+    ) -> Vec<Result<(), KafkaError>> {
         let store = &self.0;
-        let mut codes = vec![errors::NONE; parts.len()];
+        let mut written = vec![Ok(()); parts.len()];
         let mut waits = Vec::new();
         for (i, tp) in parts.iter().enumerate() {
             let Some(log) = store.log(&tp.topic, tp.partition) else {
-                codes[i] = if store.view().owner_of(&tp.topic, tp.partition).is_some() {
-                    errors::NOT_LEADER_OR_FOLLOWER
-                } else {
-                    errors::UNKNOWN_TOPIC_OR_PARTITION
-                };
+                written[i] = Err(
+                    if store.view().owner_of(&tp.topic, tp.partition).is_some() {
+                        KafkaError::NotLeaderOrFollower
+                    } else {
+                        KafkaError::UnknownTopicOrPartition
+                    },
+                );
                 continue;
             };
             match log.append_marker(producer_id, epoch, commit, 0) {
                 Ok(a) => waits.push((i, log, a)),
                 Err(e) => {
                     tracing::warn!(topic = %tp.topic, partition = tp.partition, error = ?e, "marker append failed");
-                    codes[i] = errors::KAFKA_STORAGE_ERROR;
+                    written[i] = Err(KafkaError::KafkaStorageError);
                 }
             }
         }
         for (i, log, appended) in waits {
             if log.wait_durable(&appended).await.is_err() {
-                codes[i] = errors::KAFKA_STORAGE_ERROR;
+                written[i] = Err(KafkaError::KafkaStorageError);
             }
         }
-        codes
+        written
     }
 }
 

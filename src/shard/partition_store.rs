@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use super::long_poll::LongPolls;
 use super::topic_view::TopicView;
+use crate::errors::KafkaError;
 use crate::storage::{CacheBudget, PartitionLog};
 
 /// Partition logs of one topic owned by this core, indexed by partition number.
@@ -117,11 +118,11 @@ impl PartitionStore {
     /// The error for a partition whose log this core does not have: KAFKA_STORAGE_ERROR when
     /// this core owns it (its log failed to open, e.g. on a damaged or full disk),
     /// UNKNOWN_TOPIC_OR_PARTITION otherwise.
-    pub fn missing_log_code(&self, topic: &str, partition: i32) -> i16 {
+    pub fn missing_log_error(&self, topic: &str, partition: i32) -> KafkaError {
         if self.view.owner_of(topic, partition) == Some(self.id) {
-            crate::errors::KAFKA_STORAGE_ERROR
+            KafkaError::KafkaStorageError
         } else {
-            crate::errors::UNKNOWN_TOPIC_OR_PARTITION
+            KafkaError::UnknownTopicOrPartition
         }
     }
 

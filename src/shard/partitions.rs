@@ -13,6 +13,7 @@ use super::messages::NewTopic;
 use super::{LocalTopic, Mesh, MetadataAdmin, PartitionStore, TopicView};
 use crate::cluster::topics::{CreateError, TopicMeta};
 use crate::cluster::TopicTable;
+use crate::errors::{ErrorMessage, KafkaError};
 use crate::storage::PartitionLog;
 
 /// A partition whose log a core could not open.
@@ -197,10 +198,10 @@ pub async fn roll_back_created(
         if let Some(msg) = open_failure_message(&meta.name, failures) {
             tracing::error!(topic = %meta.name, "{msg}");
             table.delete(&meta.name);
-            *r = Err(CreateError::Refused(
-                crate::errors::KAFKA_STORAGE_ERROR,
+            *r = Err(CreateError::Refused(ErrorMessage::new(
+                KafkaError::KafkaStorageError,
                 msg,
-            ));
+            )));
         }
     }
     store_and_install(admin, table).await;
@@ -252,9 +253,9 @@ pub async fn create_topics(
         };
         let r = table.create(&t.name, n, t.configs, view.cores());
         let r = match (r, table.check_partitions_per_core(view.cores(), limit)) {
-            (Ok(meta), Err(msg)) => {
+            (Ok(meta), Err(e)) => {
                 table.delete(&meta.name);
-                Err(CreateError::Refused(crate::errors::INVALID_PARTITIONS, msg))
+                Err(CreateError::Refused(e))
             }
             (r, _) => r,
         };
@@ -267,7 +268,12 @@ pub async fn create_topics(
         tracing::error!(error = %e, "cannot persist topic table");
         return results
             .into_iter()
-            .map(|r| r.and(Err(CreateError::InvalidName(format!("storage error: {e}")))))
+            .map(|r| {
+                r.and(Err(CreateError::Refused(ErrorMessage::new(
+                    KafkaError::InvalidTopicException,
+                    format!("storage error: {e}"),
+                ))))
+            })
             .collect();
     }
     let installed = Arc::new(table);

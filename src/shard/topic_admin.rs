@@ -13,7 +13,7 @@ use super::partitions;
 use super::{MetadataAdmin, PartitionStore};
 use crate::cluster::topic_config::alter::apply_ops;
 use crate::cluster::TopicTable;
-use crate::errors;
+use crate::errors::{ErrorMessage, KafkaError};
 
 /// Persists `table` and installs it on every core; on a storage failure every successful
 /// result becomes a KAFKA_STORAGE_ERROR. Returns the partitions that could not be opened.
@@ -25,8 +25,8 @@ async fn commit(
     if let Err(e) = table.store_async(&admin.view().table_path()).await {
         tracing::error!(error = %e, "cannot persist topic table");
         for r in results.iter_mut().filter(|r| r.is_ok()) {
-            *r = Err((
-                errors::KAFKA_STORAGE_ERROR,
+            *r = Err(ErrorMessage::new(
+                KafkaError::KafkaStorageError,
                 format!("cannot persist topic table: {e}"),
             ));
         }
@@ -48,8 +48,8 @@ pub async fn alter_configs(
     let mut results = Vec::with_capacity(changes.len());
     for c in changes {
         let Some(meta) = table.topics.get_mut(&c.topic) else {
-            results.push(Err((
-                errors::UNKNOWN_TOPIC_OR_PARTITION,
+            results.push(Err(ErrorMessage::new(
+                KafkaError::UnknownTopicOrPartition,
                 format!("The topic '{}' does not exist.", c.topic),
             )));
             continue;
@@ -92,11 +92,11 @@ pub async fn create_partitions(
             .add_partitions(name, *total, cores)
             .and_then(|meta| match table.check_partitions_per_core(cores, limit) {
                 Ok(()) => Ok(meta),
-                Err(msg) => {
+                Err(e) => {
                     if let Some(p) = previous {
                         table.topics.insert(name.clone(), p);
                     }
-                    Err((errors::INVALID_PARTITIONS, msg))
+                    Err(e)
                 }
             })
             .map(|meta| {
@@ -110,7 +110,7 @@ pub async fn create_partitions(
             let msgs = partitions::roll_back_grown(admin, table, &before, &failures).await;
             for ((name, _), r) in topics.iter().zip(results.iter_mut()) {
                 if let Some((_, m)) = msgs.iter().find(|(n, _)| n == name) {
-                    *r = Err((errors::KAFKA_STORAGE_ERROR, m.clone()));
+                    *r = Err(ErrorMessage::new(KafkaError::KafkaStorageError, m.clone()));
                 }
             }
         }

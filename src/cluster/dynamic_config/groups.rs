@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::errors;
+use crate::errors::{ErrorMessage, KafkaError};
 
 /// `consumer.session.timeout.ms`: the group's member session timeout.
 pub const SESSION_TIMEOUT: &str = "consumer.session.timeout.ms";
@@ -85,8 +85,8 @@ pub fn effective(
 pub fn validate(
     overrides: &BTreeMap<String, String>,
     broker: &GroupSettings,
-) -> Result<(), (i16, String)> {
-    let bad = |m: String| Err((errors::INVALID_CONFIG, m));
+) -> Result<(), ErrorMessage> {
+    let bad = |m: String| Err(ErrorMessage::new(KafkaError::InvalidConfig, m));
     for (k, v) in overrides {
         if !GROUP_CONFIGS.iter().any(|(n, ..)| n == k) {
             return bad(format!("Unknown group config name: {k}"));

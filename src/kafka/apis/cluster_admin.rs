@@ -19,7 +19,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::errors;
+use crate::errors::KafkaError;
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::topic_admin::PartitionSizesCall;
 
@@ -34,7 +34,7 @@ pub fn describe_cluster(ctx: &RequestContext, req: DescribeClusterRequest) -> Re
     r.endpoint_type = req.endpoint_type;
     r.cluster_id = StrBytes::from_string(ctx.core.view.cluster_id().to_string());
     if ctx.version >= 1 && req.endpoint_type != 1 {
-        r.error_code = errors::UNSUPPORTED_ENDPOINT_TYPE;
+        r.error_code = KafkaError::UnsupportedEndpointType.code();
         r.error_message = Some(StrBytes::from_static_str(
             "The broker only handles broker endpoints (endpoint type 1).",
         ));
@@ -171,7 +171,7 @@ pub fn describe_topic_partitions(
         // DescribeTopicPartitions has no flag: Kafka always fills in the topic's operations.
         t.topic_authorized_operations = super::authorized_ops::topic(true);
         let Some(meta) = table.get(&name) else {
-            t.error_code = errors::UNKNOWN_TOPIC_OR_PARTITION;
+            t.error_code = KafkaError::UnknownTopicOrPartition.code();
             resp.topics.push(t);
             continue;
         };

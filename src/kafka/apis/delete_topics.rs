@@ -6,7 +6,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::partitions::DeleteTopicsCall;
 
@@ -61,9 +61,9 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseK
             }
             None => {
                 r.error_code = if name.is_none() {
-                    errors::UNKNOWN_TOPIC_ID
+                    KafkaError::UnknownTopicId.code()
                 } else {
-                    errors::UNKNOWN_TOPIC_OR_PARTITION
+                    KafkaError::UnknownTopicOrPartition.code()
                 };
                 if ctx.version >= 5 {
                     r.error_message = Some(StrBytes::from_static_str(

@@ -17,7 +17,7 @@ use kafka_protocol::messages::fetch_response::{
 use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind};
 
 use super::plan::PartitionPlan;
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::{Reply, RequestContext};
 use crate::kafka::rope::{records_field, Substitutions};
 use crate::shard::call::Unavailable;
@@ -59,10 +59,10 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
         topics_out.push(tr);
         for fp in &ft.partitions {
             match meta {
-                None if use_ids => plan.answer(FetchResult::error(errors::UNKNOWN_TOPIC_ID)),
-                None => plan.answer(FetchResult::error(errors::UNKNOWN_TOPIC_OR_PARTITION)),
+                None if use_ids => plan.answer(FetchResult::failed(KafkaError::UnknownTopicId)),
+                None => plan.answer(FetchResult::failed(KafkaError::UnknownTopicOrPartition)),
                 Some(m) => match view.owner_of(&m.name, fp.partition) {
-                    None => plan.answer(FetchResult::error(errors::UNKNOWN_TOPIC_OR_PARTITION)),
+                    None => plan.answer(FetchResult::failed(KafkaError::UnknownTopicOrPartition)),
                     Some(owner) => plan.send(
                         owner,
                         FetchPart {
@@ -90,7 +90,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     let mut results = read_all(mesh, &plan, max_bytes, committed).await;
     loop {
         let total: usize = results.iter().map(|r| r.bytes()).sum();
-        let any_error = results.iter().any(|r| r.error_code != errors::NONE);
+        let any_error = results.iter().any(|r| r.error.is_some());
         if total >= min_bytes.max(1) || any_error || Instant::now() >= deadline {
             break;
         }
@@ -121,7 +121,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
         used += r.bytes();
         let mut pd = PartitionData::default();
         pd.partition_index = slot.partition;
-        pd.error_code = r.error_code;
+        pd.error_code = errors::code(r.error);
         pd.high_watermark = r.high_watermark;
         pd.last_stable_offset = r.last_stable_offset;
         if ctx.version >= 5 {
@@ -165,7 +165,7 @@ async fn read_all(
             max_bytes,
             committed,
         },
-        || FetchResult::error(errors::NOT_LEADER_OR_FOLLOWER),
+        || FetchResult::failed(KafkaError::NotLeaderOrFollower),
     )
     .await
 }

@@ -10,7 +10,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::groups::ensure_offsets_topic;
 use super::txn::ensure_txn_topic;
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 
 /// Handles FindCoordinator.
@@ -28,7 +28,7 @@ pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> Respon
                 (errors::NONE, None)
             } else {
                 (
-                    errors::COORDINATOR_NOT_AVAILABLE,
+                    KafkaError::CoordinatorNotAvailable.code(),
                     Some("The coordinator is not available."),
                 )
             }
@@ -38,13 +38,13 @@ pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> Respon
                 (errors::NONE, None)
             } else {
                 (
-                    errors::COORDINATOR_NOT_AVAILABLE,
+                    KafkaError::CoordinatorNotAvailable.code(),
                     Some("The transaction coordinator is not available."),
                 )
             }
         }
         _ => (
-            errors::INVALID_REQUEST,
+            KafkaError::InvalidRequest.code(),
             Some("Unknown coordinator key type."),
         ),
     };

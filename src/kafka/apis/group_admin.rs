@@ -73,10 +73,10 @@ pub async fn describe(ctx: &RequestContext, req: DescribeGroupsRequest) -> Respo
                 }
                 d
             }
-            Err(code) => {
+            Err(e) => {
                 let mut d = DescribedGroup::default();
                 d.group_id = g.clone();
-                d.error_code = code;
+                d.error_code = e.code();
                 d
             }
         };
@@ -90,19 +90,17 @@ pub async fn delete(ctx: &RequestContext, req: DeleteGroupsRequest) -> ResponseK
     let mut resp = DeleteGroupsResponse::default();
     for g in &req.groups_names {
         let name = g.0.to_string();
-        let code = match forward(
+        let deleted = forward(
             &ctx.core.view,
             &ctx.core.mesh,
             &name,
             DeleteGroupCall(name.clone()),
         )
         .await
-        {
-            Ok(c) | Err(c) => c,
-        };
+        .and_then(|r| r);
         let mut r = DeletableGroupResult::default();
         r.group_id = g.clone();
-        r.error_code = code;
+        r.error_code = errors::result_code(&deleted);
         resp.results.push(r);
     }
     ResponseKind::DeleteGroups(resp)
@@ -128,10 +126,10 @@ pub async fn consumer_describe(
                 }
                 d
             }
-            Err(code) => {
+            Err(e) => {
                 let mut d = ConsumerDescribed::default();
                 d.group_id = g.clone();
-                d.error_code = code;
+                d.error_code = e.code();
                 d
             }
         };

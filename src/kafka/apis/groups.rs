@@ -11,7 +11,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::errors;
+use crate::errors::KafkaError;
 use crate::group::calls::{
     ConsumerHeartbeatCall, HeartbeatCall, JoinGroupCall, LeaveGroupCall, SyncGroupCall,
 };
@@ -62,23 +62,23 @@ pub async fn ensure_internal_topic(
     view.topic_table().get(name).is_some()
 }
 
-/// Sends `call` to the core coordinating `group`; `Err` holds the error code for the client.
+/// Sends `call` to the core coordinating `group`; `Err` holds the error for the client.
 pub async fn forward<C: CoreCall>(
     view: &TopicView,
     mesh: &Mesh,
     group: &str,
     call: C,
-) -> Result<C::Reply, i16> {
+) -> Result<C::Reply, KafkaError> {
     if !ensure_offsets_topic(view, mesh).await {
-        return Err(errors::COORDINATOR_NOT_AVAILABLE);
+        return Err(KafkaError::CoordinatorNotAvailable);
     }
     let partition = group::partition_in(&view.topic_table(), &view.config(), group);
     let Some(core) = view.owner_of(OFFSETS_TOPIC, partition) else {
-        return Err(errors::COORDINATOR_NOT_AVAILABLE);
+        return Err(KafkaError::CoordinatorNotAvailable);
     };
     mesh.call(core, call)
         .await
-        .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)
+        .map_err(|_| KafkaError::CoordinatorNotAvailable)
 }
 
 fn client_id(ctx: &RequestContext) -> String {
@@ -97,9 +97,9 @@ pub async fn join(ctx: &RequestContext, req: JoinGroupRequest) -> ResponseKind {
     };
     let mut r = match forward(&ctx.core.view, &ctx.core.mesh, &group, call).await {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
             let mut r = JoinGroupResponse::default();
-            r.error_code = code;
+            r.error_code = e.code();
             r.generation_id = -1;
             r.member_id = member;
             r
@@ -125,9 +125,9 @@ pub async fn sync(ctx: &RequestContext, req: SyncGroupRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
     let mut r = match forward(&ctx.core.view, &ctx.core.mesh, &group, SyncGroupCall(req)).await {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
             let mut r = SyncGroupResponse::default();
-            r.error_code = code;
+            r.error_code = e.code();
             r
         }
     };
@@ -143,9 +143,9 @@ pub async fn heartbeat(ctx: &RequestContext, req: HeartbeatRequest) -> ResponseK
     let group = req.group_id.0.to_string();
     let r = match forward(&ctx.core.view, &ctx.core.mesh, &group, HeartbeatCall(req)).await {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
             let mut r = HeartbeatResponse::default();
-            r.error_code = code;
+            r.error_code = e.code();
             r
         }
     };
@@ -161,9 +161,9 @@ pub async fn leave(ctx: &RequestContext, req: LeaveGroupRequest) -> ResponseKind
     };
     let mut r = match forward(&ctx.core.view, &ctx.core.mesh, &group, call).await {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
             let mut r = LeaveGroupResponse::default();
-            r.error_code = code;
+            r.error_code = e.code();
             r
         }
     };
@@ -187,9 +187,9 @@ pub async fn consumer_heartbeat(
     };
     let r = match forward(&ctx.core.view, &ctx.core.mesh, &group, call).await {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
             let mut r = ConsumerGroupHeartbeatResponse::default();
-            r.error_code = code;
+            r.error_code = e.code();
             r.error_message = Some(StrBytes::from_static_str(
                 "The coordinator is not available.",
             ));

@@ -10,7 +10,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::cluster::topics::{validate_name, TopicMeta};
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::messages::NewTopic;
 use crate::shard::partitions::CreateTopicsCall;
@@ -96,9 +96,11 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
             Some(m) => describe(&mut t, m, node, ctx.version),
             None => {
                 t.error_code = match &name {
-                    Some(n) if validate_name(n).is_err() => errors::INVALID_TOPIC_EXCEPTION,
-                    Some(_) => errors::UNKNOWN_TOPIC_OR_PARTITION,
-                    None => errors::UNKNOWN_TOPIC_ID,
+                    Some(n) if validate_name(n).is_err() => {
+                        KafkaError::InvalidTopicException.code()
+                    }
+                    Some(_) => KafkaError::UnknownTopicOrPartition.code(),
+                    None => KafkaError::UnknownTopicId.code(),
                 };
             }
         }

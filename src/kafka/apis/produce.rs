@@ -20,16 +20,16 @@ use kafka_protocol::protocol::Decodable;
 use super::plan::PartitionPlan;
 use super::produce_errors::Refusals;
 use super::produce_policy::prepare;
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::{self, Outcome, Reply, RequestContext};
 use crate::services::Core;
 use crate::shard::handlers::ProduceCall;
 use crate::shard::messages::{ProducePart, ProduceResult, TopicPartition};
 use crate::shard::{Mesh, TopicView};
 
-fn failed(code: i16) -> ProduceResult {
+fn failed(error: KafkaError) -> ProduceResult {
     ProduceResult {
-        error_code: code,
+        error: Some(error),
         base_offset: -1,
         log_start_offset: -1,
     }
@@ -68,20 +68,20 @@ async fn produce(
             let slot = plan.len();
             append_times.push(None);
             if !(-1..=1).contains(&acks) {
-                plan.answer(failed(errors::INVALID_REQUIRED_ACKS));
+                plan.answer(failed(KafkaError::InvalidRequiredAcks));
                 continue;
             }
             let Some(name) = &name else {
-                plan.answer(failed(errors::UNKNOWN_TOPIC_ID));
+                plan.answer(failed(KafkaError::UnknownTopicId));
                 continue;
             };
             if &**name == crate::group::OFFSETS_TOPIC || &**name == crate::txn::TXN_TOPIC {
                 // Only the group coordinator writes the internal topic, as on Kafka.
-                plan.answer(failed(errors::INVALID_TOPIC_EXCEPTION));
+                plan.answer(failed(KafkaError::InvalidTopicException));
                 continue;
             }
             let Some(owner) = view.owner_of(name, p.index) else {
-                plan.answer(failed(errors::UNKNOWN_TOPIC_OR_PARTITION));
+                plan.answer(failed(KafkaError::UnknownTopicOrPartition));
                 continue;
             };
             let payload = p.records.clone().unwrap_or_default();
@@ -115,7 +115,7 @@ async fn produce(
                 timeout_ms,
                 parts,
             },
-            || failed(errors::NOT_LEADER_OR_FOLLOWER),
+            || failed(KafkaError::NotLeaderOrFollower),
         )
         .await;
     if acks == 0 {
@@ -133,13 +133,13 @@ async fn produce(
         for index in parts {
             let (slot, (r, append_time)) = it
                 .next()
-                .unwrap_or((usize::MAX, (failed(errors::UNKNOWN_SERVER_ERROR), None)));
+                .unwrap_or((usize::MAX, (failed(KafkaError::UnknownServerError), None)));
             let mut pr = PartitionProduceResponse::default();
             pr.index = index;
-            pr.error_code = r.error_code;
+            pr.error_code = errors::code(r.error);
             pr.base_offset = r.base_offset;
             pr.log_append_time_ms = match append_time {
-                Some(t) if r.error_code == errors::NONE => t,
+                Some(t) if r.error.is_none() => t,
                 _ => -1,
             };
             if version >= 5 {

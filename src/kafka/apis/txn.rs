@@ -17,7 +17,7 @@ use kafka_protocol::messages::{
 };
 
 use super::groups::{ensure_internal_topic, ensure_offsets_topic, forward as forward_group};
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::group::calls::TxnOffsetCommitCall;
 use crate::group::OFFSETS_TOPIC;
 use crate::kafka::dispatch::RequestContext;
@@ -31,32 +31,37 @@ pub async fn ensure_txn_topic(view: &TopicView, mesh: &Mesh) -> bool {
     ensure_internal_topic(view, mesh, TXN_TOPIC, view.config().txns.state_partitions).await
 }
 
-/// Sends `call` to the core coordinating `txn_id`; `Err` holds the error code for the client.
+/// Sends `call` to the core coordinating `txn_id`; `Err` holds the error for the client.
 async fn forward<C: CoreCall>(
     view: &TopicView,
     mesh: &Mesh,
     txn_id: &str,
     call: C,
-) -> Result<C::Reply, i16> {
+) -> Result<C::Reply, KafkaError> {
     if !ensure_txn_topic(view, mesh).await {
-        return Err(errors::COORDINATOR_NOT_AVAILABLE);
+        return Err(KafkaError::CoordinatorNotAvailable);
     }
     let partition = txn::partition_in(&view.topic_table(), &view.config(), txn_id);
     let Some(core) = view.owner_of(TXN_TOPIC, partition) else {
-        return Err(errors::COORDINATOR_NOT_AVAILABLE);
+        return Err(KafkaError::CoordinatorNotAvailable);
     };
     mesh.call(core, call)
         .await
-        .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)
+        .map_err(|_| KafkaError::CoordinatorNotAvailable)
 }
 
 /// Clients older than `fenced_since` know a stale epoch as INVALID_PRODUCER_EPOCH.
-fn fit(code: i16, version: i16, fenced_since: i16) -> i16 {
-    if code == errors::PRODUCER_FENCED && version < fenced_since {
-        errors::INVALID_PRODUCER_EPOCH
+fn fit(error: KafkaError, version: i16, fenced_since: i16) -> KafkaError {
+    if error == KafkaError::ProducerFenced && version < fenced_since {
+        KafkaError::InvalidProducerEpoch
     } else {
-        code
+        error
     }
+}
+
+/// [`fit`] for an outcome, as its wire code.
+fn fit_code(r: Result<(), KafkaError>, version: i16, fenced_since: i16) -> i16 {
+    errors::code(r.err().map(|e| fit(e, version, fenced_since)))
 }
 
 /// Handles InitProducerId.
@@ -68,13 +73,13 @@ pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) 
         .as_ref()
         .map(|t| t.0.to_string())
         .filter(|t| !t.is_empty());
-    let (code, pid, epoch) = match txn_id {
+    let initialized = match txn_id {
         // An idempotent producer: a fresh id every time, as Kafka does.
         None => match ctx.core.producer_ids.allocate().await {
-            Ok(pid) => (errors::NONE, pid, 0),
+            Ok(pid) => Ok((pid, 0)),
             Err(e) => {
                 tracing::error!(error = %e, "cannot allocate a producer id");
-                (errors::COORDINATOR_NOT_AVAILABLE, -1, -1)
+                Err(KafkaError::CoordinatorNotAvailable)
             }
         },
         Some(id) => {
@@ -85,13 +90,11 @@ pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) 
                 timeout_ms: req.transaction_timeout_ms,
                 expected,
             };
-            match forward(view, mesh, &id, call).await {
-                Ok(Ok((producer_id, epoch))) => (errors::NONE, producer_id, epoch),
-                Ok(Err(code)) | Err(code) => (code, -1, -1),
-            }
+            forward(view, mesh, &id, call).await.and_then(|r| r)
         }
     };
-    resp.error_code = fit(code, ctx.version, 4);
+    let (pid, epoch) = *initialized.as_ref().unwrap_or(&(-1, -1));
+    resp.error_code = fit_code(initialized.map(|_| ()), ctx.version, 4);
     resp.producer_id = ProducerId(pid);
     resp.producer_epoch = epoch;
     ResponseKind::InitProducerId(resp)
@@ -105,16 +108,14 @@ async fn add_partitions(
     producer_id: i64,
     epoch: i16,
     partitions: Vec<(String, i32)>,
-) -> i16 {
+) -> Result<(), KafkaError> {
     let call = AddPartitionsCall {
         txn_id: txn_id.to_string(),
         producer_id,
         epoch,
         partitions,
     };
-    match forward(view, mesh, txn_id, call).await {
-        Ok(c) | Err(c) => c,
-    }
+    forward(view, mesh, txn_id, call).await.and_then(|r| r)
 }
 
 /// Handles AddPartitionsToTxn (v0-v3: one transaction per request).
@@ -146,7 +147,7 @@ pub async fn add_partitions_to_txn(
             parts,
         )
         .await;
-        Some(fit(c, ctx.version, 2))
+        Some(fit_code(c, ctx.version, 2))
     };
     let mut resp = AddPartitionsToTxnResponse::default();
     for t in &req.v3_and_below_topics {
@@ -157,8 +158,8 @@ pub async fn add_partitions_to_txn(
             rp.partition_index = p;
             rp.partition_error_code = match code {
                 Some(c) => c,
-                None if unknown(t.name.0.as_str(), p) => errors::UNKNOWN_TOPIC_OR_PARTITION,
-                None => errors::OPERATION_NOT_ATTEMPTED,
+                None if unknown(t.name.0.as_str(), p) => KafkaError::UnknownTopicOrPartition.code(),
+                None => KafkaError::OperationNotAttempted.code(),
             };
             rt.results_by_partition.push(rp);
         }
@@ -172,7 +173,7 @@ pub async fn add_offsets_to_txn(ctx: &RequestContext, req: AddOffsetsToTxnReques
     let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = AddOffsetsToTxnResponse::default();
     resp.error_code = if !ensure_offsets_topic(view, mesh).await {
-        errors::COORDINATOR_NOT_AVAILABLE
+        KafkaError::CoordinatorNotAvailable.code()
     } else {
         let partition = crate::group::partition_in(
             &view.topic_table(),
@@ -188,7 +189,7 @@ pub async fn add_offsets_to_txn(ctx: &RequestContext, req: AddOffsetsToTxnReques
             vec![(OFFSETS_TOPIC.to_string(), partition)],
         )
         .await;
-        fit(c, ctx.version, 2)
+        fit_code(c, ctx.version, 2)
     };
     ResponseKind::AddOffsetsToTxn(resp)
 }
@@ -202,11 +203,11 @@ pub async fn end_txn(ctx: &RequestContext, req: EndTxnRequest) -> ResponseKind {
         epoch: req.producer_epoch,
         commit: req.committed,
     };
-    let code = match forward(&ctx.core.view, &ctx.core.mesh, &txn_id, call).await {
-        Ok(c) | Err(c) => c,
-    };
+    let ended = forward(&ctx.core.view, &ctx.core.mesh, &txn_id, call)
+        .await
+        .and_then(|r| r);
     let mut resp = EndTxnResponse::default();
-    resp.error_code = fit(code, ctx.version, 2);
+    resp.error_code = fit_code(ended, ctx.version, 2);
     resp.producer_id = ProducerId(-1);
     resp.producer_epoch = -1;
     ResponseKind::EndTxn(resp)
@@ -232,7 +233,8 @@ pub async fn txn_offset_commit(ctx: &RequestContext, req: TxnOffsetCommitRequest
     let call = TxnOffsetCommitCall { req, version };
     let mut resp = match forward_group(&ctx.core.view, &ctx.core.mesh, &group, call).await {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
+            let code = e.code();
             let mut r = TxnOffsetCommitResponse::default();
             for (name, parts) in shape {
                 let mut rt = TxnOffsetCommitResponseTopic::default();
@@ -250,7 +252,9 @@ pub async fn txn_offset_commit(ctx: &RequestContext, req: TxnOffsetCommitRequest
     };
     for t in resp.topics.iter_mut() {
         for p in t.partitions.iter_mut() {
-            p.error_code = fit(p.error_code, version, 2);
+            if p.error_code == KafkaError::ProducerFenced.code() {
+                p.error_code = fit(KafkaError::ProducerFenced, version, 2).code();
+            }
         }
     }
     ResponseKind::TxnOffsetCommit(resp)
