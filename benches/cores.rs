@@ -1,5 +1,5 @@
 //! Work that crosses glommio executors, run with the broker's own pieces: a raw channel-mesh
-//! ping-pong, a `Shard::call` round trip to another core, and whole Produce requests
+//! ping-pong, a `Mesh::call` round trip to another core, and whole Produce requests
 //! (decode, validation, routing, durable group-committed append, encoded response) handled by
 //! `dispatch::handle_frame` on core 0, with one core and with two (partitions on both).
 //!
@@ -24,9 +24,10 @@ use kafka_protocol::protocol::{Encodable, StrBytes};
 use runnel::cluster::TopicTable;
 use runnel::config::{Config, Overrides};
 use runnel::kafka::dispatch::{handle_frame, Outcome};
+use runnel::services::Core;
 use runnel::shard::handlers::ListOffsetsCall;
 use runnel::shard::messages::MeshMessage;
-use runnel::shard::{partitions, Shard};
+use runnel::shard::partitions;
 
 const PRODUCE_V: i16 = 9;
 const PARTITIONS: i32 = 6;
@@ -35,7 +36,7 @@ const PARTITIONS: i32 = 6;
 enum Job {
     /// Send a number to core 1 over a raw mesh and wait for it to come back.
     Ping(u64),
-    /// `Shard::call(1, ListOffsets([]))`: the broker's forwarding round trip with no work.
+    /// `Mesh::call(1, ListOffsets([]))`: the broker's forwarding round trip with no work.
     Call(u64),
     /// `handle_frame` on this frame, `in_flight` at a time (like a pipelining client).
     Produce {
@@ -89,20 +90,20 @@ impl Broker {
                 let Ok((raw_tx, mut raw_rx)) = raw.join().await else {
                     panic!("joining the raw mesh")
                 };
-                let shard = Shard::new(id, config.clone(), "bench".into(), table.clone(), senders);
-                shard.start_mesh_receivers(receivers);
+                let core = Core::new(id, config.clone(), "bench".into(), table.clone(), senders);
+                core.mesh.start_receivers(receivers);
                 if let Err(e) =
                     runnel::storage::direct_io::prime_iopoll_probe(&config.data_dir, id).await
                 {
                     eprintln!("warning: iopoll probe: {e}");
                 }
-                partitions::apply(&shard, table).await;
+                partitions::apply(&core.store, table).await;
                 match jobs {
                     Some(jobs) => {
                         let peer = raw_rx.streams().into_iter().next().map(|(_, s)| s);
                         // Blocking here only idles this executor between jobs.
                         while let Ok((job, done)) = jobs.recv() {
-                            let took = run_job(&shard, &raw_tx, peer.as_ref(), job).await;
+                            let took = run_job(&core, &raw_tx, peer.as_ref(), job).await;
                             let _ = done.send(took);
                         }
                     }
@@ -117,7 +118,7 @@ impl Broker {
                         }
                     }
                 }
-                shard.close_all().await;
+                core.store.close_all().await;
             });
             match h {
                 Ok(h) => handles.push(h),
@@ -151,7 +152,7 @@ impl Broker {
 }
 
 async fn run_job(
-    shard: &Rc<Shard>,
+    core: &Rc<Core>,
     raw_tx: &glommio::channels::channel_mesh::Senders<u64>,
     peer: Option<&glommio::channels::shared_channel::ConnectedReceiver<u64>>,
     job: Job,
@@ -170,7 +171,7 @@ async fn run_job(
         }
         Job::Call(iters) => {
             for _ in 0..iters {
-                if let Err(e) = shard.call(1, ListOffsetsCall(Vec::new())).await {
+                if let Err(e) = core.mesh.call(1, ListOffsetsCall(Vec::new())).await {
                     panic!("forwarding failed: {e}");
                 }
             }
@@ -182,7 +183,7 @@ async fn run_job(
         } => {
             for _ in 0..iters {
                 let tasks: Vec<_> = (0..in_flight)
-                    .map(|_| glommio::spawn_local(handle_frame(shard.clone(), frame.clone(), None)))
+                    .map(|_| glommio::spawn_local(handle_frame(core.clone(), frame.clone(), None)))
                     .collect();
                 for t in tasks {
                     match t.await {

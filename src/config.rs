@@ -3,21 +3,20 @@
 //! Keys use Kafka's names where Kafka has one. In the TOML file they may be written as dotted
 //! keys (`num.partitions = 3`) or quoted (`"num.partitions" = 3`); both mean the same.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cluster::broker_config::BrokerConfigs;
-
-pub mod bounds;
-pub mod cores;
-mod dynamic;
+use crate::cluster::bounds;
+use crate::cluster::broker_config::{parse_table, BrokerConfigs};
 use crate::cluster::topic_config::TopicDefaults;
 
-/// The default configuration file, embedded in the binary.
-pub const DEFAULT_CONFIG: &str = include_str!("../config/runnel.toml");
+pub mod cores;
+mod dynamic;
+
+pub use crate::cluster::broker_config::{builtin_value, DEFAULT_CONFIG};
+pub use crate::cluster::dynamic_config::groups::GroupSettings;
 
 /// Fully resolved broker configuration.
 #[derive(Debug, Clone)]
@@ -101,39 +100,6 @@ pub struct LimitSettings {
     pub open_segment_files_per_core: usize,
 }
 
-/// Group coordinator settings (Kafka's names in `config/runnel.toml`).
-#[derive(Debug, Clone)]
-pub struct GroupSettings {
-    /// offsets.topic.num.partitions
-    pub offsets_partitions: i32,
-    /// group.initial.rebalance.delay.ms
-    pub initial_rebalance_delay_ms: u64,
-    /// group.min.session.timeout.ms
-    pub min_session_timeout_ms: i32,
-    /// group.max.session.timeout.ms
-    pub max_session_timeout_ms: i32,
-    /// group.max.size
-    pub max_size: usize,
-    /// offsets.retention.minutes, in ms
-    pub offsets_retention_ms: u64,
-    /// offset.metadata.max.bytes
-    pub offset_metadata_max_bytes: usize,
-    /// group.consumer.session.timeout.ms
-    pub consumer_session_timeout_ms: i32,
-    /// group.consumer.heartbeat.interval.ms
-    pub consumer_heartbeat_interval_ms: i32,
-    /// group.consumer.min.session.timeout.ms: lowest per-group session timeout
-    pub consumer_min_session_timeout_ms: i32,
-    /// group.consumer.max.session.timeout.ms: highest per-group session timeout
-    pub consumer_max_session_timeout_ms: i32,
-    /// group.consumer.min.heartbeat.interval.ms: lowest per-group heartbeat interval
-    pub consumer_min_heartbeat_interval_ms: i32,
-    /// group.consumer.max.heartbeat.interval.ms: highest per-group heartbeat interval
-    pub consumer_max_heartbeat_interval_ms: i32,
-    /// group.consumer.assignors, in order of preference
-    pub consumer_assignors: Vec<String>,
-}
-
 /// Transaction coordinator settings (Kafka's names in `config/runnel.toml`).
 #[derive(Debug, Clone)]
 pub struct TxnSettings {
@@ -175,42 +141,6 @@ pub struct Overrides {
     pub metrics_listen: Option<String>,
 }
 
-/// Flattens nested TOML tables into dotted keys.
-fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, toml::Value>) {
-    match v {
-        toml::Value::Table(t) => {
-            for (k, v) in t {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        other => {
-            out.insert(prefix.to_string(), other.clone());
-        }
-    }
-}
-
-fn parse_table(text: &str) -> Result<BTreeMap<String, toml::Value>> {
-    let v: toml::Value = toml::from_str(text).context("parsing configuration")?;
-    let mut out = BTreeMap::new();
-    flatten("", &v, &mut out);
-    Ok(out)
-}
-
-/// The built-in default of broker key `key`: its value in the embedded configuration file.
-pub fn builtin_value(key: &str) -> Option<String> {
-    static TABLE: std::sync::OnceLock<BTreeMap<String, toml::Value>> = std::sync::OnceLock::new();
-    let t = TABLE.get_or_init(|| parse_table(DEFAULT_CONFIG).unwrap_or_default());
-    t.get(key).map(|v| match v {
-        toml::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
-}
-
 /// Strips an optional `PLAINTEXT://` (or any `NAME://`) prefix from a listener.
 fn strip_scheme(s: &str) -> &str {
     s.split_once("://").map(|(_, r)| r).unwrap_or(s)
@@ -243,7 +173,7 @@ fn parse_metrics_listen(s: &str) -> Result<Option<SocketAddr>> {
     Ok(Some(addr))
 }
 
-/// The connection, request-reading and partition limits (ranges checked by [`bounds`]).
+/// The connection, request-reading and partition limits (ranges checked by [`crate::cluster::bounds`]).
 fn limit_settings(get_int: &dyn Fn(&str) -> Result<i64>) -> Result<LimitSettings> {
     use std::time::Duration;
     let positive = |k: &str| -> Result<Option<u64>> {

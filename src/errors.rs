@@ -1,158 +1,397 @@
-//! Kafka error codes used by the broker (the numbers clients see on the wire).
+//! Kafka-visible errors: the typed [`KafkaError`] the broker's layers pass to each other, and its
+//! conversion to the numeric codes clients see. Internal results are `Result<T, KafkaError>` or
+//! `Option<KafkaError>`; the number is taken only where a response struct is filled
+//! (src/kafka/apis/), with [`KafkaError::code`] or [`code`].
 
-/// No error.
+use std::fmt;
+
+/// The wire code of "no error".
 pub const NONE: i16 = 0;
-/// An unexpected server error.
-pub const UNKNOWN_SERVER_ERROR: i16 = -1;
-/// The requested offset is not within the range of offsets held by the broker.
-pub const OFFSET_OUT_OF_RANGE: i16 = 1;
-/// A message failed its CRC check or is otherwise malformed.
-pub const CORRUPT_MESSAGE: i16 = 2;
-/// The topic or partition does not exist on this broker.
-pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-/// This broker is not the leader of the partition.
-pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
-/// The coordinator is not available.
-pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
-/// The request timed out.
-pub const REQUEST_TIMED_OUT: i16 = 7;
-/// A record batch is larger than the maximum allowed.
-pub const MESSAGE_TOO_LARGE: i16 = 10;
-/// The topic name is invalid.
-pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
-/// acks other than -1, 0 or 1.
-pub const INVALID_REQUIRED_ACKS: i16 = 21;
-/// The version of the API is not supported.
-pub const UNSUPPORTED_VERSION: i16 = 35;
-/// The topic already exists.
-pub const TOPIC_ALREADY_EXISTS: i16 = 36;
-/// The number of partitions is invalid.
-pub const INVALID_PARTITIONS: i16 = 37;
-/// The replication factor is invalid.
-pub const INVALID_REPLICATION_FACTOR: i16 = 38;
-/// Manual replica assignment is invalid.
-pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
-/// A configuration value is invalid.
-pub const INVALID_CONFIG: i16 = 40;
-/// The request is malformed.
-pub const INVALID_REQUEST: i16 = 42;
-/// The message format version does not support the request (magic < 2).
-pub const UNSUPPORTED_FOR_MESSAGE_FORMAT: i16 = 43;
-/// A disk error prevented the operation.
-pub const KAFKA_STORAGE_ERROR: i16 = 56;
-/// A record was rejected.
-pub const INVALID_RECORD: i16 = 87;
-/// The topic id is not known.
-pub const UNKNOWN_TOPIC_ID: i16 = 100;
-/// The coordinator is loading and cannot serve the group yet.
-pub const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
-/// This broker is not the coordinator of the group.
-pub const NOT_COORDINATOR: i16 = 16;
-/// The offset commit's metadata is larger than offset.metadata.max.bytes.
-pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
-/// The group's members use protocols that do not match.
-pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
-/// The group id is empty or invalid.
-pub const INVALID_GROUP_ID: i16 = 24;
-/// The member is not (or no longer) in the group.
-pub const UNKNOWN_MEMBER_ID: i16 = 25;
-/// The session timeout is outside the broker's allowed range.
-pub const INVALID_SESSION_TIMEOUT: i16 = 26;
-/// The group is rebalancing; the member must rejoin.
-pub const REBALANCE_IN_PROGRESS: i16 = 27;
-/// The generation id is not the group's current one.
-pub const ILLEGAL_GENERATION: i16 = 22;
-/// The group is not empty (DeleteGroups).
-pub const NON_EMPTY_GROUP: i16 = 68;
-/// The group does not exist.
-pub const GROUP_ID_NOT_FOUND: i16 = 69;
-/// JoinGroup must be retried with the member id the broker assigned (KIP-394).
-pub const MEMBER_ID_REQUIRED: i16 = 79;
-/// The group is full.
-pub const GROUP_MAX_SIZE_REACHED: i16 = 81;
-/// Another member with the same group.instance.id has replaced this one (KIP-345).
-pub const FENCED_INSTANCE_ID: i16 = 82;
-/// OffsetDelete of a topic the group's active members are subscribed to.
-pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
-/// The member epoch is fenced by the group coordinator (KIP-848).
-pub const FENCED_MEMBER_EPOCH: i16 = 110;
-/// The member epoch is stale (KIP-848 commits).
-pub const STALE_MEMBER_EPOCH: i16 = 113;
-/// The assignor named by the member is not supported.
-pub const UNSUPPORTED_ASSIGNOR: i16 = 112;
-/// A static member's instance id is still held by another member (KIP-848).
-pub const UNRELEASED_INSTANCE_ID: i16 = 111;
-/// A batch's sequence number is not the one following the producer's last batch.
-pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
-/// The producer's epoch is older than the one the broker knows (a zombie producer).
-pub const INVALID_PRODUCER_EPOCH: i16 = 47;
-/// The transaction is not in a state that allows the request.
-pub const INVALID_TXN_STATE: i16 = 48;
-/// The producer id does not belong to the transactional id.
-pub const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
-/// transaction.timeout.ms is larger than transaction.max.timeout.ms.
-pub const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
-/// Another operation on the same transactional id is in progress; retry.
-pub const CONCURRENT_TRANSACTIONS: i16 = 51;
-/// Not attempted because another part of the request failed.
-pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
-/// The broker has no record of the producer id (its state expired or was never written).
-pub const UNKNOWN_PRODUCER_ID: i16 = 59;
-/// Offsets committed in a transaction that is not finished yet (OffsetFetch require_stable).
-pub const UNSTABLE_OFFSET_COMMIT: i16 = 88;
-/// A newer producer with the same transactional id has fenced this one.
-pub const PRODUCER_FENCED: i16 = 90;
-/// The transactional id is not known to the coordinator.
-pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
-/// Fewer in-sync replicas than `min.insync.replicas` for an acks=all produce.
-pub const NOT_ENOUGH_REPLICAS: i16 = 19;
-/// A record timestamp outside the topic's accepted range.
-pub const INVALID_TIMESTAMP: i16 = 32;
-/// Security features (ACLs) are disabled: no authorizer is configured.
-pub const SECURITY_DISABLED: i16 = 54;
-/// The log directory named is not one of the broker's.
-pub const LOG_DIR_NOT_FOUND: i16 = 57;
-/// The partition's leader is already its preferred replica.
-pub const ELECTION_NOT_NEEDED: i16 = 84;
-/// No partition reassignment is in progress.
-pub const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
-/// DescribeCluster asked for an endpoint type this broker does not serve.
-pub const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
-/// A regular expression in the request does not compile (ListTransactions v2's pattern).
-pub const INVALID_REGULAR_EXPRESSION: i16 = 128;
 
-/// The Kafka error code for a log engine error.
-pub fn log_error(e: &crate::storage::LogError) -> i16 {
-    use crate::storage::LogError;
-    match e {
-        LogError::OffsetOutOfRange => OFFSET_OUT_OF_RANGE,
-        LogError::Io(_)
-        | LogError::Discarded
-        | LogError::Offline(_)
-        | LogError::Closed
-        | LogError::CorruptStored { .. }
-        | LogError::BadOwnBatch(_) => KAFKA_STORAGE_ERROR,
-        LogError::Producer(f) => producer_fault(*f),
-        LogError::Corrupt(_) => CORRUPT_MESSAGE,
+/// An error a Kafka client can be told about, named after Kafka's `Errors` enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KafkaError {
+    /// An unexpected server error.
+    UnknownServerError,
+    /// The requested offset is not within the range of offsets held by the broker.
+    OffsetOutOfRange,
+    /// A message failed its CRC check or is otherwise malformed.
+    CorruptMessage,
+    /// The topic or partition does not exist on this broker.
+    UnknownTopicOrPartition,
+    /// This broker is not the leader of the partition.
+    NotLeaderOrFollower,
+    /// The request timed out.
+    RequestTimedOut,
+    /// A record batch is larger than the maximum allowed.
+    MessageTooLarge,
+    /// The offset commit's metadata is larger than offset.metadata.max.bytes.
+    OffsetMetadataTooLarge,
+    /// The coordinator is loading and cannot serve the group yet.
+    CoordinatorLoadInProgress,
+    /// The coordinator is not available.
+    CoordinatorNotAvailable,
+    /// This broker is not the coordinator of the group.
+    NotCoordinator,
+    /// The topic name is invalid.
+    InvalidTopicException,
+    /// Fewer in-sync replicas than `min.insync.replicas` for an acks=all produce.
+    NotEnoughReplicas,
+    /// acks other than -1, 0 or 1.
+    InvalidRequiredAcks,
+    /// The generation id is not the group's current one.
+    IllegalGeneration,
+    /// The group's members use protocols that do not match.
+    InconsistentGroupProtocol,
+    /// The group id is empty or invalid.
+    InvalidGroupId,
+    /// The member is not (or no longer) in the group.
+    UnknownMemberId,
+    /// The session timeout is outside the broker's allowed range.
+    InvalidSessionTimeout,
+    /// The group is rebalancing; the member must rejoin.
+    RebalanceInProgress,
+    /// A record timestamp outside the topic's accepted range.
+    InvalidTimestamp,
+    /// The version of the API is not supported.
+    UnsupportedVersion,
+    /// The topic already exists.
+    TopicAlreadyExists,
+    /// The number of partitions is invalid.
+    InvalidPartitions,
+    /// The replication factor is invalid.
+    InvalidReplicationFactor,
+    /// Manual replica assignment is invalid.
+    InvalidReplicaAssignment,
+    /// A configuration value is invalid.
+    InvalidConfig,
+    /// The request is malformed.
+    InvalidRequest,
+    /// The message format version does not support the request (magic < 2).
+    UnsupportedForMessageFormat,
+    /// A batch's sequence number is not the one following the producer's last batch.
+    OutOfOrderSequenceNumber,
+    /// The producer's epoch is older than the one the broker knows (a zombie producer).
+    InvalidProducerEpoch,
+    /// The transaction is not in a state that allows the request.
+    InvalidTxnState,
+    /// The producer id does not belong to the transactional id.
+    InvalidProducerIdMapping,
+    /// transaction.timeout.ms is larger than transaction.max.timeout.ms.
+    InvalidTransactionTimeout,
+    /// Another operation on the same transactional id is in progress; retry.
+    ConcurrentTransactions,
+    /// Security features (ACLs) are disabled: no authorizer is configured.
+    SecurityDisabled,
+    /// Not attempted because another part of the request failed.
+    OperationNotAttempted,
+    /// A disk error prevented the operation.
+    KafkaStorageError,
+    /// The log directory named is not one of the broker's.
+    LogDirNotFound,
+    /// The broker has no record of the producer id (its state expired or was never written).
+    UnknownProducerId,
+    /// The group is not empty (DeleteGroups).
+    NonEmptyGroup,
+    /// The group does not exist.
+    GroupIdNotFound,
+    /// JoinGroup must be retried with the member id the broker assigned (KIP-394).
+    MemberIdRequired,
+    /// The group is full.
+    GroupMaxSizeReached,
+    /// Another member with the same group.instance.id has replaced this one (KIP-345).
+    FencedInstanceId,
+    /// The partition's leader is already its preferred replica.
+    ElectionNotNeeded,
+    /// No partition reassignment is in progress.
+    NoReassignmentInProgress,
+    /// OffsetDelete of a topic the group's active members are subscribed to.
+    GroupSubscribedToTopic,
+    /// A record was rejected.
+    InvalidRecord,
+    /// Offsets committed in a transaction that is not finished yet (OffsetFetch require_stable).
+    UnstableOffsetCommit,
+    /// A newer producer with the same transactional id has fenced this one.
+    ProducerFenced,
+    /// The topic id is not known.
+    UnknownTopicId,
+    /// The transactional id is not known to the coordinator.
+    TransactionalIdNotFound,
+    /// The member epoch is fenced by the group coordinator (KIP-848).
+    FencedMemberEpoch,
+    /// A static member's instance id is still held by another member (KIP-848).
+    UnreleasedInstanceId,
+    /// The assignor named by the member is not supported.
+    UnsupportedAssignor,
+    /// The member epoch is stale (KIP-848 commits).
+    StaleMemberEpoch,
+    /// DescribeCluster asked for an endpoint type this broker does not serve.
+    UnsupportedEndpointType,
+    /// A regular expression in the request does not compile (ListTransactions v2's pattern).
+    InvalidRegularExpression,
+}
+
+impl KafkaError {
+    /// The error code sent on the wire.
+    pub const fn code(self) -> i16 {
+        match self {
+            KafkaError::UnknownServerError => -1,
+            KafkaError::OffsetOutOfRange => 1,
+            KafkaError::CorruptMessage => 2,
+            KafkaError::UnknownTopicOrPartition => 3,
+            KafkaError::NotLeaderOrFollower => 6,
+            KafkaError::RequestTimedOut => 7,
+            KafkaError::MessageTooLarge => 10,
+            KafkaError::OffsetMetadataTooLarge => 12,
+            KafkaError::CoordinatorLoadInProgress => 14,
+            KafkaError::CoordinatorNotAvailable => 15,
+            KafkaError::NotCoordinator => 16,
+            KafkaError::InvalidTopicException => 17,
+            KafkaError::NotEnoughReplicas => 19,
+            KafkaError::InvalidRequiredAcks => 21,
+            KafkaError::IllegalGeneration => 22,
+            KafkaError::InconsistentGroupProtocol => 23,
+            KafkaError::InvalidGroupId => 24,
+            KafkaError::UnknownMemberId => 25,
+            KafkaError::InvalidSessionTimeout => 26,
+            KafkaError::RebalanceInProgress => 27,
+            KafkaError::InvalidTimestamp => 32,
+            KafkaError::UnsupportedVersion => 35,
+            KafkaError::TopicAlreadyExists => 36,
+            KafkaError::InvalidPartitions => 37,
+            KafkaError::InvalidReplicationFactor => 38,
+            KafkaError::InvalidReplicaAssignment => 39,
+            KafkaError::InvalidConfig => 40,
+            KafkaError::InvalidRequest => 42,
+            KafkaError::UnsupportedForMessageFormat => 43,
+            KafkaError::OutOfOrderSequenceNumber => 45,
+            KafkaError::InvalidProducerEpoch => 47,
+            KafkaError::InvalidTxnState => 48,
+            KafkaError::InvalidProducerIdMapping => 49,
+            KafkaError::InvalidTransactionTimeout => 50,
+            KafkaError::ConcurrentTransactions => 51,
+            KafkaError::SecurityDisabled => 54,
+            KafkaError::OperationNotAttempted => 55,
+            KafkaError::KafkaStorageError => 56,
+            KafkaError::LogDirNotFound => 57,
+            KafkaError::UnknownProducerId => 59,
+            KafkaError::NonEmptyGroup => 68,
+            KafkaError::GroupIdNotFound => 69,
+            KafkaError::MemberIdRequired => 79,
+            KafkaError::GroupMaxSizeReached => 81,
+            KafkaError::FencedInstanceId => 82,
+            KafkaError::ElectionNotNeeded => 84,
+            KafkaError::NoReassignmentInProgress => 85,
+            KafkaError::GroupSubscribedToTopic => 86,
+            KafkaError::InvalidRecord => 87,
+            KafkaError::UnstableOffsetCommit => 88,
+            KafkaError::ProducerFenced => 90,
+            KafkaError::UnknownTopicId => 100,
+            KafkaError::TransactionalIdNotFound => 105,
+            KafkaError::FencedMemberEpoch => 110,
+            KafkaError::UnreleasedInstanceId => 111,
+            KafkaError::UnsupportedAssignor => 112,
+            KafkaError::StaleMemberEpoch => 113,
+            KafkaError::UnsupportedEndpointType => 115,
+            KafkaError::InvalidRegularExpression => 128,
+        }
     }
 }
 
-/// The Kafka error code for a batch the producer state refused.
-pub fn producer_fault(f: crate::storage::producers::ProducerFault) -> i16 {
+impl fmt::Display for KafkaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?} ({})", self.code())
+    }
+}
+
+impl std::error::Error for KafkaError {}
+
+/// The wire code of an optional error: [`NONE`] when there is none.
+pub fn code(e: Option<KafkaError>) -> i16 {
+    e.map_or(NONE, KafkaError::code)
+}
+
+/// The wire code of a result: [`NONE`] on success.
+pub fn result_code<T>(r: &Result<T, KafkaError>) -> i16 {
+    r.as_ref().err().map_or(NONE, |e| e.code())
+}
+
+/// A Kafka error with the human-readable message Kafka sends in `error_message` fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorMessage {
+    /// The error.
+    pub error: KafkaError,
+    /// The message for the client.
+    pub message: String,
+}
+
+impl ErrorMessage {
+    /// `error` with `message`.
+    pub fn new(error: KafkaError, message: impl Into<String>) -> ErrorMessage {
+        ErrorMessage {
+            error,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ErrorMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error, self.message)
+    }
+}
+
+impl std::error::Error for ErrorMessage {}
+
+impl From<&crate::storage::LogError> for KafkaError {
+    fn from(e: &crate::storage::LogError) -> KafkaError {
+        use crate::storage::LogError;
+        match e {
+            LogError::OffsetOutOfRange => KafkaError::OffsetOutOfRange,
+            LogError::Io(_)
+            | LogError::Discarded
+            | LogError::Offline(_)
+            | LogError::Closed
+            | LogError::CorruptStored { .. }
+            | LogError::BadOwnBatch(_) => KafkaError::KafkaStorageError,
+            LogError::Producer(f) => KafkaError::from(*f),
+            LogError::Corrupt(_) => KafkaError::CorruptMessage,
+        }
+    }
+}
+
+impl From<crate::storage::LogError> for KafkaError {
+    fn from(e: crate::storage::LogError) -> KafkaError {
+        KafkaError::from(&e)
+    }
+}
+
+impl From<crate::storage::producers::ProducerFault> for KafkaError {
+    fn from(f: crate::storage::producers::ProducerFault) -> KafkaError {
+        use crate::storage::producers::ProducerFault;
+        match f {
+            ProducerFault::UnknownProducerId => KafkaError::UnknownProducerId,
+            ProducerFault::InvalidProducerEpoch => KafkaError::InvalidProducerEpoch,
+            ProducerFault::OutOfOrderSequence => KafkaError::OutOfOrderSequenceNumber,
+        }
+    }
+}
+
+/// The error for a produced batch that failed validation: `InvalidRecord` when its header's
+/// counts are inconsistent, `CorruptMessage` when its records are malformed.
+impl From<&crate::storage::validate::Invalid> for KafkaError {
+    fn from(e: &crate::storage::validate::Invalid) -> KafkaError {
+        if e.is_header() {
+            KafkaError::InvalidRecord
+        } else {
+            KafkaError::CorruptMessage
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
     use crate::storage::producers::ProducerFault;
-    match f {
-        ProducerFault::UnknownProducerId => UNKNOWN_PRODUCER_ID,
-        ProducerFault::InvalidProducerEpoch => INVALID_PRODUCER_EPOCH,
-        ProducerFault::OutOfOrderSequence => OUT_OF_ORDER_SEQUENCE_NUMBER,
-    }
-}
+    use crate::storage::LogError;
 
-/// The Kafka error code for a produced batch that failed validation: `INVALID_RECORD` when its
-/// header's counts are inconsistent, `CORRUPT_MESSAGE` when its records are malformed.
-pub fn invalid_batch(e: &crate::storage::validate::Invalid) -> i16 {
-    if e.is_header() {
-        INVALID_RECORD
-    } else {
-        CORRUPT_MESSAGE
+    const ALL: [KafkaError; 59] = [
+        KafkaError::UnknownServerError,
+        KafkaError::OffsetOutOfRange,
+        KafkaError::CorruptMessage,
+        KafkaError::UnknownTopicOrPartition,
+        KafkaError::NotLeaderOrFollower,
+        KafkaError::RequestTimedOut,
+        KafkaError::MessageTooLarge,
+        KafkaError::OffsetMetadataTooLarge,
+        KafkaError::CoordinatorLoadInProgress,
+        KafkaError::CoordinatorNotAvailable,
+        KafkaError::NotCoordinator,
+        KafkaError::InvalidTopicException,
+        KafkaError::NotEnoughReplicas,
+        KafkaError::InvalidRequiredAcks,
+        KafkaError::IllegalGeneration,
+        KafkaError::InconsistentGroupProtocol,
+        KafkaError::InvalidGroupId,
+        KafkaError::UnknownMemberId,
+        KafkaError::InvalidSessionTimeout,
+        KafkaError::RebalanceInProgress,
+        KafkaError::InvalidTimestamp,
+        KafkaError::UnsupportedVersion,
+        KafkaError::TopicAlreadyExists,
+        KafkaError::InvalidPartitions,
+        KafkaError::InvalidReplicationFactor,
+        KafkaError::InvalidReplicaAssignment,
+        KafkaError::InvalidConfig,
+        KafkaError::InvalidRequest,
+        KafkaError::UnsupportedForMessageFormat,
+        KafkaError::OutOfOrderSequenceNumber,
+        KafkaError::InvalidProducerEpoch,
+        KafkaError::InvalidTxnState,
+        KafkaError::InvalidProducerIdMapping,
+        KafkaError::InvalidTransactionTimeout,
+        KafkaError::ConcurrentTransactions,
+        KafkaError::SecurityDisabled,
+        KafkaError::OperationNotAttempted,
+        KafkaError::KafkaStorageError,
+        KafkaError::LogDirNotFound,
+        KafkaError::UnknownProducerId,
+        KafkaError::NonEmptyGroup,
+        KafkaError::GroupIdNotFound,
+        KafkaError::MemberIdRequired,
+        KafkaError::GroupMaxSizeReached,
+        KafkaError::FencedInstanceId,
+        KafkaError::ElectionNotNeeded,
+        KafkaError::NoReassignmentInProgress,
+        KafkaError::GroupSubscribedToTopic,
+        KafkaError::InvalidRecord,
+        KafkaError::UnstableOffsetCommit,
+        KafkaError::ProducerFenced,
+        KafkaError::UnknownTopicId,
+        KafkaError::TransactionalIdNotFound,
+        KafkaError::FencedMemberEpoch,
+        KafkaError::UnreleasedInstanceId,
+        KafkaError::UnsupportedAssignor,
+        KafkaError::StaleMemberEpoch,
+        KafkaError::UnsupportedEndpointType,
+        KafkaError::InvalidRegularExpression,
+    ];
+
+    #[test]
+    fn codes_are_kafkas_and_distinct() {
+        assert_eq!(KafkaError::UnknownServerError.code(), -1);
+        assert_eq!(KafkaError::UnknownTopicOrPartition.code(), 3);
+        assert_eq!(KafkaError::NotLeaderOrFollower.code(), 6);
+        assert_eq!(KafkaError::KafkaStorageError.code(), 56);
+        assert_eq!(KafkaError::InvalidRegularExpression.code(), 128);
+        let mut codes: Vec<i16> = ALL.iter().map(|e| e.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ALL.len());
+        assert!(!codes.contains(&NONE));
+    }
+
+    #[test]
+    fn wire_codes_of_outcomes() {
+        assert_eq!(code(None), NONE);
+        assert_eq!(code(Some(KafkaError::RequestTimedOut)), 7);
+        assert_eq!(result_code(&Ok::<i64, KafkaError>(5)), NONE);
+        assert_eq!(result_code(&Err::<(), _>(KafkaError::NotCoordinator)), 16);
+    }
+
+    #[test]
+    fn log_errors_map_as_kafka_does() {
+        assert_eq!(
+            KafkaError::from(LogError::OffsetOutOfRange),
+            KafkaError::OffsetOutOfRange
+        );
+        assert_eq!(
+            KafkaError::from(LogError::Closed),
+            KafkaError::KafkaStorageError
+        );
+        assert_eq!(
+            KafkaError::from(LogError::Producer(ProducerFault::OutOfOrderSequence)),
+            KafkaError::OutOfOrderSequenceNumber
+        );
     }
 }

@@ -21,7 +21,7 @@ use crate::metrics::Registry;
 use crate::periodic::{self, Loop};
 use crate::services::Core;
 use crate::shard::messages::MeshMessage;
-use crate::shard::{partitions, Shard};
+use crate::shard::partitions;
 use crate::storage::direct_io::o_direct_supported;
 
 /// How long startup waits for the listen address to be free before giving up.
@@ -302,20 +302,19 @@ async fn core_main(
         .join()
         .await
         .map_err(|_| anyhow::anyhow!("joining the channel mesh"))?;
-    let shard = Shard::new(id, config.clone(), cluster_id, table.clone(), senders);
     // The coordinators are registered before any partition opens: they load their internal
     // topics' partitions as those open.
-    let services = Core::new(shard.clone());
-    shard.start_mesh_receivers(receivers);
+    let core = Core::new(id, config.clone(), cluster_id, table.clone(), senders);
+    core.mesh.start_receivers(receivers);
     if let Err(e) = crate::storage::direct_io::prime_iopoll_probe(&config.data_dir, id).await {
         tracing::warn!(error = %e, "cannot probe polled I/O support");
     }
-    partitions::apply(&shard, table).await;
-    services.start_tasks(&registry);
+    partitions::apply(&core.store, table).await;
+    core.start_tasks(&registry);
     // No core listens before every core has opened its partitions: a client connecting early
     // is refused (and retries) rather than told that partitions still loading do not exist.
     loaded.fetch_add(1, Ordering::SeqCst);
-    while loaded.load(Ordering::SeqCst) < shard.cores && !stop.load(Ordering::Relaxed) {
+    while loaded.load(Ordering::SeqCst) < core.mesh.cores() && !stop.load(Ordering::Relaxed) {
         glommio::timer::sleep(Duration::from_millis(2)).await;
     }
     let listener = TcpListener::bind(config.listen)
@@ -326,25 +325,25 @@ async fn core_main(
     // re-polls a pending accept on a timer (each such poll would leave a waker reference behind).
     // Request bytes being read or processed on this core (`queued.max.request.bytes`).
     let budget = ReadBudget::new(config.limits.queued_max_request_bytes);
-    let acceptor = glommio::spawn_local(accept_loop(listener, shard.clone(), budget));
+    let acceptor = glommio::spawn_local(accept_loop(listener, core.clone(), budget));
     wait_for_stop(&stop).await;
     acceptor.cancel().await;
     tracing::info!(core = id, "stopping: syncing logs");
-    shard.close_all().await;
+    core.store.close_all().await;
     Ok(())
 }
 
 /// Accepts connections until the task is cancelled; each connection is served by its own task.
-async fn accept_loop(listener: TcpListener, shard: Rc<Shard>, budget: Rc<ReadBudget>) {
+async fn accept_loop(listener: TcpListener, core: Rc<Core>, budget: Rc<ReadBudget>) {
     loop {
         match listener.accept().await {
             Ok(stream) => {
-                glommio::spawn_local(connection::serve(shard.clone(), budget.clone(), stream))
+                glommio::spawn_local(connection::serve(core.clone(), budget.clone(), stream))
                     .detach();
             }
             Err(e) => {
                 // EMFILE and the like: back off instead of spinning.
-                tracing::warn!(core = shard.id, error = %e, "accept failed");
+                tracing::warn!(core = core.mesh.id(), error = %e, "accept failed");
                 glommio::timer::sleep(Duration::from_millis(10)).await;
             }
         }

@@ -1,25 +1,39 @@
 //! The composition root of one core: [`Core`] owns the core's services and wires them together.
 //!
 //! Layers point down only: the protocol (`kafka`) uses the coordinators (`group`, `txn`) and
-//! the core services (`shard`: partition store, topic view, mesh), which use `storage`;
-//! `cluster`, `config` and `metrics` are helpers below them. The shard never names the
-//! coordinators: this module registers them on the shard as call targets
-//! ([`crate::shard::Shard::provide`]) and as listeners for partition events
-//! ([`crate::shard::PartitionEvents`]), and hands them their narrow handles on the shard
-//! ([`InternalTopics`], [`Mesh`]).
+//! the core services (`shard`: mesh, topic view, partition store, metadata admin), which use
+//! `storage`; `cluster`, `config` and `metrics` are helpers below them. The core services never
+//! name the coordinators: this module registers every service calls run against on the mesh
+//! ([`Mesh::provide`]), registers the coordinators as listeners for partition events
+//! ([`PartitionEvents`]), and hands them their narrow handles ([`InternalTopics`], [`Mesh`]).
 
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
+use glommio::channels::channel_mesh::Senders;
+
+use crate::cluster::producer_ids::ProducerIds;
+use crate::cluster::TopicTable;
+use crate::config::Config;
 use crate::metrics::core::Snapshot;
 use crate::metrics::registry::Registry;
 use crate::shard::internal::InternalTopics;
-use crate::shard::{Mesh, PartitionEvents, Shard};
+use crate::shard::messages::MeshMessage;
+use crate::shard::{Mesh, MetadataAdmin, PartitionEvents, PartitionStore, TopicView};
 
 /// One core's services.
 pub struct Core {
-    /// Partition store, topic view and mesh.
-    pub shard: Rc<Shard>,
+    /// This core's end of the channel mesh.
+    pub mesh: Rc<Mesh>,
+    /// Configuration, topic table snapshot and produce policies.
+    pub view: Rc<TopicView>,
+    /// The partition logs this core owns.
+    pub store: Rc<PartitionStore>,
+    /// Topic and dynamic-config changes (served on core 0).
+    pub admin: Rc<MetadataAdmin>,
+    /// This core's producer id allocator (InitProducerId without a transactional id, and the
+    /// transaction coordinator).
+    pub producer_ids: Rc<ProducerIds>,
     /// The group coordinator.
     pub groups: Rc<crate::group::Coordinator>,
     /// The transaction coordinator.
@@ -27,28 +41,47 @@ pub struct Core {
 }
 
 impl Core {
-    /// Builds the coordinators on `shard` and registers them with it (before any partition is
-    /// opened, so that they load their internal topics' partitions as those open).
-    pub fn new(shard: Rc<Shard>) -> Core {
-        let topics = InternalTopics::new(&shard);
-        let groups = crate::group::Coordinator::new(topics.clone());
+    /// Builds core `id`'s services and registers them on its mesh: the coordinators are
+    /// registered for partition events before any partition is opened, so that they load their
+    /// internal topics' partitions as those open.
+    pub fn new(
+        id: usize,
+        config: Arc<Config>,
+        cluster_id: Arc<str>,
+        topics: Arc<TopicTable>,
+        senders: Senders<MeshMessage>,
+    ) -> Rc<Core> {
+        let cores = config.cores.len();
+        let producer_ids = Rc::new(ProducerIds::new(&config.data_dir, id));
+        let mesh = Mesh::new(id, cores, senders);
+        let view = TopicView::new(cores, config, cluster_id, topics);
+        let store = PartitionStore::new(id, view.clone());
+        let admin = MetadataAdmin::new(mesh.clone(), view.clone());
+        let internal = InternalTopics::new(&store);
+        let groups = crate::group::Coordinator::new(internal.clone());
         let txns = crate::txn::Coordinator::new(
-            topics,
-            Mesh::new(&shard),
+            internal,
+            mesh.clone(),
             groups.clone(),
-            shard.producer_ids.clone(),
+            producer_ids.clone(),
         );
-        shard.provide(&groups);
-        shard.provide(&txns);
+        mesh.provide(&store);
+        mesh.provide(&admin);
+        mesh.provide(&groups);
+        mesh.provide(&txns);
         let g: Weak<dyn PartitionEvents> = Rc::downgrade(&groups) as Weak<dyn PartitionEvents>;
         let t: Weak<dyn PartitionEvents> = Rc::downgrade(&txns) as Weak<dyn PartitionEvents>;
-        shard.on_partition_events(g);
-        shard.on_partition_events(t);
-        Core {
-            shard,
+        store.on_partition_events(g);
+        store.on_partition_events(t);
+        Rc::new(Core {
+            mesh,
+            view,
+            store,
+            admin,
+            producer_ids,
             groups,
             txns,
-        }
+        })
     }
 
     /// Starts the core's background tasks: group and transaction timers, log housekeeping and
@@ -56,10 +89,10 @@ impl Core {
     pub fn start_tasks(&self, registry: &Arc<Registry>) {
         crate::group::sweep::start(self.groups.clone());
         crate::txn::sweep::start(&self.txns);
-        crate::shard::housekeeping::start(&self.shard);
-        let (shard, groups) = (self.shard.clone(), self.groups.clone());
-        crate::metrics::snapshot::start(self.shard.id, registry.clone(), move || Snapshot {
-            partitions: shard.partition_gauges(),
+        crate::shard::housekeeping::start(&self.store);
+        let (store, groups) = (self.store.clone(), self.groups.clone());
+        crate::metrics::snapshot::start(self.mesh.id(), registry.clone(), move || Snapshot {
+            partitions: store.partition_gauges(),
             group_offsets: groups.offset_gauges(),
         });
     }

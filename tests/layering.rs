@@ -4,6 +4,10 @@
 //! a module's source must name a module of its own layer or of a layer below. The storage engine
 //! and the command line client are crates of their own (the compiler keeps them apart), so they
 //! are not scanned. Comments are skipped: a doc link upwards is no dependency.
+//!
+//! Inside `src/shard/` the core services are layered the same way, by the types they name
+//! ([`SERVICE_LAYERS`]), no `Shard` god struct is left anywhere, and the coordinators see only
+//! their narrow handles (`InternalTopics`, `Mesh`), never a whole core or another service.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,10 +23,13 @@ const LAYERS: &[&[&str]] = &[
     // The coordinators (txn uses group: markers settle transactional offsets).
     &["txn"],
     &["group"],
-    // Core services: partition store, topic view, mesh.
+    // Core services: mesh, topic view, partition store, metadata admin.
     &["shard"],
-    // Cluster metadata and configuration (one layer: they still use each other).
-    &["cluster", "config"],
+    // The effective broker configuration (built from cluster's config definitions).
+    &["config"],
+    // Cluster metadata and config definitions: topic table, topic, broker, dynamic and group
+    // configs, their bounds and the embedded default configuration.
+    &["cluster"],
     // Metrics (counters, histograms, the scrape endpoint).
     &["metrics"],
     // Leaf helpers (periodic: the executors' periodic loops, counted through a metrics hook).
@@ -127,8 +134,122 @@ fn no_module_imports_a_layer_above_it() {
     );
 }
 
+/// The core services in `src/shard/`, bottom first: the file defining each and the service
+/// types it may name (those below it). A service holds `Rc`s of services below it only.
+const SERVICE_LAYERS: &[(&str, &str, &[&str])] = &[
+    ("mesh.rs", "Mesh", &[]),
+    ("topic_view.rs", "TopicView", &[]),
+    ("partition_store.rs", "PartitionStore", &["TopicView"]),
+    ("metadata_admin.rs", "MetadataAdmin", &["Mesh", "TopicView"]),
+];
+
+/// Source without its comment lines' comments.
+fn code_of(source: &str) -> String {
+    source
+        .lines()
+        .map(|line| match line.find("//") {
+            Some(i) => &line[..i],
+            None => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether `code` names the identifier `name` (not as part of a longer identifier).
+fn names(code: &str, name: &str) -> bool {
+    code.match_indices(name).any(|(i, _)| {
+        let ident = |c: char| c.is_alphanumeric() || c == '_';
+        let before = code[..i].chars().last();
+        let after = code[i + name.len()..].chars().next();
+        !before.is_some_and(ident) && !after.is_some_and(ident)
+    })
+}
+
+fn sources_under(dir: &str) -> Vec<(PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files = Vec::new();
+    if root.is_dir() {
+        rust_files(&root, &mut files);
+    } else {
+        files.push(root.with_extension("rs"));
+    }
+    files
+        .into_iter()
+        .map(|f| {
+            let code = code_of(&std::fs::read_to_string(&f).unwrap());
+            (f, code)
+        })
+        .collect()
+}
+
+#[test]
+fn core_services_point_down_only() {
+    let all: Vec<&str> = SERVICE_LAYERS.iter().map(|(_, t, _)| *t).collect();
+    let mut violations = Vec::new();
+    for (file, own, allowed) in SERVICE_LAYERS {
+        let path = format!("src/shard/{file}");
+        let code = code_of(
+            &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(&path))
+                .unwrap_or_else(|e| panic!("{path}: {e}")),
+        );
+        assert!(names(&code, own), "{path} does not define {own}");
+        for other in &all {
+            if other != own && !allowed.contains(other) && names(&code, other) {
+                violations.push(format!("{path} ({own}) names {other}, not below it"));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "core services pointing up or sideways:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn no_god_struct_is_passed_around() {
+    let mut found = Vec::new();
+    for (f, code) in sources_under("src") {
+        if names(&code, "Shard") {
+            found.push(f.display().to_string());
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "`Shard` is back (split it into the core services instead): {found:?}"
+    );
+}
+
+#[test]
+fn coordinators_see_only_their_narrow_handles() {
+    let wide = ["PartitionStore", "MetadataAdmin", "TopicView", "Core"];
+    let mut found = Vec::new();
+    for dir in ["src/group", "src/txn"] {
+        for (f, code) in sources_under(dir) {
+            for w in wide {
+                if names(&code, w) {
+                    found.push(format!("{} names {w}", f.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "coordinators must use InternalTopics and Mesh only:\n{}",
+        found.join("\n")
+    );
+}
+
 #[test]
 fn the_scanner_sees_paths_and_skips_comments() {
     let src = "use crate::shard::Shard;\n// crate::kafka in a comment\nlet x = runnel_storage::log;\nf(crate::group::X) // crate::txn";
     assert_eq!(crate_paths(src), vec!["shard", "group"]);
+}
+
+#[test]
+fn names_matches_whole_identifiers_only() {
+    assert!(names("x: Rc<Shard>", "Shard"));
+    assert!(!names("ShardRequest", "Shard"));
+    assert!(!names("my_shard", "shard"));
+    assert!(!names(&code_of("// Shard"), "Shard"));
 }

@@ -5,7 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::{Context, Result};
+
 use super::topic_config::ConfigType;
+
+/// The default configuration file, embedded in the binary: every broker key with its built-in
+/// default and documentation.
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/runnel.toml");
 
 /// One broker config.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,6 +117,43 @@ pub fn docs_from_comments(text: &str) -> BTreeMap<String, String> {
     docs
 }
 
+/// Flattens nested TOML tables into dotted keys.
+fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, toml::Value>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), other.clone());
+        }
+    }
+}
+
+/// The keys of a configuration file's text, flattened to dotted names.
+pub fn parse_table(text: &str) -> Result<BTreeMap<String, toml::Value>> {
+    let v: toml::Value = toml::from_str(text).context("parsing configuration")?;
+    let mut out = BTreeMap::new();
+    flatten("", &v, &mut out);
+    Ok(out)
+}
+
+/// The built-in default of broker key `key`: its value in the embedded configuration file.
+pub fn builtin_value(key: &str) -> Option<String> {
+    static TABLE: std::sync::OnceLock<BTreeMap<String, toml::Value>> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| parse_table(DEFAULT_CONFIG).unwrap_or_default());
+    t.get(key).map(|v| match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,7 +171,7 @@ mod tests {
 
     #[test]
     fn every_embedded_key_is_documented() {
-        let d = docs_from_comments(crate::config::DEFAULT_CONFIG);
+        let d = docs_from_comments(DEFAULT_CONFIG);
         assert!(d.len() > 30);
         for (k, doc) in &d {
             assert!(!doc.is_empty(), "{k} has no comment in config/runnel.toml");

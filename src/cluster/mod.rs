@@ -2,6 +2,7 @@
 //! configs) and the broker's identity (cluster id). Core 0 owns and persists it; every other
 //! core holds an immutable snapshot that core 0 broadcasts after each change.
 
+pub mod bounds;
 pub mod broker_config;
 pub mod dynamic_config;
 pub mod identity;

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+
+use crate::errors::{ErrorMessage, KafkaError};
 use serde::{Deserialize, Serialize};
 
 /// Longest topic name Kafka accepts.
@@ -46,25 +48,25 @@ pub struct TopicTable {
 pub enum CreateError {
     /// TOPIC_ALREADY_EXISTS
     Exists,
-    /// INVALID_TOPIC_EXCEPTION
-    InvalidName(String),
     /// INVALID_PARTITIONS
     InvalidPartitions,
-    /// Refused with this Kafka error code and message (a partition limit, a partition that
-    /// could not be opened).
-    Refused(i16, String),
+    /// Refused with this error and message (an invalid name, a partition limit, a partition
+    /// that could not be opened).
+    Refused(ErrorMessage),
 }
 
-/// Checks a topic name the way Kafka does: 1-249 characters of `[a-zA-Z0-9._-]`, not `.`/`..`.
-pub fn validate_name(name: &str) -> Result<(), String> {
+/// Checks a topic name the way Kafka does: 1-249 characters of `[a-zA-Z0-9._-]`, not `.`/`..`;
+/// INVALID_TOPIC_EXCEPTION otherwise.
+pub fn validate_name(name: &str) -> Result<(), ErrorMessage> {
+    let invalid = |m: String| Err(ErrorMessage::new(KafkaError::InvalidTopicException, m));
     if name.is_empty() {
-        return Err("topic name is empty".into());
+        return invalid("topic name is empty".into());
     }
     if name == "." || name == ".." {
-        return Err(format!("topic name cannot be '{name}'"));
+        return invalid(format!("topic name cannot be '{name}'"));
     }
     if name.len() > MAX_TOPIC_NAME_LEN {
-        return Err(format!(
+        return invalid(format!(
             "topic name is longer than {MAX_TOPIC_NAME_LEN} characters"
         ));
     }
@@ -72,7 +74,7 @@ pub fn validate_name(name: &str) -> Result<(), String> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
     {
-        return Err(format!(
+        return invalid(format!(
             "topic name '{name}' has characters other than ASCII alphanumerics, '.', '_' and '-'"
         ));
     }
@@ -136,7 +138,7 @@ impl TopicTable {
         configs: BTreeMap<String, String>,
         cores: usize,
     ) -> Result<TopicMeta, CreateError> {
-        validate_name(name).map_err(CreateError::InvalidName)?;
+        validate_name(name).map_err(CreateError::Refused)?;
         if self.topics.contains_key(name) {
             return Err(CreateError::Exists);
         }
@@ -179,35 +181,34 @@ impl TopicTable {
         name: &str,
         total: i32,
         cores: usize,
-    ) -> Result<TopicMeta, (i16, String)> {
-        use crate::errors;
+    ) -> Result<TopicMeta, ErrorMessage> {
         let Some(current) = self.topics.get(name).map(|t| t.partitions.len() as i32) else {
-            return Err((
-                errors::UNKNOWN_TOPIC_OR_PARTITION,
+            return Err(ErrorMessage::new(
+                KafkaError::UnknownTopicOrPartition,
                 format!("The topic '{name}' does not exist."),
             ));
         };
         if total == current {
-            return Err((
-                errors::INVALID_PARTITIONS,
+            return Err(ErrorMessage::new(
+                KafkaError::InvalidPartitions,
                 format!("Topic already has {current} partitions."),
             ));
         }
         if total < current {
-            return Err((
-                errors::INVALID_PARTITIONS,
-                format!("Topic currently has {current} partitions, which is higher than the requested {total}."),
-            ));
+            return Err(ErrorMessage::new(KafkaError::InvalidPartitions, format!("Topic currently has {current} partitions, which is higher than the requested {total}.")));
         }
         if total > 100_000 {
-            return Err((
-                errors::INVALID_PARTITIONS,
+            return Err(ErrorMessage::new(
+                KafkaError::InvalidPartitions,
                 format!("Number of partitions {total} is more than the broker allows (100000)."),
             ));
         }
         let added = self.place((total - current) as usize, cores);
         let Some(meta) = self.topics.get_mut(name) else {
-            return Err((errors::UNKNOWN_TOPIC_OR_PARTITION, String::new()));
+            return Err(ErrorMessage::new(
+                KafkaError::UnknownTopicOrPartition,
+                String::new(),
+            ));
         };
         meta.partitions.extend(added);
         Ok(meta.clone())
@@ -226,16 +227,23 @@ impl TopicTable {
     }
 
     /// Checks that no core owns more than `limit` partitions
-    /// (`runnel.topic.partitions.per.core`); the error is the message for the client.
-    pub fn check_partitions_per_core(&self, cores: usize, limit: usize) -> Result<(), String> {
+    /// (`runnel.topic.partitions.per.core`): INVALID_PARTITIONS otherwise.
+    pub fn check_partitions_per_core(
+        &self,
+        cores: usize,
+        limit: usize,
+    ) -> Result<(), ErrorMessage> {
         let load = self.core_loads(cores);
         match load.iter().enumerate().max_by_key(|(_, &l)| l) {
-            Some((core, &l)) if l > limit => Err(format!(
-                "This would place {l} partitions on core {core}, more than \
-                 runnel.topic.partitions.per.core allows ({limit} per core, {} on this \
-                 broker's {} core(s)).",
-                limit * load.len(),
-                load.len()
+            Some((core, &l)) if l > limit => Err(ErrorMessage::new(
+                KafkaError::InvalidPartitions,
+                format!(
+                    "This would place {l} partitions on core {core}, more than \
+                     runnel.topic.partitions.per.core allows ({limit} per core, {} on this \
+                     broker's {} core(s)).",
+                    limit * load.len(),
+                    load.len()
+                ),
             )),
             _ => Ok(()),
         }
@@ -286,16 +294,16 @@ mod tests {
         let grown = t.add_partitions("a", 4, 2).unwrap();
         assert_eq!(grown.partitions.len(), 4);
         assert_eq!(
-            t.add_partitions("a", 2, 2).unwrap_err().0,
-            crate::errors::INVALID_PARTITIONS
+            t.add_partitions("a", 2, 2).unwrap_err().error,
+            KafkaError::InvalidPartitions
         );
         assert_eq!(
-            t.add_partitions("a", 4, 2).unwrap_err().0,
-            crate::errors::INVALID_PARTITIONS
+            t.add_partitions("a", 4, 2).unwrap_err().error,
+            KafkaError::InvalidPartitions
         );
         assert_eq!(
-            t.add_partitions("zz", 4, 2).unwrap_err().0,
-            crate::errors::UNKNOWN_TOPIC_OR_PARTITION
+            t.add_partitions("zz", 4, 2).unwrap_err().error,
+            KafkaError::UnknownTopicOrPartition
         );
         assert_eq!(
             t.create("c", 0, BTreeMap::new(), 2),
@@ -330,8 +338,10 @@ mod tests {
         assert!(t.check_partitions_per_core(2, 2).is_ok());
         t.create("b", 1, BTreeMap::new(), 2).unwrap();
         let e = t.check_partitions_per_core(2, 2).unwrap_err();
+        assert_eq!(e.error, KafkaError::InvalidPartitions);
         assert!(
-            e.contains("runnel.topic.partitions.per.core allows (2 per core"),
+            e.message
+                .contains("runnel.topic.partitions.per.core allows (2 per core"),
             "{e}"
         );
     }

@@ -49,8 +49,14 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::dynamic_config::alter::alter_group;
+    use crate::cluster::dynamic_config::describe::describe_group;
+    use crate::cluster::dynamic_config::groups;
+    use crate::cluster::topic_config::alter::ConfigOp;
+    use crate::cluster::topic_config::describe::{SOURCE_DEFAULT, SOURCE_GROUP};
     use crate::cluster::topic_config::Source;
     use crate::config::Overrides;
+    use crate::errors::KafkaError;
 
     #[test]
     fn broker_layer_wins_over_default_layer_over_static() {
@@ -78,5 +84,91 @@ mod tests {
             c2.topic_defaults.get("retention.ms"),
             base.topic_defaults.get("retention.ms")
         );
+    }
+
+    #[test]
+    fn group_configs_within_the_broker_bounds() {
+        let broker = Config::load(None, &Default::default()).unwrap().groups;
+        let d = DynamicConfigs::default();
+        let set = |k: &str, v: &str| vec![ConfigOp::Set(k.into(), v.into())];
+        let d = alter_group(
+            &d,
+            "g",
+            &set(groups::SESSION_TIMEOUT, "50000"),
+            false,
+            &broker,
+        )
+        .unwrap();
+        assert_eq!(d.groups["g"][groups::SESSION_TIMEOUT], "50000");
+        let e = alter_group(
+            &d,
+            "g",
+            &set(groups::SESSION_TIMEOUT, "1000"),
+            false,
+            &broker,
+        )
+        .unwrap_err();
+        assert_eq!(e.error, KafkaError::InvalidConfig);
+        assert!(
+            e.message.contains("greater than or equal to"),
+            "{}",
+            e.message
+        );
+        let e = alter_group(
+            &d,
+            "g",
+            &set("share.session.timeout.ms", "50000"),
+            false,
+            &broker,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "Unknown group config name: share.session.timeout.ms"
+        );
+        assert_eq!(
+            alter_group(
+                &d,
+                "",
+                &set(groups::SESSION_TIMEOUT, "50000"),
+                false,
+                &broker
+            )
+            .unwrap_err()
+            .error,
+            KafkaError::InvalidRequest
+        );
+        let d = alter_group(
+            &d,
+            "g",
+            &[ConfigOp::Delete(groups::SESSION_TIMEOUT.into())],
+            false,
+            &broker,
+        )
+        .unwrap();
+        assert!(d.groups.is_empty());
+    }
+
+    #[test]
+    fn group_configs_report_group_or_default() {
+        let cfg = Config::load(None, &Default::default()).unwrap();
+        let mut d = DynamicConfigs::default();
+        d.groups.insert(
+            "g".into(),
+            [(groups::SESSION_TIMEOUT.to_string(), "50000".to_string())].into(),
+        );
+        let all = describe_group("g", &d, &cfg.groups, &cfg.broker_configs);
+        let s = all
+            .iter()
+            .find(|c| c.name == groups::SESSION_TIMEOUT)
+            .unwrap();
+        assert_eq!((s.value.as_str(), s.source), ("50000", SOURCE_GROUP));
+        let h = all
+            .iter()
+            .find(|c| c.name == groups::HEARTBEAT_INTERVAL)
+            .unwrap();
+        assert_eq!((h.value.as_str(), h.source), ("5000", SOURCE_DEFAULT));
+        let other = describe_group("other", &d, &cfg.groups, &cfg.broker_configs);
+        assert!(other.iter().all(|c| c.source == SOURCE_DEFAULT));
     }
 }

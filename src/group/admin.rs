@@ -16,7 +16,7 @@ use super::state::{ClassicState, GroupKind};
 use super::Coordinator;
 use super::{partition_of, serves, store};
 use crate::cluster::TopicTable;
-use crate::errors;
+use crate::errors::KafkaError;
 
 /// One group in a ListGroups answer.
 #[derive(Debug, Clone)]
@@ -56,14 +56,14 @@ pub fn describe(coord: &Rc<Coordinator>, group: &str, version: i16) -> Described
     let mut d = DescribedGroup::default();
     d.group_id = GroupId(s(group));
     if !serves(coord, partition_of(coord, group)) {
-        d.error_code = errors::NOT_COORDINATOR;
+        d.error_code = KafkaError::NotCoordinator.code();
         return d;
     }
     let groups = coord.groups.borrow();
     let not_found = |d: &mut DescribedGroup, msg: &str| {
         d.group_state = s("Dead");
         if version >= 6 {
-            d.error_code = errors::GROUP_ID_NOT_FOUND;
+            d.error_code = KafkaError::GroupIdNotFound.code();
             d.error_message = Some(s(msg));
         }
     };
@@ -129,13 +129,13 @@ pub fn consumer_describe(coord: &Rc<Coordinator>, group: &str, version: i16) -> 
     d.group_id = GroupId(s(group));
     d.authorized_operations = i32::MIN;
     if !serves(coord, partition_of(coord, group)) {
-        d.error_code = errors::NOT_COORDINATOR;
+        d.error_code = KafkaError::NotCoordinator.code();
         return d;
     }
     let table = coord.topics.topic_table();
     let groups = coord.groups.borrow();
     let Some(GroupKind::Consumer(cg)) = groups.get(group).map(|g| &g.kind) else {
-        d.error_code = errors::GROUP_ID_NOT_FOUND;
+        d.error_code = KafkaError::GroupIdNotFound.code();
         d.error_message = Some(s(format!("Group {group} is not a consumer group.")));
         return d;
     };
@@ -172,18 +172,18 @@ pub fn consumer_describe(coord: &Rc<Coordinator>, group: &str, version: i16) -> 
 }
 
 /// Deletes a group with no active members and all its offsets (DeleteGroups).
-pub async fn delete(coord: &Rc<Coordinator>, group: &str) -> i16 {
+pub async fn delete(coord: &Rc<Coordinator>, group: &str) -> Result<(), KafkaError> {
     let partition = partition_of(coord, group);
     if !serves(coord, partition) {
-        return errors::NOT_COORDINATOR;
+        return Err(KafkaError::NotCoordinator);
     }
     let entries = {
         let groups = coord.groups.borrow();
         let Some(g) = groups.get(group) else {
-            return errors::GROUP_ID_NOT_FOUND;
+            return Err(KafkaError::GroupIdNotFound);
         };
         if !g.is_empty() {
-            return errors::NON_EMPTY_GROUP;
+            return Err(KafkaError::NonEmptyGroup);
         }
         let mut entries: Vec<(OffsetsKey, Option<bytes::Bytes>)> = g
             .offsets
@@ -207,12 +207,10 @@ pub async fn delete(coord: &Rc<Coordinator>, group: &str) -> i16 {
         ));
         entries
     };
-    if let Err(code) = store::append(coord, partition, entries).await {
-        return code;
-    }
+    store::append(coord, partition, entries).await?;
     let mut groups = coord.groups.borrow_mut();
     if groups.get(group).is_some_and(|g| g.is_empty()) {
         groups.remove(group);
     }
-    errors::NONE
+    Ok(())
 }

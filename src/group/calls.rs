@@ -22,6 +22,7 @@ use tracing::Instrument;
 use super::offsets::{FetchQuery, FetchedOffsets};
 use super::Coordinator;
 use super::{admin, classic, consumer, note_deadline, offsets, session, txn_offsets};
+use crate::errors::KafkaError;
 use crate::shard::call::CoreCall;
 
 /// Runs `work` about `group`: its log lines name the group, and the timer task learns the
@@ -207,14 +208,14 @@ impl CoreCall for DescribeGroupCall {
     }
 }
 
-/// DeleteGroups for one group: an error code.
+/// DeleteGroups for one group: done, or the error.
 #[derive(Debug)]
 pub struct DeleteGroupCall(pub String);
 
 impl CoreCall for DeleteGroupCall {
-    type Reply = i16;
+    type Reply = Result<(), KafkaError>;
     type Service = Coordinator;
-    async fn run(self, coord: &Rc<Coordinator>) -> i16 {
+    async fn run(self, coord: &Rc<Coordinator>) -> Result<(), KafkaError> {
         for_group(coord, self.0.clone(), admin::delete(coord, &self.0)).await
     }
 }

@@ -19,20 +19,20 @@ use super::state::{ClassicGroup, ClassicMember, ClassicState, Group, GroupKind, 
 use super::Coordinator;
 use super::{partition_of, serves, store};
 use crate::config::GroupSettings;
-use crate::errors;
+use crate::errors::KafkaError;
 use crate::shard::oneshot;
 
-fn join_error(code: i16, member_id: &str) -> JoinGroupResponse {
+fn join_error(error: KafkaError, member_id: &str) -> JoinGroupResponse {
     let mut r = JoinGroupResponse::default();
-    r.error_code = code;
+    r.error_code = error.code();
     r.generation_id = -1;
     r.member_id = StrBytes::from_string(member_id.to_string());
     r
 }
 
-pub(super) fn sync_error(code: i16) -> SyncGroupResponse {
+pub(super) fn sync_error(error: KafkaError) -> SyncGroupResponse {
     let mut r = SyncGroupResponse::default();
-    r.error_code = code;
+    r.error_code = error.code();
     r
 }
 
@@ -60,16 +60,16 @@ pub async fn join(
     let cfg = coord.config().groups.clone();
     let group_id = req.group_id.0.to_string();
     if group_id.is_empty() {
-        return join_error(errors::INVALID_GROUP_ID, &req.member_id);
+        return join_error(KafkaError::InvalidGroupId, &req.member_id);
     }
     let partition = partition_of(coord, &group_id);
     if !serves(coord, partition) {
-        return join_error(errors::NOT_COORDINATOR, &req.member_id);
+        return join_error(KafkaError::NotCoordinator, &req.member_id);
     }
     if req.session_timeout_ms < cfg.min_session_timeout_ms
         || req.session_timeout_ms > cfg.max_session_timeout_ms
     {
-        return join_error(errors::INVALID_SESSION_TIMEOUT, &req.member_id);
+        return join_error(KafkaError::InvalidSessionTimeout, &req.member_id);
     }
     let mut effects = Effects::default();
     let outcome = {
@@ -79,7 +79,7 @@ pub async fn join(
             .or_insert_with(|| Group::new(&group_id, partition));
         if matches!(g.kind, GroupKind::Consumer(_)) {
             if !g.is_empty() {
-                return join_error(errors::INCONSISTENT_GROUP_PROTOCOL, &req.member_id);
+                return join_error(KafkaError::InconsistentGroupProtocol, &req.member_id);
             }
             g.kind = GroupKind::Classic(ClassicGroup::new());
         }
@@ -102,7 +102,7 @@ pub async fn join(
         JoinOutcome::Wait(rx) => {
             super::note_deadline(coord, &group_id);
             rx.await
-                .unwrap_or_else(|| join_error(errors::REBALANCE_IN_PROGRESS, &req.member_id))
+                .unwrap_or_else(|| join_error(KafkaError::RebalanceInProgress, &req.member_id))
         }
     }
 }
@@ -151,10 +151,13 @@ fn join_classic(
     let protocols = protocols_of(req);
     let ptype = req.protocol_type.to_string();
     if c.state == ClassicState::Dead {
-        return JoinOutcome::Now(join_error(errors::COORDINATOR_NOT_AVAILABLE, &member_id));
+        return JoinOutcome::Now(join_error(KafkaError::CoordinatorNotAvailable, &member_id));
     }
     if protocols.is_empty() || ptype.is_empty() {
-        return JoinOutcome::Now(join_error(errors::INCONSISTENT_GROUP_PROTOCOL, &member_id));
+        return JoinOutcome::Now(join_error(
+            KafkaError::InconsistentGroupProtocol,
+            &member_id,
+        ));
     }
     let known = c.members.contains_key(&member_id);
     let only_self = c.members.is_empty() || (known && c.members.len() == 1);
@@ -162,12 +165,15 @@ fn join_classic(
         && (c.protocol_type.as_deref() != Some(ptype.as_str())
             || !compatible(c, &protocols, known.then_some(member_id.as_str())))
     {
-        return JoinOutcome::Now(join_error(errors::INCONSISTENT_GROUP_PROTOCOL, &member_id));
+        return JoinOutcome::Now(join_error(
+            KafkaError::InconsistentGroupProtocol,
+            &member_id,
+        ));
     }
     let now = Instant::now();
     if member_id.is_empty() {
         if c.members.len() >= cfg.max_size {
-            return JoinOutcome::Now(join_error(errors::GROUP_MAX_SIZE_REACHED, &member_id));
+            return JoinOutcome::Now(join_error(KafkaError::GroupMaxSizeReached, &member_id));
         }
         if let Some(inst) = &instance_id {
             if let Some(old) = c.static_members.get(inst).cloned() {
@@ -180,18 +186,18 @@ fn join_classic(
         if a.version >= 4 {
             let deadline = now + Duration::from_millis(req.session_timeout_ms.max(0) as u64);
             c.pending.insert(id.clone(), deadline);
-            return JoinOutcome::Now(join_error(errors::MEMBER_ID_REQUIRED, &id));
+            return JoinOutcome::Now(join_error(KafkaError::MemberIdRequired, &id));
         }
         return add_member(c, cfg, id, a, protocols, ptype);
     }
     if c.fenced(&member_id, instance_id.as_deref()) {
-        return JoinOutcome::Now(join_error(errors::FENCED_INSTANCE_ID, &member_id));
+        return JoinOutcome::Now(join_error(KafkaError::FencedInstanceId, &member_id));
     }
     if c.pending.remove(&member_id).is_some() {
         return add_member(c, cfg, member_id, a, protocols, ptype);
     }
     if !known {
-        return JoinOutcome::Now(join_error(errors::UNKNOWN_MEMBER_ID, &member_id));
+        return JoinOutcome::Now(join_error(KafkaError::UnknownMemberId, &member_id));
     }
     rejoin(c, cfg, &member_id, a, protocols)
 }
@@ -254,7 +260,7 @@ fn rejoin(
     let is_leader = c.leader.as_deref() == Some(member_id);
     let state = c.state;
     let Some(m) = c.members.get_mut(member_id) else {
-        return JoinOutcome::Now(join_error(errors::UNKNOWN_MEMBER_ID, member_id));
+        return JoinOutcome::Now(join_error(KafkaError::UnknownMemberId, member_id));
     };
     m.last_seen = Instant::now();
     m.session_timeout_ms = a.req.session_timeout_ms;
@@ -283,7 +289,7 @@ fn rejoin(
             JoinOutcome::Wait(rx)
         }
         ClassicState::Empty | ClassicState::Dead => {
-            JoinOutcome::Now(join_error(errors::UNKNOWN_MEMBER_ID, member_id))
+            JoinOutcome::Now(join_error(KafkaError::UnknownMemberId, member_id))
         }
     }
 }
@@ -302,8 +308,8 @@ fn static_rejoin(
     let new_id = new_member_id(inst.as_deref().unwrap_or("static"));
     let was_leader = c.leader.as_deref() == Some(old);
     let pos = c.join_order.iter().position(|id| id == old);
-    let Some(old_member) = c.remove_member(old, errors::FENCED_INSTANCE_ID) else {
-        return JoinOutcome::Now(join_error(errors::UNKNOWN_MEMBER_ID, ""));
+    let Some(old_member) = c.remove_member(old, KafkaError::FencedInstanceId) else {
+        return JoinOutcome::Now(join_error(KafkaError::UnknownMemberId, ""));
     };
     let unchanged = same_protocols(&old_member.protocols, &protocols);
     let (tx, rx) = oneshot::channel();
@@ -383,7 +389,7 @@ pub fn prepare_rebalance(c: &mut ClassicGroup, cfg: &GroupSettings) {
         for m in c.members.values_mut() {
             m.assignment = Bytes::new();
             if let Some(w) = m.sync_waiter.take() {
-                w.send(sync_error(errors::REBALANCE_IN_PROGRESS));
+                w.send(sync_error(KafkaError::RebalanceInProgress));
             }
         }
     }
@@ -466,7 +472,7 @@ pub fn complete_join(c: &mut ClassicGroup) -> bool {
         .collect();
     for id in absent {
         tracing::info!(member = %id, "member did not rejoin in time; removed");
-        c.remove_member(&id, errors::UNKNOWN_MEMBER_ID);
+        c.remove_member(&id, KafkaError::UnknownMemberId);
     }
     c.pending.clear();
     c.rebalance_deadline = None;

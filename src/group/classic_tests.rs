@@ -70,20 +70,24 @@ fn sync_req(member: &str, generation: i32) -> SyncGroupRequest {
 fn member_id_required_then_join_completes_and_fences_stale_generations() {
     let mut c = ClassicGroup::new();
     let first = now(join(&mut c, "", None));
-    assert_eq!(first.error_code, errors::MEMBER_ID_REQUIRED);
+    assert_eq!(first.error_code, KafkaError::MemberIdRequired.code());
     let id = first.member_id.to_string();
     assert!(!id.is_empty());
     let joined = now(join(&mut c, &id, None));
-    assert_eq!(joined.error_code, errors::NONE);
+    assert_eq!(joined.error_code, crate::errors::NONE);
     assert_eq!(joined.generation_id, 1);
     assert_eq!(joined.leader.as_str(), id);
     assert_eq!(joined.members.len(), 1, "the leader gets the member list");
     assert_eq!(c.state, ClassicState::CompletingRebalance);
     // Wrong generation, unknown member.
     let r = sync_classic(&mut c, &sync_req(&id, 0), &id);
-    assert!(matches!(r, SyncOutcome::Now(ref x) if x.error_code == errors::ILLEGAL_GENERATION));
+    assert!(
+        matches!(r, SyncOutcome::Now(ref x) if x.error_code == KafkaError::IllegalGeneration.code())
+    );
     let r = sync_classic(&mut c, &sync_req("nobody", 1), "nobody");
-    assert!(matches!(r, SyncOutcome::Now(ref x) if x.error_code == errors::UNKNOWN_MEMBER_ID));
+    assert!(
+        matches!(r, SyncOutcome::Now(ref x) if x.error_code == KafkaError::UnknownMemberId.code())
+    );
     // The leader's sync is stored, then the group is stable.
     assert!(matches!(
         sync_classic(&mut c, &sync_req(&id, 1), &id),
@@ -97,7 +101,9 @@ fn member_id_required_then_join_completes_and_fences_stale_generations() {
     assert!(matches!(waiting, JoinOutcome::Wait(_)));
     assert_eq!(c.state, ClassicState::PreparingRebalance);
     let r = sync_classic(&mut c, &sync_req(&id, 1), &id);
-    assert!(matches!(r, SyncOutcome::Now(ref x) if x.error_code == errors::REBALANCE_IN_PROGRESS));
+    assert!(
+        matches!(r, SyncOutcome::Now(ref x) if x.error_code == KafkaError::RebalanceInProgress.code())
+    );
     // The first member rejoins: generation 2 for both.
     let again = now(join(&mut c, &id, None));
     assert_eq!(again.generation_id, 2);
@@ -110,13 +116,13 @@ fn static_member_rejoin_keeps_generation_and_fences_the_old_id() {
     let joined = now(join(&mut c, "", Some("inst")));
     assert_eq!(
         joined.error_code,
-        errors::NONE,
+        crate::errors::NONE,
         "static members need no member id round"
     );
     let old = joined.member_id.to_string();
     c.transition(ClassicState::Stable);
     let back = now(join(&mut c, "", Some("inst")));
-    assert_eq!(back.error_code, errors::NONE);
+    assert_eq!(back.error_code, crate::errors::NONE);
     assert_eq!(
         back.generation_id, 1,
         "no rebalance for a returning static member"
@@ -127,8 +133,10 @@ fn static_member_rejoin_keeps_generation_and_fences_the_old_id() {
     let mut req = sync_req(&old, 1);
     req.group_instance_id = Some(StrBytes::from_static_str("inst"));
     let r = sync_classic(&mut c, &req, &old);
-    assert!(matches!(r, SyncOutcome::Now(ref x) if x.error_code == errors::FENCED_INSTANCE_ID));
+    assert!(
+        matches!(r, SyncOutcome::Now(ref x) if x.error_code == KafkaError::FencedInstanceId.code())
+    );
     let stale = now(join(&mut c, &old, Some("inst")));
-    assert_eq!(stale.error_code, errors::FENCED_INSTANCE_ID);
+    assert_eq!(stale.error_code, KafkaError::FencedInstanceId.code());
     assert!(c.fenced(&old, Some("inst")));
 }

@@ -17,7 +17,7 @@ use super::Coordinator;
 use super::{partition_of, serves};
 use crate::cluster::TopicTable;
 use crate::config::GroupSettings;
-use crate::errors;
+use crate::errors::KafkaError;
 
 /// Partitions by topic name.
 pub type Owned = BTreeMap<String, BTreeSet<i32>>;
@@ -253,9 +253,9 @@ fn intersect(a: &Owned, b: &Owned) -> Owned {
     out
 }
 
-fn error(code: i16, message: &str) -> ConsumerGroupHeartbeatResponse {
+fn error(error: KafkaError, message: &str) -> ConsumerGroupHeartbeatResponse {
     let mut r = ConsumerGroupHeartbeatResponse::default();
-    r.error_code = code;
+    r.error_code = error.code();
     r.error_message = Some(StrBytes::from_string(message.to_string()));
     r
 }
@@ -275,12 +275,12 @@ pub fn heartbeat(
         c.groups.for_group(c.dynamic.group(&group_id))
     };
     if group_id.is_empty() {
-        return error(errors::INVALID_REQUEST, "GroupId can't be empty.");
+        return error(KafkaError::InvalidRequest, "GroupId can't be empty.");
     }
     let partition = partition_of(coord, &group_id);
     if !serves(coord, partition) {
         return error(
-            errors::NOT_COORDINATOR,
+            KafkaError::NotCoordinator,
             "Not the coordinator of this group.",
         );
     }
@@ -291,19 +291,22 @@ pub fn heartbeat(
         .is_some_and(|r| !r.is_empty())
     {
         return error(
-            errors::INVALID_REQUEST,
+            KafkaError::InvalidRequest,
             "Regular expression subscriptions are not supported by this broker.",
         );
     }
     if req.member_epoch == 0 && req.subscribed_topic_names.is_none() {
         return error(
-            errors::INVALID_REQUEST,
+            KafkaError::InvalidRequest,
             "SubscribedTopicNames must be set when joining.",
         );
     }
     if let Some(a) = &req.server_assignor {
         if !cfg.consumer_assignors.iter().any(|x| x == a.as_str()) {
-            return error(errors::UNSUPPORTED_ASSIGNOR, "Unsupported server assignor.");
+            return error(
+                KafkaError::UnsupportedAssignor,
+                "Unsupported server assignor.",
+            );
         }
     }
     let table = coord.topics.topic_table();
@@ -314,7 +317,7 @@ pub fn heartbeat(
         .or_insert_with(|| Group::new(&group_id, partition));
     if matches!(g.kind, GroupKind::Classic(_)) {
         if !g.is_empty() {
-            return error(errors::GROUP_ID_NOT_FOUND, "The group is a classic group.");
+            return error(KafkaError::GroupIdNotFound, "The group is a classic group.");
         }
         g.kind = GroupKind::Consumer(ConsumerGroup::default());
     }
@@ -354,7 +357,7 @@ pub fn heartbeat(
         if let Some((old, old_epoch)) = previous {
             if old_epoch != -2 {
                 return error(
-                    errors::UNRELEASED_INSTANCE_ID,
+                    KafkaError::UnreleasedInstanceId,
                     "The instance id is still in use by another member.",
                 );
             }
@@ -387,14 +390,14 @@ pub fn heartbeat(
         need_rebalance = inherited.is_none() || rejoin;
     } else {
         let Some(m) = cg.members.get(&member_id) else {
-            return error(errors::UNKNOWN_MEMBER_ID, "Unknown member id.");
+            return error(KafkaError::UnknownMemberId, "Unknown member id.");
         };
         if m.epoch != req.member_epoch {
-            return error(errors::FENCED_MEMBER_EPOCH, "The member epoch is fenced.");
+            return error(KafkaError::FencedMemberEpoch, "The member epoch is fenced.");
         }
     }
     let Some(m) = cg.members.get_mut(&member_id) else {
-        return error(errors::UNKNOWN_MEMBER_ID, "Unknown member id.");
+        return error(KafkaError::UnknownMemberId, "Unknown member id.");
     };
     m.last_seen = now;
     if req.rebalance_timeout_ms > 0 {

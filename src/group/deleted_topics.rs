@@ -40,10 +40,10 @@ pub async fn forget(coord: &Coordinator, topics: &[String]) {
                 (key, None)
             })
             .collect();
-        if let Err(code) = store::append(coord, partition, entries).await {
+        if let Err(e) = store::append(coord, partition, entries).await {
             tracing::warn!(
                 partition,
-                error_code = code,
+                error = %e,
                 "cannot remove the committed offsets of deleted topics; kept for now"
             );
             continue;

@@ -19,7 +19,7 @@ use super::records::{self, OffsetValue, OffsetsKey};
 use super::state::{now_ms, ClassicState, Group, GroupKind};
 use super::Coordinator;
 use super::{partition_of, serves, store};
-use crate::errors;
+use crate::errors::{self, KafkaError};
 
 /// Checks a commit's member and generation (classic) or member epoch (KIP-848) against the
 /// group. `None` means the group does not exist.
@@ -29,52 +29,52 @@ pub(super) fn validate_commit(
     member_id: &str,
     instance_id: Option<&str>,
     version: i16,
-) -> i16 {
+) -> Result<(), KafkaError> {
     let Some(g) = g else {
         return if generation < 0 {
-            errors::NONE
+            Ok(())
         } else {
-            errors::ILLEGAL_GENERATION
+            Err(KafkaError::IllegalGeneration)
         };
     };
     match &mut g.kind {
         GroupKind::Classic(c) => {
             if generation < 0 && member_id.is_empty() && c.state == ClassicState::Empty {
-                return errors::NONE;
+                return Ok(());
             }
             if c.state == ClassicState::Dead {
-                return errors::COORDINATOR_NOT_AVAILABLE;
+                return Err(KafkaError::CoordinatorNotAvailable);
             }
             if c.fenced(member_id, instance_id) {
-                return errors::FENCED_INSTANCE_ID;
+                return Err(KafkaError::FencedInstanceId);
             }
             let Some(m) = c.members.get_mut(member_id) else {
-                return errors::UNKNOWN_MEMBER_ID;
+                return Err(KafkaError::UnknownMemberId);
             };
             if generation != c.generation {
-                return errors::ILLEGAL_GENERATION;
+                return Err(KafkaError::IllegalGeneration);
             }
             if c.state == ClassicState::CompletingRebalance {
-                return errors::REBALANCE_IN_PROGRESS;
+                return Err(KafkaError::RebalanceInProgress);
             }
             m.last_seen = std::time::Instant::now();
-            errors::NONE
+            Ok(())
         }
         GroupKind::Consumer(cg) => {
             if generation < 0 && member_id.is_empty() {
-                return errors::NONE;
+                return Ok(());
             }
             let Some(m) = cg.members.get(member_id) else {
-                return errors::UNKNOWN_MEMBER_ID;
+                return Err(KafkaError::UnknownMemberId);
             };
             if generation != m.epoch {
                 return if version >= 9 {
-                    errors::STALE_MEMBER_EPOCH
+                    Err(KafkaError::StaleMemberEpoch)
                 } else {
-                    errors::ILLEGAL_GENERATION
+                    Err(KafkaError::IllegalGeneration)
                 };
             }
-            errors::NONE
+            Ok(())
         }
     }
 }
@@ -88,10 +88,10 @@ pub async fn commit(
     let group_id = req.group_id.0.to_string();
     let partition = partition_of(coord, &group_id);
     let max_meta = coord.config().groups.offset_metadata_max_bytes;
-    let group_code = if group_id.is_empty() {
-        errors::INVALID_GROUP_ID
+    let group_check = if group_id.is_empty() {
+        Err(KafkaError::InvalidGroupId)
     } else if !serves(coord, partition) {
-        errors::NOT_COORDINATOR
+        Err(KafkaError::NotCoordinator)
     } else {
         let mut groups = coord.groups.borrow_mut();
         validate_commit(
@@ -104,8 +104,8 @@ pub async fn commit(
     };
     let table = coord.topics.topic_table();
     let now = now_ms();
-    // Per partition: (topic index, partition index, code, value to store).
-    let mut results: Vec<Vec<(i32, i16)>> = Vec::with_capacity(req.topics.len());
+    // Per topic: (partition index, outcome).
+    let mut results: Vec<Vec<(i32, Result<(), KafkaError>)>> = Vec::with_capacity(req.topics.len());
     let mut entries: Vec<(OffsetsKey, Option<Bytes>)> = Vec::new();
     let mut values: Vec<((String, i32), OffsetValue)> = Vec::new();
     for t in &req.topics {
@@ -114,14 +114,14 @@ pub async fn commit(
         let mut parts = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
             let meta_len = p.committed_metadata.as_ref().map_or(0, |m| m.len());
-            let code = if group_code != errors::NONE {
-                group_code
+            let checked = if group_check.is_err() {
+                group_check
             } else if meta.is_none_or(|m| {
                 p.partition_index < 0 || p.partition_index as usize >= m.partitions.len()
             }) {
-                errors::UNKNOWN_TOPIC_OR_PARTITION
+                Err(KafkaError::UnknownTopicOrPartition)
             } else if meta_len > max_meta {
-                errors::OFFSET_METADATA_TOO_LARGE
+                Err(KafkaError::OffsetMetadataTooLarge)
             } else {
                 let v = OffsetValue {
                     offset: p.committed_offset,
@@ -138,9 +138,9 @@ pub async fn commit(
                     Some(records::encode_offset(&v)),
                 ));
                 values.push(((name.clone(), p.partition_index), v));
-                errors::NONE
+                Ok(())
             };
-            parts.push((p.partition_index, code));
+            parts.push((p.partition_index, checked));
         }
         results.push(parts);
     }
@@ -164,13 +164,10 @@ pub async fn commit(
             rt.name = t.name.clone();
             rt.partitions = parts
                 .into_iter()
-                .map(|(idx, code)| {
+                .map(|(idx, checked)| {
                     let mut rp = OffsetCommitResponsePartition::default();
                     rp.partition_index = idx;
-                    rp.error_code = match (&stored, code) {
-                        (Err(e), errors::NONE) => *e,
-                        _ => code,
-                    };
+                    rp.error_code = errors::result_code(&checked.and(stored));
                     rp
                 })
                 .collect();
@@ -206,14 +203,14 @@ pub struct FetchedPartition {
     /// Metadata as committed.
     pub metadata: String,
     /// Per-partition error.
-    pub error_code: i16,
+    pub error: Option<KafkaError>,
 }
 
 /// The answer to a [`FetchQuery`].
 #[derive(Debug, Clone, Default)]
 pub struct FetchedOffsets {
     /// Group-level error.
-    pub error_code: i16,
+    pub error: Option<KafkaError>,
     /// Offsets by topic, in request order (or topic order for "all").
     pub topics: Vec<(String, Vec<FetchedPartition>)>,
 }
@@ -222,7 +219,7 @@ pub struct FetchedOffsets {
 pub fn fetch(coord: &Rc<Coordinator>, q: FetchQuery) -> FetchedOffsets {
     let mut out = FetchedOffsets::default();
     if !serves(coord, partition_of(coord, &q.group)) {
-        out.error_code = errors::NOT_COORDINATOR;
+        out.error = Some(KafkaError::NotCoordinator);
         return out;
     }
     let groups = coord.groups.borrow();
@@ -237,11 +234,11 @@ pub fn fetch(coord: &Rc<Coordinator>, q: FetchQuery) -> FetchedOffsets {
     {
         match cg.members.get(member) {
             None => {
-                out.error_code = errors::UNKNOWN_MEMBER_ID;
+                out.error = Some(KafkaError::UnknownMemberId);
                 return out;
             }
             Some(m) if m.epoch != *epoch => {
-                out.error_code = errors::STALE_MEMBER_EPOCH;
+                out.error = Some(KafkaError::StaleMemberEpoch);
                 return out;
             }
             _ => {}
@@ -257,7 +254,7 @@ pub fn fetch(coord: &Rc<Coordinator>, q: FetchQuery) -> FetchedOffsets {
                 offset: -1,
                 leader_epoch: -1,
                 metadata: String::new(),
-                error_code: errors::UNSTABLE_OFFSET_COMMIT,
+                error: Some(KafkaError::UnstableOffsetCommit),
             };
         }
         match g.and_then(|g| g.offsets.get(&key)) {
@@ -266,14 +263,14 @@ pub fn fetch(coord: &Rc<Coordinator>, q: FetchQuery) -> FetchedOffsets {
                 offset: v.offset,
                 leader_epoch: v.leader_epoch,
                 metadata: v.metadata.clone(),
-                error_code: errors::NONE,
+                error: None,
             },
             None => FetchedPartition {
                 partition: p,
                 offset: -1,
                 leader_epoch: -1,
                 metadata: String::new(),
-                error_code: errors::NONE,
+                error: None,
             },
         }
     };
@@ -328,7 +325,7 @@ pub async fn delete(coord: &Rc<Coordinator>, req: OffsetDeleteRequest) -> Offset
     let group_id = req.group_id.0.to_string();
     let partition = partition_of(coord, &group_id);
     if !serves(coord, partition) {
-        resp.error_code = errors::NOT_COORDINATOR;
+        resp.error_code = KafkaError::NotCoordinator.code();
         return resp;
     }
     let mut entries = Vec::new();
@@ -336,7 +333,7 @@ pub async fn delete(coord: &Rc<Coordinator>, req: OffsetDeleteRequest) -> Offset
     let topics = {
         let groups = coord.groups.borrow();
         let Some(g) = groups.get(&group_id) else {
-            resp.error_code = errors::GROUP_ID_NOT_FOUND;
+            resp.error_code = KafkaError::GroupIdNotFound.code();
             return resp;
         };
         let subscribed = subscribed_topics(g);
@@ -353,7 +350,7 @@ pub async fn delete(coord: &Rc<Coordinator>, req: OffsetDeleteRequest) -> Offset
                         let mut rp = OffsetDeleteResponsePartition::default();
                         rp.partition_index = p.partition_index;
                         if subscribed.contains(&name) {
-                            rp.error_code = errors::GROUP_SUBSCRIBED_TO_TOPIC;
+                            rp.error_code = KafkaError::GroupSubscribedToTopic.code();
                         } else {
                             let key = (name.clone(), p.partition_index);
                             if g.offsets.contains_key(&key) {
@@ -375,8 +372,8 @@ pub async fn delete(coord: &Rc<Coordinator>, req: OffsetDeleteRequest) -> Offset
             })
             .collect()
     };
-    if let Err(code) = store::append(coord, partition, entries).await {
-        resp.error_code = code;
+    if let Err(e) = store::append(coord, partition, entries).await {
+        resp.error_code = e.code();
         return resp;
     }
     if let Some(g) = coord.groups.borrow_mut().get_mut(&group_id) {

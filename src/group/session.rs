@@ -17,7 +17,7 @@ use super::classic::{maybe_complete_join, prepare_rebalance, sync_error};
 use super::state::{classic_mut, ClassicGroup, ClassicState};
 use super::Coordinator;
 use super::{partition_of, serves, store};
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::shard::oneshot;
 
 pub(super) enum SyncOutcome {
@@ -32,12 +32,12 @@ pub async fn sync(coord: &Rc<Coordinator>, req: SyncGroupRequest) -> SyncGroupRe
     let member_id = req.member_id.to_string();
     let partition = partition_of(coord, &group_id);
     if !serves(coord, partition) {
-        return sync_error(errors::NOT_COORDINATOR);
+        return sync_error(KafkaError::NotCoordinator);
     }
     let outcome = {
         let mut groups = coord.groups.borrow_mut();
         let Some(c) = classic_mut(&mut groups, &group_id) else {
-            return sync_error(errors::UNKNOWN_MEMBER_ID);
+            return sync_error(KafkaError::UnknownMemberId);
         };
         sync_classic(c, &req, &member_id)
     };
@@ -46,7 +46,7 @@ pub async fn sync(coord: &Rc<Coordinator>, req: SyncGroupRequest) -> SyncGroupRe
         SyncOutcome::Wait(rx) => {
             super::note_deadline(coord, &group_id);
             rx.await
-                .unwrap_or_else(|| sync_error(errors::REBALANCE_IN_PROGRESS))
+                .unwrap_or_else(|| sync_error(KafkaError::RebalanceInProgress))
         }
         SyncOutcome::Store(generation, value) => {
             let key = super::records::OffsetsKey::Group {
@@ -57,19 +57,19 @@ pub async fn sync(coord: &Rc<Coordinator>, req: SyncGroupRequest) -> SyncGroupRe
             let cfg = coord.config().groups.clone();
             let mut groups = coord.groups.borrow_mut();
             let Some(c) = classic_mut(&mut groups, &group_id) else {
-                return sync_error(errors::UNKNOWN_MEMBER_ID);
+                return sync_error(KafkaError::UnknownMemberId);
             };
             if c.generation != generation || c.state != ClassicState::CompletingRebalance {
-                return sync_error(errors::REBALANCE_IN_PROGRESS);
+                return sync_error(KafkaError::RebalanceInProgress);
             }
-            if let Err(code) = stored {
+            if let Err(e) = stored {
                 prepare_rebalance(c, &cfg);
-                return sync_error(code);
+                return sync_error(e);
             }
             c.transition(ClassicState::Stable);
             let protocol_type = c.protocol_type.clone().map(StrBytes::from_string);
             let protocol_name = c.protocol.clone().map(StrBytes::from_string);
-            let mut own = sync_error(errors::NONE);
+            let mut own = SyncGroupResponse::default();
             for m in c.members.values_mut() {
                 let mut r = SyncGroupResponse::default();
                 r.protocol_type = protocol_type.clone();
@@ -93,13 +93,13 @@ pub(super) fn sync_classic(
 ) -> SyncOutcome {
     let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
     if c.fenced(member_id, instance_id.as_deref()) {
-        return SyncOutcome::Now(sync_error(errors::FENCED_INSTANCE_ID));
+        return SyncOutcome::Now(sync_error(KafkaError::FencedInstanceId));
     }
     if !c.members.contains_key(member_id) {
-        return SyncOutcome::Now(sync_error(errors::UNKNOWN_MEMBER_ID));
+        return SyncOutcome::Now(sync_error(KafkaError::UnknownMemberId));
     }
     if req.generation_id != c.generation {
-        return SyncOutcome::Now(sync_error(errors::ILLEGAL_GENERATION));
+        return SyncOutcome::Now(sync_error(KafkaError::IllegalGeneration));
     }
     let type_ok = req
         .protocol_type
@@ -110,14 +110,14 @@ pub(super) fn sync_classic(
         .as_ref()
         .is_none_or(|n| c.protocol.as_deref() == Some(n.as_str()));
     if !type_ok || !name_ok {
-        return SyncOutcome::Now(sync_error(errors::INCONSISTENT_GROUP_PROTOCOL));
+        return SyncOutcome::Now(sync_error(KafkaError::InconsistentGroupProtocol));
     }
     match c.state {
         ClassicState::Empty | ClassicState::Dead => {
-            SyncOutcome::Now(sync_error(errors::UNKNOWN_MEMBER_ID))
+            SyncOutcome::Now(sync_error(KafkaError::UnknownMemberId))
         }
         ClassicState::PreparingRebalance => {
-            SyncOutcome::Now(sync_error(errors::REBALANCE_IN_PROGRESS))
+            SyncOutcome::Now(sync_error(KafkaError::RebalanceInProgress))
         }
         ClassicState::Stable => {
             let mut r = SyncGroupResponse::default();
@@ -134,7 +134,7 @@ pub(super) fn sync_classic(
             if !is_leader {
                 let (tx, rx) = oneshot::channel();
                 let Some(m) = c.members.get_mut(member_id) else {
-                    return SyncOutcome::Now(sync_error(errors::UNKNOWN_MEMBER_ID));
+                    return SyncOutcome::Now(sync_error(KafkaError::UnknownMemberId));
                 };
                 m.last_seen = Instant::now();
                 m.sync_waiter = Some(tx);
@@ -161,31 +161,32 @@ pub fn heartbeat(coord: &Rc<Coordinator>, req: HeartbeatRequest) -> HeartbeatRes
     let mut r = HeartbeatResponse::default();
     let group_id = req.group_id.0.to_string();
     if !serves(coord, partition_of(coord, &group_id)) {
-        r.error_code = errors::NOT_COORDINATOR;
+        r.error_code = KafkaError::NotCoordinator.code();
         return r;
     }
     let member_id = req.member_id.to_string();
     let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
     let mut groups = coord.groups.borrow_mut();
     let Some(c) = classic_mut(&mut groups, &group_id) else {
-        r.error_code = errors::UNKNOWN_MEMBER_ID;
+        r.error_code = KafkaError::UnknownMemberId.code();
         return r;
     };
     let (state, generation) = (c.state, c.generation);
     let fenced = c.fenced(&member_id, instance_id.as_deref());
-    r.error_code = match c.members.get_mut(&member_id) {
-        _ if fenced => errors::FENCED_INSTANCE_ID,
-        None => errors::UNKNOWN_MEMBER_ID,
-        Some(_) if req.generation_id != generation => errors::ILLEGAL_GENERATION,
+    let beat = match c.members.get_mut(&member_id) {
+        _ if fenced => Err(KafkaError::FencedInstanceId),
+        None => Err(KafkaError::UnknownMemberId),
+        Some(_) if req.generation_id != generation => Err(KafkaError::IllegalGeneration),
         Some(m) => {
             m.last_seen = Instant::now();
             match state {
-                ClassicState::PreparingRebalance => errors::REBALANCE_IN_PROGRESS,
-                ClassicState::CompletingRebalance | ClassicState::Stable => errors::NONE,
-                ClassicState::Empty | ClassicState::Dead => errors::UNKNOWN_MEMBER_ID,
+                ClassicState::PreparingRebalance => Err(KafkaError::RebalanceInProgress),
+                ClassicState::CompletingRebalance | ClassicState::Stable => Ok(()),
+                ClassicState::Empty | ClassicState::Dead => Err(KafkaError::UnknownMemberId),
             }
         }
     };
+    r.error_code = errors::result_code(&beat);
     r
 }
 
@@ -194,7 +195,7 @@ pub fn leave(coord: &Rc<Coordinator>, req: LeaveGroupRequest, version: i16) -> L
     let mut resp = LeaveGroupResponse::default();
     let group_id = req.group_id.0.to_string();
     if !serves(coord, partition_of(coord, &group_id)) {
-        resp.error_code = errors::NOT_COORDINATOR;
+        resp.error_code = KafkaError::NotCoordinator.code();
         return resp;
     }
     let identities: Vec<(String, Option<String>)> = if version >= 3 {
@@ -218,10 +219,10 @@ pub fn leave(coord: &Rc<Coordinator>, req: LeaveGroupRequest, version: i16) -> L
             if version >= 3 {
                 resp.members = identities
                     .into_iter()
-                    .map(|(id, inst)| member_result(id, inst, errors::UNKNOWN_MEMBER_ID))
+                    .map(|(id, inst)| member_result(id, inst, Err(KafkaError::UnknownMemberId)))
                     .collect();
             } else {
-                resp.error_code = errors::UNKNOWN_MEMBER_ID;
+                resp.error_code = KafkaError::UnknownMemberId.code();
             }
             return resp;
         };
@@ -232,24 +233,24 @@ pub fn leave(coord: &Rc<Coordinator>, req: LeaveGroupRequest, version: i16) -> L
                 (Some(i), true) => c.static_members.get(i).cloned(),
                 _ => Some(id.clone()),
             };
-            let code = match target {
-                None => errors::UNKNOWN_MEMBER_ID,
+            let left = match target {
+                None => Err(KafkaError::UnknownMemberId),
                 Some(t) if inst.is_some() && c.fenced(&t, inst.as_deref()) => {
-                    errors::FENCED_INSTANCE_ID
+                    Err(KafkaError::FencedInstanceId)
                 }
                 Some(t) => {
                     if c.pending.remove(&t).is_some() {
-                        errors::NONE
-                    } else if c.remove_member(&t, errors::UNKNOWN_MEMBER_ID).is_some() {
+                        Ok(())
+                    } else if c.remove_member(&t, KafkaError::UnknownMemberId).is_some() {
                         tracing::debug!(member = %t, "member left");
                         removed += 1;
-                        errors::NONE
+                        Ok(())
                     } else {
-                        errors::UNKNOWN_MEMBER_ID
+                        Err(KafkaError::UnknownMemberId)
                     }
                 }
             };
-            results.push(member_result(id, inst, code));
+            results.push(member_result(id, inst, left));
         }
         if removed > 0 {
             match c.state {
@@ -280,10 +281,10 @@ pub fn leave(coord: &Rc<Coordinator>, req: LeaveGroupRequest, version: i16) -> L
     resp
 }
 
-fn member_result(id: String, inst: Option<String>, code: i16) -> MemberResponse {
+fn member_result(id: String, inst: Option<String>, left: Result<(), KafkaError>) -> MemberResponse {
     let mut m = MemberResponse::default();
     m.member_id = StrBytes::from_string(id);
     m.group_instance_id = inst.map(StrBytes::from_string);
-    m.error_code = code;
+    m.error_code = errors::result_code(&left);
     m
 }

@@ -8,6 +8,7 @@ use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 
 use super::consumer::ConsumerGroup;
 use super::records::OffsetValue;
+use crate::errors::KafkaError;
 use crate::shard::oneshot;
 
 /// Classic protocol group states, named as Kafka names them.
@@ -156,7 +157,7 @@ impl ClassicGroup {
     }
 
     /// Removes a member and its bookkeeping; answers its waiting requests with `error`.
-    pub fn remove_member(&mut self, member_id: &str, error: i16) -> Option<ClassicMember> {
+    pub fn remove_member(&mut self, member_id: &str, error: KafkaError) -> Option<ClassicMember> {
         let mut m = self.members.remove(member_id)?;
         self.join_order.retain(|id| id != member_id);
         if let Some(i) = &m.instance_id {
@@ -166,14 +167,14 @@ impl ClassicGroup {
         }
         if let Some(w) = m.join_waiter.take() {
             let mut r = JoinGroupResponse::default();
-            r.error_code = error;
+            r.error_code = error.code();
             r.generation_id = -1;
             r.member_id = member_id.to_string().into();
             w.send(r);
         }
         if let Some(w) = m.sync_waiter.take() {
             let mut r = SyncGroupResponse::default();
-            r.error_code = error;
+            r.error_code = error.code();
             w.send(r);
         }
         if self.leader.as_deref() == Some(member_id) {

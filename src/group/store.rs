@@ -10,17 +10,17 @@ use super::records::{self, GroupValue, MemberValue, OffsetsKey, OffsetsValue};
 use super::state::{ClassicGroup, ClassicMember, ClassicState, Group, GroupKind};
 use super::Coordinator;
 use super::OFFSETS_TOPIC;
-use crate::errors;
+use crate::errors::KafkaError;
 use crate::shard::internal::{self, InternalWriteError};
 use crate::storage::PartitionLog;
 
 /// Appends `entries` (key, value or tombstone) to partition `partition` of `__consumer_offsets`
-/// as one batch and waits until it is durable. Errors are Kafka codes for the client.
+/// as one batch and waits until it is durable. Errors are for the client.
 pub async fn append(
     coord: &Coordinator,
     partition: i32,
     entries: Vec<(OffsetsKey, Option<Bytes>)>,
-) -> Result<(), i16> {
+) -> Result<(), KafkaError> {
     let entries = entries
         .into_iter()
         .map(|(k, v)| (records::encode_key(&k), v))
@@ -30,11 +30,11 @@ pub async fn append(
         .append(OFFSETS_TOPIC, partition, entries, None)
         .await
         .map_err(|e| match e {
-            InternalWriteError::NotHere => errors::NOT_COORDINATOR,
-            InternalWriteError::Producer(f) => errors::producer_fault(f),
+            InternalWriteError::NotHere => KafkaError::NotCoordinator,
+            InternalWriteError::Producer(f) => KafkaError::from(f),
             InternalWriteError::Encode
             | InternalWriteError::Framing(_)
-            | InternalWriteError::Log(_) => errors::COORDINATOR_NOT_AVAILABLE,
+            | InternalWriteError::Log(_) => KafkaError::CoordinatorNotAvailable,
         })
 }
 

@@ -11,7 +11,7 @@ use super::timers::next_deadline;
 use super::Coordinator;
 use super::{consumer, store};
 use crate::config::GroupSettings;
-use crate::errors;
+use crate::errors::KafkaError;
 
 /// Longest sleep of the timer task when no group has a deadline (offsets retention still runs).
 const IDLE: Duration = Duration::from_secs(60);
@@ -95,7 +95,7 @@ fn classic_tick(c: &mut ClassicGroup, now: Instant, cfg: &GroupSettings) -> bool
         .collect();
     for id in &expired {
         tracing::info!(member = %id, "member session expired");
-        c.remove_member(id, errors::UNKNOWN_MEMBER_ID);
+        c.remove_member(id, KafkaError::UnknownMemberId);
     }
     let mut emptied = false;
     if !expired.is_empty() {

@@ -14,13 +14,13 @@ use super::records::{self, OffsetValue, OffsetsKey};
 use super::state::{now_ms, Group};
 use super::Coordinator;
 use super::{partition_of, serves, OFFSETS_TOPIC};
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::shard::internal::{InternalWriteError, TxnProducer};
 use crate::storage::producers::ProducerFault;
 
 fn answer(
     req: &TxnOffsetCommitRequest,
-    code: impl Fn(&str, i32) -> i16,
+    error: impl Fn(&str, i32) -> Option<KafkaError>,
 ) -> TxnOffsetCommitResponse {
     let mut resp = TxnOffsetCommitResponse::default();
     for t in &req.topics {
@@ -29,7 +29,7 @@ fn answer(
         for p in &t.partitions {
             let mut rp = TxnOffsetCommitResponsePartition::default();
             rp.partition_index = p.partition_index;
-            rp.error_code = code(t.name.0.as_str(), p.partition_index);
+            rp.error_code = errors::code(error(t.name.0.as_str(), p.partition_index));
             rt.partitions.push(rp);
         }
         resp.topics.push(rt);
@@ -45,10 +45,10 @@ pub async fn commit(
 ) -> TxnOffsetCommitResponse {
     let group_id = req.group_id.0.to_string();
     let partition = partition_of(coord, &group_id);
-    let group_code = if group_id.is_empty() {
-        errors::INVALID_GROUP_ID
+    let group_check = if group_id.is_empty() {
+        Err(KafkaError::InvalidGroupId)
     } else if !serves(coord, partition) {
-        errors::NOT_COORDINATOR
+        Err(KafkaError::NotCoordinator)
     } else if version >= 3 && (req.generation_id >= 0 || !req.member_id.is_empty()) {
         let mut groups = coord.groups.borrow_mut();
         validate_commit(
@@ -59,10 +59,10 @@ pub async fn commit(
             version,
         )
     } else {
-        errors::NONE
+        Ok(())
     };
-    if group_code != errors::NONE {
-        return answer(&req, |_, _| group_code);
+    if let Err(e) = group_check {
+        return answer(&req, |_, _| Some(e));
     }
     let max_meta = coord.config().groups.offset_metadata_max_bytes;
     let now = now_ms();
@@ -101,17 +101,17 @@ pub async fn commit(
         .append(OFFSETS_TOPIC, partition, entries, Some(producer))
         .await
         .map_err(|e| match e {
-            InternalWriteError::NotHere => errors::NOT_COORDINATOR,
+            InternalWriteError::NotHere => KafkaError::NotCoordinator,
             InternalWriteError::Producer(ProducerFault::InvalidProducerEpoch) => {
-                errors::PRODUCER_FENCED
+                KafkaError::ProducerFenced
             }
-            InternalWriteError::Producer(f) => errors::producer_fault(f),
+            InternalWriteError::Producer(f) => KafkaError::from(f),
             InternalWriteError::Encode
             | InternalWriteError::Framing(_)
-            | InternalWriteError::Log(_) => errors::COORDINATOR_NOT_AVAILABLE,
+            | InternalWriteError::Log(_) => KafkaError::CoordinatorNotAvailable,
         });
-    if let Err(code) = written {
-        return answer(&req, |_, _| code);
+    if let Err(e) = written {
+        return answer(&req, |_, _| Some(e));
     }
     {
         let mut groups = coord.groups.borrow_mut();
@@ -124,11 +124,11 @@ pub async fn commit(
             .extend(values);
     }
     // Partitions whose metadata was too large were not written.
-    let mut resp = answer(&req, |_, _| errors::NONE);
+    let mut resp = answer(&req, |_, _| None);
     for (rt, t) in resp.topics.iter_mut().zip(&req.topics) {
         for (rp, p) in rt.partitions.iter_mut().zip(&t.partitions) {
             if p.committed_metadata.as_deref().unwrap_or("").len() > max_meta {
-                rp.error_code = errors::OFFSET_METADATA_TOO_LARGE;
+                rp.error_code = KafkaError::OffsetMetadataTooLarge.code();
             }
         }
     }

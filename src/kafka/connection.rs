@@ -23,7 +23,7 @@ use super::admission::{Admission, Refusal};
 use super::dispatch::{self, Outcome};
 use super::frame::{idle_watch, read_frame, Activity, FrameError, FrameLimits};
 use super::read_budget::ReadBudget;
-use crate::shard::Shard;
+use crate::services::Core;
 
 /// Requests of one connection processed at the same time before reading pauses.
 const MAX_IN_FLIGHT: usize = 64;
@@ -65,9 +65,10 @@ impl AsyncWrite for Half {
 /// Serves a connection until the peer closes it, sends something malformed, or breaks a limit
 /// (`max.connections`, `max.connections.per.ip`, `connections.max.idle.ms`, the partial-frame
 /// timeout, a frame over the core's request-byte budget `budget`).
-pub async fn serve(shard: Rc<Shard>, budget: Rc<ReadBudget>, stream: TcpStream) {
+pub async fn serve(core: Rc<Core>, budget: Rc<ReadBudget>, stream: TcpStream) {
     let peer = stream.peer_addr().ok();
-    let limits = &shard.config().limits;
+    let config = core.view.config();
+    let limits = &config.limits;
     let _ticket = match Admission::global().admit(
         peer.map(|p| p.ip()),
         limits.max_connections,
@@ -88,7 +89,7 @@ pub async fn serve(shard: Rc<Shard>, budget: Rc<ReadBudget>, stream: TcpStream) 
     let writer = glommio::spawn_local(write_loop(stream.clone(), rx, activity.clone()));
     let mut reader = BufReader::with_capacity(64 * 1024, Half(stream.clone()));
     let frame_limits = FrameLimits {
-        max: shard.config().socket_request_max_bytes,
+        max: config.socket_request_max_bytes,
         read_timeout: limits.request_read_timeout,
         budget,
     };
@@ -99,7 +100,7 @@ pub async fn serve(shard: Rc<Shard>, budget: Rc<ReadBudget>, stream: TcpStream) 
     loop {
         match read_frame(&mut reader, &frame_limits, &activity).await {
             Ok(frame) => {
-                let s = shard.clone();
+                let s = core.clone();
                 let task = glommio::spawn_local(async move {
                     let out = dispatch::handle_frame(s, frame.data, peer).await;
                     drop(frame.reservation);

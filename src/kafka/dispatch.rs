@@ -11,7 +11,7 @@ use super::apis;
 use super::rope::{RopeBuf, Substitutions};
 use super::validate;
 use crate::metrics::hooks as metrics;
-use crate::shard::Shard;
+use crate::services::Core;
 
 /// What the connection does with a request.
 pub enum Outcome {
@@ -42,8 +42,8 @@ impl From<ResponseKind> for Reply {
 
 /// Context of one request.
 pub struct RequestContext {
-    /// The core serving the connection.
-    pub shard: Rc<Shard>,
+    /// The services of the core serving the connection (handlers take the ones they use).
+    pub core: Rc<Core>,
     /// API version of the request.
     pub version: i16,
     /// Client id from the request header.
@@ -54,12 +54,12 @@ pub struct RequestContext {
 
 /// Handles one request frame, counting and timing it (see [`crate::metrics::hooks`]).
 pub async fn handle_frame(
-    shard: Rc<Shard>,
+    core: Rc<Core>,
     frame: Bytes,
     peer: Option<std::net::SocketAddr>,
 ) -> Outcome {
     let timer = metrics::RequestTimer::start(i16::from_be_bytes([frame[0], frame[1]]));
-    let outcome = serve_frame(shard, frame, peer).await;
+    let outcome = serve_frame(core, frame, peer).await;
     timer.finish(matches!(outcome, Outcome::Close));
     outcome
 }
@@ -156,11 +156,7 @@ pub fn parse(frame: Bytes) -> Parsed {
     }
 }
 
-async fn serve_frame(
-    shard: Rc<Shard>,
-    frame: Bytes,
-    peer: Option<std::net::SocketAddr>,
-) -> Outcome {
+async fn serve_frame(core: Rc<Core>, frame: Bytes, peer: Option<std::net::SocketAddr>) -> Outcome {
     let api_key = i16::from_be_bytes([frame[0], frame[1]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
     let (key, version, header, request) = match parse(frame) {
@@ -171,7 +167,7 @@ async fn serve_frame(
             request,
         } => (key, version, header, request),
         Parsed::LegacyProduce(r) => {
-            return apis::produce::handle_legacy(shard, correlation_id, r).await
+            return apis::produce::handle_legacy(&core, correlation_id, r).await
         }
         Parsed::ApiVersionsFallback => {
             let body = apis::api_versions::unsupported_version_response();
@@ -180,7 +176,7 @@ async fn serve_frame(
         Parsed::Close => return Outcome::Close,
     };
     let ctx = RequestContext {
-        shard,
+        core,
         version,
         client_id: header.client_id.as_ref().map(|s| s.to_string()),
         client_host: peer.map(|p| format!("/{}", p.ip())).unwrap_or_default(),

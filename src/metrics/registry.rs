@@ -82,25 +82,51 @@ impl Registry {
 
     /// `Ok` while no core has failed and no started core has stopped running its timers for
     /// the stall timeout; otherwise why not.
-    pub fn health(&self) -> Result<(), String> {
+    pub fn health(&self) -> Result<(), Unhealthy> {
         if self.failed.load(Ordering::SeqCst) {
-            return Err("a core stopped with an error".into());
+            return Err(Unhealthy::CoreFailed);
         }
         let now = self.now_ms();
         let limit = self.stall_timeout_ms.load(Ordering::Relaxed);
         for c in &self.cores {
             let last = c.last_tick_ms.load(Ordering::Relaxed);
             if last != 0 && now.saturating_sub(last) > limit {
-                return Err(format!(
-                    "core {} has not run its timers for {} ms",
-                    c.core,
-                    now - last
-                ));
+                return Err(Unhealthy::Stalled {
+                    core: c.core,
+                    ms: now - last,
+                });
             }
         }
         Ok(())
     }
 }
+
+/// Why the broker is not healthy ([`Registry::health`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unhealthy {
+    /// A core stopped with an error.
+    CoreFailed,
+    /// A started core has not run its timers for longer than the stall timeout.
+    Stalled {
+        /// The core.
+        core: usize,
+        /// Milliseconds since it last ran its timers.
+        ms: u64,
+    },
+}
+
+impl std::fmt::Display for Unhealthy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unhealthy::CoreFailed => write!(f, "a core stopped with an error"),
+            Unhealthy::Stalled { core, ms } => {
+                write!(f, "core {core} has not run its timers for {ms} ms")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Unhealthy {}
 
 #[cfg(test)]
 mod tests {

@@ -1,30 +1,29 @@
 //! Typed calls between cores.
 //!
 //! Each kind of cross-core work is a small struct implementing [`CoreCall`], which names the
-//! reply type and the core service it runs against ([`CoreCall::Service`]: the [`Shard`] itself
-//! for partition work, the group or transaction coordinator for theirs), and runs the work on
-//! the core it is sent to. [`Shard::call`] returns exactly that reply, or [`Unavailable`] when
-//! the target core cannot be reached, so a caller never sees an answer of another kind.
+//! reply type and the narrowest core service it runs against ([`CoreCall::Service`]: the
+//! partition store for partition work, the metadata admin for topic and config changes, the
+//! group or transaction coordinator for theirs), and runs the work on the core it is sent to.
+//! [`Mesh::call`] returns exactly that reply, or [`Unavailable`] when the target core cannot be
+//! reached, so a caller never sees an answer of another kind.
 //!
-//! The services above this layer are registered on each core with [`Shard::provide`] by the
-//! composition root (`services::Core`); the mesh finds them by type, so this module
-//! never names them.
+//! Services are registered on each core with [`Mesh::provide`] by the composition root
+//! (`services::Core`); the mesh finds them by type, so this module never names them.
 //!
 //! A call to another core travels over the channel mesh in one boxed [`Envelope`]: it goes out
 //! holding the call and comes back, in the same allocation, holding the reply. The receiving
 //! core spawns one task per call (the call's future lives in that task, unboxed) and sends the
 //! envelope back when it is done; the caller's mesh receiver hands it to the waiting call, which
 //! takes the typed reply out. A call to the caller's own core runs in place. A call whose
-//! answer the caller does not need goes with [`Shard::cast`]: nothing comes back, which saves
+//! answer the caller does not need goes with [`Mesh::cast`]: nothing comes back, which saves
 //! the calling core a wake-up per call.
 
-use std::any::{Any, TypeId};
+use std::any::Any;
 use std::future::Future;
-use std::pin::Pin;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
+use super::mesh::Mesh;
 use super::messages::MeshMessage;
-use super::{oneshot, Shard};
 
 /// Work one core asks another to do, answered with a [`CoreCall::Reply`].
 ///
@@ -34,8 +33,7 @@ pub trait CoreCall: Send + Sized + 'static {
     /// The answer.
     type Reply: Send + 'static;
 
-    /// The core service the call runs against: [`Shard`], or a service registered with
-    /// [`Shard::provide`].
+    /// The core service the call runs against: a service registered with [`Mesh::provide`].
     type Service: 'static;
 
     /// Runs the call on the core it was sent to.
@@ -77,26 +75,26 @@ struct Typed<C: CoreCall> {
 
 /// What the receiving core can do with an envelope without knowing its call type.
 trait Erased: Send {
-    /// Runs the call in a task of its own on `shard`'s core and, when `reply_to` names a call
+    /// Runs the call in a task of its own on `mesh`'s core and, when `reply_to` names a call
     /// id and a core, sends the envelope back to that core with the reply.
-    fn serve(self: Box<Self>, shard: Rc<Shard>, reply_to: Option<(u64, usize)>);
+    fn serve(self: Box<Self>, mesh: Rc<Mesh>, reply_to: Option<(u64, usize)>);
     /// For the caller, which knows the type, to take the reply out.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
 
 impl<C: CoreCall> Erased for Typed<C> {
-    fn serve(mut self: Box<Self>, shard: Rc<Shard>, reply_to: Option<(u64, usize)>) {
+    fn serve(mut self: Box<Self>, mesh: Rc<Mesh>, reply_to: Option<(u64, usize)>) {
         glommio::spawn_local(async move {
             // Without the service (not registered on this core) the reply stays empty and the
             // caller gets `Unavailable`.
-            if let (Some(call), Some(service)) = (self.call.take(), shard.service::<C::Service>()) {
+            if let (Some(call), Some(service)) = (self.call.take(), mesh.service::<C::Service>()) {
                 self.reply = Some(call.run(&service).await);
             }
             let Some((id, from)) = reply_to else {
                 return;
             };
             let envelope = Envelope(self);
-            let _ = shard
+            let _ = mesh
                 .senders
                 .send_to(from, MeshMessage::Reply { id, envelope })
                 .await;
@@ -110,7 +108,13 @@ impl<C: CoreCall> Erased for Typed<C> {
 }
 
 impl Envelope {
-    fn new<C: CoreCall>(call: C) -> Envelope {
+    /// Runs the call inside on `mesh`'s core and, when `reply_to` names a call id and a core,
+    /// sends the envelope back to that core (a [`Mesh::cast`] has no reply to send).
+    pub(super) fn serve(self, mesh: Rc<Mesh>, reply_to: Option<(u64, usize)>) {
+        self.0.serve(mesh, reply_to);
+    }
+
+    pub(super) fn new<C: CoreCall>(call: C) -> Envelope {
         Envelope(Box::new(Typed {
             call: Some(call),
             reply: None,
@@ -118,132 +122,7 @@ impl Envelope {
     }
 
     /// The reply of the call `C` this envelope went out with.
-    fn reply<C: CoreCall>(self) -> Option<C::Reply> {
+    pub(super) fn reply<C: CoreCall>(self) -> Option<C::Reply> {
         self.0.into_any().downcast::<Typed<C>>().ok()?.reply
-    }
-}
-
-/// The services registered on one core, by type. Held weakly: the composition root owns them
-/// (and they may hold handles to the shard).
-#[derive(Default)]
-pub(super) struct Services(std::cell::RefCell<Vec<(TypeId, Weak<dyn Any>)>>);
-
-impl Shard {
-    /// Registers `service` on this core, so that calls whose [`CoreCall::Service`] is `S` run
-    /// against it. The shard keeps a weak reference; the caller keeps the service alive.
-    pub fn provide<S: 'static>(&self, service: &Rc<S>) {
-        let weak: Weak<dyn Any> = Rc::downgrade(service) as Weak<dyn Any>;
-        let mut services = self.services.0.borrow_mut();
-        services.retain(|(t, _)| *t != TypeId::of::<S>());
-        services.push((TypeId::of::<S>(), weak));
-    }
-
-    /// The service of type `S` on this core: the shard itself, or one registered with
-    /// [`Shard::provide`] and still alive.
-    fn service<S: 'static>(self: &Rc<Self>) -> Option<Rc<S>> {
-        let me: Rc<dyn Any> = self.clone();
-        if let Ok(s) = me.downcast::<S>() {
-            return Some(s);
-        }
-        let services = self.services.0.borrow();
-        let (_, weak) = services.iter().find(|(t, _)| *t == TypeId::of::<S>())?;
-        weak.upgrade()?.downcast::<S>().ok()
-    }
-
-    /// Runs `call` on core `core`: in place when that is this core, otherwise over the mesh.
-    pub async fn call<C: CoreCall>(
-        self: &Rc<Self>,
-        core: usize,
-        call: C,
-    ) -> Result<C::Reply, Unavailable> {
-        if core == self.id {
-            let service = self.service::<C::Service>().ok_or(Unavailable)?;
-            // Boxed: a call may itself call other cores (topic changes broadcast), which would
-            // otherwise make this future infinitely sized.
-            let fut: Pin<Box<dyn Future<Output = C::Reply>>> =
-                Box::pin(async move { call.run(&service).await });
-            return Ok(fut.await);
-        }
-        let waits = call.waits_on_purpose();
-        let id = self.next_id.get();
-        self.next_id.set(id + 1);
-        let (tx, rx) = oneshot::channel();
-        self.pending.borrow_mut().insert(id, tx);
-        let msg = MeshMessage::Call {
-            id,
-            from: self.id,
-            envelope: Envelope::new(call),
-        };
-        let sent = std::time::Instant::now();
-        if self.senders.send_to(core, msg).await.is_err() {
-            self.pending.borrow_mut().remove(&id);
-            return Err(Unavailable);
-        }
-        let envelope = rx.await;
-        crate::metrics::hooks::forwarded(core, (!waits).then(|| sent.elapsed()));
-        envelope.and_then(Envelope::reply::<C>).ok_or(Unavailable)
-    }
-
-    /// Runs `call` on core `core` without waiting for it to finish: over the mesh nothing comes
-    /// back (the reply is dropped on the target core), so the calling core is not woken for an
-    /// answer it does not need. Returns once the call is on its way (or has run, on this core).
-    pub async fn cast<C: CoreCall<Reply = ()>>(
-        self: &Rc<Self>,
-        core: usize,
-        call: C,
-    ) -> Result<(), Unavailable> {
-        if core == self.id {
-            return self.call(core, call).await;
-        }
-        let msg = MeshMessage::Cast {
-            envelope: Envelope::new(call),
-        };
-        self.senders
-            .send_to(core, msg)
-            .await
-            .map_err(|_| Unavailable)?;
-        crate::metrics::hooks::forwarded(core, None);
-        Ok(())
-    }
-
-    /// Runs the call built by `make` on every core (this one included), one after another, and
-    /// waits for all; the replies are dropped.
-    pub async fn broadcast<C, F>(self: &Rc<Self>, make: F)
-    where
-        C: CoreCall,
-        F: Fn() -> C,
-    {
-        let calls: Vec<_> = (0..self.cores).map(|c| self.call(c, make())).collect();
-        for c in calls {
-            let _ = c.await;
-        }
-    }
-
-    /// Serves calls and replies arriving from the other cores, until the mesh closes.
-    pub fn start_mesh_receivers(
-        self: &Rc<Self>,
-        mut receivers: glommio::channels::channel_mesh::Receivers<MeshMessage>,
-    ) {
-        for (_, stream) in receivers.streams() {
-            let me = self.clone();
-            glommio::spawn_local(async move {
-                while let Some(msg) = stream.recv().await {
-                    match msg {
-                        MeshMessage::Call { id, from, envelope } => {
-                            envelope.0.serve(me.clone(), Some((id, from)));
-                        }
-                        MeshMessage::Cast { envelope } => {
-                            envelope.0.serve(me.clone(), None);
-                        }
-                        MeshMessage::Reply { id, envelope } => {
-                            if let Some(tx) = me.pending.borrow_mut().remove(&id) {
-                                tx.send(envelope);
-                            }
-                        }
-                    }
-                }
-            })
-            .detach();
-        }
     }
 }

@@ -1,5 +1,5 @@
 //! Dynamic broker and group config changes on core 0 (the metadata owner): each batch of
-//! changes is checked against the current dynamic configs under `metadata_lock`, persisted, and
+//! changes is checked against the current dynamic configs under the [`MetadataAdmin`]'s lock, persisted, and
 //! the resulting configuration broadcast to every core, which installs it and re-resolves the
 //! configs of its open logs (the broker defaults of topic configs may have changed).
 
@@ -8,20 +8,20 @@ use std::sync::Arc;
 
 use super::call::CoreCall;
 use super::messages::ChangeResult;
-use super::{partitions, Shard};
+use super::{partitions, MetadataAdmin, PartitionStore};
 use crate::cluster::dynamic_config::alter::{alter_broker, alter_group, DynamicChange};
 use crate::config::Config;
-use crate::errors;
+use crate::errors::{ErrorMessage, KafkaError};
 
 /// Applies `changes` in order (core 0 only). A failed change leaves the others standing, as
 /// Kafka answers each resource on its own.
 pub async fn alter(
-    shard: &Rc<Shard>,
+    admin: &MetadataAdmin,
     changes: Vec<DynamicChange>,
     validate_only: bool,
 ) -> Vec<ChangeResult> {
-    let _guard = shard.metadata_lock.acquire_permit(1).await;
-    let config = shard.config();
+    let _guard = admin.exclusive().await;
+    let config = admin.view().config();
     let statics = &config.broker_configs;
     let is_static = |k: &str| statics.get(k).is_some();
     let static_value = |k: &str| statics.get(k).map(|e| e.value.clone());
@@ -54,8 +54,8 @@ pub async fn alter(
     if let Err(e) = dynamic.store(&config.data_dir).await {
         tracing::error!(error = %format!("{e:#}"), "cannot persist dynamic configs");
         for r in results.iter_mut().filter(|r| r.is_ok()) {
-            *r = Err((
-                errors::KAFKA_STORAGE_ERROR,
+            *r = Err(ErrorMessage::new(
+                KafkaError::KafkaStorageError,
                 format!("cannot persist dynamic configs: {e:#}"),
             ));
         }
@@ -68,15 +68,18 @@ pub async fn alter(
         "dynamic configs changed"
     );
     let next = Arc::new(config.with_dynamic(Arc::new(dynamic)));
-    shard.broadcast(|| ApplyConfigCall(next.clone())).await;
+    admin
+        .mesh()
+        .broadcast(|| ApplyConfigCall(next.clone()))
+        .await;
     results
 }
 
 /// Installs `config` on this core and re-resolves the configs of its open logs and the
 /// produce policies of every topic.
-pub async fn install(shard: &Shard, config: Arc<Config>) {
-    shard.set_config(config);
-    let failures = partitions::apply(shard, shard.topic_table()).await;
+pub async fn install(store: &PartitionStore, config: Arc<Config>) {
+    store.view().set_config(config);
+    let failures = partitions::apply(store, store.view().topic_table()).await;
     for f in failures {
         tracing::error!(topic = %f.topic, partition = f.partition, error = %f.error,
             "partition could not be opened while applying dynamic configs");
@@ -95,9 +98,9 @@ pub struct AlterDynamicConfigsCall {
 
 impl CoreCall for AlterDynamicConfigsCall {
     type Reply = Vec<ChangeResult>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<ChangeResult> {
-        alter(shard, self.changes, self.validate_only).await
+    type Service = MetadataAdmin;
+    async fn run(self, admin: &Rc<MetadataAdmin>) -> Vec<ChangeResult> {
+        alter(admin, self.changes, self.validate_only).await
     }
 }
 
@@ -108,8 +111,8 @@ pub struct ApplyConfigCall(pub Arc<Config>);
 
 impl CoreCall for ApplyConfigCall {
     type Reply = ();
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) {
-        install(shard, self.0).await;
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) {
+        install(store, self.0).await;
     }
 }

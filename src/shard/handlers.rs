@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use super::call::CoreCall;
 use super::messages::*;
-use super::Shard;
-use crate::errors;
-use crate::storage::LogError;
+use super::PartitionStore;
+use crate::errors::KafkaError;
 
 /// Appends to partitions this core owns; answered per part, in order. `acks` 0 answers without
 /// waiting for disk.
@@ -24,9 +23,9 @@ pub struct ProduceCall {
 
 impl CoreCall for ProduceCall {
     type Reply = Vec<ProduceResult>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<ProduceResult> {
-        produce(shard, self.acks, self.timeout_ms, self.parts).await
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Vec<ProduceResult> {
+        produce(store, self.acks, self.timeout_ms, self.parts).await
     }
 }
 
@@ -43,9 +42,9 @@ pub struct FetchCall {
 
 impl CoreCall for FetchCall {
     type Reply = Vec<FetchResult>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<FetchResult> {
-        fetch(shard, self.parts, self.max_bytes, self.committed).await
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Vec<FetchResult> {
+        fetch(store, self.parts, self.max_bytes, self.committed).await
     }
 }
 
@@ -55,22 +54,22 @@ pub struct ListOffsetsCall(pub Vec<OffsetQuery>);
 
 impl CoreCall for ListOffsetsCall {
     type Reply = Vec<OffsetAnswer>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<OffsetAnswer> {
-        list_offsets(shard, self.0).await
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Vec<OffsetAnswer> {
+        list_offsets(store, self.0).await
     }
 }
 
 /// Moves log start offsets forward (DeleteRecords): partition and target offset (-1: the high
-/// watermark). Answered per partition, in order, with (error code, new log start offset).
+/// watermark). Answered per partition, in order, with the new log start offset.
 #[derive(Debug)]
 pub struct DeleteRecordsCall(pub Vec<(TopicPartition, i64)>);
 
 impl CoreCall for DeleteRecordsCall {
-    type Reply = Vec<(i16, i64)>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<(i16, i64)> {
-        delete_records(shard, self.0).await
+    type Reply = Vec<Result<i64, KafkaError>>;
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Vec<Result<i64, KafkaError>> {
+        delete_records(store, self.0).await
     }
 }
 
@@ -81,21 +80,17 @@ pub struct DescribeProducersCall(pub TopicPartition);
 
 impl CoreCall for DescribeProducersCall {
     type Reply = Option<Vec<(i64, crate::storage::producers::ProducerEntry)>>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Self::Reply {
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Self::Reply {
         let tp = self.0;
-        shard
+        store
             .log(&tp.topic, tp.partition)
             .map(|l| l.producer_entries())
     }
 }
 
-fn storage_code(e: &LogError) -> i16 {
-    errors::log_error(e)
-}
-
 async fn produce(
-    shard: &Shard,
+    store: &PartitionStore,
     acks: i16,
     timeout_ms: i32,
     parts: Vec<ProducePart>,
@@ -103,9 +98,9 @@ async fn produce(
     let mut results = Vec::with_capacity(parts.len());
     let mut waits = Vec::new();
     for (i, part) in parts.iter().enumerate() {
-        let Some(log) = shard.log(&part.tp.topic, part.tp.partition) else {
+        let Some(log) = store.log(&part.tp.topic, part.tp.partition) else {
             results.push(ProduceResult {
-                error_code: shard.missing_log_code(&part.tp.topic, part.tp.partition),
+                error: Some(store.missing_log_error(&part.tp.topic, part.tp.partition)),
                 base_offset: -1,
                 log_start_offset: -1,
             });
@@ -116,14 +111,14 @@ async fn produce(
                 let records = part.batches.iter().map(|b| b.records_count.max(0) as u64);
                 crate::metrics::hooks::bytes_in(&part.tp.topic, part.payload.len(), records.sum());
                 results.push(ProduceResult {
-                    error_code: errors::NONE,
+                    error: None,
                     base_offset: a.base_offset,
                     log_start_offset: log.log_start_offset(),
                 });
                 waits.push((i, log, a));
             }
             Err(e) => results.push(ProduceResult {
-                error_code: storage_code(&e),
+                error: Some(KafkaError::from(e)),
                 base_offset: -1,
                 log_start_offset: -1,
             }),
@@ -146,10 +141,10 @@ async fn produce(
         match futures_lite::future::or(durable, timer).await {
             Some(Ok(())) => {}
             None => {
-                results[i].error_code = errors::REQUEST_TIMED_OUT;
+                results[i].error = Some(KafkaError::RequestTimedOut);
             }
             Some(Err(e)) => {
-                results[i].error_code = storage_code(&e);
+                results[i].error = Some(KafkaError::from(e));
                 results[i].base_offset = -1;
             }
         }
@@ -162,7 +157,7 @@ async fn produce(
 /// When every partition's own limit fits the budget, the partitions are read at once, so that
 /// disk reads of a catching-up consumer overlap instead of queueing one after another.
 pub(super) async fn fetch(
-    shard: &Rc<Shard>,
+    store: &Rc<PartitionStore>,
     parts: Vec<FetchPart>,
     max_bytes: usize,
     committed: bool,
@@ -172,10 +167,10 @@ pub(super) async fn fetch(
         let reads: Vec<_> = parts
             .into_iter()
             .map(|part| {
-                let shard = shard.clone();
+                let store = store.clone();
                 glommio::spawn_local(async move {
                     let limit = part.max_bytes;
-                    read_partition(&shard, part, limit, committed).await
+                    read_partition(&store, part, limit, committed).await
                 })
                 .detach()
             })
@@ -184,7 +179,7 @@ pub(super) async fn fetch(
         for r in reads {
             out.push(
                 r.await
-                    .unwrap_or_else(|| FetchResult::error(errors::UNKNOWN_SERVER_ERROR)),
+                    .unwrap_or_else(|| FetchResult::failed(KafkaError::UnknownServerError)),
             );
         }
         return out;
@@ -199,7 +194,7 @@ pub(super) async fn fetch(
         } else {
             0
         };
-        let r = read_partition(shard, part, limit, committed).await;
+        let r = read_partition(store, part, limit, committed).await;
         used += r.bytes();
         out.push(r);
     }
@@ -209,17 +204,17 @@ pub(super) async fn fetch(
 /// Reads one partition for a Fetch: at most `limit` bytes (the first batch whole), none when
 /// `limit` is 0.
 async fn read_partition(
-    shard: &Shard,
+    store: &PartitionStore,
     part: FetchPart,
     limit: usize,
     committed: bool,
 ) -> FetchResult {
-    let Some(log) = shard.log(&part.tp.topic, part.tp.partition) else {
-        return FetchResult::error(shard.missing_log_code(&part.tp.topic, part.tp.partition));
+    let Some(log) = store.log(&part.tp.topic, part.tp.partition) else {
+        return FetchResult::failed(store.missing_log_error(&part.tp.topic, part.tp.partition));
     };
     let lso = log.last_stable_offset();
     let mut r = FetchResult {
-        error_code: errors::NONE,
+        error: None,
         high_watermark: log.high_watermark(),
         last_stable_offset: lso,
         log_start_offset: log.log_start_offset(),
@@ -229,7 +224,7 @@ async fn read_partition(
     if limit > 0 {
         match log.read(part.offset, limit, committed).await {
             Ok(recs) => r.records = recs,
-            Err(e) => r.error_code = storage_code(&e),
+            Err(e) => r.error = Some(KafkaError::from(e)),
         }
     }
     if committed && !r.records.is_empty() {
@@ -239,30 +234,33 @@ async fn read_partition(
     r
 }
 
-async fn delete_records(shard: &Shard, parts: Vec<(TopicPartition, i64)>) -> Vec<(i16, i64)> {
+async fn delete_records(
+    store: &PartitionStore,
+    parts: Vec<(TopicPartition, i64)>,
+) -> Vec<Result<i64, KafkaError>> {
     let mut out = Vec::with_capacity(parts.len());
     for (tp, offset) in parts {
-        let Some(log) = shard.log(&tp.topic, tp.partition) else {
-            out.push((shard.missing_log_code(&tp.topic, tp.partition), -1));
+        let Some(log) = store.log(&tp.topic, tp.partition) else {
+            out.push(Err(store.missing_log_error(&tp.topic, tp.partition)));
             continue;
         };
         out.push(match log.delete_records(offset).await {
             Ok(low) => {
                 tracing::info!(topic = %tp.topic, partition = tp.partition, log_start = low, "deleted records");
-                (errors::NONE, low)
+                Ok(low)
             }
-            Err(e) => (storage_code(&e), -1),
+            Err(e) => Err(KafkaError::from(e)),
         });
     }
     out
 }
 
-async fn list_offsets(shard: &Shard, queries: Vec<OffsetQuery>) -> Vec<OffsetAnswer> {
+async fn list_offsets(store: &PartitionStore, queries: Vec<OffsetQuery>) -> Vec<OffsetAnswer> {
     let mut out = Vec::with_capacity(queries.len());
     for q in queries {
-        let Some(log) = shard.log(&q.tp.topic, q.tp.partition) else {
+        let Some(log) = store.log(&q.tp.topic, q.tp.partition) else {
             out.push(OffsetAnswer {
-                error_code: shard.missing_log_code(&q.tp.topic, q.tp.partition),
+                error: Some(store.missing_log_error(&q.tp.topic, q.tp.partition)),
                 timestamp: -1,
                 offset: -1,
             });
@@ -276,7 +274,7 @@ async fn list_offsets(shard: &Shard, queries: Vec<OffsetQuery>) -> Vec<OffsetAns
             ts if ts >= 0 => log.offset_for_timestamp(ts).await,
             _ => {
                 out.push(OffsetAnswer {
-                    error_code: errors::INVALID_REQUEST,
+                    error: Some(KafkaError::InvalidRequest),
                     timestamp: -1,
                     offset: -1,
                 });
@@ -285,19 +283,19 @@ async fn list_offsets(shard: &Shard, queries: Vec<OffsetQuery>) -> Vec<OffsetAns
         };
         out.push(match found {
             Ok(Some((offset, timestamp))) => OffsetAnswer {
-                error_code: errors::NONE,
+                error: None,
                 timestamp,
                 offset,
             },
             Ok(None) => OffsetAnswer {
-                error_code: errors::NONE,
+                error: None,
                 timestamp: -1,
                 offset: -1,
             },
             Err(e) => {
                 tracing::warn!(topic = %q.tp.topic, partition = q.tp.partition, error = ?e, "offset lookup failed");
                 OffsetAnswer {
-                error_code: storage_code(&e),
+                error: Some(KafkaError::from(e)),
                 timestamp: -1,
                 offset: -1,
             }},

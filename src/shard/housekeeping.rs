@@ -10,39 +10,38 @@ use std::time::{Duration, Instant};
 
 use glommio::{Latency, Shares};
 
-use super::Shard;
+use super::PartitionStore;
 use crate::clock::now_ms;
-use crate::storage::PartitionLog;
 
 /// How often the task wakes to see whether a retention or cleaner round is due.
 const TICK: Duration = Duration::from_millis(200);
 
 /// Starts this core's housekeeping task.
-pub fn start(shard: &Rc<Shard>) {
+pub fn start(store: &Rc<PartitionStore>) {
     let queue = glommio::executor().create_task_queue(
         Shares::Static(100),
         Latency::NotImportant,
         "housekeeping",
     );
-    let shard = shard.clone();
+    let store = store.clone();
     let task = glommio::spawn_local_into(
         async move {
             let mut last_retention = Instant::now();
             let mut last_clean = Instant::now();
             loop {
                 // Read each turn: the cleaner settings are dynamic broker configs.
-                let settings = shard.config().log.clone();
+                let settings = store.view().config().log.clone();
                 let retention_every = Duration::from_millis(settings.retention_check_interval_ms);
                 let cleaner_every = Duration::from_millis(settings.cleaner_backoff_ms);
                 let every = TICK.min(retention_every).min(cleaner_every);
                 crate::periodic::tick(crate::periodic::Loop::Housekeeping, every).await;
                 if last_retention.elapsed() >= retention_every {
                     last_retention = Instant::now();
-                    retention_round(&shard).await;
+                    retention_round(&store).await;
                 }
                 if last_clean.elapsed() >= cleaner_every {
                     last_clean = Instant::now();
-                    cleaner_round(&shard, settings.cleaner_dedupe_buffer_bytes).await;
+                    cleaner_round(&store, settings.cleaner_dedupe_buffer_bytes).await;
                 }
             }
         },
@@ -56,24 +55,9 @@ pub fn start(shard: &Rc<Shard>) {
     };
 }
 
-/// The logs this core owns, with their topic names.
-fn owned_logs(shard: &Shard) -> Vec<(String, Rc<PartitionLog>)> {
-    shard
-        .logs
-        .borrow()
-        .iter()
-        .flat_map(|(name, lt)| {
-            lt.partitions
-                .iter()
-                .flatten()
-                .map(move |l| (name.clone(), l.clone()))
-        })
-        .collect()
-}
-
-async fn retention_round(shard: &Shard) {
+async fn retention_round(store: &PartitionStore) {
     let now = now_ms();
-    for (topic, log) in owned_logs(shard) {
+    for (topic, log) in store.owned_logs() {
         if let Err(e) = log.roll_if_old().await {
             tracing::warn!(%topic, dir = %log.dir().display(), error = %e, "time-based roll failed");
         }
@@ -90,8 +74,8 @@ async fn retention_round(shard: &Shard) {
     }
 }
 
-async fn cleaner_round(shard: &Shard, memory: usize) {
-    for (topic, log) in owned_logs(shard) {
+async fn cleaner_round(store: &PartitionStore, memory: usize) {
+    for (topic, log) in store.owned_logs() {
         if !log.config().compact {
             continue;
         }

@@ -1,5 +1,5 @@
 //! What the coordinators may do with the partition store: [`InternalTopics`], their handle on
-//! this core's shard. Writes to internal topics (`__consumer_offsets`, `__transaction_state`)
+//! this core's partition store. Writes to internal topics (`__consumer_offsets`, `__transaction_state`)
 //! by the coordinators that own them are one record batch built on this core, appended to a
 //! partition this core owns, and synced before the caller goes on; [`replay`] reads such a
 //! partition back at startup. The transaction coordinator also writes its commit and abort
@@ -14,10 +14,10 @@ use kafka_protocol::records::{
 };
 
 use super::messages::TopicPartition;
-use super::Shard;
+use super::PartitionStore;
 use crate::cluster::TopicTable;
 use crate::config::Config;
-use crate::errors;
+use crate::errors::KafkaError;
 use crate::storage::batch::{self, validate_batches};
 use crate::storage::validate::{self, Origin};
 use crate::storage::{LogError, PartitionLog};
@@ -48,30 +48,31 @@ pub struct TxnProducer {
 
 use crate::clock::now_ms;
 
-/// The coordinators' narrow view of this core's shard: the broker configuration and topic table
-/// they read, whether this core has a partition open, and appends to internal partitions.
+/// The coordinators' narrow view of this core's partition store: the broker configuration and
+/// topic table they read, whether this core has a partition open, and appends to internal
+/// partitions.
 #[derive(Clone)]
-pub struct InternalTopics(Rc<Shard>);
+pub struct InternalTopics(Rc<PartitionStore>);
 
 impl InternalTopics {
-    /// The internal-topics handle of `shard`'s core.
-    pub fn new(shard: &Rc<Shard>) -> InternalTopics {
-        InternalTopics(shard.clone())
+    /// The internal-topics handle of `store`'s core.
+    pub fn new(store: &Rc<PartitionStore>) -> InternalTopics {
+        InternalTopics(store.clone())
     }
 
     /// The current broker configuration.
     pub fn config(&self) -> Arc<Config> {
-        self.0.config()
+        self.0.view().config()
     }
 
     /// The current topic table snapshot.
     pub fn topic_table(&self) -> Arc<TopicTable> {
-        self.0.topic_table()
+        self.0.view().topic_table()
     }
 
     /// Core owning `topic`/`partition`, if the partition exists.
     pub fn owner_of(&self, topic: &str, partition: i32) -> Option<usize> {
-        self.0.owner_of(topic, partition)
+        self.0.view().owner_of(topic, partition)
     }
 
     /// Whether this core has `topic`/`partition` open (so it may write to it).
@@ -92,48 +93,49 @@ impl InternalTopics {
     }
 
     /// Appends a commit or abort marker for a producer to each of `parts` (partitions this core
-    /// owns) and waits until all are durable; answered with an error code per partition, in
-    /// order.
+    /// owns) and waits until all are durable; answered per partition, in order.
     pub async fn write_markers(
         &self,
         producer_id: i64,
         epoch: i16,
         commit: bool,
         parts: &[TopicPartition],
-    ) -> Vec<i16> {
-        let shard = &self.0;
-        let mut codes = vec![errors::NONE; parts.len()];
+    ) -> Vec<Result<(), KafkaError>> {
+        let store = &self.0;
+        let mut written = vec![Ok(()); parts.len()];
         let mut waits = Vec::new();
         for (i, tp) in parts.iter().enumerate() {
-            let Some(log) = shard.log(&tp.topic, tp.partition) else {
-                codes[i] = if shard.owner_of(&tp.topic, tp.partition).is_some() {
-                    errors::NOT_LEADER_OR_FOLLOWER
-                } else {
-                    errors::UNKNOWN_TOPIC_OR_PARTITION
-                };
+            let Some(log) = store.log(&tp.topic, tp.partition) else {
+                written[i] = Err(
+                    if store.view().owner_of(&tp.topic, tp.partition).is_some() {
+                        KafkaError::NotLeaderOrFollower
+                    } else {
+                        KafkaError::UnknownTopicOrPartition
+                    },
+                );
                 continue;
             };
             match log.append_marker(producer_id, epoch, commit, 0) {
                 Ok(a) => waits.push((i, log, a)),
                 Err(e) => {
                     tracing::warn!(topic = %tp.topic, partition = tp.partition, error = ?e, "marker append failed");
-                    codes[i] = errors::KAFKA_STORAGE_ERROR;
+                    written[i] = Err(KafkaError::KafkaStorageError);
                 }
             }
         }
         for (i, log, appended) in waits {
             if log.wait_durable(&appended).await.is_err() {
-                codes[i] = errors::KAFKA_STORAGE_ERROR;
+                written[i] = Err(KafkaError::KafkaStorageError);
             }
         }
-        codes
+        written
     }
 }
 
 /// Appends `entries` (key, value or tombstone) as one batch to `topic`/`partition` and waits
 /// until it is durable. With `producer` the batch is transactional (no sequence numbers).
 async fn append_records(
-    shard: &Shard,
+    store: &PartitionStore,
     topic: &str,
     partition: i32,
     entries: Vec<(Bytes, Option<Bytes>)>,
@@ -142,7 +144,7 @@ async fn append_records(
     if entries.is_empty() {
         return Ok(());
     }
-    let Some(log) = shard.log(topic, partition) else {
+    let Some(log) = store.log(topic, partition) else {
         return Err(InternalWriteError::NotHere);
     };
     let now = now_ms();

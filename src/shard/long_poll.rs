@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use super::call::CoreCall;
 use super::messages::{FetchPart, FetchResult};
-use super::Shard;
+use super::PartitionStore;
 use crate::storage::signal::Signal;
 
 /// Cancellation of one waiting fetch.
@@ -90,11 +90,11 @@ pub struct WaitAndFetchCall {
 
 impl CoreCall for WaitAndFetchCall {
     type Reply = Vec<FetchResult>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<FetchResult> {
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Vec<FetchResult> {
         let w = self;
         wait_and_fetch(
-            shard,
+            store,
             w.parts,
             w.watch,
             w.max_bytes,
@@ -117,9 +117,9 @@ pub struct CancelWaitCall(pub u64);
 
 impl CoreCall for CancelWaitCall {
     type Reply = ();
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) {
-        shard.long_polls.cancel(self.0);
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) {
+        store.long_polls.cancel(self.0);
     }
 }
 
@@ -142,7 +142,7 @@ impl Drop for Registered<'_> {
 /// something to answer (see [`WaitAndFetchCall::read_first`]).
 #[allow(clippy::too_many_arguments)]
 pub async fn wait_and_fetch(
-    shard: &Rc<Shard>,
+    store: &Rc<PartitionStore>,
     parts: Vec<FetchPart>,
     watch: Vec<i64>,
     max_bytes: usize,
@@ -153,22 +153,20 @@ pub async fn wait_and_fetch(
 ) -> Vec<FetchResult> {
     // Registered before the first read, so that a cancel arriving during it is not lost.
     let cancel = Rc::new(Cancel::default());
-    shard
+    store
         .long_polls
         .waiting
         .borrow_mut()
         .insert(key, cancel.clone());
     crate::metrics::hooks::fetch_waiting(1);
     let registered = Registered {
-        polls: &shard.long_polls,
+        polls: &store.long_polls,
         key,
     };
     let mut watch = watch;
     if read_first {
-        let results = super::handlers::fetch(shard, parts.clone(), max_bytes, committed).await;
-        let answer_now = results
-            .iter()
-            .any(|r| r.bytes() > 0 || r.error_code != crate::errors::NONE);
+        let results = super::handlers::fetch(store, parts.clone(), max_bytes, committed).await;
+        let answer_now = results.iter().any(|r| r.bytes() > 0 || r.error.is_some());
         if answer_now || Instant::now() >= deadline {
             return results;
         }
@@ -183,7 +181,7 @@ pub async fn wait_and_fetch(
     }
     let mut waits: Vec<Pin<Box<dyn Future<Output = ()>>>> = Vec::new();
     for (part, offset) in parts.iter().zip(&watch) {
-        if let Some(log) = shard.log(&part.tp.topic, part.tp.partition) {
+        if let Some(log) = store.log(&part.tp.topic, part.tp.partition) {
             let offset = *offset;
             waits.push(Box::pin(async move {
                 log.wait_for_data(offset, committed, deadline).await
@@ -211,5 +209,5 @@ pub async fn wait_and_fetch(
     drop(registered);
     // Woken, cancelled (another core answered first: add what is here by now) or timed out:
     // answer with a read in every case.
-    super::handlers::fetch(shard, parts, max_bytes, committed).await
+    super::handlers::fetch(store, parts, max_bytes, committed).await
 }

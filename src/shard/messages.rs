@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::call::Envelope;
+use crate::errors::{ErrorMessage, KafkaError};
 use crate::storage::batch::BatchInfo;
 
 /// A topic-partition, with the topic name shared between the parts of one request.
@@ -34,8 +35,8 @@ pub struct ProducePart {
 /// Result of appending one partition's records.
 #[derive(Debug, Clone, Copy)]
 pub struct ProduceResult {
-    /// Kafka error code (0 on success).
-    pub error_code: i16,
+    /// What went wrong, if anything.
+    pub error: Option<KafkaError>,
     /// Offset of the first record appended, -1 on error.
     pub base_offset: i64,
     /// Log start offset after the append.
@@ -56,8 +57,8 @@ pub struct FetchPart {
 /// Data read for one partition.
 #[derive(Debug, Clone, Default)]
 pub struct FetchResult {
-    /// Kafka error code (0 on success).
-    pub error_code: i16,
+    /// What went wrong, if anything.
+    pub error: Option<KafkaError>,
     /// High watermark.
     pub high_watermark: i64,
     /// Log start offset.
@@ -73,9 +74,9 @@ pub struct FetchResult {
 
 impl FetchResult {
     /// A partition answered with an error: no offsets, no records.
-    pub fn error(code: i16) -> FetchResult {
+    pub fn failed(error: KafkaError) -> FetchResult {
         FetchResult {
-            error_code: code,
+            error: Some(error),
             high_watermark: -1,
             last_stable_offset: -1,
             log_start_offset: -1,
@@ -104,8 +105,8 @@ pub struct OffsetQuery {
 /// Answer to one [`OffsetQuery`].
 #[derive(Debug, Clone, Copy)]
 pub struct OffsetAnswer {
-    /// Kafka error code.
-    pub error_code: i16,
+    /// What went wrong, if anything.
+    pub error: Option<KafkaError>,
     /// Timestamp found (-1 when not applicable).
     pub timestamp: i64,
     /// Offset found (-1 when none).
@@ -134,8 +135,8 @@ pub struct TopicConfigChange {
     pub replace: bool,
 }
 
-/// Outcome of one part of a topic-table change: Kafka error code and message on failure.
-pub type ChangeResult = Result<(), (i16, String)>;
+/// Outcome of one part of a topic-table change: the error and its message on failure.
+pub type ChangeResult = Result<(), ErrorMessage>;
 
 /// A message on the mesh.
 #[derive(Debug)]
@@ -149,7 +150,7 @@ pub enum MeshMessage {
         /// The call.
         envelope: Envelope,
     },
-    /// A call nobody waits for (see `Shard::cast`): run on the receiving core, its reply
+    /// A call nobody waits for (see `Mesh::cast`): run on the receiving core, its reply
     /// dropped there, so no message (and no wake-up of the sender) comes back.
     Cast {
         /// The call.

@@ -10,16 +10,11 @@ use std::sync::Arc;
 
 use super::call::CoreCall;
 use super::messages::NewTopic;
-use super::{LocalTopic, Shard};
-use crate::cluster::topic_config::{ProducePolicy, TopicConfig};
+use super::{LocalTopic, Mesh, MetadataAdmin, PartitionStore, TopicView};
 use crate::cluster::topics::{CreateError, TopicMeta};
 use crate::cluster::TopicTable;
+use crate::errors::{ErrorMessage, KafkaError};
 use crate::storage::PartitionLog;
-
-/// Path of the persisted topic table.
-pub fn table_path(shard: &Shard) -> std::path::PathBuf {
-    shard.config().data_dir.join("topics.json")
-}
 
 /// A partition whose log a core could not open.
 #[derive(Debug, Clone)]
@@ -35,20 +30,13 @@ pub struct OpenFailure {
 /// Installs `table` on this core: closes logs of topics that are gone (deleting their data)
 /// and of partitions beyond a topic's count (a rolled-back CreatePartitions), opens logs of
 /// partitions this core now owns. Returns the partitions that could not be opened.
-pub async fn apply(shard: &Shard, table: Arc<TopicTable>) -> Vec<OpenFailure> {
+pub async fn apply(store: &PartitionStore, table: Arc<TopicTable>) -> Vec<OpenFailure> {
     let mut failures = Vec::new();
-    *shard.topics.borrow_mut() = table.clone();
-    *shard.policies.borrow_mut() = table
-        .topics
-        .values()
-        .map(|m| {
-            let t = TopicConfig::resolve(&m.configs, &shard.config().topic_defaults);
-            (m.name.clone(), ProducePolicy::from(&t))
-        })
-        .collect();
+    let view = store.view();
+    view.set_topic_table(table.clone());
     // Topics removed or replaced by a new topic of the same name.
     let gone: Vec<(String, LocalTopic)> = {
-        let mut logs = shard.logs.borrow_mut();
+        let mut logs = store.logs.borrow_mut();
         let names: Vec<String> = logs
             .iter()
             .filter(|(name, lt)| table.get(name).is_none_or(|t| t.id != lt.id))
@@ -70,13 +58,13 @@ pub async fn apply(shard: &Shard, table: Arc<TopicTable>) -> Vec<OpenFailure> {
             })
             .await;
         }
-        tracing::info!(topic = %name, core = shard.id, "closed deleted topic");
+        tracing::info!(topic = %name, core = store.id(), "closed deleted topic");
     }
-    close_removed_partitions(shard, &table).await;
+    close_removed_partitions(store, &table).await;
     // Partitions to open, and new configs for those already open.
     for meta in table.topics.values() {
-        let cfg = shard.log_config(&meta.configs);
-        let open: Vec<Rc<PartitionLog>> = shard
+        let cfg = view.log_config(&meta.configs);
+        let open: Vec<Rc<PartitionLog>> = store
             .logs
             .borrow()
             .get(&meta.name)
@@ -88,18 +76,18 @@ pub async fn apply(shard: &Shard, table: Arc<TopicTable>) -> Vec<OpenFailure> {
             }
         }
         let owned: Vec<i32> = (0..meta.partitions.len() as i32)
-            .filter(|&p| table.owner(&meta.name, p, shard.cores) == Some(shard.id))
-            .filter(|&p| shard.log(&meta.name, p).is_none())
+            .filter(|&p| table.owner(&meta.name, p, view.cores()) == Some(store.id()))
+            .filter(|&p| store.log(&meta.name, p).is_none())
             .collect();
         if owned.is_empty() {
             continue;
         }
         for p in owned {
-            let dir = shard.partition_dir(&meta.name, p);
-            match PartitionLog::open(&dir, cfg.clone(), shard.cache.clone()).await {
+            let dir = view.partition_dir(&meta.name, p);
+            match PartitionLog::open(&dir, cfg.clone(), store.cache.clone()).await {
                 Ok(log) => {
                     {
-                        let mut logs = shard.logs.borrow_mut();
+                        let mut logs = store.logs.borrow_mut();
                         let lt = logs.entry(meta.name.clone()).or_insert_with(|| LocalTopic {
                             id: meta.id.clone(),
                             partitions: Vec::new(),
@@ -109,7 +97,7 @@ pub async fn apply(shard: &Shard, table: Arc<TopicTable>) -> Vec<OpenFailure> {
                         }
                         lt.partitions[p as usize] = Some(log.clone());
                     }
-                    for hooks in shard.event_hooks() {
+                    for hooks in store.event_hooks() {
                         hooks.partition_opened(&meta.name, p, &log).await;
                     }
                 }
@@ -128,9 +116,9 @@ pub async fn apply(shard: &Shard, table: Arc<TopicTable>) -> Vec<OpenFailure> {
 }
 
 /// Closes (and deletes) the logs of partitions past their topic's partition count in `table`.
-async fn close_removed_partitions(shard: &Shard, table: &TopicTable) {
+async fn close_removed_partitions(store: &PartitionStore, table: &TopicTable) {
     let extra: Vec<Rc<PartitionLog>> = {
-        let mut logs = shard.logs.borrow_mut();
+        let mut logs = store.logs.borrow_mut();
         let mut extra = Vec::new();
         for (name, lt) in logs.iter_mut() {
             let keep = table.get(name).map_or(0, |m| m.partitions.len());
@@ -150,9 +138,9 @@ async fn close_removed_partitions(shard: &Shard, table: &TopicTable) {
 }
 
 /// Installs `table` on every core; returns the partitions that could not be opened.
-pub async fn install_everywhere(shard: &Rc<Shard>, table: Arc<TopicTable>) -> Vec<OpenFailure> {
-    let calls: Vec<_> = (0..shard.cores)
-        .map(|c| shard.call(c, ApplyTopicsCall(table.clone())))
+pub async fn install_everywhere(mesh: &Mesh, table: Arc<TopicTable>) -> Vec<OpenFailure> {
+    let calls: Vec<_> = (0..mesh.cores())
+        .map(|c| mesh.call(c, ApplyTopicsCall(table.clone())))
         .collect();
     let mut failures = Vec::new();
     for c in calls {
@@ -178,9 +166,9 @@ pub fn open_failure_message(topic: &str, failures: &[OpenFailure]) -> Option<Str
 
 /// Removes what failed partition opens left on disk (only called for partitions that were
 /// being created, which hold no data).
-pub fn remove_failed_dirs(shard: &Shard, failures: &[OpenFailure]) {
+pub fn remove_failed_dirs(view: &TopicView, failures: &[OpenFailure]) {
     for f in failures {
-        let dir = shard.partition_dir(&f.topic, f.partition);
+        let dir = view.partition_dir(&f.topic, f.partition);
         if let Err(e) = std::fs::remove_dir_all(&dir) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 tracing::warn!(dir = %dir.display(), error = %e, "removing partition that failed to open");
@@ -190,17 +178,17 @@ pub fn remove_failed_dirs(shard: &Shard, failures: &[OpenFailure]) {
 }
 
 /// Stores `table` and installs it everywhere (after a rollback), logging failures.
-async fn store_and_install(shard: &Rc<Shard>, table: TopicTable) {
-    if let Err(e) = table.store_async(&table_path(shard)).await {
+async fn store_and_install(admin: &MetadataAdmin, table: TopicTable) {
+    if let Err(e) = table.store_async(&admin.view().table_path()).await {
         tracing::error!(error = %e, "cannot persist topic table after a rollback");
     }
-    install_everywhere(shard, Arc::new(table)).await;
+    install_everywhere(admin.mesh(), Arc::new(table)).await;
 }
 
 /// Undoes the topics of `results` that have partitions in `failures`: each becomes a
 /// KAFKA_STORAGE_ERROR and leaves the table (`table` is the table that was installed).
 pub async fn roll_back_created(
-    shard: &Rc<Shard>,
+    admin: &MetadataAdmin,
     mut table: TopicTable,
     results: &mut [Result<TopicMeta, CreateError>],
     failures: &[OpenFailure],
@@ -210,20 +198,20 @@ pub async fn roll_back_created(
         if let Some(msg) = open_failure_message(&meta.name, failures) {
             tracing::error!(topic = %meta.name, "{msg}");
             table.delete(&meta.name);
-            *r = Err(CreateError::Refused(
-                crate::errors::KAFKA_STORAGE_ERROR,
+            *r = Err(CreateError::Refused(ErrorMessage::new(
+                KafkaError::KafkaStorageError,
                 msg,
-            ));
+            )));
         }
     }
-    store_and_install(shard, table).await;
-    remove_failed_dirs(shard, failures);
+    store_and_install(admin, table).await;
+    remove_failed_dirs(admin.view(), failures);
 }
 
 /// Undoes partition growth of the topics in `failures`: each goes back to its partition count
 /// in `before` (`table` is the table that was installed). Returns the messages per topic.
 pub async fn roll_back_grown(
-    shard: &Rc<Shard>,
+    admin: &MetadataAdmin,
     mut table: TopicTable,
     before: &TopicTable,
     failures: &[OpenFailure],
@@ -241,32 +229,33 @@ pub async fn roll_back_grown(
             out.push((name.to_string(), msg));
         }
     }
-    store_and_install(shard, table).await;
-    remove_failed_dirs(shard, failures);
+    store_and_install(admin, table).await;
+    remove_failed_dirs(admin.view(), failures);
     out
 }
 
 /// Creates topics (core 0 only), persists the table and broadcasts it.
 pub async fn create_topics(
-    shard: &Rc<Shard>,
+    admin: &MetadataAdmin,
     topics: Vec<NewTopic>,
     validate_only: bool,
 ) -> Vec<Result<TopicMeta, CreateError>> {
-    let _guard = shard.metadata_lock.acquire_permit(1).await;
-    let mut table = (*shard.topic_table()).clone();
+    let _guard = admin.exclusive().await;
+    let view = admin.view();
+    let mut table = (*view.topic_table()).clone();
     let mut results = Vec::with_capacity(topics.len());
-    let limit = shard.config().limits.partitions_per_core;
+    let limit = view.config().limits.partitions_per_core;
     for t in topics {
         let n = if t.partitions == -1 {
-            shard.config().num_partitions
+            view.config().num_partitions
         } else {
             t.partitions
         };
-        let r = table.create(&t.name, n, t.configs, shard.cores);
-        let r = match (r, table.check_partitions_per_core(shard.cores, limit)) {
-            (Ok(meta), Err(msg)) => {
+        let r = table.create(&t.name, n, t.configs, view.cores());
+        let r = match (r, table.check_partitions_per_core(view.cores(), limit)) {
+            (Ok(meta), Err(e)) => {
                 table.delete(&meta.name);
-                Err(CreateError::Refused(crate::errors::INVALID_PARTITIONS, msg))
+                Err(CreateError::Refused(e))
             }
             (r, _) => r,
         };
@@ -275,35 +264,43 @@ pub async fn create_topics(
     if validate_only || results.iter().all(|r| r.is_err()) {
         return results;
     }
-    if let Err(e) = table.store_async(&table_path(shard)).await {
+    if let Err(e) = table.store_async(&view.table_path()).await {
         tracing::error!(error = %e, "cannot persist topic table");
         return results
             .into_iter()
-            .map(|r| r.and(Err(CreateError::InvalidName(format!("storage error: {e}")))))
+            .map(|r| {
+                r.and(Err(CreateError::Refused(ErrorMessage::new(
+                    KafkaError::InvalidTopicException,
+                    format!("storage error: {e}"),
+                ))))
+            })
             .collect();
     }
     let installed = Arc::new(table);
-    let failures = install_everywhere(shard, installed.clone()).await;
+    let failures = install_everywhere(admin.mesh(), installed.clone()).await;
     if !failures.is_empty() {
-        roll_back_created(shard, (*installed).clone(), &mut results, &failures).await;
+        roll_back_created(admin, (*installed).clone(), &mut results, &failures).await;
     }
     results
 }
 
 /// Deletes topics by name (core 0 only), persists the table and broadcasts it.
-pub async fn delete_topics(shard: &Rc<Shard>, names: Vec<String>) -> Vec<Option<TopicMeta>> {
-    let _guard = shard.metadata_lock.acquire_permit(1).await;
-    let mut table = (*shard.topic_table()).clone();
+pub async fn delete_topics(admin: &MetadataAdmin, names: Vec<String>) -> Vec<Option<TopicMeta>> {
+    let _guard = admin.exclusive().await;
+    let mut table = (*admin.view().topic_table()).clone();
     let results: Vec<Option<TopicMeta>> = names.iter().map(|n| table.delete(n)).collect();
     if results.iter().all(|r| r.is_none()) {
         return results;
     }
-    if let Err(e) = table.store_async(&table_path(shard)).await {
+    if let Err(e) = table.store_async(&admin.view().table_path()).await {
         tracing::error!(error = %e, "cannot persist topic table");
         return names.iter().map(|_| None).collect();
     }
     let table = Arc::new(table);
-    shard.broadcast(|| ApplyTopicsCall(table.clone())).await;
+    admin
+        .mesh()
+        .broadcast(|| ApplyTopicsCall(table.clone()))
+        .await;
     results
 }
 
@@ -324,13 +321,13 @@ pub struct ApplyTopicsCall(pub Arc<TopicTable>);
 
 impl CoreCall for ApplyTopicsCall {
     type Reply = Vec<OpenFailure>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<OpenFailure> {
-        let before = shard.topic_table();
-        let failures = apply(shard, self.0).await;
-        let gone = deleted(&before, &shard.topic_table());
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Vec<OpenFailure> {
+        let before = store.view().topic_table();
+        let failures = apply(store, self.0).await;
+        let gone = deleted(&before, &store.view().topic_table());
         if !gone.is_empty() {
-            for hooks in shard.event_hooks() {
+            for hooks in store.event_hooks() {
                 hooks.topics_deleted(&gone).await;
             }
         }
@@ -349,9 +346,9 @@ pub struct CreateTopicsCall {
 
 impl CoreCall for CreateTopicsCall {
     type Reply = Vec<Result<TopicMeta, CreateError>>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Self::Reply {
-        create_topics(shard, self.topics, self.validate_only).await
+    type Service = MetadataAdmin;
+    async fn run(self, admin: &Rc<MetadataAdmin>) -> Self::Reply {
+        create_topics(admin, self.topics, self.validate_only).await
     }
 }
 
@@ -362,9 +359,9 @@ pub struct DeleteTopicsCall(pub Vec<String>);
 
 impl CoreCall for DeleteTopicsCall {
     type Reply = Vec<Option<TopicMeta>>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<Option<TopicMeta>> {
-        delete_topics(shard, self.0).await
+    type Service = MetadataAdmin;
+    async fn run(self, admin: &Rc<MetadataAdmin>) -> Vec<Option<TopicMeta>> {
+        delete_topics(admin, self.0).await
     }
 }
 

@@ -1,6 +1,6 @@
 //! Topic-table changes other than create and delete, on core 0 (the metadata owner): config
 //! overrides (AlterConfigs, IncrementalAlterConfigs) and partition growth (CreatePartitions).
-//! Each change is made on a copy of the table under `metadata_lock`, persisted, and broadcast to
+//! Each change is made on a copy of the table under the [`MetadataAdmin`]'s lock, persisted, and broadcast to
 //! every core, which applies new configs to open logs and opens new partitions
 //! ([`super::partitions::apply`]).
 
@@ -9,47 +9,47 @@ use std::sync::Arc;
 
 use super::call::CoreCall;
 use super::messages::{ChangeResult, TopicConfigChange};
-use super::partitions::{self, table_path};
-use super::Shard;
+use super::partitions;
+use super::{MetadataAdmin, PartitionStore};
 use crate::cluster::topic_config::alter::apply_ops;
 use crate::cluster::TopicTable;
-use crate::errors;
+use crate::errors::{ErrorMessage, KafkaError};
 
 /// Persists `table` and installs it on every core; on a storage failure every successful
 /// result becomes a KAFKA_STORAGE_ERROR. Returns the partitions that could not be opened.
 async fn commit(
-    shard: &Rc<Shard>,
+    admin: &MetadataAdmin,
     table: TopicTable,
     results: &mut [ChangeResult],
 ) -> Vec<partitions::OpenFailure> {
-    if let Err(e) = table.store_async(&table_path(shard)).await {
+    if let Err(e) = table.store_async(&admin.view().table_path()).await {
         tracing::error!(error = %e, "cannot persist topic table");
         for r in results.iter_mut().filter(|r| r.is_ok()) {
-            *r = Err((
-                errors::KAFKA_STORAGE_ERROR,
+            *r = Err(ErrorMessage::new(
+                KafkaError::KafkaStorageError,
                 format!("cannot persist topic table: {e}"),
             ));
         }
         return Vec::new();
     }
-    partitions::install_everywhere(shard, Arc::new(table)).await
+    partitions::install_everywhere(admin.mesh(), Arc::new(table)).await
 }
 
 /// Changes topic config overrides (core 0 only).
 pub async fn alter_configs(
-    shard: &Rc<Shard>,
+    admin: &MetadataAdmin,
     changes: Vec<TopicConfigChange>,
     validate_only: bool,
 ) -> Vec<ChangeResult> {
-    let _guard = shard.metadata_lock.acquire_permit(1).await;
-    let mut table = (*shard.topic_table()).clone();
-    let defaults = &shard.config().topic_defaults;
+    let _guard = admin.exclusive().await;
+    let mut table = (*admin.view().topic_table()).clone();
+    let defaults = &admin.view().config().topic_defaults;
     let mut changed = false;
     let mut results = Vec::with_capacity(changes.len());
     for c in changes {
         let Some(meta) = table.topics.get_mut(&c.topic) else {
-            results.push(Err((
-                errors::UNKNOWN_TOPIC_OR_PARTITION,
+            results.push(Err(ErrorMessage::new(
+                KafkaError::UnknownTopicOrPartition,
                 format!("The topic '{}' does not exist.", c.topic),
             )));
             continue;
@@ -67,7 +67,7 @@ pub async fn alter_configs(
         }
     }
     if changed && !validate_only {
-        commit(shard, table, &mut results).await;
+        commit(admin, table, &mut results).await;
     }
     results
 }
@@ -76,26 +76,27 @@ pub async fn alter_configs(
 /// `runnel.topic.partitions.per.core` is refused before anything changes; growth whose new
 /// partitions cannot all be opened is rolled back and answered with KAFKA_STORAGE_ERROR.
 pub async fn create_partitions(
-    shard: &Rc<Shard>,
+    admin: &MetadataAdmin,
     topics: Vec<(String, i32)>,
     validate_only: bool,
 ) -> Vec<ChangeResult> {
-    let _guard = shard.metadata_lock.acquire_permit(1).await;
-    let before = (*shard.topic_table()).clone();
+    let _guard = admin.exclusive().await;
+    let cores = admin.view().cores();
+    let before = (*admin.view().topic_table()).clone();
     let mut table = before.clone();
-    let limit = shard.config().limits.partitions_per_core;
+    let limit = admin.view().config().limits.partitions_per_core;
     let mut results: Vec<ChangeResult> = Vec::with_capacity(topics.len());
     for (name, total) in &topics {
         let previous = table.get(name).cloned();
         let r = table
-            .add_partitions(name, *total, shard.cores)
-            .and_then(|meta| match table.check_partitions_per_core(shard.cores, limit) {
+            .add_partitions(name, *total, cores)
+            .and_then(|meta| match table.check_partitions_per_core(cores, limit) {
                 Ok(()) => Ok(meta),
-                Err(msg) => {
+                Err(e) => {
                     if let Some(p) = previous {
                         table.topics.insert(name.clone(), p);
                     }
-                    Err((errors::INVALID_PARTITIONS, msg))
+                    Err(e)
                 }
             })
             .map(|meta| {
@@ -104,31 +105,17 @@ pub async fn create_partitions(
         results.push(r);
     }
     if !validate_only && results.iter().any(|r| r.is_ok()) {
-        let failures = commit(shard, table.clone(), &mut results).await;
+        let failures = commit(admin, table.clone(), &mut results).await;
         if !failures.is_empty() {
-            let msgs = partitions::roll_back_grown(shard, table, &before, &failures).await;
+            let msgs = partitions::roll_back_grown(admin, table, &before, &failures).await;
             for ((name, _), r) in topics.iter().zip(results.iter_mut()) {
                 if let Some((_, m)) = msgs.iter().find(|(n, _)| n == name) {
-                    *r = Err((errors::KAFKA_STORAGE_ERROR, m.clone()));
+                    *r = Err(ErrorMessage::new(KafkaError::KafkaStorageError, m.clone()));
                 }
             }
         }
     }
     results
-}
-
-/// (topic, partition, bytes on disk) of every partition this core owns.
-pub fn sizes(shard: &Shard) -> Vec<(String, i32, u64)> {
-    let logs = shard.logs.borrow();
-    let mut out = Vec::new();
-    for (name, lt) in logs.iter() {
-        for (p, log) in lt.partitions.iter().enumerate() {
-            if let Some(log) = log {
-                out.push((name.clone(), p as i32, log.size_bytes()));
-            }
-        }
-    }
-    out
 }
 
 /// Changes topic config overrides (sent to core 0); answered per change, in order.
@@ -142,9 +129,9 @@ pub struct AlterTopicConfigsCall {
 
 impl CoreCall for AlterTopicConfigsCall {
     type Reply = Vec<ChangeResult>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<ChangeResult> {
-        alter_configs(shard, self.changes, self.validate_only).await
+    type Service = MetadataAdmin;
+    async fn run(self, admin: &Rc<MetadataAdmin>) -> Vec<ChangeResult> {
+        alter_configs(admin, self.changes, self.validate_only).await
     }
 }
 
@@ -159,9 +146,9 @@ pub struct CreatePartitionsCall {
 
 impl CoreCall for CreatePartitionsCall {
     type Reply = Vec<ChangeResult>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<ChangeResult> {
-        create_partitions(shard, self.topics, self.validate_only).await
+    type Service = MetadataAdmin;
+    async fn run(self, admin: &Rc<MetadataAdmin>) -> Vec<ChangeResult> {
+        create_partitions(admin, self.topics, self.validate_only).await
     }
 }
 
@@ -172,8 +159,8 @@ pub struct PartitionSizesCall;
 
 impl CoreCall for PartitionSizesCall {
     type Reply = Vec<(String, i32, u64)>;
-    type Service = Shard;
-    async fn run(self, shard: &Rc<Shard>) -> Vec<(String, i32, u64)> {
-        sizes(shard)
+    type Service = PartitionStore;
+    async fn run(self, store: &Rc<PartitionStore>) -> Vec<(String, i32, u64)> {
+        store.sizes()
     }
 }

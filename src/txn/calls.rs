@@ -5,9 +5,10 @@ use std::rc::Rc;
 
 use super::Coordinator;
 use super::{coordinator, TxnMeta};
+use crate::errors::KafkaError;
 use crate::shard::call::CoreCall;
 
-/// InitProducerId with a transactional id: the producer id and epoch, or an error code.
+/// InitProducerId with a transactional id: the producer id and epoch, or the error.
 #[derive(Debug)]
 pub struct InitProducerIdCall {
     /// transactional.id
@@ -19,14 +20,14 @@ pub struct InitProducerIdCall {
 }
 
 impl CoreCall for InitProducerIdCall {
-    type Reply = Result<(i64, i16), i16>;
+    type Reply = Result<(i64, i16), KafkaError>;
     type Service = Coordinator;
-    async fn run(self, coord: &Rc<Coordinator>) -> Result<(i64, i16), i16> {
+    async fn run(self, coord: &Rc<Coordinator>) -> Result<(i64, i16), KafkaError> {
         coordinator::init_producer_id(coord, &self.txn_id, self.timeout_ms, self.expected).await
     }
 }
 
-/// AddPartitionsToTxn / AddOffsetsToTxn: an error code.
+/// AddPartitionsToTxn / AddOffsetsToTxn: done, or the error.
 #[derive(Debug)]
 pub struct AddPartitionsCall {
     /// transactional.id
@@ -40,15 +41,15 @@ pub struct AddPartitionsCall {
 }
 
 impl CoreCall for AddPartitionsCall {
-    type Reply = i16;
+    type Reply = Result<(), KafkaError>;
     type Service = Coordinator;
-    async fn run(self, coord: &Rc<Coordinator>) -> i16 {
+    async fn run(self, coord: &Rc<Coordinator>) -> Result<(), KafkaError> {
         let c = self;
         coordinator::add_partitions(coord, &c.txn_id, c.producer_id, c.epoch, c.partitions).await
     }
 }
 
-/// EndTxn: an error code.
+/// EndTxn: done, or the error.
 #[derive(Debug)]
 pub struct EndTxnCall {
     /// transactional.id
@@ -62,9 +63,9 @@ pub struct EndTxnCall {
 }
 
 impl CoreCall for EndTxnCall {
-    type Reply = i16;
+    type Reply = Result<(), KafkaError>;
     type Service = Coordinator;
-    async fn run(self, coord: &Rc<Coordinator>) -> i16 {
+    async fn run(self, coord: &Rc<Coordinator>) -> Result<(), KafkaError> {
         let c = self;
         coordinator::end_txn(coord, &c.txn_id, c.producer_id, c.epoch, c.commit).await
     }

@@ -10,24 +10,28 @@ use std::rc::Rc;
 use super::state::{now_ms, TxnMeta, TxnState};
 use super::Coordinator;
 use super::{markers, partition_of, serves, store};
-use crate::errors;
+use crate::errors::KafkaError;
 
 /// Checks a request's producer id and epoch against the id's state.
-fn check_producer(m: &TxnMeta, producer_id: i64, epoch: i16) -> Result<(), i16> {
+fn check_producer(m: &TxnMeta, producer_id: i64, epoch: i16) -> Result<(), KafkaError> {
     if m.producer_id != producer_id {
-        return Err(errors::INVALID_PRODUCER_ID_MAPPING);
+        return Err(KafkaError::InvalidProducerIdMapping);
     }
     if m.epoch != epoch {
-        return Err(errors::PRODUCER_FENCED);
+        return Err(KafkaError::ProducerFenced);
     }
     if m.busy || m.state.is_preparing() {
-        return Err(errors::CONCURRENT_TRANSACTIONS);
+        return Err(KafkaError::ConcurrentTransactions);
     }
     Ok(())
 }
 
 /// Writes `m` as the new state of its id; on failure the old state is put back.
-async fn commit_state(coord: &Rc<Coordinator>, old: TxnMeta, mut m: TxnMeta) -> Result<(), i16> {
+async fn commit_state(
+    coord: &Rc<Coordinator>,
+    old: TxnMeta,
+    mut m: TxnMeta,
+) -> Result<(), KafkaError> {
     m.update_ms = now_ms();
     m.busy = true;
     let id = m.txn_id.clone();
@@ -40,9 +44,9 @@ async fn commit_state(coord: &Rc<Coordinator>, old: TxnMeta, mut m: TxnMeta) -> 
             txns.insert(id, m);
             Ok(())
         }
-        Err(code) => {
+        Err(e) => {
             txns.insert(id, old);
-            Err(code)
+            Err(e)
         }
     }
 }
@@ -54,13 +58,13 @@ pub async fn init_producer_id(
     txn_id: &str,
     timeout_ms: i32,
     expected: Option<(i64, i16)>,
-) -> Result<(i64, i16), i16> {
+) -> Result<(i64, i16), KafkaError> {
     if timeout_ms <= 0 || timeout_ms > coord.config().txns.max_timeout_ms {
-        return Err(errors::INVALID_TRANSACTION_TIMEOUT);
+        return Err(KafkaError::InvalidTransactionTimeout);
     }
     let partition = partition_of(coord, txn_id);
     if !serves(coord, partition) {
-        return Err(errors::NOT_COORDINATOR);
+        return Err(KafkaError::NotCoordinator);
     }
     // An open transaction is aborted first (fencing its producer), then the epoch is bumped.
     for _ in 0..3 {
@@ -70,7 +74,7 @@ pub async fn init_producer_id(
                 .producer_ids
                 .allocate()
                 .await
-                .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)?;
+                .map_err(|_| KafkaError::CoordinatorNotAvailable)?;
             if coord.txns.borrow().contains_key(txn_id) {
                 // Another InitProducerId created it while the id was allocated.
                 continue;
@@ -84,12 +88,12 @@ pub async fn init_producer_id(
             return Ok((pid, 0));
         };
         if old.busy || old.state.is_preparing() {
-            return Err(errors::CONCURRENT_TRANSACTIONS);
+            return Err(KafkaError::ConcurrentTransactions);
         }
         if let Some((pid, epoch)) = expected {
             let known = pid == old.producer_id && (epoch == old.epoch || epoch == old.last_epoch);
             if !known {
-                return Err(errors::PRODUCER_FENCED);
+                return Err(KafkaError::ProducerFenced);
             }
             // A retry of a bump that already happened: answer it again.
             if old.state == TxnState::Empty && epoch == old.last_epoch {
@@ -106,7 +110,7 @@ pub async fn init_producer_id(
                 .producer_ids
                 .allocate()
                 .await
-                .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)?;
+                .map_err(|_| KafkaError::CoordinatorNotAvailable)?;
             let unchanged = coord.txns.borrow().get(txn_id).is_some_and(|now| {
                 now.producer_id == old.producer_id && now.epoch == old.epoch && !now.busy
             });
@@ -127,7 +131,7 @@ pub async fn init_producer_id(
         commit_state(coord, old, m).await?;
         return Ok((pid, epoch));
     }
-    Err(errors::CONCURRENT_TRANSACTIONS)
+    Err(KafkaError::ConcurrentTransactions)
 }
 
 /// Adds partitions to the producer's transaction, opening it if needed.
@@ -137,17 +141,15 @@ pub async fn add_partitions(
     producer_id: i64,
     epoch: i16,
     partitions: Vec<(String, i32)>,
-) -> i16 {
+) -> Result<(), KafkaError> {
     let current = coord.txns.borrow().get(txn_id).cloned();
     let Some(old) = current else {
-        return errors::INVALID_PRODUCER_ID_MAPPING;
+        return Err(KafkaError::InvalidProducerIdMapping);
     };
-    if let Err(code) = check_producer(&old, producer_id, epoch) {
-        return code;
-    }
+    check_producer(&old, producer_id, epoch)?;
     let fresh = old.state != TxnState::Ongoing;
     if !fresh && partitions.iter().all(|p| old.partitions.contains(p)) {
-        return errors::NONE;
+        return Ok(());
     }
     let mut m = old.clone();
     if fresh {
@@ -156,10 +158,7 @@ pub async fn add_partitions(
     }
     m.state = TxnState::Ongoing;
     m.partitions.extend(partitions);
-    match commit_state(coord, old, m).await {
-        Ok(()) => errors::NONE,
-        Err(code) => code,
-    }
+    commit_state(coord, old, m).await
 }
 
 /// EndTxn: commits or aborts the producer's transaction.
@@ -169,25 +168,22 @@ pub async fn end_txn(
     producer_id: i64,
     epoch: i16,
     commit: bool,
-) -> i16 {
+) -> Result<(), KafkaError> {
     let current = coord.txns.borrow().get(txn_id).cloned();
     let Some(m) = current else {
-        return errors::INVALID_PRODUCER_ID_MAPPING;
+        return Err(KafkaError::InvalidProducerIdMapping);
     };
     if m.producer_id != producer_id {
-        return errors::INVALID_PRODUCER_ID_MAPPING;
+        return Err(KafkaError::InvalidProducerIdMapping);
     }
     if m.epoch != epoch {
-        return errors::PRODUCER_FENCED;
+        return Err(KafkaError::ProducerFenced);
     }
     match (m.state, commit) {
-        _ if m.busy || m.state.is_preparing() => errors::CONCURRENT_TRANSACTIONS,
-        (TxnState::Ongoing, _) => match markers::finish(coord, txn_id, commit, false).await {
-            Ok(()) => errors::NONE,
-            Err(code) => code,
-        },
+        _ if m.busy || m.state.is_preparing() => Err(KafkaError::ConcurrentTransactions),
+        (TxnState::Ongoing, _) => markers::finish(coord, txn_id, commit, false).await,
         // A retry of an EndTxn that already finished.
-        (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => errors::NONE,
-        _ => errors::INVALID_TXN_STATE,
+        (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(()),
+        _ => Err(KafkaError::InvalidTxnState),
     }
 }

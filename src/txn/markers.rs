@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::state::{now_ms, TxnState};
 use super::store;
 use super::Coordinator;
-use crate::errors;
+use crate::errors::KafkaError;
 use crate::shard::call::CoreCall;
 use crate::shard::messages::TopicPartition;
 
@@ -26,10 +26,10 @@ pub async fn finish(
     txn_id: &str,
     commit: bool,
     fence: bool,
-) -> Result<(), i16> {
+) -> Result<(), KafkaError> {
     let current = coord.txns.borrow().get(txn_id).cloned();
     let Some(old) = current else {
-        return Err(errors::INVALID_PRODUCER_ID_MAPPING);
+        return Err(KafkaError::InvalidProducerIdMapping);
     };
     let mut m = old.clone();
     if fence && m.epoch < i16::MAX - 1 {
@@ -47,9 +47,9 @@ pub async fn finish(
         .txns
         .borrow_mut()
         .insert(txn_id.to_string(), m.clone());
-    if let Err(code) = store::persist(coord, &m).await {
+    if let Err(e) = store::persist(coord, &m).await {
         coord.txns.borrow_mut().insert(txn_id.to_string(), old);
-        return Err(code);
+        return Err(e);
     }
     resume(coord, txn_id).await;
     Ok(())
@@ -81,10 +81,10 @@ pub async fn resume(coord: &Rc<Coordinator>, txn_id: &str) {
     m.partitions.clear();
     m.update_ms = now_ms();
     m.busy = false;
-    if let Err(code) = store::persist(coord, &m).await {
+    if let Err(e) = store::persist(coord, &m).await {
         tracing::warn!(
             txn_id,
-            code,
+            error = %e,
             "cannot log transaction completion; will retry"
         );
         set_busy(coord, txn_id, false);
@@ -132,18 +132,19 @@ async fn write_markers(
                         commit,
                         parts: tps.clone(),
                     };
-                    let codes = match s.mesh.call(owner, call).await {
-                        Ok(c) => c,
-                        Err(_) => vec![errors::NOT_LEADER_OR_FOLLOWER; tps.len()],
+                    let written = match s.mesh.call(owner, call).await {
+                        Ok(w) => w,
+                        Err(_) => vec![Err(KafkaError::NotLeaderOrFollower); tps.len()],
                     };
-                    tps.into_iter().zip(codes).collect::<Vec<_>>()
+                    tps.into_iter().zip(written).collect::<Vec<_>>()
                 })
             })
             .collect();
         let mut retry = Vec::new();
         for t in tasks {
-            for (tp, code) in t.await {
-                if code != errors::NONE && code != errors::UNKNOWN_TOPIC_OR_PARTITION {
+            for (tp, written) in t.await {
+                // A deleted topic's partition needs no marker.
+                if matches!(written, Err(e) if e != KafkaError::UnknownTopicOrPartition) {
                     retry.push((tp.topic.to_string(), tp.partition));
                 }
             }
@@ -157,7 +158,7 @@ async fn write_markers(
 }
 
 /// Writes commit or abort markers for a producer to partitions the receiving core owns;
-/// answered with an error code per partition, in order.
+/// answered per partition, in order.
 #[derive(Debug)]
 pub struct WriteMarkersCall {
     /// Producer whose transaction ends.
@@ -171,9 +172,9 @@ pub struct WriteMarkersCall {
 }
 
 impl CoreCall for WriteMarkersCall {
-    type Reply = Vec<i16>;
+    type Reply = Vec<Result<(), KafkaError>>;
     type Service = Coordinator;
-    async fn run(self, coord: &Rc<Coordinator>) -> Vec<i16> {
+    async fn run(self, coord: &Rc<Coordinator>) -> Vec<Result<(), KafkaError>> {
         let c = self;
         write_local(coord, c.producer_id, c.epoch, c.commit, c.parts).await
     }
@@ -187,15 +188,15 @@ pub async fn write_local(
     epoch: i16,
     commit: bool,
     parts: Vec<TopicPartition>,
-) -> Vec<i16> {
-    let codes = coord
+) -> Vec<Result<(), KafkaError>> {
+    let written = coord
         .topics
         .write_markers(producer_id, epoch, commit, &parts)
         .await;
-    for (tp, code) in parts.iter().zip(&codes) {
-        if *code == errors::NONE && &*tp.topic == crate::group::OFFSETS_TOPIC {
+    for (tp, w) in parts.iter().zip(&written) {
+        if w.is_ok() && &*tp.topic == crate::group::OFFSETS_TOPIC {
             crate::group::txn_offsets::complete(&coord.groups, tp.partition, producer_id, commit);
         }
     }
-    codes
+    written
 }

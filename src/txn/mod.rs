@@ -48,7 +48,7 @@ pub struct Coordinator {
     /// This core's internal topics (and the configuration and topic table).
     pub topics: InternalTopics,
     /// Calls to the cores owning a transaction's partitions.
-    pub mesh: Mesh,
+    pub mesh: Rc<Mesh>,
     /// This core's group coordinator: markers on `__consumer_offsets` settle its pending
     /// transactional offsets.
     pub groups: Rc<crate::group::Coordinator>,
@@ -60,7 +60,7 @@ impl Coordinator {
     /// A coordinator with no transactional ids yet.
     pub fn new(
         topics: InternalTopics,
-        mesh: Mesh,
+        mesh: Rc<Mesh>,
         groups: Rc<crate::group::Coordinator>,
         producer_ids: Rc<ProducerIds>,
     ) -> Rc<Coordinator> {

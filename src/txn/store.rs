@@ -6,12 +6,12 @@ use super::records::{self, TxnValue};
 use super::state::TxnMeta;
 use super::Coordinator;
 use super::TXN_TOPIC;
-use crate::errors;
+use crate::errors::KafkaError;
 use crate::shard::internal::{self, InternalWriteError};
 use crate::storage::PartitionLog;
 
-/// Writes the state of `m` and waits until it is durable. Errors are Kafka codes.
-pub async fn persist(coord: &Coordinator, m: &TxnMeta) -> Result<(), i16> {
+/// Writes the state of `m` and waits until it is durable.
+pub async fn persist(coord: &Coordinator, m: &TxnMeta) -> Result<(), KafkaError> {
     let entry = (
         records::encode_key(&m.txn_id),
         Some(records::encode_value(&TxnValue::of(m))),
@@ -21,8 +21,8 @@ pub async fn persist(coord: &Coordinator, m: &TxnMeta) -> Result<(), i16> {
         .append(TXN_TOPIC, m.partition, vec![entry], None)
         .await
         .map_err(|e| match e {
-            InternalWriteError::NotHere => errors::NOT_COORDINATOR,
-            _ => errors::COORDINATOR_NOT_AVAILABLE,
+            InternalWriteError::NotHere => KafkaError::NotCoordinator,
+            _ => KafkaError::CoordinatorNotAvailable,
         })
 }
 

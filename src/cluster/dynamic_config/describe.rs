@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use super::groups::GroupSettings;
 use super::keys::{self, KeyMode};
 use super::{groups, DynamicConfigs};
 use crate::cluster::broker_config::BrokerConfigs;
@@ -13,7 +14,6 @@ use crate::cluster::topic_config::describe::{
     SOURCE_STATIC_BROKER,
 };
 use crate::cluster::topic_config::ConfigType;
-use crate::config::GroupSettings;
 
 fn described(
     key: &str,
@@ -22,7 +22,7 @@ fn described(
     dynamic: &DynamicConfigs,
     per_broker: bool,
 ) -> Described {
-    let builtin = crate::config::builtin_value(key)
+    let builtin = crate::cluster::broker_config::builtin_value(key)
         .or_else(|| statics.get(key).map(|e| e.value.clone()))
         .unwrap_or_default();
     let mut synonyms = broker_synonyms(key, statics, dynamic, per_broker, &builtin);
@@ -189,28 +189,5 @@ mod tests {
         let def = describe_cluster_default(&s, &d);
         assert_eq!(def.len(), 1);
         assert_eq!(def[0].source, SOURCE_DYNAMIC_DEFAULT_BROKER);
-    }
-
-    #[test]
-    fn group_configs_report_group_or_default() {
-        let cfg = crate::config::Config::load(None, &Default::default()).unwrap();
-        let mut d = DynamicConfigs::default();
-        d.groups.insert(
-            "g".into(),
-            [(groups::SESSION_TIMEOUT.to_string(), "50000".to_string())].into(),
-        );
-        let all = describe_group("g", &d, &cfg.groups, &cfg.broker_configs);
-        let s = all
-            .iter()
-            .find(|c| c.name == groups::SESSION_TIMEOUT)
-            .unwrap();
-        assert_eq!((s.value.as_str(), s.source), ("50000", SOURCE_GROUP));
-        let h = all
-            .iter()
-            .find(|c| c.name == groups::HEARTBEAT_INTERVAL)
-            .unwrap();
-        assert_eq!((h.value.as_str(), h.source), ("5000", SOURCE_DEFAULT));
-        let other = describe_group("other", &d, &cfg.groups, &cfg.broker_configs);
-        assert!(other.iter().all(|c| c.source == SOURCE_DEFAULT));
     }
 }

@@ -4,8 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::GroupSettings;
-use crate::errors;
+use crate::errors::{ErrorMessage, KafkaError};
 
 /// `consumer.session.timeout.ms`: the group's member session timeout.
 pub const SESSION_TIMEOUT: &str = "consumer.session.timeout.ms";
@@ -25,6 +24,39 @@ pub const GROUP_CONFIGS: &[(&str, &str, &str)] = &[
         "The timeout to detect client failures when using the consumer group protocol.",
     ),
 ];
+
+/// Group coordinator settings (Kafka's names in `config/runnel.toml`).
+#[derive(Debug, Clone)]
+pub struct GroupSettings {
+    /// offsets.topic.num.partitions
+    pub offsets_partitions: i32,
+    /// group.initial.rebalance.delay.ms
+    pub initial_rebalance_delay_ms: u64,
+    /// group.min.session.timeout.ms
+    pub min_session_timeout_ms: i32,
+    /// group.max.session.timeout.ms
+    pub max_session_timeout_ms: i32,
+    /// group.max.size
+    pub max_size: usize,
+    /// offsets.retention.minutes, in ms
+    pub offsets_retention_ms: u64,
+    /// offset.metadata.max.bytes
+    pub offset_metadata_max_bytes: usize,
+    /// group.consumer.session.timeout.ms
+    pub consumer_session_timeout_ms: i32,
+    /// group.consumer.heartbeat.interval.ms
+    pub consumer_heartbeat_interval_ms: i32,
+    /// group.consumer.min.session.timeout.ms: lowest per-group session timeout
+    pub consumer_min_session_timeout_ms: i32,
+    /// group.consumer.max.session.timeout.ms: highest per-group session timeout
+    pub consumer_max_session_timeout_ms: i32,
+    /// group.consumer.min.heartbeat.interval.ms: lowest per-group heartbeat interval
+    pub consumer_min_heartbeat_interval_ms: i32,
+    /// group.consumer.max.heartbeat.interval.ms: highest per-group heartbeat interval
+    pub consumer_max_heartbeat_interval_ms: i32,
+    /// group.consumer.assignors, in order of preference
+    pub consumer_assignors: Vec<String>,
+}
 
 /// The effective value of each group config for a group with `overrides`: (name, value,
 /// whether the group sets it).
@@ -53,8 +85,8 @@ pub fn effective(
 pub fn validate(
     overrides: &BTreeMap<String, String>,
     broker: &GroupSettings,
-) -> Result<(), (i16, String)> {
-    let bad = |m: String| Err((errors::INVALID_CONFIG, m));
+) -> Result<(), ErrorMessage> {
+    let bad = |m: String| Err(ErrorMessage::new(KafkaError::InvalidConfig, m));
     for (k, v) in overrides {
         if !GROUP_CONFIGS.iter().any(|(n, ..)| n == k) {
             return bad(format!("Unknown group config name: {k}"));

@@ -10,6 +10,7 @@
 //! refused too (Kafka would store them as custom configs).
 
 use crate::cluster::topic_config::{self, ConfigType, TOPIC_CONFIGS};
+use crate::errors::{ErrorMessage, KafkaError};
 
 /// How a broker config may change at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,21 +124,27 @@ pub fn is_list(key: &str) -> bool {
     kind(key) == Some(ConfigType::List)
 }
 
-/// Checks a new value of dynamic key `key`; the error is the message INVALID_REQUEST carries
+/// Checks a new value of dynamic key `key`: INVALID_REQUEST with Kafka's message otherwise
 /// (Kafka answers a bad dynamic broker value with INVALID_REQUEST).
-pub fn validate(key: &str, value: &str) -> Result<(), String> {
+pub fn validate(key: &str, value: &str) -> Result<(), ErrorMessage> {
+    let invalid = |m: String| ErrorMessage::new(KafkaError::InvalidRequest, m);
     if let Some(d) = topic_def(key) {
-        topic_config::validate(d.name, value).map_err(|m| m.replace(d.name, key))?;
-        return crate::config::bounds::check_one(key, value);
+        topic_config::validate(d.name, value)
+            .map_err(|e| invalid(e.message.replace(d.name, key)))?;
+        return crate::cluster::bounds::check_one(key, value);
     }
     if LIVE.iter().any(|(k, _)| *k == key) {
-        return crate::config::bounds::check_one(key, value);
+        return crate::cluster::bounds::check_one(key, value);
     }
     let Some(&(_, t, lo, hi)) = STORED.iter().find(|(k, ..)| *k == key) else {
-        return Err(format!("{key} is not a dynamic broker config"));
+        return Err(invalid(format!("{key} is not a dynamic broker config")));
     };
     let v = value.trim();
-    let bad = |why: String| Err(format!("Invalid value {v} for configuration {key}: {why}"));
+    let bad = |why: String| {
+        Err(invalid(format!(
+            "Invalid value {v} for configuration {key}: {why}"
+        )))
+    };
     match t {
         ConfigType::Int | ConfigType::Long => match v.parse::<i64>() {
             Err(_) => bad("Not a number".into()),
@@ -183,7 +190,8 @@ mod tests {
     fn values_are_checked_with_the_broker_key_in_the_message() {
         validate("log.retention.ms", "60000").unwrap();
         let e = validate("log.retention.ms", "abc").unwrap_err();
-        assert!(e.contains("log.retention.ms"), "{e}");
+        assert_eq!(e.error, KafkaError::InvalidRequest);
+        assert!(e.message.contains("log.retention.ms"), "{e}");
         assert!(validate("log.segment.bytes", "1000").is_err());
         validate("log.segment.bytes", "2097152").unwrap();
         assert!(validate("log.cleanup.policy", "delete,nope").is_err());

@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::topic_config::alter::{apply_to_map, AlterError, ConfigOp};
-use crate::errors;
+use crate::errors::{ErrorMessage, KafkaError};
 
 /// File name of the persisted dynamic configs, in the data directory.
 pub const FILE_NAME: &str = "dynamic-configs.json";
@@ -126,8 +126,8 @@ pub fn apply_to_layer(
 ) -> Result<BTreeMap<String, String>, AlterError> {
     let out = apply_to_map(layer, ops, replace, is_list, current_of)?;
     if out.len() > MAX_KEYS_PER_LAYER {
-        return Err((
-            errors::INVALID_REQUEST,
+        return Err(ErrorMessage::new(
+            KafkaError::InvalidRequest,
             format!("At most {MAX_KEYS_PER_LAYER} dynamic configs may be set on one resource"),
         ));
     }
@@ -224,15 +224,15 @@ mod tests {
         assert_eq!(
             apply_to_layer(&out, &dup, false, &list, &cur)
                 .unwrap_err()
-                .0,
-            errors::INVALID_REQUEST
+                .error,
+            KafkaError::InvalidRequest
         );
         let bad = [ConfigOp::Append("c".into(), "x".into())];
         assert_eq!(
             apply_to_layer(&out, &bad, false, &list, &cur)
                 .unwrap_err()
-                .0,
-            errors::INVALID_CONFIG
+                .error,
+            KafkaError::InvalidConfig
         );
     }
 }

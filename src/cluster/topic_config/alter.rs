@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{def, effective, validate, ConfigType, TopicDefaults};
-use crate::errors;
+use crate::errors::{ErrorMessage, KafkaError};
 
 /// One operation on one config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +32,8 @@ impl ConfigOp {
     }
 }
 
-/// A failed change: Kafka error code and message.
-pub type AlterError = (i16, String);
+/// A failed change: the error and its message.
+pub type AlterError = ErrorMessage;
 
 fn items(v: &str) -> Vec<String> {
     v.split(',')
@@ -47,8 +47,8 @@ pub fn check_duplicates(ops: &[ConfigOp]) -> Result<(), AlterError> {
     let mut seen = std::collections::BTreeSet::new();
     for op in ops {
         if !seen.insert(op.name()) {
-            return Err((
-                errors::INVALID_REQUEST,
+            return Err(ErrorMessage::new(
+                KafkaError::InvalidRequest,
                 format!("Error due to duplicate config keys: {}", op.name()),
             ));
         }
@@ -89,8 +89,8 @@ pub fn apply_to_map(
                     } else {
                         "subtract"
                     };
-                    return Err((
-                        errors::INVALID_CONFIG,
+                    return Err(ErrorMessage::new(
+                        KafkaError::InvalidConfig,
                         format!("Config value {verb} is not allowed for config key: {name}"),
                     ));
                 }
@@ -127,8 +127,8 @@ pub fn apply_ops(
 ) -> Result<BTreeMap<String, String>, AlterError> {
     check_duplicates(ops)?;
     if let Some(op) = ops.iter().find(|op| def(op.name()).is_none()) {
-        return Err((
-            errors::INVALID_CONFIG,
+        return Err(ErrorMessage::new(
+            KafkaError::InvalidConfig,
             format!("Unknown topic config name: {}", op.name()),
         ));
     }
@@ -140,7 +140,7 @@ pub fn apply_ops(
         if current.get(k) == Some(v) {
             continue;
         }
-        validate(k, v).map_err(|m| (errors::INVALID_CONFIG, m))?;
+        validate(k, v)?;
     }
     Ok(out)
 }
@@ -163,13 +163,13 @@ mod tests {
         let out = apply_ops(&cur, &[ConfigOp::Delete("retention.ms".into())], false, &d).unwrap();
         assert!(out.is_empty());
         let e = apply_ops(&cur, &[set("retention.ms", "x")], false, &d).unwrap_err();
-        assert_eq!(e.0, errors::INVALID_CONFIG);
+        assert_eq!(e.error, KafkaError::InvalidConfig);
         let e = apply_ops(&cur, &[set("bogus", "1")], false, &d).unwrap_err();
         assert_eq!(
             e,
-            (
-                errors::INVALID_CONFIG,
-                "Unknown topic config name: bogus".into()
+            ErrorMessage::new(
+                KafkaError::InvalidConfig,
+                "Unknown topic config name: bogus"
             )
         );
         let e = apply_ops(
@@ -179,7 +179,7 @@ mod tests {
             &d,
         )
         .unwrap_err();
-        assert_eq!(e.0, errors::INVALID_REQUEST);
+        assert_eq!(e.error, KafkaError::InvalidRequest);
     }
 
     #[test]
@@ -218,6 +218,6 @@ mod tests {
             &d,
         )
         .unwrap_err();
-        assert_eq!(e.0, errors::INVALID_CONFIG);
+        assert_eq!(e.error, KafkaError::InvalidConfig);
     }
 }

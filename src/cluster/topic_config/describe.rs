@@ -87,8 +87,8 @@ pub fn describe_topic(
             }
             // Without an operator's setting the broker runs with its built-in default, which is
             // the embedded config file's value when it has the key.
-            let builtin =
-                crate::config::builtin_value(d.broker_key).unwrap_or_else(|| d.default.to_string());
+            let builtin = crate::cluster::broker_config::builtin_value(d.broker_key)
+                .unwrap_or_else(|| d.default.to_string());
             synonyms.extend(broker_synonyms(
                 d.broker_key,
                 broker,
@@ -145,7 +145,7 @@ pub fn broker_synonyms(
 /// Documentation of Runnel's broker keys, from the comments of the embedded config file.
 pub fn broker_docs() -> &'static BTreeMap<String, String> {
     static DOCS: OnceLock<BTreeMap<String, String>> = OnceLock::new();
-    DOCS.get_or_init(|| docs_from_comments(crate::config::DEFAULT_CONFIG))
+    DOCS.get_or_init(|| docs_from_comments(crate::cluster::broker_config::DEFAULT_CONFIG))
 }
 
 #[cfg(test)]

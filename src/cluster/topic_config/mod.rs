@@ -8,6 +8,8 @@ pub mod describe;
 
 use std::collections::BTreeMap;
 
+use crate::errors::{ErrorMessage, KafkaError};
+
 pub use defs::{Check, ConfigDef, ConfigType, TOPIC_CONFIGS};
 
 /// Looks up a topic-level config by name.
@@ -15,13 +17,14 @@ pub fn def(name: &str) -> Option<&'static ConfigDef> {
     TOPIC_CONFIGS.iter().find(|d| d.name == name)
 }
 
-/// Checks `value` for the topic config `name`; the error text is what INVALID_CONFIG carries.
-pub fn validate(name: &str, value: &str) -> Result<(), String> {
-    let d = def(name).ok_or_else(|| format!("Unknown topic config name: {name}"))?;
+/// Checks `value` for the topic config `name`: INVALID_CONFIG with Kafka's message otherwise.
+pub fn validate(name: &str, value: &str) -> Result<(), ErrorMessage> {
+    let invalid = |m: String| ErrorMessage::new(KafkaError::InvalidConfig, m);
+    let d = def(name).ok_or_else(|| invalid(format!("Unknown topic config name: {name}")))?;
     let bad = |why: &str| {
-        Err(format!(
+        Err(invalid(format!(
             "Invalid value {value} for configuration {name}: {why}"
-        ))
+        )))
     };
     let v = value.trim();
     match d.kind {

@@ -10,7 +10,7 @@
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, ResponseKind};
 
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 
 /// (API, min version, max version) as advertised; Kafka 4.1's ranges, except that the
@@ -106,7 +106,7 @@ pub fn handle(_ctx: &RequestContext, _req: ApiVersionsRequest) -> ResponseKind {
 /// The v0 answer to an ApiVersions request of a version we cannot parse (KIP-511).
 pub fn unsupported_version_response() -> ResponseKind {
     let mut r = ApiVersionsResponse::default();
-    r.error_code = errors::UNSUPPORTED_VERSION;
+    r.error_code = KafkaError::UnsupportedVersion.code();
     r.api_keys = api_list();
     ResponseKind::ApiVersions(r)
 }

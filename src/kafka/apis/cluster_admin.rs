@@ -19,7 +19,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::errors;
+use crate::errors::KafkaError;
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::topic_admin::PartitionSizesCall;
 
@@ -29,12 +29,12 @@ const MAX_PARTITIONS_PER_RESPONSE: i32 = 2000;
 
 /// Handles DescribeCluster: one broker, the controller too, never fenced.
 pub fn describe_cluster(ctx: &RequestContext, req: DescribeClusterRequest) -> ResponseKind {
-    let cfg = &ctx.shard.config();
+    let cfg = &ctx.core.view.config();
     let mut r = DescribeClusterResponse::default();
     r.endpoint_type = req.endpoint_type;
-    r.cluster_id = StrBytes::from_string(ctx.shard.cluster_id.to_string());
+    r.cluster_id = StrBytes::from_string(ctx.core.view.cluster_id().to_string());
     if ctx.version >= 1 && req.endpoint_type != 1 {
-        r.error_code = errors::UNSUPPORTED_ENDPOINT_TYPE;
+        r.error_code = KafkaError::UnsupportedEndpointType.code();
         r.error_message = Some(StrBytes::from_static_str(
             "The broker only handles broker endpoints (endpoint type 1).",
         ));
@@ -70,9 +70,9 @@ fn fs_space(dir: &std::path::Path) -> Option<(i64, i64)> {
 
 /// Handles DescribeLogDirs: the one data directory and the partitions in it.
 pub async fn describe_log_dirs(ctx: &RequestContext, req: DescribeLogDirsRequest) -> ResponseKind {
-    let shard = &ctx.shard;
-    let calls: Vec<_> = (0..shard.cores)
-        .map(|c| shard.call(c, PartitionSizesCall))
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
+    let calls: Vec<_> = (0..view.cores())
+        .map(|c| mesh.call(c, PartitionSizesCall))
         .collect();
     let mut sizes: BTreeMap<String, BTreeMap<i32, u64>> = BTreeMap::new();
     for c in calls {
@@ -83,11 +83,11 @@ pub async fn describe_log_dirs(ctx: &RequestContext, req: DescribeLogDirsRequest
         }
     }
     let mut dir = DescribeLogDirsResult::default();
-    let data_dir = shard
+    let data_dir = view
         .config()
         .data_dir
         .canonicalize()
-        .unwrap_or_else(|_| shard.config().data_dir.clone());
+        .unwrap_or_else(|_| view.config().data_dir.clone());
     dir.log_dir = StrBytes::from_string(data_dir.display().to_string());
     let (total, usable) = fs_space(&data_dir).unwrap_or((-1, -1));
     dir.total_bytes = total;
@@ -132,8 +132,8 @@ pub fn describe_topic_partitions(
     ctx: &RequestContext,
     req: DescribeTopicPartitionsRequest,
 ) -> ResponseKind {
-    let node = BrokerId(ctx.shard.config().node_id);
-    let table = ctx.shard.topic_table();
+    let node = BrokerId(ctx.core.view.config().node_id);
+    let table = ctx.core.view.topic_table();
     let mut names: Vec<String> = if req.topics.is_empty() {
         table.topics.keys().cloned().collect()
     } else {
@@ -171,7 +171,7 @@ pub fn describe_topic_partitions(
         // DescribeTopicPartitions has no flag: Kafka always fills in the topic's operations.
         t.topic_authorized_operations = super::authorized_ops::topic(true);
         let Some(meta) = table.get(&name) else {
-            t.error_code = errors::UNKNOWN_TOPIC_OR_PARTITION;
+            t.error_code = KafkaError::UnknownTopicOrPartition.code();
             resp.topics.push(t);
             continue;
         };

@@ -25,7 +25,7 @@ use crate::cluster::dynamic_config::describe::{
 use crate::cluster::dynamic_config::BrokerLevel;
 use crate::cluster::topic_config::alter::ConfigOp;
 use crate::cluster::topic_config::describe::{describe_topic, type_code, Described};
-use crate::errors;
+use crate::errors::{ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::call::CoreCall;
 use crate::shard::dynamic_admin::AlterDynamicConfigsCall;
@@ -46,15 +46,15 @@ fn s(v: impl Into<String>) -> StrBytes {
 }
 
 /// Checks that a BROKER resource names this broker ("" is the cluster-wide default).
-fn check_broker_name(ctx: &RequestContext, name: &str) -> Result<(), (i16, String)> {
-    if name.is_empty() || name.parse::<i32>().ok() == Some(ctx.shard.config().node_id) {
+fn check_broker_name(ctx: &RequestContext, name: &str) -> Result<(), ErrorMessage> {
+    if name.is_empty() || name.parse::<i32>().ok() == Some(ctx.core.view.config().node_id) {
         return Ok(());
     }
-    Err((
-        errors::INVALID_REQUEST,
+    Err(ErrorMessage::new(
+        KafkaError::InvalidRequest,
         format!(
             "Unexpected broker id, expected {} or empty string, but received {name}",
-            ctx.shard.config().node_id
+            ctx.core.view.config().node_id
         ),
     ))
 }
@@ -91,7 +91,7 @@ pub fn created_topic_configs(
     ctx: &RequestContext,
     overrides: &std::collections::BTreeMap<String, String>,
 ) -> Vec<kafka_protocol::messages::create_topics_response::CreatableTopicConfigs> {
-    let cfg = &ctx.shard.config();
+    let cfg = &ctx.core.view.config();
     describe_topic(
         overrides,
         &cfg.topic_defaults,
@@ -114,28 +114,30 @@ pub fn created_topic_configs(
 
 /// Handles DescribeConfigs.
 pub fn describe(ctx: &RequestContext, req: DescribeConfigsRequest) -> ResponseKind {
-    let cfg = &ctx.shard.config();
-    let table = ctx.shard.topic_table();
+    let cfg = &ctx.core.view.config();
+    let table = ctx.core.view.topic_table();
     let mut resp = DescribeConfigsResponse::default();
     for res in req.resources {
         let mut out = DescribeConfigsResult::default();
         out.resource_type = res.resource_type;
         out.resource_name = res.resource_name.clone();
         let name = res.resource_name.as_str();
-        let listed: Result<Vec<Described>, (i16, String)> = match res.resource_type {
+        let listed: Result<Vec<Described>, ErrorMessage> = match res.resource_type {
             RESOURCE_TOPIC => match table.get(name) {
-                None if crate::cluster::topics::validate_name(name).is_err() => Err((
-                    errors::INVALID_TOPIC_EXCEPTION,
-                    format!("Invalid topic name '{name}'"),
-                )),
+                None if crate::cluster::topics::validate_name(name).is_err() => {
+                    Err(ErrorMessage::new(
+                        KafkaError::InvalidTopicException,
+                        format!("Invalid topic name '{name}'"),
+                    ))
+                }
                 Some(meta) => Ok(describe_topic(
                     &meta.configs,
                     &cfg.topic_defaults,
                     &cfg.broker_configs,
                     &cfg.dynamic,
                 )),
-                None => Err((
-                    errors::UNKNOWN_TOPIC_OR_PARTITION,
+                None => Err(ErrorMessage::new(
+                    KafkaError::UnknownTopicOrPartition,
                     format!("The topic '{name}' does not exist."),
                 )),
             },
@@ -147,8 +149,8 @@ pub fn describe(ctx: &RequestContext, req: DescribeConfigsRequest) -> ResponseKi
                     describe_broker(&cfg.broker_configs, &cfg.dynamic)
                 }
             }),
-            RESOURCE_GROUP if name.is_empty() => Err((
-                errors::INVALID_REQUEST,
+            RESOURCE_GROUP if name.is_empty() => Err(ErrorMessage::new(
+                KafkaError::InvalidRequest,
                 "Group name must not be empty".to_string(),
             )),
             RESOURCE_GROUP => Ok(describe_group(
@@ -158,8 +160,8 @@ pub fn describe(ctx: &RequestContext, req: DescribeConfigsRequest) -> ResponseKi
                 &cfg.broker_configs,
             )),
             RESOURCE_BROKER_LOGGER => check_broker_name(ctx, name).map(|_| Vec::new()),
-            other => Err((
-                errors::INVALID_REQUEST,
+            other => Err(ErrorMessage::new(
+                KafkaError::InvalidRequest,
                 format!("Unsupported resource type {other} for DescribeConfigs"),
             )),
         };
@@ -176,9 +178,9 @@ pub fn describe(ctx: &RequestContext, req: DescribeConfigsRequest) -> ResponseKi
                     .map(|d| to_wire(d, req.include_synonyms, req.include_documentation))
                     .collect();
             }
-            Err((code, msg)) => {
-                out.error_code = code;
-                out.error_message = Some(s(msg));
+            Err(e) => {
+                out.error_code = e.error.code();
+                out.error_message = Some(s(e.message));
             }
         }
         resp.results.push(out);
@@ -200,7 +202,7 @@ fn plan(
     ctx: &RequestContext,
     resource_type: i8,
     name: &str,
-    ops: Result<Vec<ConfigOp>, (i16, String)>,
+    ops: Result<Vec<ConfigOp>, ErrorMessage>,
     replace: bool,
 ) -> Plan {
     let ops = match ops {
@@ -241,16 +243,13 @@ fn plan(
                 return Plan::Done(Ok(()));
             }
             let names: Vec<&str> = ops.iter().map(|o| o.name()).collect();
-            Plan::Done(Err((
-                errors::INVALID_REQUEST,
-                format!(
+            Plan::Done(Err(ErrorMessage::new(KafkaError::InvalidRequest, format!(
                     "Cannot update these loggers dynamically: [{}]; Runnel sets log levels with RUST_LOG at startup",
                     names.join(", ")
-                ),
-            )))
+                ))))
         }
-        other => Plan::Done(Err((
-            errors::INVALID_REQUEST,
+        other => Plan::Done(Err(ErrorMessage::new(
+            KafkaError::InvalidRequest,
             format!("Unsupported resource type {other} for altering configs"),
         ))),
     }
@@ -264,10 +263,15 @@ where
     if n == 0 {
         return Vec::new();
     }
-    match ctx.shard.call(0, call).await {
+    match ctx.core.mesh.call(0, call).await {
         Ok(v) if v.len() == n => v,
         _ => (0..n)
-            .map(|_| Err((errors::UNKNOWN_SERVER_ERROR, "broker shutting down".into())))
+            .map(|_| {
+                Err(ErrorMessage::new(
+                    KafkaError::UnknownServerError,
+                    "broker shutting down",
+                ))
+            })
             .collect(),
     }
 }
@@ -305,7 +309,12 @@ async fn execute(ctx: &RequestContext, plans: Vec<Plan>, validate_only: bool) ->
     )
     .await
     .into_iter();
-    let missing = || Err((errors::UNKNOWN_SERVER_ERROR, String::new()));
+    let missing = || {
+        Err(ErrorMessage::new(
+            KafkaError::UnknownServerError,
+            String::new(),
+        ))
+    };
     plans
         .into_iter()
         .map(|p| match p {
@@ -316,9 +325,9 @@ async fn execute(ctx: &RequestContext, plans: Vec<Plan>, validate_only: bool) ->
         .collect()
 }
 
-fn null_value(name: &str) -> (i16, String) {
-    (
-        errors::INVALID_REQUEST,
+fn null_value(name: &str) -> ErrorMessage {
+    ErrorMessage::new(
+        KafkaError::InvalidRequest,
         format!("Null value not supported for : {name}"),
     )
 }
@@ -345,9 +354,9 @@ pub async fn alter(ctx: &RequestContext, req: AlterConfigsRequest) -> ResponseKi
             );
         out.resource_type = r.resource_type;
         out.resource_name = r.resource_name.clone();
-        if let Err((code, msg)) = res {
-            out.error_code = code;
-            out.error_message = Some(s(msg));
+        if let Err(e) = res {
+            out.error_code = e.error.code();
+            out.error_message = Some(s(e.message));
         }
         resp.responses.push(out);
     }
@@ -373,8 +382,8 @@ pub async fn incremental_alter(
                     (2, Some(v)) => Ok(ConfigOp::Append(name, v)),
                     (3, Some(v)) => Ok(ConfigOp::Subtract(name, v)),
                     (0..=3, None) => Err(null_value(&name)),
-                    (op, _) => Err((
-                        errors::INVALID_REQUEST,
+                    (op, _) => Err(ErrorMessage::new(
+                        KafkaError::InvalidRequest,
                         format!("Unknown config operation {op} for {name}"),
                     )),
                 }
@@ -388,9 +397,9 @@ pub async fn incremental_alter(
         let mut out = kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse::default();
         out.resource_type = r.resource_type;
         out.resource_name = r.resource_name.clone();
-        if let Err((code, msg)) = res {
-            out.error_code = code;
-            out.error_message = Some(s(msg));
+        if let Err(e) = res {
+            out.error_code = e.error.code();
+            out.error_message = Some(s(e.message));
         }
         resp.responses.push(out);
     }

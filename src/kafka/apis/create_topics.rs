@@ -9,15 +9,15 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::cluster::topic_config;
 use crate::cluster::topics::CreateError;
-use crate::errors;
+use crate::errors::{self, ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::messages::NewTopic;
 use crate::shard::partitions::CreateTopicsCall;
 
 /// Handles CreateTopics.
 pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseKind {
-    let shard = &ctx.shard;
-    let cfg = &shard.config();
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
+    let cfg = &view.config();
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for t in &req.topics {
         *counts.entry(t.name.0.as_str()).or_default() += 1;
@@ -38,23 +38,23 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
             let value = c.value.as_ref().map(|v| v.to_string()).unwrap_or_default();
             topic_config::validate(c.name.as_str(), &value).err()
         });
-        let err: Option<(i16, String)> = if counts[name.as_str()] > 1 {
-            Some((
-                errors::INVALID_REQUEST,
+        let err: Option<ErrorMessage> = if counts[name.as_str()] > 1 {
+            Some(ErrorMessage::new(
+                KafkaError::InvalidRequest,
                 format!("Create topics request from client contains duplicate topic name {name}"),
             ))
-        } else if let Some(m) = bad_config {
-            Some((errors::INVALID_CONFIG, m))
+        } else if let Some(e) = bad_config {
+            Some(e)
         } else if !t.assignments.is_empty() {
             if t.num_partitions != -1 || t.replication_factor != -1 {
-                Some((errors::INVALID_REQUEST, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into()))
+                Some(ErrorMessage::new(KafkaError::InvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time."))
             } else if t
                 .assignments
                 .iter()
                 .any(|a| a.broker_ids.len() != 1 || a.broker_ids[0].0 != cfg.node_id)
             {
-                Some((
-                    errors::INVALID_REPLICA_ASSIGNMENT,
+                Some(ErrorMessage::new(
+                    KafkaError::InvalidReplicaAssignment,
                     format!("Replica assignment must name only broker {}", cfg.node_id),
                 ))
             } else {
@@ -62,24 +62,24 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
                 None
             }
         } else if t.num_partitions == 0 || t.num_partitions < -1 {
-            Some((
-                errors::INVALID_PARTITIONS,
-                "Number of partitions must be larger than 0.".into(),
+            Some(ErrorMessage::new(
+                KafkaError::InvalidPartitions,
+                "Number of partitions must be larger than 0.",
             ))
         } else if rf <= 0 {
-            Some((
-                errors::INVALID_REPLICATION_FACTOR,
-                "Replication factor must be larger than 0.".into(),
+            Some(ErrorMessage::new(
+                KafkaError::InvalidReplicationFactor,
+                "Replication factor must be larger than 0.",
             ))
         } else if rf > 1 {
-            Some((errors::INVALID_REPLICATION_FACTOR, format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered.")))
+            Some(ErrorMessage::new(KafkaError::InvalidReplicationFactor, format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered.")))
         } else {
             None
         };
         match err {
-            Some((code, msg)) => {
-                r.error_code = code;
-                r.error_message = Some(StrBytes::from_string(msg));
+            Some(e) => {
+                r.error_code = e.error.code();
+                r.error_message = Some(StrBytes::from_string(e.message));
             }
             None => {
                 let configs: BTreeMap<String, String> = t
@@ -105,7 +105,7 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
     }
     if !to_create.is_empty() {
         let (idx, topics): (Vec<usize>, Vec<NewTopic>) = to_create.into_iter().unzip();
-        let outcome = shard
+        let outcome = mesh
             .call(
                 0,
                 CreateTopicsCall {
@@ -118,7 +118,12 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
             Ok(v) => v,
             Err(_) => idx
                 .iter()
-                .map(|_| Err(CreateError::InvalidName("broker shutting down".into())))
+                .map(|_| {
+                    Err(CreateError::Refused(ErrorMessage::new(
+                        KafkaError::InvalidTopicException,
+                        "broker shutting down",
+                    )))
+                })
                 .collect(),
         };
         for (i, c) in idx.into_iter().zip(created) {
@@ -139,25 +144,21 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
                     }
                 }
                 Err(CreateError::Exists) => {
-                    r.error_code = errors::TOPIC_ALREADY_EXISTS;
+                    r.error_code = KafkaError::TopicAlreadyExists.code();
                     r.error_message = Some(StrBytes::from_string(format!(
                         "Topic '{}' already exists.",
                         r.name.0
                     )));
                 }
                 Err(CreateError::InvalidPartitions) => {
-                    r.error_code = errors::INVALID_PARTITIONS;
+                    r.error_code = KafkaError::InvalidPartitions.code();
                     r.error_message = Some(StrBytes::from_static_str(
                         "Number of partitions is invalid.",
                     ));
                 }
-                Err(CreateError::InvalidName(m)) => {
-                    r.error_code = errors::INVALID_TOPIC_EXCEPTION;
-                    r.error_message = Some(StrBytes::from_string(m));
-                }
-                Err(CreateError::Refused(code, m)) => {
-                    r.error_code = code;
-                    r.error_message = Some(StrBytes::from_string(m));
+                Err(CreateError::Refused(e)) => {
+                    r.error_code = e.error.code();
+                    r.error_message = Some(StrBytes::from_string(e.message));
                 }
             }
         }

@@ -9,20 +9,20 @@ use kafka_protocol::messages::delete_records_response::{
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, ResponseKind};
 
 use super::plan::PartitionPlan;
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::handlers::DeleteRecordsCall;
 use crate::shard::messages::TopicPartition;
 
 /// Handles DeleteRecords.
 pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut plan = PartitionPlan::new();
     for t in &req.topics {
         let name: Arc<str> = Arc::from(t.name.0.as_str());
         for p in &t.partitions {
-            match shard.owner_of(&name, p.partition_index) {
-                None => plan.answer((errors::UNKNOWN_TOPIC_OR_PARTITION, -1)),
+            match view.owner_of(&name, p.partition_index) {
+                None => plan.answer(Err(KafkaError::UnknownTopicOrPartition)),
                 Some(owner) => {
                     let tp = TopicPartition {
                         topic: name.clone(),
@@ -34,8 +34,8 @@ pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> Response
         }
     }
     let answers = plan
-        .run(shard, DeleteRecordsCall, || {
-            (errors::NOT_LEADER_OR_FOLLOWER, -1)
+        .run(mesh, DeleteRecordsCall, || {
+            Err(KafkaError::NotLeaderOrFollower)
         })
         .await;
     let mut it = answers.into_iter();
@@ -44,11 +44,11 @@ pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> Response
         let mut tr = DeleteRecordsTopicResult::default();
         tr.name = t.name.clone();
         for p in &t.partitions {
-            let (code, low) = it.next().unwrap_or((errors::UNKNOWN_SERVER_ERROR, -1));
+            let answer = it.next().unwrap_or(Err(KafkaError::UnknownServerError));
             let mut pr = DeleteRecordsPartitionResult::default();
             pr.partition_index = p.partition_index;
-            pr.error_code = code;
-            pr.low_watermark = low;
+            pr.error_code = errors::result_code(&answer);
+            pr.low_watermark = answer.unwrap_or(-1);
             tr.partitions.push(pr);
         }
         resp.topics.push(tr);

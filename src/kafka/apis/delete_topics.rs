@@ -6,14 +6,14 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::partitions::DeleteTopicsCall;
 
 /// Handles DeleteTopics.
 pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseKind {
-    let shard = &ctx.shard;
-    let table = shard.topic_table();
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
+    let table = view.topic_table();
     // (requested name, requested id, resolved name)
     let mut wanted: Vec<(Option<String>, uuid::Uuid, Option<String>)> = Vec::new();
     if ctx.version >= 6 {
@@ -35,7 +35,7 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseK
     let names: Vec<String> = wanted.iter().filter_map(|w| w.2.clone()).collect();
     let mut deleted: Vec<Option<crate::cluster::TopicMeta>> = Vec::new();
     if !names.is_empty() {
-        if let Ok(v) = shard.call(0, DeleteTopicsCall(names)).await {
+        if let Ok(v) = mesh.call(0, DeleteTopicsCall(names)).await {
             deleted = v;
         }
     }
@@ -61,9 +61,9 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseK
             }
             None => {
                 r.error_code = if name.is_none() {
-                    errors::UNKNOWN_TOPIC_ID
+                    KafkaError::UnknownTopicId.code()
                 } else {
-                    errors::UNKNOWN_TOPIC_OR_PARTITION
+                    KafkaError::UnknownTopicOrPartition.code()
                 };
                 if ctx.version >= 5 {
                     r.error_message = Some(StrBytes::from_static_str(

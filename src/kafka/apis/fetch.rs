@@ -17,14 +17,14 @@ use kafka_protocol::messages::fetch_response::{
 use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind};
 
 use super::plan::PartitionPlan;
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::{Reply, RequestContext};
 use crate::kafka::rope::{records_field, Substitutions};
 use crate::shard::call::Unavailable;
 use crate::shard::handlers::FetchCall;
 use crate::shard::long_poll::{CancelWaitCall, WaitAndFetchCall};
 use crate::shard::messages::{FetchPart, FetchResult, TopicPartition};
-use crate::shard::Shard;
+use crate::shard::{Mesh, PartitionStore};
 
 /// Longest long-poll honoured, whatever the client asks.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
@@ -40,8 +40,8 @@ type FetchPlan = PartitionPlan<FetchPart, FetchResult>;
 
 /// Handles Fetch.
 pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
-    let shard = &ctx.shard;
-    let table = shard.topic_table();
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
+    let table = view.topic_table();
     let use_ids = ctx.version >= 13;
     let mut topics_out: Vec<FetchableTopicResponse> = Vec::new();
     let mut slots: Vec<Slot> = Vec::new();
@@ -59,10 +59,10 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
         topics_out.push(tr);
         for fp in &ft.partitions {
             match meta {
-                None if use_ids => plan.answer(FetchResult::error(errors::UNKNOWN_TOPIC_ID)),
-                None => plan.answer(FetchResult::error(errors::UNKNOWN_TOPIC_OR_PARTITION)),
-                Some(m) => match shard.owner_of(&m.name, fp.partition) {
-                    None => plan.answer(FetchResult::error(errors::UNKNOWN_TOPIC_OR_PARTITION)),
+                None if use_ids => plan.answer(FetchResult::failed(KafkaError::UnknownTopicId)),
+                None => plan.answer(FetchResult::failed(KafkaError::UnknownTopicOrPartition)),
+                Some(m) => match view.owner_of(&m.name, fp.partition) {
+                    None => plan.answer(FetchResult::failed(KafkaError::UnknownTopicOrPartition)),
                     Some(owner) => plan.send(
                         owner,
                         FetchPart {
@@ -87,26 +87,27 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
     let committed = req.isolation_level == 1;
-    let mut results = first_read(shard, &plan, max_bytes, committed, deadline).await;
+    let store = &ctx.core.store;
+    let mut results = first_read(store, mesh, &plan, max_bytes, committed, deadline).await;
     loop {
         let total: usize = results.iter().map(|r| r.bytes()).sum();
-        let any_error = results.iter().any(|r| r.error_code != errors::NONE);
+        let any_error = results.iter().any(|r| r.error.is_some());
         if total >= min_bytes.max(1) || any_error || Instant::now() >= deadline {
             break;
         }
-        let round = Round::Wait;
         let answered = wait_and_read(
-            shard,
+            store,
+            mesh,
             &plan,
             &mut results,
             max_bytes,
             committed,
             deadline,
-            round,
+            Round::Wait,
         );
         if answered.await == 0 {
             // No owner answered (none to wait on, or an owner core gone): read once more.
-            results = read_all(shard, &plan, max_bytes, committed).await;
+            results = read_all(mesh, &plan, max_bytes, committed).await;
             break;
         }
     }
@@ -122,7 +123,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
         used += r.bytes();
         let mut pd = PartitionData::default();
         pd.partition_index = slot.partition;
-        pd.error_code = r.error_code;
+        pd.error_code = errors::code(r.error);
         pd.high_watermark = r.high_watermark;
         pd.last_stable_offset = r.last_stable_offset;
         if ctx.version >= 5 {
@@ -154,19 +155,19 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
 
 /// Reads every partition of the plan once (the partitions answered at once keep their error).
 async fn read_all(
-    shard: &Rc<Shard>,
+    mesh: &Rc<Mesh>,
     plan: &FetchPlan,
     max_bytes: usize,
     committed: bool,
 ) -> Vec<FetchResult> {
     plan.run_again(
-        shard,
+        mesh,
         |parts| FetchCall {
             parts,
             max_bytes,
             committed,
         },
-        || FetchResult::error(errors::NOT_LEADER_OR_FOLLOWER),
+        || FetchResult::failed(KafkaError::NotLeaderOrFollower),
     )
     .await
 }
@@ -176,7 +177,8 @@ async fn read_all(
 /// per core instead of a read and then a wait. Otherwise (some partitions answered at once with
 /// an error, so the fetch will not wait) or when an owner does not answer, a plain read.
 async fn first_read(
-    shard: &Rc<Shard>,
+    store: &PartitionStore,
+    mesh: &Rc<Mesh>,
     plan: &FetchPlan,
     max_bytes: usize,
     committed: bool,
@@ -185,10 +187,11 @@ async fn first_read(
     let owners = plan.shares();
     let owned: usize = owners.iter().map(|o| o.slots.len()).sum();
     if !owners.is_empty() && owned == plan.len() {
-        let mut results = vec![FetchResult::error(errors::NONE); plan.len()];
+        let mut results = vec![FetchResult::default(); plan.len()];
         let round = Round::ReadFirst;
         let answered = wait_and_read(
-            shard,
+            store,
+            mesh,
             plan,
             &mut results,
             max_bytes,
@@ -200,7 +203,7 @@ async fn first_read(
             return results;
         }
     }
-    read_all(shard, plan, max_bytes, committed).await
+    read_all(mesh, plan, max_bytes, committed).await
 }
 
 /// Whether a long-poll round reads before it waits ([`first_read`]) or waits past what the
@@ -219,8 +222,10 @@ type Answer = Result<Vec<FetchResult>, Unavailable>;
 /// with what they hold, and puts every core's fresh results into `results`. Returns how many
 /// cores answered with results (0: an owner core gone, or none to wait on). With
 /// [`Round::ReadFirst`] each owner reads first and answers at once if it has something.
+#[allow(clippy::too_many_arguments)]
 async fn wait_and_read(
-    shard: &Rc<Shard>,
+    store: &PartitionStore,
+    mesh: &Rc<Mesh>,
     plan: &FetchPlan,
     results: &mut [FetchResult],
     max_bytes: usize,
@@ -235,13 +240,13 @@ async fn wait_and_read(
     }
     let keys: Vec<u64> = owners
         .iter()
-        .map(|_| shard.long_polls.new_key(shard.id))
+        .map(|_| store.long_polls.new_key(mesh.id()))
         .collect();
     let mut waits: Vec<Option<Pin<Box<dyn Future<Output = Answer>>>>> = owners
         .iter()
         .zip(&keys)
         .map(|(o, &key)| {
-            let s = shard.clone();
+            let s = mesh.clone();
             // Wake when the high watermark (or last stable offset) passes what the read saw.
             let watch = o
                 .slots
@@ -289,10 +294,10 @@ async fn wait_and_read(
             continue;
         }
         let (owner, key) = (owners[k].core, keys[k]);
-        if owner == shard.id {
-            shard.long_polls.cancel(key);
+        if owner == mesh.id() {
+            store.long_polls.cancel(key);
         } else {
-            let s = shard.clone();
+            let s = mesh.clone();
             glommio::spawn_local(async move {
                 // Nothing to wait for: the owner's answer to the long poll follows.
                 let _ = s.cast(owner, CancelWaitCall(key)).await;

@@ -10,7 +10,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::groups::ensure_offsets_topic;
 use super::txn::ensure_txn_topic;
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 
 /// Handles FindCoordinator.
@@ -21,30 +21,30 @@ pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> Respon
     } else {
         vec![req.key.clone()]
     };
-    let cfg = &ctx.shard.config();
+    let cfg = &ctx.core.view.config();
     let (code, message) = match key_type {
         0 => {
-            if ensure_offsets_topic(&ctx.shard).await {
+            if ensure_offsets_topic(&ctx.core.view, &ctx.core.mesh).await {
                 (errors::NONE, None)
             } else {
                 (
-                    errors::COORDINATOR_NOT_AVAILABLE,
+                    KafkaError::CoordinatorNotAvailable.code(),
                     Some("The coordinator is not available."),
                 )
             }
         }
         1 => {
-            if ensure_txn_topic(&ctx.shard).await {
+            if ensure_txn_topic(&ctx.core.view, &ctx.core.mesh).await {
                 (errors::NONE, None)
             } else {
                 (
-                    errors::COORDINATOR_NOT_AVAILABLE,
+                    KafkaError::CoordinatorNotAvailable.code(),
                     Some("The transaction coordinator is not available."),
                 )
             }
         }
         _ => (
-            errors::INVALID_REQUEST,
+            KafkaError::InvalidRequest.code(),
             Some("Unknown coordinator key type."),
         ),
     };

@@ -21,10 +21,10 @@ use crate::kafka::dispatch::RequestContext;
 
 /// Handles ListGroups: every core's groups, filtered by state (v4+) and type (v5+).
 pub async fn list(ctx: &RequestContext, req: ListGroupsRequest) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let v = ctx.version;
-    let calls: Vec<_> = (0..shard.cores)
-        .map(|c| shard.call(c, ListGroupsCall))
+    let calls: Vec<_> = (0..view.cores())
+        .map(|c| mesh.call(c, ListGroupsCall))
         .collect();
     let mut all = Vec::new();
     for c in calls {
@@ -65,7 +65,7 @@ pub async fn describe(ctx: &RequestContext, req: DescribeGroupsRequest) -> Respo
             group: name.clone(),
             version: ctx.version,
         };
-        let d = match forward(&ctx.shard, &name, call).await {
+        let d = match forward(&ctx.core.view, &ctx.core.mesh, &name, call).await {
             Ok(mut d) => {
                 if ctx.version >= 3 && d.error_code == errors::NONE {
                     d.authorized_operations =
@@ -73,10 +73,10 @@ pub async fn describe(ctx: &RequestContext, req: DescribeGroupsRequest) -> Respo
                 }
                 d
             }
-            Err(code) => {
+            Err(e) => {
                 let mut d = DescribedGroup::default();
                 d.group_id = g.clone();
-                d.error_code = code;
+                d.error_code = e.code();
                 d
             }
         };
@@ -90,12 +90,17 @@ pub async fn delete(ctx: &RequestContext, req: DeleteGroupsRequest) -> ResponseK
     let mut resp = DeleteGroupsResponse::default();
     for g in &req.groups_names {
         let name = g.0.to_string();
-        let code = match forward(&ctx.shard, &name, DeleteGroupCall(name.clone())).await {
-            Ok(c) | Err(c) => c,
-        };
+        let deleted = forward(
+            &ctx.core.view,
+            &ctx.core.mesh,
+            &name,
+            DeleteGroupCall(name.clone()),
+        )
+        .await
+        .and_then(|r| r);
         let mut r = DeletableGroupResult::default();
         r.group_id = g.clone();
-        r.error_code = code;
+        r.error_code = errors::result_code(&deleted);
         resp.results.push(r);
     }
     ResponseKind::DeleteGroups(resp)
@@ -113,7 +118,7 @@ pub async fn consumer_describe(
             group: name.clone(),
             version: ctx.version,
         };
-        let d = match forward(&ctx.shard, &name, call).await {
+        let d = match forward(&ctx.core.view, &ctx.core.mesh, &name, call).await {
             Ok(mut d) => {
                 if d.error_code == errors::NONE {
                     d.authorized_operations =
@@ -121,10 +126,10 @@ pub async fn consumer_describe(
                 }
                 d
             }
-            Err(code) => {
+            Err(e) => {
                 let mut d = ConsumerDescribed::default();
                 d.group_id = g.clone();
-                d.error_code = code;
+                d.error_code = e.code();
                 d
             }
         };

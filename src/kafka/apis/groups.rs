@@ -3,7 +3,6 @@
 //! (see [`crate::group`]), and the answers are fitted to the request's version.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 use kafka_protocol::messages::{
     ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, HeartbeatRequest,
@@ -12,7 +11,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::errors;
+use crate::errors::KafkaError;
 use crate::group::calls::{
     ConsumerHeartbeatCall, HeartbeatCall, JoinGroupCall, LeaveGroupCall, SyncGroupCall,
 };
@@ -21,21 +20,27 @@ use crate::kafka::dispatch::RequestContext;
 use crate::shard::call::CoreCall;
 use crate::shard::messages::NewTopic;
 use crate::shard::partitions::CreateTopicsCall;
-use crate::shard::Shard;
+use crate::shard::{Mesh, TopicView};
 
 /// Makes sure `__consumer_offsets` exists, creating it on first use as Kafka does.
-pub async fn ensure_offsets_topic(shard: &Rc<Shard>) -> bool {
+pub async fn ensure_offsets_topic(view: &TopicView, mesh: &Mesh) -> bool {
     ensure_internal_topic(
-        shard,
+        view,
+        mesh,
         OFFSETS_TOPIC,
-        shard.config().groups.offsets_partitions,
+        view.config().groups.offsets_partitions,
     )
     .await
 }
 
 /// Makes sure the compacted internal topic `name` exists, creating it with `partitions`.
-pub async fn ensure_internal_topic(shard: &Rc<Shard>, name: &str, partitions: i32) -> bool {
-    if shard.topic_table().get(name).is_some() {
+pub async fn ensure_internal_topic(
+    view: &TopicView,
+    mesh: &Mesh,
+    name: &str,
+    partitions: i32,
+) -> bool {
+    if view.topic_table().get(name).is_some() {
         return true;
     }
     let mut configs = BTreeMap::new();
@@ -49,31 +54,31 @@ pub async fn ensure_internal_topic(shard: &Rc<Shard>, name: &str, partitions: i3
         topics: vec![topic],
         validate_only: false,
     };
-    if let Ok(r) = shard.call(0, call).await {
+    if let Ok(r) = mesh.call(0, call).await {
         if r.iter().any(|x| x.is_ok()) {
             tracing::info!("created the internal topic {name}");
         }
     }
-    shard.topic_table().get(name).is_some()
+    view.topic_table().get(name).is_some()
 }
 
-/// Sends `call` to the core coordinating `group`; `Err` holds the error code for the client.
+/// Sends `call` to the core coordinating `group`; `Err` holds the error for the client.
 pub async fn forward<C: CoreCall>(
-    shard: &Rc<Shard>,
+    view: &TopicView,
+    mesh: &Mesh,
     group: &str,
     call: C,
-) -> Result<C::Reply, i16> {
-    if !ensure_offsets_topic(shard).await {
-        return Err(errors::COORDINATOR_NOT_AVAILABLE);
+) -> Result<C::Reply, KafkaError> {
+    if !ensure_offsets_topic(view, mesh).await {
+        return Err(KafkaError::CoordinatorNotAvailable);
     }
-    let partition = group::partition_in(&shard.topic_table(), &shard.config(), group);
-    let Some(core) = shard.owner_of(OFFSETS_TOPIC, partition) else {
-        return Err(errors::COORDINATOR_NOT_AVAILABLE);
+    let partition = group::partition_in(&view.topic_table(), &view.config(), group);
+    let Some(core) = view.owner_of(OFFSETS_TOPIC, partition) else {
+        return Err(KafkaError::CoordinatorNotAvailable);
     };
-    shard
-        .call(core, call)
+    mesh.call(core, call)
         .await
-        .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)
+        .map_err(|_| KafkaError::CoordinatorNotAvailable)
 }
 
 fn client_id(ctx: &RequestContext) -> String {
@@ -90,11 +95,11 @@ pub async fn join(ctx: &RequestContext, req: JoinGroupRequest) -> ResponseKind {
         client_id: client_id(ctx),
         client_host: ctx.client_host.clone(),
     };
-    let mut r = match forward(&ctx.shard, &group, call).await {
+    let mut r = match forward(&ctx.core.view, &ctx.core.mesh, &group, call).await {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
             let mut r = JoinGroupResponse::default();
-            r.error_code = code;
+            r.error_code = e.code();
             r.generation_id = -1;
             r.member_id = member;
             r
@@ -118,11 +123,11 @@ pub async fn join(ctx: &RequestContext, req: JoinGroupRequest) -> ResponseKind {
 /// Handles SyncGroup.
 pub async fn sync(ctx: &RequestContext, req: SyncGroupRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
-    let mut r = match forward(&ctx.shard, &group, SyncGroupCall(req)).await {
+    let mut r = match forward(&ctx.core.view, &ctx.core.mesh, &group, SyncGroupCall(req)).await {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
             let mut r = SyncGroupResponse::default();
-            r.error_code = code;
+            r.error_code = e.code();
             r
         }
     };
@@ -136,11 +141,11 @@ pub async fn sync(ctx: &RequestContext, req: SyncGroupRequest) -> ResponseKind {
 /// Handles Heartbeat.
 pub async fn heartbeat(ctx: &RequestContext, req: HeartbeatRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
-    let r = match forward(&ctx.shard, &group, HeartbeatCall(req)).await {
+    let r = match forward(&ctx.core.view, &ctx.core.mesh, &group, HeartbeatCall(req)).await {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
             let mut r = HeartbeatResponse::default();
-            r.error_code = code;
+            r.error_code = e.code();
             r
         }
     };
@@ -154,11 +159,11 @@ pub async fn leave(ctx: &RequestContext, req: LeaveGroupRequest) -> ResponseKind
         req,
         version: ctx.version,
     };
-    let mut r = match forward(&ctx.shard, &group, call).await {
+    let mut r = match forward(&ctx.core.view, &ctx.core.mesh, &group, call).await {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
             let mut r = LeaveGroupResponse::default();
-            r.error_code = code;
+            r.error_code = e.code();
             r
         }
     };
@@ -180,11 +185,11 @@ pub async fn consumer_heartbeat(
         client_id: client_id(ctx),
         client_host: ctx.client_host.clone(),
     };
-    let r = match forward(&ctx.shard, &group, call).await {
+    let r = match forward(&ctx.core.view, &ctx.core.mesh, &group, call).await {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
             let mut r = ConsumerGroupHeartbeatResponse::default();
-            r.error_code = code;
+            r.error_code = e.code();
             r.error_message = Some(StrBytes::from_static_str(
                 "The coordinator is not available.",
             ));

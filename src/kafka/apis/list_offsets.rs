@@ -8,14 +8,14 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
 
 use super::plan::PartitionPlan;
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::handlers::ListOffsetsCall;
 use crate::shard::messages::{OffsetAnswer, OffsetQuery, TopicPartition};
 
-fn failed(code: i16) -> OffsetAnswer {
+fn failed(error: KafkaError) -> OffsetAnswer {
     OffsetAnswer {
-        error_code: code,
+        error: Some(error),
         timestamp: -1,
         offset: -1,
     }
@@ -23,13 +23,13 @@ fn failed(code: i16) -> OffsetAnswer {
 
 /// Handles ListOffsets.
 pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut plan = PartitionPlan::new();
     for t in &req.topics {
         let name: Arc<str> = Arc::from(t.name.0.as_str());
         for p in &t.partitions {
-            match shard.owner_of(&name, p.partition_index) {
-                None => plan.answer(failed(errors::UNKNOWN_TOPIC_OR_PARTITION)),
+            match view.owner_of(&name, p.partition_index) {
+                None => plan.answer(failed(KafkaError::UnknownTopicOrPartition)),
                 Some(owner) => plan.send(
                     owner,
                     OffsetQuery {
@@ -45,8 +45,8 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKi
         }
     }
     let answers = plan
-        .run(shard, ListOffsetsCall, || {
-            failed(errors::NOT_LEADER_OR_FOLLOWER)
+        .run(mesh, ListOffsetsCall, || {
+            failed(KafkaError::NotLeaderOrFollower)
         })
         .await;
     let mut it = answers.into_iter();
@@ -55,10 +55,10 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKi
         let mut tr = ListOffsetsTopicResponse::default();
         tr.name = t.name.clone();
         for p in &t.partitions {
-            let a = it.next().unwrap_or(failed(errors::UNKNOWN_SERVER_ERROR));
+            let a = it.next().unwrap_or(failed(KafkaError::UnknownServerError));
             let mut pr = ListOffsetsPartitionResponse::default();
             pr.partition_index = p.partition_index;
-            pr.error_code = a.error_code;
+            pr.error_code = errors::code(a.error);
             pr.timestamp = a.timestamp;
             pr.offset = a.offset;
             if ctx.version >= 4 {

@@ -10,15 +10,15 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::cluster::topics::{validate_name, TopicMeta};
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::messages::NewTopic;
 use crate::shard::partitions::CreateTopicsCall;
 
 /// Answers Metadata.
 pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind {
-    let shard = &ctx.shard;
-    let cfg = &shard.config();
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
+    let cfg = &view.config();
     let node = BrokerId(cfg.node_id);
     let mut resp = MetadataResponse::default();
     let mut broker = MetadataResponseBroker::default();
@@ -27,7 +27,7 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
     broker.port = cfg.advertised.1 as i32;
     resp.brokers = vec![broker];
     if ctx.version >= 2 {
-        resp.cluster_id = Some(StrBytes::from_string(shard.cluster_id.to_string()));
+        resp.cluster_id = Some(StrBytes::from_string(view.cluster_id().to_string()));
     }
     if ctx.version >= 1 {
         resp.controller_id = node;
@@ -37,7 +37,7 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
     resp.error_code = errors::NONE;
 
     let allow_create = cfg.auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
-    let table = shard.topic_table();
+    let table = view.topic_table();
     let mut wanted: Vec<(Option<String>, uuid::Uuid)> = Vec::new();
     match &req.topics {
         None => {
@@ -64,7 +64,7 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
         })
         .collect();
     let table = if allow_create && !missing.is_empty() {
-        if let Ok(results) = shard
+        if let Ok(results) = mesh
             .call(
                 0,
                 CreateTopicsCall {
@@ -78,7 +78,7 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
                 tracing::info!(topic = %r.name, partitions = r.partitions.len(), "auto-created topic");
             }
         }
-        shard.topic_table()
+        view.topic_table()
     } else {
         table
     };
@@ -96,9 +96,11 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
             Some(m) => describe(&mut t, m, node, ctx.version),
             None => {
                 t.error_code = match &name {
-                    Some(n) if validate_name(n).is_err() => errors::INVALID_TOPIC_EXCEPTION,
-                    Some(_) => errors::UNKNOWN_TOPIC_OR_PARTITION,
-                    None => errors::UNKNOWN_TOPIC_ID,
+                    Some(n) if validate_name(n).is_err() => {
+                        KafkaError::InvalidTopicException.code()
+                    }
+                    Some(_) => KafkaError::UnknownTopicOrPartition.code(),
+                    None => KafkaError::UnknownTopicId.code(),
                 };
             }
         }

@@ -1,5 +1,5 @@
 //! One module per Kafka API. Each turns a decoded request into a response, forwarding the
-//! per-partition work to the owning cores through [`crate::shard::Shard::call`].
+//! per-partition work to the owning cores through [`crate::shard::Mesh::call`].
 
 pub mod api_versions;
 pub mod authorized_ops;

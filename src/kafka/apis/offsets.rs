@@ -37,9 +37,9 @@ pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseK
         req,
         version: ctx.version,
     };
-    let r = match forward(&ctx.shard, &group, call).await {
+    let r = match forward(&ctx.core.view, &ctx.core.mesh, &group, call).await {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
             let mut r = OffsetCommitResponse::default();
             r.topics = shape
                 .into_iter()
@@ -51,7 +51,7 @@ pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseK
                         .map(|p| {
                             let mut rp = OffsetCommitResponsePartition::default();
                             rp.partition_index = p;
-                            rp.error_code = code;
+                            rp.error_code = e.code();
                             rp
                         })
                         .collect();
@@ -66,10 +66,10 @@ pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseK
 
 async fn fetch_group(ctx: &RequestContext, q: FetchQuery) -> FetchedOffsets {
     let group = q.group.clone();
-    match forward(&ctx.shard, &group, OffsetFetchCall(q)).await {
+    match forward(&ctx.core.view, &ctx.core.mesh, &group, OffsetFetchCall(q)).await {
         Ok(o) => o,
-        Err(code) => FetchedOffsets {
-            error_code: code,
+        Err(e) => FetchedOffsets {
+            error: Some(e),
             topics: Vec::new(),
         },
     }
@@ -97,7 +97,7 @@ pub async fn fetch(ctx: &RequestContext, req: OffsetFetchRequest) -> ResponseKin
             let o = fetch_group(ctx, q).await;
             let mut rg = OffsetFetchResponseGroup::default();
             rg.group_id = g.group_id.clone();
-            rg.error_code = o.error_code;
+            rg.error_code = errors::code(o.error);
             rg.topics = o
                 .topics
                 .into_iter()
@@ -112,7 +112,7 @@ pub async fn fetch(ctx: &RequestContext, req: OffsetFetchRequest) -> ResponseKin
                             rp.committed_offset = p.offset;
                             rp.committed_leader_epoch = p.leader_epoch;
                             rp.metadata = Some(StrBytes::from_string(p.metadata));
-                            rp.error_code = p.error_code;
+                            rp.error_code = errors::code(p.error);
                             rp
                         })
                         .collect();
@@ -135,10 +135,9 @@ pub async fn fetch(ctx: &RequestContext, req: OffsetFetchRequest) -> ResponseKin
     };
     let o = fetch_group(ctx, q).await;
     if v >= 2 {
-        resp.error_code = o.error_code;
+        resp.error_code = errors::code(o.error);
     }
-    let group_code = o.error_code;
-    let topics = if group_code != errors::NONE && v < 2 {
+    let topics = if o.error.is_some() && v < 2 {
         // v1 has no top-level error: report it on every partition asked for.
         req.topics
             .iter()
@@ -152,7 +151,7 @@ pub async fn fetch(ctx: &RequestContext, req: OffsetFetchRequest) -> ResponseKin
                         offset: -1,
                         leader_epoch: -1,
                         metadata: String::new(),
-                        error_code: group_code,
+                        error: o.error,
                     })
                     .collect();
                 (t.name.0.to_string(), parts)
@@ -176,7 +175,7 @@ pub async fn fetch(ctx: &RequestContext, req: OffsetFetchRequest) -> ResponseKin
                         rp.committed_leader_epoch = p.leader_epoch;
                     }
                     rp.metadata = Some(StrBytes::from_string(p.metadata));
-                    rp.error_code = p.error_code;
+                    rp.error_code = errors::code(p.error);
                     rp
                 })
                 .collect();
@@ -189,11 +188,18 @@ pub async fn fetch(ctx: &RequestContext, req: OffsetFetchRequest) -> ResponseKin
 /// Handles OffsetDelete.
 pub async fn delete(ctx: &RequestContext, req: OffsetDeleteRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
-    let r = match forward(&ctx.shard, &group, OffsetDeleteCall(req)).await {
+    let r = match forward(
+        &ctx.core.view,
+        &ctx.core.mesh,
+        &group,
+        OffsetDeleteCall(req),
+    )
+    .await
+    {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
             let mut r = OffsetDeleteResponse::default();
-            r.error_code = code;
+            r.error_code = e.code();
             r
         }
     };

@@ -18,7 +18,7 @@ use std::borrow::Borrow;
 use std::rc::Rc;
 
 use crate::shard::call::CoreCall;
-use crate::shard::Shard;
+use crate::shard::Mesh;
 
 /// One core's share of a plan: the partitions it owns, as request positions and parts.
 #[derive(Debug)]
@@ -99,7 +99,7 @@ impl<P, R> PartitionPlan<P, R> {
 impl<P: 'static, R: 'static> PartitionPlan<P, R> {
     /// Sends each core its share as the call `make(parts)` and returns one answer per
     /// partition, in request order; `fallback` answers for a core that could not.
-    pub async fn run<C, M, F>(self, shard: &Rc<Shard>, make: M, fallback: F) -> Vec<R>
+    pub async fn run<C, M, F>(self, mesh: &Rc<Mesh>, make: M, fallback: F) -> Vec<R>
     where
         C: CoreCall<Reply = Vec<R>>,
         M: Fn(Vec<P>) -> C,
@@ -109,12 +109,12 @@ impl<P: 'static, R: 'static> PartitionPlan<P, R> {
             .shares
             .into_iter()
             .map(|s| (s.core, s.slots, make(s.parts)));
-        gather(shard, self.answers, calls, fallback).await
+        gather(mesh, self.answers, calls, fallback).await
     }
 
     /// [`PartitionPlan::run`] that keeps the plan, for a request that reads its partitions more
     /// than once (a Fetch after its long poll): the parts and early answers are cloned.
-    pub async fn run_again<C, M, F>(&self, shard: &Rc<Shard>, make: M, fallback: F) -> Vec<R>
+    pub async fn run_again<C, M, F>(&self, mesh: &Rc<Mesh>, make: M, fallback: F) -> Vec<R>
     where
         P: Clone,
         R: Clone,
@@ -126,14 +126,14 @@ impl<P: 'static, R: 'static> PartitionPlan<P, R> {
             .shares
             .iter()
             .map(|s| (s.core, s.slots.as_slice(), make(s.parts.clone())));
-        gather(shard, self.answers.clone(), calls, fallback).await
+        gather(mesh, self.answers.clone(), calls, fallback).await
     }
 }
 
 /// Runs `calls` (core, positions, call) concurrently and puts their replies into `answers`.
 /// The call to this core (else the first) runs in the current task; the others are spawned.
 async fn gather<R, C, S, I, F>(
-    shard: &Rc<Shard>,
+    mesh: &Rc<Mesh>,
     mut answers: Vec<Option<R>>,
     calls: I,
     fallback: F,
@@ -150,7 +150,7 @@ where
     for (core, slots, call) in calls {
         let take_here = match &here {
             None => true,
-            Some((c, _, _)) => core == shard.id && *c != shard.id,
+            Some((c, _, _)) => core == mesh.id() && *c != mesh.id(),
         };
         let (core, slots, call) = if take_here {
             match here.replace((core, slots, call)) {
@@ -160,7 +160,7 @@ where
         } else {
             (core, slots, call)
         };
-        let s = shard.clone();
+        let s = mesh.clone();
         let task = glommio::spawn_local(async move { s.call(core, call).await }).detach();
         spawned.push((slots, task));
     }
@@ -168,7 +168,7 @@ where
         place(
             &mut answers,
             slots.borrow(),
-            shard.call(core, call).await.ok(),
+            mesh.call(core, call).await.ok(),
         );
     }
     for (slots, task) in spawned {

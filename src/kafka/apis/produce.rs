@@ -20,15 +20,16 @@ use kafka_protocol::protocol::Decodable;
 use super::plan::PartitionPlan;
 use super::produce_errors::Refusals;
 use super::produce_policy::prepare;
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::{self, Outcome, Reply, RequestContext};
+use crate::services::Core;
 use crate::shard::handlers::ProduceCall;
 use crate::shard::messages::{ProducePart, ProduceResult, TopicPartition};
-use crate::shard::Shard;
+use crate::shard::{Mesh, TopicView};
 
-fn failed(code: i16) -> ProduceResult {
+fn failed(error: KafkaError) -> ProduceResult {
     ProduceResult {
-        error_code: code,
+        error: Some(error),
         base_offset: -1,
         log_start_offset: -1,
     }
@@ -36,18 +37,23 @@ fn failed(code: i16) -> ProduceResult {
 
 /// Handles Produce; `None` for acks=0 (no response is sent).
 pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<ResponseKind> {
-    let resp = produce(&ctx.shard, req, ctx.version).await;
+    let resp = produce(&ctx.core.view, &ctx.core.mesh, req, ctx.version).await;
     resp.map(ResponseKind::Produce)
 }
 
-async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
+async fn produce(
+    view: &TopicView,
+    mesh: &Rc<Mesh>,
+    req: ProduceRequest,
+    version: i16,
+) -> Option<ProduceResponse> {
     let acks = req.acks;
     // One entry per partition in request order: answered at once, or a part for its owner.
     let mut plan: PartitionPlan<ProducePart, ProduceResult> = PartitionPlan::new();
     let mut append_times: Vec<Option<i64>> = Vec::new();
     let mut refusals = Refusals::default();
     let mut shape: Vec<(&TopicProduceData, Vec<i32>)> = Vec::new();
-    let table = (version >= 13).then(|| shard.topic_table());
+    let table = (version >= 13).then(|| view.topic_table());
     for topic in &req.topic_data {
         // v13+ names the topic by id; `None` when the id is unknown.
         let name: Option<Arc<str>> = match &table {
@@ -62,24 +68,24 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
             let slot = plan.len();
             append_times.push(None);
             if !(-1..=1).contains(&acks) {
-                plan.answer(failed(errors::INVALID_REQUIRED_ACKS));
+                plan.answer(failed(KafkaError::InvalidRequiredAcks));
                 continue;
             }
             let Some(name) = &name else {
-                plan.answer(failed(errors::UNKNOWN_TOPIC_ID));
+                plan.answer(failed(KafkaError::UnknownTopicId));
                 continue;
             };
             if &**name == crate::group::OFFSETS_TOPIC || &**name == crate::txn::TXN_TOPIC {
                 // Only the group coordinator writes the internal topic, as on Kafka.
-                plan.answer(failed(errors::INVALID_TOPIC_EXCEPTION));
+                plan.answer(failed(KafkaError::InvalidTopicException));
                 continue;
             }
-            let Some(owner) = shard.owner_of(name, p.index) else {
-                plan.answer(failed(errors::UNKNOWN_TOPIC_OR_PARTITION));
+            let Some(owner) = view.owner_of(name, p.index) else {
+                plan.answer(failed(KafkaError::UnknownTopicOrPartition));
                 continue;
             };
             let payload = p.records.clone().unwrap_or_default();
-            match prepare(&shard.produce_policy(name), acks, payload, (name, p.index)) {
+            match prepare(&view.produce_policy(name), acks, payload, (name, p.index)) {
                 Ok(ready) => {
                     append_times[slot] = ready.log_append_time;
                     let tp = TopicPartition {
@@ -103,13 +109,13 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
     let timeout_ms = req.timeout_ms;
     let results = plan
         .run(
-            shard,
+            mesh,
             |parts| ProduceCall {
                 acks,
                 timeout_ms,
                 parts,
             },
-            || failed(errors::NOT_LEADER_OR_FOLLOWER),
+            || failed(KafkaError::NotLeaderOrFollower),
         )
         .await;
     if acks == 0 {
@@ -127,13 +133,13 @@ async fn produce(shard: &Rc<Shard>, req: ProduceRequest, version: i16) -> Option
         for index in parts {
             let (slot, (r, append_time)) = it
                 .next()
-                .unwrap_or((usize::MAX, (failed(errors::UNKNOWN_SERVER_ERROR), None)));
+                .unwrap_or((usize::MAX, (failed(KafkaError::UnknownServerError), None)));
             let mut pr = PartitionProduceResponse::default();
             pr.index = index;
-            pr.error_code = r.error_code;
+            pr.error_code = errors::code(r.error);
             pr.base_offset = r.base_offset;
             pr.log_append_time_ms = match append_time {
-                Some(t) if r.error_code == errors::NONE => t,
+                Some(t) if r.error.is_none() => t,
                 _ => -1,
             };
             if version >= 5 {
@@ -166,8 +172,8 @@ pub fn decode_legacy(version: i16, frame: Bytes) -> Option<ProduceRequest> {
 }
 
 /// Serves a Produce v2 request decoded by [`decode_legacy`], answering as v3.
-pub async fn handle_legacy(shard: Rc<Shard>, correlation_id: i32, req: ProduceRequest) -> Outcome {
-    match produce(&shard, req, 3).await {
+pub async fn handle_legacy(core: &Core, correlation_id: i32, req: ProduceRequest) -> Outcome {
+    match produce(&core.view, &core.mesh, req, 3).await {
         Some(resp) => dispatch::encode(
             ApiKey::Produce,
             3,

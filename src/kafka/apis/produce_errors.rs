@@ -16,7 +16,7 @@ use kafka_protocol::messages::produce_response::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::errors;
+use crate::errors::KafkaError;
 use crate::storage::record_rules::{Finding, Findings, RecordRules, TimestampRule};
 
 /// First Produce version whose response carries `record_errors` and `error_message`.
@@ -25,18 +25,18 @@ pub const RECORD_ERRORS_VERSION: i16 = 8;
 /// Why one partition of a Produce is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// The partition's error code.
-    pub code: i16,
+    /// The partition's error.
+    pub error: KafkaError,
     /// Kafka's summary (`error_message`), for record errors only.
     pub message: Option<String>,
     /// The records to blame: (index in the batch, message), in record order.
     pub record_errors: Vec<(u32, String)>,
 }
 
-impl From<i16> for Refusal {
-    fn from(code: i16) -> Refusal {
+impl From<KafkaError> for Refusal {
+    fn from(error: KafkaError) -> Refusal {
         Refusal {
-            code,
+            error,
             message: None,
             record_errors: Vec::new(),
         }
@@ -100,9 +100,9 @@ impl Refusal {
             .kept
             .iter()
             .any(|f| !matches!(f.finding, Finding::MissingKey));
-        let (code, message) = if timestamp {
+        let (error, message) = if timestamp {
             (
-                errors::INVALID_TIMESTAMP,
+                KafkaError::InvalidTimestamp,
                 "One or more records have been rejected due to invalid timestamp".to_string(),
             )
         } else {
@@ -112,7 +112,7 @@ impl Refusal {
                 .map(|(i, m)| format!("RecordError(batchIndex={i}, message='{m}')"))
                 .collect();
             (
-                errors::INVALID_RECORD,
+                KafkaError::InvalidRecord,
                 format!(
                     "One or more records have been rejected due to {} record errors in total, \
                      and only showing the first three errors at most: [{}]",
@@ -122,7 +122,7 @@ impl Refusal {
             )
         };
         Refusal {
-            code,
+            error,
             message: Some(message),
             record_errors,
         }
@@ -154,13 +154,13 @@ impl Refusal {
 pub struct Refusals(Vec<(usize, Refusal)>);
 
 impl Refusals {
-    /// Keeps the details of `r` for the partition at `slot`; returns its code.
-    pub fn keep(&mut self, slot: usize, r: Refusal) -> i16 {
-        let code = r.code;
+    /// Keeps the details of `r` for the partition at `slot`; returns its error.
+    pub fn keep(&mut self, slot: usize, r: Refusal) -> KafkaError {
+        let error = r.error;
         if r.message.is_some() || !r.record_errors.is_empty() {
             self.0.push((slot, r));
         }
-        code
+        error
     }
 
     /// Fills the details of the partition at `slot` (if any) into `pr`. Slots must be asked
@@ -205,7 +205,7 @@ mod tests {
     fn missing_keys_give_invalid_record_with_kafkas_texts() {
         let f = found(&[(1, Finding::MissingKey), (3, Finding::MissingKey)], 2);
         let r = Refusal::from_findings("t", 0, &rules(), &f);
-        assert_eq!(r.code, errors::INVALID_RECORD);
+        assert_eq!(r.error, KafkaError::InvalidRecord);
         let m = "Compacted topic cannot accept message without key in topic partition t-0.";
         assert_eq!(r.record_errors, [(1, m.to_string()), (3, m.to_string())]);
         assert_eq!(
@@ -226,7 +226,7 @@ mod tests {
         };
         let f = found(&[(0, Finding::MissingKey), (2, ts)], 2);
         let r = Refusal::from_findings("t", 4, &rules(), &f);
-        assert_eq!(r.code, errors::INVALID_TIMESTAMP);
+        assert_eq!(r.error, KafkaError::InvalidTimestamp);
         assert_eq!(
             r.record_errors[1].1,
             "Timestamp 5 of message with offset 2 is out of range. The timestamp should be \
@@ -255,7 +255,10 @@ mod tests {
     fn refusals_fill_their_own_slot() {
         let mut all = Refusals::default();
         let f = found(&[(1, Finding::MissingKey)], 1);
-        assert_eq!(all.keep(0, Refusal::from(87)), 87);
+        assert_eq!(
+            all.keep(0, Refusal::from(KafkaError::InvalidRecord)),
+            KafkaError::InvalidRecord
+        );
         all.keep(2, Refusal::from_findings("t", 0, &rules(), &f));
         let mut prs: Vec<PartitionProduceResponse> = vec![Default::default(); 4];
         for (slot, pr) in prs.iter_mut().enumerate() {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::clock::now_ms;
 use crate::cluster::topic_config::ProducePolicy;
-use crate::errors;
+use crate::errors::KafkaError;
 use crate::storage::batch::{validate_batches, BatchError, BatchInfo};
 use crate::storage::convert::{needs_rewrite, rewrite};
 use crate::storage::record_rules::{self, Findings, RecordRules, TimestampRule};
@@ -28,12 +28,12 @@ pub struct Prepared {
     pub log_append_time: Option<i64>,
 }
 
-fn batch_error_code(e: BatchError) -> i16 {
+fn batch_error(e: BatchError) -> KafkaError {
     match e {
-        BatchError::Corrupt => errors::CORRUPT_MESSAGE,
-        BatchError::UnsupportedMagic => errors::UNSUPPORTED_FOR_MESSAGE_FORMAT,
-        BatchError::TooLarge => errors::MESSAGE_TOO_LARGE,
-        BatchError::Empty => errors::INVALID_RECORD,
+        BatchError::Corrupt => KafkaError::CorruptMessage,
+        BatchError::UnsupportedMagic => KafkaError::UnsupportedForMessageFormat,
+        BatchError::TooLarge => KafkaError::MessageTooLarge,
+        BatchError::Empty => KafkaError::InvalidRecord,
     }
 }
 
@@ -79,7 +79,7 @@ fn check_records(
         let one = &payload[b.pos..b.pos + b.len];
         match record_rules::check(one, b, rules, first, &mut found) {
             Ok(n) => first = first.saturating_add(n),
-            Err(e) => return Err(crate::errors::invalid_batch(&e).into()),
+            Err(e) => return Err(KafkaError::from(&e).into()),
         }
     }
     if found.is_empty() {
@@ -97,18 +97,18 @@ pub fn prepare(
     tp: (&str, i32),
 ) -> Result<Prepared, Refusal> {
     let batches = validate_batches(&payload, p.max_message_bytes)
-        .map_err(|e| Refusal::from(batch_error_code(e)))?;
+        .map_err(|e| Refusal::from(batch_error(e)))?;
     if batches.iter().any(|b| b.is_control()) {
         // Only the transaction coordinator writes markers.
-        return Err(errors::INVALID_RECORD.into());
+        return Err(KafkaError::InvalidRecord.into());
     }
     let now = now_ms();
     check_records(&payload, &batches, &rules_of(p, now), tp)?;
     if !p.log_append_time && batches.iter().any(|b| header_out_of_bounds(b, p, now)) {
-        return Err(errors::INVALID_TIMESTAMP.into());
+        return Err(KafkaError::InvalidTimestamp.into());
     }
     if acks == -1 && p.min_insync_replicas > 1 {
-        return Err(errors::NOT_ENOUGH_REPLICAS.into());
+        return Err(KafkaError::NotEnoughReplicas.into());
     }
     if !needs_rewrite(&batches, p.codec, p.log_append_time) {
         return Ok(Prepared {
@@ -118,10 +118,10 @@ pub fn prepare(
         });
     }
     let stamp = p.log_append_time.then_some(now);
-    let (payload, batches) = rewrite(&payload, &batches, p.codec, stamp)
-        .map_err(|e| Refusal::from(batch_error_code(e)))?;
+    let (payload, batches) =
+        rewrite(&payload, &batches, p.codec, stamp).map_err(|e| Refusal::from(batch_error(e)))?;
     if batches.iter().any(|b| b.len > p.max_message_bytes) {
-        return Err(errors::MESSAGE_TOO_LARGE.into());
+        return Err(KafkaError::MessageTooLarge.into());
     }
     Ok(Prepared {
         payload,

@@ -24,13 +24,13 @@ use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaE
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
-use crate::errors;
+use crate::errors::{self, ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 
 const NO_AUTHORIZER: &str = "No Authorizer is configured.";
 
 fn exists(ctx: &RequestContext, topic: &str, partition: i32) -> bool {
-    ctx.shard.owner_of(topic, partition).is_some()
+    ctx.core.view.owner_of(topic, partition).is_some()
 }
 
 /// Handles AlterPartitionReassignments.
@@ -38,7 +38,7 @@ pub fn alter_reassignments(
     ctx: &RequestContext,
     req: AlterPartitionReassignmentsRequest,
 ) -> ResponseKind {
-    let node = ctx.shard.config().node_id;
+    let node = ctx.core.view.config().node_id;
     let mut resp = AlterPartitionReassignmentsResponse::default();
     resp.allow_replication_factor_change = req.allow_replication_factor_change;
     for t in req.topics {
@@ -46,29 +46,29 @@ pub fn alter_reassignments(
         for p in t.partitions {
             let mut pr = ReassignablePartitionResponse::default();
             pr.partition_index = p.partition_index;
-            let (code, msg) = if !exists(ctx, &t.name, p.partition_index) {
-                (
-                    errors::UNKNOWN_TOPIC_OR_PARTITION,
-                    "Unknown topic or partition.".to_string(),
-                )
+            let refused = if !exists(ctx, &t.name, p.partition_index) {
+                Some(ErrorMessage::new(
+                    KafkaError::UnknownTopicOrPartition,
+                    "Unknown topic or partition.",
+                ))
             } else {
                 match p.replicas {
-                    None => (
-                        errors::NO_REASSIGNMENT_IN_PROGRESS,
-                        "No partition reassignment is in progress.".into(),
-                    ),
-                    Some(r) if r.len() == 1 && r[0].0 == node => (errors::NONE, String::new()),
-                    Some(_) => (
-                        errors::INVALID_REPLICA_ASSIGNMENT,
+                    None => Some(ErrorMessage::new(
+                        KafkaError::NoReassignmentInProgress,
+                        "No partition reassignment is in progress.",
+                    )),
+                    Some(r) if r.len() == 1 && r[0].0 == node => None,
+                    Some(_) => Some(ErrorMessage::new(
+                        KafkaError::InvalidReplicaAssignment,
                         format!(
                             "This cluster has one broker ({node}): it is the only valid replica."
                         ),
-                    ),
+                    )),
                 }
             };
-            pr.error_code = code;
-            if code != errors::NONE {
-                pr.error_message = Some(StrBytes::from_string(msg));
+            if let Some(e) = refused {
+                pr.error_code = e.error.code();
+                pr.error_message = Some(StrBytes::from_string(e.message));
             }
             tr.partitions.push(pr);
         }
@@ -96,12 +96,12 @@ pub fn elect_leaders(ctx: &RequestContext, req: ElectLeadersRequest) -> Response
             let mut pr = PartitionResult::default();
             pr.partition_id = p;
             if exists(ctx, &t.topic, p) {
-                pr.error_code = errors::ELECTION_NOT_NEEDED;
+                pr.error_code = KafkaError::ElectionNotNeeded.code();
                 pr.error_message = Some(StrBytes::from_static_str(
                     "Leader election not needed for topic partition.",
                 ));
             } else {
-                pr.error_code = errors::UNKNOWN_TOPIC_OR_PARTITION;
+                pr.error_code = KafkaError::UnknownTopicOrPartition.code();
                 pr.error_message = Some(StrBytes::from_static_str(
                     "The topic or partition does not exist.",
                 ));
@@ -119,7 +119,7 @@ pub fn alter_replica_log_dirs(
     ctx: &RequestContext,
     req: AlterReplicaLogDirsRequest,
 ) -> ResponseKind {
-    let data_dir = &ctx.shard.config().data_dir;
+    let data_dir = &ctx.core.view.config().data_dir;
     let ours = |p: &str| {
         let p = std::path::Path::new(p);
         p == data_dir.as_path()
@@ -134,11 +134,11 @@ pub fn alter_replica_log_dirs(
                 let mut pr = AlterReplicaLogDirPartitionResult::default();
                 pr.partition_index = p;
                 pr.error_code = if !same {
-                    errors::LOG_DIR_NOT_FOUND
+                    KafkaError::LogDirNotFound.code()
                 } else if exists(ctx, &t.name, p) {
                     errors::NONE
                 } else {
-                    errors::UNKNOWN_TOPIC_OR_PARTITION
+                    KafkaError::UnknownTopicOrPartition.code()
                 };
                 tr.partitions.push(pr);
             }
@@ -152,7 +152,7 @@ pub fn alter_replica_log_dirs(
 /// Handles DescribeAcls: SECURITY_DISABLED.
 pub fn describe_acls(_ctx: &RequestContext, _req: DescribeAclsRequest) -> ResponseKind {
     let mut r = DescribeAclsResponse::default();
-    r.error_code = errors::SECURITY_DISABLED;
+    r.error_code = KafkaError::SecurityDisabled.code();
     r.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
     ResponseKind::DescribeAcls(r)
 }
@@ -162,7 +162,7 @@ pub fn create_acls(_ctx: &RequestContext, req: CreateAclsRequest) -> ResponseKin
     let mut r = CreateAclsResponse::default();
     for _ in req.creations {
         let mut c = AclCreationResult::default();
-        c.error_code = errors::SECURITY_DISABLED;
+        c.error_code = KafkaError::SecurityDisabled.code();
         c.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
         r.results.push(c);
     }
@@ -174,7 +174,7 @@ pub fn delete_acls(_ctx: &RequestContext, req: DeleteAclsRequest) -> ResponseKin
     let mut r = DeleteAclsResponse::default();
     for _ in req.filters {
         let mut f = DeleteAclsFilterResult::default();
-        f.error_code = errors::SECURITY_DISABLED;
+        f.error_code = KafkaError::SecurityDisabled.code();
         f.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
         r.filter_results.push(f);
     }

@@ -3,8 +3,6 @@
 //! AddOffsetsToTxn and EndTxn (forwarded to the core coordinating the transactional id), and
 //! TxnOffsetCommit (forwarded to the group's coordinator).
 
-use std::rc::Rc;
-
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
@@ -19,60 +17,69 @@ use kafka_protocol::messages::{
 };
 
 use super::groups::{ensure_internal_topic, ensure_offsets_topic, forward as forward_group};
-use crate::errors;
+use crate::errors::{self, KafkaError};
 use crate::group::calls::TxnOffsetCommitCall;
 use crate::group::OFFSETS_TOPIC;
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::call::CoreCall;
-use crate::shard::Shard;
+use crate::shard::{Mesh, TopicView};
 use crate::txn::calls::{AddPartitionsCall, EndTxnCall, InitProducerIdCall};
 use crate::txn::{self, TXN_TOPIC};
 
 /// Makes sure `__transaction_state` exists, creating it on first use as Kafka does.
-pub async fn ensure_txn_topic(shard: &Rc<Shard>) -> bool {
-    ensure_internal_topic(shard, TXN_TOPIC, shard.config().txns.state_partitions).await
+pub async fn ensure_txn_topic(view: &TopicView, mesh: &Mesh) -> bool {
+    ensure_internal_topic(view, mesh, TXN_TOPIC, view.config().txns.state_partitions).await
 }
 
-/// Sends `call` to the core coordinating `txn_id`; `Err` holds the error code for the client.
-async fn forward<C: CoreCall>(shard: &Rc<Shard>, txn_id: &str, call: C) -> Result<C::Reply, i16> {
-    if !ensure_txn_topic(shard).await {
-        return Err(errors::COORDINATOR_NOT_AVAILABLE);
+/// Sends `call` to the core coordinating `txn_id`; `Err` holds the error for the client.
+async fn forward<C: CoreCall>(
+    view: &TopicView,
+    mesh: &Mesh,
+    txn_id: &str,
+    call: C,
+) -> Result<C::Reply, KafkaError> {
+    if !ensure_txn_topic(view, mesh).await {
+        return Err(KafkaError::CoordinatorNotAvailable);
     }
-    let partition = txn::partition_in(&shard.topic_table(), &shard.config(), txn_id);
-    let Some(core) = shard.owner_of(TXN_TOPIC, partition) else {
-        return Err(errors::COORDINATOR_NOT_AVAILABLE);
+    let partition = txn::partition_in(&view.topic_table(), &view.config(), txn_id);
+    let Some(core) = view.owner_of(TXN_TOPIC, partition) else {
+        return Err(KafkaError::CoordinatorNotAvailable);
     };
-    shard
-        .call(core, call)
+    mesh.call(core, call)
         .await
-        .map_err(|_| errors::COORDINATOR_NOT_AVAILABLE)
+        .map_err(|_| KafkaError::CoordinatorNotAvailable)
 }
 
 /// Clients older than `fenced_since` know a stale epoch as INVALID_PRODUCER_EPOCH.
-fn fit(code: i16, version: i16, fenced_since: i16) -> i16 {
-    if code == errors::PRODUCER_FENCED && version < fenced_since {
-        errors::INVALID_PRODUCER_EPOCH
+fn fit(error: KafkaError, version: i16, fenced_since: i16) -> KafkaError {
+    if error == KafkaError::ProducerFenced && version < fenced_since {
+        KafkaError::InvalidProducerEpoch
     } else {
-        code
+        error
     }
+}
+
+/// [`fit`] for an outcome, as its wire code.
+fn fit_code(r: Result<(), KafkaError>, version: i16, fenced_since: i16) -> i16 {
+    errors::code(r.err().map(|e| fit(e, version, fenced_since)))
 }
 
 /// Handles InitProducerId.
 pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = InitProducerIdResponse::default();
     let txn_id = req
         .transactional_id
         .as_ref()
         .map(|t| t.0.to_string())
         .filter(|t| !t.is_empty());
-    let (code, pid, epoch) = match txn_id {
+    let initialized = match txn_id {
         // An idempotent producer: a fresh id every time, as Kafka does.
-        None => match shard.producer_ids.allocate().await {
-            Ok(pid) => (errors::NONE, pid, 0),
+        None => match ctx.core.producer_ids.allocate().await {
+            Ok(pid) => Ok((pid, 0)),
             Err(e) => {
                 tracing::error!(error = %e, "cannot allocate a producer id");
-                (errors::COORDINATOR_NOT_AVAILABLE, -1, -1)
+                Err(KafkaError::CoordinatorNotAvailable)
             }
         },
         Some(id) => {
@@ -83,13 +90,11 @@ pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) 
                 timeout_ms: req.transaction_timeout_ms,
                 expected,
             };
-            match forward(shard, &id, call).await {
-                Ok(Ok((producer_id, epoch))) => (errors::NONE, producer_id, epoch),
-                Ok(Err(code)) | Err(code) => (code, -1, -1),
-            }
+            forward(view, mesh, &id, call).await.and_then(|r| r)
         }
     };
-    resp.error_code = fit(code, ctx.version, 4);
+    let (pid, epoch) = *initialized.as_ref().unwrap_or(&(-1, -1));
+    resp.error_code = fit_code(initialized.map(|_| ()), ctx.version, 4);
     resp.producer_id = ProducerId(pid);
     resp.producer_epoch = epoch;
     ResponseKind::InitProducerId(resp)
@@ -97,21 +102,20 @@ pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) 
 
 /// Adds partitions to a transaction; unknown partitions fail the whole request.
 async fn add_partitions(
-    shard: &Rc<Shard>,
+    view: &TopicView,
+    mesh: &Mesh,
     txn_id: &str,
     producer_id: i64,
     epoch: i16,
     partitions: Vec<(String, i32)>,
-) -> i16 {
+) -> Result<(), KafkaError> {
     let call = AddPartitionsCall {
         txn_id: txn_id.to_string(),
         producer_id,
         epoch,
         partitions,
     };
-    match forward(shard, txn_id, call).await {
-        Ok(c) | Err(c) => c,
-    }
+    forward(view, mesh, txn_id, call).await.and_then(|r| r)
 }
 
 /// Handles AddPartitionsToTxn (v0-v3: one transaction per request).
@@ -119,9 +123,9 @@ pub async fn add_partitions_to_txn(
     ctx: &RequestContext,
     req: AddPartitionsToTxnRequest,
 ) -> ResponseKind {
-    let shard = &ctx.shard;
-    let table = shard.topic_table();
-    let unknown = |t: &str, p: i32| table.owner(t, p, shard.cores).is_none();
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
+    let table = view.topic_table();
+    let unknown = |t: &str, p: i32| table.owner(t, p, view.cores()).is_none();
     let any_unknown = req
         .v3_and_below_topics
         .iter()
@@ -135,14 +139,15 @@ pub async fn add_partitions_to_txn(
             .flat_map(|t| t.partitions.iter().map(|&p| (t.name.0.to_string(), p)))
             .collect();
         let c = add_partitions(
-            shard,
+            view,
+            mesh,
             req.v3_and_below_transactional_id.0.as_str(),
             req.v3_and_below_producer_id.0,
             req.v3_and_below_producer_epoch,
             parts,
         )
         .await;
-        Some(fit(c, ctx.version, 2))
+        Some(fit_code(c, ctx.version, 2))
     };
     let mut resp = AddPartitionsToTxnResponse::default();
     for t in &req.v3_and_below_topics {
@@ -153,8 +158,8 @@ pub async fn add_partitions_to_txn(
             rp.partition_index = p;
             rp.partition_error_code = match code {
                 Some(c) => c,
-                None if unknown(t.name.0.as_str(), p) => errors::UNKNOWN_TOPIC_OR_PARTITION,
-                None => errors::OPERATION_NOT_ATTEMPTED,
+                None if unknown(t.name.0.as_str(), p) => KafkaError::UnknownTopicOrPartition.code(),
+                None => KafkaError::OperationNotAttempted.code(),
             };
             rt.results_by_partition.push(rp);
         }
@@ -165,25 +170,26 @@ pub async fn add_partitions_to_txn(
 
 /// Handles AddOffsetsToTxn: the group's `__consumer_offsets` partition joins the transaction.
 pub async fn add_offsets_to_txn(ctx: &RequestContext, req: AddOffsetsToTxnRequest) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = AddOffsetsToTxnResponse::default();
-    resp.error_code = if !ensure_offsets_topic(shard).await {
-        errors::COORDINATOR_NOT_AVAILABLE
+    resp.error_code = if !ensure_offsets_topic(view, mesh).await {
+        KafkaError::CoordinatorNotAvailable.code()
     } else {
         let partition = crate::group::partition_in(
-            &shard.topic_table(),
-            &shard.config(),
+            &view.topic_table(),
+            &view.config(),
             req.group_id.0.as_str(),
         );
         let c = add_partitions(
-            shard,
+            view,
+            mesh,
             req.transactional_id.0.as_str(),
             req.producer_id.0,
             req.producer_epoch,
             vec![(OFFSETS_TOPIC.to_string(), partition)],
         )
         .await;
-        fit(c, ctx.version, 2)
+        fit_code(c, ctx.version, 2)
     };
     ResponseKind::AddOffsetsToTxn(resp)
 }
@@ -197,11 +203,11 @@ pub async fn end_txn(ctx: &RequestContext, req: EndTxnRequest) -> ResponseKind {
         epoch: req.producer_epoch,
         commit: req.committed,
     };
-    let code = match forward(&ctx.shard, &txn_id, call).await {
-        Ok(c) | Err(c) => c,
-    };
+    let ended = forward(&ctx.core.view, &ctx.core.mesh, &txn_id, call)
+        .await
+        .and_then(|r| r);
     let mut resp = EndTxnResponse::default();
-    resp.error_code = fit(code, ctx.version, 2);
+    resp.error_code = fit_code(ended, ctx.version, 2);
     resp.producer_id = ProducerId(-1);
     resp.producer_epoch = -1;
     ResponseKind::EndTxn(resp)
@@ -225,9 +231,10 @@ pub async fn txn_offset_commit(ctx: &RequestContext, req: TxnOffsetCommitRequest
         })
         .collect();
     let call = TxnOffsetCommitCall { req, version };
-    let mut resp = match forward_group(&ctx.shard, &group, call).await {
+    let mut resp = match forward_group(&ctx.core.view, &ctx.core.mesh, &group, call).await {
         Ok(r) => r,
-        Err(code) => {
+        Err(e) => {
+            let code = e.code();
             let mut r = TxnOffsetCommitResponse::default();
             for (name, parts) in shape {
                 let mut rt = TxnOffsetCommitResponseTopic::default();
@@ -245,7 +252,9 @@ pub async fn txn_offset_commit(ctx: &RequestContext, req: TxnOffsetCommitRequest
     };
     for t in resp.topics.iter_mut() {
         for p in t.partitions.iter_mut() {
-            p.error_code = fit(p.error_code, version, 2);
+            if p.error_code == KafkaError::ProducerFenced.code() {
+                p.error_code = fit(KafkaError::ProducerFenced, version, 2).code();
+            }
         }
     }
     ResponseKind::TxnOffsetCommit(resp)

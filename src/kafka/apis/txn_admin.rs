@@ -26,7 +26,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::txn::ensure_txn_topic;
-use crate::errors;
+use crate::errors::KafkaError;
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::handlers::DescribeProducersCall;
 use crate::shard::messages::TopicPartition;
@@ -46,7 +46,7 @@ const STATES: [TxnState; 8] = [
 
 /// Handles ListTransactions.
 pub async fn list(ctx: &RequestContext, req: ListTransactionsRequest) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = ListTransactionsResponse::default();
     resp.unknown_state_filters = req
         .state_filters
@@ -56,16 +56,16 @@ pub async fn list(ctx: &RequestContext, req: ListTransactionsRequest) -> Respons
         .collect();
     let pattern = match id_pattern(ctx.version, req.transactional_id_pattern.as_deref()) {
         Ok(p) => p,
-        Err(code) => {
+        Err(e) => {
             let mut resp = ListTransactionsResponse::default();
-            resp.error_code = code;
+            resp.error_code = e.code();
             return ResponseKind::ListTransactions(resp);
         }
     };
     let now = now_ms();
-    for core in 0..shard.cores {
-        let Ok(txns) = shard.call(core, ListTxnsCall).await else {
-            resp.error_code = errors::COORDINATOR_NOT_AVAILABLE;
+    for core in 0..view.cores() {
+        let Ok(txns) = mesh.call(core, ListTxnsCall).await else {
+            resp.error_code = KafkaError::CoordinatorNotAvailable.code();
             continue;
         };
         for m in txns {
@@ -100,35 +100,40 @@ const PATTERN_SIZE_LIMIT: usize = 1 << 20;
 
 /// ListTransactions v2's transactional id filter: `None` matches every id (before v2, or a
 /// null or empty pattern); an invalid pattern is INVALID_REGULAR_EXPRESSION.
-fn id_pattern(version: i16, pattern: Option<&str>) -> Result<Option<regex::Regex>, i16> {
+fn id_pattern(version: i16, pattern: Option<&str>) -> Result<Option<regex::Regex>, KafkaError> {
     let Some(p) = pattern.filter(|p| version >= 2 && !p.is_empty()) else {
         return Ok(None);
     };
     if p.len() > MAX_PATTERN_LEN {
-        return Err(errors::INVALID_REGULAR_EXPRESSION);
+        return Err(KafkaError::InvalidRegularExpression);
     }
     // The whole id must match, as with Java's `Matcher.matches`.
     regex::RegexBuilder::new(&format!("^(?:{p})$"))
         .size_limit(PATTERN_SIZE_LIMIT)
         .build()
         .map(Some)
-        .map_err(|_| errors::INVALID_REGULAR_EXPRESSION)
+        .map_err(|_| KafkaError::InvalidRegularExpression)
 }
 
-fn described(id: &TransactionalId, m: Option<TxnMeta>, code: i16) -> DescribedTxn {
+/// A transaction's description: `Ok` with what its coordinator knows (none: not found), or
+/// the error that kept the coordinator from answering.
+fn described(id: &TransactionalId, found: Result<Option<TxnMeta>, KafkaError>) -> DescribedTxn {
     let mut t = DescribedTxn::default();
     t.transactional_id = id.clone();
     t.producer_id = ProducerId(-1);
     t.producer_epoch = -1;
     t.transaction_start_time_ms = -1;
     t.transaction_state = StrBytes::default();
-    let Some(m) = m else {
-        t.error_code = if code == errors::NONE {
-            errors::TRANSACTIONAL_ID_NOT_FOUND
-        } else {
-            code
-        };
-        return t;
+    let m = match found {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            t.error_code = KafkaError::TransactionalIdNotFound.code();
+            return t;
+        }
+        Err(e) => {
+            t.error_code = e.code();
+            return t;
+        }
     };
     t.transaction_state = StrBytes::from_static_str(m.state.name());
     t.transaction_timeout_ms = m.timeout_ms;
@@ -151,22 +156,22 @@ fn described(id: &TransactionalId, m: Option<TxnMeta>, code: i16) -> DescribedTx
 
 /// Handles DescribeTransactions.
 pub async fn describe(ctx: &RequestContext, req: DescribeTransactionsRequest) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = DescribeTransactionsResponse::default();
-    let have_topic = ensure_txn_topic(shard).await;
+    let have_topic = ensure_txn_topic(view, mesh).await;
     for id in &req.transactional_ids {
-        let partition = txn::partition_in(&shard.topic_table(), &shard.config(), id.0.as_str());
-        let owner = shard.owner_of(TXN_TOPIC, partition).filter(|_| have_topic);
+        let partition = txn::partition_in(&view.topic_table(), &view.config(), id.0.as_str());
+        let owner = view.owner_of(TXN_TOPIC, partition).filter(|_| have_topic);
         let Some(core) = owner else {
             resp.transaction_states
-                .push(described(id, None, errors::COORDINATOR_NOT_AVAILABLE));
+                .push(described(id, Err(KafkaError::CoordinatorNotAvailable)));
             continue;
         };
         let call = DescribeTxnsCall(vec![id.0.to_string()]);
         resp.transaction_states
-            .push(match shard.call(core, call).await {
-                Ok(mut v) => described(id, v.pop(), errors::NONE),
-                Err(_) => described(id, None, errors::COORDINATOR_NOT_AVAILABLE),
+            .push(match mesh.call(core, call).await {
+                Ok(mut v) => described(id, Ok(v.pop())),
+                Err(_) => described(id, Err(KafkaError::CoordinatorNotAvailable)),
             });
     }
     ResponseKind::DescribeTransactions(resp)
@@ -177,7 +182,7 @@ pub async fn describe_producers(
     ctx: &RequestContext,
     req: DescribeProducersRequest,
 ) -> ResponseKind {
-    let shard = &ctx.shard;
+    let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = DescribeProducersResponse::default();
     for t in &req.topics {
         let mut rt = TopicResponse::default();
@@ -189,9 +194,9 @@ pub async fn describe_producers(
                 topic: Arc::from(t.name.0.as_str()),
                 partition: p,
             };
-            match shard.owner_of(&tp.topic, p) {
-                None => rp.error_code = errors::UNKNOWN_TOPIC_OR_PARTITION,
-                Some(owner) => match shard.call(owner, DescribeProducersCall(tp)).await {
+            match view.owner_of(&tp.topic, p) {
+                None => rp.error_code = KafkaError::UnknownTopicOrPartition.code(),
+                Some(owner) => match mesh.call(owner, DescribeProducersCall(tp)).await {
                     Ok(Some(list)) => {
                         for (pid, e) in list {
                             let mut ps = ProducerState::default();
@@ -204,7 +209,7 @@ pub async fn describe_producers(
                             rp.active_producers.push(ps);
                         }
                     }
-                    _ => rp.error_code = errors::NOT_LEADER_OR_FOLLOWER,
+                    _ => rp.error_code = KafkaError::NotLeaderOrFollower.code(),
                 },
             }
             rt.partitions.push(rp);

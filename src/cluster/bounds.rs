@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
 
+use crate::errors::{ErrorMessage, KafkaError};
+
 const INT_MAX: i64 = i32::MAX as i64;
 const LONG_MAX: i64 = i64::MAX;
 
@@ -151,14 +153,15 @@ pub fn check(table: &BTreeMap<String, toml::Value>, origin: &dyn Fn(&str) -> Str
 }
 
 /// Checks one value given as text (a dynamic config change) against the key's range, if the
-/// key has one; the error names the key, the value and the range.
-pub fn check_one(key: &str, value: &str) -> Result<(), String> {
+/// key has one: INVALID_REQUEST, whose message names the key, the value and the range.
+pub fn check_one(key: &str, value: &str) -> Result<(), ErrorMessage> {
     let mut t = BTreeMap::new();
     t.insert(
         key.to_string(),
         toml::Value::String(value.trim().to_string()),
     );
-    check(&t, &|_| "dynamic config".to_string()).map_err(|e| e.to_string())
+    check(&t, &|_| "dynamic config".to_string())
+        .map_err(|e| ErrorMessage::new(KafkaError::InvalidRequest, e.to_string()))
 }
 
 fn range(lo: i64, hi: i64) -> String {

@@ -1,0 +1,199 @@
+//! [`PartitionStore`]: the partition logs this core owns, the recent-batch cache budget they
+//! share, the long polls waiting on them, and the hooks told when partitions open or topics go.
+//!
+//! The store reads the [`TopicView`] (who owns what, storage settings) and installs new tables
+//! and configurations in it ([`super::partitions::apply`]); it sends no calls itself. The data
+//! calls (produce, fetch, offsets, DeleteRecords, producer state, long polls, partition sizes)
+//! and the table and config installs run against it.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+
+use super::long_poll::LongPolls;
+use super::topic_view::TopicView;
+use crate::errors::KafkaError;
+use crate::storage::{CacheBudget, PartitionLog};
+
+/// Partition logs of one topic owned by this core, indexed by partition number.
+pub struct LocalTopic {
+    /// Topic id, to tell a re-created topic from the one it replaced.
+    pub id: String,
+    /// Logs by partition number; `None` for partitions owned by other cores.
+    pub partitions: Vec<Option<Rc<PartitionLog>>>,
+}
+
+/// A future returned by a [`PartitionEvents`] hook.
+pub type EventFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// What the services above the store are told about this core's partitions. The composition
+/// root registers them with [`PartitionStore::on_partition_events`]; the store calls them in
+/// place, in registration order, while it applies a topic table.
+pub trait PartitionEvents {
+    /// This core opened partition `partition` of `topic` (at startup or when it was created);
+    /// the topic table showing it is already installed. Called for every partition opened,
+    /// before the next one is opened: a coordinator loads its internal topic's partition here.
+    fn partition_opened<'a>(
+        &'a self,
+        topic: &'a str,
+        partition: i32,
+        log: &'a Rc<PartitionLog>,
+    ) -> EventFuture<'a>;
+
+    /// `topics` were deleted (or replaced by a new topic of the same name), once the new table
+    /// is installed on this core and their logs are closed. Nothing by default.
+    fn topics_deleted<'a>(&'a self, topics: &'a [String]) -> EventFuture<'a> {
+        let _ = topics;
+        Box::pin(async {})
+    }
+}
+
+/// One core's partition logs (see the module comment).
+pub struct PartitionStore {
+    /// Index of this core.
+    id: usize,
+    /// The topic table and configuration the logs follow.
+    view: Rc<TopicView>,
+    /// Logs this core owns, by topic name.
+    pub(super) logs: RefCell<HashMap<String, LocalTopic>>,
+    /// Recent-batch cache budget shared by this core's logs.
+    pub(super) cache: Rc<CacheBudget>,
+    /// Long-polling fetches waiting on this core's partitions.
+    pub long_polls: LongPolls,
+    /// Who is told about partitions opened and topics deleted.
+    events: RefCell<Vec<Weak<dyn PartitionEvents>>>,
+}
+
+impl PartitionStore {
+    /// The (empty) store of core `id`, following `view`. Sets this thread's open-file budget
+    /// from the configuration.
+    pub fn new(id: usize, view: Rc<TopicView>) -> Rc<PartitionStore> {
+        let config = view.config();
+        crate::storage::open_files::set_capacity(config.limits.open_segment_files_per_core);
+        Rc::new(PartitionStore {
+            id,
+            view,
+            logs: RefCell::new(HashMap::new()),
+            cache: CacheBudget::new(config.cache_bytes_per_core),
+            long_polls: LongPolls::default(),
+            events: RefCell::new(Vec::new()),
+        })
+    }
+
+    /// Index of this core.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// The topic view the store follows.
+    pub fn view(&self) -> &Rc<TopicView> {
+        &self.view
+    }
+
+    /// Registers `events` to be told about partitions opened and topics deleted on this core.
+    /// Held weakly: the caller keeps it alive.
+    pub fn on_partition_events(&self, events: Weak<dyn PartitionEvents>) {
+        self.events.borrow_mut().push(events);
+    }
+
+    /// The registered event hooks that are still alive.
+    pub(super) fn event_hooks(&self) -> Vec<Rc<dyn PartitionEvents>> {
+        self.events
+            .borrow()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+
+    /// The log of a partition owned by this core.
+    pub fn log(&self, topic: &str, partition: i32) -> Option<Rc<PartitionLog>> {
+        let logs = self.logs.borrow();
+        let t = logs.get(topic)?;
+        t.partitions.get(usize::try_from(partition).ok()?)?.clone()
+    }
+
+    /// The error for a partition whose log this core does not have: KAFKA_STORAGE_ERROR when
+    /// this core owns it (its log failed to open, e.g. on a damaged or full disk),
+    /// UNKNOWN_TOPIC_OR_PARTITION otherwise.
+    pub fn missing_log_error(&self, topic: &str, partition: i32) -> KafkaError {
+        if self.view.owner_of(topic, partition) == Some(self.id) {
+            KafkaError::KafkaStorageError
+        } else {
+            KafkaError::UnknownTopicOrPartition
+        }
+    }
+
+    /// The logs this core owns, with their topic names.
+    pub fn owned_logs(&self) -> Vec<(String, Rc<PartitionLog>)> {
+        self.logs
+            .borrow()
+            .iter()
+            .flat_map(|(name, lt)| {
+                lt.partitions
+                    .iter()
+                    .flatten()
+                    .map(move |l| (name.clone(), l.clone()))
+            })
+            .collect()
+    }
+
+    /// (topic, partition, bytes on disk) of every partition this core owns.
+    pub fn sizes(&self) -> Vec<(String, i32, u64)> {
+        let logs = self.logs.borrow();
+        let mut out = Vec::new();
+        for (name, lt) in logs.iter() {
+            for (p, log) in lt.partitions.iter().enumerate() {
+                if let Some(log) = log {
+                    out.push((name.clone(), p as i32, log.size_bytes()));
+                }
+            }
+        }
+        out
+    }
+
+    /// The partitions this core owns as they are now, for the metrics snapshot.
+    pub fn partition_gauges(&self) -> Vec<crate::metrics::core::PartitionGauge> {
+        let mut out = Vec::new();
+        for (name, topic) in self.logs.borrow().iter() {
+            let name: Arc<str> = Arc::from(name.as_str());
+            for (p, log) in topic.partitions.iter().enumerate() {
+                let Some(log) = log else { continue };
+                out.push(crate::metrics::core::PartitionGauge {
+                    topic: name.clone(),
+                    partition: p as i32,
+                    log_start: log.log_start_offset(),
+                    high_watermark: log.high_watermark(),
+                    log_end: log.log_end_offset(),
+                    size_bytes: log.size_bytes(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Closes every log this core owns (pending writes finished and synced).
+    pub async fn close_all(&self) {
+        let logs: Vec<Rc<PartitionLog>> = self
+            .logs
+            .borrow()
+            .values()
+            .flat_map(|t| t.partitions.iter().flatten().cloned())
+            .collect();
+        // Closing is mostly waiting on syncs: overlap them, a bounded number at a time.
+        for chunk in logs.chunks(64) {
+            let closing: Vec<_> = chunk
+                .iter()
+                .map(|log| {
+                    let log = log.clone();
+                    glommio::spawn_local(async move { log.close().await }).detach()
+                })
+                .collect();
+            for c in closing {
+                c.await;
+            }
+        }
+    }
+}
