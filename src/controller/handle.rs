@@ -111,9 +111,13 @@ impl Controller {
                         return;
                     }
                 };
-                rt.block_on(run(config, rx, init_tx));
+                let result = rt.block_on(run(config, rx, &init_tx));
                 drop(rt);
                 drop(lock);
+                // A failed start is reported once the port and directory are free again.
+                if let Err(e) = result {
+                    let _ = init_tx.send(Err(e));
+                }
                 let _ = done_tx.send(());
             })
             .map_err(storage)?;
@@ -253,8 +257,8 @@ fn raft_config(config: &ControllerConfig) -> Result<Config, ControllerError> {
 async fn run(
     config: ControllerConfig,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    init: std::sync::mpsc::Sender<Result<Started, ControllerError>>,
-) {
+    init: &std::sync::mpsc::Sender<Result<Started, ControllerError>>,
+) -> Result<(), ControllerError> {
     let setup = async {
         let dir = config.data_dir.join("raft");
         let log = LogStore::open(&dir).map_err(storage)?;
@@ -294,6 +298,23 @@ async fn run(
                 Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
                 Err(e) => return Err(ControllerError::Raft(e.to_string())),
             }
+        } else {
+            // The quorum's membership lives in the log: a changed voters list would be ignored
+            // by Raft, so it is an error (membership changes are not supported).
+            let stored: BTreeMap<u64, BasicNode> = raft
+                .with_raft_state(|st| {
+                    let m = st.membership_state.effective().membership();
+                    m.nodes().map(|(id, n)| (*id, n.clone())).collect()
+                })
+                .await
+                .map_err(|e| ControllerError::Raft(e.to_string()))?;
+            if !stored.is_empty() && stored != members {
+                let _ = raft.shutdown().await;
+                return Err(ControllerError::Config(format!(
+                    "voters {members:?} differ from the quorum's membership {stored:?} in {}",
+                    config.data_dir.display()
+                )));
+            }
         }
         let shared = Arc::new(Shared {
             node_id: config.node_id,
@@ -305,13 +326,7 @@ async fn run(
         });
         Ok((shared, listener, local_addr))
     };
-    let (shared, listener, local_addr) = match setup.await {
-        Ok(parts) => parts,
-        Err(e) => {
-            let _ = init.send(Err(e));
-            return;
-        }
-    };
+    let (shared, listener, local_addr) = setup.await?;
     let started = Started {
         local_addr,
         image: shared.image.clone(),
@@ -319,7 +334,7 @@ async fn run(
     };
     if init.send(Ok(started)).is_err() {
         let _ = shared.raft.shutdown().await;
-        return;
+        return Ok(());
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(crate::server::serve(listener, shared.clone(), stop_rx));
@@ -359,5 +374,15 @@ async fn run(
     ticker.abort();
     if let Err(e) = shared.raft.shutdown().await {
         tracing::warn!("controller {}: openraft shutdown: {e}", config.node_id);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_handle_can_be_shared_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<super::Controller>();
     }
 }

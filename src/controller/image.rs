@@ -198,6 +198,11 @@ impl MetadataImage {
         next
     }
 
+    /// Moves this image to `index` in place (entries without a batch, batches skipped).
+    pub(crate) fn set_applied_index(&mut self, index: u64) {
+        self.applied_index = index;
+    }
+
     /// Checks the batch and applies it as of log `index`: a new image, or why the batch does not
     /// apply (then nothing of it does).
     pub fn apply(&self, batch: &RecordBatch, index: u64) -> Result<MetadataImage, RejectReason> {

@@ -26,6 +26,8 @@ use crate::types::{Entry, LogId, StorageError, TypeConfig};
 
 /// Largest serialized entry (a batch of records) the log takes.
 pub const MAX_ENTRY: usize = 8 << 20;
+/// Largest `log` file opened (snapshots keep it far smaller).
+const MAX_LOG_FILE: u64 = 1 << 30;
 /// Rewrite `log` when purged entries take more than this many bytes of it (and most of it).
 const REWRITE_AFTER: u64 = 1 << 20;
 
@@ -82,24 +84,33 @@ impl LogStore {
             .append(true)
             .create(true)
             .open(&path)?;
-        let mut buf = Vec::new();
+        let size = file.metadata()?.len();
+        if size > MAX_LOG_FILE {
+            return Err(fsio::invalid(format!(
+                "{}: {size} bytes, more than allowed",
+                path.display()
+            )));
+        }
+        let mut buf = Vec::with_capacity(size as usize);
         file.read_to_end(&mut buf)?;
         let mut entries = BTreeMap::new();
         let mut offset = 0usize;
         let mut purged_bytes = 0;
-        let mut next: Option<u64> = None;
+        // The index the next kept entry must have: right after the purge point (a snapshot
+        // installed from the leader may purge past the log's end), then one more each time.
+        let mut next: Option<u64> = last_purged.map(|p| p.index + 1);
         while let Some((payload, used)) = fsio::unframe(&buf[offset..], MAX_ENTRY) {
             let Ok(entry) = decode::<Entry>(payload) else {
                 break;
             };
             let index = entry.log_id.index;
-            if next.is_some_and(|n| n != index) {
-                break;
-            }
-            next = Some(index + 1);
             if last_purged.is_some_and(|p| index <= p.index) {
                 purged_bytes += used as u64;
             } else {
+                if next.is_some_and(|n| n != index) {
+                    break;
+                }
+                next = Some(index + 1);
                 let stored = Stored {
                     entry,
                     offset: offset as u64,

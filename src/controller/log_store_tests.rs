@@ -100,3 +100,26 @@ fn a_torn_tail_is_cut() {
     fs::write(&path, [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]).unwrap();
     assert!(LogStore::open(dir.path()).unwrap().is_empty());
 }
+
+#[test]
+fn a_purge_past_the_end_keeps_later_appends() {
+    // A follower that installs a leader's snapshot purges beyond its own last entry; the entries
+    // appended after that follow purged ones in the file, with a gap in the indexes.
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path()).unwrap();
+    store
+        .lock()
+        .append((1..=10).map(|i| entry(1, i)).collect())
+        .unwrap();
+    store
+        .lock()
+        .purge(LogId::new(CommittedLeaderId::new(2, 1), 50))
+        .unwrap();
+    store
+        .lock()
+        .append((51..=53).map(|i| entry(2, i)).collect())
+        .unwrap();
+    drop(store);
+    let store = LogStore::open(dir.path()).unwrap();
+    assert_eq!(indexes(&store), vec![51, 52, 53]);
+}

@@ -135,7 +135,10 @@ impl Shared {
     /// Runs a forwarded call here, without forwarding it again: a node that no longer leads
     /// answers [`ControllerError::NotLeader`] and the sender tries again.
     pub async fn route_here_only(&self, call: Routed) -> Result<u64, ControllerError> {
-        self.here(call).await
+        match tokio::time::timeout(self.request_timeout, self.here(call)).await {
+            Ok(r) => r,
+            Err(_) => Err(ControllerError::OutcomeUnknown("request timed out".into())),
+        }
     }
 
     async fn here(&self, call: Routed) -> Result<u64, ControllerError> {
@@ -182,10 +185,18 @@ impl Shared {
         let deadline = Instant::now() + self.request_timeout;
         loop {
             let leader = self.raft.current_leader().await;
-            let result = match leader {
-                Some(l) if l == self.node_id => self.here(call.clone()).await,
-                Some(l) => self.forward(l, call.clone()).await,
-                None => Err(ControllerError::NotLeader(None)),
+            let attempt = async {
+                match leader {
+                    Some(l) if l == self.node_id => self.here(call.clone()).await,
+                    Some(l) => self.forward(l, call.clone()).await,
+                    None => Err(ControllerError::NotLeader(None)),
+                }
+            };
+            // A leader cut off from its quorum may wait on it: the deadline bounds every try.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let result = match tokio::time::timeout(left, attempt).await {
+                Ok(r) => r,
+                Err(_) => Err(ControllerError::OutcomeUnknown("request timed out".into())),
             };
             match result {
                 Err(ControllerError::NotLeader(_)) if Instant::now() < deadline => {
@@ -220,8 +231,14 @@ impl Shared {
                 lc.expired(&image, Instant::now())
             };
             for batch in fences {
-                if let Err(e) = self.propose_here(batch).await {
-                    tracing::info!("controller {}: fencing a broker failed: {e}", self.node_id);
+                match tokio::time::timeout(self.request_timeout, self.propose_here(batch)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::info!("controller {}: fencing a broker failed: {e}", self.node_id)
+                    }
+                    Err(_) => {
+                        tracing::info!("controller {}: fencing a broker timed out", self.node_id)
+                    }
                 }
             }
         }

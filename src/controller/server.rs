@@ -27,7 +27,15 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of descriptors, most likely: do not spin on it.
+                        tracing::warn!("controller: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
                 let Ok(permit) = slots.clone().try_acquire_owned() else {
                     tracing::warn!("controller: too many connections, refusing {peer}");
                     continue;

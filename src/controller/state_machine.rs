@@ -47,7 +47,6 @@ pub struct StateMachine {
     membership: StoredMembership<u64, BasicNode>,
     snapshot: Arc<Mutex<Option<Current>>>,
     publish: watch::Sender<Arc<MetadataImage>>,
-    built: u64,
 }
 
 fn sm_err(verb: ErrorVerb, e: io::Error) -> StorageError {
@@ -77,7 +76,6 @@ impl StateMachine {
             membership: StoredMembership::default(),
             snapshot: Arc::new(Mutex::new(None)),
             publish,
-            built: 0,
         };
         if let Some(bytes) = fsio::read_framed(dir, "snapshot", MAX_SNAPSHOT)? {
             let file: SnapshotFile = decode(&bytes)?;
@@ -88,9 +86,9 @@ impl StateMachine {
 
     /// Takes a snapshot's image as the current state.
     fn load(&mut self, meta: SnapshotMeta<u64, BasicNode>, data: Vec<u8>) -> io::Result<()> {
-        let image: MetadataImage = decode(&data)?;
-        let index = meta.last_log_id.map(|l| l.index).unwrap_or(0);
-        self.image = Arc::new(image.advanced_to(index));
+        let mut image: MetadataImage = decode(&data)?;
+        image.set_applied_index(meta.last_log_id.map(|l| l.index).unwrap_or(0));
+        self.image = Arc::new(image);
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         *self.lock_snapshot() = Some(Current {
@@ -103,11 +101,6 @@ impl StateMachine {
 
     fn lock_snapshot(&self) -> std::sync::MutexGuard<'_, Option<Current>> {
         self.snapshot.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Snapshots built by this state machine since it opened (for tests and metrics).
-    pub fn snapshots_built(&self) -> u64 {
-        self.built
     }
 }
 
@@ -183,17 +176,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     }
                     Err(reason) => {
                         tracing::debug!("metadata batch at {index} skipped: {reason}");
-                        image = image.advanced_to(index);
+                        image.set_applied_index(index);
                         Err(reason)
                     }
                 },
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembership::new(Some(entry.log_id), m);
-                    image = image.advanced_to(index);
+                    image.set_applied_index(index);
                     Ok(())
                 }
                 EntryPayload::Blank => {
-                    image = image.advanced_to(index);
+                    image.set_applied_index(index);
                     Ok(())
                 }
             };
@@ -205,7 +198,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
-        self.built += 1;
         SnapshotBuilder {
             dir: self.dir.clone(),
             image: self.image.clone(),

@@ -56,6 +56,27 @@ async fn malformed_frames_are_refused_and_the_controller_carries_on() {
     c.shutdown().await;
 }
 
+#[tokio::test]
+async fn an_unreachable_quorum_is_an_error_not_a_hang() {
+    let root = tempfile::tempdir().unwrap();
+    let v = voters(&free_addrs(3));
+    let mut c = config(1, &v, root.path());
+    c.request_timeout = Duration::from_secs(1);
+    let alone = Controller::start(c).unwrap();
+    assert_eq!(
+        alone.wait_for_leader(Duration::from_millis(1500)).await,
+        None
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(
+        alone.propose(register(1)).await,
+        Err(ControllerError::NoLeader)
+    );
+    assert_eq!(alone.heartbeat(1, 1).await, Err(ControllerError::NoLeader));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    alone.shutdown().await;
+}
+
 #[test]
 fn bad_configs_and_shared_directories_are_clear_errors() {
     let root = tempfile::tempdir().unwrap();
@@ -78,7 +99,20 @@ fn bad_configs_and_shared_directories_are_clear_errors() {
     let mut same_dir = config(2, &v, root.path());
     same_dir.data_dir = root.path().join("node-1");
     assert!(err(same_dir).contains("in use"));
-    drop(first);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(first.shutdown());
+    // Restarted with another voters list than the one its log holds.
+    let mut other = config(1, &v, root.path());
+    other.voters[1].1 = free_addrs(1)[0];
+    assert!(err(other).contains("differ from the quorum's membership"));
+    rt.block_on(
+        Controller::start(config(1, &v, root.path()))
+            .unwrap()
+            .shutdown(),
+    );
 }
 
 /// The child of `kill_9_loses_nothing_acknowledged`: with `RUNNEL_CONTROLLER_CHILD` set to a
@@ -225,5 +259,62 @@ async fn brokers_without_heartbeats_are_fenced_and_come_back() {
     assert!(back);
     for n in nodes {
         n.shutdown().await;
+    }
+}
+
+/// A fake voter on `listener`: with `garbage`, answers every connection with bytes that are not
+/// a frame; without, accepts and never says a word.
+fn fake_peer(listener: std::net::TcpListener, garbage: bool) {
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) if garbage => {
+                            if stream
+                                .write_all(&[0, 0, 0, 5, 0xff, 0xfe, 0xfd, 0xfc, 0xfb])
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                    }
+                }
+            });
+        }
+    });
+}
+
+#[tokio::test]
+async fn lying_and_silent_peers_do_not_stop_the_majority() {
+    for garbage in [true, false] {
+        let root = tempfile::tempdir().unwrap();
+        let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut addrs = free_addrs(2);
+        addrs.push(fake.local_addr().unwrap());
+        fake_peer(fake, garbage);
+        let v = voters(&addrs);
+        let nodes = start_all(&[1, 2], &v, root.path());
+        let leader = nodes[0].wait_for_leader(SECS).await;
+        assert!(
+            leader.is_some_and(|l| l != 3),
+            "garbage={garbage}: leader {leader:?}"
+        );
+        nodes[1].propose(register(1)).await.unwrap();
+        nodes[0].propose(topic("despite-peer-3", 1)).await.unwrap();
+        assert!(
+            eventually(SECS, || nodes[1]
+                .image()
+                .topic_by_name("despite-peer-3")
+                .is_some())
+            .await
+        );
+        for n in nodes {
+            n.shutdown().await;
+        }
     }
 }
