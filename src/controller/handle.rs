@@ -202,6 +202,29 @@ impl Controller {
         }
     }
 
+    /// Takes a block of `count` producer ids for `broker` (at `epoch`) on the active controller
+    /// (a `ProducerIdsRecord`): resolves to the block's first id. Blocks never overlap.
+    pub fn allocate_producer_ids(
+        &self,
+        broker: BrokerId,
+        epoch: u64,
+        count: u32,
+    ) -> impl Future<Output = Result<i64, ControllerError>> + Send + 'static {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.send(Command::Route(
+            Routed::ProducerIds(broker, epoch, count),
+            tx,
+        ));
+        async move {
+            if !sent {
+                return Err(ControllerError::Shutdown);
+            }
+            rx.await
+                .unwrap_or(Err(ControllerError::Shutdown))
+                .map(|first| first as i64)
+        }
+    }
+
     /// Waits until a leader is known, at most `timeout`: the leader, or `None`.
     pub fn wait_for_leader(
         &self,
@@ -323,6 +346,7 @@ async fn run(
             lifecycle: Mutex::new(Lifecycle::new(config.session_timeout)),
             voters: config.voters.iter().copied().collect(),
             request_timeout: config.request_timeout,
+            allocating: tokio::sync::Mutex::new(()),
         });
         Ok((shared, listener, local_addr))
     };

@@ -12,6 +12,8 @@
 //!
 //! This crate does not depend on the broker; the broker depends on it.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod error;
 mod fsio;

@@ -12,10 +12,11 @@ use tokio::sync::watch;
 
 use crate::error::ControllerError;
 use crate::image::MetadataImage;
+use crate::image::RejectReason;
 use crate::lifecycle::Lifecycle;
 use crate::log_store::MAX_ENTRY;
 use crate::network::Connection;
-use crate::records::{BrokerId, RecordBatch};
+use crate::records::{BrokerId, MetadataRecord, ProducerIdsRecord, RecordBatch};
 use crate::types::Raft;
 use crate::wire::{Request, Response};
 
@@ -38,6 +39,8 @@ pub struct Shared {
     pub voters: BTreeMap<u64, SocketAddr>,
     /// How long a routed call tries.
     pub request_timeout: Duration,
+    /// Serializes producer-id allocations on the leader (blocks never overlap).
+    pub allocating: tokio::sync::Mutex<()>,
 }
 
 /// A call that goes to the leader.
@@ -47,7 +50,12 @@ pub enum Routed {
     Propose(RecordBatch),
     /// A broker heartbeat.
     Heartbeat(BrokerId, u64),
+    /// A block of producer ids for a broker: broker, epoch, how many.
+    ProducerIds(BrokerId, u64, u32),
 }
+
+/// Most producer ids handed out in one block.
+pub const MAX_PRODUCER_ID_BLOCK: u32 = 1 << 20;
 
 fn not_leader<E>(e: &RaftError<u64, E>) -> Option<Option<u64>>
 where
@@ -132,6 +140,32 @@ impl Shared {
         Ok(())
     }
 
+    /// Hands `broker` the next `count` producer ids on this node, which must lead: the first id
+    /// of the block. One allocation at a time, on an image that has everything committed, so
+    /// blocks never overlap.
+    pub async fn producer_ids_here(
+        &self,
+        broker: BrokerId,
+        epoch: u64,
+        count: u32,
+    ) -> Result<u64, ControllerError> {
+        if count == 0 || count > MAX_PRODUCER_ID_BLOCK {
+            return Err(ControllerError::Rejected(RejectReason::Invalid(format!(
+                "a block of {count} producer ids"
+            ))));
+        }
+        let _one_at_a_time = self.allocating.lock().await;
+        self.raft.ensure_linearizable().await.map_err(raft_error)?;
+        let first = self.image.borrow().next_producer_id();
+        let record = MetadataRecord::ProducerIds(ProducerIdsRecord {
+            broker_id: broker,
+            broker_epoch: epoch,
+            next_producer_id: first + i64::from(count),
+        });
+        self.propose_here(RecordBatch::one(record)).await?;
+        Ok(first as u64)
+    }
+
     /// Runs a forwarded call here, without forwarding it again: a node that no longer leads
     /// answers [`ControllerError::NotLeader`] and the sender tries again.
     pub async fn route_here_only(&self, call: Routed) -> Result<u64, ControllerError> {
@@ -145,6 +179,7 @@ impl Shared {
         match call {
             Routed::Propose(batch) => self.propose_here(batch).await,
             Routed::Heartbeat(b, e) => self.heartbeat_here(b, e).await.map(|()| 0),
+            Routed::ProducerIds(b, e, n) => self.producer_ids_here(b, e, n).await,
         }
     }
 
@@ -164,6 +199,11 @@ impl Shared {
                 broker_id,
                 broker_epoch,
             },
+            Routed::ProducerIds(broker_id, broker_epoch, count) => Request::AllocateProducerIds {
+                broker_id,
+                broker_epoch,
+                count,
+            },
         };
         let unknown = |e: std::io::Error| ControllerError::OutcomeUnknown(e.to_string());
         match conn
@@ -173,6 +213,7 @@ impl Shared {
         {
             Response::Propose(r) => r,
             Response::Heartbeat(r) => r.map(|()| 0),
+            Response::AllocateProducerIds(r) => r,
             _ => Err(ControllerError::OutcomeUnknown(
                 "answer of another kind".into(),
             )),

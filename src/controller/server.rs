@@ -89,5 +89,13 @@ async fn answer(req: Request, shared: &Shared) -> io::Result<Response> {
                 .await;
             Response::Heartbeat(r.map(|_| ()))
         }
+        Request::AllocateProducerIds {
+            broker_id,
+            broker_epoch,
+            count,
+        } => {
+            let call = Routed::ProducerIds(broker_id, broker_epoch, count);
+            Response::AllocateProducerIds(shared.route_here_only(call).await)
+        }
     })
 }

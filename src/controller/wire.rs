@@ -44,6 +44,15 @@ pub enum Request {
         /// Its epoch.
         broker_epoch: u64,
     },
+    /// A broker asks for a block of producer ids, forwarded to the leader.
+    AllocateProducerIds {
+        /// The broker.
+        broker_id: BrokerId,
+        /// Its epoch.
+        broker_epoch: u64,
+        /// How many ids.
+        count: u32,
+    },
 }
 
 /// The answer to a [`Request`], of the same variant.
@@ -59,6 +68,8 @@ pub enum Response {
     Propose(Result<u64, ControllerError>),
     /// To [`Request::Heartbeat`].
     Heartbeat(Result<(), ControllerError>),
+    /// To [`Request::AllocateProducerIds`]: the block's first id.
+    AllocateProducerIds(Result<u64, ControllerError>),
 }
 
 fn invalid(msg: impl Into<String>) -> io::Error {

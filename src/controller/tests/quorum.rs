@@ -47,7 +47,21 @@ async fn three_nodes_elect_and_apply_everywhere() {
     }
     let leader = nodes[0].leader().unwrap();
     assert!(nodes.iter().all(|n| n.leader() == Some(leader)));
-    nodes[0].propose(register(1)).await.unwrap();
+    let epoch = nodes[0].propose(register(1)).await.unwrap();
+    // Producer-id blocks asked for at once from every node never overlap.
+    let (a, b, c) = tokio::join!(
+        nodes[0].allocate_producer_ids(1, epoch, 1000),
+        nodes[1].allocate_producer_ids(1, epoch, 1000),
+        nodes[2].allocate_producer_ids(1, epoch, 1000),
+    );
+    let mut firsts = vec![a.unwrap(), b.unwrap(), c.unwrap()];
+    firsts.sort_unstable();
+    assert_eq!(firsts, vec![0, 1000, 2000]);
+    let stale = nodes[1].allocate_producer_ids(1, epoch + 1, 10).await;
+    assert!(
+        matches!(stale, Err(ControllerError::Rejected(_))),
+        "{stale:?}"
+    );
     // Proposals from every node, followers included.
     for (i, n) in nodes.iter().enumerate() {
         n.propose(topic(&format!("t{i}"), 1)).await.unwrap();
