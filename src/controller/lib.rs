@@ -1,0 +1,37 @@
+//! Runnel's controller quorum: the cluster's metadata as a replicated log on openraft, and the
+//! in-memory [`MetadataImage`] every node builds from it (docs/cluster.md).
+//!
+//! - [`records`]: the typed metadata records (KRaft's record types) and atomic batches of them.
+//! - [`image`]: the immutable metadata image and the pure, validating apply of a batch.
+//! - [`placement`]: replica placement for new topics and partitions (Kafka's rules).
+//! - [`lifecycle`]: broker heartbeats, fencing and unfencing on the active controller.
+//! - [`Controller`] ([`handle`]): start a controller on its own thread and runtime; propose,
+//!   heartbeat, read and watch the image from any executor.
+//! - Inside: [`log_store`] and [`state_machine`] (durable openraft storage), [`wire`],
+//!   [`network`] and `server` (the controllers' TCP protocol), `node` (routing to the leader).
+//!
+//! This crate does not depend on the broker; the broker depends on it.
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod error;
+mod fsio;
+pub mod handle;
+pub mod image;
+pub mod lifecycle;
+pub mod log_store;
+pub mod network;
+mod node;
+pub mod placement;
+pub mod records;
+mod server;
+pub mod state_machine;
+pub mod types;
+pub mod wire;
+
+pub use config::{parse_voters, ControllerConfig};
+pub use error::ControllerError;
+pub use handle::Controller;
+pub use image::{MetadataImage, RejectReason};
+pub use records::{MetadataRecord, RecordBatch};

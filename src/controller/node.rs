@@ -1,0 +1,287 @@
+//! What runs on a controller's own runtime besides openraft: proposals and heartbeats (done
+//! here when this node leads, forwarded to the leader otherwise), and the lifecycle tick that
+//! fences brokers whose session expired.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use tokio::sync::watch;
+
+use crate::error::ControllerError;
+use crate::image::MetadataImage;
+use crate::image::RejectReason;
+use crate::lifecycle::Lifecycle;
+use crate::log_store::MAX_ENTRY;
+use crate::network::Connection;
+use crate::records::{BrokerId, MetadataRecord, ProducerIdsRecord, RecordBatch};
+use crate::types::Raft;
+use crate::wire::{Request, Response};
+
+/// How often the lifecycle tick runs.
+const TICK: Duration = Duration::from_millis(200);
+/// Pause between tries to find or reach the leader.
+const RETRY: Duration = Duration::from_millis(50);
+
+/// State shared by a controller's tasks.
+pub struct Shared {
+    /// This controller's id.
+    pub node_id: u64,
+    /// The openraft instance.
+    pub raft: Raft,
+    /// The newest applied image.
+    pub image: watch::Receiver<Arc<MetadataImage>>,
+    /// Broker heartbeats (used while this node leads).
+    pub lifecycle: Mutex<Lifecycle>,
+    /// The voters' addresses.
+    pub voters: BTreeMap<u64, SocketAddr>,
+    /// How long a routed call tries.
+    pub request_timeout: Duration,
+    /// Serializes producer-id allocations on the leader (blocks never overlap).
+    pub allocating: tokio::sync::Mutex<()>,
+}
+
+/// A call that goes to the leader.
+#[derive(Clone)]
+pub enum Routed {
+    /// Propose a batch.
+    Propose(RecordBatch),
+    /// A broker heartbeat.
+    Heartbeat(BrokerId, u64),
+    /// A block of producer ids for a broker: broker, epoch, how many.
+    ProducerIds(BrokerId, u64, u32),
+}
+
+/// Most producer ids handed out in one block.
+pub const MAX_PRODUCER_ID_BLOCK: u32 = 1 << 20;
+
+fn not_leader<E>(e: &RaftError<u64, E>) -> Option<Option<u64>>
+where
+    E: std::error::Error + ForwardHint,
+{
+    match e {
+        RaftError::APIError(api) => api.forward_hint(),
+        RaftError::Fatal(_) => None,
+    }
+}
+
+/// openraft errors that say "ask the leader" (with the leader's id when known).
+pub trait ForwardHint {
+    /// `Some(hint)` when the error means this node does not lead.
+    fn forward_hint(&self) -> Option<Option<u64>>;
+}
+
+impl ForwardHint for ClientWriteError<u64, openraft::BasicNode> {
+    fn forward_hint(&self) -> Option<Option<u64>> {
+        match self {
+            ClientWriteError::ForwardToLeader(f) => Some(f.leader_id),
+            ClientWriteError::ChangeMembershipError(_) => None,
+        }
+    }
+}
+
+impl ForwardHint for CheckIsLeaderError<u64, openraft::BasicNode> {
+    fn forward_hint(&self) -> Option<Option<u64>> {
+        match self {
+            CheckIsLeaderError::ForwardToLeader(f) => Some(f.leader_id),
+            CheckIsLeaderError::QuorumNotEnough(_) => Some(None),
+        }
+    }
+}
+
+fn raft_error<E: std::error::Error + ForwardHint>(e: RaftError<u64, E>) -> ControllerError {
+    match not_leader(&e) {
+        Some(hint) => ControllerError::NotLeader(hint),
+        None => ControllerError::Raft(e.to_string()),
+    }
+}
+
+impl Shared {
+    /// Proposes `batch` on this node, which must lead: checked against an image that has
+    /// applied everything committed before, then written; the index it committed at.
+    pub async fn propose_here(&self, batch: RecordBatch) -> Result<u64, ControllerError> {
+        let size = postcard::to_stdvec(&batch)
+            .map_err(|e| ControllerError::Raft(e.to_string()))?
+            .len();
+        if size > MAX_ENTRY - 4096 {
+            return Err(ControllerError::TooLarge(size));
+        }
+        self.raft.ensure_linearizable().await.map_err(raft_error)?;
+        let image = self.image.borrow().clone();
+        image
+            .apply(&batch, image.applied_index() + 1)
+            .map_err(ControllerError::Rejected)?;
+        let resp = self.raft.client_write(batch).await.map_err(raft_error)?;
+        resp.data.result.map_err(ControllerError::Rejected)?;
+        Ok(resp.log_id.index)
+    }
+
+    /// A heartbeat on this node, which must lead; unfences the broker when it is fenced.
+    pub async fn heartbeat_here(
+        &self,
+        broker: BrokerId,
+        epoch: u64,
+    ) -> Result<(), ControllerError> {
+        if self.raft.current_leader().await != Some(self.node_id) {
+            return Err(ControllerError::NotLeader(None));
+        }
+        let image = self.image.borrow().clone();
+        let unfence = {
+            let mut lc = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
+            lc.set_leader(true, Instant::now());
+            lc.heartbeat(&image, broker, epoch, Instant::now())
+                .map_err(ControllerError::Rejected)?
+        };
+        if let Some(batch) = unfence {
+            self.propose_here(batch).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands `broker` the next `count` producer ids on this node, which must lead: the first id
+    /// of the block. One allocation at a time, on an image that has everything committed, so
+    /// blocks never overlap.
+    pub async fn producer_ids_here(
+        &self,
+        broker: BrokerId,
+        epoch: u64,
+        count: u32,
+    ) -> Result<u64, ControllerError> {
+        if count == 0 || count > MAX_PRODUCER_ID_BLOCK {
+            return Err(ControllerError::Rejected(RejectReason::Invalid(format!(
+                "a block of {count} producer ids"
+            ))));
+        }
+        let _one_at_a_time = self.allocating.lock().await;
+        self.raft.ensure_linearizable().await.map_err(raft_error)?;
+        let first = self.image.borrow().next_producer_id();
+        let record = MetadataRecord::ProducerIds(ProducerIdsRecord {
+            broker_id: broker,
+            broker_epoch: epoch,
+            next_producer_id: first + i64::from(count),
+        });
+        self.propose_here(RecordBatch::one(record)).await?;
+        Ok(first as u64)
+    }
+
+    /// Runs a forwarded call here, without forwarding it again: a node that no longer leads
+    /// answers [`ControllerError::NotLeader`] and the sender tries again.
+    pub async fn route_here_only(&self, call: Routed) -> Result<u64, ControllerError> {
+        match tokio::time::timeout(self.request_timeout, self.here(call)).await {
+            Ok(r) => r,
+            Err(_) => Err(ControllerError::OutcomeUnknown("request timed out".into())),
+        }
+    }
+
+    async fn here(&self, call: Routed) -> Result<u64, ControllerError> {
+        match call {
+            Routed::Propose(batch) => self.propose_here(batch).await,
+            Routed::Heartbeat(b, e) => self.heartbeat_here(b, e).await.map(|()| 0),
+            Routed::ProducerIds(b, e, n) => self.producer_ids_here(b, e, n).await,
+        }
+    }
+
+    /// Sends `call` to `leader`. A failure to connect is [`ControllerError::NotLeader`] (worth
+    /// another try); a failure after sending is [`ControllerError::OutcomeUnknown`].
+    async fn forward(&self, leader: u64, call: Routed) -> Result<u64, ControllerError> {
+        let addr = *self
+            .voters
+            .get(&leader)
+            .ok_or(ControllerError::NotLeader(None))?;
+        let mut conn = Connection::open(addr)
+            .await
+            .map_err(|_| ControllerError::NotLeader(None))?;
+        let req = match call {
+            Routed::Propose(batch) => Request::Propose(batch),
+            Routed::Heartbeat(broker_id, broker_epoch) => Request::Heartbeat {
+                broker_id,
+                broker_epoch,
+            },
+            Routed::ProducerIds(broker_id, broker_epoch, count) => Request::AllocateProducerIds {
+                broker_id,
+                broker_epoch,
+                count,
+            },
+        };
+        let unknown = |e: std::io::Error| ControllerError::OutcomeUnknown(e.to_string());
+        match conn
+            .call(&req, self.request_timeout)
+            .await
+            .map_err(unknown)?
+        {
+            Response::Propose(r) => r,
+            Response::Heartbeat(r) => r.map(|()| 0),
+            Response::AllocateProducerIds(r) => r,
+            _ => Err(ControllerError::OutcomeUnknown(
+                "answer of another kind".into(),
+            )),
+        }
+    }
+
+    /// Runs `call` on the leader, wherever it is, retrying while there is none or it moves,
+    /// until the request timeout.
+    pub async fn route(&self, call: Routed) -> Result<u64, ControllerError> {
+        let deadline = Instant::now() + self.request_timeout;
+        loop {
+            let leader = self.raft.current_leader().await;
+            let attempt = async {
+                match leader {
+                    Some(l) if l == self.node_id => self.here(call.clone()).await,
+                    Some(l) => self.forward(l, call.clone()).await,
+                    None => Err(ControllerError::NotLeader(None)),
+                }
+            };
+            // A leader cut off from its quorum may wait on it: the deadline bounds every try.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let result = match tokio::time::timeout(left, attempt).await {
+                Ok(r) => r,
+                Err(_) => Err(ControllerError::OutcomeUnknown("request timed out".into())),
+            };
+            match result {
+                Err(ControllerError::NotLeader(_)) if Instant::now() < deadline => {
+                    tokio::time::sleep(RETRY).await
+                }
+                Err(ControllerError::NotLeader(_)) => return Err(ControllerError::NoLeader),
+                other => return other,
+            }
+        }
+    }
+
+    /// Waits (until the request timeout) for this node's image to reach `index`.
+    pub async fn wait_applied(&self, index: u64) {
+        let mut rx = self.image.clone();
+        let _ = tokio::time::timeout(
+            self.request_timeout,
+            rx.wait_for(|i| i.applied_index() >= index),
+        )
+        .await;
+    }
+
+    /// The lifecycle tick: on the leader, fence brokers whose session expired.
+    pub async fn tick_loop(self: Arc<Self>) {
+        let mut metrics = self.raft.metrics();
+        loop {
+            tokio::time::sleep(TICK).await;
+            let leading = metrics.borrow_and_update().current_leader == Some(self.node_id);
+            let image = self.image.borrow().clone();
+            let fences = {
+                let mut lc = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
+                lc.set_leader(leading, Instant::now());
+                lc.expired(&image, Instant::now())
+            };
+            for batch in fences {
+                match tokio::time::timeout(self.request_timeout, self.propose_here(batch)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::info!("controller {}: fencing a broker failed: {e}", self.node_id)
+                    }
+                    Err(_) => {
+                        tracing::info!("controller {}: fencing a broker timed out", self.node_id)
+                    }
+                }
+            }
+        }
+    }
+}

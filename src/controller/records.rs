@@ -1,0 +1,237 @@
+//! The metadata records: the typed entries of the replicated metadata log.
+//!
+//! Each record is one change to the cluster's metadata, named after the KRaft record type that
+//! carries the same change in Apache Kafka (`RegisterBrokerRecord`, `TopicRecord`,
+//! `PartitionRecord`, ...). A proposal is a [`RecordBatch`]: its records are applied together or
+//! not at all, so "create a topic" is one batch of a [`TopicRecord`], one [`PartitionRecord`] per
+//! partition and one [`ConfigRecord`] per config. How each record changes the image, and when it
+//! is rejected, is in [`crate::image`].
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A broker's id (Kafka's `node.id`; `i32` on the wire of every Kafka API).
+pub type BrokerId = i32;
+
+/// The leader value of a partition that has no leader (Kafka's `-1`).
+pub const NO_LEADER: BrokerId = -1;
+
+/// One listener of a broker, as clients and other brokers reach it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// The listener's name (`PLAINTEXT`, `CONTROLLER`, ...).
+    pub name: String,
+    /// The advertised host.
+    pub host: String,
+    /// The advertised port.
+    pub port: u16,
+    /// The security protocol (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`).
+    pub security_protocol: String,
+}
+
+/// A broker announces itself. The broker epoch it gets is the log index of this record (as in
+/// KRaft, where the epoch is the record's offset); a new registration starts fenced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterBrokerRecord {
+    /// The broker's `node.id`.
+    pub broker_id: BrokerId,
+    /// A random id the broker picks at each start; a different incarnation under an id whose
+    /// registration is still unfenced is a duplicate `node.id` and is rejected.
+    pub incarnation_id: Uuid,
+    /// The broker's listeners.
+    pub endpoints: Vec<Endpoint>,
+    /// `broker.rack`, when set.
+    pub rack: Option<String>,
+}
+
+/// A broker leaves the cluster (controlled shutdown finished, or an operator removed it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnregisterBrokerRecord {
+    /// The broker.
+    pub broker_id: BrokerId,
+    /// The epoch of the registration being removed.
+    pub broker_epoch: u64,
+}
+
+/// A broker stopped heartbeating (or shut down): it leads nothing until unfenced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FenceBrokerRecord {
+    /// The broker.
+    pub broker_id: BrokerId,
+    /// The epoch of its current registration.
+    pub broker_epoch: u64,
+}
+
+/// A fenced broker heartbeats again with its current epoch: it may lead partitions again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnfenceBrokerRecord {
+    /// The broker.
+    pub broker_id: BrokerId,
+    /// The epoch of its current registration.
+    pub broker_epoch: u64,
+}
+
+/// A topic is created (its partitions follow as [`PartitionRecord`]s in the same batch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicRecord {
+    /// The topic's name.
+    pub name: String,
+    /// The topic's id, unique in the cluster's life.
+    pub topic_id: Uuid,
+}
+
+/// A partition is created, with its replica assignment, leader and ISR: a new topic's partitions
+/// and partitions added to an existing topic (CreatePartitions) alike.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionRecord {
+    /// The topic.
+    pub topic_id: Uuid,
+    /// The partition's index: the next one of the topic, partitions are never sparse.
+    pub partition: i32,
+    /// The replicas, preferred leader first.
+    pub replicas: Vec<BrokerId>,
+    /// The in-sync replicas (a subset of `replicas`).
+    pub isr: Vec<BrokerId>,
+    /// The leader (a member of the ISR), or [`NO_LEADER`].
+    pub leader: BrokerId,
+    /// The leader epoch the partition starts with (normally 0).
+    pub leader_epoch: i32,
+}
+
+/// A partition's leader, ISR or replicas change. Fields left `None` keep their value; the leader
+/// epoch is bumped when the leader changes, the partition epoch on every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionChangeRecord {
+    /// The topic.
+    pub topic_id: Uuid,
+    /// The partition.
+    pub partition: i32,
+    /// The new leader (or [`NO_LEADER`]).
+    pub leader: Option<BrokerId>,
+    /// The new ISR.
+    pub isr: Option<Vec<BrokerId>>,
+    /// The new replica list.
+    pub replicas: Option<Vec<BrokerId>>,
+}
+
+/// A topic is deleted, with its partitions and configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveTopicRecord {
+    /// The topic.
+    pub topic_id: Uuid,
+}
+
+/// What a [`ConfigRecord`] configures.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ConfigResource {
+    /// A topic, by name.
+    Topic(String),
+    /// One broker (`Some(id)`) or the cluster-wide broker default (`None`).
+    Broker(Option<BrokerId>),
+}
+
+/// One config of a topic or broker is set (`value: Some`) or removed (`value: None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigRecord {
+    /// The resource.
+    pub resource: ConfigResource,
+    /// The config's name (`retention.ms`, ...).
+    pub name: String,
+    /// The new value, or `None` to return to the default.
+    pub value: Option<String>,
+}
+
+/// A block of producer ids is handed to a broker: ids below `next_producer_id` are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerIdsRecord {
+    /// The broker that asked.
+    pub broker_id: BrokerId,
+    /// Its current epoch.
+    pub broker_epoch: u64,
+    /// The first id not yet handed out after this block; must grow.
+    pub next_producer_id: i64,
+}
+
+/// One change to the cluster's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetadataRecord {
+    /// See [`RegisterBrokerRecord`].
+    RegisterBroker(RegisterBrokerRecord),
+    /// See [`UnregisterBrokerRecord`].
+    UnregisterBroker(UnregisterBrokerRecord),
+    /// See [`FenceBrokerRecord`].
+    FenceBroker(FenceBrokerRecord),
+    /// See [`UnfenceBrokerRecord`].
+    UnfenceBroker(UnfenceBrokerRecord),
+    /// See [`TopicRecord`].
+    Topic(TopicRecord),
+    /// See [`PartitionRecord`].
+    Partition(PartitionRecord),
+    /// See [`PartitionChangeRecord`].
+    PartitionChange(PartitionChangeRecord),
+    /// See [`RemoveTopicRecord`].
+    RemoveTopic(RemoveTopicRecord),
+    /// See [`ConfigRecord`].
+    Config(ConfigRecord),
+    /// See [`ProducerIdsRecord`].
+    ProducerIds(ProducerIdsRecord),
+}
+
+/// The records of one proposal, applied atomically.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordBatch {
+    /// The records, in order.
+    pub records: Vec<MetadataRecord>,
+}
+
+impl RecordBatch {
+    /// A batch of one record.
+    pub fn one(record: MetadataRecord) -> RecordBatch {
+        RecordBatch {
+            records: vec![record],
+        }
+    }
+
+    /// The batch that creates a topic: its [`TopicRecord`], one [`PartitionRecord`] per entry of
+    /// `assignments` (replicas, preferred leader first; all in sync, the first one leading) and
+    /// one [`ConfigRecord`] per config.
+    pub fn create_topic(
+        name: &str,
+        topic_id: Uuid,
+        assignments: &[Vec<BrokerId>],
+        configs: &[(String, String)],
+    ) -> RecordBatch {
+        let mut records = vec![MetadataRecord::Topic(TopicRecord {
+            name: name.to_string(),
+            topic_id,
+        })];
+        records.extend(Self::partitions(topic_id, 0, assignments).records);
+        records.extend(configs.iter().map(|(k, v)| {
+            MetadataRecord::Config(ConfigRecord {
+                resource: ConfigResource::Topic(name.to_string()),
+                name: k.clone(),
+                value: Some(v.clone()),
+            })
+        }));
+        RecordBatch { records }
+    }
+
+    /// The batch that adds partitions `first..` to a topic (CreatePartitions).
+    pub fn partitions(topic_id: Uuid, first: i32, assignments: &[Vec<BrokerId>]) -> RecordBatch {
+        let records = assignments
+            .iter()
+            .enumerate()
+            .map(|(i, replicas)| {
+                MetadataRecord::Partition(PartitionRecord {
+                    topic_id,
+                    partition: first + i as i32,
+                    replicas: replicas.clone(),
+                    isr: replicas.clone(),
+                    leader: replicas.first().copied().unwrap_or(NO_LEADER),
+                    leader_epoch: 0,
+                })
+            })
+            .collect();
+        RecordBatch { records }
+    }
+}

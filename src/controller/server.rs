@@ -1,0 +1,101 @@
+//! The controller's listener: accepts peers' connections and answers openraft's RPCs and
+//! forwarded proposals and heartbeats. Connections are bounded in number; a connection that does
+//! not start with the magic, sends a frame beyond the limit or that does not decode, or stays
+//! silent too long, is closed.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+use crate::node::{Routed, Shared};
+use crate::state_machine::MAX_SNAPSHOT;
+use crate::wire::{self, Request, Response};
+
+/// Most connections served at once.
+const MAX_CONNECTIONS: usize = 64;
+/// A connection must send its magic within this.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// A connection silent for this long is closed (peers send heartbeats far more often).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Accepts connections until `stop` turns true.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of descriptors, most likely: do not spin on it.
+                        tracing::warn!("controller: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!("controller: too many connections, refusing {peer}");
+                    continue;
+                };
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = connection(stream, &shared).await {
+                        tracing::debug!("controller connection from {peer} closed: {e}");
+                    }
+                    drop(permit);
+                });
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn connection(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    wire::read_magic(&mut stream, HELLO_TIMEOUT).await?;
+    while let Some(req) = wire::read_frame::<_, Request>(&mut stream, IDLE_TIMEOUT).await? {
+        let resp = answer(req, shared).await?;
+        wire::write_frame(&mut stream, &resp, IDLE_TIMEOUT).await?;
+    }
+    Ok(())
+}
+
+async fn answer(req: Request, shared: &Shared) -> io::Result<Response> {
+    Ok(match req {
+        Request::AppendEntries(r) => Response::AppendEntries(shared.raft.append_entries(r).await),
+        Request::Vote(r) => Response::Vote(shared.raft.vote(r).await),
+        Request::InstallSnapshot(r) => {
+            if r.offset.saturating_add(r.data.len() as u64) > MAX_SNAPSHOT as u64 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "snapshot too large",
+                ));
+            }
+            Response::InstallSnapshot(shared.raft.install_snapshot(r).await)
+        }
+        Request::Propose(batch) => {
+            let r = shared.route_here_only(Routed::Propose(batch)).await;
+            Response::Propose(r)
+        }
+        Request::Heartbeat {
+            broker_id,
+            broker_epoch,
+        } => {
+            let r = shared
+                .route_here_only(Routed::Heartbeat(broker_id, broker_epoch))
+                .await;
+            Response::Heartbeat(r.map(|_| ()))
+        }
+        Request::AllocateProducerIds {
+            broker_id,
+            broker_epoch,
+            count,
+        } => {
+            let call = Routed::ProducerIds(broker_id, broker_epoch, count);
+            Response::AllocateProducerIds(shared.route_here_only(call).await)
+        }
+    })
+}
