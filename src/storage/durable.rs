@@ -9,7 +9,8 @@
 //!
 //! [`replace`] and [`replace_all`] do the same through the thread's [`crate::disk::Disk`]: the
 //! real disk runs them on the executor's blocking pool, so that a slow disk never stalls an
-//! executor thread.
+//! executor thread, and group-commits the replaces that wait at the same time
+//! (`disk/replace_batch.rs`).
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

@@ -132,8 +132,8 @@ impl PartitionLog {
     }
 
     /// Writes a snapshot of the producer state as of the current end of the log, keeping the
-    /// newest few, on the blocking pool. Not synced: a snapshot lost or torn in a crash is
-    /// skipped at recovery.
+    /// newest few, through the durable-file helper. A snapshot that cannot be written is
+    /// logged and skipped: recovery then starts from an older one (or the log start).
     pub(super) async fn write_snapshot(&self) {
         let (offset, body) = {
             let st = self.st.borrow();

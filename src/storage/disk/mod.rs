@@ -10,6 +10,7 @@
 //! because a log is owned by one executor thread and never leaves it.
 
 pub mod real;
+mod replace_batch;
 pub mod sim;
 
 use std::cell::RefCell;

@@ -97,9 +97,7 @@ impl Disk for RealDisk {
     }
 
     fn replace_all(&self, files: Vec<(PathBuf, Vec<u8>)>) -> IoFuture<'_, ()> {
-        Box::pin(fault::blocking(move || {
-            crate::durable::replace_all_blocking(&files)
-        }))
+        Box::pin(super::replace_batch::replace_all(files))
     }
 
     fn remove_files(&self, paths: Vec<PathBuf>) -> IoFuture<'_, ()> {
