@@ -138,9 +138,16 @@ fn replace_round(jobs: &[Files]) -> Vec<io::Result<()>> {
             .map(|files| crate::durable::replace_all_blocking(files))
             .collect();
     }
+    // One descriptor per file system, opened before the first write: `syncfs` reports the
+    // writeback errors recorded since its descriptor was opened, so none of this round's can
+    // slip past it.
+    let mut file_systems = FileSystems::default();
     let mut results: Vec<io::Result<()>> = jobs
         .iter()
         .map(|files| {
+            files
+                .iter()
+                .try_for_each(|(p, _)| file_systems.open(parent_of(p)))?;
             files
                 .iter()
                 .try_for_each(|(p, c)| std::fs::write(crate::durable::temporary_path(p), c))
@@ -153,7 +160,7 @@ fn replace_round(jobs: &[Files]) -> Vec<io::Result<()>> {
             }
         }
     }
-    sync_file_systems(jobs, &mut results);
+    file_systems.sync(jobs, &mut results);
     for (files, r) in jobs.iter().zip(results.iter_mut()) {
         if r.is_ok() {
             *r = files
@@ -161,42 +168,62 @@ fn replace_round(jobs: &[Files]) -> Vec<io::Result<()>> {
                 .try_for_each(|(p, _)| std::fs::rename(crate::durable::temporary_path(p), p));
         }
     }
-    sync_file_systems(jobs, &mut results);
+    file_systems.sync(jobs, &mut results);
     results
 }
 
-/// `syncfs` on every file system holding a directory of a job still `Ok`; a failure fails
-/// every job on that file system.
-fn sync_file_systems(jobs: &[Files], results: &mut [io::Result<()>]) {
-    let mut synced: Vec<(u64, SyncOutcome)> = Vec::new();
-    for (files, r) in jobs.iter().zip(results.iter_mut()) {
-        for (p, _) in files {
-            if r.is_err() {
-                break;
-            }
-            let dir = parent_of(p);
-            let outcome = match std::fs::metadata(dir) {
-                Err(e) => Err((e.kind(), e.to_string())),
-                Ok(m) => match synced.iter().find(|(dev, _)| *dev == m.dev()) {
-                    Some((_, o)) => o.clone(),
-                    None => {
-                        let o = syncfs(dir).map_err(|e| (e.kind(), e.to_string()));
-                        synced.push((m.dev(), o.clone()));
-                        o
-                    }
-                },
-            };
-            if let Err((kind, msg)) = outcome {
-                *r = Err(fault::sync_failed(dir, io::Error::new(kind, msg)));
+/// The file systems of one round: an open directory on each, by device number.
+#[derive(Default)]
+struct FileSystems {
+    open: Vec<(u64, std::fs::File)>,
+}
+
+impl FileSystems {
+    /// Opens `dir` unless its file system already has a descriptor.
+    fn open(&mut self, dir: &Path) -> io::Result<()> {
+        let dev = std::fs::metadata(dir)?.dev();
+        if !self.open.iter().any(|(d, _)| *d == dev) {
+            self.open.push((dev, std::fs::File::open(dir)?));
+        }
+        Ok(())
+    }
+
+    /// `syncfs` on every file system holding a file of a job still `Ok`; a failure fails every
+    /// job on that file system.
+    fn sync(&self, jobs: &[Files], results: &mut [io::Result<()>]) {
+        let mut synced: Vec<(u64, SyncOutcome)> = Vec::new();
+        for (files, r) in jobs.iter().zip(results.iter_mut()) {
+            for (p, _) in files {
+                if r.is_err() {
+                    break;
+                }
+                let dir = parent_of(p);
+                let outcome = match std::fs::metadata(dir) {
+                    Err(e) => Err((e.kind(), e.to_string())),
+                    Ok(m) => match synced.iter().find(|(dev, _)| *dev == m.dev()) {
+                        Some((_, o)) => o.clone(),
+                        None => {
+                            let o = match self.open.iter().find(|(d, _)| *d == m.dev()) {
+                                Some((_, f)) => syncfs(f),
+                                None => Err(io::Error::other("file system not opened")),
+                            }
+                            .map_err(|e| (e.kind(), e.to_string()));
+                            synced.push((m.dev(), o.clone()));
+                            o
+                        }
+                    },
+                };
+                if let Err((kind, msg)) = outcome {
+                    *r = Err(fault::sync_failed(dir, io::Error::new(kind, msg)));
+                }
             }
         }
     }
 }
 
-/// Flushes the whole file system holding `dir` (data, metadata and the journal).
-fn syncfs(dir: &Path) -> io::Result<()> {
+/// Flushes the whole file system `f` is on (data, metadata and the journal).
+fn syncfs(f: &std::fs::File) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let f = std::fs::File::open(dir)?;
     // SAFETY: `f` is an open descriptor for the duration of the call.
     if unsafe { libc::syncfs(f.as_raw_fd()) } == 0 {
         Ok(())
