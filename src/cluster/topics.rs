@@ -94,15 +94,15 @@ impl TopicTable {
     }
 
     /// Writes the table durably (temporary file, fsync, rename, directory fsync). Blocking.
-    pub fn store(&self, path: &Path) -> Result<()> {
+    pub fn store(&self, path: &Path) -> std::io::Result<()> {
         write_durably(path, serde_json::to_vec_pretty(self)?)
     }
 
-    /// [`TopicTable::store`] on the executor's blocking pool (from a task on an executor).
-    pub async fn store_async(&self, path: &Path) -> Result<()> {
+    /// [`TopicTable::store`] through the executor's disk, off the executor thread (from a task
+    /// on an executor).
+    pub async fn store_async(&self, path: &Path) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(self)?;
-        let path = path.to_path_buf();
-        crate::storage::fault::blocking(move || write_durably(&path, bytes)).await
+        crate::storage::durable::replace(path.to_path_buf(), bytes).await
     }
 
     /// Looks a topic up by name.
@@ -256,9 +256,8 @@ impl TopicTable {
 }
 
 /// Writes `bytes` to `path` durably ([`crate::storage::durable`]). Blocking.
-pub(crate) fn write_durably(path: &Path, bytes: Vec<u8>) -> Result<()> {
-    crate::storage::durable::replace_blocking(path, &bytes)?;
-    Ok(())
+pub(crate) fn write_durably(path: &Path, bytes: Vec<u8>) -> std::io::Result<()> {
+    crate::storage::durable::replace_blocking(path, &bytes)
 }
 
 #[cfg(test)]

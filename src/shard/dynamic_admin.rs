@@ -52,11 +52,11 @@ pub async fn alter(
         return results;
     }
     if let Err(e) = dynamic.store(&config.data_dir).await {
-        tracing::error!(error = %format!("{e:#}"), "cannot persist dynamic configs");
+        tracing::error!(error = %e, "cannot persist dynamic configs");
         for r in results.iter_mut().filter(|r| r.is_ok()) {
             *r = Err(ErrorMessage::new(
                 KafkaError::KafkaStorageError,
-                format!("cannot persist dynamic configs: {e:#}"),
+                format!("cannot persist dynamic configs: {e}"),
             ));
         }
         return results;

@@ -270,8 +270,8 @@ pub async fn create_topics(
             .into_iter()
             .map(|r| {
                 r.and(Err(CreateError::Refused(ErrorMessage::new(
-                    KafkaError::InvalidTopicException,
-                    format!("storage error: {e}"),
+                    KafkaError::KafkaStorageError,
+                    format!("cannot persist topic table: {e}"),
                 ))))
             })
             .collect();

@@ -82,11 +82,9 @@ impl DynamicConfigs {
 
     /// Writes the file in `data_dir` durably (synced temporary file, rename, synced directory),
     /// on the blocking pool.
-    pub async fn store(&self, data_dir: &Path) -> Result<()> {
+    pub async fn store(&self, data_dir: &Path) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(self)?;
-        let path = Self::path(data_dir);
-        crate::storage::fault::blocking(move || crate::cluster::topics::write_durably(&path, bytes))
-            .await
+        crate::storage::durable::replace(Self::path(data_dir), bytes).await
     }
 
     /// The layer map of `level`.
