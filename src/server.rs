@@ -391,10 +391,12 @@ async fn core_main(
     }
     partitions::apply(&core.store, table).await;
     core.start_tasks(&registry);
-    if id == 0 {
-        // Registers with the quorum, heartbeats, and publishes the cluster's state to the cores.
-        membership::agent::start(&membership, &config, &registry, &stop);
-    }
+    // Core 0 registers with the quorum, heartbeats, and publishes the cluster's state.
+    let agent = if id == 0 {
+        membership::agent::start(&membership, &config, &registry, &stop)
+    } else {
+        Vec::new()
+    };
     drop(membership);
     // No core listens before every core has opened its partitions: a client connecting early
     // is refused (and retries) rather than told that partitions still loading do not exist.
@@ -413,6 +415,9 @@ async fn core_main(
     let acceptor = glommio::spawn_local(accept_loop(listener, core.clone(), budget));
     wait_for_stop(&stop).await;
     acceptor.cancel().await;
+    for task in agent {
+        task.cancel().await;
+    }
     tracing::info!(core = id, "stopping: syncing logs");
     core.store.close_all().await;
     Ok(())

@@ -2,8 +2,8 @@
 //! copies of config/cluster/broker-N.toml (ports rewritten to free ones) form a quorum, register
 //! and are listed by DescribeCluster (kafka-python's admin client) and Metadata (librdkafka); a
 //! broker killed with SIGKILL leaves the lists after its session timeout and comes back when
-//! restarted; killing the active controller elects another, and a broker started afterwards
-//! still registers; a second process with a running broker's `node.id` is refused; bad quorum
+//! restarted (at once: after its predecessor's fence); killing the active controller elects
+//! another, and a broker started afterwards still registers; a second process with a running broker's `node.id` is refused; bad quorum
 //! settings stop the broker at startup with a message naming them.
 
 mod common;
@@ -203,6 +203,28 @@ fn three_brokers_form_a_quorum_and_track_membership() {
         || metadata_brokers(&brokers[survivor].bootstrap()),
         |s| *s == all,
     );
+    // Killed and restarted at once: its previous incarnation is still registered and unfenced,
+    // so the new one is refused as a duplicate until that one is fenced, then registers.
+    brokers[victim - 1].kill9();
+    brokers[victim - 1].restart();
+    until(
+        "the at-once restarted broker registers after its predecessor's fence",
+        || {
+            let log = brokers[victim - 1].log_text();
+            let refused = log.contains("still registered by another incarnation");
+            let registered = log
+                .rsplit("still registered by another incarnation")
+                .next()
+                .is_some_and(|after| after.contains("broker unfenced"));
+            Some((refused, registered))
+        },
+        |&(refused, registered)| refused && registered,
+    );
+    until(
+        "Metadata lists the at-once restarted broker",
+        || metadata_brokers(&brokers[survivor].bootstrap()),
+        |s| *s == all,
+    );
 
     // The active controller dies: the others elect a new one, which fences the dead broker.
     let (controller, _) = until(
@@ -256,6 +278,11 @@ fn three_brokers_form_a_quorum_and_track_membership() {
     assert_eq!(seen, all);
     for b in &mut brokers {
         assert!(b.stop(), "clean shutdown: {}", b.log_text());
+        assert!(
+            b.log_text().contains("controller stopped"),
+            "{}",
+            b.log_text()
+        );
     }
 }
 

@@ -33,16 +33,21 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const LEADER_POLL: Duration = Duration::from_millis(200);
 /// Granularity of the agent's sleeps (how soon it sees the stop flag).
 const STOP_POLL: Duration = Duration::from_millis(100);
+/// Longest pause between registrations refused as a duplicate `node.id`.
+const DUPLICATE_RETRY: Duration = Duration::from_secs(1);
 /// Added to twice the session timeout before a duplicate `node.id` is final.
 const DUPLICATE_MARGIN: Duration = Duration::from_secs(5);
 
-/// Starts the agent's tasks on this executor (core 0); they end when `stop` is set.
+/// Starts the agent's tasks on this executor (core 0). They end by themselves soon after `stop`
+/// is set; the caller cancels them once the core stops, which drops their references to the
+/// controller so that it can be shut down.
 pub fn start(
     membership: &Arc<Membership>,
     config: &Arc<Config>,
     registry: &Arc<Registry>,
     stop: &Arc<AtomicBool>,
-) {
+) -> Vec<glommio::Task<()>> {
+    let mut tasks = Vec::new();
     if let Some(publisher) = membership.take_publisher() {
         let mut voters: Vec<(i32, std::net::SocketAddr)> = config
             .quorum
@@ -54,15 +59,20 @@ pub fn start(
             // A one-member quorum: this node, on the port it took.
             voters.push((config.node_id, membership.controller.local_addr()));
         }
-        glommio::spawn_local(publish(membership.clone(), publisher, voters, stop.clone())).detach();
+        tasks.push(glommio::spawn_local(publish(
+            membership.clone(),
+            publisher,
+            voters,
+            stop.clone(),
+        )));
     }
-    glommio::spawn_local(lifecycle(
+    tasks.push(glommio::spawn_local(lifecycle(
         membership.clone(),
         config.clone(),
         registry.clone(),
         stop.clone(),
-    ))
-    .detach();
+    )));
+    tasks
 }
 
 /// Sleeps `d`, waking early when `stop` is set; false when stopping.
@@ -129,7 +139,8 @@ async fn lifecycle(
                 if !pause(backoff, &stop).await {
                     return;
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                // The predecessor's fence is a session away at most: look again often.
+                backoff = (backoff * 2).min(DUPLICATE_RETRY);
                 continue;
             }
             Err(e) => {
@@ -199,6 +210,12 @@ async fn publish(
         let leader = controller.leader().map(|l| l as i32);
         let key = (image.applied_index(), leader);
         if last != Some(key) {
+            if last.is_none_or(|(_, l)| l != leader) {
+                match leader {
+                    Some(id) => tracing::info!(controller = id, "active controller"),
+                    None => tracing::info!("no active controller (electing, or no quorum)"),
+                }
+            }
             last = Some(key);
             publisher.send_replace(Arc::new(ClusterState {
                 image,
