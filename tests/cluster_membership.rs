@@ -12,7 +12,9 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::raw::Conn;
 use common::{bin, free_port, Broker};
+use kafka_protocol::messages::DescribeClusterRequest;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 
@@ -284,6 +286,100 @@ fn three_brokers_form_a_quorum_and_track_membership() {
             b.log_text()
         );
     }
+}
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn an_unreachable_quorum_leaves_the_data_path_up_and_a_controller_only_voter_completes_it() {
+    let ctl = [free_port(), free_port(), free_port()];
+    let metrics = free_port();
+    let metrics_flag = format!("--metrics-listen=127.0.0.1:{metrics}");
+    // Broker 1 alone: one voter of three, no controller can be elected.
+    let b1 = Broker::start_with_config(&cluster_config(1, &ctl), &["--cores", "1", &metrics_flag]);
+    assert_eq!(metadata_brokers(&b1.bootstrap()), Some(ids(&[1])));
+    common::client::create_topic(&b1.bootstrap(), "alone", 1);
+    let msgs: Vec<common::client::Msg> = (0..10)
+        .map(|i| common::client::Msg {
+            value: Some(format!("v{i}").into_bytes()),
+            ..Default::default()
+        })
+        .collect();
+    let acked = common::client::produce(&b1.bootstrap(), "alone", &msgs, &[]);
+    assert_eq!(acked.len(), 10, "the data path works without a quorum");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        common::metrics::get(metrics, "/ready").0,
+        503,
+        "not registered"
+    );
+    until(
+        "the broker says it cannot register",
+        || {
+            Some(
+                b1.log_text()
+                    .contains("cannot register with the controller quorum"),
+            )
+        },
+        |&said| said,
+    );
+
+    // Voter 3 as a controller only (no Kafka listener) makes a majority: broker 1 registers.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("controller-3.toml");
+    let toml = cluster_config(3, &ctl).replace(
+        "process.roles = \"broker,controller\"",
+        "process.roles = \"controller\"",
+    );
+    assert!(toml.contains("process.roles = \"controller\""));
+    std::fs::write(&cfg, toml).unwrap();
+    let log = std::fs::File::create(dir.path().join("controller-3.log")).unwrap();
+    let _voter3 = Child(
+        Command::new(bin())
+            .args(["--config", cfg.to_str().unwrap(), "--data-dir"])
+            .arg(dir.path().join("data"))
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap(),
+    );
+    until(
+        "/ready once registered",
+        || Some(common::metrics::get(metrics, "/ready").0),
+        |&code| code == 200,
+    );
+    let b2 = start(2, &ctl);
+    let (controller, _) = until(
+        "DescribeCluster lists brokers 1 and 2",
+        || describe_cluster(&b1.bootstrap()),
+        |(_, live)| *live == ids(&[1, 2]),
+    );
+    // A broker's controller id is always a live broker (voter 3 serves no clients).
+    assert!([1, 2].contains(&controller), "{controller}");
+    // The controllers (endpoint type 2): all three voters, and the active one.
+    let mut c = Conn::open(&b2);
+    let mut req = DescribeClusterRequest::default();
+    req.endpoint_type = 2;
+    let r = c.call(&req, 1);
+    assert_eq!(r.error_code, 0);
+    let voters: Vec<(i32, i32)> = r.brokers.iter().map(|b| (b.broker_id.0, b.port)).collect();
+    let want: Vec<(i32, i32)> = (0..3).map(|i| (i as i32 + 1, ctl[i] as i32)).collect();
+    assert_eq!(voters, want);
+    assert!(
+        [1, 2, 3].contains(&r.controller_id.0),
+        "{:?}",
+        r.controller_id
+    );
+    let dir3 = std::fs::read_to_string(dir.path().join("controller-3.log")).unwrap();
+    assert!(dir3.contains("controller only"), "{dir3}");
 }
 
 #[test]
