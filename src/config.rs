@@ -471,6 +471,25 @@ mod tests {
     }
 
     #[test]
+    fn cluster_broker_files_load() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/cluster/broker-2.toml");
+        let cfg = Config::load(Some(&p), &Overrides::default()).unwrap();
+        assert_eq!(cfg.node_id, 2);
+        assert_eq!(cfg.listen, "127.0.0.1:19093".parse().unwrap());
+        assert_eq!(cfg.advertised, ("127.0.0.1".to_string(), 19093));
+        assert_eq!(cfg.metrics_listen, Some("127.0.0.1:19645".parse().unwrap()));
+        let q = &cfg.quorum;
+        assert!(q.roles.broker && q.roles.controller);
+        assert_eq!(q.voters.len(), 3);
+        assert_eq!(q.controller_listen, Some("127.0.0.1:19193".parse().unwrap()));
+        // The defaults: a one-member quorum, Kafka's session timings.
+        let d = Config::load(None, &Overrides::default()).unwrap().quorum;
+        assert!(d.voters.is_empty() && d.controller_listen.is_none());
+        assert_eq!(d.session_timeout, std::time::Duration::from_secs(9));
+        assert_eq!(d.heartbeat_interval, std::time::Duration::from_secs(2));
+    }
+
+    #[test]
     fn listener_schemes_are_stripped() {
         assert_eq!(parse_host_port("PLAINTEXT://h:1").unwrap(), ("h".into(), 1));
     }
