@@ -481,7 +481,10 @@ mod tests {
         let q = &cfg.quorum;
         assert!(q.roles.broker && q.roles.controller);
         assert_eq!(q.voters.len(), 3);
-        assert_eq!(q.controller_listen, Some("127.0.0.1:19193".parse().unwrap()));
+        assert_eq!(
+            q.controller_listen,
+            Some("127.0.0.1:19193".parse().unwrap())
+        );
         // The defaults: a one-member quorum, Kafka's session timings.
         let d = Config::load(None, &Overrides::default()).unwrap().quorum;
         assert!(d.voters.is_empty() && d.controller_listen.is_none());
