@@ -235,3 +235,91 @@ async fn publish(
         futures_lite::future::or(changed, poll).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Overrides;
+
+    /// A broker with a config and the membership of a real one-node controller in `dir`.
+    fn setup(dir: &std::path::Path, node_id: i32) -> (Arc<Config>, Arc<Membership>) {
+        let ov = Overrides {
+            node_id: Some(node_id),
+            data_dir: Some(dir.to_path_buf()),
+            cores: Some("1".into()),
+            ..Default::default()
+        };
+        let mut config = Config::load(None, &ov).unwrap();
+        config.quorum.session_timeout = Duration::from_millis(400);
+        config.quorum.heartbeat_interval = Duration::from_millis(100);
+        let controller = super::super::quorum::start(&config).unwrap();
+        (Arc::new(config), Membership::new(controller))
+    }
+
+    #[test]
+    fn registers_heartbeats_and_publishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, membership) = setup(dir.path(), 4);
+        let registry = Registry::new(1, Arc::new(AtomicBool::new(false)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut updates = membership.updates();
+        let ex = glommio::LocalExecutorBuilder::default().make().unwrap();
+        ex.run(async {
+            let tasks = start(&membership, &config, &registry, &stop);
+            let end = Instant::now() + Duration::from_secs(20);
+            loop {
+                let state = updates.borrow_and_update().clone();
+                let live = state.image.broker(4).is_some_and(|b| !b.fenced);
+                if live && registry.is_registered() && state.controller == Some(4) {
+                    assert_eq!(state.voters.len(), 1);
+                    assert_ne!(state.voters[0].1.port(), 0);
+                    break;
+                }
+                assert!(Instant::now() < end, "not registered: {state:?}");
+                glommio::timer::sleep(Duration::from_millis(20)).await;
+            }
+            stop.store(true, Ordering::SeqCst);
+            for t in tasks {
+                t.cancel().await;
+            }
+        });
+        assert!(membership.fatal().is_none());
+    }
+
+    #[test]
+    fn a_live_duplicate_node_id_stops_the_broker() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, membership) = setup(dir.path(), 7);
+        let registry = Registry::new(1, Arc::new(AtomicBool::new(false)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let ex = glommio::LocalExecutorBuilder::default().make().unwrap();
+        let controller = membership.controller.clone();
+        ex.run(async {
+            // Another incarnation of node.id 7 registers first and keeps heartbeating.
+            let other = registration(&config, uuid::Uuid::new_v4());
+            let epoch = controller.propose(other).await.unwrap();
+            // Its first heartbeat unfences it before this broker's agent starts.
+            controller.heartbeat(7, epoch).await.unwrap();
+            let keep = controller.clone();
+            let rival = glommio::spawn_local(async move {
+                loop {
+                    let _ = keep.heartbeat(7, epoch).await;
+                    glommio::timer::sleep(Duration::from_millis(50)).await;
+                }
+            });
+            let tasks = start(&membership, &config, &registry, &stop);
+            let end = Instant::now() + Duration::from_secs(30);
+            while !stop.load(Ordering::SeqCst) {
+                assert!(Instant::now() < end, "the duplicate was not refused");
+                glommio::timer::sleep(Duration::from_millis(50)).await;
+            }
+            rival.cancel().await;
+            for t in tasks {
+                t.cancel().await;
+            }
+        });
+        let why = membership.fatal().expect("a fatal reason");
+        assert!(why.contains("node.id 7"), "{why}");
+        assert!(!registry.is_registered());
+    }
+}
