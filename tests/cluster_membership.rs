@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::raw::Conn;
 use common::{bin, free_port, Broker};
-use kafka_protocol::messages::DescribeClusterRequest;
+use kafka_protocol::messages::{DescribeClusterRequest, MetadataRequest};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 
@@ -177,6 +177,24 @@ fn three_brokers_form_a_quorum_and_track_membership() {
             |s| *s == all,
         );
         assert_eq!(seen, all);
+    }
+    // Every Metadata version lists the three brokers at their client ports, and (v1+) the
+    // active controller.
+    let mut conn = Conn::open(&brokers[2]);
+    for version in 0..=13 {
+        let mut req = MetadataRequest::default();
+        req.topics = Some(Vec::new());
+        let r = conn.call(&req, version);
+        let listed: Vec<(i32, i32)> = r.brokers.iter().map(|b| (b.node_id.0, b.port)).collect();
+        let want: Vec<(i32, i32)> = brokers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (i as i32 + 1, b.port as i32))
+            .collect();
+        assert_eq!(listed, want, "Metadata v{version}");
+        if version >= 1 {
+            assert_eq!(r.controller_id.0, controller, "Metadata v{version}");
+        }
     }
 
     // A broker other than the controller dies: fenced after its session, gone from Metadata.
