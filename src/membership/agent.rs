@@ -155,7 +155,6 @@ async fn lifecycle(
         };
         tracing::info!(node_id = id, broker_epoch = epoch, rack = ?config.quorum.rack,
             "registered with the controller quorum");
-        backoff = MIN_BACKOFF;
         let mut last_ok: Option<Instant> = None;
         loop {
             let wait = match controller.heartbeat(id, epoch).await {
@@ -173,6 +172,11 @@ async fn lifecycle(
                     // Fenced and replaced, or unregistered: register again.
                     tracing::warn!(node_id = id, %reason, "heartbeat refused; registering again");
                     registry.set_registered(false);
+                    // Paced like any retry, so that a refusal that repeats cannot fill the log.
+                    if !pause(backoff, &stop).await {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue 'register;
                 }
                 Err(e) => {
