@@ -14,6 +14,7 @@ use crate::cluster::topic_config::TopicDefaults;
 
 pub mod cores;
 mod dynamic;
+pub mod quorum;
 
 pub use crate::cluster::broker_config::{builtin_value, DEFAULT_CONFIG};
 pub use crate::cluster::dynamic_config::groups::GroupSettings;
@@ -29,6 +30,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// This broker's node id (`node.id`).
     pub node_id: i32,
+    /// Roles, controller quorum, rack and heartbeat timing (`process.roles`,
+    /// `controller.quorum.voters`, ...).
+    pub quorum: quorum::QuorumSettings,
     /// CPUs to run one executor on each.
     pub cores: Vec<usize>,
     /// Partitions of auto-created topics and of CreateTopics with -1 (`num.partitions`).
@@ -249,7 +253,30 @@ impl Config {
                 _ => bail!("config key {k} must be a boolean"),
             }
         };
-        let listen_s = ov.listen.clone().unwrap_or(get_str("listeners")?);
+        let node_id = ov.node_id.unwrap_or(get_int("node.id")? as i32);
+        let (client_listener, controller_listener) = quorum::split_listeners(
+            &get_str("listeners")?,
+            &get_str("controller.listener.names")?,
+        );
+        let quorum = quorum::QuorumSettings::from_keys(&quorum::QuorumKeys {
+            node_id,
+            roles: &get_str("process.roles")?,
+            voters: &get_str("controller.quorum.voters")?,
+            controller_listener: controller_listener.as_deref(),
+            rack: &get_str("broker.rack")?,
+            session_timeout_ms: get_int("broker.session.timeout.ms")?,
+            heartbeat_interval_ms: get_int("broker.heartbeat.interval.ms")?,
+        })?;
+        let listen_s = match (&ov.listen, client_listener) {
+            (Some(l), _) => l.clone(),
+            (None, Some(l)) => l,
+            // A controller-only node serves no Kafka clients.
+            (None, None) if !quorum.roles.broker => "127.0.0.1:0".into(),
+            (None, None) => bail!(
+                "listeners has no client listener (only controller listeners named in \
+                 controller.listener.names), but process.roles includes broker"
+            ),
+        };
         let (lh, lp) = parse_host_port(&listen_s)?;
         let listen: SocketAddr = format!("{lh}:{lp}")
             .parse()
@@ -263,7 +290,12 @@ impl Config {
             .with_context(|| format!("resolving listener {listen_s}"))?;
         let adv_s = match &ov.advertised {
             Some(a) => a.clone(),
-            None => get_str("advertised.listeners")?,
+            None => quorum::split_listeners(
+                &get_str("advertised.listeners")?,
+                &get_str("controller.listener.names")?,
+            )
+            .0
+            .unwrap_or_default(),
         };
         let advertised = if adv_s.is_empty() {
             let host = if listen.ip().is_unspecified() {
@@ -287,7 +319,8 @@ impl Config {
             listen,
             advertised,
             data_dir,
-            node_id: ov.node_id.unwrap_or(get_int("node.id")? as i32),
+            node_id,
+            quorum,
             cores,
             num_partitions: get_int("num.partitions")? as i32,
             auto_create_topics: get_bool("auto.create.topics.enable")?,
@@ -435,6 +468,28 @@ mod tests {
         let cfg = Config::load(Some(&p), &Overrides::default()).unwrap();
         assert_eq!(cfg.num_partitions, 6);
         assert_eq!(cfg.message_max_bytes, 2000);
+    }
+
+    #[test]
+    fn cluster_broker_files_load() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/cluster/broker-2.toml");
+        let cfg = Config::load(Some(&p), &Overrides::default()).unwrap();
+        assert_eq!(cfg.node_id, 2);
+        assert_eq!(cfg.listen, "127.0.0.1:19093".parse().unwrap());
+        assert_eq!(cfg.advertised, ("127.0.0.1".to_string(), 19093));
+        assert_eq!(cfg.metrics_listen, Some("127.0.0.1:19645".parse().unwrap()));
+        let q = &cfg.quorum;
+        assert!(q.roles.broker && q.roles.controller);
+        assert_eq!(q.voters.len(), 3);
+        assert_eq!(
+            q.controller_listen,
+            Some("127.0.0.1:19193".parse().unwrap())
+        );
+        // The defaults: a one-member quorum, Kafka's session timings.
+        let d = Config::load(None, &Overrides::default()).unwrap().quorum;
+        assert!(d.voters.is_empty() && d.controller_listen.is_none());
+        assert_eq!(d.session_timeout, std::time::Duration::from_secs(9));
+        assert_eq!(d.heartbeat_interval, std::time::Duration::from_secs(2));
     }
 
     #[test]

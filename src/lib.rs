@@ -12,6 +12,8 @@
 //! - [`cluster`]: topic metadata and broker identity.
 //! - [`metrics`]: Prometheus metrics, `/health` and `/ready`.
 //! - [`fd_limit`]: the file-descriptor limit raised at startup.
+//! - [`membership`]: the broker in the controller quorum: starts its controller, registers,
+//!   heartbeats, publishes the cluster's brokers and controller to the cores.
 //! - [`server`]: startup, executors, listeners and shutdown.
 //! - [`args`]: the broker binary's command line (broker flags; the client commands `topic`,
 //!   `produce`, `consume` and `group` are handed to `runnel-cli`, the crate in src/cli/).
@@ -24,6 +26,7 @@ pub mod errors;
 pub mod fd_limit;
 pub mod group;
 pub mod kafka;
+pub mod membership;
 pub mod metrics;
 pub mod panic_exit;
 pub mod periodic;

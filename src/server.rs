@@ -17,6 +17,7 @@ use crate::cluster::TopicTable;
 use crate::config::Config;
 use crate::kafka::connection;
 use crate::kafka::read_budget::ReadBudget;
+use crate::membership::{self, Membership};
 use crate::metrics::Registry;
 use crate::periodic::{self, Loop};
 use crate::services::Core;
@@ -180,6 +181,9 @@ pub fn run(config: Config) -> Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let _lock = lock_data_dir(&config.data_dir)?;
+    if !config.quorum.roles.broker {
+        return run_controller_only(&config);
+    }
     ensure_listen_address_free(config.listen)?;
     crate::fd_limit::raise_nofile();
     let direct = o_direct_supported(&config.data_dir);
@@ -208,6 +212,7 @@ pub fn run(config: Config) -> Result<()> {
     let registry = Registry::new(cores, shutdown.clone());
     registry.set_stall_timeout(config.health_stall_timeout);
     let metrics_at = start_metrics(&config, &registry);
+    let membership = Membership::new(membership::quorum::start(&config)?);
 
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -220,6 +225,8 @@ pub fn run(config: Config) -> Result<()> {
         listen = %config.listen,
         advertised = %format!("{}:{}", config.advertised.0, config.advertised.1),
         metrics = %metrics_at,
+        controller = %membership.controller.local_addr(),
+        voters = %voters_line(&config),
         topics = table.topics.len(),
         "starting runnel"
     );
@@ -242,6 +249,7 @@ pub fn run(config: Config) -> Result<()> {
         let mesh = mesh.clone();
         let stop = shutdown.clone();
         let reg = registry.clone();
+        let member = membership.clone();
         let mut builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("runnel-core-{i}"))
             .io_memory(io_memory);
@@ -250,8 +258,18 @@ pub fn run(config: Config) -> Result<()> {
         }
         let h = builder
             .spawn(move || async move {
-                let res =
-                    core_main(i, cfg, cid, tbl, mesh, stop.clone(), loaded, reg.clone()).await;
+                let res = core_main(
+                    i,
+                    cfg,
+                    cid,
+                    tbl,
+                    mesh,
+                    stop.clone(),
+                    loaded,
+                    reg.clone(),
+                    member,
+                )
+                .await;
                 if let Err(e) = &res {
                     // One core gone means its partitions are gone: stop the whole broker.
                     tracing::error!(core = i, error = %e, "core failed; stopping the broker");
@@ -277,10 +295,70 @@ pub fn run(config: Config) -> Result<()> {
             }
         }
     }
+    let fatal = membership.fatal();
+    stop_controller(membership);
+    if let Some(why) = fatal {
+        bail!("{why}");
+    }
     if failed {
         bail!("broker stopped with errors");
     }
     tracing::info!("runnel stopped cleanly");
+    Ok(())
+}
+
+/// `controller.quorum.voters` for the startup log.
+fn voters_line(config: &Config) -> String {
+    if config.quorum.voters.is_empty() {
+        return "this node alone".into();
+    }
+    let v: Vec<String> = config
+        .quorum
+        .voters
+        .iter()
+        .map(|(id, a)| format!("{id}@{a}"))
+        .collect();
+    v.join(",")
+}
+
+/// Shuts the controller down and waits for its thread, once nothing else holds it.
+fn stop_controller(membership: Arc<Membership>) {
+    match Arc::try_unwrap(membership)
+        .ok()
+        .and_then(|m| Arc::try_unwrap(m.controller).ok())
+    {
+        Some(controller) => {
+            futures_lite::future::block_on(controller.shutdown());
+            tracing::info!("controller stopped");
+        }
+        // Still referenced somewhere: dropping the last reference stops it without waiting.
+        None => tracing::info!("controller stopping"),
+    }
+}
+
+/// Runs a controller-only node (`process.roles = "controller"`): a voter of the quorum with no
+/// Kafka listener, until SIGTERM or SIGINT.
+fn run_controller_only(config: &Config) -> Result<()> {
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register_conditional_shutdown(sig, 1, shutdown.clone())?;
+        signal_hook::flag::register(sig, shutdown.clone())?;
+    }
+    start_shutdown_watchdog(shutdown.clone(), config.shutdown_timeout)?;
+    let controller = membership::quorum::start(config)?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        node_id = config.node_id,
+        controller = %controller.local_addr(),
+        voters = %voters_line(config),
+        data_dir = %config.data_dir.display(),
+        "starting runnel as a controller only (no Kafka listener)"
+    );
+    while !shutdown.load(Ordering::Relaxed) {
+        std::thread::sleep(STOP_CHECK);
+    }
+    futures_lite::future::block_on(controller.shutdown());
+    tracing::info!("controller stopped cleanly");
     Ok(())
 }
 
@@ -294,6 +372,7 @@ async fn core_main(
     stop: Arc<AtomicBool>,
     loaded: Arc<AtomicUsize>,
     registry: Arc<Registry>,
+    membership: Arc<Membership>,
 ) -> Result<()> {
     if let Some(m) = registry.core(id) {
         crate::metrics::hooks::install(m, config.slow_request_warn);
@@ -306,11 +385,19 @@ async fn core_main(
     // topics' partitions as those open.
     let core = Core::new(id, config.clone(), cluster_id, table.clone(), senders);
     core.mesh.start_receivers(receivers);
+    core.cluster.follow(membership.updates());
     if let Err(e) = crate::storage::direct_io::prime_iopoll_probe(&config.data_dir, id).await {
         tracing::warn!(error = %e, "cannot probe polled I/O support");
     }
     partitions::apply(&core.store, table).await;
     core.start_tasks(&registry);
+    // Core 0 registers with the quorum, heartbeats, and publishes the cluster's state.
+    let agent = if id == 0 {
+        membership::agent::start(&membership, &config, &registry, &stop)
+    } else {
+        Vec::new()
+    };
+    drop(membership);
     // No core listens before every core has opened its partitions: a client connecting early
     // is refused (and retries) rather than told that partitions still loading do not exist.
     loaded.fetch_add(1, Ordering::SeqCst);
@@ -328,6 +415,9 @@ async fn core_main(
     let acceptor = glommio::spawn_local(accept_loop(listener, core.clone(), budget));
     wait_for_stop(&stop).await;
     acceptor.cancel().await;
+    for task in agent {
+        task.cancel().await;
+    }
     tracing::info!(core = id, "stopping: syncing logs");
     core.store.close_all().await;
     Ok(())

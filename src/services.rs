@@ -19,7 +19,7 @@ use crate::metrics::core::Snapshot;
 use crate::metrics::registry::Registry;
 use crate::shard::internal::InternalTopics;
 use crate::shard::messages::MeshMessage;
-use crate::shard::{Mesh, MetadataAdmin, PartitionEvents, PartitionStore, TopicView};
+use crate::shard::{ClusterView, Mesh, MetadataAdmin, PartitionEvents, PartitionStore, TopicView};
 
 /// One core's services.
 pub struct Core {
@@ -27,6 +27,9 @@ pub struct Core {
     pub mesh: Rc<Mesh>,
     /// Configuration, topic table snapshot and produce policies.
     pub view: Rc<TopicView>,
+    /// The cluster's live brokers and active controller (from the controller's image); a
+    /// single node's own until the membership agent publishes (`ClusterView::follow`).
+    pub cluster: Rc<ClusterView>,
     /// The partition logs this core owns.
     pub store: Rc<PartitionStore>,
     /// Topic and dynamic-config changes (served on core 0).
@@ -76,6 +79,7 @@ impl Core {
         Rc::new(Core {
             mesh,
             view,
+            cluster: ClusterView::new(Default::default()),
             store,
             admin,
             producer_ids,

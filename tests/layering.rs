@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     // Binary entry, command line, startup.
     &["main", "lib", "args", "server"],
+    // The broker's membership of the controller quorum: starts the controller, registers,
+    // heartbeats, publishes the cluster's state to the cores.
+    &["membership"],
     // The wire protocol.
     &["kafka"],
     // The per-core composition root.
@@ -139,6 +142,7 @@ fn no_module_imports_a_layer_above_it() {
 const SERVICE_LAYERS: &[(&str, &str, &[&str])] = &[
     ("mesh.rs", "Mesh", &[]),
     ("topic_view.rs", "TopicView", &[]),
+    ("cluster_view.rs", "ClusterView", &[]),
     ("partition_store.rs", "PartitionStore", &["TopicView"]),
     ("metadata_admin.rs", "MetadataAdmin", &["Mesh", "TopicView"]),
 ];

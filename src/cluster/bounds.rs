@@ -17,6 +17,8 @@ const LONG_MAX: i64 = i64::MAX;
 /// `(key, lowest, highest)`: integer configs and their allowed ranges.
 const INTEGER_BOUNDS: &[(&str, i64, i64)] = &[
     ("node.id", 0, INT_MAX),
+    ("broker.session.timeout.ms", 100, INT_MAX),
+    ("broker.heartbeat.interval.ms", 10, INT_MAX),
     ("num.partitions", 1, INT_MAX),
     ("default.replication.factor", 1, i16::MAX as i64),
     ("message.max.bytes", 0, INT_MAX),

@@ -6,6 +6,7 @@ pub mod bounds;
 pub mod broker_config;
 pub mod dynamic_config;
 pub mod identity;
+pub mod membership;
 pub mod producer_ids;
 pub mod topic_config;
 pub mod topics;

@@ -65,6 +65,8 @@ impl ControllerConfig {
         }
         let mut ids = BTreeSet::new();
         let mut addrs = BTreeSet::new();
+        // A one-member quorum dials no peer: it may listen on any free port (port 0).
+        let alone = self.voters.len() == 1;
         for (id, addr) in &self.voters {
             if !ids.insert(*id) {
                 return bad(format!("voter id {id} appears twice"));
@@ -72,7 +74,7 @@ impl ControllerConfig {
             if !addrs.insert(*addr) {
                 return bad(format!("voter address {addr} appears twice"));
             }
-            if addr.port() == 0 || addr.ip().is_unspecified() {
+            if (addr.port() == 0 && !alone) || addr.ip().is_unspecified() {
                 return bad(format!(
                     "voter {id}: {addr} is not an address peers can reach"
                 ));
@@ -168,8 +170,15 @@ mod tests {
         let mut c = ok.clone();
         c.listen = addr(1);
         assert!(c.validate().is_err());
+        let mut c = ok.clone();
+        c.voters[1].1 = addr(0);
+        assert!(c.validate().is_err(), "port 0 for a voter peers must reach");
         let mut c = ok;
         c.election_timeout = (Duration::from_secs(2), Duration::from_secs(1));
         assert!(c.validate().is_err());
+        // A one-member quorum may take any free port.
+        ControllerConfig::new(1, vec![(1, addr(0))], addr(0), "d")
+            .validate()
+            .unwrap();
     }
 }

@@ -104,7 +104,7 @@ pub fn render(reg: &Registry) -> String {
     o.family(
         "runnel_ready",
         "gauge",
-        "1 when every core has loaded its partitions and listens.",
+        "1 when every core has loaded its partitions and listens, and the broker is registered with the controller quorum.",
     );
     o.sample("runnel_ready", &[], u8::from(reg.is_ready()));
 

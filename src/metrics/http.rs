@@ -229,6 +229,12 @@ mod tests {
         let reg = Registry::new(1, Arc::new(AtomicBool::new(false)));
         assert_eq!(answer("/ready", &reg).0, 503);
         reg.core_listening();
+        assert_eq!(
+            answer("/ready", &reg).0,
+            503,
+            "not registered with the quorum yet"
+        );
+        reg.set_registered(true);
         assert_eq!(answer("/ready", &reg).0, 200);
         assert_eq!(answer("/health", &reg).0, 200);
         assert_eq!(answer("/nope", &reg).0, 404);

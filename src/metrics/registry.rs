@@ -17,6 +17,8 @@ pub struct Registry {
     cores: Vec<Arc<CoreMetrics>>,
     started: Instant,
     listening: AtomicUsize,
+    /// Registered with the controller quorum, last heartbeat accepted.
+    registered: AtomicBool,
     failed: AtomicBool,
     shutdown: Arc<AtomicBool>,
     stall_timeout_ms: AtomicU64,
@@ -31,6 +33,7 @@ impl Registry {
                 .collect(),
             started: Instant::now(),
             listening: AtomicUsize::new(0),
+            registered: AtomicBool::new(false),
             failed: AtomicBool::new(false),
             shutdown,
             stall_timeout_ms: AtomicU64::new(WEDGED_AFTER.as_millis() as u64),
@@ -68,14 +71,27 @@ impl Registry {
         self.listening.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// The broker is (`true`) or is no longer (`false`) registered with the controller quorum
+    /// and heartbeating.
+    pub fn set_registered(&self, yes: bool) {
+        self.registered.store(yes, Ordering::SeqCst);
+    }
+
+    /// Whether the broker is registered with the controller quorum and heartbeating.
+    pub fn is_registered(&self) -> bool {
+        self.registered.load(Ordering::SeqCst)
+    }
+
     /// A core stopped with an error: the broker is no longer healthy.
     pub fn core_failed(&self) {
         self.failed.store(true, Ordering::SeqCst);
     }
 
-    /// Every core is listening and the broker is not shutting down.
+    /// Every core is listening, the broker is registered with the controller quorum and not
+    /// shutting down.
     pub fn is_ready(&self) -> bool {
         self.listening.load(Ordering::SeqCst) >= self.cores.len()
+            && self.registered.load(Ordering::SeqCst)
             && !self.shutdown.load(Ordering::Relaxed)
             && !self.failed.load(Ordering::SeqCst)
     }
@@ -133,13 +149,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ready_needs_every_core_and_no_shutdown() {
+    fn ready_needs_every_core_registration_and_no_shutdown() {
         let stop = Arc::new(AtomicBool::new(false));
         let r = Registry::new(2, stop.clone());
         assert!(!r.is_ready());
         r.core_listening();
         assert!(!r.is_ready());
         r.core_listening();
+        // Every core listens, but the broker is not registered with the quorum yet.
+        assert!(!r.is_ready());
+        r.set_registered(true);
         assert!(r.is_ready());
         stop.store(true, Ordering::Relaxed);
         assert!(!r.is_ready());

@@ -5,6 +5,8 @@
 //!   other cores ([`call::CoreCall`]), and the registry of services calls run against.
 //! - [`topic_view::TopicView`]: the configuration, cluster id, topic table snapshot and produce
 //!   policies, and who owns which partition.
+//! - [`cluster_view::ClusterView`]: the cluster's brokers and active controller, as the
+//!   controller's newest metadata image has them.
 //! - [`partition_store::PartitionStore`] (uses the view): the partition logs this core owns,
 //!   their cache budget, long polls and partition-event hooks; the data calls run against it.
 //! - [`metadata_admin::MetadataAdmin`] (uses the mesh and the view): topic and dynamic-config
@@ -16,6 +18,7 @@
 //! composition root installs.
 
 pub mod call;
+pub mod cluster_view;
 pub mod dynamic_admin;
 pub mod handlers;
 pub mod housekeeping;
@@ -30,6 +33,7 @@ pub mod partitions;
 pub mod topic_admin;
 pub mod topic_view;
 
+pub use cluster_view::ClusterView;
 pub use mesh::Mesh;
 pub use metadata_admin::MetadataAdmin;
 pub use partition_store::{EventFuture, LocalTopic, PartitionEvents, PartitionStore};

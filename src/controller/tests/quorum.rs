@@ -35,6 +35,15 @@ async fn single_node_starts_applies_and_restarts() {
     assert!(eventually(SECS, || c.image().topic_by_name("a").is_some()).await);
     c.propose(topic("b", 7)).await.unwrap();
     c.shutdown().await;
+    // A one-member quorum may move to another port (it talks to no peer); the broker's default
+    // single node listens on port 0, a free port at each start.
+    let any = vec![(1, "127.0.0.1:0".parse().unwrap())];
+    let c = Controller::start(config(1, &any, root.path())).unwrap();
+    assert_ne!(c.local_addr().port(), 0);
+    assert_eq!(c.wait_for_leader(SECS).await, Some(1));
+    assert!(eventually(SECS, || c.image().topic_by_name("b").is_some()).await);
+    c.propose(topic("c", 7)).await.unwrap();
+    c.shutdown().await;
 }
 
 #[tokio::test]

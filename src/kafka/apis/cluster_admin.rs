@@ -1,4 +1,4 @@
-//! Cluster-level admin reads: DescribeCluster (this one broker, which is also the controller),
+//! Cluster-level admin reads: DescribeCluster (the live brokers, or the controller quorum),
 //! DescribeLogDirs (the data directory, partition sizes gathered from every core, and the
 //! file system's total and usable bytes) and DescribeTopicPartitions (KIP-966, paged with a
 //! cursor).
@@ -27,29 +27,54 @@ use crate::shard::topic_admin::PartitionSizesCall;
 /// `max.request.partition.size.limit` default).
 const MAX_PARTITIONS_PER_RESPONSE: i32 = 2000;
 
-/// Handles DescribeCluster: one broker, the controller too, never fenced.
+/// Handles DescribeCluster: the live brokers and a controller id (endpoint type 1), or the
+/// controller quorum's voters and its active controller (endpoint type 2, v1+).
 pub fn describe_cluster(ctx: &RequestContext, req: DescribeClusterRequest) -> ResponseKind {
-    let cfg = &ctx.core.view.config();
     let mut r = DescribeClusterResponse::default();
     r.endpoint_type = req.endpoint_type;
     r.cluster_id = StrBytes::from_string(ctx.core.view.cluster_id().to_string());
-    if ctx.version >= 1 && req.endpoint_type != 1 {
-        r.error_code = KafkaError::UnsupportedEndpointType.code();
-        r.error_message = Some(StrBytes::from_static_str(
-            "The broker only handles broker endpoints (endpoint type 1).",
-        ));
-        r.controller_id = BrokerId(-1);
-        return ResponseKind::DescribeCluster(r);
+    let listing = super::brokers::listing(ctx);
+    let entry = |id: i32, host: &str, port: u16, rack: Option<String>, fenced: bool| {
+        let mut b = DescribeClusterBroker::default();
+        b.broker_id = BrokerId(id);
+        b.host = StrBytes::from_string(host.to_string());
+        b.port = port as i32;
+        b.rack = rack.map(StrBytes::from_string);
+        b.is_fenced = fenced;
+        b
+    };
+    match (ctx.version, req.endpoint_type) {
+        (0, _) | (_, 1) => {
+            r.controller_id = BrokerId(listing.controller);
+            for b in &listing.brokers {
+                r.brokers
+                    .push(entry(b.id, &b.host, b.port, b.rack.clone(), false));
+            }
+            // v2 (KIP-1073): fenced brokers only when asked for.
+            if ctx.version >= 2 && req.include_fenced_brokers {
+                let me = super::brokers::this_broker(ctx).id;
+                for b in listing.state.fenced_brokers(me) {
+                    r.brokers.push(entry(b.id, &b.host, b.port, b.rack, true));
+                }
+            }
+        }
+        (_, 2) => {
+            // This node is a voter too: it lists the quorum, as a controller does.
+            r.controller_id = BrokerId(listing.state.controller.unwrap_or(-1));
+            for (id, addr) in &listing.state.voters {
+                let host = addr.ip().to_string();
+                r.brokers.push(entry(*id, &host, addr.port(), None, false));
+            }
+        }
+        _ => {
+            r.error_code = KafkaError::UnsupportedEndpointType.code();
+            r.error_message = Some(StrBytes::from_static_str(
+                "Endpoint type must be 1 (brokers) or 2 (controllers).",
+            ));
+            r.controller_id = BrokerId(-1);
+            return ResponseKind::DescribeCluster(r);
+        }
     }
-    r.controller_id = BrokerId(cfg.node_id);
-    let mut b = DescribeClusterBroker::default();
-    b.broker_id = BrokerId(cfg.node_id);
-    b.host = StrBytes::from_string(cfg.advertised.0.clone());
-    b.port = cfg.advertised.1 as i32;
-    // v2 (KIP-1073): fenced brokers are listed when `include_fenced_brokers` asks for them; the
-    // one broker of a single node is never fenced, so the list is the same either way.
-    b.is_fenced = false;
-    r.brokers.push(b);
     r.cluster_authorized_operations =
         super::authorized_ops::cluster(req.include_cluster_authorized_operations);
     ResponseKind::DescribeCluster(r)

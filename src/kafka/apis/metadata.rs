@@ -1,5 +1,6 @@
-//! Metadata: brokers, cluster id, controller, and topics with their partitions; creates missing
-//! topics when auto-creation is enabled and the client allows it.
+//! Metadata: the live brokers of the controller's image, cluster id, controller, and topics with
+//! their partitions (still this broker's own topic table, each partition led by this broker);
+//! creates missing topics when auto-creation is enabled and the client allows it.
 
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -21,16 +22,26 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
     let cfg = &view.config();
     let node = BrokerId(cfg.node_id);
     let mut resp = MetadataResponse::default();
-    let mut broker = MetadataResponseBroker::default();
-    broker.node_id = node;
-    broker.host = StrBytes::from_string(cfg.advertised.0.clone());
-    broker.port = cfg.advertised.1 as i32;
-    resp.brokers = vec![broker];
+    let listing = super::brokers::listing(ctx);
+    resp.brokers = listing
+        .brokers
+        .iter()
+        .map(|b| {
+            let mut broker = MetadataResponseBroker::default();
+            broker.node_id = BrokerId(b.id);
+            broker.host = StrBytes::from_string(b.host.clone());
+            broker.port = b.port as i32;
+            if ctx.version >= 1 {
+                broker.rack = b.rack.clone().map(StrBytes::from_string);
+            }
+            broker
+        })
+        .collect();
     if ctx.version >= 2 {
         resp.cluster_id = Some(StrBytes::from_string(view.cluster_id().to_string()));
     }
     if ctx.version >= 1 {
-        resp.controller_id = node;
+        resp.controller_id = BrokerId(listing.controller);
     }
     // v13's top-level error code: Kafka sets it only to ask a client to rebootstrap
     // (REBOOTSTRAP_REQUIRED, KIP-1102), which a single node never does.

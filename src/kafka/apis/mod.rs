@@ -3,6 +3,7 @@
 
 pub mod api_versions;
 pub mod authorized_ops;
+pub mod brokers;
 pub mod cluster_admin;
 pub mod configs;
 pub mod create_partitions;

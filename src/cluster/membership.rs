@@ -1,0 +1,157 @@
+//! What a core knows of the cluster's brokers and controllers: a [`ClusterState`] snapshot made
+//! from the controller's newest [`MetadataImage`] and the active controller, which Metadata and
+//! DescribeCluster answer from.
+//!
+//! A snapshot is immutable; a new one replaces it whole on every core (shard/cluster_view.rs).
+//! This broker always lists itself from its own configuration, also before its registration
+//! reaches the image, so that a client talking to it always finds the broker it talks to.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use runnel_controller::MetadataImage;
+
+/// The listener name a broker registers its client endpoint under.
+pub const CLIENT_LISTENER: &str = "PLAINTEXT";
+
+/// One broker as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerInfo {
+    /// Its `node.id`.
+    pub id: i32,
+    /// Advertised host.
+    pub host: String,
+    /// Advertised port.
+    pub port: u16,
+    /// `broker.rack`.
+    pub rack: Option<String>,
+}
+
+/// The cluster as one core sees it.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterState {
+    /// The newest image this node's controller applied.
+    pub image: Arc<MetadataImage>,
+    /// The active controller (the quorum's leader), when known.
+    pub controller: Option<i32>,
+    /// The quorum's voters and their controller addresses.
+    pub voters: Vec<(i32, SocketAddr)>,
+}
+
+impl ClusterState {
+    /// The live brokers: registered and unfenced in the image, each with its client endpoint,
+    /// plus `me` (this broker, from its configuration), by id.
+    pub fn live_brokers(&self, me: &BrokerInfo) -> Vec<BrokerInfo> {
+        let mut out = self.registered(|fenced, id| !fenced && id != me.id);
+        out.push(me.clone());
+        out.sort_by_key(|b| b.id);
+        out
+    }
+
+    /// The registered brokers that are fenced (DescribeCluster v2 `include_fenced_brokers`),
+    /// other than `me`, by id.
+    pub fn fenced_brokers(&self, me: i32) -> Vec<BrokerInfo> {
+        self.registered(|fenced, id| fenced && id != me)
+    }
+
+    /// Registered brokers that `keep(fenced, id)` selects, with their client endpoints.
+    fn registered(&self, keep: impl Fn(bool, i32) -> bool) -> Vec<BrokerInfo> {
+        self.image
+            .brokers()
+            .values()
+            .filter(|b| keep(b.fenced, b.id))
+            .filter_map(|b| {
+                let ep = b
+                    .endpoints
+                    .iter()
+                    .find(|e| e.name == CLIENT_LISTENER)
+                    .or_else(|| b.endpoints.first())?;
+                Some(BrokerInfo {
+                    id: b.id,
+                    host: ep.host.clone(),
+                    port: ep.port,
+                    rack: b.rack.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// The controller id to give clients that expect a broker there (Metadata, DescribeCluster
+    /// for broker endpoints): the active controller when it is among `live`, else `me`.
+    pub fn controller_among(&self, live: &[BrokerInfo], me: i32) -> i32 {
+        match self.controller {
+            Some(c) if live.iter().any(|b| b.id == c) => c,
+            _ => me,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runnel_controller::records::{
+        Endpoint, MetadataRecord, RegisterBrokerRecord, UnfenceBrokerRecord,
+    };
+    use runnel_controller::RecordBatch;
+
+    fn register(image: &MetadataImage, id: i32, port: u16, index: u64) -> MetadataImage {
+        let rec = RegisterBrokerRecord {
+            broker_id: id,
+            incarnation_id: uuid::Uuid::new_v4(),
+            endpoints: vec![Endpoint {
+                name: CLIENT_LISTENER.into(),
+                host: "127.0.0.1".into(),
+                port,
+                security_protocol: "PLAINTEXT".into(),
+            }],
+            rack: Some(format!("r{id}")),
+        };
+        image
+            .apply(
+                &RecordBatch::one(MetadataRecord::RegisterBroker(rec)),
+                index,
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn live_brokers_are_the_unfenced_ones_and_me() {
+        let me = BrokerInfo {
+            id: 1,
+            host: "h1".into(),
+            port: 1,
+            rack: None,
+        };
+        let image = register(&MetadataImage::default(), 2, 2, 1);
+        let image = register(&image, 3, 3, 2);
+        let image = image
+            .apply(
+                &RecordBatch::one(MetadataRecord::UnfenceBroker(UnfenceBrokerRecord {
+                    broker_id: 3,
+                    broker_epoch: 2,
+                })),
+                3,
+            )
+            .unwrap();
+        let state = ClusterState {
+            image: Arc::new(image),
+            controller: Some(2),
+            voters: Vec::new(),
+        };
+        let live = state.live_brokers(&me);
+        let ids: Vec<i32> = live.iter().map(|b| b.id).collect();
+        // Broker 2 is registered but still fenced.
+        assert_eq!(ids, vec![1, 3]);
+        let fenced: Vec<i32> = state.fenced_brokers(1).iter().map(|b| b.id).collect();
+        assert_eq!(fenced, vec![2]);
+        assert_eq!(live[1].rack.as_deref(), Some("r3"));
+        assert_eq!(live[1].port, 3);
+        // The active controller is not live: clients are given this broker.
+        assert_eq!(state.controller_among(&live, 1), 1);
+        let state = ClusterState {
+            controller: Some(3),
+            ..state
+        };
+        assert_eq!(state.controller_among(&live, 1), 3);
+    }
+}

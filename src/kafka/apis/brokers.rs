@@ -1,0 +1,43 @@
+//! The brokers and the controller that Metadata and DescribeCluster list: the live brokers of
+//! this core's [`ClusterState`] snapshot (registered and unfenced in the controller's image),
+//! always with this broker itself as its configuration advertises it.
+
+use std::sync::Arc;
+
+use crate::cluster::membership::{BrokerInfo, ClusterState};
+use crate::kafka::dispatch::RequestContext;
+
+/// What one request lists.
+pub struct Listing {
+    /// Live brokers, by id.
+    pub brokers: Vec<BrokerInfo>,
+    /// The controller id for answers that expect a broker there: the active controller when
+    /// it is a live broker, else this broker.
+    pub controller: i32,
+    /// The snapshot it was taken from.
+    pub state: Arc<ClusterState>,
+}
+
+/// This broker, as its configuration advertises it.
+pub fn this_broker(ctx: &RequestContext) -> BrokerInfo {
+    let cfg = ctx.core.view.config();
+    BrokerInfo {
+        id: cfg.node_id,
+        host: cfg.advertised.0.clone(),
+        port: cfg.advertised.1,
+        rack: cfg.quorum.rack.clone(),
+    }
+}
+
+/// The brokers and controller of this core's current snapshot.
+pub fn listing(ctx: &RequestContext) -> Listing {
+    let me = this_broker(ctx);
+    let state = ctx.core.cluster.state();
+    let brokers = state.live_brokers(&me);
+    let controller = state.controller_among(&brokers, me.id);
+    Listing {
+        brokers,
+        controller,
+        state,
+    }
+}

@@ -1,0 +1,68 @@
+//! The broker's membership of the controller quorum (docs/cluster.md, "The broker in the
+//! quorum"):
+//!
+//! - [`quorum`]: starts this node's [`Controller`] from the configuration, on its own thread,
+//!   in `<data-dir>/controller`.
+//! - [`agent`]: on core 0, registers the broker (`RegisterBroker`), heartbeats on
+//!   `broker.heartbeat.interval.ms`, retries an unreachable quorum with a bounded backoff, and
+//!   publishes the cluster's state (the controller's newest image and the active controller)
+//!   to every core over a `watch` channel.
+//!
+//! [`Membership`] is what the startup code holds and hands to the cores.
+
+pub mod agent;
+pub mod quorum;
+
+use std::sync::{Arc, Mutex};
+
+use runnel_controller::Controller;
+use tokio::sync::watch;
+
+use crate::cluster::membership::ClusterState;
+
+/// The running controller and the channel the cluster's state goes to the cores on.
+pub struct Membership {
+    /// This node's controller.
+    pub controller: Arc<Controller>,
+    /// The sender, taken by core 0's agent ([`agent::start`]).
+    publisher: Mutex<Option<watch::Sender<Arc<ClusterState>>>>,
+    /// A receiver the cores clone.
+    updates: watch::Receiver<Arc<ClusterState>>,
+    /// Why the broker must stop (another live broker has its `node.id`).
+    fatal: Mutex<Option<String>>,
+}
+
+impl Membership {
+    /// Membership through `controller`.
+    pub fn new(controller: Controller) -> Arc<Membership> {
+        let (tx, rx) = watch::channel(Arc::new(ClusterState::default()));
+        Arc::new(Membership {
+            controller: Arc::new(controller),
+            publisher: Mutex::new(Some(tx)),
+            updates: rx,
+            fatal: Mutex::new(None),
+        })
+    }
+
+    /// A receiver of every new cluster state, for one core.
+    pub fn updates(&self) -> watch::Receiver<Arc<ClusterState>> {
+        self.updates.clone()
+    }
+
+    /// Takes the publishing end (once).
+    fn take_publisher(&self) -> Option<watch::Sender<Arc<ClusterState>>> {
+        self.publisher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// The reason the broker had to stop, if it had to.
+    pub fn fatal(&self) -> Option<String> {
+        self.fatal.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_fatal(&self, why: String) {
+        *self.fatal.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+    }
+}

@@ -1,0 +1,64 @@
+//! Starts this node's controller (a voter of the quorum) from the broker's configuration:
+//! `controller.quorum.voters`, the controller listener, `broker.session.timeout.ms`, in
+//! `<data-dir>/controller`. With no voters configured the node is a one-member quorum of its
+//! own on a free loopback port (port 0): a single broker needs no setup and no fixed port.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Result};
+use runnel_controller::{Controller, ControllerConfig, ControllerError};
+
+use crate::config::Config;
+
+/// The controller's directory: `<data-dir>/controller`.
+pub fn controller_dir(config: &Config) -> PathBuf {
+    config.data_dir.join("controller")
+}
+
+fn controller_config(config: &Config, voters: Vec<(u64, SocketAddr)>) -> ControllerConfig {
+    let id = config.node_id as u64;
+    let own = voters
+        .iter()
+        .find(|(v, _)| *v == id)
+        .map(|(_, a)| *a)
+        .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+    // The controller listener may bind a wildcard address with the voter's port.
+    let listen = config.quorum.controller_listen.unwrap_or(own);
+    let mut c = ControllerConfig::new(id, voters, listen, controller_dir(config));
+    c.session_timeout = config.quorum.session_timeout;
+    c
+}
+
+/// Says what a failed start means for an operator.
+fn explain(config: &Config, e: ControllerError) -> anyhow::Error {
+    match e {
+        ControllerError::Config(m) if m.starts_with("cannot listen") => anyhow!(
+            "controller of node.id {}: {m} (is another node with node.id {} running? each \
+             voter of controller.quorum.voters is one process)",
+            config.node_id,
+            config.node_id
+        ),
+        other => anyhow!(
+            "starting the controller of node.id {}: {other}",
+            config.node_id
+        ),
+    }
+}
+
+/// Starts the controller; returns once its storage is open and its listener bound (electing
+/// a leader goes on in the background). With no voters configured, the node is a one-member
+/// quorum on its controller listener, or on a free loopback port (port 0) without one.
+pub fn start(config: &Config) -> Result<Controller> {
+    let voters = if config.quorum.voters.is_empty() {
+        let own = match config.quorum.controller_listen {
+            Some(l) if l.ip().is_unspecified() => SocketAddr::from((Ipv4Addr::LOCALHOST, l.port())),
+            Some(l) => l,
+            None => SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        };
+        vec![(config.node_id as u64, own)]
+    } else {
+        config.quorum.voters.clone()
+    };
+    Controller::start(controller_config(config, voters)).map_err(|e| explain(config, e))
+}

@@ -1,0 +1,58 @@
+//! [`ClusterView`]: this core's snapshot of the cluster's brokers and controllers
+//! ([`ClusterState`]: the controller's newest metadata image and the active controller).
+//!
+//! The core only ever reads its own snapshot; a task of the core ([`ClusterView::follow`])
+//! swaps in each new one published by the broker's membership agent over a `watch` channel.
+//! A new snapshot is an `Arc` swap, so the data path never waits for the controller.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::cluster::membership::ClusterState;
+
+/// One core's view of the cluster (see the module comment).
+pub struct ClusterView {
+    state: RefCell<Arc<ClusterState>>,
+}
+
+impl ClusterView {
+    /// A view starting from `state`.
+    pub fn new(state: Arc<ClusterState>) -> Rc<ClusterView> {
+        Rc::new(ClusterView {
+            state: RefCell::new(state),
+        })
+    }
+
+    /// The current snapshot.
+    pub fn state(&self) -> Arc<ClusterState> {
+        self.state.borrow().clone()
+    }
+
+    /// Installs a new snapshot.
+    pub fn set(&self, state: Arc<ClusterState>) {
+        *self.state.borrow_mut() = state;
+    }
+
+    /// Installs every snapshot `updates` publishes, on a task of this core, until its sender
+    /// is dropped. Only the newest value is kept by the channel, so a slow core skips
+    /// intermediate snapshots instead of queueing them.
+    pub fn follow(self: &Rc<Self>, mut updates: watch::Receiver<Arc<ClusterState>>) {
+        let view = Rc::downgrade(self);
+        glommio::spawn_local(async move {
+            loop {
+                let next = updates.borrow_and_update().clone();
+                match view.upgrade() {
+                    Some(v) => v.set(next),
+                    None => return,
+                }
+                if updates.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .detach();
+    }
+}
