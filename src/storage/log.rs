@@ -93,6 +93,9 @@ pub(super) struct LogState {
     pub(super) high_watermark: i64,
     pub(super) pending: Vec<(i64, Bytes)>,
     pub(super) flushing: bool,
+    /// Messages written to the active segment since its last sync (counted when written, not
+    /// when appended: a batch appended while a round's write is in flight is not covered by
+    /// that round's sync).
     pub(super) unsynced_messages: u64,
     pub(super) cache: VecDeque<CachedBatch>,
     pub(super) cache_bytes: usize,
@@ -110,11 +113,28 @@ pub(super) struct LogState {
 }
 
 impl LogState {
-    /// The high watermark, held back to the first offset of the oldest open transaction.
+    /// Why the log takes no append now: offline, recovering from a failed write, or closed.
+    pub(super) fn refuses_appends(&self) -> Result<(), LogError> {
+        if let Some(e) = self.offline {
+            return Err(LogError::Offline(e));
+        }
+        if let Some(e) = self.error {
+            return Err(LogError::Io(e));
+        }
+        if self.closed {
+            return Err(LogError::Closed);
+        }
+        Ok(())
+    }
+
+    /// The high watermark, held back to the first offset of the oldest open transaction, but
+    /// never below the log start (as Kafka: a transaction that began in records since deleted
+    /// holds nothing back that a consumer could still read).
     pub(super) fn last_stable_offset(&self) -> i64 {
         self.producers
-            .first_unstable_offset()
+            .first_unstable_offset(self.high_watermark)
             .map_or(self.high_watermark, |f| f.min(self.high_watermark))
+            .max(self.log_start)
     }
 }
 
@@ -382,6 +402,10 @@ impl PartitionLog {
     ) -> Result<Appended, LogError> {
         {
             let st = self.st.borrow();
+            // A log that cannot take the append refuses it before the producer state is asked:
+            // while a failed write is being recovered from, that state is being rebuilt, and
+            // its verdict (a duplicate, an unknown producer) would not hold.
+            st.refuses_appends()?;
             if let Some(dup) = check_producers(&st.producers, st.generation, batches)? {
                 return Ok(dup);
             }
@@ -396,15 +420,7 @@ impl PartitionLog {
         payload: &[u8],
     ) -> Result<Appended, LogError> {
         let mut st = self.st.borrow_mut();
-        if let Some(e) = st.offline {
-            return Err(LogError::Offline(e));
-        }
-        if let Some(e) = st.error {
-            return Err(LogError::Io(e));
-        }
-        if st.closed {
-            return Err(LogError::Closed);
-        }
+        st.refuses_appends()?;
         let first = st.next_offset;
         for info in batches {
             let base = st.next_offset;
@@ -415,7 +431,6 @@ impl PartitionLog {
             let data = buf.freeze();
             let next = base + info.last_offset_delta as i64 + 1;
             st.next_offset = next;
-            st.unsynced_messages += info.records_count.max(1) as u64;
             st.pending.push((base, data.clone()));
             st.cache_bytes += data.len();
             self.budget.add(data.len());

@@ -15,6 +15,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
+use super::batch;
 use super::fault;
 use super::log::{next_of, sync_dir, PartitionLog};
 use super::segment::{self, Segment};
@@ -40,6 +41,7 @@ impl PartitionLog {
                 Ok(()) => {
                     let mut st = self.st.borrow_mut();
                     st.high_watermark = next;
+                    st.producers.markers_durable(next);
                     self.evict(&mut st);
                 }
                 Err(e) if fault::is_sync_failure(&e) => {
@@ -118,12 +120,18 @@ impl PartitionLog {
                 }
             }
             segment::write_batches(&file, start, &tail, &pending[i..j]).await?;
-            self.st
-                .borrow_mut()
-                .segments
+            let mut st = self.st.borrow_mut();
+            st.segments
                 .last_mut()
                 .ok_or_else(no_segment)?
                 .note_written(&pending[i..j], interval);
+            // Counted as written, so that the sync below covers exactly what this round wrote
+            // (and what earlier rounds left unsynced under `flush.messages`).
+            st.unsynced_messages += pending[i..j]
+                .iter()
+                .map(|(_, d)| batch::peek_header(d, 0).map_or(1, |h| h.records_count.max(1) as u64))
+                .sum::<u64>();
+            drop(st);
             i = j;
         }
         let sync = {
@@ -228,8 +236,18 @@ impl PartitionLog {
                 }
             }
         }
-        if let Err(e) = self.recover_producers().await {
-            tracing::error!(dir = %self.dir.display(), error = %e, "cannot rebuild producer state after a failed write");
+        // The producer state still holds the discarded batches: appends may not resume before it
+        // is rebuilt, or a retried batch would be answered as a duplicate of one never written.
+        let mut tries = 0;
+        while let Err(e) = self.recover_producers().await {
+            tries += 1;
+            tracing::error!(dir = %self.dir.display(), error = %e, tries, "cannot rebuild producer state after a failed write");
+            if tries >= PRODUCER_REBUILD_TRIES {
+                self.st.borrow_mut().error = None;
+                self.go_offline(&e);
+                return;
+            }
+            crate::clock::sleep(std::time::Duration::from_millis(500)).await;
         }
         let mut st = self.st.borrow_mut();
         st.error = None;
@@ -331,6 +349,9 @@ impl PartitionLog {
         self.advanced.notify_all();
     }
 }
+
+/// Tries at rebuilding the producer state after a failed write before the log goes offline.
+const PRODUCER_REBUILD_TRIES: u32 = 3;
 
 fn no_segment() -> std::io::Error {
     std::io::Error::other("partition log has no active segment")

@@ -157,7 +157,7 @@ impl Model {
     }
 
     /// Reads the whole log and checks every invariant. `Ok(batches read)`.
-    pub async fn check_log(&self, log: &Rc<PartitionLog>) -> Result<usize, String> {
+    pub async fn check_log(&self, log: &Rc<PartitionLog>) -> Result<Vec<Bytes>, String> {
         let start = log.log_start_offset();
         let hwm = log.high_watermark();
         if start < self.min_start {
@@ -175,7 +175,7 @@ impl Model {
         let mut seen: BTreeMap<i64, i64> = BTreeMap::new();
         let mut keys: BTreeMap<Bytes, (i64, Option<Bytes>)> = BTreeMap::new();
         let mut at = start;
-        let mut count = 0;
+        let mut all = Vec::new();
         while at < hwm {
             let batches = match log.read(at, 64 << 10, false).await {
                 Ok(b) => b,
@@ -211,7 +211,7 @@ impl Model {
                 }
                 seen.insert(info.base_offset, info.next_offset());
                 at = info.next_offset();
-                count += 1;
+                all.push(b.clone());
             }
         }
         if self.compacted {
@@ -230,7 +230,7 @@ impl Model {
                     }
                 }
             }
-            return Ok(count);
+            return Ok(all);
         }
         for (&base, &(next, _)) in self.acked.range(start..) {
             if seen.get(&base) != Some(&next) {
@@ -239,6 +239,6 @@ impl Model {
                 ));
             }
         }
-        Ok(count)
+        Ok(all)
     }
 }
