@@ -83,21 +83,33 @@ struct Part {
 
 impl Part {
     fn new(rng: &mut Rng, index: usize) -> Part {
-        // A quarter of the partitions are compacted logs (keys k0..k15), with the cleaner as
-        // one of the random steps.
+        // A quarter of the partitions are compacted logs (keys k0..k15, one record in four a
+        // tombstone), with the cleaner as one of the random steps.
         let compact = rng.below(4) == 0;
+        let size_retention = !compact && rng.below(2) == 0;
+        // Time runs on the virtual clock: the steps sleep up to a minute, so these settings
+        // delete, roll and drop tombstones within a lifetime or two.
+        let retention_ms = if !compact && rng.below(2) == 0 {
+            60_000 + rng.below(600_000) as i64
+        } else {
+            -1
+        };
+        let segment_ms = if rng.below(2) == 0 {
+            30_000 + rng.below(300_000) as i64
+        } else {
+            LogConfig::default().segment_ms
+        };
+        let delete_retention_ms = [0, 10_000, 60_000, 600_000][rng.below(4) as usize];
         let cfg = LogConfig {
             segment_bytes: 2048 + rng.below(8192),
+            segment_ms,
             index_interval_bytes: 256,
             flush_messages: 1,
-            retention_bytes: if compact || rng.below(2) == 0 {
-                -1
-            } else {
-                16 << 10
-            },
-            retention_ms: -1,
+            retention_bytes: if size_retention { 16 << 10 } else { -1 },
+            retention_ms,
             delete: !compact,
             compact,
+            delete_retention_ms,
             min_cleanable_ratio: 0.1,
             ..LogConfig::default()
         };
@@ -105,16 +117,16 @@ impl Part {
         // delete-policy logs: one to three idempotent producers, and a transactional one in
         // half of them.
         let clients = if compact {
-            Clients::new(index, 0, 0, 0)
+            Clients::new(index, 0, 0, 4)
         } else {
             Clients::new(index, 1 + rng.below(3) as usize, rng.below(2) as usize, 0)
         };
         Part {
             dir: PathBuf::from(format!("/sim/topic-{index}")),
             model: if compact {
-                Model::compacted()
+                Model::compacted(delete_retention_ms)
             } else {
-                Model::default()
+                Model::deleting((retention_ms >= 0 && !size_retention).then_some(retention_ms))
             },
             ghost: (!compact).then(Ghost::default),
             cfg,
@@ -125,6 +137,7 @@ impl Part {
     /// Checks the log just opened: the model's invariants, and the history's producer state.
     async fn check(&mut self, log: &Rc<PartitionLog>) -> Result<usize, String> {
         let all = self.model.check_log(log).await?;
+        self.model.observe(&all);
         if let Some(ghost) = &mut self.ghost {
             ghost.absorb(&all)?;
             ghost.check_sequences()?;
@@ -296,7 +309,7 @@ async fn step(
     rng: &mut Rng,
     report: &mut Report,
 ) -> Result<(), String> {
-    match rng.below(11) {
+    match rng.below(12) {
         0..=5 => p.clients.send(log, rng, &mut p.model, report).await?,
         6 | 7 => {
             let hwm = log.high_watermark();
@@ -313,9 +326,8 @@ async fn step(
             let hwm = log.high_watermark();
             let start = log.log_start_offset();
             let to = start + rng.below((hwm - start) as u64 / 4 + 1) as i64;
-            if let Ok(s) = log.delete_records(to).await {
-                p.model.started_at(s);
-            }
+            let answered = log.delete_records(to).await.ok();
+            p.model.records_deleted(to, answered);
         }
         9 if p.clients.transactional() => {
             p.clients.end_transaction(log, rng, &mut p.model).await?;
@@ -324,6 +336,11 @@ async fn step(
                     g.check_transactions(log)?;
                 }
             }
+        }
+        10 => {
+            // segment.ms: the housekeeping task rolls an active segment once it is old.
+            crate::clock::sleep(std::time::Duration::from_millis(rng.below(60_000))).await;
+            let _ = log.roll_if_old().await;
         }
         _ if p.cfg.compact => {
             crate::clock::sleep(std::time::Duration::from_millis(rng.below(60_000))).await;
@@ -334,8 +351,11 @@ async fn step(
                 return Ok(());
             }
             crate::clock::sleep(std::time::Duration::from_millis(rng.below(60_000))).await;
-            if log.apply_retention(crate::clock::now_ms()).await.is_ok() {
-                p.model.started_at(log.log_start_offset());
+            let now = crate::clock::now_ms();
+            if log.apply_retention(now).await.is_ok() {
+                let start = log.log_start_offset();
+                p.model.check_retention(start, now)?;
+                p.model.started_at(start);
             }
         }
     }
