@@ -148,6 +148,10 @@ pub struct PartitionLog {
     /// Held while the log start checkpoint is written, so that two moves (retention and
     /// DeleteRecords) reach the disk in the order they reach memory.
     pub(super) start_lock: glommio::sync::Semaphore,
+    /// Held while segments are deleted from the front of the log (retention, DeleteRecords),
+    /// and while the log is cut back and its producer state replayed after a failed write: a
+    /// replay that read a segment as it was deleted would miss its batches.
+    pub(super) segments_lock: glommio::sync::Semaphore,
 }
 
 /// Outcome of an append.
@@ -303,6 +307,7 @@ impl PartitionLog {
             advanced: Signal::new(),
             budget,
             start_lock: glommio::sync::Semaphore::new(1),
+            segments_lock: glommio::sync::Semaphore::new(1),
         });
         log.recover_producers().await?;
         Ok(log)

@@ -219,6 +219,9 @@ impl PartitionLog {
     /// After a failed write: cut the log back to the high watermark on disk and in memory,
     /// rebuild the producer state, and accept appends again.
     async fn recover_from_failure(&self) {
+        // No segment is deleted meanwhile (see `segments_lock`). The semaphore is never
+        // closed, so the permit always comes.
+        let _turn = self.segments_lock.acquire_permit(1).await.ok();
         loop {
             match self.truncate_to_high_watermark().await {
                 Ok(()) => break,

@@ -209,8 +209,13 @@ impl Ghost {
         }
         let lso = log.last_stable_offset();
         if lso < lo || lso > hi {
+            let engine: Vec<(i64, Option<i64>)> = log
+                .producer_entries()
+                .into_iter()
+                .map(|(pid, e)| (pid, e.txn_first_offset))
+                .collect();
             return Err(format!(
-                "last stable offset {lso}, expected {lo}..={hi} (log {start}..{hwm}, open transactions {:?})",
+                "last stable offset {lso}, expected {lo}..={hi} (log {start}..{hwm}, open transactions {:?}; the log's producers {engine:?})",
                 txns.iter().filter(|t| t.end.is_none()).collect::<Vec<_>>()
             ));
         }

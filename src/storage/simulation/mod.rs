@@ -177,7 +177,10 @@ pub fn run_seed(seed: u64) -> Result<Report, String> {
     crate::open_files::reset(2 + rng.below(6) as usize);
     crate::disk::install(Rc::new(SimHandle(disk.clone())));
     crate::clock::simulate(Some(1_700_000_000_000));
-    let mut parts: Vec<Part> = (0..1).map(|i| Part::new(&mut rng, i)).collect();
+    // One to three partitions share the disk, so that their I/O, faults, crashes and power
+    // losses interleave.
+    let n = 1 + rng.below(3) as usize;
+    let mut parts: Vec<Part> = (0..n).map(|i| Part::new(&mut rng, i)).collect();
     let mut report = Report::default();
     let lifetimes = 2 + rng.below(4) as u32;
     let result = (|| {
@@ -275,6 +278,12 @@ fn lifetime(
         }
         disk.set_faults(saved);
         for _ in 0..steps {
+            if parts.len() > 1 && rng.one_in(4) {
+                // Group commits on every partition at once: their flushers' writes and syncs
+                // interleave on the disk.
+                send_together(&logs, parts, rng, report).await?;
+                continue;
+            }
             let k = rng.below(parts.len() as u64) as usize;
             let name = parts[k].dir.display().to_string();
             step(&logs[k], &mut parts[k], rng, report)
@@ -300,6 +309,64 @@ fn lifetime(
         }
         Ok::<(), String>(())
     })
+}
+
+/// One group commit on every partition, all in flight together.
+async fn send_together(
+    logs: &[Rc<PartitionLog>],
+    parts: &mut [Part],
+    rng: &mut Rng,
+    report: &mut Report,
+) -> Result<(), String> {
+    let mut rngs: Vec<Rng> = parts.iter().map(|_| Rng::new(rng.next_u64())).collect();
+    let mut reports = vec![Report::default(); parts.len()];
+    let sends: Vec<_> = parts
+        .iter_mut()
+        .zip(logs)
+        .zip(rngs.iter_mut().zip(reports.iter_mut()))
+        .map(|((p, log), (r, rep))| async move {
+            let name = p.dir.display().to_string();
+            p.clients
+                .send(log, r, &mut p.model, rep)
+                .await
+                .map_err(|e| format!("{name}: {e}"))
+        })
+        .collect();
+    let r = join_all(sends).await;
+    report.failed_appends += reports.iter().map(|r| r.failed_appends).sum::<u64>();
+    r
+}
+
+/// Polls every future until all are done; the first error, if any.
+async fn join_all<F: std::future::Future<Output = Result<(), String>>>(
+    futs: Vec<F>,
+) -> Result<(), String> {
+    let mut futs: Vec<Option<std::pin::Pin<Box<F>>>> =
+        futs.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut first_err = None;
+    futures_lite::future::poll_fn(|cx| {
+        let mut pending = false;
+        for slot in futs.iter_mut() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(r) => {
+                        if let Err(e) = r {
+                            first_err.get_or_insert(e);
+                        }
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    first_err.map_or(Ok(()), Err)
 }
 
 /// One random step on one partition.
