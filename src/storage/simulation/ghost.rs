@@ -182,6 +182,29 @@ impl Ghost {
         out
     }
 
+    /// The producers' batches of the history, for a failure message: offset, producer id,
+    /// epoch, first sequence, `t` for a transactional batch, `C`/`A` for a commit or abort.
+    fn describe(&self) -> String {
+        let mut out = Vec::new();
+        for (&base, b) in &self.batches {
+            let i = &b.info;
+            if !i.has_producer() {
+                continue;
+            }
+            let kind = match (b.marker, i.is_transactional()) {
+                (Some(true), _) => "C",
+                (Some(false), _) => "A",
+                (None, true) => "t",
+                (None, false) => "",
+            };
+            out.push(format!(
+                "{base}:{}/{}/{}{kind}",
+                i.producer_id, i.producer_epoch, i.base_sequence
+            ));
+        }
+        out.join(" ")
+    }
+
     /// Whether the marker at `end` aborted its transaction.
     fn aborted_at(&self, end: i64) -> bool {
         self.batches
@@ -237,7 +260,7 @@ impl Ghost {
             let fits = |&(pid, first): &(i64, i64)| {
                 pid == t.pid
                     && if t.first < start {
-                        first >= t.first && t.first_kept.is_none_or(|k| first <= k)
+                        first >= t.first && first <= t.first_kept.unwrap_or(t.first)
                     } else {
                         first == t.first
                     }
@@ -252,8 +275,9 @@ impl Ghost {
         }
         if !missing.is_empty() || !got.is_empty() {
             return Err(format!(
-                "aborted transactions in {start}..{hwm}: the log answers {answered:?}, the history has {:?}",
-                want.iter().map(|t| (t.pid, t.first, t.end)).collect::<Vec<_>>()
+                "aborted transactions in {start}..{hwm}: the log answers {answered:?}, the history has {:?} (producer batches: {})",
+                want.iter().map(|t| (t.pid, t.first, t.end)).collect::<Vec<_>>(),
+                self.describe()
             ));
         }
         Ok(())
