@@ -75,6 +75,9 @@ impl Default for LogConfig {
 
 pub use crate::error::{IoFailure, LogError};
 
+/// Generations remembered with the high watermark that ended them (see `LogState::cuts`).
+pub(super) const CUTS_KEPT: usize = 16;
+
 pub(super) struct LogState {
     pub(super) segments: Vec<Segment>,
     /// First offset readable; at or after the first segment's base (DeleteRecords moves it
@@ -87,6 +90,10 @@ pub(super) struct LogState {
     /// Bumped when appends that never reached the disk are discarded after a write failure, so
     /// that their waiters fail instead of being acknowledged by later data.
     pub(super) generation: u64,
+    /// The high watermark at which each of the last [`CUTS_KEPT`] generations ended: a batch of
+    /// a generation that ended is durable if it lies below it (it was written before the
+    /// failure), and was discarded otherwise.
+    pub(super) cuts: VecDeque<(u64, i64)>,
     /// Next offset to assign (log end offset, including batches not yet on disk).
     pub(super) next_offset: i64,
     /// Offset up to which data is written (and synced per the flush policy).
@@ -290,6 +297,7 @@ impl PartitionLog {
                 clean_until,
                 tombstones_due: None,
                 generation: 0,
+                cuts: VecDeque::new(),
                 next_offset: end,
                 high_watermark: end,
                 pending: Vec::new(),
@@ -490,7 +498,18 @@ impl PartitionLog {
             {
                 let st = self.st.borrow();
                 if st.generation != appended.generation {
-                    return Err(LogError::Discarded);
+                    // A later batch's failure ended the generation; this one may have been
+                    // written and synced before it (then it stays, and is acknowledged).
+                    let durable = st
+                        .cuts
+                        .iter()
+                        .find(|(g, _)| *g == appended.generation)
+                        .is_some_and(|&(_, hwm)| appended.next_offset <= hwm);
+                    return if durable {
+                        Ok(())
+                    } else {
+                        Err(LogError::Discarded)
+                    };
                 }
                 if st.high_watermark >= appended.next_offset {
                     return Ok(());

@@ -260,8 +260,13 @@ impl PartitionLog {
     async fn truncate_to_high_watermark(&self) -> std::io::Result<()> {
         let hwm = {
             let mut st = self.st.borrow_mut();
-            st.generation += 1;
             let hwm = st.high_watermark;
+            let ended = st.generation;
+            st.cuts.push_back((ended, hwm));
+            if st.cuts.len() > super::log::CUTS_KEPT {
+                st.cuts.pop_front();
+            }
+            st.generation += 1;
             st.next_offset = hwm;
             st.unsynced_messages = 0;
             while st.cache.back().is_some_and(|b| b.next > hwm) {
