@@ -94,6 +94,10 @@ pub(super) struct LogState {
     /// a generation that ended is durable if it lies below it (it was written before the
     /// failure), and was discarded otherwise.
     pub(super) cuts: VecDeque<(u64, i64)>,
+    /// A cut-back after a failed write removed the active segment, and the closed one before
+    /// it has not yet been reopened as the tail (its partial last block read back): until it
+    /// is, it may not be written.
+    pub(super) reopen_tail: bool,
     /// Next offset to assign (log end offset, including batches not yet on disk).
     pub(super) next_offset: i64,
     /// Offset up to which data is written (and synced per the flush policy).
@@ -298,6 +302,7 @@ impl PartitionLog {
                 tombstones_due: None,
                 generation: 0,
                 cuts: VecDeque::new(),
+                reopen_tail: false,
                 next_offset: end,
                 high_watermark: end,
                 pending: Vec::new(),

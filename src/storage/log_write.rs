@@ -278,7 +278,6 @@ impl PartitionLog {
             hwm
         };
         // Segments that start at or after the high watermark hold nothing acknowledged.
-        let mut popped = false;
         loop {
             let doomed = {
                 let mut st = self.st.borrow_mut();
@@ -291,8 +290,10 @@ impl PartitionLog {
             };
             match doomed {
                 Some(seg) => {
+                    // Remembered in the log, not here: if reopening the new tail fails below,
+                    // the retry must still reopen it.
+                    self.st.borrow_mut().reopen_tail = true;
                     seg.remove_files(&self.dir).await;
-                    popped = true;
                 }
                 None => break,
             }
@@ -304,15 +305,17 @@ impl PartitionLog {
             let seg = st.segments.last().ok_or_else(no_segment)?;
             (
                 seg.base_offset,
-                popped || seg.next_offset > hwm || seg.size == 0,
+                st.reopen_tail || seg.next_offset > hwm || seg.size == 0,
             )
         };
         if needs_cut {
             let interval = self.cfg.borrow().index_interval_bytes;
             let seg = Segment::open_truncated(&self.dir, base, hwm, interval).await?;
-            if let Some(last) = self.st.borrow_mut().segments.last_mut() {
+            let mut st = self.st.borrow_mut();
+            if let Some(last) = st.segments.last_mut() {
                 *last = seg;
             }
+            st.reopen_tail = false;
         }
         sync_dir(&self.dir).await
     }

@@ -155,6 +155,19 @@ impl Part {
     }
 }
 
+/// [`run_seed`], with a panic of the engine (an assertion of the simulated disk, say) turned
+/// into an `Err` that names it, so that a run of many seeds names the seed that panicked.
+pub fn run_seed_caught(seed: u64) -> Result<Report, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_seed(seed))).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        Err(format!("panicked: {msg}"))
+    })
+}
+
 /// Runs seed `seed`. `Err` names the first broken invariant.
 pub fn run_seed(seed: u64) -> Result<Report, String> {
     let mut rng = Rng::new(seed);
@@ -440,7 +453,7 @@ mod tests {
             .and_then(|s| s.parse().ok())
             .unwrap_or(500);
         for seed in 0..seeds {
-            if let Err(e) = super::run_seed(seed) {
+            if let Err(e) = super::run_seed_caught(seed) {
                 panic!("seed {seed} failed: {e} (replay: runnel-sim --seed {seed})");
             }
         }
