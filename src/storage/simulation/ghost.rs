@@ -37,7 +37,8 @@ pub struct Txn {
     pub pid: i64,
     /// Offset of its first batch.
     pub first: i64,
-    /// Offset of its first batch at or past the log start the check was made for.
+    /// Offset of its first batch still in the log (ending past the log start) the check was
+    /// made for.
     pub first_kept: Option<i64>,
     /// Offset of the marker that ended it (None: still open).
     pub end: Option<i64>,
@@ -175,7 +176,8 @@ impl Ghost {
                 });
                 out.len() - 1
             });
-            if base >= log_start && out[k].first_kept.is_none() {
+            // Still in the log: at or past the log start, or straddling it.
+            if b.info.next_offset() > log_start && out[k].first_kept.is_none() {
                 out[k].first_kept = Some(base);
             }
         }
@@ -228,7 +230,11 @@ impl Ghost {
         for t in txns.iter().filter(|t| t.end.is_none()) {
             let kept = t.first_kept.unwrap_or(hwm);
             lo = lo.min(t.first.max(start));
-            hi = hi.min(if t.first < start { kept } else { t.first });
+            hi = hi.min(if t.first < start {
+                kept.max(start)
+            } else {
+                t.first
+            });
         }
         let lso = log.last_stable_offset();
         if lso < lo || lso > hi {
