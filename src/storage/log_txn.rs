@@ -219,6 +219,8 @@ impl PartitionLog {
                             info.base_offset,
                             -1,
                         );
+                        // A marker read back from the log is on disk: it holds nothing back.
+                        replayed.markers_durable(info.next_offset());
                     }
                 } else {
                     replayed.apply(info, info.base_offset);
