@@ -75,6 +75,9 @@ impl Default for LogConfig {
 
 pub use crate::error::{IoFailure, LogError};
 
+/// Generations remembered with the high watermark that ended them (see `LogState::cuts`).
+pub(super) const CUTS_KEPT: usize = 16;
+
 pub(super) struct LogState {
     pub(super) segments: Vec<Segment>,
     /// First offset readable; at or after the first segment's base (DeleteRecords moves it
@@ -87,12 +90,23 @@ pub(super) struct LogState {
     /// Bumped when appends that never reached the disk are discarded after a write failure, so
     /// that their waiters fail instead of being acknowledged by later data.
     pub(super) generation: u64,
+    /// The high watermark at which each of the last [`CUTS_KEPT`] generations ended: a batch of
+    /// a generation that ended is durable if it lies below it (it was written before the
+    /// failure), and was discarded otherwise.
+    pub(super) cuts: VecDeque<(u64, i64)>,
+    /// A cut-back after a failed write removed the active segment, and the closed one before
+    /// it has not yet been reopened as the tail (its partial last block read back): until it
+    /// is, it may not be written.
+    pub(super) reopen_tail: bool,
     /// Next offset to assign (log end offset, including batches not yet on disk).
     pub(super) next_offset: i64,
     /// Offset up to which data is written (and synced per the flush policy).
     pub(super) high_watermark: i64,
     pub(super) pending: Vec<(i64, Bytes)>,
     pub(super) flushing: bool,
+    /// Messages written to the active segment since its last sync (counted when written, not
+    /// when appended: a batch appended while a round's write is in flight is not covered by
+    /// that round's sync).
     pub(super) unsynced_messages: u64,
     pub(super) cache: VecDeque<CachedBatch>,
     pub(super) cache_bytes: usize,
@@ -110,11 +124,28 @@ pub(super) struct LogState {
 }
 
 impl LogState {
-    /// The high watermark, held back to the first offset of the oldest open transaction.
+    /// Why the log takes no append now: offline, recovering from a failed write, or closed.
+    pub(super) fn refuses_appends(&self) -> Result<(), LogError> {
+        if let Some(e) = self.offline {
+            return Err(LogError::Offline(e));
+        }
+        if let Some(e) = self.error {
+            return Err(LogError::Io(e));
+        }
+        if self.closed {
+            return Err(LogError::Closed);
+        }
+        Ok(())
+    }
+
+    /// The high watermark, held back to the first offset of the oldest open transaction, but
+    /// never below the log start (as Kafka: a transaction that began in records since deleted
+    /// holds nothing back that a consumer could still read).
     pub(super) fn last_stable_offset(&self) -> i64 {
         self.producers
-            .first_unstable_offset()
+            .first_unstable_offset(self.high_watermark)
             .map_or(self.high_watermark, |f| f.min(self.high_watermark))
+            .max(self.log_start)
     }
 }
 
@@ -128,6 +159,10 @@ pub struct PartitionLog {
     /// Held while the log start checkpoint is written, so that two moves (retention and
     /// DeleteRecords) reach the disk in the order they reach memory.
     pub(super) start_lock: glommio::sync::Semaphore,
+    /// Held while segments are deleted from the front of the log (retention, DeleteRecords),
+    /// and while the log is cut back and its producer state replayed after a failed write: a
+    /// replay that read a segment as it was deleted would miss its batches.
+    pub(super) segments_lock: glommio::sync::Semaphore,
 }
 
 /// Outcome of an append.
@@ -266,6 +301,8 @@ impl PartitionLog {
                 clean_until,
                 tombstones_due: None,
                 generation: 0,
+                cuts: VecDeque::new(),
+                reopen_tail: false,
                 next_offset: end,
                 high_watermark: end,
                 pending: Vec::new(),
@@ -283,6 +320,7 @@ impl PartitionLog {
             advanced: Signal::new(),
             budget,
             start_lock: glommio::sync::Semaphore::new(1),
+            segments_lock: glommio::sync::Semaphore::new(1),
         });
         log.recover_producers().await?;
         Ok(log)
@@ -382,6 +420,10 @@ impl PartitionLog {
     ) -> Result<Appended, LogError> {
         {
             let st = self.st.borrow();
+            // A log that cannot take the append refuses it before the producer state is asked:
+            // while a failed write is being recovered from, that state is being rebuilt, and
+            // its verdict (a duplicate, an unknown producer) would not hold.
+            st.refuses_appends()?;
             if let Some(dup) = check_producers(&st.producers, st.generation, batches)? {
                 return Ok(dup);
             }
@@ -396,15 +438,7 @@ impl PartitionLog {
         payload: &[u8],
     ) -> Result<Appended, LogError> {
         let mut st = self.st.borrow_mut();
-        if let Some(e) = st.offline {
-            return Err(LogError::Offline(e));
-        }
-        if let Some(e) = st.error {
-            return Err(LogError::Io(e));
-        }
-        if st.closed {
-            return Err(LogError::Closed);
-        }
+        st.refuses_appends()?;
         let first = st.next_offset;
         for info in batches {
             let base = st.next_offset;
@@ -415,7 +449,6 @@ impl PartitionLog {
             let data = buf.freeze();
             let next = base + info.last_offset_delta as i64 + 1;
             st.next_offset = next;
-            st.unsynced_messages += info.records_count.max(1) as u64;
             st.pending.push((base, data.clone()));
             st.cache_bytes += data.len();
             self.budget.add(data.len());
@@ -470,7 +503,18 @@ impl PartitionLog {
             {
                 let st = self.st.borrow();
                 if st.generation != appended.generation {
-                    return Err(LogError::Discarded);
+                    // A later batch's failure ended the generation; this one may have been
+                    // written and synced before it (then it stays, and is acknowledged).
+                    let durable = st
+                        .cuts
+                        .iter()
+                        .find(|(g, _)| *g == appended.generation)
+                        .is_some_and(|&(_, hwm)| appended.next_offset <= hwm);
+                    return if durable {
+                        Ok(())
+                    } else {
+                        Err(LogError::Discarded)
+                    };
                 }
                 if st.high_watermark >= appended.next_offset {
                     return Ok(());

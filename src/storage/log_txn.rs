@@ -95,9 +95,12 @@ impl PartitionLog {
         self.st.borrow().last_stable_offset()
     }
 
-    /// Aborted transactions overlapping `[from, to)`, as (producer id, first offset).
+    /// Aborted transactions overlapping `[from, to)`, as (producer id, first offset); only
+    /// those whose abort marker is below the high watermark (on disk): until then the
+    /// transaction holds the last stable offset back and is not yet known as aborted.
     pub fn aborted_between(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
-        self.st.borrow().producers.aborted_between(from, to)
+        let st = self.st.borrow();
+        st.producers.aborted_between(from, to, st.high_watermark)
     }
 
     /// A copy of the producers known to this partition (DescribeProducers).
@@ -169,9 +172,11 @@ impl PartitionLog {
             (st.log_start, st.next_offset)
         };
         let mut newest = None;
+        let mut removed = false;
         for (offset, path) in snapshots(&self.dir).await.into_iter().rev() {
             if offset > end {
                 super::fault::remove_files(vec![path]).await;
+                removed = true;
                 continue;
             }
             if let Some(state) = read_snapshot(&path).await {
@@ -180,39 +185,51 @@ impl PartitionLog {
             }
             tracing::warn!(path = %path.display(), "skipping unreadable producer snapshot");
         }
-        let mut from = start;
-        if let Some((offset, state)) = newest {
-            self.st.borrow_mut().producers = state;
-            from = offset.max(start);
+        if removed {
+            // The removal must be durable before anything is appended past the snapshot's
+            // offset: a snapshot of batches that were lost (or discarded after a failed write)
+            // that came back after a power loss would be taken for the state of the new ones.
+            super::fault::sync_dir(&self.dir).await?;
         }
-        if from >= end {
-            return Ok(());
-        }
-        let mut replayed = ProducerStates::default();
-        std::mem::swap(&mut replayed, &mut self.st.borrow_mut().producers);
+        // The new state is built aside and swapped in at the end: while the batches are read,
+        // appends (refused, the log being in error) and reads (the last stable offset, the
+        // aborted transactions) still see the old state, never an empty one. Without a
+        // snapshot the replay starts from nothing, not from the live state, which may hold
+        // batches that a failed write discarded.
+        // Batches below the snapshot's offset are in it. A batch that straddles the log start
+        // (DeleteRecords moved it inside the batch) is still in the log and replayed, as
+        // Kafka does: skipping it would forget a producer whose last batch is still there.
+        let (from, in_snapshot, mut replayed) = match newest {
+            Some((offset, state)) => (offset.max(start), offset, state),
+            None => (start, i64::MIN, ProducerStates::default()),
+        };
         let mut batches = 0u64;
-        self.scan_from(from, |info, data| {
-            if info.base_offset < from {
-                return true;
-            }
-            batches += 1;
-            if info.is_control() {
-                if let Some(commit) = batch::control_marker(data) {
-                    replayed.apply_marker(
-                        info.producer_id,
-                        info.producer_epoch,
-                        commit,
-                        info.base_offset,
-                        -1,
-                    );
+        if from < end {
+            self.scan_from(from, |info, data| {
+                if info.base_offset < in_snapshot {
+                    return true;
                 }
-            } else {
-                replayed.apply(info, info.base_offset);
-            }
-            true
-        })
-        .await
-        .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+                batches += 1;
+                if info.is_control() {
+                    if let Some(commit) = batch::control_marker(data) {
+                        replayed.apply_marker(
+                            info.producer_id,
+                            info.producer_epoch,
+                            commit,
+                            info.base_offset,
+                            -1,
+                        );
+                        // A marker read back from the log is on disk: it holds nothing back.
+                        replayed.markers_durable(info.next_offset());
+                    }
+                } else {
+                    replayed.apply(info, info.base_offset);
+                }
+                true
+            })
+            .await
+            .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        }
         self.st.borrow_mut().producers = replayed;
         tracing::debug!(dir = %self.dir.display(), from, batches, "producer state replayed");
         Ok(())

@@ -15,6 +15,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
+use super::batch;
 use super::fault;
 use super::log::{next_of, sync_dir, PartitionLog};
 use super::segment::{self, Segment};
@@ -40,6 +41,7 @@ impl PartitionLog {
                 Ok(()) => {
                     let mut st = self.st.borrow_mut();
                     st.high_watermark = next;
+                    st.producers.markers_durable(next);
                     self.evict(&mut st);
                 }
                 Err(e) if fault::is_sync_failure(&e) => {
@@ -118,12 +120,18 @@ impl PartitionLog {
                 }
             }
             segment::write_batches(&file, start, &tail, &pending[i..j]).await?;
-            self.st
-                .borrow_mut()
-                .segments
+            let mut st = self.st.borrow_mut();
+            st.segments
                 .last_mut()
                 .ok_or_else(no_segment)?
                 .note_written(&pending[i..j], interval);
+            // Counted as written, so that the sync below covers exactly what this round wrote
+            // (and what earlier rounds left unsynced under `flush.messages`).
+            st.unsynced_messages += pending[i..j]
+                .iter()
+                .map(|(_, d)| batch::peek_header(d, 0).map_or(1, |h| h.records_count.max(1) as u64))
+                .sum::<u64>();
+            drop(st);
             i = j;
         }
         let sync = {
@@ -211,6 +219,9 @@ impl PartitionLog {
     /// After a failed write: cut the log back to the high watermark on disk and in memory,
     /// rebuild the producer state, and accept appends again.
     async fn recover_from_failure(&self) {
+        // No segment is deleted meanwhile (see `segments_lock`). The semaphore is never
+        // closed, so the permit always comes.
+        let _turn = self.segments_lock.acquire_permit(1).await.ok();
         loop {
             match self.truncate_to_high_watermark().await {
                 Ok(()) => break,
@@ -228,8 +239,18 @@ impl PartitionLog {
                 }
             }
         }
-        if let Err(e) = self.recover_producers().await {
-            tracing::error!(dir = %self.dir.display(), error = %e, "cannot rebuild producer state after a failed write");
+        // The producer state still holds the discarded batches: appends may not resume before it
+        // is rebuilt, or a retried batch would be answered as a duplicate of one never written.
+        let mut tries = 0;
+        while let Err(e) = self.recover_producers().await {
+            tries += 1;
+            tracing::error!(dir = %self.dir.display(), error = %e, tries, "cannot rebuild producer state after a failed write");
+            if tries >= PRODUCER_REBUILD_TRIES {
+                self.st.borrow_mut().error = None;
+                self.go_offline(&e);
+                return;
+            }
+            crate::clock::sleep(std::time::Duration::from_millis(500)).await;
         }
         let mut st = self.st.borrow_mut();
         st.error = None;
@@ -239,8 +260,13 @@ impl PartitionLog {
     async fn truncate_to_high_watermark(&self) -> std::io::Result<()> {
         let hwm = {
             let mut st = self.st.borrow_mut();
-            st.generation += 1;
             let hwm = st.high_watermark;
+            let ended = st.generation;
+            st.cuts.push_back((ended, hwm));
+            if st.cuts.len() > super::log::CUTS_KEPT {
+                st.cuts.pop_front();
+            }
+            st.generation += 1;
             st.next_offset = hwm;
             st.unsynced_messages = 0;
             while st.cache.back().is_some_and(|b| b.next > hwm) {
@@ -252,7 +278,6 @@ impl PartitionLog {
             hwm
         };
         // Segments that start at or after the high watermark hold nothing acknowledged.
-        let mut popped = false;
         loop {
             let doomed = {
                 let mut st = self.st.borrow_mut();
@@ -265,8 +290,10 @@ impl PartitionLog {
             };
             match doomed {
                 Some(seg) => {
+                    // Remembered in the log, not here: if reopening the new tail fails below,
+                    // the retry must still reopen it.
+                    self.st.borrow_mut().reopen_tail = true;
                     seg.remove_files(&self.dir).await;
-                    popped = true;
                 }
                 None => break,
             }
@@ -278,15 +305,17 @@ impl PartitionLog {
             let seg = st.segments.last().ok_or_else(no_segment)?;
             (
                 seg.base_offset,
-                popped || seg.next_offset > hwm || seg.size == 0,
+                st.reopen_tail || seg.next_offset > hwm || seg.size == 0,
             )
         };
         if needs_cut {
             let interval = self.cfg.borrow().index_interval_bytes;
             let seg = Segment::open_truncated(&self.dir, base, hwm, interval).await?;
-            if let Some(last) = self.st.borrow_mut().segments.last_mut() {
+            let mut st = self.st.borrow_mut();
+            if let Some(last) = st.segments.last_mut() {
                 *last = seg;
             }
+            st.reopen_tail = false;
         }
         sync_dir(&self.dir).await
     }
@@ -331,6 +360,9 @@ impl PartitionLog {
         self.advanced.notify_all();
     }
 }
+
+/// Tries at rebuilding the producer state after a failed write before the log goes offline.
+const PRODUCER_REBUILD_TRIES: u32 = 3;
 
 fn no_segment() -> std::io::Error {
     std::io::Error::other("partition log has no active segment")

@@ -97,6 +97,11 @@ pub struct ProducerStates {
     producers: HashMap<i64, ProducerEntry>,
     /// Open transactions by first offset (producer id as value).
     ongoing: BTreeMap<i64, i64>,
+    /// Transactions whose marker is appended but may not be on disk yet, by first offset (the
+    /// marker's offset as value): they hold the last stable offset back until the high
+    /// watermark passes their marker, as Kafka's unreplicated transactions do. Not in
+    /// snapshots: a snapshot only covers markers below the end of the log it is recovered with.
+    completing: BTreeMap<i64, i64>,
     aborted: Vec<AbortedTxn>,
 }
 
@@ -177,6 +182,7 @@ impl ProducerStates {
         e.coordinator_epoch = coordinator_epoch;
         if let Some(first) = e.txn_first_offset.take() {
             self.ongoing.remove(&first);
+            self.completing.insert(first, offset);
             if !commit {
                 self.aborted.push(AbortedTxn {
                     producer_id: pid,
@@ -187,16 +193,35 @@ impl ProducerStates {
         }
     }
 
-    /// First offset of the oldest open transaction, if any.
-    pub fn first_unstable_offset(&self) -> Option<i64> {
-        self.ongoing.keys().next().copied()
+    /// First offset of the oldest transaction that is open, or whose marker is not yet below
+    /// `high_watermark`, if any.
+    pub fn first_unstable_offset(&self, high_watermark: i64) -> Option<i64> {
+        let open = self.ongoing.keys().next().copied();
+        let completing = self
+            .completing
+            .iter()
+            .find(|(_, &marker)| marker >= high_watermark)
+            .map(|(&first, _)| first);
+        match (open, completing) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Aborted transactions that overlap `[from, to)`, as (producer id, first offset).
-    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
+    /// Forgets the transactions whose marker is now below `high_watermark` (durable).
+    pub fn markers_durable(&mut self, high_watermark: i64) {
+        self.completing
+            .retain(|_, marker| *marker >= high_watermark);
+    }
+
+    /// Aborted transactions that overlap `[from, to)` and whose marker lies below
+    /// `marker_below`, as (producer id, first offset).
+    pub fn aborted_between(&self, from: i64, to: i64, marker_below: i64) -> Vec<(i64, i64)> {
         self.aborted
             .iter()
-            .filter(|a| a.last_offset >= from && a.first_offset < to)
+            .filter(|a| {
+                a.last_offset >= from && a.first_offset < to && a.last_offset < marker_below
+            })
             .map(|a| (a.producer_id, a.first_offset))
             .collect()
     }
@@ -424,13 +449,19 @@ mod tests {
         st.apply(&batch(1, 0, 0, 2, true), 10);
         st.apply(&batch(2, 0, 0, 1, true), 12);
         st.apply(&batch(1, 0, 2, 1, true), 13);
-        assert_eq!(st.first_unstable_offset(), Some(10));
+        assert_eq!(st.first_unstable_offset(100), Some(10));
         st.apply_marker(1, 0, false, 14, 0);
-        assert_eq!(st.first_unstable_offset(), Some(12));
+        assert_eq!(st.first_unstable_offset(100), Some(12));
         st.apply_marker(2, 0, true, 15, 0);
-        assert_eq!(st.first_unstable_offset(), None);
-        assert_eq!(st.aborted_between(0, 100), vec![(1, 10)]);
-        assert_eq!(st.aborted_between(15, 100), Vec::<(i64, i64)>::new());
+        assert_eq!(st.first_unstable_offset(100), None);
+        // Until the high watermark passes a marker, its transaction holds the LSO back.
+        assert_eq!(st.first_unstable_offset(15), Some(12));
+        assert_eq!(st.first_unstable_offset(14), Some(10));
+        st.markers_durable(16);
+        assert_eq!(st.first_unstable_offset(0), None);
+        assert_eq!(st.aborted_between(0, 100, 100), vec![(1, 10)]);
+        assert_eq!(st.aborted_between(0, 100, 14), Vec::<(i64, i64)>::new());
+        assert_eq!(st.aborted_between(15, 100, 100), Vec::<(i64, i64)>::new());
         let round = ProducerStates::decode(&st.encode()).unwrap();
         assert_eq!(round, st);
         let mut open = ProducerStates::default();

@@ -114,6 +114,11 @@ impl PartitionLog {
 
     /// Deletes the first `n` segments (never the active one).
     async fn delete_prefix(&self, n: usize) -> std::io::Result<()> {
+        let _turn = self
+            .segments_lock
+            .acquire_permit(1)
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let new_start = {
             let st = self.st.borrow();
             let n = n.min(st.segments.len().saturating_sub(1));

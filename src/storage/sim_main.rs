@@ -64,7 +64,7 @@ fn main() -> ExitCode {
     let started = std::time::Instant::now();
     let mut total = runnel_storage::simulation::Report::default();
     for seed in from..from.saturating_add(count) {
-        match runnel_storage::simulation::run_seed(seed) {
+        match runnel_storage::simulation::run_seed_caught(seed) {
             Ok(r) => {
                 total.lifetimes += r.lifetimes;
                 total.acked += r.acked;

@@ -14,19 +14,21 @@
 //! `cargo run -p runnel-storage --bin runnel-sim -- --seeds N` runs many seeds; the storage
 //! crate's tests run a bounded number of them.
 
+pub mod client;
+pub mod ghost;
 pub mod model;
 
+use std::path::PathBuf;
 use std::rc::Rc;
 
-use bytes::{Bytes, BytesMut};
 use glommio::{LocalExecutorBuilder, Placement};
-use kafka_protocol::records::{Compression, Record};
 
-use crate::batch;
 use crate::cache::CacheBudget;
 use crate::disk::sim::{Faults, SimDisk, SimHandle};
 use crate::log::{LogConfig, PartitionLog};
 use crate::rng::Rng;
+use client::Clients;
+use ghost::Ghost;
 use model::Model;
 
 /// Raises this process's open-file limit to its hard limit: glommio 0.9 keeps an eventfd of
@@ -69,6 +71,103 @@ enum End {
     PowerLoss,
 }
 
+/// One partition of a seed: its directory, settings, clients and what they were told.
+struct Part {
+    dir: PathBuf,
+    cfg: LogConfig,
+    model: Model,
+    /// Every batch read below the high watermark (not kept for compacted logs).
+    ghost: Option<Ghost>,
+    clients: Clients,
+}
+
+impl Part {
+    fn new(rng: &mut Rng, index: usize) -> Part {
+        // A quarter of the partitions are compacted logs (keys k0..k15, one record in four a
+        // tombstone), with the cleaner as one of the random steps.
+        let compact = rng.below(4) == 0;
+        let size_retention = !compact && rng.below(2) == 0;
+        // Time runs on the virtual clock: the steps sleep up to a minute, so these settings
+        // delete, roll and drop tombstones within a lifetime or two.
+        let retention_ms = if !compact && rng.below(2) == 0 {
+            60_000 + rng.below(600_000) as i64
+        } else {
+            -1
+        };
+        let segment_ms = if rng.below(2) == 0 {
+            30_000 + rng.below(300_000) as i64
+        } else {
+            LogConfig::default().segment_ms
+        };
+        let delete_retention_ms = [0, 10_000, 60_000, 600_000][rng.below(4) as usize];
+        let cfg = LogConfig {
+            segment_bytes: 2048 + rng.below(8192),
+            segment_ms,
+            index_interval_bytes: 256,
+            flush_messages: 1,
+            retention_bytes: if size_retention { 16 << 10 } else { -1 },
+            retention_ms,
+            delete: !compact,
+            compact,
+            delete_retention_ms,
+            min_cleanable_ratio: 0.1,
+            ..LogConfig::default()
+        };
+        // Compaction rewrites batches, so producers (whose history the ghost checks) write to
+        // delete-policy logs: one to three idempotent producers, and a transactional one in
+        // half of them.
+        let clients = if compact {
+            Clients::new(index, 0, 0, 4)
+        } else {
+            Clients::new(index, 1 + rng.below(3) as usize, rng.below(2) as usize, 0)
+        };
+        Part {
+            dir: PathBuf::from(format!("/sim/topic-{index}")),
+            model: if compact {
+                Model::compacted(delete_retention_ms)
+            } else {
+                Model::deleting((retention_ms >= 0 && !size_retention).then_some(retention_ms))
+            },
+            ghost: (!compact).then(Ghost::default),
+            cfg,
+            clients,
+        }
+    }
+
+    /// Checks the log just opened: the model's invariants, and the history's producer state.
+    async fn check(&mut self, log: &Rc<PartitionLog>) -> Result<usize, String> {
+        let all = self.model.check_log(log).await?;
+        self.model.observe(&all);
+        if let Some(ghost) = &mut self.ghost {
+            ghost.absorb(&all)?;
+            ghost.check_sequences()?;
+            ghost.check_transactions(log)?;
+        }
+        Ok(all.len())
+    }
+
+    /// Reads the log into the ghost before records are deleted; `Ok(false)` if it could not.
+    async fn catch_up(&mut self, log: &Rc<PartitionLog>) -> Result<bool, String> {
+        match &mut self.ghost {
+            Some(g) => g.catch_up(log).await,
+            None => Ok(true),
+        }
+    }
+}
+
+/// [`run_seed`], with a panic of the engine (an assertion of the simulated disk, say) turned
+/// into an `Err` that names it, so that a run of many seeds names the seed that panicked.
+pub fn run_seed_caught(seed: u64) -> Result<Report, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_seed(seed))).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        Err(format!("panicked: {msg}"))
+    })
+}
+
 /// Runs seed `seed`. `Err` names the first broken invariant.
 pub fn run_seed(seed: u64) -> Result<Report, String> {
     let mut rng = Rng::new(seed);
@@ -91,29 +190,10 @@ pub fn run_seed(seed: u64) -> Result<Report, String> {
     crate::open_files::reset(2 + rng.below(6) as usize);
     crate::disk::install(Rc::new(SimHandle(disk.clone())));
     crate::clock::simulate(Some(1_700_000_000_000));
-    // A quarter of the seeds run a compacted log (keys k0..k15), with the cleaner as one of
-    // the random steps.
-    let compact = rng.below(4) == 0;
-    let cfg = LogConfig {
-        segment_bytes: 2048 + rng.below(8192),
-        index_interval_bytes: 256,
-        flush_messages: 1,
-        retention_bytes: if compact || rng.below(2) == 0 {
-            -1
-        } else {
-            16 << 10
-        },
-        retention_ms: -1,
-        delete: !compact,
-        compact,
-        min_cleanable_ratio: 0.1,
-        ..LogConfig::default()
-    };
-    let mut model = if compact {
-        Model::compacted()
-    } else {
-        Model::default()
-    };
+    // One to three partitions share the disk, so that their I/O, faults, crashes and power
+    // losses interleave.
+    let n = 1 + rng.below(3) as usize;
+    let mut parts: Vec<Part> = (0..n).map(|i| Part::new(&mut rng, i)).collect();
     let mut report = Report::default();
     let lifetimes = 2 + rng.below(4) as u32;
     let result = (|| {
@@ -125,7 +205,7 @@ pub fn run_seed(seed: u64) -> Result<Report, String> {
                 _ => End::PowerLoss,
             };
             let steps = 5 + rng.below(40);
-            let r = lifetime(&disk, &cfg, &mut rng, &mut model, &mut report, steps, end);
+            let r = lifetime(&disk, &mut parts, &mut rng, &mut report, steps, end);
             r.map_err(|e| format!("lifetime {life}: {e}"))?;
             match end {
                 End::Close => {}
@@ -137,9 +217,9 @@ pub fn run_seed(seed: u64) -> Result<Report, String> {
             }
         }
         // The last restart: the invariants hold, and recovery is idempotent.
-        let first = reopen_and_check(&disk, &cfg, &model)?;
+        let first = reopen_and_check(&disk, &mut parts)?;
         disk.crash();
-        let second = reopen_and_check(&disk, &cfg, &model)?;
+        let second = reopen_and_check(&disk, &mut parts)?;
         if first != second {
             return Err(format!(
                 "recovery is not idempotent: {first:?} after one restart, {second:?} after two"
@@ -147,7 +227,7 @@ pub fn run_seed(seed: u64) -> Result<Report, String> {
         }
         Ok(())
     })();
-    report.acked = model.acked_batches();
+    report.acked = parts.iter().map(|p| p.model.acked_batches()).sum();
     report.faults = disk.faults_injected();
     result.map(|()| report)
 }
@@ -155,13 +235,16 @@ pub fn run_seed(seed: u64) -> Result<Report, String> {
 /// (log start, high watermark, batches) of a log opened and checked.
 type Shape = (i64, i64, usize);
 
-fn reopen_and_check(disk: &Rc<SimDisk>, cfg: &LogConfig, model: &Model) -> Result<Shape, String> {
+fn reopen_and_check(disk: &Rc<SimDisk>, parts: &mut [Part]) -> Result<Vec<Shape>, String> {
     let saved = disk_faults_off(disk);
-    let cfg = cfg.clone();
     let r = executor().run(async move {
-        let log = open(&cfg).await?;
-        let n = model.check_log(&log).await?;
-        Ok((log.log_start_offset(), log.high_watermark(), n))
+        let mut shapes = Vec::new();
+        for p in parts.iter_mut() {
+            let log = open(p).await?;
+            let n = p.check(&log).await?;
+            shapes.push((log.log_start_offset(), log.high_watermark(), n));
+        }
+        Ok(shapes)
     });
     disk.set_faults(saved);
     r
@@ -183,72 +266,54 @@ fn executor() -> glommio::LocalExecutor {
         .expect("a glommio executor for the simulation")
 }
 
-async fn open(cfg: &LogConfig) -> Result<Rc<PartitionLog>, String> {
-    PartitionLog::open(
-        std::path::Path::new("/sim/topic-0"),
-        cfg.clone(),
-        CacheBudget::new(1 << 20),
-    )
-    .await
-    .map_err(|e| format!("open failed: {e}"))
+async fn open(part: &Part) -> Result<Rc<PartitionLog>, String> {
+    PartitionLog::open(&part.dir, part.cfg.clone(), CacheBudget::new(1 << 20))
+        .await
+        .map_err(|e| format!("{}: open failed: {e}", part.dir.display()))
 }
 
 fn lifetime(
     disk: &Rc<SimDisk>,
-    cfg: &LogConfig,
+    parts: &mut [Part],
     rng: &mut Rng,
-    model: &mut Model,
     report: &mut Report,
     steps: u64,
     end: End,
 ) -> Result<(), String> {
     // Opening and the check after a restart run on a disk that does not fail.
     let saved = disk_faults_off(disk);
-    let cfg = cfg.clone();
-    let cfg = &cfg;
     executor().run(async {
-        let log = open(cfg).await?;
-        model.check_log(&log).await?;
+        let mut logs = Vec::new();
+        for p in parts.iter_mut() {
+            let log = open(p).await?;
+            p.check(&log).await?;
+            logs.push(log);
+        }
         disk.set_faults(saved);
         for _ in 0..steps {
-            match rng.below(10) {
-                0..=5 => append(&log, rng, model, report).await?,
-                6 | 7 => {
-                    let hwm = log.high_watermark();
-                    let start = log.log_start_offset();
-                    let at = start + rng.below((hwm - start + 1) as u64) as i64;
-                    if let Ok(b) = log.read(at, 1 + rng.below(8192) as usize, false).await {
-                        model.check_read(at, &b)?;
-                    }
-                }
-                8 => {
-                    let hwm = log.high_watermark();
-                    let start = log.log_start_offset();
-                    let to = start + rng.below((hwm - start) as u64 / 4 + 1) as i64;
-                    if let Ok(s) = log.delete_records(to).await {
-                        model.started_at(s);
-                    }
-                }
-                _ if cfg.compact => {
-                    crate::clock::sleep(std::time::Duration::from_millis(rng.below(60_000))).await;
-                    let _ = log.compact(crate::clock::now_ms(), 1 << 20).await;
-                }
-                _ => {
-                    crate::clock::sleep(std::time::Duration::from_millis(rng.below(60_000))).await;
-                    if log.apply_retention(crate::clock::now_ms()).await.is_ok() {
-                        model.started_at(log.log_start_offset());
-                    }
-                }
+            if parts.len() > 1 && rng.one_in(4) {
+                // Group commits on every partition at once: their flushers' writes and syncs
+                // interleave on the disk.
+                send_together(&logs, parts, rng, report).await?;
+                continue;
             }
+            let k = rng.below(parts.len() as u64) as usize;
+            let name = parts[k].dir.display().to_string();
+            step(&logs[k], &mut parts[k], rng, report)
+                .await
+                .map_err(|e| format!("{name}: {e}"))?;
         }
         match end {
-            End::Close => log.close().await,
+            End::Close => {
+                for log in &logs {
+                    log.close().await;
+                }
+            }
             // Appends in flight when the process dies: started, never acknowledged.
             End::Crash | End::PowerLoss => {
                 for _ in 0..rng.below(3) {
-                    let b = random_batch(rng);
-                    let infos = batch::validate_batches(&b, usize::MAX).expect("valid");
-                    let _ = log.append(&infos, &b);
+                    let k = rng.below(parts.len() as u64) as usize;
+                    parts[k].clients.send_in_flight(&logs[k], rng);
                 }
                 for _ in 0..rng.below(6) {
                     futures_lite::future::yield_now().await;
@@ -259,63 +324,122 @@ fn lifetime(
     })
 }
 
-/// Appends one to three batches in one call (a group commit) and waits for them.
-async fn append(
-    log: &Rc<PartitionLog>,
+/// One group commit on every partition, all in flight together.
+async fn send_together(
+    logs: &[Rc<PartitionLog>],
+    parts: &mut [Part],
     rng: &mut Rng,
-    model: &mut Model,
     report: &mut Report,
 ) -> Result<(), String> {
-    let mut payload = BytesMut::new();
-    for _ in 0..1 + rng.below(3) {
-        payload.extend_from_slice(&random_batch(rng));
-    }
-    let payload = payload.freeze();
-    let infos = batch::validate_batches(&payload, usize::MAX).expect("valid");
-    let appended = match log.append(&infos, &payload) {
-        Ok(a) => a,
-        Err(_) => {
-            report.failed_appends += 1;
-            return Ok(());
-        }
-    };
-    match log.wait_durable(&appended).await {
-        Ok(()) => {
-            // The offsets were assigned in order from the first batch's base offset.
-            let mut base = appended.base_offset;
-            for info in &infos {
-                let one = payload.slice(info.pos..info.pos + info.len);
-                model.ack(base, &one);
-                base += info.last_offset_delta as i64 + 1;
-            }
-            if base != appended.next_offset {
-                return Err(format!(
-                    "append acknowledged {}..{} but its batches cover {}..{base}",
-                    appended.base_offset, appended.next_offset, appended.base_offset
-                ));
-            }
-        }
-        Err(_) => report.failed_appends += 1,
-    }
-    Ok(())
-}
-
-/// A batch of 1 to 8 records with random values, its base offset 0 (the log assigns it).
-fn random_batch(rng: &mut Rng) -> Bytes {
-    let n = 1 + rng.below(8) as usize;
-    let records: Vec<Record> = (0..n)
-        .map(|i| {
-            let size = rng.below(700) as usize;
-            let fill = rng.next_u64() as u8;
-            crate::testing::record(
-                i as i64,
-                Some(Bytes::from(format!("k{}", rng.below(16)))),
-                Some(Bytes::from(vec![fill; size])),
-                1_700_000_000_000 + i as i64,
-            )
+    let mut rngs: Vec<Rng> = parts.iter().map(|_| Rng::new(rng.next_u64())).collect();
+    let mut reports = vec![Report::default(); parts.len()];
+    let sends: Vec<_> = parts
+        .iter_mut()
+        .zip(logs)
+        .zip(rngs.iter_mut().zip(reports.iter_mut()))
+        .map(|((p, log), (r, rep))| async move {
+            let name = p.dir.display().to_string();
+            p.clients
+                .send(log, r, &mut p.model, rep)
+                .await
+                .map_err(|e| format!("{name}: {e}"))
         })
         .collect();
-    crate::testing::encode(&records, Compression::None)
+    let r = join_all(sends).await;
+    report.failed_appends += reports.iter().map(|r| r.failed_appends).sum::<u64>();
+    r
+}
+
+/// Polls every future until all are done; the first error, if any.
+async fn join_all<F: std::future::Future<Output = Result<(), String>>>(
+    futs: Vec<F>,
+) -> Result<(), String> {
+    let mut futs: Vec<Option<std::pin::Pin<Box<F>>>> =
+        futs.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut first_err = None;
+    futures_lite::future::poll_fn(|cx| {
+        let mut pending = false;
+        for slot in futs.iter_mut() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(r) => {
+                        if let Err(e) = r {
+                            first_err.get_or_insert(e);
+                        }
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    first_err.map_or(Ok(()), Err)
+}
+
+/// One random step on one partition.
+async fn step(
+    log: &Rc<PartitionLog>,
+    p: &mut Part,
+    rng: &mut Rng,
+    report: &mut Report,
+) -> Result<(), String> {
+    match rng.below(12) {
+        0..=5 => p.clients.send(log, rng, &mut p.model, report).await?,
+        6 | 7 => {
+            let hwm = log.high_watermark();
+            let start = log.log_start_offset();
+            let at = start + rng.below((hwm - start + 1) as u64) as i64;
+            if let Ok(b) = log.read(at, 1 + rng.below(8192) as usize, false).await {
+                p.model.check_read(at, &b)?;
+            }
+        }
+        8 => {
+            if !p.catch_up(log).await? {
+                return Ok(());
+            }
+            let hwm = log.high_watermark();
+            let start = log.log_start_offset();
+            let to = start + rng.below((hwm - start) as u64 / 4 + 1) as i64;
+            let answered = log.delete_records(to).await.ok();
+            p.model.records_deleted(to, answered);
+        }
+        9 if p.clients.transactional() => {
+            p.clients.end_transaction(log, rng, &mut p.model).await?;
+            if let Some(g) = &mut p.ghost {
+                if g.catch_up(log).await? {
+                    g.check_transactions(log)?;
+                }
+            }
+        }
+        10 => {
+            // segment.ms: the housekeeping task rolls an active segment once it is old.
+            crate::clock::sleep(std::time::Duration::from_millis(rng.below(60_000))).await;
+            let _ = log.roll_if_old().await;
+        }
+        _ if p.cfg.compact => {
+            crate::clock::sleep(std::time::Duration::from_millis(rng.below(60_000))).await;
+            let _ = log.compact(crate::clock::now_ms(), 1 << 20).await;
+        }
+        _ => {
+            if !p.catch_up(log).await? {
+                return Ok(());
+            }
+            crate::clock::sleep(std::time::Duration::from_millis(rng.below(60_000))).await;
+            let now = crate::clock::now_ms();
+            if log.apply_retention(now).await.is_ok() {
+                let start = log.log_start_offset();
+                p.model.check_retention(start, now)?;
+                p.model.started_at(start);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -329,7 +453,7 @@ mod tests {
             .and_then(|s| s.parse().ok())
             .unwrap_or(500);
         for seed in 0..seeds {
-            if let Err(e) = super::run_seed(seed) {
+            if let Err(e) = super::run_seed_caught(seed) {
                 panic!("seed {seed} failed: {e} (replay: runnel-sim --seed {seed})");
             }
         }

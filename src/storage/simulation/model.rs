@@ -26,26 +26,54 @@ pub struct Model {
     /// The log is compacted: batches may be rewritten and offsets thinned, so the checks are
     /// per key (the newest acknowledged record of every key, or a newer one, stays readable).
     compacted: bool,
-    /// Per key, the newest acknowledged record: (offset, value).
-    newest: BTreeMap<Bytes, (i64, Option<Bytes>)>,
+    /// Per key, the newest acknowledged record: (offset, value, timestamp).
+    newest: BTreeMap<Bytes, (i64, Option<Bytes>, i64)>,
+    /// Tombstones may go once they are older than this (`delete.retention.ms`).
+    delete_retention_ms: i64,
+    /// `retention.ms` when it is the only retention by size or time (else `None`): no batch
+    /// younger than this may be deleted, unless DeleteRecords asked for it.
+    retention_ms: Option<i64>,
+    /// The log start acknowledged by DeleteRecords.
+    records_deleted_to: i64,
 }
 
-/// The records of a valid batch as (offset, key, value), offsets from `base`.
-fn records_of(b: &Bytes, base: i64) -> Vec<(i64, Option<Bytes>, Option<Bytes>)> {
+/// A record read back: (offset, key, value, timestamp).
+type Rec = (i64, Option<Bytes>, Option<Bytes>, i64);
+
+/// The records of a valid batch, offsets from `base`.
+fn records_of(b: &Bytes, base: i64) -> Vec<Rec> {
     let info = batch::peek_header(b, 0).expect("a whole batch");
     let set = crate::validate::decode(b, &info, crate::validate::Origin::Stored)
         .expect("a batch that passed its checks decodes");
     set.records
         .into_iter()
-        .map(|r| (base + (r.offset - info.base_offset), r.key, r.value))
+        .map(|r| {
+            (
+                base + (r.offset - info.base_offset),
+                r.key,
+                r.value,
+                r.timestamp,
+            )
+        })
         .collect()
 }
 
 impl Model {
-    /// A model of a compacted log (`cleanup.policy=compact`).
-    pub fn compacted() -> Model {
+    /// A model of a compacted log (`cleanup.policy=compact`) whose tombstones may go after
+    /// `delete_retention_ms`.
+    pub fn compacted(delete_retention_ms: i64) -> Model {
         Model {
             compacted: true,
+            delete_retention_ms,
+            ..Model::default()
+        }
+    }
+
+    /// A model of a delete-policy log whose only retention is `retention_ms` (`None`: size
+    /// retention too, or none).
+    pub fn deleting(retention_ms: Option<i64>) -> Model {
+        Model {
+            retention_ms,
             ..Model::default()
         }
     }
@@ -53,9 +81,9 @@ impl Model {
     /// Records an acknowledged batch written at `base`.
     pub fn ack(&mut self, base: i64, data: &Bytes) {
         if self.compacted {
-            for (offset, key, value) in records_of(data, base) {
+            for (offset, key, value, ts) in records_of(data, base) {
                 if let Some(k) = key {
-                    self.newest.insert(k, (offset, value));
+                    self.newest.insert(k, (offset, value, ts));
                 }
             }
         }
@@ -69,9 +97,56 @@ impl Model {
         );
     }
 
+    /// After a restart, in a compacted log: records found in the log past the newest
+    /// acknowledged one of their key (appends never acknowledged, but on disk) become the
+    /// newest of the key, since compaction keeps them instead; a tombstone among them may take
+    /// the key away.
+    pub fn observe(&mut self, batches: &[Bytes]) {
+        if !self.compacted {
+            return;
+        }
+        for b in batches {
+            let info = batch::peek_header(b, 0).expect("checked");
+            for (offset, key, value, ts) in records_of(b, info.base_offset) {
+                if let Some(k) = key {
+                    if self.newest.get(&k).is_none_or(|(o, _, _)| *o < offset) {
+                        self.newest.insert(k, (offset, value, ts));
+                    }
+                }
+            }
+        }
+    }
+
     /// Records that the log start offset reached `start` durably.
     pub fn started_at(&mut self, start: i64) {
         self.min_start = self.min_start.max(start);
+    }
+
+    /// Records that DeleteRecords up to `target` was asked for, and `Some(start)` the log
+    /// start it answered (`None`: it failed, perhaps after moving the log start).
+    pub fn records_deleted(&mut self, target: i64, start: Option<i64>) {
+        if let Some(s) = start {
+            self.started_at(s);
+        }
+        self.records_deleted_to = self.records_deleted_to.max(target);
+    }
+
+    /// After retention at `now` moved the log start to `start`: every acknowledged batch it
+    /// deleted was older than `retention.ms`, or below a DeleteRecords.
+    pub fn check_retention(&self, start: i64, now: i64) -> Result<(), String> {
+        let Some(retention) = self.retention_ms else {
+            return Ok(());
+        };
+        for (&base, (next, body)) in self.acked.range(..start) {
+            // The max timestamp sits at bytes 35..43 of a batch, 19.. of the compared part.
+            let max_ts = i64::from_be_bytes(body[19..27].try_into().expect("8 bytes"));
+            if *next <= start && *next > self.records_deleted_to && now - max_ts <= retention {
+                return Err(format!(
+                    "retention at {now} (retention.ms {retention}) deleted batch {base}..{next} of {max_ts}, log start {start}"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The next offset after every acknowledged batch.
@@ -157,7 +232,7 @@ impl Model {
     }
 
     /// Reads the whole log and checks every invariant. `Ok(batches read)`.
-    pub async fn check_log(&self, log: &Rc<PartitionLog>) -> Result<usize, String> {
+    pub async fn check_log(&self, log: &Rc<PartitionLog>) -> Result<Vec<Bytes>, String> {
         let start = log.log_start_offset();
         let hwm = log.high_watermark();
         if start < self.min_start {
@@ -175,7 +250,7 @@ impl Model {
         let mut seen: BTreeMap<i64, i64> = BTreeMap::new();
         let mut keys: BTreeMap<Bytes, (i64, Option<Bytes>)> = BTreeMap::new();
         let mut at = start;
-        let mut count = 0;
+        let mut all = Vec::new();
         while at < hwm {
             let batches = match log.read(at, 64 << 10, false).await {
                 Ok(b) => b,
@@ -195,7 +270,7 @@ impl Model {
             for b in &self.check_read(at, &batches)? {
                 let info = batch::peek_header(b, 0).expect("checked");
                 if self.compacted {
-                    for (offset, key, value) in records_of(b, info.base_offset) {
+                    for (offset, key, value, _) in records_of(b, info.base_offset) {
                         if let Some(k) = key {
                             keys.insert(k, (offset, value));
                         }
@@ -211,26 +286,32 @@ impl Model {
                 }
                 seen.insert(info.base_offset, info.next_offset());
                 at = info.next_offset();
-                count += 1;
+                all.push(b.clone());
             }
         }
         if self.compacted {
-            for (k, (offset, value)) in &self.newest {
+            let now = crate::clock::now_ms();
+            for (k, (offset, value, ts)) in &self.newest {
                 if *offset < start {
                     continue;
                 }
                 match keys.get(k) {
                     Some((o, _)) if o > offset => {}
                     Some((o, v)) if o == offset && v == value => {}
+                    // A tombstone goes after delete.retention.ms, and with it the key.
+                    None if value.is_none() && now - ts > self.delete_retention_ms => {}
                     found => {
                         return Err(format!(
-                            "key {k:?}: newest acknowledged record at {offset}, the log has {:?}",
+                            "key {k:?}: newest acknowledged record at {offset} ({}, {} ms old, delete.retention.ms {}), the log has {:?}",
+                            if value.is_none() { "a tombstone" } else { "a value" },
+                            now - ts,
+                            self.delete_retention_ms,
                             found.map(|(o, _)| o)
                         ))
                     }
                 }
             }
-            return Ok(count);
+            return Ok(all);
         }
         for (&base, &(next, _)) in self.acked.range(start..) {
             if seen.get(&base) != Some(&next) {
@@ -239,6 +320,6 @@ impl Model {
                 ));
             }
         }
-        Ok(count)
+        Ok(all)
     }
 }
