@@ -67,6 +67,8 @@ pub enum KafkaError {
     InvalidConfig,
     /// The request is malformed.
     InvalidRequest,
+    /// This broker cannot reach the active controller (it moved, or is shutting down).
+    NotController,
     /// The message format version does not support the request (magic < 2).
     UnsupportedForMessageFormat,
     /// A batch's sequence number is not the one following the producer's last batch.
@@ -162,6 +164,7 @@ impl KafkaError {
             KafkaError::InvalidReplicationFactor => 38,
             KafkaError::InvalidReplicaAssignment => 39,
             KafkaError::InvalidConfig => 40,
+            KafkaError::NotController => 41,
             KafkaError::InvalidRequest => 42,
             KafkaError::UnsupportedForMessageFormat => 43,
             KafkaError::OutOfOrderSequenceNumber => 45,

@@ -386,6 +386,10 @@ async fn core_main(
     let core = Core::new(id, config.clone(), cluster_id, table.clone(), senders);
     core.mesh.start_receivers(receivers);
     core.cluster.follow(membership.updates());
+    if id == 0 {
+        core.admin
+            .set_quorum(crate::shard::quorum::Quorum::new(membership.controller.clone()));
+    }
     if let Err(e) = crate::storage::direct_io::prime_iopoll_probe(&config.data_dir, id).await {
         tracing::warn!(error = %e, "cannot probe polled I/O support");
     }
@@ -418,6 +422,8 @@ async fn core_main(
     for task in agent {
         task.cancel().await;
     }
+    // The controller is shut down (and waited for) once no core holds it.
+    core.admin.clear_quorum();
     tracing::info!(core = id, "stopping: syncing logs");
     core.store.close_all().await;
     Ok(())

@@ -197,6 +197,11 @@ pub async fn roll_back_created(
         let Ok(meta) = r else { continue };
         if let Some(msg) = open_failure_message(&meta.name, failures) {
             tracing::error!(topic = %meta.name, "{msg}");
+            if let Some(quorum) = admin.quorum() {
+                if let Err(e) = quorum.propose(super::quorum::remove_topic(meta.uuid())).await {
+                    tracing::error!(topic = %meta.name, error = %e.message, "cannot remove the rolled-back topic from the metadata log");
+                }
+            }
             table.delete(&meta.name);
             *r = Err(CreateError::Refused(ErrorMessage::new(
                 KafkaError::KafkaStorageError,
@@ -264,6 +269,22 @@ pub async fn create_topics(
     if validate_only || results.iter().all(|r| r.is_err()) {
         return results;
     }
+    if let Some(quorum) = admin.quorum() {
+        for r in results.iter_mut() {
+            let Ok(meta) = r else { continue };
+            if let Err(e) = super::quorum::create_topic(&quorum, meta).await {
+                tracing::warn!(topic = %meta.name, error = %e.message, "topic not created by the controller quorum");
+                table.delete(&meta.name);
+                *r = Err(match e.error {
+                    KafkaError::TopicAlreadyExists => CreateError::Exists,
+                    _ => CreateError::Refused(e),
+                });
+            }
+        }
+        if results.iter().all(|r| r.is_err()) {
+            return results;
+        }
+    }
     if let Err(e) = table.store_async(&view.table_path()).await {
         tracing::error!(error = %e, "cannot persist topic table");
         return results
@@ -284,17 +305,51 @@ pub async fn create_topics(
     results
 }
 
-/// Deletes topics by name (core 0 only), persists the table and broadcasts it.
-pub async fn delete_topics(admin: &MetadataAdmin, names: Vec<String>) -> Vec<Option<TopicMeta>> {
+/// Deletes topics by name (core 0 only): each is removed from the controller quorum's
+/// metadata (`RemoveTopic`), then from the table, which is persisted and broadcast. A topic
+/// the metadata log does not have (a table from before the quorum) is deleted locally.
+pub async fn delete_topics(
+    admin: &MetadataAdmin,
+    names: Vec<String>,
+) -> Vec<Result<TopicMeta, ErrorMessage>> {
     let _guard = admin.exclusive().await;
     let mut table = (*admin.view().topic_table()).clone();
-    let results: Vec<Option<TopicMeta>> = names.iter().map(|n| table.delete(n)).collect();
-    if results.iter().all(|r| r.is_none()) {
+    let quorum = admin.quorum();
+    let mut results = Vec::with_capacity(names.len());
+    for n in &names {
+        let Some(meta) = table.get(n).cloned() else {
+            results.push(Err(ErrorMessage::new(
+                KafkaError::UnknownTopicOrPartition,
+                "This server does not host this topic.",
+            )));
+            continue;
+        };
+        if let Some(q) = &quorum {
+            match q.propose(super::quorum::remove_topic(meta.uuid())).await {
+                Ok(()) => {}
+                Err(e) if e.error == KafkaError::UnknownTopicOrPartition => {
+                    tracing::info!(topic = %n, "topic not in the metadata log: deleted locally");
+                }
+                Err(e) => {
+                    tracing::warn!(topic = %n, error = %e.message, "topic not deleted by the controller quorum");
+                    results.push(Err(e));
+                    continue;
+                }
+            }
+        }
+        table.delete(n);
+        results.push(Ok(meta));
+    }
+    if results.iter().all(|r| r.is_err()) {
         return results;
     }
     if let Err(e) = table.store_async(&admin.view().table_path()).await {
         tracing::error!(error = %e, "cannot persist topic table");
-        return names.iter().map(|_| None).collect();
+        let err = ErrorMessage::new(
+            KafkaError::KafkaStorageError,
+            format!("cannot persist topic table: {e}"),
+        );
+        return results.into_iter().map(|r| r.and(Err(err.clone()))).collect();
     }
     let table = Arc::new(table);
     admin
@@ -353,14 +408,14 @@ impl CoreCall for CreateTopicsCall {
 }
 
 /// Deletes topics by name (sent to core 0); answered per topic with the deleted topic, or
-/// `None` when it was unknown.
+/// why not (UNKNOWN_TOPIC_OR_PARTITION when it was unknown).
 #[derive(Debug)]
 pub struct DeleteTopicsCall(pub Vec<String>);
 
 impl CoreCall for DeleteTopicsCall {
-    type Reply = Vec<Option<TopicMeta>>;
+    type Reply = Vec<Result<TopicMeta, ErrorMessage>>;
     type Service = MetadataAdmin;
-    async fn run(self, admin: &Rc<MetadataAdmin>) -> Vec<Option<TopicMeta>> {
+    async fn run(self, admin: &Rc<MetadataAdmin>) -> Self::Reply {
         delete_topics(admin, self.0).await
     }
 }
