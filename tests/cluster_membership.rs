@@ -317,7 +317,8 @@ impl Drop for Child {
 }
 
 #[test]
-fn an_unreachable_quorum_refuses_topic_changes_in_bounded_time_and_a_controller_only_voter_completes_it() {
+fn an_unreachable_quorum_refuses_topic_changes_in_bounded_time_and_a_controller_only_voter_completes_it(
+) {
     let ctl = [free_port(), free_port(), free_port()];
     let metrics = free_port();
     let metrics_flag = format!("--metrics-listen=127.0.0.1:{metrics}");
@@ -332,7 +333,11 @@ fn an_unreachable_quorum_refuses_topic_changes_in_bounded_time_and_a_controller_
         Err("RequestTimedOut".to_string()),
         "no quorum, no topic"
     );
-    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(
         common::metrics::get(metrics, "/ready").0,
         503,

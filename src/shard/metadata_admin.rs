@@ -3,9 +3,10 @@
 //! under the admin's lock, persisted, and broadcast over the mesh to every core's partition
 //! store ([`super::partitions`], [`super::topic_admin`], [`super::dynamic_admin`]).
 //!
-//! Topic changes are first proposed to the controller quorum ([`Quorum`], attached on core 0
-//! at startup with [`MetadataAdmin::set_quorum`]); only a committed change is applied to the
-//! local table. An admin without a quorum (the benchmarks' cores) changes the local table only.
+//! Topic changes are proposed to the controller quorum ([`Quorum`], attached on core 0 at
+//! startup with [`MetadataAdmin::set_quorum`]); the local table is then derived from the
+//! controller's image (super::image_sync). An admin without a quorum (the benchmarks' cores)
+//! changes the local table directly.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -49,8 +50,8 @@ impl MetadataAdmin {
     }
 
     /// Sends topic changes through `quorum` from now on.
-    pub fn set_quorum(&self, quorum: Quorum) {
-        *self.quorum.borrow_mut() = Some(Rc::new(quorum));
+    pub fn set_quorum(&self, quorum: Rc<Quorum>) {
+        *self.quorum.borrow_mut() = Some(quorum);
     }
 
     /// Detaches the quorum (at stop, so that the controller can be shut down).

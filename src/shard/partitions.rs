@@ -197,11 +197,6 @@ pub async fn roll_back_created(
         let Ok(meta) = r else { continue };
         if let Some(msg) = open_failure_message(&meta.name, failures) {
             tracing::error!(topic = %meta.name, "{msg}");
-            if let Some(quorum) = admin.quorum() {
-                if let Err(e) = quorum.propose(super::quorum::remove_topic(meta.uuid())).await {
-                    tracing::error!(topic = %meta.name, error = %e.message, "cannot remove the rolled-back topic from the metadata log");
-                }
-            }
             table.delete(&meta.name);
             *r = Err(CreateError::Refused(ErrorMessage::new(
                 KafkaError::KafkaStorageError,
@@ -245,6 +240,15 @@ pub async fn create_topics(
     topics: Vec<NewTopic>,
     validate_only: bool,
 ) -> Vec<Result<TopicMeta, CreateError>> {
+    let quorum = admin.quorum();
+    if let Some(q) = &quorum {
+        if let Err(e) = q.wait_ready().await {
+            return topics
+                .iter()
+                .map(|_| Err(CreateError::Refused(e.clone())))
+                .collect();
+        }
+    }
     let _guard = admin.exclusive().await;
     let view = admin.view();
     let mut table = (*view.topic_table()).clone();
@@ -269,21 +273,8 @@ pub async fn create_topics(
     if validate_only || results.iter().all(|r| r.is_err()) {
         return results;
     }
-    if let Some(quorum) = admin.quorum() {
-        for r in results.iter_mut() {
-            let Ok(meta) = r else { continue };
-            if let Err(e) = super::quorum::create_topic(&quorum, meta).await {
-                tracing::warn!(topic = %meta.name, error = %e.message, "topic not created by the controller quorum");
-                table.delete(&meta.name);
-                *r = Err(match e.error {
-                    KafkaError::TopicAlreadyExists => CreateError::Exists,
-                    _ => CreateError::Refused(e),
-                });
-            }
-        }
-        if results.iter().all(|r| r.is_err()) {
-            return results;
-        }
+    if let Some(q) = quorum {
+        return super::quorum_admin::create_topics(admin, &q, results).await;
     }
     if let Err(e) = table.store_async(&view.table_path()).await {
         tracing::error!(error = %e, "cannot persist topic table");
@@ -305,41 +296,25 @@ pub async fn create_topics(
     results
 }
 
-/// Deletes topics by name (core 0 only): each is removed from the controller quorum's
-/// metadata (`RemoveTopic`), then from the table, which is persisted and broadcast. A topic
-/// the metadata log does not have (a table from before the quorum) is deleted locally.
+/// Deletes topics by name (core 0 only), through the controller quorum when there is one
+/// ([`super::quorum_admin::delete_topics`]); otherwise persists the table and broadcasts it.
 pub async fn delete_topics(
     admin: &MetadataAdmin,
     names: Vec<String>,
 ) -> Vec<Result<TopicMeta, ErrorMessage>> {
+    if let Some(q) = admin.quorum() {
+        if let Err(e) = q.wait_ready().await {
+            return names.iter().map(|_| Err(e.clone())).collect();
+        }
+        let _guard = admin.exclusive().await;
+        return super::quorum_admin::delete_topics(admin, &q, names).await;
+    }
     let _guard = admin.exclusive().await;
     let mut table = (*admin.view().topic_table()).clone();
-    let quorum = admin.quorum();
-    let mut results = Vec::with_capacity(names.len());
-    for n in &names {
-        let Some(meta) = table.get(n).cloned() else {
-            results.push(Err(ErrorMessage::new(
-                KafkaError::UnknownTopicOrPartition,
-                "This server does not host this topic.",
-            )));
-            continue;
-        };
-        if let Some(q) = &quorum {
-            match q.propose(super::quorum::remove_topic(meta.uuid())).await {
-                Ok(()) => {}
-                Err(e) if e.error == KafkaError::UnknownTopicOrPartition => {
-                    tracing::info!(topic = %n, "topic not in the metadata log: deleted locally");
-                }
-                Err(e) => {
-                    tracing::warn!(topic = %n, error = %e.message, "topic not deleted by the controller quorum");
-                    results.push(Err(e));
-                    continue;
-                }
-            }
-        }
-        table.delete(n);
-        results.push(Ok(meta));
-    }
+    let results: Vec<Result<TopicMeta, ErrorMessage>> = names
+        .iter()
+        .map(|n| table.delete(n).ok_or_else(|| unknown_topic(n)))
+        .collect();
     if results.iter().all(|r| r.is_err()) {
         return results;
     }
@@ -349,7 +324,7 @@ pub async fn delete_topics(
             KafkaError::KafkaStorageError,
             format!("cannot persist topic table: {e}"),
         );
-        return results.into_iter().map(|r| r.and(Err(err.clone()))).collect();
+        return names.iter().map(|_| Err(err.clone())).collect();
     }
     let table = Arc::new(table);
     admin
@@ -357,6 +332,14 @@ pub async fn delete_topics(
         .broadcast(|| ApplyTopicsCall(table.clone()))
         .await;
     results
+}
+
+/// UNKNOWN_TOPIC_OR_PARTITION for topic `name`.
+pub fn unknown_topic(name: &str) -> ErrorMessage {
+    ErrorMessage::new(
+        KafkaError::UnknownTopicOrPartition,
+        format!("The topic '{name}' does not exist."),
+    )
 }
 
 /// Topics of `before` that `after` no longer has (or has again under another topic id).

@@ -25,12 +25,41 @@ pub const BROKER_WAIT: Duration = Duration::from_secs(10);
 /// Topic changes through the controller quorum (see the module comment).
 pub struct Quorum {
     controller: Arc<Controller>,
+    me: BrokerId,
+    incarnation: uuid::Uuid,
+    /// Set once the local table follows the image (topics.json imported).
+    ready: std::cell::Cell<bool>,
 }
 
 impl Quorum {
-    /// Changes proposed through `controller`.
-    pub fn new(controller: Arc<Controller>) -> Quorum {
-        Quorum { controller }
+    /// Changes proposed through `controller` by broker `me`, whose registration of this run
+    /// has `incarnation`.
+    pub fn new(controller: Arc<Controller>, me: BrokerId, incarnation: uuid::Uuid) -> Quorum {
+        Quorum {
+            controller,
+            me,
+            incarnation,
+            ready: std::cell::Cell::new(false),
+        }
+    }
+
+    /// This broker's id.
+    pub fn me(&self) -> BrokerId {
+        self.me
+    }
+
+    /// A receiver of every new image.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Arc<MetadataImage>> {
+        self.controller.subscribe()
+    }
+
+    /// Whether `image` has this run's registration, and therefore every change committed
+    /// before it: only such an image may replace the local topic table (after a restart the
+    /// controller's image is its snapshot's until it has applied the committed log again).
+    pub fn caught_up(&self, image: &MetadataImage) -> bool {
+        image
+            .broker(self.me)
+            .is_some_and(|b| b.incarnation_id == self.incarnation)
     }
 
     /// The newest image this node's controller applied.
@@ -79,6 +108,33 @@ impl Quorum {
         .map_err(|e| placement_error(e, replication_factor))
     }
 
+    /// Marks the local table as following the image ([`super::image_sync::follow`]).
+    pub fn set_ready(&self) {
+        self.ready.set(true);
+    }
+
+    /// Waits up to [`BROKER_WAIT`] until the local table follows the image: topic changes
+    /// wait for it (REQUEST_TIMED_OUT after that), so that none is made on a stale image or
+    /// before topics.json was imported.
+    pub async fn wait_ready(&self) -> Result<(), ErrorMessage> {
+        let deadline = std::time::Instant::now() + BROKER_WAIT;
+        while !self.ready.get() {
+            if std::time::Instant::now() >= deadline {
+                return Err(ErrorMessage::new(
+                    KafkaError::RequestTimedOut,
+                    "this broker has not yet caught up with the controller quorum's metadata",
+                ));
+            }
+            glommio::timer::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(())
+    }
+
+    /// Proposes `batch`, answering the controller's own error.
+    pub async fn propose_raw(&self, batch: RecordBatch) -> Result<(), ControllerError> {
+        self.controller.propose(batch).await.map(|_| ())
+    }
+
     /// Proposes `batch`; `Ok` once this node's image has it.
     pub async fn propose(&self, batch: RecordBatch) -> Result<(), ErrorMessage> {
         self.controller
@@ -124,7 +180,9 @@ pub async fn add_partitions(
 
 /// The batch that deletes topic `id`.
 pub fn remove_topic(id: uuid::Uuid) -> RecordBatch {
-    RecordBatch::one(MetadataRecord::RemoveTopic(RemoveTopicRecord { topic_id: id }))
+    RecordBatch::one(MetadataRecord::RemoveTopic(RemoveTopicRecord {
+        topic_id: id,
+    }))
 }
 
 /// The `Config` records that take topic `name`'s overrides from `before` to `after`.
@@ -250,11 +308,15 @@ mod tests {
     fn rejections_map_to_kafka_errors() {
         let code = |e| error_of(e).error;
         assert_eq!(
-            code(ControllerError::Rejected(RejectReason::TopicExists("t".into()))),
+            code(ControllerError::Rejected(RejectReason::TopicExists(
+                "t".into()
+            ))),
             KafkaError::TopicAlreadyExists
         );
         assert_eq!(
-            code(ControllerError::Rejected(RejectReason::UnknownTopic("t".into()))),
+            code(ControllerError::Rejected(RejectReason::UnknownTopic(
+                "t".into()
+            ))),
             KafkaError::UnknownTopicOrPartition
         );
         assert_eq!(code(ControllerError::NoLeader), KafkaError::RequestTimedOut);

@@ -7,12 +7,9 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use runnel_controller::{MetadataRecord, RecordBatch};
-
 use super::call::CoreCall;
 use super::messages::{ChangeResult, TopicConfigChange};
 use super::partitions;
-use super::quorum::{add_partitions, config_changes, Quorum};
 use super::{MetadataAdmin, PartitionStore};
 use crate::cluster::topic_config::alter::apply_ops;
 use crate::cluster::TopicTable;
@@ -38,28 +35,22 @@ async fn commit(
     partitions::install_everywhere(admin.mesh(), Arc::new(table)).await
 }
 
-/// Proposes `records` (one topic's config changes) to the quorum; a topic the metadata log
-/// does not have (a table from before the quorum) is changed locally only.
-async fn propose_local_fallback(
-    quorum: &Quorum,
-    records: Vec<MetadataRecord>,
-) -> Result<(), ErrorMessage> {
-    match quorum.propose(RecordBatch { records }).await {
-        Err(e) if e.error != KafkaError::UnknownTopicOrPartition => Err(e),
-        _ => Ok(()),
-    }
-}
-
-/// Changes topic config overrides (core 0 only), each first through the controller quorum.
+/// Changes topic config overrides (core 0 only).
 pub async fn alter_configs(
     admin: &MetadataAdmin,
     changes: Vec<TopicConfigChange>,
     validate_only: bool,
 ) -> Vec<ChangeResult> {
+    if let Some(q) = admin.quorum() {
+        if let Err(e) = q.wait_ready().await {
+            return changes.iter().map(|_| Err(e.clone())).collect();
+        }
+        let _guard = admin.exclusive().await;
+        return super::quorum_admin::alter_configs(admin, &q, changes, validate_only).await;
+    }
     let _guard = admin.exclusive().await;
     let mut table = (*admin.view().topic_table()).clone();
     let defaults = &admin.view().config().topic_defaults;
-    let quorum = admin.quorum();
     let mut changed = false;
     let mut results = Vec::with_capacity(changes.len());
     for c in changes {
@@ -72,15 +63,6 @@ pub async fn alter_configs(
         };
         match apply_ops(&meta.configs, &c.ops, c.replace, defaults) {
             Ok(configs) => {
-                if configs != meta.configs && !validate_only {
-                    if let Some(q) = &quorum {
-                        let records = config_changes(&c.topic, &meta.configs, &configs);
-                        if let Err(e) = propose_local_fallback(q, records).await {
-                            results.push(Err(e));
-                            continue;
-                        }
-                    }
-                }
                 if configs != meta.configs {
                     tracing::info!(topic = %c.topic, ?configs, validate_only, "topic configs altered");
                     meta.configs = configs;
@@ -105,13 +87,18 @@ pub async fn create_partitions(
     topics: Vec<(String, i32)>,
     validate_only: bool,
 ) -> Vec<ChangeResult> {
+    let quorum = admin.quorum();
+    if let Some(q) = &quorum {
+        if let Err(e) = q.wait_ready().await {
+            return topics.iter().map(|_| Err(e.clone())).collect();
+        }
+    }
     let _guard = admin.exclusive().await;
     let cores = admin.view().cores();
     let before = (*admin.view().topic_table()).clone();
     let mut table = before.clone();
     let limit = admin.view().config().limits.partitions_per_core;
     let mut results: Vec<ChangeResult> = Vec::with_capacity(topics.len());
-    let quorum = admin.quorum();
     for (name, total) in &topics {
         let previous = table.get(name).cloned();
         let r = table
@@ -119,32 +106,20 @@ pub async fn create_partitions(
             .and_then(|meta| match table.check_partitions_per_core(cores, limit) {
                 Ok(()) => Ok(meta),
                 Err(e) => {
-                    if let Some(p) = &previous {
-                        table.topics.insert(name.clone(), p.clone());
+                    if let Some(p) = previous {
+                        table.topics.insert(name.clone(), p);
                     }
                     Err(e)
                 }
             })
-            .map(|meta| (meta.uuid(), meta.partitions.len() as i32));
-        let r = match (r, &quorum, &previous) {
-            (Ok((id, now)), Some(q), Some(p)) if !validate_only => {
-                let first = p.partitions.len() as i32;
-                match add_partitions(q, id, first, now).await {
-                    Ok(()) => Ok(now),
-                    // A topic the metadata log does not have (a table from before the quorum).
-                    Err(e) if e.error == KafkaError::UnknownTopicOrPartition => Ok(now),
-                    Err(e) => {
-                        table.topics.insert(name.clone(), p.clone());
-                        Err(e)
-                    }
-                }
-            }
-            (r, _, _) => r.map(|(_, now)| now),
-        };
-        if let Ok(now) = &r {
-            tracing::info!(topic = %name, partitions = now, validate_only, "partitions added");
-        }
-        results.push(r.map(|_| ()));
+            .map(|meta| {
+                tracing::info!(topic = %name, partitions = meta.partitions.len(), validate_only, "partitions added");
+            });
+        results.push(r);
+    }
+    if let (Some(q), false) = (&quorum, validate_only) {
+        super::quorum_admin::create_partitions(admin, q, &before, &topics, &mut results).await;
+        return results;
     }
     if !validate_only && results.iter().any(|r| r.is_ok()) {
         let failures = commit(admin, table.clone(), &mut results).await;

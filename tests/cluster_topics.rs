@@ -1,0 +1,254 @@
+//! Topics in the controller quorum, with the real binary on loopback and librdkafka's admin
+//! client: three brokers started from copies of config/cluster/broker-N.toml (ports rewritten)
+//! share their topics through the metadata log: a topic created through one broker has its
+//! partitions placed on all three (each broker opens only its own), is listed by every broker,
+//! its configs changed through one are seen by all, a second create of its name through another
+//! broker is TOPIC_ALREADY_EXISTS, and its deletion through any broker removes every broker's
+//! partitions. A single node upgraded from before the quorum (a data directory without a
+//! controller) imports its topics.json into the metadata log once, with the same ids and data.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::client::{self, Msg};
+use common::{free_port, Broker};
+use futures_lite::future::block_on;
+use rdkafka::admin::{AdminOptions, AlterConfig, ResourceSpecifier};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
+use rdkafka::Offset;
+
+const SESSION_MS: u64 = 3000;
+const HEARTBEAT_MS: u64 = 300;
+/// Bound on every wait for the cluster to settle.
+const SETTLE: Duration = Duration::from_secs(40);
+
+/// Broker `n`'s config from config/cluster/broker-N.toml, controller ports replaced by `ctl`.
+fn cluster_config(n: usize, ctl: &[u16; 3]) -> String {
+    let path = format!(
+        "{}/config/cluster/broker-{n}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut text: String = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("advertised.listeners") && !l.starts_with("metrics.listen"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (i, port) in ctl.iter().enumerate() {
+        text = text.replace(
+            &format!("127.0.0.1:{}", 19192 + i),
+            &format!("127.0.0.1:{port}"),
+        );
+    }
+    assert!(!text.contains("1919"), "controller ports rewritten: {text}");
+    text.push_str(&format!(
+        "broker.session.timeout.ms = {SESSION_MS}\nbroker.heartbeat.interval.ms = {HEARTBEAT_MS}\n"
+    ));
+    text
+}
+
+/// Polls `f` every 200 ms until `ok` accepts its value, at most `SETTLE`.
+fn until<T: std::fmt::Debug>(what: &str, mut f: impl FnMut() -> T, ok: impl Fn(&T) -> bool) -> T {
+    let end = Instant::now() + SETTLE;
+    loop {
+        let v = f();
+        if ok(&v) {
+            return v;
+        }
+        assert!(Instant::now() < end, "{what}: last seen {v:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The partitions of `topic` whose directories `broker` has.
+fn local_partitions(data: &Path, topic: &str) -> Vec<i32> {
+    let mut out: Vec<i32> = std::fs::read_dir(data)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    let p = name.strip_prefix(&format!("{topic}-"))?;
+                    p.parse().ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// The partition count of `topic` in a fresh librdkafka client's Metadata from `bootstrap`.
+fn metadata_partitions(bootstrap: &str, topic: &str) -> Option<usize> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .ok()?;
+    let md = c.fetch_metadata(Some(topic), Duration::from_secs(5)).ok()?;
+    let t = md.topics().first()?;
+    t.error().is_none().then(|| t.partitions().len())
+}
+
+/// How many brokers a fresh librdkafka client's Metadata from `bootstrap` lists.
+fn live_brokers(bootstrap: &str) -> usize {
+    let Ok(c) = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create::<BaseConsumer>()
+    else {
+        return 0;
+    };
+    c.fetch_metadata(None, Duration::from_secs(5))
+        .map(|md| md.brokers().len())
+        .unwrap_or(0)
+}
+
+/// `retention.ms` of `topic` as DescribeConfigs on `bootstrap` reports it.
+fn retention(bootstrap: &str, topic: &str) -> Option<String> {
+    let a = client::admin(bootstrap);
+    let opts = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+    let r = block_on(a.describe_configs([&ResourceSpecifier::Topic(topic)], &opts)).ok()?;
+    let cfg = r.into_iter().next()?.ok()?;
+    cfg.get("retention.ms").and_then(|e| e.value.clone())
+}
+
+/// The topic id of `topic` in `data`/topics.json.
+fn stored_id(data: &Path, topic: &str) -> Option<String> {
+    let text = std::fs::read_to_string(data.join("topics.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["topics"][topic]["id"].as_str().map(str::to_string)
+}
+
+#[test]
+fn topics_live_in_the_quorum_and_their_partitions_spread_over_the_brokers() {
+    let ctl = [free_port(), free_port(), free_port()];
+    let brokers: Vec<Broker> = (1..=3)
+        .map(|n| Broker::start_with_config(&cluster_config(n, &ctl), &["--cores", "1"]))
+        .collect();
+    // Replicas go on the live brokers: wait for all three to be registered and unfenced.
+    until(
+        "three live brokers",
+        || live_brokers(&brokers[0].bootstrap()),
+        |n| *n == 3,
+    );
+    let _ = until(
+        "the 6-partition topic is created through broker 1",
+        || client::try_create_topic(&brokers[0].bootstrap(), "spread", 6, 1),
+        // A retry of a create whose answer was lost finds it made.
+        |r| r.is_ok() || r.as_ref().err().map(String::as_str) == Some("TopicAlreadyExists"),
+    );
+    // Every broker opens its own partitions, two each, and together all six.
+    let mut all = Vec::new();
+    for b in &brokers {
+        let mine = until(
+            "each broker opens its partitions",
+            || local_partitions(b.data_dir(), "spread"),
+            |v| v.len() == 2,
+        );
+        all.extend(mine);
+    }
+    all.sort();
+    assert_eq!(all, (0..6).collect::<Vec<i32>>());
+    // Every broker lists the topic, with one topic id everywhere.
+    for b in &brokers {
+        until(
+            "every broker lists the topic",
+            || metadata_partitions(&b.bootstrap(), "spread"),
+            |n| *n == Some(6),
+        );
+    }
+    let id = stored_id(brokers[0].data_dir(), "spread").expect("topic id");
+    for b in &brokers[1..] {
+        until(
+            "the same topic id on every broker",
+            || stored_id(b.data_dir(), "spread"),
+            |v| v.as_deref() == Some(id.as_str()),
+        );
+    }
+    // The name is taken cluster-wide.
+    assert_eq!(
+        client::try_create_topic(&brokers[2].bootstrap(), "spread", 3, 1),
+        Err("TopicAlreadyExists".to_string())
+    );
+    // More replicas than brokers is refused.
+    assert_eq!(
+        client::try_create_topic(&brokers[1].bootstrap(), "too-many", 1, 4),
+        Err("InvalidReplicationFactor".to_string())
+    );
+    // A config changed through broker 3 is seen by broker 1.
+    let a = client::admin(&brokers[2].bootstrap());
+    let opts = AdminOptions::new().request_timeout(Some(Duration::from_secs(15)));
+    let change = AlterConfig::new(ResourceSpecifier::Topic("spread")).set("retention.ms", "123456");
+    let r = block_on(a.alter_configs([&change], &opts)).unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
+    until(
+        "broker 1 sees the config",
+        || retention(&brokers[0].bootstrap(), "spread"),
+        |v| v.as_deref() == Some("123456"),
+    );
+    // Deleted through broker 2: every broker deletes its partitions.
+    let r = block_on(a.delete_topics(&["spread"], &opts)).unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
+    for b in &brokers {
+        until(
+            "every broker removes its partitions",
+            || local_partitions(b.data_dir(), "spread"),
+            |v| v.is_empty(),
+        );
+        until(
+            "no broker lists the topic",
+            || metadata_partitions(&b.bootstrap(), "spread"),
+            |n| n.is_none(),
+        );
+    }
+}
+
+#[test]
+fn an_upgraded_single_node_imports_its_topics_once() {
+    let mut b = Broker::start();
+    client::create_topic_with(&b.bootstrap(), "old", 3, &[("retention.ms", "7777777")]);
+    let msgs: Vec<Msg> = (0..30)
+        .map(|i| Msg {
+            partition: Some(i % 3),
+            value: Some(format!("v{i}").into_bytes()),
+            ..Default::default()
+        })
+        .collect();
+    assert_eq!(client::produce(&b.bootstrap(), "old", &msgs, &[]).len(), 30);
+    assert!(b.stop());
+    let id = stored_id(b.data_dir(), "old").expect("topic id");
+    // A data directory from before the quorum: topics.json and the logs, no controller.
+    std::fs::remove_dir_all(b.data_dir().join("controller")).unwrap();
+    b.restart();
+    let got = client::consume(
+        &b.bootstrap(),
+        "old",
+        &[0, 1, 2],
+        Offset::Beginning,
+        30,
+        &[],
+    );
+    assert_eq!(got.len(), 30, "the data is kept");
+    assert_eq!(stored_id(b.data_dir(), "old").as_deref(), Some(id.as_str()));
+    assert_eq!(retention(&b.bootstrap(), "old").as_deref(), Some("7777777"));
+    assert!(
+        b.log_text()
+            .contains("imported topic into the metadata log"),
+        "{}",
+        b.log_text()
+    );
+    assert!(b.data_dir().join("controller/topics-imported").exists());
+    // From now on the metadata log is the truth: a deleted topic stays deleted after restarts.
+    let a = client::admin(&b.bootstrap());
+    let opts = AdminOptions::new().request_timeout(Some(Duration::from_secs(15)));
+    let r = block_on(a.delete_topics(&["old"], &opts)).unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
+    assert!(b.stop());
+    b.restart();
+    // Metadata after the restart, once the broker has caught up with its log.
+    client::create_topic(&b.bootstrap(), "new", 1);
+    assert_eq!(metadata_partitions(&b.bootstrap(), "old"), None);
+    assert!(local_partitions(b.data_dir(), "old").is_empty());
+    assert_eq!(metadata_partitions(&b.bootstrap(), "new"), Some(1));
+}
