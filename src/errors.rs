@@ -21,6 +21,8 @@ pub enum KafkaError {
     UnknownTopicOrPartition,
     /// This broker is not the leader of the partition.
     NotLeaderOrFollower,
+    /// The partition has no leader (its leader is fenced and no other replica can lead).
+    LeaderNotAvailable,
     /// The request timed out.
     RequestTimedOut,
     /// A record batch is larger than the maximum allowed.
@@ -141,6 +143,7 @@ impl KafkaError {
             KafkaError::OffsetOutOfRange => 1,
             KafkaError::CorruptMessage => 2,
             KafkaError::UnknownTopicOrPartition => 3,
+            KafkaError::LeaderNotAvailable => 5,
             KafkaError::NotLeaderOrFollower => 6,
             KafkaError::RequestTimedOut => 7,
             KafkaError::MessageTooLarge => 10,

@@ -252,3 +252,168 @@ fn an_upgraded_single_node_imports_its_topics_once() {
     assert!(local_partitions(b.data_dir(), "old").is_empty());
     assert_eq!(metadata_partitions(&b.bootstrap(), "new"), Some(1));
 }
+
+/// (partition, leader, error) of every partition of `topic` in Metadata from `bootstrap`.
+fn leaders(bootstrap: &str, topic: &str) -> Vec<(i32, i32, bool)> {
+    let Ok(c) = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create::<BaseConsumer>()
+    else {
+        return Vec::new();
+    };
+    let Ok(md) = c.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
+        return Vec::new();
+    };
+    md.topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter())
+        .map(|p| (p.id(), p.leader(), p.error().is_some()))
+        .collect()
+}
+
+/// Reads `expect` messages of `topic` as a member of `group` from `bootstrap`, commits them
+/// and leaves; returns their values.
+fn consume_in_group(bootstrap: &str, topic: &str, group: &str, expect: usize) -> Vec<String> {
+    use rdkafka::consumer::CommitMode;
+    use rdkafka::Message;
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    c.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let end = Instant::now() + SETTLE;
+    while out.len() < expect {
+        assert!(Instant::now() < end, "group read {} of {expect}", out.len());
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+            out.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).to_string());
+        }
+    }
+    c.commit_consumer_state(CommitMode::Sync).unwrap();
+    out
+}
+
+#[test]
+fn clients_use_every_partition_through_one_broker_and_a_killed_broker_comes_back() {
+    let ctl = [free_port(), free_port(), free_port()];
+    let mut brokers: Vec<Broker> = (1..=3)
+        .map(|n| Broker::start_with_config(&cluster_config(n, &ctl), &["--cores", "1"]))
+        .collect();
+    until(
+        "three live brokers",
+        || live_brokers(&brokers[0].bootstrap()),
+        |n| *n == 3,
+    );
+    client::create_topic(&brokers[1].bootstrap(), "data", 6);
+    let led = until(
+        "six partitions led by three brokers",
+        || leaders(&brokers[0].bootstrap(), "data"),
+        |v| {
+            v.len() == 6
+                && v.iter().all(|p| !p.2)
+                && v.iter()
+                    .map(|p| p.1)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len()
+                    == 3
+        },
+    );
+    // librdkafka, bootstrapped from broker 1 only, writes to every partition.
+    let msgs: Vec<Msg> = (0..60)
+        .map(|i| Msg {
+            partition: Some(i % 6),
+            value: Some(format!("v{i}").into_bytes()),
+            ..Default::default()
+        })
+        .collect();
+    let acked = client::produce(&brokers[0].bootstrap(), "data", &msgs, &[("acks", "all")]);
+    assert_eq!(acked.len(), 60);
+    let all: Vec<i32> = (0..6).collect();
+    let got = client::consume(
+        &brokers[2].bootstrap(),
+        "data",
+        &all,
+        Offset::Beginning,
+        60,
+        &[],
+    );
+    assert_eq!(got.len(), 60);
+    for p in 0..6 {
+        assert_eq!(
+            got.iter().filter(|g| g.partition == p).count(),
+            10,
+            "partition {p}"
+        );
+    }
+    // A consumer group (its coordinator on whichever broker hosts its offsets partition)
+    // commits, and a new member resumes after the commit.
+    assert_eq!(
+        consume_in_group(&brokers[0].bootstrap(), "data", "g", 60).len(),
+        60
+    );
+    let more: Vec<Msg> = (60..66)
+        .map(|i| Msg {
+            partition: Some(i % 6),
+            value: Some(format!("v{i}").into_bytes()),
+            ..Default::default()
+        })
+        .collect();
+    client::produce(&brokers[1].bootstrap(), "data", &more, &[("acks", "all")]);
+    let mut resumed = consume_in_group(&brokers[2].bootstrap(), "data", "g", 6);
+    resumed.sort();
+    let mut want: Vec<String> = (60..66).map(|i| format!("v{i}")).collect();
+    want.sort();
+    assert_eq!(resumed, want, "the group resumes after its commit");
+
+    // Broker 3 killed: its partitions lose their leader, the others keep serving.
+    brokers[2].kill9();
+    let theirs: Vec<i32> = led.iter().filter(|p| p.1 == 3).map(|p| p.0).collect();
+    assert_eq!(theirs.len(), 2, "{led:?}");
+    until(
+        "broker 3's partitions have no leader",
+        || leaders(&brokers[0].bootstrap(), "data"),
+        |v| {
+            v.iter()
+                .filter(|p| theirs.contains(&p.0))
+                .all(|p| p.1 == -1 && p.2)
+        },
+    );
+    let alive: Vec<i32> = (0..6).filter(|p| !theirs.contains(p)).collect();
+    let during: Vec<Msg> = alive
+        .iter()
+        .map(|&p| Msg {
+            partition: Some(p),
+            value: Some(format!("during-{p}").into_bytes()),
+            ..Default::default()
+        })
+        .collect();
+    assert_eq!(
+        client::produce(&brokers[0].bootstrap(), "data", &during, &[]).len(),
+        alive.len()
+    );
+    // Restarted, it leads its partitions again with every acknowledged record.
+    brokers[2].restart();
+    until(
+        "broker 3 leads its partitions again",
+        || leaders(&brokers[0].bootstrap(), "data"),
+        |v| v.len() == 6 && v.iter().all(|p| !p.2 && p.1 > 0),
+    );
+    let got = client::consume(
+        &brokers[0].bootstrap(),
+        "data",
+        &all,
+        Offset::Beginning,
+        66 + alive.len(),
+        &[],
+    );
+    for &p in &theirs {
+        assert_eq!(
+            got.iter().filter(|g| g.partition == p).count(),
+            11,
+            "partition {p}"
+        );
+    }
+}

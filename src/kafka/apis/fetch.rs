@@ -62,7 +62,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
                 None if use_ids => plan.answer(FetchResult::failed(KafkaError::UnknownTopicId)),
                 None => plan.answer(FetchResult::failed(KafkaError::UnknownTopicOrPartition)),
                 Some(m) => match view.owner_of(&m.name, fp.partition) {
-                    None => plan.answer(FetchResult::failed(KafkaError::UnknownTopicOrPartition)),
+                    None => plan.answer(FetchResult::failed(view.not_here(&m.name, fp.partition))),
                     Some(owner) => plan.send(
                         owner,
                         FetchPart {

@@ -81,7 +81,7 @@ async fn produce(
                 continue;
             }
             let Some(owner) = view.owner_of(name, p.index) else {
-                plan.answer(failed(KafkaError::UnknownTopicOrPartition));
+                plan.answer(failed(view.not_here(name, p.index)));
                 continue;
             };
             let payload = p.records.clone().unwrap_or_default();
