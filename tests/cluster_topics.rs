@@ -296,6 +296,93 @@ fn consume_in_group(bootstrap: &str, topic: &str, group: &str, expect: usize) ->
     out
 }
 
+/// One record batch holding `value`.
+fn batch(value: &str) -> bytes::Bytes {
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+    let records = vec![Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: 0,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: 1_700_000_000_000,
+        key: None,
+        value: Some(bytes::Bytes::from(value.to_string())),
+        headers: Default::default(),
+    }];
+    let mut buf = bytes::BytesMut::new();
+    let opts = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, &records, &opts).unwrap();
+    buf.freeze()
+}
+
+/// Produce v12 and Fetch v16 of partition `p` of "data" sent to `to`, which does not host it:
+/// NOT_LEADER_OR_FOLLOWER naming `leader` and its `port`.
+fn not_leader_hints(to: &Broker, p: i32, leader: i32, port: u16) {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{FetchRequest, ProduceRequest, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+    const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+    let mut c = common::raw::Conn::open(to);
+    let mut pd = PartitionProduceData::default();
+    pd.index = p;
+    pd.records = Some(batch("misdirected"));
+    let mut td = TopicProduceData::default();
+    td.name = TopicName(StrBytes::from_static_str("data"));
+    td.partition_data.push(pd);
+    let mut req = ProduceRequest::default();
+    req.acks = -1;
+    req.timeout_ms = 10_000;
+    req.topic_data = vec![td];
+    let r = c.call(&req, 12);
+    let pr = &r.responses[0].partition_responses[0];
+    assert_eq!(pr.error_code, NOT_LEADER_OR_FOLLOWER);
+    assert_eq!(pr.current_leader.leader_id.0, leader);
+    let e = r.node_endpoints.iter().find(|e| e.node_id.0 == leader);
+    assert_eq!(
+        e.map(|e| e.port),
+        Some(port as i32),
+        "{:?}",
+        r.node_endpoints
+    );
+
+    let mut fp = FetchPartition::default();
+    fp.partition = p;
+    fp.partition_max_bytes = 1 << 20;
+    let mut ft = FetchTopic::default();
+    ft.topic = TopicName(StrBytes::from_static_str("data"));
+    ft.partitions.push(fp);
+    let mut req = FetchRequest::default();
+    req.max_wait_ms = 0;
+    req.max_bytes = 1 << 20;
+    req.replica_id = kafka_protocol::messages::BrokerId(-1);
+    req.topics.push(ft);
+    // v16 names topics by id: look the id up in this broker's table.
+    let id: uuid::Uuid = stored_id(to.data_dir(), "data").unwrap().parse().unwrap();
+    req.topics[0].topic_id = id;
+    let r = c.call(&req, 16);
+    let pd = &r.responses[0].partitions[0];
+    assert_eq!(pd.error_code, NOT_LEADER_OR_FOLLOWER);
+    assert_eq!(pd.current_leader.leader_id.0, leader);
+    let e = r.node_endpoints.iter().find(|e| e.node_id.0 == leader);
+    assert_eq!(
+        e.map(|e| e.port),
+        Some(port as i32),
+        "{:?}",
+        r.node_endpoints
+    );
+}
+
 #[test]
 fn clients_use_every_partition_through_one_broker_and_a_killed_broker_comes_back() {
     let ctl = [free_port(), free_port(), free_port()];
@@ -367,6 +454,11 @@ fn clients_use_every_partition_through_one_broker_and_a_killed_broker_comes_back
     let mut want: Vec<String> = (60..66).map(|i| format!("v{i}")).collect();
     want.sort();
     assert_eq!(resumed, want, "the group resumes after its commit");
+
+    // A data request to a broker that does not host the partition: NOT_LEADER_OR_FOLLOWER with
+    // the current leader and its endpoint (KIP-951).
+    let (p2, _, _) = *led.iter().find(|p| p.1 == 2).unwrap();
+    not_leader_hints(&brokers[0], p2, 2, brokers[1].port);
 
     // Broker 3 killed: its partitions lose their leader, the others keep serving.
     brokers[2].kill9();

@@ -139,19 +139,26 @@ pub fn follow(
         let mut updates = quorum.subscribe();
         let mut installed: Option<u64> = None;
         while !stop.load(Ordering::Relaxed) {
-            let image = updates.borrow_and_update().clone();
-            if quorum.caught_up(&image) && installed != Some(image.applied_index()) {
-                installed = Some(image.applied_index());
+            updates.borrow_and_update();
+            if installed != Some(quorum.image().applied_index()) {
                 let _guard = admin.exclusive().await;
-                match install_from(&admin, &image, quorum.me()).await {
-                    Ok(failures) => {
-                        for f in failures {
-                            tracing::error!(topic = %f.topic, partition = f.partition, error = %f.error, "cannot open partition");
+                // The newest image once the lock is held: a change made meanwhile has already
+                // installed a newer one than the image that woke this task.
+                let image = quorum.image();
+                if quorum.caught_up(&image) && installed != Some(image.applied_index()) {
+                    installed = Some(image.applied_index());
+                    match install_from(&admin, &image, quorum.me()).await {
+                        Ok(failures) => {
+                            for f in failures {
+                                tracing::error!(topic = %f.topic, partition = f.partition, error = %f.error, "cannot open partition");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e.message, "cannot install the topic table")
                         }
                     }
-                    Err(e) => tracing::error!(error = %e.message, "cannot install the topic table"),
+                    quorum.set_ready();
                 }
-                quorum.set_ready();
             }
             let changed = async {
                 let _ = updates.changed().await;

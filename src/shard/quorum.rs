@@ -164,20 +164,6 @@ pub async fn create_topic(quorum: &Quorum, meta: &TopicMeta) -> Result<(), Error
         .await
 }
 
-/// Proposes partitions `first..total` of topic `meta` (CreatePartitions), placed on the live
-/// brokers.
-pub async fn add_partitions(
-    quorum: &Quorum,
-    id: uuid::Uuid,
-    first: i32,
-    total: i32,
-) -> Result<(), ErrorMessage> {
-    let assignments = quorum.place(first, total - first, 1).await?;
-    quorum
-        .propose(RecordBatch::partitions(id, first, &assignments))
-        .await
-}
-
 /// The batch that deletes topic `id`.
 pub fn remove_topic(id: uuid::Uuid) -> RecordBatch {
     RecordBatch::one(MetadataRecord::RemoveTopic(RemoveTopicRecord {

@@ -4,15 +4,19 @@
 //! ([`super::image_sync::install_from`]), which opens and closes the partitions on the cores.
 //! validate_only requests never get here: they propose nothing.
 
+use std::sync::Arc;
+
 use runnel_controller::{MetadataRecord, RecordBatch};
 
 use super::image_sync::install_from;
 use super::messages::{ChangeResult, TopicConfigChange};
-use super::partitions::{open_failure_message, remove_failed_dirs, unknown_topic};
-use super::quorum::{self, add_partitions, config_changes, Quorum};
+use super::partitions::{
+    install_everywhere, open_failure_message, remove_failed_dirs, unknown_topic,
+};
+use super::quorum::{self, config_changes, Quorum};
 use super::MetadataAdmin;
 use crate::cluster::topic_config::alter::apply_ops;
-use crate::cluster::topics::{CreateError, TopicMeta};
+use crate::cluster::topics::{CreateError, TopicMeta, ELSEWHERE};
 use crate::cluster::TopicTable;
 use crate::errors::{ErrorMessage, KafkaError};
 
@@ -150,10 +154,9 @@ pub async fn alter_configs(
     results
 }
 
-/// Grows the topics whose checks passed (`results[i]` Ok for `topics[i]`): proposes the new
-/// partitions (placed on the live brokers), then installs the new table. A partition that
-/// cannot be opened stays in the metadata (partitions are never removed) and its topic is
-/// answered KAFKA_STORAGE_ERROR.
+/// Grows the topics whose checks passed (`results[i]` Ok for `topics[i]`): each topic's new
+/// partitions are placed on the live brokers and proposed ([`grow`]), then the new table is
+/// installed.
 pub async fn create_partitions(
     admin: &MetadataAdmin,
     q: &Quorum,
@@ -166,25 +169,49 @@ pub async fn create_partitions(
         let Some(meta) = before.get(name).filter(|_| r.is_ok()) else {
             continue;
         };
-        proposed = true;
-        *r = add_partitions(q, meta.uuid(), meta.partitions.len() as i32, *total).await;
+        *r = grow(admin, q, meta, *total).await;
+        proposed |= r.is_ok();
     }
     if !proposed {
         return;
     }
-    match sync(admin, q).await {
-        Ok(failures) => {
-            for ((name, _), r) in topics.iter().zip(results.iter_mut()) {
-                if let (Ok(()), Some(msg)) = (&r, open_failure_message(name, &failures)) {
-                    tracing::error!(topic = %name, "{msg}");
-                    *r = Err(ErrorMessage::new(KafkaError::KafkaStorageError, msg));
-                }
-            }
+    if let Err(e) = sync(admin, q).await {
+        for r in results.iter_mut().filter(|r| r.is_ok()) {
+            *r = Err(e.clone());
         }
-        Err(e) => {
-            for r in results.iter_mut().filter(|r| r.is_ok()) {
-                *r = Err(e.clone());
+    }
+}
+
+/// Adds partitions up to `total` to `meta`'s topic. A partition cannot be taken out of the
+/// metadata log once committed, so the new partitions this broker hosts are opened first, on
+/// a trial table installed on every core: if one cannot be opened, the trial is undone (the
+/// opened ones closed and removed) and nothing is proposed (KAFKA_STORAGE_ERROR).
+async fn grow(admin: &MetadataAdmin, q: &Quorum, meta: &TopicMeta, total: i32) -> ChangeResult {
+    let first = meta.partitions.len() as i32;
+    let assignments = q.place(first, total - first, 1).await?;
+    let view = admin.view();
+    let current = view.topic_table();
+    let mut trial = (*current).clone();
+    trial.add_partitions(&meta.name, total, view.cores())?;
+    if let Some(m) = trial.topics.get_mut(&meta.name) {
+        for (i, replicas) in assignments.iter().enumerate() {
+            if !replicas.contains(&q.me()) {
+                m.partitions[first as usize + i] = ELSEWHERE;
             }
         }
     }
+    let failures = install_everywhere(admin.mesh(), Arc::new(trial)).await;
+    if let Some(msg) = open_failure_message(&meta.name, &failures) {
+        tracing::error!(topic = %meta.name, "{msg}");
+        install_everywhere(admin.mesh(), current).await;
+        remove_failed_dirs(view, &failures);
+        return Err(ErrorMessage::new(KafkaError::KafkaStorageError, msg));
+    }
+    let batch = RecordBatch::partitions(meta.uuid(), first, &assignments);
+    if let Err(e) = q.propose(batch).await {
+        install_everywhere(admin.mesh(), current).await;
+        return Err(e);
+    }
+    tracing::info!(topic = %meta.name, partitions = total, "partitions added");
+    Ok(())
 }
