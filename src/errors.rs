@@ -301,12 +301,14 @@ mod tests {
     use crate::storage::producers::ProducerFault;
     use crate::storage::LogError;
 
-    const ALL: [KafkaError; 59] = [
+    const ALL: [KafkaError; 61] = [
         KafkaError::UnknownServerError,
         KafkaError::OffsetOutOfRange,
         KafkaError::CorruptMessage,
         KafkaError::UnknownTopicOrPartition,
+        KafkaError::LeaderNotAvailable,
         KafkaError::NotLeaderOrFollower,
+        KafkaError::NotController,
         KafkaError::RequestTimedOut,
         KafkaError::MessageTooLarge,
         KafkaError::OffsetMetadataTooLarge,
@@ -367,7 +369,9 @@ mod tests {
     fn codes_are_kafkas_and_distinct() {
         assert_eq!(KafkaError::UnknownServerError.code(), -1);
         assert_eq!(KafkaError::UnknownTopicOrPartition.code(), 3);
+        assert_eq!(KafkaError::LeaderNotAvailable.code(), 5);
         assert_eq!(KafkaError::NotLeaderOrFollower.code(), 6);
+        assert_eq!(KafkaError::NotController.code(), 41);
         assert_eq!(KafkaError::KafkaStorageError.code(), 56);
         assert_eq!(KafkaError::InvalidRegularExpression.code(), 128);
         let mut codes: Vec<i16> = ALL.iter().map(|e| e.code()).collect();
