@@ -21,6 +21,8 @@ pub enum KafkaError {
     UnknownTopicOrPartition,
     /// This broker is not the leader of the partition.
     NotLeaderOrFollower,
+    /// The partition has no leader (its leader is fenced and no other replica can lead).
+    LeaderNotAvailable,
     /// The request timed out.
     RequestTimedOut,
     /// A record batch is larger than the maximum allowed.
@@ -67,6 +69,8 @@ pub enum KafkaError {
     InvalidConfig,
     /// The request is malformed.
     InvalidRequest,
+    /// This broker cannot reach the active controller (it moved, or is shutting down).
+    NotController,
     /// The message format version does not support the request (magic < 2).
     UnsupportedForMessageFormat,
     /// A batch's sequence number is not the one following the producer's last batch.
@@ -139,6 +143,7 @@ impl KafkaError {
             KafkaError::OffsetOutOfRange => 1,
             KafkaError::CorruptMessage => 2,
             KafkaError::UnknownTopicOrPartition => 3,
+            KafkaError::LeaderNotAvailable => 5,
             KafkaError::NotLeaderOrFollower => 6,
             KafkaError::RequestTimedOut => 7,
             KafkaError::MessageTooLarge => 10,
@@ -162,6 +167,7 @@ impl KafkaError {
             KafkaError::InvalidReplicationFactor => 38,
             KafkaError::InvalidReplicaAssignment => 39,
             KafkaError::InvalidConfig => 40,
+            KafkaError::NotController => 41,
             KafkaError::InvalidRequest => 42,
             KafkaError::UnsupportedForMessageFormat => 43,
             KafkaError::OutOfOrderSequenceNumber => 45,
@@ -295,12 +301,14 @@ mod tests {
     use crate::storage::producers::ProducerFault;
     use crate::storage::LogError;
 
-    const ALL: [KafkaError; 59] = [
+    const ALL: [KafkaError; 61] = [
         KafkaError::UnknownServerError,
         KafkaError::OffsetOutOfRange,
         KafkaError::CorruptMessage,
         KafkaError::UnknownTopicOrPartition,
+        KafkaError::LeaderNotAvailable,
         KafkaError::NotLeaderOrFollower,
+        KafkaError::NotController,
         KafkaError::RequestTimedOut,
         KafkaError::MessageTooLarge,
         KafkaError::OffsetMetadataTooLarge,
@@ -361,7 +369,9 @@ mod tests {
     fn codes_are_kafkas_and_distinct() {
         assert_eq!(KafkaError::UnknownServerError.code(), -1);
         assert_eq!(KafkaError::UnknownTopicOrPartition.code(), 3);
+        assert_eq!(KafkaError::LeaderNotAvailable.code(), 5);
         assert_eq!(KafkaError::NotLeaderOrFollower.code(), 6);
+        assert_eq!(KafkaError::NotController.code(), 41);
         assert_eq!(KafkaError::KafkaStorageError.code(), 56);
         assert_eq!(KafkaError::InvalidRegularExpression.code(), 128);
         let mut codes: Vec<i16> = ALL.iter().map(|e| e.code()).collect();

@@ -386,6 +386,16 @@ async fn core_main(
     let core = Core::new(id, config.clone(), cluster_id, table.clone(), senders);
     core.mesh.start_receivers(receivers);
     core.cluster.follow(membership.updates());
+    // Core 0 changes topics through the quorum, and its table follows the controller's image.
+    let follower = (id == 0).then(|| {
+        let quorum = Rc::new(crate::shard::quorum::Quorum::new(
+            membership.controller.clone(),
+            config.node_id,
+            membership.incarnation,
+        ));
+        core.admin.set_quorum(quorum.clone());
+        crate::shard::image_sync::follow(core.admin.clone(), quorum, stop.clone())
+    });
     if let Err(e) = crate::storage::direct_io::prime_iopoll_probe(&config.data_dir, id).await {
         tracing::warn!(error = %e, "cannot probe polled I/O support");
     }
@@ -418,6 +428,11 @@ async fn core_main(
     for task in agent {
         task.cancel().await;
     }
+    // The controller is shut down (and waited for) once no core holds it.
+    if let Some(f) = follower {
+        f.cancel().await;
+    }
+    core.admin.clear_quorum();
     tracing::info!(core = id, "stopping: syncing logs");
     core.store.close_all().await;
     Ok(())

@@ -317,23 +317,27 @@ impl Drop for Child {
 }
 
 #[test]
-fn an_unreachable_quorum_leaves_the_data_path_up_and_a_controller_only_voter_completes_it() {
+fn an_unreachable_quorum_refuses_topic_changes_in_bounded_time_and_a_controller_only_voter_completes_it(
+) {
     let ctl = [free_port(), free_port(), free_port()];
     let metrics = free_port();
     let metrics_flag = format!("--metrics-listen=127.0.0.1:{metrics}");
     // Broker 1 alone: one voter of three, no controller can be elected.
     let b1 = Broker::start_with_config(&cluster_config(1, &ctl), &["--cores", "1", &metrics_flag]);
     assert_eq!(metadata_brokers(&b1.bootstrap()), Some(ids(&[1])));
-    common::client::create_topic(&b1.bootstrap(), "alone", 1);
-    let msgs: Vec<common::client::Msg> = (0..10)
-        .map(|i| common::client::Msg {
-            value: Some(format!("v{i}").into_bytes()),
-            ..Default::default()
-        })
-        .collect();
-    let acked = common::client::produce(&b1.bootstrap(), "alone", &msgs, &[]);
-    assert_eq!(acked.len(), 10, "the data path works without a quorum");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Topics are created through the quorum: without one, CreateTopics answers
+    // REQUEST_TIMED_OUT after a bounded wait instead of hanging.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        common::client::try_create_topic(&b1.bootstrap(), "alone", 1, 1),
+        Err("RequestTimedOut".to_string()),
+        "no quorum, no topic"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(
         common::metrics::get(metrics, "/ready").0,
         503,
@@ -374,6 +378,16 @@ fn an_unreachable_quorum_leaves_the_data_path_up_and_a_controller_only_voter_com
         || Some(common::metrics::get(metrics, "/ready").0),
         |&code| code == 200,
     );
+    // With a quorum the topic is created, and the data path serves it.
+    common::client::create_topic(&b1.bootstrap(), "alone", 1);
+    let msgs: Vec<common::client::Msg> = (0..10)
+        .map(|i| common::client::Msg {
+            value: Some(format!("v{i}").into_bytes()),
+            ..Default::default()
+        })
+        .collect();
+    let acked = common::client::produce(&b1.bootstrap(), "alone", &msgs, &[]);
+    assert_eq!(acked.len(), 10, "produced once the quorum is complete");
     let b2 = start(2, &ctl);
     let (controller, _) = until(
         "DescribeCluster lists brokers 1 and 2",

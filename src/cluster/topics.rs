@@ -2,7 +2,8 @@
 //!
 //! Placement assigns each new partition to the core (executor slot) that owns the fewest
 //! partitions, and is stored so that a partition stays on its core across restarts. When the
-//! broker restarts with fewer cores, slot `s` maps to core `s % cores`.
+//! broker restarts with fewer cores, slot `s` maps to core `s % cores`. A partition another
+//! broker hosts (in a cluster) has the slot [`ELSEWHERE`]: no core of this broker owns it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,6 +12,9 @@ use anyhow::{Context, Result};
 
 use crate::errors::{ErrorMessage, KafkaError};
 use serde::{Deserialize, Serialize};
+
+/// The slot of a partition that another broker hosts.
+pub const ELSEWHERE: u32 = u32::MAX;
 
 /// Longest topic name Kafka accepts.
 pub const MAX_TOPIC_NAME_LEN: usize = 249;
@@ -123,11 +127,19 @@ impl TopicTable {
             .find(|t| t.id.eq_ignore_ascii_case(text))
     }
 
-    /// Core index owning `topic`/`partition` among `cores` executors.
+    /// Core index owning `topic`/`partition` among `cores` executors; `None` for an unknown
+    /// partition and for one another broker hosts.
     pub fn owner(&self, topic: &str, partition: i32, cores: usize) -> Option<usize> {
         let t = self.topics.get(topic)?;
         let slot = *t.partitions.get(usize::try_from(partition).ok()?)?;
-        Some(slot as usize % cores.max(1))
+        (slot != ELSEWHERE).then_some(slot as usize % cores.max(1))
+    }
+
+    /// Whether `topic` has partition `partition`, hosted here or not.
+    pub fn has_partition(&self, topic: &str, partition: i32) -> bool {
+        self.topics
+            .get(topic)
+            .is_some_and(|t| partition >= 0 && (partition as usize) < t.partitions.len())
     }
 
     /// Adds a topic with `partitions` partitions placed on the least-loaded cores.
@@ -219,7 +231,7 @@ impl TopicTable {
         let cores = cores.max(1);
         let mut load = vec![0usize; cores];
         for t in self.topics.values() {
-            for &s in &t.partitions {
+            for &s in t.partitions.iter().filter(|&&s| s != ELSEWHERE) {
                 load[s as usize % cores] += 1;
             }
         }

@@ -112,7 +112,7 @@ async fn lifecycle(
 ) {
     let controller = membership.controller.clone();
     let id = config.node_id as BrokerId;
-    let incarnation = uuid::Uuid::new_v4();
+    let incarnation = membership.incarnation;
     let started = Instant::now();
     let duplicate_limit = config.quorum.session_timeout * 2 + DUPLICATE_MARGIN;
     let mut backoff = MIN_BACKOFF;

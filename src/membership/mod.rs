@@ -30,6 +30,9 @@ pub struct Membership {
     updates: watch::Receiver<Arc<ClusterState>>,
     /// Why the broker must stop (another live broker has its `node.id`).
     fatal: Mutex<Option<String>>,
+    /// This run's incarnation id, registered with the quorum: once the image has it, the
+    /// image holds every change committed before this run's registration.
+    pub incarnation: uuid::Uuid,
 }
 
 impl Membership {
@@ -41,6 +44,7 @@ impl Membership {
             publisher: Mutex::new(Some(tx)),
             updates: rx,
             fatal: Mutex::new(None),
+            incarnation: uuid::Uuid::new_v4(),
         })
     }
 

@@ -10,7 +10,9 @@
 //! - [`partition_store::PartitionStore`] (uses the view): the partition logs this core owns,
 //!   their cache budget, long polls and partition-event hooks; the data calls run against it.
 //! - [`metadata_admin::MetadataAdmin`] (uses the mesh and the view): topic and dynamic-config
-//!   changes on core 0, broadcast to every core's store.
+//!   changes on core 0, broadcast to every core's store; topic changes are first proposed to
+//!   the controller quorum through [`quorum::Quorum`] ([`quorum_admin`]), and the local topic
+//!   table follows the controller's image ([`image_sync`]).
 //!
 //! This layer imports nothing above it: the group and transaction coordinators reach it through
 //! [`internal::InternalTopics`] and [`Mesh`], and learn what they must about partitions (an
@@ -22,6 +24,7 @@ pub mod cluster_view;
 pub mod dynamic_admin;
 pub mod handlers;
 pub mod housekeeping;
+pub mod image_sync;
 pub mod internal;
 pub mod long_poll;
 pub mod mesh;
@@ -30,6 +33,8 @@ pub mod metadata_admin;
 pub mod oneshot;
 pub mod partition_store;
 pub mod partitions;
+pub mod quorum;
+pub mod quorum_admin;
 pub mod topic_admin;
 pub mod topic_view;
 

@@ -240,6 +240,15 @@ pub async fn create_topics(
     topics: Vec<NewTopic>,
     validate_only: bool,
 ) -> Vec<Result<TopicMeta, CreateError>> {
+    let quorum = admin.quorum();
+    if let Some(q) = &quorum {
+        if let Err(e) = q.wait_ready().await {
+            return topics
+                .iter()
+                .map(|_| Err(CreateError::Refused(e.clone())))
+                .collect();
+        }
+    }
     let _guard = admin.exclusive().await;
     let view = admin.view();
     let mut table = (*view.topic_table()).clone();
@@ -264,6 +273,9 @@ pub async fn create_topics(
     if validate_only || results.iter().all(|r| r.is_err()) {
         return results;
     }
+    if let Some(q) = quorum {
+        return super::quorum_admin::create_topics(admin, &q, results).await;
+    }
     if let Err(e) = table.store_async(&view.table_path()).await {
         tracing::error!(error = %e, "cannot persist topic table");
         return results
@@ -284,17 +296,35 @@ pub async fn create_topics(
     results
 }
 
-/// Deletes topics by name (core 0 only), persists the table and broadcasts it.
-pub async fn delete_topics(admin: &MetadataAdmin, names: Vec<String>) -> Vec<Option<TopicMeta>> {
+/// Deletes topics by name (core 0 only), through the controller quorum when there is one
+/// ([`super::quorum_admin::delete_topics`]); otherwise persists the table and broadcasts it.
+pub async fn delete_topics(
+    admin: &MetadataAdmin,
+    names: Vec<String>,
+) -> Vec<Result<TopicMeta, ErrorMessage>> {
+    if let Some(q) = admin.quorum() {
+        if let Err(e) = q.wait_ready().await {
+            return names.iter().map(|_| Err(e.clone())).collect();
+        }
+        let _guard = admin.exclusive().await;
+        return super::quorum_admin::delete_topics(admin, &q, names).await;
+    }
     let _guard = admin.exclusive().await;
     let mut table = (*admin.view().topic_table()).clone();
-    let results: Vec<Option<TopicMeta>> = names.iter().map(|n| table.delete(n)).collect();
-    if results.iter().all(|r| r.is_none()) {
+    let results: Vec<Result<TopicMeta, ErrorMessage>> = names
+        .iter()
+        .map(|n| table.delete(n).ok_or_else(|| unknown_topic(n)))
+        .collect();
+    if results.iter().all(|r| r.is_err()) {
         return results;
     }
     if let Err(e) = table.store_async(&admin.view().table_path()).await {
         tracing::error!(error = %e, "cannot persist topic table");
-        return names.iter().map(|_| None).collect();
+        let err = ErrorMessage::new(
+            KafkaError::KafkaStorageError,
+            format!("cannot persist topic table: {e}"),
+        );
+        return names.iter().map(|_| Err(err.clone())).collect();
     }
     let table = Arc::new(table);
     admin
@@ -302,6 +332,14 @@ pub async fn delete_topics(admin: &MetadataAdmin, names: Vec<String>) -> Vec<Opt
         .broadcast(|| ApplyTopicsCall(table.clone()))
         .await;
     results
+}
+
+/// UNKNOWN_TOPIC_OR_PARTITION for topic `name`.
+pub fn unknown_topic(name: &str) -> ErrorMessage {
+    ErrorMessage::new(
+        KafkaError::UnknownTopicOrPartition,
+        format!("The topic '{name}' does not exist."),
+    )
 }
 
 /// Topics of `before` that `after` no longer has (or has again under another topic id).
@@ -353,14 +391,14 @@ impl CoreCall for CreateTopicsCall {
 }
 
 /// Deletes topics by name (sent to core 0); answered per topic with the deleted topic, or
-/// `None` when it was unknown.
+/// why not (UNKNOWN_TOPIC_OR_PARTITION when it was unknown).
 #[derive(Debug)]
 pub struct DeleteTopicsCall(pub Vec<String>);
 
 impl CoreCall for DeleteTopicsCall {
-    type Reply = Vec<Option<TopicMeta>>;
+    type Reply = Vec<Result<TopicMeta, ErrorMessage>>;
     type Service = MetadataAdmin;
-    async fn run(self, admin: &Rc<MetadataAdmin>) -> Vec<Option<TopicMeta>> {
+    async fn run(self, admin: &Rc<MetadataAdmin>) -> Self::Reply {
         delete_topics(admin, self.0).await
     }
 }

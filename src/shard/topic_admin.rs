@@ -41,6 +41,13 @@ pub async fn alter_configs(
     changes: Vec<TopicConfigChange>,
     validate_only: bool,
 ) -> Vec<ChangeResult> {
+    if let Some(q) = admin.quorum() {
+        if let Err(e) = q.wait_ready().await {
+            return changes.iter().map(|_| Err(e.clone())).collect();
+        }
+        let _guard = admin.exclusive().await;
+        return super::quorum_admin::alter_configs(admin, &q, changes, validate_only).await;
+    }
     let _guard = admin.exclusive().await;
     let mut table = (*admin.view().topic_table()).clone();
     let defaults = &admin.view().config().topic_defaults;
@@ -80,6 +87,12 @@ pub async fn create_partitions(
     topics: Vec<(String, i32)>,
     validate_only: bool,
 ) -> Vec<ChangeResult> {
+    let quorum = admin.quorum();
+    if let Some(q) = &quorum {
+        if let Err(e) = q.wait_ready().await {
+            return topics.iter().map(|_| Err(e.clone())).collect();
+        }
+    }
     let _guard = admin.exclusive().await;
     let cores = admin.view().cores();
     let before = (*admin.view().topic_table()).clone();
@@ -103,6 +116,10 @@ pub async fn create_partitions(
                 tracing::info!(topic = %name, partitions = meta.partitions.len(), validate_only, "partitions added");
             });
         results.push(r);
+    }
+    if let (Some(q), false) = (&quorum, validate_only) {
+        super::quorum_admin::create_partitions(admin, q, &before, &topics, &mut results).await;
+        return results;
     }
     if !validate_only && results.iter().any(|r| r.is_ok()) {
         let failures = commit(admin, table.clone(), &mut results).await;

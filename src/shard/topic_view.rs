@@ -92,6 +92,23 @@ impl TopicView {
         self.topics.borrow().owner(topic, partition, self.cores)
     }
 
+    /// Whether `topic` has partition `partition` hosted by another broker (its requests answer
+    /// NOT_LEADER_OR_FOLLOWER, or NOT_COORDINATOR for an internal topic's coordinator).
+    pub fn hosted_elsewhere(&self, topic: &str, partition: i32) -> bool {
+        let table = self.topics.borrow();
+        table.has_partition(topic, partition) && table.owner(topic, partition, self.cores).is_none()
+    }
+
+    /// The error for a partition no core of this broker owns: NOT_LEADER_OR_FOLLOWER when
+    /// another broker hosts it, UNKNOWN_TOPIC_OR_PARTITION otherwise.
+    pub fn not_here(&self, topic: &str, partition: i32) -> crate::errors::KafkaError {
+        if self.hosted_elsewhere(topic, partition) {
+            crate::errors::KafkaError::NotLeaderOrFollower
+        } else {
+            crate::errors::KafkaError::UnknownTopicOrPartition
+        }
+    }
+
     /// Path of the persisted topic table.
     pub fn table_path(&self) -> PathBuf {
         self.config().data_dir.join("topics.json")

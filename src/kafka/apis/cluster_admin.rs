@@ -159,6 +159,7 @@ pub fn describe_topic_partitions(
 ) -> ResponseKind {
     let node = BrokerId(ctx.core.view.config().node_id);
     let table = ctx.core.view.topic_table();
+    let image = ctx.core.cluster.state().image.clone();
     let mut names: Vec<String> = if req.topics.is_empty() {
         table.topics.keys().cloned().collect()
     } else {
@@ -207,10 +208,29 @@ pub fn describe_topic_partitions(
         while p < count && left > 0 {
             let mut dp = DescribeTopicPartitionsResponsePartition::default();
             dp.partition_index = p;
-            dp.leader_id = node;
-            dp.leader_epoch = 0;
-            dp.replica_nodes = vec![node];
-            dp.isr_nodes = vec![node];
+            match image
+                .topic_by_name(&name)
+                .filter(|ti| ti.topic_id == meta.uuid())
+                .and_then(|ti| ti.partitions.get(p as usize))
+            {
+                // From the controller's image (leader -1: LEADER_NOT_AVAILABLE).
+                Some(part) => {
+                    dp.leader_id = BrokerId(part.leader);
+                    if part.leader < 0 {
+                        dp.error_code = KafkaError::LeaderNotAvailable.code();
+                    }
+                    dp.leader_epoch = part.leader_epoch;
+                    dp.replica_nodes = part.replicas.iter().map(|&b| BrokerId(b)).collect();
+                    dp.isr_nodes = part.isr.iter().map(|&b| BrokerId(b)).collect();
+                }
+                // Not in the image yet (before this broker caught up): led here.
+                None => {
+                    dp.leader_id = node;
+                    dp.leader_epoch = 0;
+                    dp.replica_nodes = vec![node];
+                    dp.isr_nodes = vec![node];
+                }
+            }
             dp.eligible_leader_replicas = Some(Vec::new());
             dp.last_known_elr = Some(Vec::new());
             t.partitions.push(dp);

@@ -22,7 +22,7 @@ pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> Response
         let name: Arc<str> = Arc::from(t.name.0.as_str());
         for p in &t.partitions {
             match view.owner_of(&name, p.partition_index) {
-                None => plan.answer(Err(KafkaError::UnknownTopicOrPartition)),
+                None => plan.answer(Err(view.not_here(&name, p.partition_index))),
                 Some(owner) => {
                     let tp = TopicPartition {
                         topic: name.clone(),

@@ -6,7 +6,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::errors::{self, KafkaError};
+use crate::errors::{self, ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::partitions::DeleteTopicsCall;
 
@@ -33,7 +33,7 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseK
         }
     }
     let names: Vec<String> = wanted.iter().filter_map(|w| w.2.clone()).collect();
-    let mut deleted: Vec<Option<crate::cluster::TopicMeta>> = Vec::new();
+    let mut deleted: Vec<Result<crate::cluster::TopicMeta, ErrorMessage>> = Vec::new();
     if !names.is_empty() {
         if let Ok(v) = mesh.call(0, DeleteTopicsCall(names)).await {
             deleted = v;
@@ -45,13 +45,12 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseK
         let mut r = DeletableTopicResult::default();
         r.name = name.clone().map(|n| TopicName(StrBytes::from_string(n)));
         r.topic_id = id;
-        let outcome = if resolved.is_some() {
-            it.next().flatten()
-        } else {
-            None
+        let outcome = match resolved {
+            Some(_) => it.next(),
+            None => None,
         };
         match outcome {
-            Some(meta) => {
+            Some(Ok(meta)) => {
                 r.error_code = errors::NONE;
                 r.name = Some(TopicName(StrBytes::from_string(meta.name.clone())));
                 if ctx.version >= 6 {
@@ -59,7 +58,13 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseK
                 }
                 tracing::info!(topic = %meta.name, "deleted topic");
             }
-            None => {
+            Some(Err(e)) if e.error != KafkaError::UnknownTopicOrPartition => {
+                r.error_code = e.error.code();
+                if ctx.version >= 5 {
+                    r.error_message = Some(StrBytes::from_string(e.message));
+                }
+            }
+            _ => {
                 r.error_code = if name.is_none() {
                     KafkaError::UnknownTopicId.code()
                 } else {

@@ -12,10 +12,13 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::fetch_response::{
-    AbortedTransaction, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, FetchableTopicResponse, NodeEndpoint, PartitionData,
 };
 use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind};
 
+use runnel_controller::MetadataImage;
+
+use super::leader_hint::{endpoint, leader_of};
 use super::plan::PartitionPlan;
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::{Reply, RequestContext};
@@ -62,7 +65,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
                 None if use_ids => plan.answer(FetchResult::failed(KafkaError::UnknownTopicId)),
                 None => plan.answer(FetchResult::failed(KafkaError::UnknownTopicOrPartition)),
                 Some(m) => match view.owner_of(&m.name, fp.partition) {
-                    None => plan.answer(FetchResult::failed(KafkaError::UnknownTopicOrPartition)),
+                    None => plan.answer(FetchResult::failed(view.not_here(&m.name, fp.partition))),
                     Some(owner) => plan.send(
                         owner,
                         FetchPart {
@@ -147,6 +150,9 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     let mut resp = FetchResponse::default();
     resp.responses = topics_out;
     resp.session_id = 0;
+    if ctx.version >= 12 {
+        hint_leaders(&mut resp, &ctx.core.cluster.state().image, ctx.version);
+    }
     Reply {
         body: ResponseKind::Fetch(resp),
         subs,
@@ -324,4 +330,38 @@ async fn wait_and_read(
         }
     }
     answered
+}
+
+/// KIP-951 (v12+): each NOT_LEADER_OR_FOLLOWER partition gets its current leader and epoch
+/// from the image; v16+ responses also carry those leaders' endpoints.
+fn hint_leaders(resp: &mut FetchResponse, image: &MetadataImage, version: i16) {
+    let not_leader = KafkaError::NotLeaderOrFollower.code();
+    let mut leaders = std::collections::BTreeSet::new();
+    for t in resp.responses.iter_mut() {
+        let name = (version < 13).then(|| t.topic.0.to_string());
+        for p in t
+            .partitions
+            .iter_mut()
+            .filter(|p| p.error_code == not_leader)
+        {
+            if let Some((leader, epoch)) =
+                leader_of(image, name.as_deref(), t.topic_id, p.partition_index)
+            {
+                p.current_leader.leader_id = kafka_protocol::messages::BrokerId(leader);
+                p.current_leader.leader_epoch = epoch;
+                leaders.insert(leader);
+            }
+        }
+    }
+    if version < 16 {
+        return;
+    }
+    for (node_id, host, port, rack) in leaders.into_iter().filter_map(|b| endpoint(image, b)) {
+        let mut e = NodeEndpoint::default();
+        e.node_id = node_id;
+        e.host = host;
+        e.port = port;
+        e.rack = rack;
+        resp.node_endpoints.push(e);
+    }
 }

@@ -1,5 +1,6 @@
-//! FindCoordinator: this broker coordinates every group (key type 0) and every transactional id
-//! (key type 1), and creates the internal `__consumer_offsets` / `__transaction_state` topic on
+//! FindCoordinator: a group (key type 0) or transactional id (key type 1) is coordinated by the
+//! broker hosting its partition of the internal topic (this broker, or the partition's leader
+//! in the controller's image), and this broker creates the internal `__consumer_offsets` / `__transaction_state` topic on
 //! first use as Kafka does. Batched keys from v4.
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -10,8 +11,11 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::groups::ensure_offsets_topic;
 use super::txn::ensure_txn_topic;
+use crate::cluster::membership::CLIENT_LISTENER;
 use crate::errors::{self, KafkaError};
+use crate::group::OFFSETS_TOPIC;
 use crate::kafka::dispatch::RequestContext;
+use crate::txn::TXN_TOPIC;
 
 /// Handles FindCoordinator.
 pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> ResponseKind {
@@ -21,7 +25,6 @@ pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> Respon
     } else {
         vec![req.key.clone()]
     };
-    let cfg = &ctx.core.view.config();
     let (code, message) = match key_type {
         0 => {
             if ensure_offsets_topic(&ctx.core.view, &ctx.core.mesh).await {
@@ -48,38 +51,116 @@ pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> Respon
             Some("Unknown coordinator key type."),
         ),
     };
-    let (node, host, port) = if code == errors::NONE {
-        (
-            BrokerId(cfg.node_id),
-            StrBytes::from_string(cfg.advertised.0.clone()),
-            cfg.advertised.1 as i32,
-        )
+    let topic = if key_type == 1 {
+        TXN_TOPIC
     } else {
-        (BrokerId(-1), StrBytes::default(), -1)
+        OFFSETS_TOPIC
     };
+    let answers: Vec<Answer> = keys
+        .iter()
+        .map(|k| match code {
+            errors::NONE => coordinator_of(ctx, topic, k.as_str()),
+            _ => Answer::error(code, message),
+        })
+        .collect();
     let mut resp = FindCoordinatorResponse::default();
     if ctx.version >= 4 {
         resp.coordinators = keys
             .into_iter()
-            .map(|k| {
+            .zip(answers)
+            .map(|(k, a)| {
                 let mut c = Coordinator::default();
                 c.key = k;
-                c.node_id = node;
-                c.host = host.clone();
-                c.port = port;
-                c.error_code = code;
-                c.error_message = message.map(StrBytes::from_static_str);
+                c.node_id = a.node;
+                c.host = a.host;
+                c.port = a.port;
+                c.error_code = a.code;
+                c.error_message = a.message.map(StrBytes::from_static_str);
                 c
             })
             .collect();
-    } else {
-        resp.error_code = code;
-        resp.node_id = node;
-        resp.host = host;
-        resp.port = port;
+    } else if let Some(a) = answers.into_iter().next() {
+        resp.error_code = a.code;
+        resp.node_id = a.node;
+        resp.host = a.host;
+        resp.port = a.port;
         if ctx.version >= 1 {
-            resp.error_message = message.map(StrBytes::from_static_str);
+            resp.error_message = a.message.map(StrBytes::from_static_str);
         }
     }
     ResponseKind::FindCoordinator(resp)
+}
+
+/// One key's coordinator, or why there is none.
+struct Answer {
+    code: i16,
+    message: Option<&'static str>,
+    node: BrokerId,
+    host: StrBytes,
+    port: i32,
+}
+
+impl Answer {
+    fn error(code: i16, message: Option<&'static str>) -> Answer {
+        Answer {
+            code,
+            message,
+            node: BrokerId(-1),
+            host: StrBytes::default(),
+            port: -1,
+        }
+    }
+}
+
+/// The broker hosting the partition of `topic` (an internal topic) that `key` maps to: this
+/// broker when one of its cores owns it, else the partition's leader in the controller's image
+/// (COORDINATOR_NOT_AVAILABLE while it has none).
+fn coordinator_of(ctx: &RequestContext, topic: &str, key: &str) -> Answer {
+    let view = &ctx.core.view;
+    let cfg = view.config();
+    let table = view.topic_table();
+    let partition = if topic == TXN_TOPIC {
+        crate::txn::partition_in(&table, &cfg, key)
+    } else {
+        crate::group::partition_in(&table, &cfg, key)
+    };
+    if !view.hosted_elsewhere(topic, partition) {
+        return Answer {
+            code: errors::NONE,
+            message: None,
+            node: BrokerId(cfg.node_id),
+            host: StrBytes::from_string(cfg.advertised.0.clone()),
+            port: cfg.advertised.1 as i32,
+        };
+    }
+    let state = ctx.core.cluster.state();
+    let leader = state
+        .image
+        .topic_by_name(topic)
+        .and_then(|t| t.partitions.get(partition as usize))
+        .map(|p| p.leader)
+        .unwrap_or(-1);
+    let endpoint = state
+        .image
+        .broker(leader)
+        .filter(|b| !b.fenced)
+        .and_then(|b| {
+            b.endpoints
+                .iter()
+                .find(|e| e.name == CLIENT_LISTENER)
+                .or(b.endpoints.first())
+        });
+    match endpoint {
+        Some(e) => Answer {
+            code: errors::NONE,
+            message: None,
+            node: BrokerId(leader),
+            host: StrBytes::from_string(e.host.clone()),
+            port: e.port as i32,
+        },
+        None => Answer::error(
+            KafkaError::CoordinatorNotAvailable.code(),
+            Some("The coordinator is not available."),
+        ),
+    }
 }

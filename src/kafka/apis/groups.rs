@@ -74,6 +74,9 @@ pub async fn forward<C: CoreCall>(
     }
     let partition = group::partition_in(&view.topic_table(), &view.config(), group);
     let Some(core) = view.owner_of(OFFSETS_TOPIC, partition) else {
+        if view.hosted_elsewhere(OFFSETS_TOPIC, partition) {
+            return Err(KafkaError::NotCoordinator);
+        }
         return Err(KafkaError::CoordinatorNotAvailable);
     };
     mesh.call(core, call)

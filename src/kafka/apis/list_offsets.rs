@@ -29,7 +29,7 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKi
         let name: Arc<str> = Arc::from(t.name.0.as_str());
         for p in &t.partitions {
             match view.owner_of(&name, p.partition_index) {
-                None => plan.answer(failed(KafkaError::UnknownTopicOrPartition)),
+                None => plan.answer(failed(view.not_here(&name, p.partition_index))),
                 Some(owner) => plan.send(
                     owner,
                     OffsetQuery {

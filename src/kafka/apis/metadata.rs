@@ -1,6 +1,9 @@
 //! Metadata: the live brokers of the controller's image, cluster id, controller, and topics with
-//! their partitions (still this broker's own topic table, each partition led by this broker);
-//! creates missing topics when auto-creation is enabled and the client allows it.
+//! their partitions (the topic table, derived from the image) and each partition's leader,
+//! leader epoch, replicas and ISR from the image (LEADER_NOT_AVAILABLE while it has no leader;
+//! a topic the image does not have yet, such as before the broker caught up, is described as
+//! led by this broker); creates missing topics when auto-creation is enabled and the client
+//! allows it.
 
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -9,6 +12,8 @@ use kafka_protocol::messages::{
     BrokerId, MetadataRequest, MetadataResponse, ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
+
+use runnel_controller::MetadataImage;
 
 use crate::cluster::topics::{validate_name, TopicMeta};
 use crate::errors::{self, KafkaError};
@@ -93,6 +98,7 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
     } else {
         table
     };
+    let image = ctx.core.cluster.state().image.clone();
     for (name, id) in wanted {
         let meta = match &name {
             Some(n) => table.get(n),
@@ -104,7 +110,7 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
             t.topic_id = id;
         }
         match meta {
-            Some(m) => describe(&mut t, m, node, ctx.version),
+            Some(m) => describe(&mut t, m, node, ctx.version, &image),
             None => {
                 t.error_code = match &name {
                     Some(n) if validate_name(n).is_err() => {
@@ -128,7 +134,16 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
     ResponseKind::Metadata(resp)
 }
 
-fn describe(t: &mut MetadataResponseTopic, m: &TopicMeta, node: BrokerId, version: i16) {
+fn describe(
+    t: &mut MetadataResponseTopic,
+    m: &TopicMeta,
+    node: BrokerId,
+    version: i16,
+    image: &MetadataImage,
+) {
+    let in_image = image
+        .topic_by_name(&m.name)
+        .filter(|ti| ti.topic_id == m.uuid());
     t.error_code = errors::NONE;
     t.name = Some(TopicName(StrBytes::from_string(m.name.clone())));
     if version >= 10 {
@@ -142,12 +157,35 @@ fn describe(t: &mut MetadataResponseTopic, m: &TopicMeta, node: BrokerId, versio
             let mut pm = MetadataResponsePartition::default();
             pm.error_code = errors::NONE;
             pm.partition_index = p;
-            pm.leader_id = node;
-            if version >= 7 {
-                pm.leader_epoch = 0;
+            match in_image.and_then(|ti| ti.partitions.get(p as usize)) {
+                Some(part) => {
+                    pm.leader_id = BrokerId(part.leader);
+                    if part.leader < 0 {
+                        pm.error_code = KafkaError::LeaderNotAvailable.code();
+                    }
+                    if version >= 7 {
+                        pm.leader_epoch = part.leader_epoch;
+                    }
+                    pm.replica_nodes = part.replicas.iter().map(|&b| BrokerId(b)).collect();
+                    pm.isr_nodes = part.isr.iter().map(|&b| BrokerId(b)).collect();
+                    if version >= 5 {
+                        pm.offline_replicas = part
+                            .replicas
+                            .iter()
+                            .filter(|&&b| image.broker(b).is_none_or(|r| r.fenced))
+                            .map(|&b| BrokerId(b))
+                            .collect();
+                    }
+                }
+                None => {
+                    pm.leader_id = node;
+                    if version >= 7 {
+                        pm.leader_epoch = 0;
+                    }
+                    pm.replica_nodes = vec![node];
+                    pm.isr_nodes = vec![node];
+                }
             }
-            pm.replica_nodes = vec![node];
-            pm.isr_nodes = vec![node];
             pm
         })
         .collect();

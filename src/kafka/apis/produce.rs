@@ -17,6 +17,11 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::Decodable;
 
+use kafka_protocol::messages::produce_response::NodeEndpoint;
+use kafka_protocol::messages::BrokerId;
+use runnel_controller::MetadataImage;
+
+use super::leader_hint::{endpoint, leader_of};
 use super::plan::PartitionPlan;
 use super::produce_errors::Refusals;
 use super::produce_policy::prepare;
@@ -37,8 +42,42 @@ fn failed(error: KafkaError) -> ProduceResult {
 
 /// Handles Produce; `None` for acks=0 (no response is sent).
 pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<ResponseKind> {
-    let resp = produce(&ctx.core.view, &ctx.core.mesh, req, ctx.version).await;
+    let mut resp = produce(&ctx.core.view, &ctx.core.mesh, req, ctx.version).await;
+    if ctx.version >= 10 {
+        if let Some(r) = resp.as_mut() {
+            hint_leaders(r, &ctx.core.cluster.state().image, ctx.version >= 13);
+        }
+    }
     resp.map(ResponseKind::Produce)
+}
+
+/// KIP-951 (v10+): each NOT_LEADER_OR_FOLLOWER partition gets its current leader and epoch
+/// from the image, and the response the endpoints of those leaders.
+fn hint_leaders(resp: &mut ProduceResponse, image: &MetadataImage, by_id: bool) {
+    let not_leader = KafkaError::NotLeaderOrFollower.code();
+    let mut leaders = std::collections::BTreeSet::new();
+    for t in resp.responses.iter_mut() {
+        let name = (!by_id).then(|| t.name.0.to_string());
+        for p in t
+            .partition_responses
+            .iter_mut()
+            .filter(|p| p.error_code == not_leader)
+        {
+            if let Some((leader, epoch)) = leader_of(image, name.as_deref(), t.topic_id, p.index) {
+                p.current_leader.leader_id = BrokerId(leader);
+                p.current_leader.leader_epoch = epoch;
+                leaders.insert(leader);
+            }
+        }
+    }
+    for (node_id, host, port, rack) in leaders.into_iter().filter_map(|b| endpoint(image, b)) {
+        let mut e = NodeEndpoint::default();
+        e.node_id = node_id;
+        e.host = host;
+        e.port = port;
+        e.rack = rack;
+        resp.node_endpoints.push(e);
+    }
 }
 
 async fn produce(
@@ -81,7 +120,7 @@ async fn produce(
                 continue;
             }
             let Some(owner) = view.owner_of(name, p.index) else {
-                plan.answer(failed(KafkaError::UnknownTopicOrPartition));
+                plan.answer(failed(view.not_here(name, p.index)));
                 continue;
             };
             let payload = p.records.clone().unwrap_or_default();

@@ -43,6 +43,9 @@ async fn forward<C: CoreCall>(
     }
     let partition = txn::partition_in(&view.topic_table(), &view.config(), txn_id);
     let Some(core) = view.owner_of(TXN_TOPIC, partition) else {
+        if view.hosted_elsewhere(TXN_TOPIC, partition) {
+            return Err(KafkaError::NotCoordinator);
+        }
         return Err(KafkaError::CoordinatorNotAvailable);
     };
     mesh.call(core, call)
