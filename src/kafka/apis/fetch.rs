@@ -27,7 +27,7 @@ use crate::shard::call::Unavailable;
 use crate::shard::handlers::FetchCall;
 use crate::shard::long_poll::{CancelWaitCall, WaitAndFetchCall};
 use crate::shard::messages::{FetchPart, FetchResult, TopicPartition};
-use crate::shard::{Mesh, PartitionStore};
+use crate::shard::{ClusterView, Mesh, PartitionStore};
 
 /// Longest long-poll honoured, whatever the client asks.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
@@ -151,7 +151,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     resp.responses = topics_out;
     resp.session_id = 0;
     if ctx.version >= 12 {
-        hint_leaders(&mut resp, &ctx.core.cluster.state().image, ctx.version);
+        hint_leaders(&mut resp, &ctx.core.cluster, ctx.version);
     }
     Reply {
         body: ResponseKind::Fetch(resp),
@@ -334,10 +334,19 @@ async fn wait_and_read(
 
 /// KIP-951 (v12+): each NOT_LEADER_OR_FOLLOWER partition gets its current leader and epoch
 /// from the image; v16+ responses also carry those leaders' endpoints.
-fn hint_leaders(resp: &mut FetchResponse, image: &MetadataImage, version: i16) {
+/// The image is read only when a partition needs it: the common answer touches no shared
+/// state and allocates nothing.
+fn hint_leaders(resp: &mut FetchResponse, cluster: &ClusterView, version: i16) {
     let not_leader = KafkaError::NotLeaderOrFollower.code();
+    let needs =
+        |t: &FetchableTopicResponse| t.partitions.iter().any(|p| p.error_code == not_leader);
+    if !resp.responses.iter().any(needs) {
+        return;
+    }
+    let state = cluster.state();
+    let image: &MetadataImage = &state.image;
     let mut leaders = std::collections::BTreeSet::new();
-    for t in resp.responses.iter_mut() {
+    for t in resp.responses.iter_mut().filter(|t| needs(t)) {
         let name = (version < 13).then(|| t.topic.0.to_string());
         for p in t
             .partitions

@@ -30,7 +30,7 @@ use crate::kafka::dispatch::{self, Outcome, Reply, RequestContext};
 use crate::services::Core;
 use crate::shard::handlers::ProduceCall;
 use crate::shard::messages::{ProducePart, ProduceResult, TopicPartition};
-use crate::shard::{Mesh, TopicView};
+use crate::shard::{ClusterView, Mesh, TopicView};
 
 fn failed(error: KafkaError) -> ProduceResult {
     ProduceResult {
@@ -45,7 +45,7 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<Respons
     let mut resp = produce(&ctx.core.view, &ctx.core.mesh, req, ctx.version).await;
     if ctx.version >= 10 {
         if let Some(r) = resp.as_mut() {
-            hint_leaders(r, &ctx.core.cluster.state().image, ctx.version >= 13);
+            hint_leaders(r, &ctx.core.cluster, ctx.version >= 13);
         }
     }
     resp.map(ResponseKind::Produce)
@@ -53,10 +53,22 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<Respons
 
 /// KIP-951 (v10+): each NOT_LEADER_OR_FOLLOWER partition gets its current leader and epoch
 /// from the image, and the response the endpoints of those leaders.
-fn hint_leaders(resp: &mut ProduceResponse, image: &MetadataImage, by_id: bool) {
+/// The image is read only when a partition needs it: the common answer touches no shared
+/// state and allocates nothing.
+fn hint_leaders(resp: &mut ProduceResponse, cluster: &ClusterView, by_id: bool) {
     let not_leader = KafkaError::NotLeaderOrFollower.code();
+    let needs = |t: &TopicProduceResponse| {
+        t.partition_responses
+            .iter()
+            .any(|p| p.error_code == not_leader)
+    };
+    if !resp.responses.iter().any(needs) {
+        return;
+    }
+    let state = cluster.state();
+    let image: &MetadataImage = &state.image;
     let mut leaders = std::collections::BTreeSet::new();
-    for t in resp.responses.iter_mut() {
+    for t in resp.responses.iter_mut().filter(|t| needs(t)) {
         let name = (!by_id).then(|| t.name.0.to_string());
         for p in t
             .partition_responses
