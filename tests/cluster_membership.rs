@@ -12,52 +12,12 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cluster::{config as cluster_config, start, SESSION_MS, SETTLE};
 use common::raw::Conn;
 use common::{bin, free_port, Broker};
 use kafka_protocol::messages::{DescribeClusterRequest, MetadataRequest};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
-
-/// Session timeout and heartbeat interval of the test brokers (Kafka's defaults: 9 s and 2 s).
-const SESSION_MS: u64 = 3000;
-const HEARTBEAT_MS: u64 = 300;
-/// Bound on every wait for the cluster to settle.
-const SETTLE: Duration = Duration::from_secs(40);
-
-/// The config of broker `n` from config/cluster/broker-N.toml with the controller ports
-/// replaced by `ctl` (voters 1-3), the client and metrics listeners left to the harness's
-/// flags, and short session timings.
-fn cluster_config(n: usize, ctl: &[u16; 3]) -> String {
-    let path = format!(
-        "{}/config/cluster/broker-{n}.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut text: String = std::fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("advertised.listeners") && !l.starts_with("metrics.listen"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    for (i, port) in ctl.iter().enumerate() {
-        text = text.replace(
-            &format!("127.0.0.1:{}", 19192 + i),
-            &format!("127.0.0.1:{port}"),
-        );
-    }
-    assert!(
-        !text.contains("1919"),
-        "every controller port rewritten: {text}"
-    );
-    text.push_str(&format!(
-        "broker.session.timeout.ms = {SESSION_MS}\nbroker.heartbeat.interval.ms = {HEARTBEAT_MS}\n"
-    ));
-    text
-}
-
-/// Starts broker `n` of the cluster (one core each: three brokers share the test machine).
-fn start(n: usize, ctl: &[u16; 3]) -> Broker {
-    Broker::start_with_config(&cluster_config(n, ctl), &["--cores", "1"])
-}
 
 /// DescribeCluster through kafka-python's admin client: (controller id, unfenced broker ids).
 fn describe_cluster(bootstrap: &str) -> Option<(i32, BTreeSet<i32>)> {

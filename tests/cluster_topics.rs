@@ -13,42 +13,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::client::{self, Msg};
+use common::cluster::{self, SETTLE};
 use common::{free_port, Broker};
 use futures_lite::future::block_on;
 use rdkafka::admin::{AdminOptions, AlterConfig, ResourceSpecifier};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use rdkafka::Offset;
-
-const SESSION_MS: u64 = 3000;
-const HEARTBEAT_MS: u64 = 300;
-/// Bound on every wait for the cluster to settle.
-const SETTLE: Duration = Duration::from_secs(40);
-
-/// Broker `n`'s config from config/cluster/broker-N.toml, controller ports replaced by `ctl`.
-fn cluster_config(n: usize, ctl: &[u16; 3]) -> String {
-    let path = format!(
-        "{}/config/cluster/broker-{n}.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut text: String = std::fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("advertised.listeners") && !l.starts_with("metrics.listen"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    for (i, port) in ctl.iter().enumerate() {
-        text = text.replace(
-            &format!("127.0.0.1:{}", 19192 + i),
-            &format!("127.0.0.1:{port}"),
-        );
-    }
-    assert!(!text.contains("1919"), "controller ports rewritten: {text}");
-    text.push_str(&format!(
-        "broker.session.timeout.ms = {SESSION_MS}\nbroker.heartbeat.interval.ms = {HEARTBEAT_MS}\n"
-    ));
-    text
-}
 
 /// Polls `f` every 200 ms until `ok` accepts its value, at most `SETTLE`.
 fn until<T: std::fmt::Debug>(what: &str, mut f: impl FnMut() -> T, ok: impl Fn(&T) -> bool) -> T {
@@ -123,9 +94,7 @@ fn stored_id(data: &Path, topic: &str) -> Option<String> {
 #[test]
 fn topics_live_in_the_quorum_and_their_partitions_spread_over_the_brokers() {
     let ctl = [free_port(), free_port(), free_port()];
-    let brokers: Vec<Broker> = (1..=3)
-        .map(|n| Broker::start_with_config(&cluster_config(n, &ctl), &["--cores", "1"]))
-        .collect();
+    let brokers: Vec<Broker> = (1..=3).map(|n| cluster::start(n, &ctl)).collect();
     // Replicas go on the live brokers: wait for all three to be registered and unfenced.
     until(
         "three live brokers",
@@ -386,9 +355,7 @@ fn not_leader_hints(to: &Broker, p: i32, leader: i32, port: u16) {
 #[test]
 fn clients_use_every_partition_through_one_broker_and_a_killed_broker_comes_back() {
     let ctl = [free_port(), free_port(), free_port()];
-    let mut brokers: Vec<Broker> = (1..=3)
-        .map(|n| Broker::start_with_config(&cluster_config(n, &ctl), &["--cores", "1"]))
-        .collect();
+    let mut brokers: Vec<Broker> = (1..=3).map(|n| cluster::start(n, &ctl)).collect();
     until(
         "three live brokers",
         || live_brokers(&brokers[0].bootstrap()),
