@@ -265,35 +265,6 @@ fn consume_in_group(bootstrap: &str, topic: &str, group: &str, expect: usize) ->
     out
 }
 
-/// One record batch holding `value`.
-fn batch(value: &str) -> bytes::Bytes {
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
-    let records = vec![Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: -1,
-        timestamp: 1_700_000_000_000,
-        key: None,
-        value: Some(bytes::Bytes::from(value.to_string())),
-        headers: Default::default(),
-    }];
-    let mut buf = bytes::BytesMut::new();
-    let opts = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut buf, &records, &opts).unwrap();
-    buf.freeze()
-}
-
 /// Produce v12 and Fetch v16 of partition `p` of "data" sent to `to`, which does not host it:
 /// NOT_LEADER_OR_FOLLOWER naming `leader` and its `port`.
 fn not_leader_hints(to: &Broker, p: i32, leader: i32, port: u16) {
@@ -305,7 +276,7 @@ fn not_leader_hints(to: &Broker, p: i32, leader: i32, port: u16) {
     let mut c = common::raw::Conn::open(to);
     let mut pd = PartitionProduceData::default();
     pd.index = p;
-    pd.records = Some(batch("misdirected"));
+    pd.records = Some(common::raw::batch(&["misdirected"]));
     let mut td = TopicProduceData::default();
     td.name = TopicName(StrBytes::from_static_str("data"));
     td.partition_data.push(pd);
