@@ -25,6 +25,7 @@ pub mod config;
 pub mod errors;
 pub mod fd_limit;
 pub mod group;
+pub mod interbroker;
 pub mod kafka;
 pub mod membership;
 pub mod metrics;

@@ -5,7 +5,8 @@
 //! `storage`; `cluster`, `config` and `metrics` are helpers below them. The core services never
 //! name the coordinators: this module registers every service calls run against on the mesh
 //! ([`Mesh::provide`]), registers the coordinators as listeners for partition events
-//! ([`PartitionEvents`]), and hands them their narrow handles ([`InternalTopics`], [`Mesh`]).
+//! ([`PartitionEvents`]), and hands them their narrow handles ([`InternalTopics`], [`Mesh`], and
+//! the transaction coordinator the core's inter-broker client, [`Peers`]).
 
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use glommio::channels::channel_mesh::Senders;
 use crate::cluster::producer_ids::ProducerIds;
 use crate::cluster::TopicTable;
 use crate::config::Config;
+use crate::interbroker::{Peers, Settings};
 use crate::metrics::core::Snapshot;
 use crate::metrics::registry::Registry;
 use crate::shard::internal::InternalTopics;
@@ -55,6 +57,7 @@ impl Core {
         senders: Senders<MeshMessage>,
     ) -> Rc<Core> {
         let cores = config.cores.len();
+        let client_id = format!("runnel-broker-{}", config.node_id);
         let producer_ids = Rc::new(ProducerIds::new(&config.data_dir, id));
         let mesh = Mesh::new(id, cores, senders);
         let view = TopicView::new(cores, config, cluster_id, topics);
@@ -62,11 +65,19 @@ impl Core {
         let admin = MetadataAdmin::new(mesh.clone(), view.clone());
         let internal = InternalTopics::new(&store);
         let groups = crate::group::Coordinator::new(internal.clone());
+        let cluster = ClusterView::new(Default::default());
+        let seen = cluster.clone();
+        let peers = Peers::new(
+            client_id,
+            Settings::default(),
+            Box::new(move || seen.state()),
+        );
         let txns = crate::txn::Coordinator::new(
             internal,
             mesh.clone(),
             groups.clone(),
             producer_ids.clone(),
+            peers,
         );
         mesh.provide(&store);
         mesh.provide(&admin);
@@ -79,7 +90,7 @@ impl Core {
         Rc::new(Core {
             mesh,
             view,
-            cluster: ClusterView::new(Default::default()),
+            cluster,
             store,
             admin,
             producer_ids,

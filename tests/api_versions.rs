@@ -84,6 +84,8 @@ fn advertised_ranges_are_kafka_4_1s_but_for_transactions_v2() {
     assert_eq!(range(ApiKey::DescribeCluster), Some((0, 2)));
     assert_eq!(range(ApiKey::ListTransactions), Some((0, 2)));
     assert_eq!(range(ApiKey::AlterPartitionReassignments), Some((0, 1)));
+    // Inter-broker: Kafka 4.0 dropped WriteTxnMarkers v0 (KIP-896); 4.1 serves v1 only.
+    assert_eq!(range(ApiKey::WriteTxnMarkers), Some((1, 1)));
     // Transactions V2 (KIP-890 part 2) is not built: these stop below it.
     assert_eq!(range(ApiKey::AddPartitionsToTxn), Some((0, 3)));
     assert_eq!(range(ApiKey::EndTxn), Some((0, 4)));

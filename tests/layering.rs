@@ -28,6 +28,8 @@ const LAYERS: &[&[&str]] = &[
     &["group"],
     // Core services: mesh, topic view, partition store, metadata admin.
     &["shard"],
+    // The inter-broker Kafka client (connections to peer brokers' client listeners).
+    &["interbroker"],
     // The effective broker configuration (built from cluster's config definitions).
     &["config"],
     // Cluster metadata and config definitions: topic table, topic, broker, dynamic and group

@@ -27,6 +27,17 @@ pub struct BrokerInfo {
     pub rack: Option<String>,
 }
 
+/// A partition's leader as the metadata image has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionLeader {
+    /// Led by this broker id.
+    Broker(i32),
+    /// The partition exists but has no leader now (its broker is fenced or gone).
+    NoLeader,
+    /// The image has no such topic or partition (deleted, or never created).
+    UnknownTopic,
+}
+
 /// The cluster as one core sees it.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterState {
@@ -74,6 +85,33 @@ impl ClusterState {
                 })
             })
             .collect()
+    }
+
+    /// Where the image says `topic`/`partition` is led (see [`PartitionLeader`]).
+    pub fn leader_of(&self, topic: &str, partition: i32) -> PartitionLeader {
+        let Some(t) = self.image.topic_by_name(topic) else {
+            return PartitionLeader::UnknownTopic;
+        };
+        let p = usize::try_from(partition)
+            .ok()
+            .and_then(|i| t.partitions.get(i));
+        match p {
+            None => PartitionLeader::UnknownTopic,
+            Some(p) if p.leader < 0 => PartitionLeader::NoLeader,
+            Some(p) => PartitionLeader::Broker(p.leader),
+        }
+    }
+
+    /// The client endpoint (`PLAINTEXT` listener, else the first) that broker `id` registered,
+    /// when it is registered and not fenced.
+    pub fn client_endpoint(&self, id: i32) -> Option<(String, u16)> {
+        let b = self.image.broker(id).filter(|b| !b.fenced)?;
+        let ep = b
+            .endpoints
+            .iter()
+            .find(|e| e.name == CLIENT_LISTENER)
+            .or_else(|| b.endpoints.first())?;
+        Some((ep.host.clone(), ep.port))
     }
 
     /// The controller id to give clients that expect a broker there (Metadata, DescribeCluster

@@ -208,6 +208,7 @@ async fn serve_frame(core: Rc<Core>, frame: Bytes, peer: Option<std::net::Socket
         RequestKind::AddOffsetsToTxn(r) => apis::txn::add_offsets_to_txn(&ctx, r).await.into(),
         RequestKind::EndTxn(r) => apis::txn::end_txn(&ctx, r).await.into(),
         RequestKind::TxnOffsetCommit(r) => apis::txn::txn_offset_commit(&ctx, r).await.into(),
+        RequestKind::WriteTxnMarkers(r) => apis::write_txn_markers::handle(&ctx, r).await.into(),
         RequestKind::ListTransactions(r) => apis::txn_admin::list(&ctx, r).await.into(),
         RequestKind::DescribeTransactions(r) => apis::txn_admin::describe(&ctx, r).await.into(),
         RequestKind::DescribeProducers(r) => {

@@ -93,7 +93,8 @@ impl InternalTopics {
     }
 
     /// Appends a commit or abort marker for a producer to each of `parts` (partitions this core
-    /// owns) and waits until all are durable; answered per partition, in order.
+    /// owns) and waits until all are durable; answered per partition, in order. A marker older
+    /// than the producer's epoch on the partition gets INVALID_PRODUCER_EPOCH.
     pub async fn write_markers(
         &self,
         producer_id: i64,
@@ -115,6 +116,12 @@ impl InternalTopics {
                 );
                 continue;
             };
+            // A marker of an older epoch than the partition has seen comes from a fenced
+            // coordinator round: refused as Kafka refuses it.
+            if log.producer_epoch(producer_id).is_some_and(|e| epoch < e) {
+                written[i] = Err(KafkaError::InvalidProducerEpoch);
+                continue;
+            }
             match log.append_marker(producer_id, epoch, commit, 0) {
                 Ok(a) => waits.push((i, log, a)),
                 Err(e) => {

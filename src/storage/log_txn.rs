@@ -112,6 +112,11 @@ impl PartitionLog {
             .collect()
     }
 
+    /// The current epoch of producer `pid` on this partition, if it has written here.
+    pub fn producer_epoch(&self, pid: i64) -> Option<i16> {
+        self.st.borrow().producers.entry(pid).map(|e| e.epoch)
+    }
+
     /// Appends a commit or abort marker for `pid`, ending its transaction on this partition.
     /// Await [`PartitionLog::wait_durable`] with the returned offset before relying on it.
     pub fn append_marker(

@@ -1,6 +1,7 @@
 //! Finishing a transaction: the decision (PrepareCommit / PrepareAbort) is logged, a commit or
-//! abort marker is written to every partition of the transaction on the core that owns it, and
-//! the completion is logged. A crash between the steps leaves the decision in the log; the
+//! abort marker is written to every partition of the transaction (on the core of this broker
+//! that owns it, or through a WriteTxnMarkers request to the broker that leads it), and the
+//! completion is logged only once every marker is durable. A crash between the steps leaves the decision in the log; the
 //! sweep finishes the markers after the restart.
 
 use std::collections::BTreeMap;
@@ -8,9 +9,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::remote_markers::{self, Remote};
 use super::state::{now_ms, TxnState};
 use super::store;
 use super::Coordinator;
+use crate::cluster::membership::PartitionLeader;
 use crate::errors::KafkaError;
 use crate::shard::call::CoreCall;
 use crate::shard::messages::TopicPartition;
@@ -99,8 +102,10 @@ fn set_busy(coord: &Coordinator, txn_id: &str, busy: bool) {
     }
 }
 
-/// Writes a marker to every partition, retrying those whose owner cannot take it yet. Partitions
-/// of deleted topics are skipped. True once every marker is durable.
+/// Writes a marker to every partition, retrying those whose owner cannot take it yet:
+/// partitions of this broker go to their cores, the others to their leaders in the metadata
+/// image (one WriteTxnMarkers request per broker). Partitions of deleted topics are skipped.
+/// True once every marker is durable.
 async fn write_markers(
     coord: &Rc<Coordinator>,
     producer_id: i64,
@@ -112,16 +117,8 @@ async fn write_markers(
         if attempt > 0 {
             glommio::timer::sleep(Duration::from_millis(100)).await;
         }
-        let mut by_owner: BTreeMap<usize, Vec<TopicPartition>> = BTreeMap::new();
-        for (topic, partition) in &parts {
-            if let Some(owner) = coord.topics.owner_of(topic, *partition) {
-                by_owner.entry(owner).or_default().push(TopicPartition {
-                    topic: Arc::from(topic.as_str()),
-                    partition: *partition,
-                });
-            }
-        }
-        let tasks: Vec<_> = by_owner
+        let (by_owner, by_broker, mut retry) = route(coord, &parts);
+        let local: Vec<_> = by_owner
             .into_iter()
             .map(|(owner, tps)| {
                 let s = coord.clone();
@@ -140,12 +137,38 @@ async fn write_markers(
                 })
             })
             .collect();
-        let mut retry = Vec::new();
-        for t in tasks {
+        let remote: Vec<_> = by_broker
+            .into_iter()
+            .map(|(broker, ps)| {
+                let s = coord.clone();
+                glommio::spawn_local(async move {
+                    let sent = remote_markers::send(&s, broker, producer_id, epoch, commit, &ps);
+                    let outcome = sent.await;
+                    ps.into_iter().zip(outcome).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for t in local {
             for (tp, written) in t.await {
                 // A deleted topic's partition needs no marker.
                 if matches!(written, Err(e) if e != KafkaError::UnknownTopicOrPartition) {
                     retry.push((tp.topic.to_string(), tp.partition));
+                }
+            }
+        }
+        for t in remote {
+            for (tp, outcome) in t.await {
+                match outcome {
+                    Remote::Written => {}
+                    // Only a topic this broker's image no longer has needs no marker; a leader
+                    // that has not applied the topic yet is asked again.
+                    Remote::UnknownPartition
+                        if coord.peers.state().leader_of(&tp.0, tp.1)
+                            == PartitionLeader::UnknownTopic => {}
+                    other => {
+                        tracing::debug!(topic = %tp.0, partition = tp.1, ?other, "marker not written yet");
+                        retry.push(tp);
+                    }
                 }
             }
         }
@@ -155,6 +178,45 @@ async fn write_markers(
         parts = retry;
     }
     false
+}
+
+/// Local partitions by owning core, remote ones by leading broker, and those to retry later
+/// (no leader in the image yet, or led here but not open yet). Partitions of topics the image
+/// no longer has are left out: a deleted topic needs no marker.
+#[allow(clippy::type_complexity)]
+fn route(
+    coord: &Coordinator,
+    parts: &[(String, i32)],
+) -> (
+    BTreeMap<usize, Vec<TopicPartition>>,
+    BTreeMap<i32, Vec<(String, i32)>>,
+    Vec<(String, i32)>,
+) {
+    let me = coord.config().node_id;
+    let state = coord.peers.state();
+    let mut by_owner: BTreeMap<usize, Vec<TopicPartition>> = BTreeMap::new();
+    let mut by_broker: BTreeMap<i32, Vec<(String, i32)>> = BTreeMap::new();
+    let mut retry = Vec::new();
+    for (topic, partition) in parts {
+        if let Some(owner) = coord.topics.owner_of(topic, *partition) {
+            by_owner.entry(owner).or_default().push(TopicPartition {
+                topic: Arc::from(topic.as_str()),
+                partition: *partition,
+            });
+            continue;
+        }
+        match state.leader_of(topic, *partition) {
+            PartitionLeader::UnknownTopic => {}
+            PartitionLeader::Broker(b) if b != me => {
+                by_broker
+                    .entry(b)
+                    .or_default()
+                    .push((topic.clone(), *partition));
+            }
+            _ => retry.push((topic.clone(), *partition)),
+        }
+    }
+    (by_owner, by_broker, retry)
 }
 
 /// Writes commit or abort markers for a producer to partitions the receiving core owns;

@@ -6,12 +6,15 @@
 //! (Kafka's hash of the id) and is coordinated by the core owning that partition, which keeps
 //! its state in memory and makes every change durable in that partition before answering.
 //!
-//! Each core's [`Coordinator`] reaches the partition store only through [`InternalTopics`] and
-//! other cores through [`Mesh`]; transaction calls run against it.
+//! Each core's [`Coordinator`] reaches the partition store only through [`InternalTopics`],
+//! other cores through [`Mesh`] and other brokers through [`Peers`] (the inter-broker client);
+//! transaction calls run against it.
 //!
 //! - [`calls`]: the calls other cores send the coordinating core, one type per request.
 //! - [`coordinator`]: InitProducerId, AddPartitionsToTxn / AddOffsetsToTxn, EndTxn.
-//! - [`markers`]: finishing a transaction (markers on the partitions' owning cores).
+//! - [`markers`]: finishing a transaction (markers on the partitions' owning cores, here or
+//!   on other brokers).
+//! - [`remote_markers`]: markers for partitions other brokers lead (WriteTxnMarkers).
 //! - [`store`]: writing and replaying `__transaction_state`.
 //! - [`sweep`]: aborting timed-out transactions and finishing in-doubt ones after a restart.
 
@@ -19,6 +22,7 @@ pub mod calls;
 pub mod coordinator;
 pub mod markers;
 pub mod records;
+pub mod remote_markers;
 pub mod state;
 pub mod store;
 pub mod sweep;
@@ -30,6 +34,7 @@ use std::sync::Arc;
 
 use crate::cluster::producer_ids::ProducerIds;
 use crate::config::Config;
+use crate::interbroker::Peers;
 use crate::shard::internal::InternalTopics;
 use crate::shard::{EventFuture, Mesh, PartitionEvents};
 use crate::storage::PartitionLog;
@@ -54,6 +59,8 @@ pub struct Coordinator {
     pub groups: Rc<crate::group::Coordinator>,
     /// This core's producer id allocator.
     pub producer_ids: Rc<ProducerIds>,
+    /// This core's inter-broker client: markers for partitions other brokers lead.
+    pub peers: Rc<Peers>,
 }
 
 impl Coordinator {
@@ -63,6 +70,7 @@ impl Coordinator {
         mesh: Rc<Mesh>,
         groups: Rc<crate::group::Coordinator>,
         producer_ids: Rc<ProducerIds>,
+        peers: Rc<Peers>,
     ) -> Rc<Coordinator> {
         Rc::new(Coordinator {
             txns: RefCell::new(HashMap::new()),
@@ -70,6 +78,7 @@ impl Coordinator {
             mesh,
             groups,
             producer_ids,
+            peers,
         })
     }
 

@@ -25,3 +25,4 @@ pub mod produce_policy;
 pub mod single_node;
 pub mod txn;
 pub mod txn_admin;
+pub mod write_txn_markers;

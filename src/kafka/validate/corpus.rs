@@ -52,6 +52,7 @@ pub fn default_request(key: ApiKey) -> Option<RequestKind> {
         AddOffsetsToTxn,
         EndTxn,
         TxnOffsetCommit,
+        WriteTxnMarkers,
         DescribeProducers,
         DescribeTransactions,
         ListTransactions,

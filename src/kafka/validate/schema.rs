@@ -36,23 +36,24 @@ pub static MESSAGES: &[Message] = &[
     Message { name: "AddOffsetsToTxnRequest", api_key: 25, valid: V(0, 4), flexible: V(3, 32767), root: 52 },
     Message { name: "EndTxnRequest", api_key: 26, valid: V(0, 5), flexible: V(3, 32767), root: 53 },
     Message { name: "TxnOffsetCommitRequest", api_key: 28, valid: V(0, 4), flexible: V(3, 32767), root: 54 },
-    Message { name: "DescribeProducersRequest", api_key: 61, valid: V(0, 0), flexible: V(0, 32767), root: 57 },
-    Message { name: "DescribeTransactionsRequest", api_key: 65, valid: V(0, 0), flexible: V(0, 32767), root: 59 },
-    Message { name: "ListTransactionsRequest", api_key: 66, valid: V(0, 2), flexible: V(0, 32767), root: 60 },
-    Message { name: "DescribeConfigsRequest", api_key: 32, valid: V(0, 4), flexible: V(4, 32767), root: 61 },
-    Message { name: "AlterConfigsRequest", api_key: 33, valid: V(0, 2), flexible: V(2, 32767), root: 63 },
-    Message { name: "IncrementalAlterConfigsRequest", api_key: 44, valid: V(0, 1), flexible: V(1, 32767), root: 66 },
-    Message { name: "CreatePartitionsRequest", api_key: 37, valid: V(0, 3), flexible: V(2, 32767), root: 69 },
-    Message { name: "DescribeClusterRequest", api_key: 60, valid: V(0, 2), flexible: V(0, 32767), root: 72 },
-    Message { name: "DescribeLogDirsRequest", api_key: 35, valid: V(0, 4), flexible: V(2, 32767), root: 73 },
-    Message { name: "DescribeTopicPartitionsRequest", api_key: 75, valid: V(0, 0), flexible: V(0, 32767), root: 75 },
-    Message { name: "AlterPartitionReassignmentsRequest", api_key: 45, valid: V(0, 1), flexible: V(0, 32767), root: 78 },
-    Message { name: "ListPartitionReassignmentsRequest", api_key: 46, valid: V(0, 0), flexible: V(0, 32767), root: 81 },
-    Message { name: "ElectLeadersRequest", api_key: 43, valid: V(0, 2), flexible: V(2, 32767), root: 83 },
-    Message { name: "AlterReplicaLogDirsRequest", api_key: 34, valid: V(0, 2), flexible: V(2, 32767), root: 85 },
-    Message { name: "DescribeAclsRequest", api_key: 29, valid: V(0, 3), flexible: V(2, 32767), root: 88 },
-    Message { name: "CreateAclsRequest", api_key: 30, valid: V(0, 3), flexible: V(2, 32767), root: 89 },
-    Message { name: "DeleteAclsRequest", api_key: 31, valid: V(0, 3), flexible: V(2, 32767), root: 91 },
+    Message { name: "WriteTxnMarkersRequest", api_key: 27, valid: V(0, 1), flexible: V(1, 32767), root: 57 },
+    Message { name: "DescribeProducersRequest", api_key: 61, valid: V(0, 0), flexible: V(0, 32767), root: 60 },
+    Message { name: "DescribeTransactionsRequest", api_key: 65, valid: V(0, 0), flexible: V(0, 32767), root: 62 },
+    Message { name: "ListTransactionsRequest", api_key: 66, valid: V(0, 2), flexible: V(0, 32767), root: 63 },
+    Message { name: "DescribeConfigsRequest", api_key: 32, valid: V(0, 4), flexible: V(4, 32767), root: 64 },
+    Message { name: "AlterConfigsRequest", api_key: 33, valid: V(0, 2), flexible: V(2, 32767), root: 66 },
+    Message { name: "IncrementalAlterConfigsRequest", api_key: 44, valid: V(0, 1), flexible: V(1, 32767), root: 69 },
+    Message { name: "CreatePartitionsRequest", api_key: 37, valid: V(0, 3), flexible: V(2, 32767), root: 72 },
+    Message { name: "DescribeClusterRequest", api_key: 60, valid: V(0, 2), flexible: V(0, 32767), root: 75 },
+    Message { name: "DescribeLogDirsRequest", api_key: 35, valid: V(0, 4), flexible: V(2, 32767), root: 76 },
+    Message { name: "DescribeTopicPartitionsRequest", api_key: 75, valid: V(0, 0), flexible: V(0, 32767), root: 78 },
+    Message { name: "AlterPartitionReassignmentsRequest", api_key: 45, valid: V(0, 1), flexible: V(0, 32767), root: 81 },
+    Message { name: "ListPartitionReassignmentsRequest", api_key: 46, valid: V(0, 0), flexible: V(0, 32767), root: 84 },
+    Message { name: "ElectLeadersRequest", api_key: 43, valid: V(0, 2), flexible: V(2, 32767), root: 86 },
+    Message { name: "AlterReplicaLogDirsRequest", api_key: 34, valid: V(0, 2), flexible: V(2, 32767), root: 88 },
+    Message { name: "DescribeAclsRequest", api_key: 29, valid: V(0, 3), flexible: V(2, 32767), root: 91 },
+    Message { name: "CreateAclsRequest", api_key: 30, valid: V(0, 3), flexible: V(2, 32767), root: 92 },
+    Message { name: "DeleteAclsRequest", api_key: 31, valid: V(0, 3), flexible: V(2, 32767), root: 94 },
 ];
 
 /// Struct layouts, indexed by [`Kind::Struct`] and [`Message::root`].
@@ -429,55 +430,56 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "CommittedLeaderEpoch", kind: Kind::Int32, versions: V(2, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "CommittedMetadata", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 57: DescribeProducersRequest
+    // 57: WriteTxnMarkersRequest
     &[
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(58)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Markers", kind: Kind::Array(&Kind::Struct(58)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 58: TopicRequest
+    // 58: WritableTxnMarker
+    &[
+        Field { name: "ProducerId", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "ProducerEpoch", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "TransactionResult", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(59)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "CoordinatorEpoch", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 59: WritableTxnMarkerTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PartitionIndexes", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 59: DescribeTransactionsRequest
+    // 60: DescribeProducersRequest
+    &[
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(61)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 61: TopicRequest
+    &[
+        Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "PartitionIndexes", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 62: DescribeTransactionsRequest
     &[
         Field { name: "TransactionalIds", kind: Kind::Array(&Kind::Str), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 60: ListTransactionsRequest
+    // 63: ListTransactionsRequest
     &[
         Field { name: "StateFilters", kind: Kind::Array(&Kind::Str), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ProducerIdFilters", kind: Kind::Array(&Kind::Int64), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "DurationFilter", kind: Kind::Int64, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "TransactionalIdPattern", kind: Kind::Str, versions: V(2, 32767), nullable: V(2, 32767), tag: None, flexible: None },
     ],
-    // 61: DescribeConfigsRequest
+    // 64: DescribeConfigsRequest
     &[
-        Field { name: "Resources", kind: Kind::Array(&Kind::Struct(62)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Resources", kind: Kind::Array(&Kind::Struct(65)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "IncludeSynonyms", kind: Kind::Bool, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "IncludeDocumentation", kind: Kind::Bool, versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 62: DescribeConfigsResource
+    // 65: DescribeConfigsResource
     &[
         Field { name: "ResourceType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ResourceName", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ConfigurationKeys", kind: Kind::Array(&Kind::Str), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 63: AlterConfigsRequest
-    &[
-        Field { name: "Resources", kind: Kind::Array(&Kind::Struct(64)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "ValidateOnly", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-    ],
-    // 64: AlterConfigsResource
-    &[
-        Field { name: "ResourceType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "ResourceName", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Configs", kind: Kind::Array(&Kind::Struct(65)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-    ],
-    // 65: AlterableConfig
-    &[
-        Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Value", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
-    ],
-    // 66: IncrementalAlterConfigsRequest
+    // 66: AlterConfigsRequest
     &[
         Field { name: "Resources", kind: Kind::Array(&Kind::Struct(67)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ValidateOnly", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
@@ -491,107 +493,123 @@ pub static STRUCTS: &[&[Field]] = &[
     // 68: AlterableConfig
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Value", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+    ],
+    // 69: IncrementalAlterConfigsRequest
+    &[
+        Field { name: "Resources", kind: Kind::Array(&Kind::Struct(70)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "ValidateOnly", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 70: AlterConfigsResource
+    &[
+        Field { name: "ResourceType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "ResourceName", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Configs", kind: Kind::Array(&Kind::Struct(71)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 71: AlterableConfig
+    &[
+        Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ConfigOperation", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Value", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 69: CreatePartitionsRequest
+    // 72: CreatePartitionsRequest
     &[
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(70)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(73)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "TimeoutMs", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ValidateOnly", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 70: CreatePartitionsTopic
+    // 73: CreatePartitionsTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Count", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Assignments", kind: Kind::Array(&Kind::Struct(71)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+        Field { name: "Assignments", kind: Kind::Array(&Kind::Struct(74)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 71: CreatePartitionsAssignment
+    // 74: CreatePartitionsAssignment
     &[
         Field { name: "BrokerIds", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 72: DescribeClusterRequest
+    // 75: DescribeClusterRequest
     &[
         Field { name: "IncludeClusterAuthorizedOperations", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "EndpointType", kind: Kind::Int8, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "IncludeFencedBrokers", kind: Kind::Bool, versions: V(2, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 73: DescribeLogDirsRequest
+    // 76: DescribeLogDirsRequest
     &[
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(74)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(77)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 74: DescribableLogDirTopic
+    // 77: DescribableLogDirTopic
     &[
         Field { name: "Topic", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Partitions", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 75: DescribeTopicPartitionsRequest
+    // 78: DescribeTopicPartitionsRequest
     &[
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(76)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(79)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ResponsePartitionLimit", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Cursor", kind: Kind::Struct(77), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+        Field { name: "Cursor", kind: Kind::Struct(80), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 76: TopicRequest
+    // 79: TopicRequest
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 77: Cursor
+    // 80: Cursor
     &[
         Field { name: "TopicName", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 78: AlterPartitionReassignmentsRequest
+    // 81: AlterPartitionReassignmentsRequest
     &[
         Field { name: "TimeoutMs", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "AllowReplicationFactorChange", kind: Kind::Bool, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(79)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(82)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 79: ReassignableTopic
+    // 82: ReassignableTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(80)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(83)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 80: ReassignablePartition
+    // 83: ReassignablePartition
     &[
         Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Replicas", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 81: ListPartitionReassignmentsRequest
+    // 84: ListPartitionReassignmentsRequest
     &[
         Field { name: "TimeoutMs", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(82)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(85)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 82: ListPartitionReassignmentsTopics
+    // 85: ListPartitionReassignmentsTopics
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PartitionIndexes", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 83: ElectLeadersRequest
+    // 86: ElectLeadersRequest
     &[
         Field { name: "ElectionType", kind: Kind::Int8, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "TopicPartitions", kind: Kind::Array(&Kind::Struct(84)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+        Field { name: "TopicPartitions", kind: Kind::Array(&Kind::Struct(87)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
         Field { name: "TimeoutMs", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 84: TopicPartitions
+    // 87: TopicPartitions
     &[
         Field { name: "Topic", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Partitions", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 85: AlterReplicaLogDirsRequest
+    // 88: AlterReplicaLogDirsRequest
     &[
-        Field { name: "Dirs", kind: Kind::Array(&Kind::Struct(86)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Dirs", kind: Kind::Array(&Kind::Struct(89)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 86: AlterReplicaLogDir
+    // 89: AlterReplicaLogDir
     &[
         Field { name: "Path", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(87)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(90)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 87: AlterReplicaLogDirTopic
+    // 90: AlterReplicaLogDirTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Partitions", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 88: DescribeAclsRequest
+    // 91: DescribeAclsRequest
     &[
         Field { name: "ResourceTypeFilter", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ResourceNameFilter", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
@@ -601,11 +619,11 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "Operation", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PermissionType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 89: CreateAclsRequest
+    // 92: CreateAclsRequest
     &[
-        Field { name: "Creations", kind: Kind::Array(&Kind::Struct(90)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Creations", kind: Kind::Array(&Kind::Struct(93)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 90: AclCreation
+    // 93: AclCreation
     &[
         Field { name: "ResourceType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ResourceName", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
@@ -615,11 +633,11 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "Operation", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PermissionType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 91: DeleteAclsRequest
+    // 94: DeleteAclsRequest
     &[
-        Field { name: "Filters", kind: Kind::Array(&Kind::Struct(92)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Filters", kind: Kind::Array(&Kind::Struct(95)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 92: DeleteAclsFilter
+    // 95: DeleteAclsFilter
     &[
         Field { name: "ResourceTypeFilter", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ResourceNameFilter", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },

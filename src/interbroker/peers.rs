@@ -1,0 +1,158 @@
+//! [`Peers`]: one core's connections to the other brokers, by broker id. A request names the
+//! broker; its endpoint is looked up in the current metadata image, the peer's connection is
+//! opened (or reopened, after an error or an endpoint change) and the request waits its turn on
+//! it. At most one connection per peer per core; one entry per broker, at most [`MAX_PEERS`].
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use glommio::sync::Semaphore;
+use kafka_protocol::protocol::Request;
+
+use super::connection::Connection;
+use super::error::PeerError;
+use super::frame::{decode_response, encode_request};
+use crate::cluster::membership::ClusterState;
+
+/// Most peer brokers one core keeps an entry for.
+pub const MAX_PEERS: usize = 1024;
+
+/// Timeouts and bounds of the inter-broker client.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long opening a connection may take.
+    pub connect_timeout: Duration,
+    /// How long a request may wait for its whole answer (Kafka's `request.timeout.ms`).
+    pub request_timeout: Duration,
+    /// Largest answer accepted, in bytes.
+    pub max_response: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            max_response: 64 << 20,
+        }
+    }
+}
+
+/// One peer broker: its connection (when open) and the turn requests take on it.
+struct Peer {
+    turn: Semaphore,
+    conn: RefCell<Option<Connection>>,
+    next_correlation: Cell<i32>,
+}
+
+/// One core's inter-broker client (see the module comment).
+pub struct Peers {
+    client_id: String,
+    settings: Settings,
+    state: Box<dyn Fn() -> Arc<ClusterState>>,
+    peers: RefCell<HashMap<i32, Rc<Peer>>>,
+}
+
+impl Peers {
+    /// A client sending as `client_id` (e.g. `runnel-broker-1`), finding peers' endpoints in
+    /// the snapshots `state` returns (the core's cluster view).
+    pub fn new(
+        client_id: String,
+        settings: Settings,
+        state: Box<dyn Fn() -> Arc<ClusterState>>,
+    ) -> Rc<Peers> {
+        Rc::new(Peers {
+            client_id,
+            settings,
+            state,
+            peers: RefCell::new(HashMap::new()),
+        })
+    }
+
+    /// The current cluster snapshot (leaders and endpoints).
+    pub fn state(&self) -> Arc<ClusterState> {
+        (self.state)()
+    }
+
+    /// How many peers have an open connection (for tests and metrics).
+    pub fn open_connections(&self) -> usize {
+        self.peers
+            .borrow()
+            .values()
+            .filter(|p| p.conn.borrow().is_some())
+            .count()
+    }
+
+    /// Sends `req` at `version` to broker `broker` and waits for its answer.
+    pub async fn send<R: Request>(
+        &self,
+        broker: i32,
+        version: i16,
+        req: &R,
+    ) -> Result<R::Response, PeerError> {
+        let addr = self.address_of(broker)?;
+        let peer = self.peer(broker)?;
+        let _turn = peer
+            .turn
+            .acquire_permit(1)
+            .await
+            .map_err(|e| PeerError::Io(e.to_string()))?;
+        let open = peer.conn.borrow_mut().take().filter(|c| c.addr == addr);
+        let mut conn = match open {
+            Some(c) => c,
+            None => Connection::open(addr, self.settings.connect_timeout).await?,
+        };
+        let correlation = peer.next_correlation.get();
+        peer.next_correlation.set(correlation.wrapping_add(1) & i32::MAX);
+        let frame = encode_request(req, version, correlation, &self.client_id)?;
+        // On any error the connection is dropped here; the next request opens a new one.
+        let body = conn
+            .round_trip(&frame, self.settings.max_response, self.settings.request_timeout)
+            .await?;
+        let decoded = crate::panic_exit::catching(|| decode_response::<R>(body, version, correlation))
+            .unwrap_or_else(|| Err(PeerError::Malformed("decoder panicked".into())))?;
+        *peer.conn.borrow_mut() = Some(conn);
+        Ok(decoded)
+    }
+
+    /// Broker `broker`'s client endpoint in the current image, resolved.
+    fn address_of(&self, broker: i32) -> Result<SocketAddr, PeerError> {
+        let (host, port) = self
+            .state()
+            .client_endpoint(broker)
+            .ok_or(PeerError::NoEndpoint(broker))?;
+        // An IP literal parses without a lookup; a host name is resolved by the system.
+        (host.as_str(), port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or(PeerError::BadAddress(format!("{host}:{port}")))
+    }
+
+    /// The entry of `broker`, made on first use. When the pool is full, entries of brokers the
+    /// image no longer has an endpoint for (and that no request is using) make room.
+    fn peer(&self, broker: i32) -> Result<Rc<Peer>, PeerError> {
+        let mut peers = self.peers.borrow_mut();
+        if let Some(p) = peers.get(&broker) {
+            return Ok(p.clone());
+        }
+        if peers.len() >= MAX_PEERS {
+            let state = self.state();
+            peers.retain(|id, p| Rc::strong_count(p) > 1 || state.client_endpoint(*id).is_some());
+            if peers.len() >= MAX_PEERS {
+                return Err(PeerError::TooManyPeers);
+            }
+        }
+        let p = Rc::new(Peer {
+            turn: Semaphore::new(1),
+            conn: RefCell::new(None),
+            next_correlation: Cell::new(1),
+        });
+        peers.insert(broker, p.clone());
+        Ok(p)
+    }
+}
