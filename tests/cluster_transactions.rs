@@ -68,7 +68,7 @@ fn cluster_with_topic(topics: &[&str]) -> (Vec<Broker>, String) {
         |n| *n == 3,
     );
     for topic in topics {
-        until(
+        let _ = until(
             "the topic is created",
             || client::try_create_topic(&brokers[0].bootstrap(), topic, PARTITIONS, 1),
             |r| r.is_ok() || r.as_ref().err().map(String::as_str) == Some("TopicAlreadyExists"),

@@ -128,7 +128,8 @@ pub async fn add_partitions_to_txn(
 ) -> ResponseKind {
     let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let table = view.topic_table();
-    let unknown = |t: &str, p: i32| table.owner(t, p, view.cores()).is_none();
+    // A partition of any broker may join (the coordinator writes its marker wherever it is).
+    let unknown = |t: &str, p: i32| !table.has_partition(t, p);
     let any_unknown = req
         .v3_and_below_topics
         .iter()
