@@ -78,7 +78,11 @@ fn cluster_with_topic(topics: &[&str]) -> (Vec<Broker>, String) {
             || leaders(&all, Some(topic)),
             |m| m.values().map(Vec::len).sum::<usize>() == PARTITIONS as usize,
         );
-        assert_eq!(by_leader.len(), 3, "leaders on all three brokers: {by_leader:?}");
+        assert_eq!(
+            by_leader.len(),
+            3,
+            "leaders on all three brokers: {by_leader:?}"
+        );
     }
     (brokers, all)
 }
@@ -159,7 +163,8 @@ fn read_committed(bootstrap: &str, topic: &str, want: usize) -> BTreeMap<i32, Ve
     let c = consumer(bootstrap, None, true);
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
     }
     c.assign(&tpl).unwrap();
     let mut got: BTreeMap<i32, Vec<String>> = BTreeMap::new();
@@ -244,14 +249,21 @@ fn markers_reach_partitions_on_every_broker() {
     until(
         "every partition's LSO reaches its high watermark",
         || lso_and_hw(&brokers, &all, "txx"),
-        |v| v.iter().all(|&(lso, hw)| lso == hw && hw == 2 * PER_PARTITION as i64 + 2),
+        |v| {
+            v.iter()
+                .all(|&(lso, hw)| lso == hw && hw == 2 * PER_PARTITION as i64 + 2)
+        },
     );
     let got = read_committed(&all, "txx", PARTITIONS as usize * PER_PARTITION);
     assert_eq!(got, committed_values("kept"));
     // WriteTxnMarkers from outside: another broker's partition is NOT_LEADER_OR_FOLLOWER, an
     // unknown topic UNKNOWN_TOPIC_OR_PARTITION.
     let by_leader = leaders(&all, Some("txx"));
-    let elsewhere = by_leader.iter().find(|(id, _)| **id != 1).map(|(_, ps)| ps[0]).unwrap();
+    let elsewhere = by_leader
+        .iter()
+        .find(|(id, _)| **id != 1)
+        .map(|(_, ps)| ps[0])
+        .unwrap();
     let mut req = WriteTxnMarkersRequest::default();
     let mut m = WritableTxnMarker::default();
     m.producer_id = ProducerId(123_456);
@@ -280,7 +292,10 @@ fn coordinators(b: &Broker, key_type: i8, keys: &[String]) -> Vec<i32> {
         || {
             let mut req = FindCoordinatorRequest::default();
             req.key_type = key_type;
-            req.coordinator_keys = keys.iter().map(|k| StrBytes::from_string(k.clone())).collect();
+            req.coordinator_keys = keys
+                .iter()
+                .map(|k| StrBytes::from_string(k.clone()))
+                .collect();
             let resp: Option<FindCoordinatorResponse> = Conn::open(b).try_call(&req, 4);
             resp.map(|r| {
                 r.coordinators
@@ -337,13 +352,17 @@ fn offsets_sent_to_a_transaction_follow_its_outcome_across_coordinators() {
             ..Default::default()
         })
         .collect();
-    assert_eq!(client::produce(&all, "ctp-in", &input, &[]).len(), input.len());
+    assert_eq!(
+        client::produce(&all, "ctp-in", &input, &[]).len(),
+        input.len()
+    );
     let (group, txn_id, gc, tc) = ids_on_different_brokers(&brokers[0]);
     assert_ne!(gc, tc);
     let c = consumer(&all, Some(&group), true);
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {
-        tpl.add_partition_offset("ctp-in", p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset("ctp-in", p, Offset::Beginning)
+            .unwrap();
     }
     c.assign(&tpl).unwrap();
     let meta = c.group_metadata().expect("group metadata");
@@ -363,7 +382,9 @@ fn offsets_sent_to_a_transaction_follow_its_outcome_across_coordinators() {
                 continue;
             };
             let v = format!("out-{}", String::from_utf8_lossy(m.payload().unwrap()));
-            let rec = BaseRecord::<(), str>::to("ctp-out").partition(m.partition()).payload(&v);
+            let rec = BaseRecord::<(), str>::to("ctp-out")
+                .partition(m.partition())
+                .payload(&v);
             p.send(rec).unwrap();
             positions.insert(m.partition(), m.offset() + 1);
             seen += 1;
@@ -419,7 +440,11 @@ fn markers_for_a_killed_broker_are_written_when_it_returns() {
     // Decided while the victim is down: its partitions cannot take their markers yet.
     p.commit_transaction(Duration::from_secs(30)).unwrap();
     let live: Vec<&Broker> = brokers.iter().filter(|b| b.child.is_some()).collect();
-    let others = live.iter().map(|b| b.bootstrap()).collect::<Vec<_>>().join(",");
+    let others = live
+        .iter()
+        .map(|b| b.bootstrap())
+        .collect::<Vec<_>>()
+        .join(",");
     let by_leader_now = leaders(&others, Some("txk"));
     for (leader, parts) in &by_leader_now {
         if *leader == victim {

@@ -95,8 +95,12 @@ mod tests {
     fn answers_to_another_request_or_garbage_are_refused() {
         let e = decode_response::<WriteTxnMarkersRequest>(answer(8), 1, 9).unwrap_err();
         assert!(matches!(e, PeerError::Malformed(_)));
-        let e = decode_response::<WriteTxnMarkersRequest>(Bytes::from_static(&[0, 0, 0, 9, 0xff]), 1, 9)
-            .unwrap_err();
+        let e = decode_response::<WriteTxnMarkersRequest>(
+            Bytes::from_static(&[0, 0, 0, 9, 0xff]),
+            1,
+            9,
+        )
+        .unwrap_err();
         assert!(matches!(e, PeerError::Malformed(_)));
     }
 }

@@ -107,14 +107,20 @@ impl Peers {
             None => Connection::open(addr, self.settings.connect_timeout).await?,
         };
         let correlation = peer.next_correlation.get();
-        peer.next_correlation.set(correlation.wrapping_add(1) & i32::MAX);
+        peer.next_correlation
+            .set(correlation.wrapping_add(1) & i32::MAX);
         let frame = encode_request(req, version, correlation, &self.client_id)?;
         // On any error the connection is dropped here; the next request opens a new one.
         let body = conn
-            .round_trip(&frame, self.settings.max_response, self.settings.request_timeout)
+            .round_trip(
+                &frame,
+                self.settings.max_response,
+                self.settings.request_timeout,
+            )
             .await?;
-        let decoded = crate::panic_exit::catching(|| decode_response::<R>(body, version, correlation))
-            .unwrap_or_else(|| Err(PeerError::Malformed("decoder panicked".into())))?;
+        let decoded =
+            crate::panic_exit::catching(|| decode_response::<R>(body, version, correlation))
+                .unwrap_or_else(|| Err(PeerError::Malformed("decoder panicked".into())))?;
         *peer.conn.borrow_mut() = Some(conn);
         Ok(decoded)
     }

@@ -67,7 +67,11 @@ pub async fn send(
     };
     // The answer's codes by partition; a partition it leaves out is retried.
     let mut codes: BTreeMap<(&str, i32), i16> = BTreeMap::new();
-    for m in resp.markers.iter().filter(|m| m.producer_id.0 == producer_id) {
+    for m in resp
+        .markers
+        .iter()
+        .filter(|m| m.producer_id.0 == producer_id)
+    {
         for t in &m.topics {
             for p in &t.partitions {
                 codes.insert((t.name.0.as_str(), p.partition_index), p.error_code);
