@@ -162,3 +162,7 @@ impl Peers {
         Ok(p)
     }
 }
+
+#[cfg(test)]
+#[path = "peers_tests.rs"]
+mod tests;

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::remote_markers::{self, Remote};
 use super::state::{now_ms, TxnState};
@@ -21,6 +21,10 @@ use crate::shard::messages::TopicPartition;
 /// How often a marker that could not be written is retried before the round gives up (the
 /// sweep starts a new round later).
 const MARKER_ATTEMPTS: usize = 50;
+
+/// Longest a round of marker writes lasts, requests to other brokers included: an EndTxn
+/// waiting on an unresponsive broker is answered after it (the sweep finishes the markers).
+const MARKER_ROUND: Duration = Duration::from_secs(10);
 
 /// Decides the outcome of `txn_id`'s open transaction and finishes it. With `fence` the epoch
 /// is bumped first, so the current producer is fenced (timeouts, a new producer taking over).
@@ -113,8 +117,12 @@ async fn write_markers(
     commit: bool,
     mut parts: Vec<(String, i32)>,
 ) -> bool {
+    let deadline = Instant::now() + MARKER_ROUND;
     for attempt in 0..MARKER_ATTEMPTS {
         if attempt > 0 {
+            if Instant::now() >= deadline {
+                break;
+            }
             glommio::timer::sleep(Duration::from_millis(100)).await;
         }
         let (by_owner, by_broker, mut retry) = route(coord, &parts);
@@ -143,7 +151,14 @@ async fn write_markers(
                 let s = coord.clone();
                 glommio::spawn_local(async move {
                     let sent = remote_markers::send(&s, broker, producer_id, epoch, commit, &ps);
-                    let outcome = sent.await;
+                    // The round's deadline first: once it fires the request is dropped (its
+                    // connection with it) and the partitions wait for the next round.
+                    let late = async {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        glommio::timer::sleep(left).await;
+                        vec![Remote::Retry("round deadline".into()); ps.len()]
+                    };
+                    let outcome = futures_lite::future::or(late, sent).await;
                     ps.into_iter().zip(outcome).collect::<Vec<_>>()
                 })
             })
