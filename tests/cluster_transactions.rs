@@ -28,8 +28,8 @@ use kafka_protocol::messages::write_txn_markers_request::{
     WritableTxnMarker, WritableTxnMarkerTopic,
 };
 use kafka_protocol::messages::{
-    BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, ListOffsetsRequest, ProducerId,
-    TopicName, WriteTxnMarkersRequest,
+    BrokerId, DescribeTransactionsRequest, FindCoordinatorRequest, FindCoordinatorResponse,
+    ListOffsetsRequest, ProducerId, TopicName, TransactionalId, WriteTxnMarkersRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -459,6 +459,15 @@ fn markers_for_a_killed_broker_are_written_when_it_returns() {
             );
         }
     }
+    // Never complete while a marker is missing: the coordinator still holds the decision.
+    let ci = (coordinator - 1) as usize;
+    let mut req = DescribeTransactionsRequest::default();
+    req.transactional_ids = vec![TransactionalId(StrBytes::from_string(txn_id.clone()))];
+    let resp = Conn::open(&brokers[ci]).call(&req, 0);
+    assert_eq!(
+        resp.transaction_states[0].transaction_state.as_str(),
+        "PrepareCommit"
+    );
     brokers[(victim - 1) as usize].restart();
     let back = &brokers[(victim - 1) as usize];
     for &part in &victim_parts {
@@ -468,6 +477,14 @@ fn markers_for_a_killed_broker_are_written_when_it_returns() {
             |(lso, hw)| *hw == Some(PER_PARTITION as i64 + 1) && lso == hw,
         );
     }
+    until(
+        "the coordinator logs the completion",
+        || {
+            let resp = Conn::open(&brokers[ci]).call(&req, 0);
+            resp.transaction_states[0].transaction_state.to_string()
+        },
+        |s| s == "CompleteCommit",
+    );
     let got = read_committed(&all, "txk", PARTITIONS as usize * PER_PARTITION);
     assert_eq!(got, committed_values("survives"));
 }
