@@ -407,7 +407,8 @@ async fn core_main(
     } else {
         Vec::new()
     };
-    drop(membership);
+    // Core 0 keeps the membership for the controlled shutdown; the others let go of it.
+    let stopping = (id == 0).then_some(membership);
     // No core listens before every core has opened its partitions: a client connecting early
     // is refused (and retries) rather than told that partitions still loading do not exist.
     loaded.fetch_add(1, Ordering::SeqCst);
@@ -427,6 +428,12 @@ async fn core_main(
     acceptor.cancel().await;
     for task in agent {
         task.cancel().await;
+    }
+    // Heartbeats have stopped: the quorum fences this broker now (a bounded wait), so that the
+    // others move its partitions off without waiting for its session to expire.
+    if let Some(membership) = stopping {
+        let wait = membership::shutdown::WAIT.min(config.shutdown_timeout / 2);
+        membership::shutdown::run(&membership, config.node_id, wait).await;
     }
     // The controller is shut down (and waited for) once no core holds it.
     if let Some(f) = follower {

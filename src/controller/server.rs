@@ -97,5 +97,12 @@ async fn answer(req: Request, shared: &Shared) -> io::Result<Response> {
             let call = Routed::ProducerIds(broker_id, broker_epoch, count);
             Response::AllocateProducerIds(shared.route_here_only(call).await)
         }
+        Request::ControlledShutdown {
+            broker_id,
+            broker_epoch,
+        } => {
+            let call = Routed::ControlledShutdown(broker_id, broker_epoch);
+            Response::ControlledShutdown(shared.route_here_only(call).await.map(|_| ()))
+        }
     })
 }

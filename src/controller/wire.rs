@@ -53,6 +53,14 @@ pub enum Request {
         /// How many ids.
         count: u32,
     },
+    /// A broker about to stop asks to be fenced at once (Kafka's heartbeat with
+    /// `wantShutDown`), forwarded to the leader.
+    ControlledShutdown {
+        /// The broker.
+        broker_id: BrokerId,
+        /// Its epoch.
+        broker_epoch: u64,
+    },
 }
 
 /// The answer to a [`Request`], of the same variant.
@@ -70,6 +78,8 @@ pub enum Response {
     Heartbeat(Result<(), ControllerError>),
     /// To [`Request::AllocateProducerIds`]: the block's first id.
     AllocateProducerIds(Result<u64, ControllerError>),
+    /// To [`Request::ControlledShutdown`]: the broker is fenced, it may stop.
+    ControlledShutdown(Result<(), ControllerError>),
 }
 
 fn invalid(msg: impl Into<String>) -> io::Error {

@@ -7,11 +7,14 @@
 //!   `broker.heartbeat.interval.ms`, retries an unreachable quorum with a bounded backoff, and
 //!   publishes the cluster's state (the controller's newest image and the active controller)
 //!   to every core over a `watch` channel.
+//! - [`shutdown`]: the controlled shutdown on a clean stop: the quorum fences this broker at
+//!   once, within a bounded wait.
 //!
 //! [`Membership`] is what the startup code holds and hands to the cores.
 
 pub mod agent;
 pub mod quorum;
+pub mod shutdown;
 
 use std::sync::{Arc, Mutex};
 
@@ -30,6 +33,9 @@ pub struct Membership {
     updates: watch::Receiver<Arc<ClusterState>>,
     /// Why the broker must stop (another live broker has its `node.id`).
     fatal: Mutex<Option<String>>,
+    /// The broker epoch of this run's registration once the quorum has accepted it (what a
+    /// controlled shutdown names).
+    epoch: Mutex<Option<u64>>,
     /// This run's incarnation id, registered with the quorum: once the image has it, the
     /// image holds every change committed before this run's registration.
     pub incarnation: uuid::Uuid,
@@ -44,6 +50,7 @@ impl Membership {
             publisher: Mutex::new(Some(tx)),
             updates: rx,
             fatal: Mutex::new(None),
+            epoch: Mutex::new(None),
             incarnation: uuid::Uuid::new_v4(),
         })
     }
@@ -64,6 +71,15 @@ impl Membership {
     /// The reason the broker had to stop, if it had to.
     pub fn fatal(&self) -> Option<String> {
         self.fatal.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// This run's broker epoch, once registered.
+    pub fn epoch(&self) -> Option<u64> {
+        *self.epoch.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_epoch(&self, epoch: Option<u64>) {
+        *self.epoch.lock().unwrap_or_else(|e| e.into_inner()) = epoch;
     }
 
     fn set_fatal(&self, why: String) {
