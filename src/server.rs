@@ -212,7 +212,7 @@ pub fn run(config: Config) -> Result<()> {
     let registry = Registry::new(cores, shutdown.clone());
     registry.set_stall_timeout(config.health_stall_timeout);
     let metrics_at = start_metrics(&config, &registry);
-    let membership = Membership::new(membership::quorum::start(&config)?);
+    let membership = Membership::new(membership::quorum::connect(&config)?);
 
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -225,7 +225,11 @@ pub fn run(config: Config) -> Result<()> {
         listen = %config.listen,
         advertised = %format!("{}:{}", config.advertised.0, config.advertised.1),
         metrics = %metrics_at,
-        controller = %membership.controller.local_addr(),
+        controller = %membership
+            .controller
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "none (process.roles = broker)".into()),
         voters = %voters_line(&config),
         topics = table.topics.len(),
         "starting runnel"

@@ -57,7 +57,9 @@ pub fn start(
             .collect();
         if voters.is_empty() {
             // A one-member quorum: this node, on the port it took.
-            voters.push((config.node_id, membership.controller.local_addr()));
+            if let Some(addr) = membership.controller.local_addr() {
+                voters.push((config.node_id, addr));
+            }
         }
         tasks.push(glommio::spawn_local(publish(
             membership.clone(),

@@ -1,8 +1,9 @@
 //! The broker's membership of the controller quorum (docs/cluster.md, "The broker in the
 //! quorum"):
 //!
-//! - [`quorum`]: starts this node's [`Controller`] from the configuration, on its own thread,
-//!   in `<data-dir>/controller`.
+//! - [`quorum`]: starts this node's controller from the configuration, on its own thread, in
+//!   `<data-dir>/controller`; or, on a broker without a controller (`process.roles =
+//!   "broker"`), the client of the remote quorum.
 //! - [`agent`]: on core 0, registers the broker (`RegisterBroker`), heartbeats on
 //!   `broker.heartbeat.interval.ms`, retries an unreachable quorum with a bounded backoff, and
 //!   publishes the cluster's state (the controller's newest image and the active controller)
@@ -18,15 +19,15 @@ pub mod shutdown;
 
 use std::sync::{Arc, Mutex};
 
-use runnel_controller::Controller;
+use runnel_controller::QuorumHandle;
 use tokio::sync::watch;
 
 use crate::cluster::membership::ClusterState;
 
 /// The running controller and the channel the cluster's state goes to the cores on.
 pub struct Membership {
-    /// This node's controller.
-    pub controller: Arc<Controller>,
+    /// This node's controller, or its client of a remote quorum (`process.roles = "broker"`).
+    pub controller: Arc<QuorumHandle>,
     /// The sender, taken by core 0's agent ([`agent::start`]).
     publisher: Mutex<Option<watch::Sender<Arc<ClusterState>>>>,
     /// A receiver the cores clone.
@@ -42,11 +43,12 @@ pub struct Membership {
 }
 
 impl Membership {
-    /// Membership through `controller`.
-    pub fn new(controller: Controller) -> Arc<Membership> {
+    /// Membership through `controller` (a [`runnel_controller::Controller`] or a
+    /// [`runnel_controller::RemoteQuorum`]).
+    pub fn new(controller: impl Into<QuorumHandle>) -> Arc<Membership> {
         let (tx, rx) = watch::channel(Arc::new(ClusterState::default()));
         Arc::new(Membership {
-            controller: Arc::new(controller),
+            controller: Arc::new(controller.into()),
             publisher: Mutex::new(Some(tx)),
             updates: rx,
             fatal: Mutex::new(None),
