@@ -365,7 +365,9 @@ async fn fetch_loop(
             match Connection::open(addr).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
-                    tracing::debug!("quorum client: cannot reach voter {id} at {addr}: {e}");
+                    if backoff == MIN_BACKOFF {
+                        tracing::warn!("quorum client: cannot reach voter {id} at {addr}: {e}");
+                    }
                     at += 1;
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -381,8 +383,16 @@ async fn fetch_loop(
         };
         let reply = match c.call(&req, wait + FETCH_SLACK).await {
             Ok(Response::FetchImage(r)) => r,
-            Ok(_) | Err(_) => {
-                tracing::debug!("quorum client: fetch from voter {id} failed; next voter");
+            other => {
+                // The first failure of a streak is worth a line (a voter that answers garbage,
+                // or an image beyond the frame limit); the retries that follow are not.
+                if backoff == MIN_BACKOFF {
+                    let why = match other {
+                        Err(e) => e.to_string(),
+                        Ok(_) => "an answer of another kind".into(),
+                    };
+                    tracing::warn!("quorum client: fetching the image from voter {id} failed: {why}; trying the next voter");
+                }
                 conn = None;
                 at += 1;
                 tokio::time::sleep(backoff).await;
