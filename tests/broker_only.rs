@@ -3,7 +3,8 @@
 //! node, broker 4, is a client of their voters. It registers and is listed by the others'
 //! Metadata, a topic created through it is placed on all four brokers, librdkafka produces and
 //! consumes through it, and it survives the active controller's kill -9 (a new topic is created
-//! through it afterwards). Stopped with SIGTERM, it is fenced through the remote quorum at once.
+//! through it afterwards) and the loss of every voter (it keeps serving, and changes topics again
+//! once they are back). Stopped with SIGTERM, it is fenced through the remote quorum at once.
 //! A Kafka client that connects to a controller listener is refused with a clear log line.
 
 mod common;
@@ -196,6 +197,40 @@ fn a_broker_without_a_controller_joins_serves_and_survives_the_controllers_loss(
         b4.log_text().contains("broker unfenced") && !b4.log_text().contains("panicked"),
         "{}",
         b4.log_text()
+    );
+
+    // Every voter down: broker 4 keeps serving what it has (Metadata, its own partitions).
+    for b in brokers.iter_mut() {
+        b.kill9();
+    }
+    let asked = Instant::now();
+    let (listed, _, _) = metadata(&b4, &["spread"]).expect("broker 4 answers Metadata");
+    assert!(listed.contains(&4), "{listed:?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    let acked = client::produce(&b4.bootstrap(), "spread", &more, &[("acks", "all")]);
+    assert_eq!(
+        acked.len(),
+        on4.len(),
+        "broker 4 takes writes without a quorum"
+    );
+    // The voters come back: broker 4 finds the new leader and changes topics again.
+    for b in brokers.iter_mut() {
+        b.restart();
+    }
+    until(
+        "a topic created through broker 4 once the voters are back",
+        || Some(client::try_create_topic(&b4.bootstrap(), "back", 2, 1)),
+        // An earlier try whose answer was lost may have created it.
+        |r| r.is_ok() || r.as_ref().is_err_and(|e| e == "TopicAlreadyExists"),
+    );
+    until(
+        "broker 4 lists the new topic",
+        || metadata(&b4, &["back"]),
+        |l| l.2.len() == 2 && l.2.iter().all(|p| p.3 == 0),
     );
 
     // SIGTERM: the controlled shutdown goes through the remote quorum.
