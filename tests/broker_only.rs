@@ -221,7 +221,7 @@ fn a_broker_without_a_controller_joins_serves_and_survives_the_controllers_loss(
     for b in brokers.iter_mut() {
         b.restart();
     }
-    until(
+    let _created = until(
         "a topic created through broker 4 once the voters are back",
         || Some(client::try_create_topic(&b4.bootstrap(), "back", 2, 1)),
         // An earlier try whose answer was lost may have created it.
