@@ -90,7 +90,14 @@ impl Broker {
                 let Ok((raw_tx, mut raw_rx)) = raw.join().await else {
                     panic!("joining the raw mesh")
                 };
-                let core = Core::new(id, config.clone(), "bench".into(), table.clone(), senders);
+                let core = Core::new(
+                    id,
+                    config.clone(),
+                    "bench".into(),
+                    table.clone(),
+                    senders,
+                    runnel::kafka::validate::check_peer_response,
+                );
                 core.mesh.start_receivers(receivers);
                 if let Err(e) =
                     runnel::storage::direct_io::prime_iopoll_probe(&config.data_dir, id).await

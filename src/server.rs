@@ -387,7 +387,15 @@ async fn core_main(
         .map_err(|_| anyhow::anyhow!("joining the channel mesh"))?;
     // The coordinators are registered before any partition opens: they load their internal
     // topics' partitions as those open.
-    let core = Core::new(id, config.clone(), cluster_id, table.clone(), senders);
+    // Answers from other brokers are walked with their layouts before they are decoded.
+    let core = Core::new(
+        id,
+        config.clone(),
+        cluster_id,
+        table.clone(),
+        senders,
+        crate::kafka::validate::check_peer_response,
+    );
     core.mesh.start_receivers(receivers);
     core.cluster.follow(membership.updates());
     // Core 0 changes topics through the quorum, and its table follows the controller's image.

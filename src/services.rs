@@ -16,7 +16,7 @@ use glommio::channels::channel_mesh::Senders;
 use crate::cluster::producer_ids::ProducerIds;
 use crate::cluster::TopicTable;
 use crate::config::Config;
-use crate::interbroker::{Peers, Settings};
+use crate::interbroker::{Peers, ResponseCheck, Settings};
 use crate::metrics::core::Snapshot;
 use crate::metrics::registry::Registry;
 use crate::shard::internal::InternalTopics;
@@ -55,6 +55,7 @@ impl Core {
         cluster_id: Arc<str>,
         topics: Arc<TopicTable>,
         senders: Senders<MeshMessage>,
+        check_response: ResponseCheck,
     ) -> Rc<Core> {
         let cores = config.cores.len();
         let client_id = format!("runnel-broker-{}", config.node_id);
@@ -69,7 +70,7 @@ impl Core {
         let seen = cluster.clone();
         let peers = Peers::new(
             client_id,
-            Settings::default(),
+            Settings::new(check_response),
             Box::new(move || seen.state()),
         );
         let txns = crate::txn::Coordinator::new(

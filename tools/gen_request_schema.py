@@ -203,6 +203,12 @@ def collect_defs(msg):
     return defs
 
 
+# Responses the broker decodes from other brokers (src/interbroker/): the APIs its inter-broker
+# client sends, with the versions it sends. A peer's answer is walked with these layouts before
+# kafka-protocol decodes it, as client requests are.
+PEER_RESPONSES = [("WriteTxnMarkers", 1, 1)]
+
+
 def main():
     msgdir = sys.argv[1]
     commit = sys.argv[2] if len(sys.argv) > 2 else "unknown"
@@ -222,6 +228,21 @@ def main():
         messages.append(
             f"    Message {{ name: {json.dumps(msg['name'])}, api_key: {int(msg['apiKey'])}, "
             f"valid: {vtext(valid)}, flexible: {vtext(versions(msg.get('flexibleVersions')))}, root: {root} }},")
+    responses = []
+    rheader = load(os.path.join(msgdir, "ResponseHeader.json"))
+    g.shared = {}
+    rhroot = g.struct("ResponseHeader", rheader["fields"], collect_defs(rheader))
+    rhflex = versions(rheader["flexibleVersions"])
+    for api, lo, hi in PEER_RESPONSES:
+        msg = load(os.path.join(msgdir, f"{api}Response.json"))
+        valid = list(versions(msg["validVersions"]))
+        if not (valid[0] <= lo and hi <= valid[1]):
+            sys.exit(f"{api} response: sent v{lo}-{hi}, the layout covers v{valid[0]}-{valid[1]}")
+        g.shared = {}
+        root = g.struct(msg["name"], msg["fields"], collect_defs(msg))
+        responses.append(
+            f"    Message {{ name: {json.dumps(msg['name'])}, api_key: {int(msg['apiKey'])}, "
+            f"valid: {vtext([lo, hi])}, flexible: {vtext(versions(msg.get('flexibleVersions')))}, root: {root} }},")
     out = []
     out.append("//! Request layouts of the APIs Runnel advertises, generated from Apache Kafka's JSON")
     out.append(f"//! message schemas (apache/kafka {commit}) and the newer versions listed in")
@@ -236,6 +257,14 @@ def main():
     out.append("/// One entry per advertised API.")
     out.append("pub static MESSAGES: &[Message] = &[")
     out.extend(messages)
+    out.append("];")
+    out.append("")
+    out.append("/// The response header (versions 0-1), for answers from other brokers.")
+    out.append(f"pub static RESPONSE_HEADER: Message = Message {{ name: \"ResponseHeader\", api_key: -1, valid: V(0, 1), flexible: {vtext(rhflex)}, root: {rhroot} }};")
+    out.append("")
+    out.append("/// One entry per API the inter-broker client sends, with the versions it sends.")
+    out.append("pub static RESPONSES: &[Message] = &[")
+    out.extend(responses)
     out.append("];")
     out.append("")
     out.append("/// Struct layouts, indexed by [`Kind::Struct`] and [`Message::root`].")

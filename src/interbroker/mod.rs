@@ -18,4 +18,4 @@ pub mod frame;
 pub mod peers;
 
 pub use error::PeerError;
-pub use peers::{Peers, Settings};
+pub use peers::{Peers, ResponseCheck, Settings};

@@ -24,6 +24,11 @@ pub const MAX_PEERS: usize = 1024;
 /// Timeouts and bounds of the inter-broker client.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Walks an answer's bytes (response header and body, without the size prefix) with its
+    /// API's layout before it is decoded, refusing counts and lengths that do not fit the bytes
+    /// that follow: kafka-protocol sizes vectors from counts on the wire, and a peer is as
+    /// untrusted as a client. Given by the layer that owns the protocol layouts.
+    pub check_response: ResponseCheck,
     /// How long opening a connection may take.
     pub connect_timeout: Duration,
     /// How long a request may wait for its whole answer (Kafka's `request.timeout.ms`).
@@ -32,9 +37,15 @@ pub struct Settings {
     pub max_response: usize,
 }
 
-impl Default for Settings {
-    fn default() -> Settings {
+/// Checks an answer of API `api_key` at `version` (its bytes without the size prefix) before
+/// it is decoded; `Err` names what does not fit.
+pub type ResponseCheck = fn(api_key: i16, version: i16, answer: &[u8]) -> Result<(), String>;
+
+impl Settings {
+    /// The default timeouts and bound, with `check_response` for answers.
+    pub fn new(check_response: ResponseCheck) -> Settings {
         Settings {
+            check_response,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             max_response: 64 << 20,
@@ -118,6 +129,8 @@ impl Peers {
                 self.settings.request_timeout,
             )
             .await?;
+        (self.settings.check_response)(R::KEY, version, &body)
+            .map_err(|e| PeerError::Malformed(format!("answer does not fit its layout: {e}")))?;
         let decoded =
             crate::panic_exit::catching(|| decode_response::<R>(body, version, correlation))
                 .unwrap_or_else(|| Err(PeerError::Malformed("decoder panicked".into())))?;

@@ -37,6 +37,17 @@ enum Mode {
 }
 
 /// An image in which broker `id` is registered and unfenced at 127.0.0.1:`port`.
+/// A response check that lets every answer through (these tests are about the transport; the
+/// real check, `kafka::validate::check_peer_response`, is tested with the layouts).
+fn fits(_: i16, _: i16, _: &[u8]) -> Result<(), String> {
+    Ok(())
+}
+
+/// A response check that refuses every answer.
+fn refuses(_: i16, _: i16, _: &[u8]) -> Result<(), String> {
+    Err("array count over the bytes left".into())
+}
+
 fn state_with(id: i32, port: u16) -> Arc<ClusterState> {
     let rec = RegisterBrokerRecord {
         broker_id: id,
@@ -129,6 +140,7 @@ fn requests_reach_a_real_peer_and_errors_reopen_the_connection() {
         serve(listener, mode.clone(), accepted.clone());
         let state = state_with(2, port);
         let settings = Settings {
+            check_response: fits,
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_millis(300),
             max_response: 4096,
@@ -185,7 +197,7 @@ fn a_closed_port_is_a_connect_error() {
         let state = state_with(3, port);
         let peers = Peers::new(
             "t".into(),
-            Settings::default(),
+            Settings::new(fits),
             Box::new(move || state.clone()),
         );
         let e = peers
@@ -193,5 +205,30 @@ fn a_closed_port_is_a_connect_error() {
             .await
             .unwrap_err();
         assert!(matches!(e, PeerError::Connect(_)), "{e:?}");
+    });
+}
+
+#[test]
+fn an_answer_its_check_refuses_is_malformed_and_drops_the_connection() {
+    let ex = glommio::LocalExecutorBuilder::default().make().unwrap();
+    ex.run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mode = Rc::new(Cell::new(Mode::Answer));
+        let accepted = Rc::new(Cell::new(0));
+        serve(listener, mode, accepted.clone());
+        let state = state_with(2, port);
+        let peers = Peers::new(
+            "t".into(),
+            Settings::new(refuses),
+            Box::new(move || state.clone()),
+        );
+        let req = WriteTxnMarkersRequest::default();
+        let e = peers.send(2, 1, &req).await.unwrap_err();
+        assert!(
+            matches!(&e, PeerError::Malformed(m) if m.contains("array count")),
+            "{e:?}"
+        );
+        assert_eq!(peers.open_connections(), 0);
     });
 }

@@ -21,7 +21,7 @@ mod walk;
 
 use std::fmt;
 
-pub use schema::{HEADER, MESSAGES};
+pub use schema::{HEADER, MESSAGES, RESPONSES, RESPONSE_HEADER};
 use spec::Message;
 use walk::{walk_struct, Reader};
 
@@ -82,5 +82,39 @@ pub fn check_request(frame: &[u8]) -> Result<usize, Invalid> {
     Ok(r.pos())
 }
 
+/// Checks an answer from another broker (without its size prefix) to a request of API
+/// `api_key` at `version`: the response header and body walked with their layouts
+/// ([`RESPONSES`], the APIs the inter-broker client sends). On success returns how many bytes
+/// they take.
+pub fn check_response(api_key: i16, version: i16, frame: &[u8]) -> Result<usize, Invalid> {
+    let message = RESPONSES
+        .iter()
+        .find(|m| m.api_key == api_key)
+        .ok_or(Invalid::new("API without a response layout", 0))?;
+    if !message.valid.has(version) {
+        return Err(Invalid::new("version without a response layout", 0));
+    }
+    let hv = if message.flexible.has(version) { 1 } else { 0 };
+    let mut r = Reader::new(frame);
+    walk_struct(
+        &mut r,
+        RESPONSE_HEADER.root,
+        hv,
+        RESPONSE_HEADER.flexible.has(hv),
+    )?;
+    walk_struct(&mut r, message.root, version, message.flexible.has(version))?;
+    Ok(r.pos())
+}
+
+/// [`check_response`] in the shape the inter-broker client takes
+/// ([`crate::interbroker::ResponseCheck`]).
+pub fn check_peer_response(api_key: i16, version: i16, frame: &[u8]) -> Result<(), String> {
+    check_response(api_key, version, frame)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod response_tests;
 #[cfg(test)]
 mod tests;

@@ -56,6 +56,14 @@ pub static MESSAGES: &[Message] = &[
     Message { name: "DeleteAclsRequest", api_key: 31, valid: V(0, 3), flexible: V(2, 32767), root: 94 },
 ];
 
+/// The response header (versions 0-1), for answers from other brokers.
+pub static RESPONSE_HEADER: Message = Message { name: "ResponseHeader", api_key: -1, valid: V(0, 1), flexible: V(1, 32767), root: 96 };
+
+/// One entry per API the inter-broker client sends, with the versions it sends.
+pub static RESPONSES: &[Message] = &[
+    Message { name: "WriteTxnMarkersResponse", api_key: 27, valid: V(1, 1), flexible: V(1, 32767), root: 97 },
+];
+
 /// Struct layouts, indexed by [`Kind::Struct`] and [`Message::root`].
 pub static STRUCTS: &[&[Field]] = &[
     // 0: RequestHeader
@@ -646,5 +654,28 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "HostFilter", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
         Field { name: "Operation", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PermissionType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 96: ResponseHeader
+    &[
+        Field { name: "CorrelationId", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 97: WriteTxnMarkersResponse
+    &[
+        Field { name: "Markers", kind: Kind::Array(&Kind::Struct(98)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 98: WritableTxnMarkerResult
+    &[
+        Field { name: "ProducerId", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(99)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 99: WritableTxnMarkerTopicResult
+    &[
+        Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(100)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 100: WritableTxnMarkerPartitionResult
+    &[
+        Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "ErrorCode", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
 ];
