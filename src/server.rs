@@ -386,6 +386,11 @@ async fn core_main(
     let core = Core::new(id, config.clone(), cluster_id, table.clone(), senders);
     core.mesh.start_receivers(receivers);
     core.cluster.follow(membership.updates());
+    core.producer_ids.set_quorum(
+        membership.controller.clone(),
+        config.node_id,
+        membership.incarnation,
+    );
     // Core 0 changes topics through the quorum, and its table follows the controller's image.
     let follower = (id == 0).then(|| {
         let quorum = Rc::new(crate::shard::quorum::Quorum::new(
@@ -433,6 +438,7 @@ async fn core_main(
         f.cancel().await;
     }
     core.admin.clear_quorum();
+    core.producer_ids.clear_quorum();
     tracing::info!(core = id, "stopping: syncing logs");
     core.store.close_all().await;
     Ok(())

@@ -55,7 +55,7 @@ impl Core {
         senders: Senders<MeshMessage>,
     ) -> Rc<Core> {
         let cores = config.cores.len();
-        let producer_ids = Rc::new(ProducerIds::new(&config.data_dir, id));
+        let producer_ids = Rc::new(ProducerIds::new(&config.data_dir));
         let mesh = Mesh::new(id, cores, senders);
         let view = TopicView::new(cores, config, cluster_id, topics);
         let store = PartitionStore::new(id, view.clone());

@@ -73,8 +73,7 @@ pub async fn init_producer_id(
             let pid = coord
                 .producer_ids
                 .allocate()
-                .await
-                .map_err(|_| KafkaError::CoordinatorNotAvailable)?;
+                .await?;
             if coord.txns.borrow().contains_key(txn_id) {
                 // Another InitProducerId created it while the id was allocated.
                 continue;
@@ -109,8 +108,7 @@ pub async fn init_producer_id(
             m.producer_id = coord
                 .producer_ids
                 .allocate()
-                .await
-                .map_err(|_| KafkaError::CoordinatorNotAvailable)?;
+                .await?;
             let unchanged = coord.txns.borrow().get(txn_id).is_some_and(|now| {
                 now.producer_id == old.producer_id && now.epoch == old.epoch && !now.busy
             });
