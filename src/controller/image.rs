@@ -79,6 +79,10 @@ pub struct MetadataImage {
     topic_names: BTreeMap<String, Uuid>,
     broker_configs: BTreeMap<Option<BrokerId>, BTreeMap<String, String>>,
     next_producer_id: i64,
+    /// Serialized after the image by [`MetadataImage::to_snapshot_bytes`], so that snapshots
+    /// written before the field existed still decode.
+    #[serde(skip)]
+    cluster_id: Option<String>,
 }
 
 /// Why a batch does not apply.
@@ -188,6 +192,30 @@ impl MetadataImage {
     /// The first producer id not yet handed out.
     pub fn next_producer_id(&self) -> i64 {
         self.next_producer_id
+    }
+
+    /// The cluster's id, once a [`ClusterIdRecord`](crate::records::ClusterIdRecord) set it.
+    pub fn cluster_id(&self) -> Option<&str> {
+        self.cluster_id.as_deref()
+    }
+
+    /// The image as a snapshot's bytes: the image, then its cluster id when it has one.
+    pub fn to_snapshot_bytes(&self) -> Result<Vec<u8>, postcard::Error> {
+        let mut bytes = postcard::to_stdvec(self)?;
+        if let Some(id) = &self.cluster_id {
+            bytes.extend(postcard::to_stdvec(id)?);
+        }
+        Ok(bytes)
+    }
+
+    /// The image of a snapshot's bytes ([`MetadataImage::to_snapshot_bytes`]; a snapshot
+    /// written before the cluster id existed has nothing after the image).
+    pub fn from_snapshot_bytes(bytes: &[u8]) -> Result<MetadataImage, postcard::Error> {
+        let (mut image, rest) = postcard::take_from_bytes::<MetadataImage>(bytes)?;
+        if !rest.is_empty() {
+            image.cluster_id = Some(postcard::from_bytes(rest)?);
+        }
+        Ok(image)
     }
 
     /// This image at `index` with nothing else changed: what a log entry that carries no batch
@@ -438,6 +466,27 @@ impl MetadataImage {
                     return Err(RejectReason::InvalidProducerIds(r.next_producer_id));
                 }
                 self.next_producer_id = r.next_producer_id;
+            }
+            MetadataRecord::ClusterId(r) => {
+                let legal = !r.cluster_id.is_empty()
+                    && r.cluster_id.len() <= 64
+                    && r.cluster_id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if !legal {
+                    return Err(RejectReason::Invalid(format!(
+                        "illegal cluster id {:?}",
+                        r.cluster_id
+                    )));
+                }
+                match &self.cluster_id {
+                    Some(id) if *id != r.cluster_id => {
+                        return Err(RejectReason::Invalid(format!(
+                            "the cluster id is already {id}"
+                        )));
+                    }
+                    _ => self.cluster_id = Some(r.cluster_id.clone()),
+                }
             }
         }
         Ok(())
