@@ -122,7 +122,12 @@ fn leader(b: &Broker, topic: &str, p: i32) -> Option<(i32, i32)> {
     let mut req = MetadataRequest::default();
     req.topics = Some(vec![t]);
     let md = c.try_call(&req, 12)?;
-    let part = md.topics.first()?.partitions.iter().find(|x| x.partition_index == p)?;
+    let part = md
+        .topics
+        .first()?
+        .partitions
+        .iter()
+        .find(|x| x.partition_index == p)?;
     Some((part.leader_id.0, part.leader_epoch))
 }
 
@@ -177,7 +182,7 @@ fn producer_ids_cluster_id_and_leader_epochs_come_from_the_quorum() {
     let id = one_cluster_id(&brokers);
 
     // A topic with a partition on broker 3.
-    until(
+    let _ = until(
         "the topic is created",
         || client::try_create_topic(&brokers[0].bootstrap(), "epochs", 3, 1),
         |r| r.is_ok() || r.as_ref().err().map(String::as_str) == Some("TopicAlreadyExists"),
@@ -275,7 +280,10 @@ fn an_upgraded_single_node_keeps_its_cluster_id_and_never_repeats_a_producer_id(
     let mut seen = HashSet::new();
     fresh_ids(&brokers, &mut seen);
     // Core 0's last local block ended at (2 * 1024 + 1) * 1000.
-    assert!(seen.iter().all(|&id| id >= (2 * 1024 + 1) * 1000), "{seen:?}");
+    assert!(
+        seen.iter().all(|&id| id >= (2 * 1024 + 1) * 1000),
+        "{seen:?}"
+    );
     assert_eq!(one_cluster_id(&brokers), old);
     let [mut b] = brokers;
     assert!(b.stop());
@@ -287,7 +295,7 @@ fn an_upgraded_single_node_keeps_its_cluster_id_and_never_repeats_a_producer_id(
 
 #[test]
 fn a_data_directory_of_another_cluster_refuses_to_start() {
-    let mut b = Broker::start();
+    let b = Broker::start();
     let brokers = [b];
     let id = one_cluster_id(&brokers);
     let [mut b] = brokers;
@@ -313,7 +321,10 @@ fn a_data_directory_of_another_cluster_refuses_to_start() {
         }
         if Instant::now() > end {
             let _ = child.kill();
-            panic!("the broker did not stop: {}", std::fs::read_to_string(&log).unwrap());
+            panic!(
+                "the broker did not stop: {}",
+                std::fs::read_to_string(&log).unwrap()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     };

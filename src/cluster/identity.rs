@@ -25,8 +25,9 @@ pub fn read_cluster_id(data_dir: &Path) -> Result<Option<String>> {
 /// Writes `meta.properties` with `cluster_id` and `node_id`, durably. Blocking.
 pub fn write_cluster_id(data_dir: &Path, cluster_id: &str, node_id: i32) -> Result<()> {
     let path = data_dir.join("meta.properties");
-    let body =
-        format!("# Runnel broker identity\nversion=1\ncluster.id={cluster_id}\nnode.id={node_id}\n");
+    let body = format!(
+        "# Runnel broker identity\nversion=1\ncluster.id={cluster_id}\nnode.id={node_id}\n"
+    );
     crate::storage::durable::replace_blocking(&path, body.as_bytes())
         .context("writing meta.properties")
 }

@@ -345,7 +345,9 @@ mod tests {
                 }
             });
             drop(ex);
-            let ctl = Arc::try_unwrap(ctl).ok().expect("no task holds the controller");
+            let ctl = Arc::try_unwrap(ctl)
+                .ok()
+                .expect("no task holds the controller");
             futures_lite::future::block_on(ctl.shutdown());
         }
         assert!(root.join("controller").join(IMPORTED_MARKER).exists());
@@ -364,11 +366,17 @@ mod tests {
         ex.run(async move {
             let p = Rc::new(ProducerIds::new(dir.path()));
             // Not wired to a quorum yet.
-            assert_eq!(p.allocate().await, Err(KafkaError::CoordinatorLoadInProgress));
+            assert_eq!(
+                p.allocate().await,
+                Err(KafkaError::CoordinatorLoadInProgress)
+            );
             // One voter of three: no leader, never registered.
             p.set_quorum(ctl, 1, uuid::Uuid::new_v4());
             let start = std::time::Instant::now();
-            assert_eq!(p.allocate().await, Err(KafkaError::CoordinatorLoadInProgress));
+            assert_eq!(
+                p.allocate().await,
+                Err(KafkaError::CoordinatorLoadInProgress)
+            );
             assert!(start.elapsed() < WAIT + Duration::from_secs(2));
             p.clear_quorum();
         });

@@ -322,13 +322,22 @@ fn the_cluster_id_is_set_once_and_survives_snapshots() {
     let old = postcard::to_stdvec(&image).unwrap();
     assert_eq!(image.to_snapshot_bytes().unwrap(), old);
     assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), image);
-    assert!(matches!(image.apply(&set(""), 20), Err(RejectReason::Invalid(_))));
-    assert!(matches!(image.apply(&set("a b"), 20), Err(RejectReason::Invalid(_))));
+    assert!(matches!(
+        image.apply(&set(""), 20),
+        Err(RejectReason::Invalid(_))
+    ));
+    assert!(matches!(
+        image.apply(&set("a b"), 20),
+        Err(RejectReason::Invalid(_))
+    ));
     let image = image.apply(&set("MkU3OEVBNTcwNTJENDM2Qk"), 20).unwrap();
     assert_eq!(image.cluster_id(), Some("MkU3OEVBNTcwNTJENDM2Qk"));
     // The same id again changes nothing; another one is refused.
     assert!(image.apply(&set("MkU3OEVBNTcwNTJENDM2Qk"), 21).is_ok());
-    assert!(matches!(image.apply(&set("other"), 21), Err(RejectReason::Invalid(_))));
+    assert!(matches!(
+        image.apply(&set("other"), 21),
+        Err(RejectReason::Invalid(_))
+    ));
     let bytes = image.to_snapshot_bytes().unwrap();
     let back = MetadataImage::from_snapshot_bytes(&bytes).unwrap();
     assert_eq!(back.cluster_id(), Some("MkU3OEVBNTcwNTJENDM2Qk"));

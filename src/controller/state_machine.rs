@@ -86,7 +86,8 @@ impl StateMachine {
 
     /// Takes a snapshot's image as the current state.
     fn load(&mut self, meta: SnapshotMeta<u64, BasicNode>, data: Vec<u8>) -> io::Result<()> {
-        let mut image = MetadataImage::from_snapshot_bytes(&data).map_err(|e| fsio::invalid(e.to_string()))?;
+        let mut image =
+            MetadataImage::from_snapshot_bytes(&data).map_err(|e| fsio::invalid(e.to_string()))?;
         image.set_applied_index(meta.last_log_id.map(|l| l.index).unwrap_or(0));
         self.image = Arc::new(image);
         self.last_applied = meta.last_log_id;

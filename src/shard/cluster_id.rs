@@ -63,11 +63,9 @@ pub async fn reconcile(quorum: &Quorum, view: &TopicView, stop: &AtomicBool) -> 
             )),
             None => {
                 let (d, cid, node) = (dir.clone(), id.to_string(), config.node_id);
-                crate::storage::fault::blocking(move || {
-                    identity::write_cluster_id(&d, &cid, node)
-                })
-                .await
-                .map_err(|e| format!("{e:#}"))?;
+                crate::storage::fault::blocking(move || identity::write_cluster_id(&d, &cid, node))
+                    .await
+                    .map_err(|e| format!("{e:#}"))?;
                 tracing::info!(cluster_id = %id, "adopted the cluster's id in meta.properties");
                 Ok(())
             }

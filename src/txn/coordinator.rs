@@ -70,10 +70,7 @@ pub async fn init_producer_id(
     for _ in 0..3 {
         let current = coord.txns.borrow().get(txn_id).cloned();
         let Some(old) = current else {
-            let pid = coord
-                .producer_ids
-                .allocate()
-                .await?;
+            let pid = coord.producer_ids.allocate().await?;
             if coord.txns.borrow().contains_key(txn_id) {
                 // Another InitProducerId created it while the id was allocated.
                 continue;
@@ -105,10 +102,7 @@ pub async fn init_producer_id(
         }
         let mut m = old.clone();
         if m.epoch >= i16::MAX - 1 {
-            m.producer_id = coord
-                .producer_ids
-                .allocate()
-                .await?;
+            m.producer_id = coord.producer_ids.allocate().await?;
             let unchanged = coord.txns.borrow().get(txn_id).is_some_and(|now| {
                 now.producer_id == old.producer_id && now.epoch == old.epoch && !now.busy
             });

@@ -352,7 +352,8 @@ async fn wait_and_read(
 /// state and allocates nothing.
 fn hint_leaders(resp: &mut FetchResponse, cluster: &ClusterView, version: i16) {
     let hinted = |code: i16| {
-        code == KafkaError::NotLeaderOrFollower.code() || code == KafkaError::FencedLeaderEpoch.code()
+        code == KafkaError::NotLeaderOrFollower.code()
+            || code == KafkaError::FencedLeaderEpoch.code()
     };
     let needs = |t: &FetchableTopicResponse| t.partitions.iter().any(|p| hinted(p.error_code));
     if !resp.responses.iter().any(needs) {
@@ -363,11 +364,7 @@ fn hint_leaders(resp: &mut FetchResponse, cluster: &ClusterView, version: i16) {
     let mut leaders = std::collections::BTreeSet::new();
     for t in resp.responses.iter_mut().filter(|t| needs(t)) {
         let name = (version < 13).then(|| t.topic.0.to_string());
-        for p in t
-            .partitions
-            .iter_mut()
-            .filter(|p| hinted(p.error_code))
-        {
+        for p in t.partitions.iter_mut().filter(|p| hinted(p.error_code)) {
             if let Some((leader, epoch)) =
                 leader_of(image, name.as_deref(), t.topic_id, p.partition_index)
             {
