@@ -335,3 +335,14 @@ fn a_data_directory_of_another_cluster_refuses_to_start() {
     let stored = std::fs::read_to_string(b.data_dir().join("meta.properties")).unwrap();
     assert!(stored.contains(other));
 }
+
+#[test]
+fn without_a_quorum_init_producer_id_is_a_retriable_error_not_a_hang() {
+    // Broker 1 alone of three voters: no leader, no registration, no producer id block.
+    let ctl = [free_port(), free_port(), free_port()];
+    let b = cluster::start(1, &ctl);
+    let start = Instant::now();
+    const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
+    assert_eq!(producer_ids(&b, 1), Err(COORDINATOR_LOAD_IN_PROGRESS));
+    assert!(start.elapsed() < Duration::from_secs(15), "{:?}", start.elapsed());
+}
