@@ -129,9 +129,8 @@ pub fn follow(
     stop: Arc<AtomicBool>,
 ) -> glommio::Task<Option<String>> {
     glommio::spawn_local(async move {
-        if caught_up(&quorum, &stop).await.is_none() {
-            return None;
-        }
+        // Stopped before the image caught up: nothing fatal (`None`).
+        caught_up(&quorum, &stop).await?;
         if let Err(why) = super::cluster_id::reconcile(&quorum, admin.view(), &stop).await {
             tracing::error!("{why}");
             stop.store(true, Ordering::SeqCst);
