@@ -344,5 +344,9 @@ fn without_a_quorum_init_producer_id_is_a_retriable_error_not_a_hang() {
     let start = Instant::now();
     const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
     assert_eq!(producer_ids(&b, 1), Err(COORDINATOR_LOAD_IN_PROGRESS));
-    assert!(start.elapsed() < Duration::from_secs(15), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
 }
