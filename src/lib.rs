@@ -30,6 +30,7 @@ pub mod membership;
 pub mod metrics;
 pub mod panic_exit;
 pub mod periodic;
+pub mod security;
 pub mod server;
 pub mod services;
 pub mod shard;

@@ -216,7 +216,7 @@ pub fn run(config: Config) -> Result<()> {
     let registry = Registry::new(cores, shutdown.clone());
     registry.set_stall_timeout(config.health_stall_timeout);
     let metrics_at = start_metrics(&config, &registry);
-    let membership = Membership::new(membership::quorum::start(&config)?);
+    let membership = Membership::new(membership::quorum::connect(&config)?);
 
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -229,7 +229,11 @@ pub fn run(config: Config) -> Result<()> {
         listen = %config.listen,
         advertised = %format!("{}:{}", config.advertised.0, config.advertised.1),
         metrics = %metrics_at,
-        controller = %membership.controller.local_addr(),
+        controller = %membership
+            .controller
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "none (process.roles = broker)".into()),
         voters = %voters_line(&config),
         topics = table.topics.len(),
         "starting runnel"
@@ -416,7 +420,8 @@ async fn core_main(
     } else {
         Vec::new()
     };
-    drop(membership);
+    // Core 0 keeps the membership for the controlled shutdown; the others let go of it.
+    let stopping = (id == 0).then_some(membership);
     // No core listens before every core has opened its partitions: a client connecting early
     // is refused (and retries) rather than told that partitions still loading do not exist.
     loaded.fetch_add(1, Ordering::SeqCst);
@@ -436,6 +441,12 @@ async fn core_main(
     acceptor.cancel().await;
     for task in agent {
         task.cancel().await;
+    }
+    // Heartbeats have stopped: the quorum fences this broker now (a bounded wait), so that the
+    // others move its partitions off without waiting for its session to expire.
+    if let Some(membership) = stopping {
+        let wait = membership::shutdown::WAIT.min(config.shutdown_timeout / 2);
+        membership::shutdown::run(&membership, config.node_id, wait).await;
     }
     // The controller is shut down (and waited for) once no core holds it.
     let fatal = match follower {

@@ -391,7 +391,10 @@ fn bad_quorum_settings_stop_the_broker_at_startup() {
             "node.id 5 is not one of controller.quorum.voters",
         ),
         ("process.roles = \"broker,zookeeper\"\n", "unknown role"),
-        ("process.roles = \"broker\"\n", "not supported yet"),
+        (
+            "process.roles = \"broker\"\n",
+            "needs controller.quorum.voters",
+        ),
     ];
     for (i, (toml, needle)) in cases.iter().enumerate() {
         let cfg = dir.path().join(format!("bad-{i}.toml"));

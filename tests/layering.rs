@@ -35,6 +35,8 @@ const LAYERS: &[&[&str]] = &[
     &["cluster"],
     // Metrics (counters, histograms, the scrape endpoint).
     &["metrics"],
+    // Authentication mechanisms (SASL/SCRAM, PLAIN): pure state machines over client bytes.
+    &["security"],
     // Leaf helpers (periodic: the executors' periodic loops, counted through a metrics hook).
     &["errors", "panic_exit", "fd_limit", "clock", "periodic"],
     // The storage crate, re-exported as `crate::storage`.

@@ -18,7 +18,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runnel_controller::{Controller, ControllerError, RejectReason};
+use runnel_controller::{ControllerError, QuorumHandle, RejectReason};
 
 use crate::errors::KafkaError;
 
@@ -35,9 +35,10 @@ const LOCAL_MAX_CORES: i64 = 1024;
 /// Largest block asked for at once while moving past the local marks (the crate's bound).
 const MAX_ASK: i64 = 1 << 20;
 
-/// Where a core takes its blocks from: this broker's controller handle and registration.
+/// Where a core takes its blocks from: this broker's quorum handle (its controller, or its
+/// client of a remote quorum) and registration.
 struct Source {
-    controller: Arc<Controller>,
+    controller: Arc<QuorumHandle>,
     me: i32,
     incarnation: uuid::Uuid,
 }
@@ -74,7 +75,7 @@ impl ProducerIds {
 
     /// Takes blocks from `controller` as broker `me`, whose registration of this run has
     /// `incarnation`.
-    pub fn set_quorum(&self, controller: Arc<Controller>, me: i32, incarnation: uuid::Uuid) {
+    pub fn set_quorum(&self, controller: Arc<QuorumHandle>, me: i32, incarnation: uuid::Uuid) {
         *self.source.borrow_mut() = Some(Rc::new(Source {
             controller,
             me,
@@ -271,7 +272,7 @@ pub fn local_mark(dir: &Path) -> i64 {
 mod tests {
     use super::*;
     use runnel_controller::records::{Endpoint, MetadataRecord, RegisterBrokerRecord};
-    use runnel_controller::{ControllerConfig, RecordBatch};
+    use runnel_controller::{Controller, ControllerConfig, RecordBatch};
     use std::collections::HashSet;
 
     #[test]
@@ -288,10 +289,10 @@ mod tests {
         assert_eq!(mark, 3 * 1024 * 1000);
     }
 
-    fn controller(dir: &Path, voters: Vec<(u64, std::net::SocketAddr)>) -> Arc<Controller> {
+    fn controller(dir: &Path, voters: Vec<(u64, std::net::SocketAddr)>) -> Arc<QuorumHandle> {
         let listen = voters[0].1;
         let config = ControllerConfig::new(1, voters, listen, dir.join("controller"));
-        Arc::new(Controller::start(config).unwrap())
+        Arc::new(Controller::start(config).unwrap().into())
     }
 
     fn registration(incarnation: uuid::Uuid) -> RecordBatch {

@@ -142,13 +142,6 @@ impl QuorumSettings {
     /// Checks and resolves the keys.
     pub fn from_keys(k: &QuorumKeys<'_>) -> Result<QuorumSettings> {
         let roles = parse_roles(k.roles)?;
-        if roles.broker && !roles.controller {
-            bail!(
-                "process.roles = \"broker\": a broker without a controller on the same node \
-                 (a client of a remote quorum) is not supported yet; use \"broker,controller\" \
-                 and list this node in controller.quorum.voters"
-            );
-        }
         let voters = if k.voters.trim().is_empty() {
             Vec::new()
         } else {
@@ -158,6 +151,29 @@ impl QuorumSettings {
             Some(a) => Some(resolve("controller listener", a)?),
             None => None,
         };
+        if !roles.controller {
+            if voters.is_empty() {
+                bail!(
+                    "process.roles = \"broker\" (no controller on this node) needs \
+                     controller.quorum.voters: the voters of the quorum this broker joins"
+                );
+            }
+            if voters.iter().any(|(id, _)| *id == k.node_id as u64) {
+                bail!(
+                    "node.id {} is one of controller.quorum.voters ({}): a broker without a \
+                     controller needs a node.id of its own (or process.roles = \
+                     \"broker,controller\" to be that voter)",
+                    k.node_id,
+                    k.voters
+                );
+            }
+            if controller_listen.is_some() {
+                bail!(
+                    "process.roles = \"broker\": listeners has a controller listener, but this \
+                     node runs no controller"
+                );
+            }
+        }
         if roles.controller && !voters.is_empty() {
             let Some((_, own)) = voters.iter().find(|(id, _)| *id == k.node_id as u64) else {
                 bail!(
@@ -265,7 +281,14 @@ mod tests {
                 Some("127.0.0.1:19999"),
                 "voter entry",
             ),
-            ("broker", v, None, "not supported yet"),
+            ("broker", v, None, "a node.id of its own"),
+            ("broker", "", None, "needs controller.quorum.voters"),
+            (
+                "broker",
+                "2@127.0.0.1:19193",
+                Some("127.0.0.1:19192"),
+                "runs no controller",
+            ),
             ("brocker", v, None, "unknown role"),
         ] {
             let e = format!(
@@ -274,6 +297,10 @@ mod tests {
             );
             assert!(e.contains(needle), "{roles} {voters}: {e}");
         }
+        // A broker without a controller, with a node.id that is not a voter's.
+        let s = QuorumSettings::from_keys(&keys("broker", "2@127.0.0.1:19193", None)).unwrap();
+        assert!(s.roles.broker && !s.roles.controller);
+        assert_eq!(s.voters.len(), 1);
         let mut k = keys("broker,controller", "", None);
         k.heartbeat_interval_ms = 9000;
         assert!(QuorumSettings::from_keys(&k).is_err());

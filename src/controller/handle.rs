@@ -225,6 +225,31 @@ impl Controller {
         }
     }
 
+    /// A controlled shutdown of `broker` (at `epoch`), sent to the active controller: the broker
+    /// is fenced at once, its partitions moved to another ISR member or left without a leader
+    /// (a new leader epoch), as when its session expires. Resolves once the fence is committed
+    /// (or the broker was fenced already), or with why not after the request timeout: the
+    /// caller bounds its own wait.
+    pub fn controlled_shutdown(
+        &self,
+        broker: BrokerId,
+        epoch: u64,
+    ) -> impl Future<Output = Result<(), ControllerError>> + Send + 'static {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.send(Command::Route(
+            Routed::ControlledShutdown(broker, epoch),
+            tx,
+        ));
+        async move {
+            if !sent {
+                return Err(ControllerError::Shutdown);
+            }
+            rx.await
+                .unwrap_or(Err(ControllerError::Shutdown))
+                .map(|_| ())
+        }
+    }
+
     /// Waits until a leader is known, at most `timeout`: the leader, or `None`.
     pub fn wait_for_leader(
         &self,

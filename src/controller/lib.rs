@@ -7,6 +7,8 @@
 //! - [`lifecycle`]: broker heartbeats, fencing and unfencing on the active controller.
 //! - [`Controller`] ([`handle`]): start a controller on its own thread and runtime; propose,
 //!   heartbeat, read and watch the image from any executor.
+//! - [`RemoteQuorum`] ([`remote`]): the client of a remote quorum for a broker without a
+//!   controller; [`QuorumHandle`] ([`quorum`]) is either, behind the same calls.
 //! - Inside: [`log_store`] and [`state_machine`] (durable openraft storage), [`wire`],
 //!   [`network`] and `server` (the controllers' TCP protocol), `node` (routing to the leader).
 //!
@@ -24,7 +26,9 @@ pub mod log_store;
 pub mod network;
 mod node;
 pub mod placement;
+pub mod quorum;
 pub mod records;
+pub mod remote;
 mod server;
 pub mod state_machine;
 pub mod types;
@@ -34,4 +38,6 @@ pub use config::{parse_voters, ControllerConfig};
 pub use error::ControllerError;
 pub use handle::Controller;
 pub use image::{MetadataImage, RejectReason};
+pub use quorum::QuorumHandle;
 pub use records::{MetadataRecord, RecordBatch};
+pub use remote::{RemoteConfig, RemoteQuorum};

@@ -24,6 +24,9 @@ pub struct Lifecycle {
     leading_since: Option<Instant>,
     /// Last heartbeat (or fence proposal) per broker, with the epoch it was for.
     last_seen: HashMap<BrokerId, (u64, Instant)>,
+    /// Brokers in a controlled shutdown, with the epoch they stop at: a late heartbeat of that
+    /// epoch must not unfence them again.
+    stopping: HashMap<BrokerId, u64>,
 }
 
 impl Lifecycle {
@@ -33,6 +36,7 @@ impl Lifecycle {
             session_timeout,
             leading_since: None,
             last_seen: HashMap::new(),
+            stopping: HashMap::new(),
         }
     }
 
@@ -43,6 +47,7 @@ impl Lifecycle {
             (false, Some(_)) => {
                 self.leading_since = None;
                 self.last_seen.clear();
+                self.stopping.clear();
             }
             _ => {}
         }
@@ -59,11 +64,30 @@ impl Lifecycle {
         let reg = image
             .broker(broker)
             .ok_or(RejectReason::UnknownBroker(broker))?;
-        if reg.epoch != epoch {
+        if reg.epoch != epoch || self.stopping.get(&broker) == Some(&epoch) {
             return Err(RejectReason::StaleBrokerEpoch(broker));
         }
         self.last_seen.insert(broker, (epoch, now));
         Ok(reg.fenced.then(|| unfence_batch(image, broker, epoch)))
+    }
+
+    /// A controlled shutdown of `broker` at `epoch` (Kafka's heartbeat with `wantShutDown`):
+    /// the batch that fences it now, with the same partition changes as a session's expiry, or
+    /// `None` when it is fenced already.
+    pub fn shutdown(
+        &mut self,
+        image: &MetadataImage,
+        broker: BrokerId,
+        epoch: u64,
+    ) -> Result<Option<RecordBatch>, RejectReason> {
+        let reg = image
+            .broker(broker)
+            .ok_or(RejectReason::UnknownBroker(broker))?;
+        if reg.epoch != epoch {
+            return Err(RejectReason::StaleBrokerEpoch(broker));
+        }
+        self.stopping.insert(broker, epoch);
+        Ok((!reg.fenced).then(|| fence_batch(image, broker, epoch)))
     }
 
     /// The batches that fence brokers whose session expired at `now`. A broker is given a new
@@ -74,6 +98,8 @@ impl Lifecycle {
         };
         self.last_seen
             .retain(|id, (epoch, _)| image.broker(*id).is_some_and(|b| b.epoch == *epoch));
+        self.stopping
+            .retain(|id, epoch| image.broker(*id).is_some_and(|b| b.epoch == *epoch));
         let mut out = Vec::new();
         for reg in image.brokers().values().filter(|b| !b.fenced) {
             let last = self
@@ -92,7 +118,7 @@ impl Lifecycle {
 
     /// Brokers tracked (bounded by the registered brokers).
     pub fn tracked(&self) -> usize {
-        self.last_seen.len()
+        self.last_seen.len() + self.stopping.len()
     }
 }
 
@@ -229,6 +255,44 @@ mod tests {
             (1, 2)
         );
         assert!(!image.broker(1).unwrap().fenced);
+    }
+
+    #[test]
+    fn a_controlled_shutdown_fences_at_once_and_checks_the_epoch() {
+        let image = image_with(&[1, 2], &[vec![1], vec![2]]);
+        let mut lc = Lifecycle::new(Duration::from_secs(30));
+        let epoch1 = image.broker(1).unwrap().epoch;
+        assert_eq!(
+            lc.shutdown(&image, 1, epoch1 + 1),
+            Err(RejectReason::StaleBrokerEpoch(1))
+        );
+        assert_eq!(
+            lc.shutdown(&image, 9, 1),
+            Err(RejectReason::UnknownBroker(9))
+        );
+        let batch = lc.shutdown(&image, 1, epoch1).unwrap().expect("a fence");
+        let image = image.apply(&batch, 100).unwrap();
+        assert!(image.broker(1).unwrap().fenced);
+        let topic = image.topic_by_name("t").unwrap();
+        assert_eq!(
+            (topic.partitions[0].leader, topic.partitions[0].leader_epoch),
+            (NO_LEADER, 1)
+        );
+        assert_eq!(
+            topic.partitions[1].leader, 2,
+            "others' partitions untouched"
+        );
+        // Asked again (a retry after a lost answer): nothing more to do.
+        assert_eq!(lc.shutdown(&image, 1, epoch1), Ok(None));
+        // A heartbeat sent before the shutdown and arriving after it does not unfence.
+        assert_eq!(
+            lc.heartbeat(&image, 1, epoch1, Instant::now()),
+            Err(RejectReason::StaleBrokerEpoch(1))
+        );
+        assert_eq!(lc.tracked(), 1);
+        lc.set_leader(true, Instant::now());
+        lc.expired(&MetadataImage::default(), Instant::now());
+        assert_eq!(lc.tracked(), 0, "forgotten once the registration is gone");
     }
 
     #[test]

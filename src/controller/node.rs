@@ -52,6 +52,43 @@ pub enum Routed {
     Heartbeat(BrokerId, u64),
     /// A block of producer ids for a broker: broker, epoch, how many.
     ProducerIds(BrokerId, u64, u32),
+    /// A broker's controlled shutdown: broker, epoch.
+    ControlledShutdown(BrokerId, u64),
+}
+
+impl Routed {
+    /// The request that carries this call to another controller.
+    pub fn into_request(self) -> Request {
+        match self {
+            Routed::Propose(batch) => Request::Propose(batch),
+            Routed::Heartbeat(broker_id, broker_epoch) => Request::Heartbeat {
+                broker_id,
+                broker_epoch,
+            },
+            Routed::ProducerIds(broker_id, broker_epoch, count) => Request::AllocateProducerIds {
+                broker_id,
+                broker_epoch,
+                count,
+            },
+            Routed::ControlledShutdown(broker_id, broker_epoch) => Request::ControlledShutdown {
+                broker_id,
+                broker_epoch,
+            },
+        }
+    }
+}
+
+/// The result carried by the answer to a routed call (an index, a first producer id, or 0).
+pub fn answer_of(resp: Response) -> Result<u64, ControllerError> {
+    match resp {
+        Response::Propose(r) => r,
+        Response::Heartbeat(r) => r.map(|()| 0),
+        Response::AllocateProducerIds(r) => r,
+        Response::ControlledShutdown(r) => r.map(|()| 0),
+        _ => Err(ControllerError::OutcomeUnknown(
+            "answer of another kind".into(),
+        )),
+    }
 }
 
 /// Most producer ids handed out in one block.
@@ -140,6 +177,31 @@ impl Shared {
         Ok(())
     }
 
+    /// A controlled shutdown on this node, which must lead: fences the broker at once (its
+    /// partitions move to another ISR member or have no leader). `Ok` once the fence is
+    /// committed, or when the broker was fenced already.
+    pub async fn shutdown_here(&self, broker: BrokerId, epoch: u64) -> Result<(), ControllerError> {
+        if self.raft.current_leader().await != Some(self.node_id) {
+            return Err(ControllerError::NotLeader(None));
+        }
+        self.raft.ensure_linearizable().await.map_err(raft_error)?;
+        let image = self.image.borrow().clone();
+        let fence = {
+            let mut lc = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
+            lc.set_leader(true, Instant::now());
+            lc.shutdown(&image, broker, epoch)
+                .map_err(ControllerError::Rejected)?
+        };
+        if let Some(batch) = fence {
+            tracing::info!(
+                "controller {}: broker {broker} shuts down; fencing it",
+                self.node_id
+            );
+            self.propose_here(batch).await?;
+        }
+        Ok(())
+    }
+
     /// Hands `broker` the next `count` producer ids on this node, which must lead: the first id
     /// of the block. One allocation at a time, on an image that has everything committed, so
     /// blocks never overlap.
@@ -180,6 +242,7 @@ impl Shared {
             Routed::Propose(batch) => self.propose_here(batch).await,
             Routed::Heartbeat(b, e) => self.heartbeat_here(b, e).await.map(|()| 0),
             Routed::ProducerIds(b, e, n) => self.producer_ids_here(b, e, n).await,
+            Routed::ControlledShutdown(b, e) => self.shutdown_here(b, e).await.map(|()| 0),
         }
     }
 
@@ -193,31 +256,13 @@ impl Shared {
         let mut conn = Connection::open(addr)
             .await
             .map_err(|_| ControllerError::NotLeader(None))?;
-        let req = match call {
-            Routed::Propose(batch) => Request::Propose(batch),
-            Routed::Heartbeat(broker_id, broker_epoch) => Request::Heartbeat {
-                broker_id,
-                broker_epoch,
-            },
-            Routed::ProducerIds(broker_id, broker_epoch, count) => Request::AllocateProducerIds {
-                broker_id,
-                broker_epoch,
-                count,
-            },
-        };
+        let req = call.into_request();
         let unknown = |e: std::io::Error| ControllerError::OutcomeUnknown(e.to_string());
-        match conn
-            .call(&req, self.request_timeout)
-            .await
-            .map_err(unknown)?
-        {
-            Response::Propose(r) => r,
-            Response::Heartbeat(r) => r.map(|()| 0),
-            Response::AllocateProducerIds(r) => r,
-            _ => Err(ControllerError::OutcomeUnknown(
-                "answer of another kind".into(),
-            )),
-        }
+        answer_of(
+            conn.call(&req, self.request_timeout)
+                .await
+                .map_err(unknown)?,
+        )
     }
 
     /// Runs `call` on the leader, wherever it is, retrying while there is none or it moves,

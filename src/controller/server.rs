@@ -1,5 +1,5 @@
-//! The controller's listener: accepts peers' connections and answers openraft's RPCs and
-//! forwarded proposals and heartbeats. Connections are bounded in number; a connection that does
+//! The controller's listener: accepts peers' connections and answers openraft's RPCs,
+//! forwarded proposals and heartbeats, and the image fetches of brokers without a controller. Connections are bounded in number; a connection that does
 //! not start with the magic, sends a frame beyond the limit or that does not decode, or stays
 //! silent too long, is closed.
 
@@ -42,8 +42,12 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
                 };
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = connection(stream, &shared).await {
-                        tracing::debug!("controller connection from {peer} closed: {e}");
+                    match connection(stream, &shared).await {
+                        Err(e) if e.to_string() == wire::NOT_A_CONTROLLER_CONNECTION => {
+                            tracing::warn!("controller: connection from {peer} closed: {e}");
+                        }
+                        Err(e) => tracing::debug!("controller connection from {peer} closed: {e}"),
+                        Ok(()) => {}
                     }
                     drop(permit);
                 });
@@ -96,6 +100,25 @@ async fn answer(req: Request, shared: &Shared) -> io::Result<Response> {
         } => {
             let call = Routed::ProducerIds(broker_id, broker_epoch, count);
             Response::AllocateProducerIds(shared.route_here_only(call).await)
+        }
+        Request::ControlledShutdown {
+            broker_id,
+            broker_epoch,
+        } => {
+            let call = Routed::ControlledShutdown(broker_id, broker_epoch);
+            Response::ControlledShutdown(shared.route_here_only(call).await.map(|_| ()))
+        }
+        Request::FetchImage { have, wait_ms } => {
+            let wait = Duration::from_millis(u64::from(wait_ms)).min(wire::MAX_FETCH_WAIT);
+            let mut images = shared.image.clone();
+            let newer =
+                tokio::time::timeout(wait, images.wait_for(|i| i.applied_index() > have)).await;
+            let image = match newer {
+                Ok(Ok(image)) => Some(Arc::clone(&image)),
+                _ => None,
+            };
+            let leader = shared.raft.metrics().borrow().current_leader;
+            Response::FetchImage(wire::ImageReply { leader, image })
         }
     })
 }

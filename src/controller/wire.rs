@@ -18,6 +18,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::ControllerError;
+use crate::image::MetadataImage;
 use crate::records::{BrokerId, RecordBatch};
 use crate::types::TypeConfig;
 
@@ -53,6 +54,35 @@ pub enum Request {
         /// How many ids.
         count: u32,
     },
+    /// A broker about to stop asks to be fenced at once (Kafka's heartbeat with
+    /// `wantShutDown`), forwarded to the leader.
+    ControlledShutdown {
+        /// The broker.
+        broker_id: BrokerId,
+        /// Its epoch.
+        broker_epoch: u64,
+    },
+    /// A broker without a controller (`process.roles = "broker"`) long-polls a voter for an
+    /// image newer than the one it has.
+    FetchImage {
+        /// The applied index of the broker's newest image.
+        have: u64,
+        /// How long the voter may wait for a newer one (bounded by [`MAX_FETCH_WAIT`]).
+        wait_ms: u32,
+    },
+}
+
+/// Longest a voter holds a [`Request::FetchImage`] before answering that nothing is newer.
+pub const MAX_FETCH_WAIT: Duration = Duration::from_secs(5);
+
+/// The answer to a [`Request::FetchImage`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ImageReply {
+    /// The active controller as this voter knows it.
+    pub leader: Option<u64>,
+    /// The voter's image, when newer than the one asked about (none newer within the wait:
+    /// `None`).
+    pub image: Option<std::sync::Arc<MetadataImage>>,
 }
 
 /// The answer to a [`Request`], of the same variant.
@@ -70,6 +100,10 @@ pub enum Response {
     Heartbeat(Result<(), ControllerError>),
     /// To [`Request::AllocateProducerIds`]: the block's first id.
     AllocateProducerIds(Result<u64, ControllerError>),
+    /// To [`Request::ControlledShutdown`]: the broker is fenced, it may stop.
+    ControlledShutdown(Result<(), ControllerError>),
+    /// To [`Request::FetchImage`].
+    FetchImage(ImageReply),
 }
 
 fn invalid(msg: impl Into<String>) -> io::Error {
@@ -132,12 +166,17 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
         .map_err(|e| invalid(format!("undecodable frame: {e}")))
 }
 
+/// The error of a connection that does not start with [`MAGIC`]: most likely a Kafka client
+/// pointed at a controller listener.
+pub const NOT_A_CONTROLLER_CONNECTION: &str = "not a controller connection (this is a controller \
+     listener; Kafka clients connect to a broker's listeners, not to controller.quorum.voters)";
+
 /// Reads and checks a connection's magic.
 pub async fn read_magic<R: AsyncRead + Unpin>(r: &mut R, limit: Duration) -> io::Result<()> {
     let mut magic = [0u8; 4];
     timed(limit, "read", r.read_exact(&mut magic)).await?;
     if magic != MAGIC {
-        return Err(invalid("not a controller connection"));
+        return Err(invalid(NOT_A_CONTROLLER_CONNECTION));
     }
     Ok(())
 }

@@ -57,7 +57,9 @@ pub fn start(
             .collect();
         if voters.is_empty() {
             // A one-member quorum: this node, on the port it took.
-            voters.push((config.node_id, membership.controller.local_addr()));
+            if let Some(addr) = membership.controller.local_addr() {
+                voters.push((config.node_id, addr));
+            }
         }
         tasks.push(glommio::spawn_local(publish(
             membership.clone(),
@@ -155,6 +157,7 @@ async fn lifecycle(
         };
         tracing::info!(node_id = id, broker_epoch = epoch, rack = ?config.quorum.rack,
             "registered with the controller quorum");
+        membership.set_epoch(Some(epoch));
         let mut last_ok: Option<Instant> = None;
         loop {
             let wait = match controller.heartbeat(id, epoch).await {
@@ -172,6 +175,7 @@ async fn lifecycle(
                     // Fenced and replaced, or unregistered: register again.
                     tracing::warn!(node_id = id, %reason, "heartbeat refused; registering again");
                     registry.set_registered(false);
+                    membership.set_epoch(None);
                     // Paced like any retry, so that a refusal that repeats cannot fill the log.
                     if !pause(backoff, &stop).await {
                         return;

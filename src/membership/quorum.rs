@@ -1,13 +1,17 @@
 //! Starts this node's controller (a voter of the quorum) from the broker's configuration:
 //! `controller.quorum.voters`, the controller listener, `broker.session.timeout.ms`, in
 //! `<data-dir>/controller`. With no voters configured the node is a one-member quorum of its
-//! own on a free loopback port (port 0): a single broker needs no setup and no fixed port.
+//! own on a free loopback port (port 0): a single broker needs no setup and no fixed port. A
+//! broker without a controller (`process.roles = "broker"`) gets a client of the remote voters
+//! instead ([`connect`]).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
-use runnel_controller::{Controller, ControllerConfig, ControllerError};
+use runnel_controller::{
+    Controller, ControllerConfig, ControllerError, QuorumHandle, RemoteConfig, RemoteQuorum,
+};
 
 use crate::config::Config;
 
@@ -61,4 +65,26 @@ pub fn start(config: &Config) -> Result<Controller> {
         config.quorum.voters.clone()
     };
     Controller::start(controller_config(config, voters)).map_err(|e| explain(config, e))
+}
+
+/// How long a call through the client of a remote quorum tries (a controller's default).
+const REMOTE_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The broker's way to the quorum: its own controller when it is a voter ([`start`]), the
+/// client of the voters of `controller.quorum.voters` otherwise (`process.roles = "broker"`).
+pub fn connect(config: &Config) -> Result<QuorumHandle> {
+    if config.quorum.roles.controller {
+        return Ok(start(config)?.into());
+    }
+    // No controller here, but the directory keeps the broker's own quorum markers (the import
+    // of an old topics.json is done once per data directory).
+    let dir = controller_dir(config);
+    std::fs::create_dir_all(&dir).map_err(|e| anyhow!("creating {}: {e}", dir.display()))?;
+    let client = RemoteQuorum::start(RemoteConfig {
+        node_id: config.node_id as u64,
+        voters: config.quorum.voters.clone(),
+        request_timeout: REMOTE_REQUEST_TIMEOUT,
+    })
+    .map_err(|e| anyhow!("node.id {}: {e}", config.node_id))?;
+    Ok(client.into())
 }

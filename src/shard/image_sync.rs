@@ -12,7 +12,7 @@
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use runnel_controller::{MetadataImage, RecordBatch, RejectReason};
 
@@ -24,6 +24,11 @@ use crate::errors::{ErrorMessage, KafkaError};
 
 /// How often the follower looks at the stop flag while it waits for an image.
 const STOP_POLL: Duration = Duration::from_millis(200);
+
+/// First pause before a failed install of the topic table is tried again.
+const MIN_RETRY: Duration = Duration::from_millis(200);
+/// Longest pause between tries of a failed install.
+const MAX_RETRY: Duration = Duration::from_secs(10);
 
 /// The marker written once topics.json has been imported into the metadata log.
 pub const IMPORTED_MARKER: &str = "topics-imported";
@@ -144,9 +149,14 @@ pub fn follow(
         }
         let mut updates = quorum.subscribe();
         let mut installed: Option<u64> = None;
+        // After a failed install (topics.json cannot be stored): when to try again, and the
+        // pause after the next failure.
+        let mut retry_at: Option<Instant> = None;
+        let mut backoff = MIN_RETRY;
         while !stop.load(Ordering::Relaxed) {
             updates.borrow_and_update();
-            if installed != Some(quorum.image().applied_index()) {
+            let due = retry_at.is_none_or(|t| Instant::now() >= t);
+            if due && installed != Some(quorum.image().applied_index()) {
                 let _guard = admin.exclusive().await;
                 // The newest image once the lock is held: a change made meanwhile has already
                 // installed a newer one than the image that woke this task.
@@ -155,12 +165,19 @@ pub fn follow(
                     installed = Some(image.applied_index());
                     match install_from(&admin, &image, quorum.me()).await {
                         Ok(failures) => {
+                            retry_at = None;
+                            backoff = MIN_RETRY;
                             for f in failures {
                                 tracing::error!(topic = %f.topic, partition = f.partition, error = %f.error, "cannot open partition");
                             }
                         }
                         Err(e) => {
-                            tracing::error!(error = %e.message, "cannot install the topic table")
+                            // Not installed: the newest image is tried after a pause that
+                            // doubles with each failure.
+                            installed = None;
+                            retry_at = Some(Instant::now() + backoff);
+                            tracing::error!(error = %e.message, retry_in = ?backoff, "cannot install the topic table; will retry");
+                            backoff = (backoff * 2).min(MAX_RETRY);
                         }
                     }
                     quorum.set_ready();

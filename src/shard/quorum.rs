@@ -13,7 +13,7 @@ use runnel_controller::placement::{self, PlacementError};
 use runnel_controller::records::{
     BrokerId, ConfigRecord, ConfigResource, MetadataRecord, RemoveTopicRecord,
 };
-use runnel_controller::{Controller, ControllerError, MetadataImage, RecordBatch, RejectReason};
+use runnel_controller::{ControllerError, MetadataImage, QuorumHandle, RecordBatch, RejectReason};
 
 use crate::cluster::topics::TopicMeta;
 use crate::errors::{ErrorMessage, KafkaError};
@@ -24,7 +24,7 @@ pub const BROKER_WAIT: Duration = Duration::from_secs(10);
 
 /// Topic changes through the controller quorum (see the module comment).
 pub struct Quorum {
-    controller: Arc<Controller>,
+    controller: Arc<QuorumHandle>,
     me: BrokerId,
     incarnation: uuid::Uuid,
     /// Set once the local table follows the image (topics.json imported).
@@ -34,7 +34,7 @@ pub struct Quorum {
 impl Quorum {
     /// Changes proposed through `controller` by broker `me`, whose registration of this run
     /// has `incarnation`.
-    pub fn new(controller: Arc<Controller>, me: BrokerId, incarnation: uuid::Uuid) -> Quorum {
+    pub fn new(controller: Arc<QuorumHandle>, me: BrokerId, incarnation: uuid::Uuid) -> Quorum {
         Quorum {
             controller,
             me,

@@ -26,9 +26,36 @@ pub struct Broker {
     _config: Option<tempfile::NamedTempFile>,
 }
 
+/// A loopback port nothing listens on now, for a broker to bind later.
+///
+/// Ports come from 10000-31999, below Linux's ephemeral range (32768-60999): a port the kernel
+/// hands out by itself (a listener bound to port 0, as a single node's controller is, or the
+/// source port of an outgoing connection) can then never take a port a test picked but has not
+/// bound yet. Parallel tests of one binary walk the range with one counter, and each process
+/// starts at its own offset; a port that is taken now is skipped.
 pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 10_000;
+    const SPAN: u32 = 22_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        // The cluster configs' own defaults (config/cluster/: 19092-19094, 19192-19194,
+        // 19644-19646) stay free for anyone running them by hand.
+        if (19_000..20_000).contains(&port) {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {LOW}-{}", LOW + SPAN - 1);
 }
 
 pub fn bin() -> &'static str {

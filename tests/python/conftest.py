@@ -27,10 +27,28 @@ CORES = 2
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+_PORT_LOW = 10000
+_PORT_SPAN = 22000
+_next_port = [(os.getpid() * 7919 + 11000) % _PORT_SPAN]
+
+
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on now, from 10000-31999: below Linux's ephemeral range
+    (32768-60999), so a port the kernel hands out by itself (a listener on port 0, an outgoing
+    connection's source port) never takes a port picked here before the broker binds it. The
+    cluster configs' defaults (19000-19999) are skipped."""
+    for _ in range(_PORT_SPAN):
+        port = _PORT_LOW + _next_port[0] % _PORT_SPAN
+        _next_port[0] += 1
+        if 19000 <= port < 20000:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port")
 
 
 def _port_open(port: int) -> bool:

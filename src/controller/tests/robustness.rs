@@ -7,10 +7,10 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
-use runnel_controller::{Controller, ControllerConfig, ControllerError};
+use runnel_controller::{Controller, ControllerConfig, ControllerError, RejectReason};
 
 const SECS: Duration = Duration::from_secs(10);
 
@@ -316,5 +316,79 @@ async fn lying_and_silent_peers_do_not_stop_the_majority() {
         for n in nodes {
             n.shutdown().await;
         }
+    }
+}
+
+#[tokio::test]
+async fn a_controlled_shutdown_fences_at_once_through_any_node() {
+    let root = tempfile::tempdir().unwrap();
+    let v = voters(&free_addrs(3));
+    let nodes: Vec<Controller> = [1, 2, 3]
+        .iter()
+        .map(|id| {
+            let mut c = config(*id, &v, root.path());
+            // A session far longer than the test: only the shutdown can fence.
+            c.session_timeout = Duration::from_secs(120);
+            Controller::start(c).unwrap()
+        })
+        .collect();
+    let leader = nodes[0].wait_for_leader(SECS).await.unwrap();
+    let follower = nodes.iter().find(|n| n.node_id() != leader).unwrap();
+    let epoch = follower.propose(register(10)).await.unwrap();
+    follower.propose(topic("led-by-10", 10)).await.unwrap();
+    follower.heartbeat(10, epoch).await.unwrap();
+    assert!(eventually(SECS, || !follower.image().broker(10).unwrap().fenced).await);
+    let before = follower
+        .image()
+        .topic_by_name("led-by-10")
+        .unwrap()
+        .partitions[0]
+        .clone();
+    assert_eq!(before.leader, 10);
+    // A stale epoch is refused and fences nothing.
+    assert!(matches!(
+        follower.controlled_shutdown(10, epoch + 1).await,
+        Err(ControllerError::Rejected(RejectReason::StaleBrokerEpoch(
+            10
+        )))
+    ));
+    assert!(!follower.image().broker(10).unwrap().fenced);
+    let asked = Instant::now();
+    follower.controlled_shutdown(10, epoch).await.unwrap();
+    assert!(asked.elapsed() < SECS);
+    assert!(
+        eventually(SECS, || nodes.iter().all(|n| n
+            .image()
+            .broker(10)
+            .unwrap()
+            .fenced))
+        .await
+    );
+    let after = follower
+        .image()
+        .topic_by_name("led-by-10")
+        .unwrap()
+        .partitions[0]
+        .clone();
+    assert_eq!(after.leader, runnel_controller::records::NO_LEADER);
+    assert!(after.leader_epoch > before.leader_epoch);
+    // Asked again (its answer lost): still fine.
+    follower.controlled_shutdown(10, epoch).await.unwrap();
+    // The broker back with a new registration leads its partition again, at a newer epoch.
+    let epoch2 = follower.propose(register(10)).await.unwrap();
+    follower.heartbeat(10, epoch2).await.unwrap();
+    let back = eventually(SECS, || {
+        let p = follower
+            .image()
+            .topic_by_name("led-by-10")
+            .unwrap()
+            .partitions[0]
+            .clone();
+        p.leader == 10 && p.leader_epoch > after.leader_epoch
+    })
+    .await;
+    assert!(back);
+    for n in nodes {
+        n.shutdown().await;
     }
 }

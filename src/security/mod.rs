@@ -1,0 +1,10 @@
+//! Client authentication, the mechanisms only: SASL/SCRAM (RFC 5802/7677) and SASL/PLAIN
+//! (RFC 4616) as pure state machines over the bytes a client sends, with typed errors. They
+//! hold no connection and do no I/O: the connection layer feeds them SaslAuthenticate payloads
+//! (issue 22) and the credential store hands them the salted credentials they check against.
+//! Passwords are never kept: a credential is SCRAM's salted `StoredKey`/`ServerKey`, and PLAIN
+//! logins are checked against the same SCRAM credentials.
+
+pub mod plain;
+pub mod scram;
+mod scram_msg;
