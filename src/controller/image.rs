@@ -79,10 +79,35 @@ pub struct MetadataImage {
     topic_names: BTreeMap<String, Uuid>,
     broker_configs: BTreeMap<Option<BrokerId>, BTreeMap<String, String>>,
     next_producer_id: i64,
-    /// Serialized after the image by [`MetadataImage::to_snapshot_bytes`], so that snapshots
-    /// written before the field existed still decode.
-    #[serde(skip)]
+    /// Last, so that a snapshot written before it existed is the same bytes without it
+    /// ([`MetadataImage::from_snapshot_bytes`] reads both).
     cluster_id: Option<String>,
+}
+
+/// The image as snapshots before the cluster id wrote it (every field of [`MetadataImage`] up
+/// to `next_producer_id`).
+#[derive(Deserialize)]
+struct ImageBeforeClusterId {
+    applied_index: u64,
+    brokers: BTreeMap<BrokerId, BrokerRegistration>,
+    topics: BTreeMap<Uuid, Arc<TopicImage>>,
+    topic_names: BTreeMap<String, Uuid>,
+    broker_configs: BTreeMap<Option<BrokerId>, BTreeMap<String, String>>,
+    next_producer_id: i64,
+}
+
+impl From<ImageBeforeClusterId> for MetadataImage {
+    fn from(old: ImageBeforeClusterId) -> MetadataImage {
+        MetadataImage {
+            applied_index: old.applied_index,
+            brokers: old.brokers,
+            topics: old.topics,
+            topic_names: old.topic_names,
+            broker_configs: old.broker_configs,
+            next_producer_id: old.next_producer_id,
+            cluster_id: None,
+        }
+    }
 }
 
 /// Why a batch does not apply.
@@ -199,23 +224,21 @@ impl MetadataImage {
         self.cluster_id.as_deref()
     }
 
-    /// The image as a snapshot's bytes: the image, then its cluster id when it has one.
+    /// The image as a snapshot's bytes.
     pub fn to_snapshot_bytes(&self) -> Result<Vec<u8>, postcard::Error> {
-        let mut bytes = postcard::to_stdvec(self)?;
-        if let Some(id) = &self.cluster_id {
-            bytes.extend(postcard::to_stdvec(id)?);
-        }
-        Ok(bytes)
+        postcard::to_stdvec(self)
     }
 
-    /// The image of a snapshot's bytes ([`MetadataImage::to_snapshot_bytes`]; a snapshot
-    /// written before the cluster id existed has nothing after the image).
+    /// The image of a snapshot's bytes, also of a snapshot written before the cluster id
+    /// existed (the same bytes without the last field).
     pub fn from_snapshot_bytes(bytes: &[u8]) -> Result<MetadataImage, postcard::Error> {
-        let (mut image, rest) = postcard::take_from_bytes::<MetadataImage>(bytes)?;
-        if !rest.is_empty() {
-            image.cluster_id = Some(postcard::from_bytes(rest)?);
+        match postcard::from_bytes::<MetadataImage>(bytes) {
+            Ok(image) => Ok(image),
+            Err(e) => match postcard::take_from_bytes::<ImageBeforeClusterId>(bytes) {
+                Ok((old, rest)) if rest.is_empty() => Ok(old.into()),
+                _ => Err(e),
+            },
         }
-        Ok(image)
     }
 
     /// This image at `index` with nothing else changed: what a log entry that carries no batch
