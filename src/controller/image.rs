@@ -235,7 +235,7 @@ impl MetadataImage {
         match postcard::from_bytes::<MetadataImage>(bytes) {
             Ok(image) => Ok(image),
             Err(e) => match postcard::take_from_bytes::<ImageBeforeClusterId>(bytes) {
-                Ok((old, rest)) if rest.is_empty() => Ok(old.into()),
+                Ok((old, [])) => Ok(old.into()),
                 _ => Err(e),
             },
         }
