@@ -201,9 +201,13 @@ impl ProducerIds {
                 mark,
                 "producer ids of the local blocks of before are taken in the quorum"
             );
-            let marker = self.data_dir.join("controller").join(IMPORTED_MARKER);
+            let dir = self.data_dir.join("controller");
+            // A broker without a controller has no such directory yet.
+            let made = dir.clone();
+            let _ = crate::storage::fault::blocking(move || std::fs::create_dir_all(made)).await;
             let body = format!("quorum producer ids above {mark}\n").into_bytes();
-            if let Err(e) = crate::storage::durable::replace(marker, body).await {
+            if let Err(e) = crate::storage::durable::replace(dir.join(IMPORTED_MARKER), body).await
+            {
                 tracing::error!(error = %e, "cannot write the producer id import marker");
             }
         }
