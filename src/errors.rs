@@ -117,6 +117,10 @@ pub enum KafkaError {
     UnstableOffsetCommit,
     /// A newer producer with the same transactional id has fenced this one.
     ProducerFenced,
+    /// The client's leader epoch is older than the partition's (KIP-320): its metadata is stale.
+    FencedLeaderEpoch,
+    /// The client's leader epoch is newer than the broker knows (KIP-320): retriable.
+    UnknownLeaderEpoch,
     /// The topic id is not known.
     UnknownTopicId,
     /// The transactional id is not known to the coordinator.
@@ -192,6 +196,8 @@ impl KafkaError {
             KafkaError::InvalidRecord => 87,
             KafkaError::UnstableOffsetCommit => 88,
             KafkaError::ProducerFenced => 90,
+            KafkaError::FencedLeaderEpoch => 74,
+            KafkaError::UnknownLeaderEpoch => 75,
             KafkaError::UnknownTopicId => 100,
             KafkaError::TransactionalIdNotFound => 105,
             KafkaError::FencedMemberEpoch => 110,
@@ -301,7 +307,9 @@ mod tests {
     use crate::storage::producers::ProducerFault;
     use crate::storage::LogError;
 
-    const ALL: [KafkaError; 61] = [
+    const ALL: [KafkaError; 63] = [
+        KafkaError::FencedLeaderEpoch,
+        KafkaError::UnknownLeaderEpoch,
         KafkaError::UnknownServerError,
         KafkaError::OffsetOutOfRange,
         KafkaError::CorruptMessage,

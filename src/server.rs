@@ -12,7 +12,7 @@ use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 
-use crate::cluster::identity::load_or_create_cluster_id;
+use crate::cluster::identity;
 use crate::cluster::TopicTable;
 use crate::config::Config;
 use crate::kafka::connection;
@@ -187,7 +187,11 @@ pub fn run(config: Config) -> Result<()> {
     ensure_listen_address_free(config.listen)?;
     crate::fd_limit::raise_nofile();
     let direct = o_direct_supported(&config.data_dir);
-    let cluster_id: Arc<str> = load_or_create_cluster_id(&config.data_dir, config.node_id)?.into();
+    // meta.properties' id, or the one this broker proposes if the image has none: nothing is
+    // written before the quorum's id is known (src/shard/cluster_id.rs).
+    let cluster_id: Arc<str> = identity::read_cluster_id(&config.data_dir)?
+        .unwrap_or_else(identity::new_cluster_id)
+        .into();
     let table = Arc::new(TopicTable::load(&config.data_dir.join("topics.json"))?);
     // Configs changed at run time (AlterConfigs) apply over the file and flags, as on Kafka.
     let dynamic = crate::cluster::dynamic_config::DynamicConfigs::load(&config.data_dir)?;
@@ -398,6 +402,11 @@ async fn core_main(
     );
     core.mesh.start_receivers(receivers);
     core.cluster.follow(membership.updates());
+    core.producer_ids.set_quorum(
+        membership.controller.clone(),
+        config.node_id,
+        membership.incarnation,
+    );
     // Core 0 changes topics through the quorum, and its table follows the controller's image.
     let follower = (id == 0).then(|| {
         let quorum = Rc::new(crate::shard::quorum::Quorum::new(
@@ -448,13 +457,18 @@ async fn core_main(
         membership::shutdown::run(&membership, config.node_id, wait).await;
     }
     // The controller is shut down (and waited for) once no core holds it.
-    if let Some(f) = follower {
-        f.cancel().await;
-    }
+    let fatal = match follower {
+        Some(f) => f.cancel().await.flatten(),
+        None => None,
+    };
     core.admin.clear_quorum();
+    core.producer_ids.clear_quorum();
     tracing::info!(core = id, "stopping: syncing logs");
     core.store.close_all().await;
-    Ok(())
+    match fatal {
+        Some(why) => Err(anyhow::anyhow!(why)),
+        None => Ok(()),
+    }
 }
 
 /// Accepts connections until the task is cancelled; each connection is served by its own task.

@@ -59,7 +59,7 @@ impl Core {
     ) -> Rc<Core> {
         let cores = config.cores.len();
         let client_id = format!("runnel-broker-{}", config.node_id);
-        let producer_ids = Rc::new(ProducerIds::new(&config.data_dir, id));
+        let producer_ids = Rc::new(ProducerIds::new(&config.data_dir));
         let mesh = Mesh::new(id, cores, senders);
         let view = TopicView::new(cores, config, cluster_id, topics);
         let store = PartitionStore::new(id, view.clone());

@@ -79,6 +79,35 @@ pub struct MetadataImage {
     topic_names: BTreeMap<String, Uuid>,
     broker_configs: BTreeMap<Option<BrokerId>, BTreeMap<String, String>>,
     next_producer_id: i64,
+    /// Last, so that a snapshot written before it existed is the same bytes without it
+    /// ([`MetadataImage::from_snapshot_bytes`] reads both).
+    cluster_id: Option<String>,
+}
+
+/// The image as snapshots before the cluster id wrote it (every field of [`MetadataImage`] up
+/// to `next_producer_id`).
+#[derive(Deserialize)]
+struct ImageBeforeClusterId {
+    applied_index: u64,
+    brokers: BTreeMap<BrokerId, BrokerRegistration>,
+    topics: BTreeMap<Uuid, Arc<TopicImage>>,
+    topic_names: BTreeMap<String, Uuid>,
+    broker_configs: BTreeMap<Option<BrokerId>, BTreeMap<String, String>>,
+    next_producer_id: i64,
+}
+
+impl From<ImageBeforeClusterId> for MetadataImage {
+    fn from(old: ImageBeforeClusterId) -> MetadataImage {
+        MetadataImage {
+            applied_index: old.applied_index,
+            brokers: old.brokers,
+            topics: old.topics,
+            topic_names: old.topic_names,
+            broker_configs: old.broker_configs,
+            next_producer_id: old.next_producer_id,
+            cluster_id: None,
+        }
+    }
 }
 
 /// Why a batch does not apply.
@@ -188,6 +217,28 @@ impl MetadataImage {
     /// The first producer id not yet handed out.
     pub fn next_producer_id(&self) -> i64 {
         self.next_producer_id
+    }
+
+    /// The cluster's id, once a [`ClusterIdRecord`](crate::records::ClusterIdRecord) set it.
+    pub fn cluster_id(&self) -> Option<&str> {
+        self.cluster_id.as_deref()
+    }
+
+    /// The image as a snapshot's bytes.
+    pub fn to_snapshot_bytes(&self) -> Result<Vec<u8>, postcard::Error> {
+        postcard::to_stdvec(self)
+    }
+
+    /// The image of a snapshot's bytes, also of a snapshot written before the cluster id
+    /// existed (the same bytes without the last field).
+    pub fn from_snapshot_bytes(bytes: &[u8]) -> Result<MetadataImage, postcard::Error> {
+        match postcard::from_bytes::<MetadataImage>(bytes) {
+            Ok(image) => Ok(image),
+            Err(e) => match postcard::take_from_bytes::<ImageBeforeClusterId>(bytes) {
+                Ok((old, [])) => Ok(old.into()),
+                _ => Err(e),
+            },
+        }
     }
 
     /// This image at `index` with nothing else changed: what a log entry that carries no batch
@@ -438,6 +489,27 @@ impl MetadataImage {
                     return Err(RejectReason::InvalidProducerIds(r.next_producer_id));
                 }
                 self.next_producer_id = r.next_producer_id;
+            }
+            MetadataRecord::ClusterId(r) => {
+                let legal = !r.cluster_id.is_empty()
+                    && r.cluster_id.len() <= 64
+                    && r.cluster_id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if !legal {
+                    return Err(RejectReason::Invalid(format!(
+                        "illegal cluster id {:?}",
+                        r.cluster_id
+                    )));
+                }
+                match &self.cluster_id {
+                    Some(id) if *id != r.cluster_id => {
+                        return Err(RejectReason::Invalid(format!(
+                            "the cluster id is already {id}"
+                        )));
+                    }
+                    _ => self.cluster_id = Some(r.cluster_id.clone()),
+                }
             }
         }
         Ok(())

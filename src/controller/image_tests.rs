@@ -308,3 +308,45 @@ fn untouched_topics_are_shared_between_images() {
     ));
     assert_eq!(next.advanced_to(30).applied_index(), 30);
 }
+
+#[test]
+fn the_cluster_id_is_set_once_and_survives_snapshots() {
+    let set = |id: &str| {
+        RecordBatch::one(MetadataRecord::ClusterId(ClusterIdRecord {
+            cluster_id: id.to_string(),
+        }))
+    };
+    let image = three_brokers();
+    assert_eq!(image.cluster_id(), None);
+    // A snapshot written before the cluster id existed: the same fields without the last one.
+    let mut old = image.to_snapshot_bytes().unwrap();
+    assert_eq!(old.pop(), Some(0), "an absent cluster id is one byte, last");
+    assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), image);
+    // Garbage after an old image is not taken for one.
+    let mut bad = old.clone();
+    bad.extend([7, 7]);
+    assert!(MetadataImage::from_snapshot_bytes(&bad).is_err());
+    assert!(matches!(
+        image.apply(&set(""), 20),
+        Err(RejectReason::Invalid(_))
+    ));
+    assert!(matches!(
+        image.apply(&set("a b"), 20),
+        Err(RejectReason::Invalid(_))
+    ));
+    let image = image.apply(&set("MkU3OEVBNTcwNTJENDM2Qk"), 20).unwrap();
+    assert_eq!(image.cluster_id(), Some("MkU3OEVBNTcwNTJENDM2Qk"));
+    // The same id again changes nothing; another one is refused.
+    assert!(image.apply(&set("MkU3OEVBNTcwNTJENDM2Qk"), 21).is_ok());
+    assert!(matches!(
+        image.apply(&set("other"), 21),
+        Err(RejectReason::Invalid(_))
+    ));
+    let bytes = image.to_snapshot_bytes().unwrap();
+    let back = MetadataImage::from_snapshot_bytes(&bytes).unwrap();
+    // The image brokers without a controller fetch (serde, as on the wire) carries it too.
+    let wire: MetadataImage = postcard::from_bytes(&postcard::to_stdvec(&image).unwrap()).unwrap();
+    assert_eq!(wire.cluster_id(), Some("MkU3OEVBNTcwNTJENDM2Qk"));
+    assert_eq!(back.cluster_id(), Some("MkU3OEVBNTcwNTJENDM2Qk"));
+    assert_eq!(back, image);
+}

@@ -152,6 +152,14 @@ pub struct ProducerIdsRecord {
     pub next_producer_id: i64,
 }
 
+/// The cluster's id (Kafka's `cluster.id`), set once by the first broker that finds the image
+/// without one; every broker reports it and keeps it in its `meta.properties`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterIdRecord {
+    /// The id: 1 to 64 of `[A-Za-z0-9_-]` (Kafka's are 22 characters of URL-safe base64).
+    pub cluster_id: String,
+}
+
 /// One change to the cluster's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MetadataRecord {
@@ -175,6 +183,8 @@ pub enum MetadataRecord {
     Config(ConfigRecord),
     /// See [`ProducerIdsRecord`].
     ProducerIds(ProducerIdsRecord),
+    /// See [`ClusterIdRecord`]. Last, so that logs written before it still decode.
+    ClusterId(ClusterIdRecord),
 }
 
 /// The records of one proposal, applied atomically.

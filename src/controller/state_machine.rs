@@ -86,7 +86,8 @@ impl StateMachine {
 
     /// Takes a snapshot's image as the current state.
     fn load(&mut self, meta: SnapshotMeta<u64, BasicNode>, data: Vec<u8>) -> io::Result<()> {
-        let mut image: MetadataImage = decode(&data)?;
+        let mut image =
+            MetadataImage::from_snapshot_bytes(&data).map_err(|e| fsio::invalid(e.to_string()))?;
         image.set_applied_index(meta.last_log_id.map(|l| l.index).unwrap_or(0));
         self.image = Arc::new(image);
         self.last_applied = meta.last_log_id;
@@ -124,7 +125,10 @@ pub struct SnapshotBuilder {
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let data = encode(&*self.image).map_err(|e| sm_err(ErrorVerb::Write, e))?;
+        let data = self
+            .image
+            .to_snapshot_bytes()
+            .map_err(|e| sm_err(ErrorVerb::Write, fsio::invalid(e.to_string())))?;
         let snapshot_id = match self.last_applied {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.leader_id.node_id, l.index),
             None => "empty".to_string(),
@@ -231,7 +235,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             ))));
         }
         // Check it decodes before it replaces anything.
-        decode::<MetadataImage>(&data).map_err(snap_err)?;
+        MetadataImage::from_snapshot_bytes(&data)
+            .map_err(|e| snap_err(fsio::invalid(e.to_string())))?;
         {
             let _guard = self.lock_snapshot();
             persist(&self.dir, meta, &data).map_err(snap_err)?;

@@ -124,21 +124,27 @@ pub async fn import_once(admin: &MetadataAdmin, quorum: &Quorum, stop: &AtomicBo
     true
 }
 
-/// Core 0's follower: waits for a caught-up image, imports topics.json once, then installs the
-/// table of every new image until `stop`. Started at startup; cancelled at stop.
+/// Core 0's follower: waits for a caught-up image, agrees with it on the cluster id
+/// ([`super::cluster_id::reconcile`]), imports topics.json once, then installs the table of
+/// every new image until `stop`. Started at startup; cancelled at stop. Its output is why the
+/// broker must stop (a data directory of another cluster), after it set `stop`.
 pub fn follow(
     admin: Rc<MetadataAdmin>,
     quorum: Rc<Quorum>,
     stop: Arc<AtomicBool>,
-) -> glommio::Task<()> {
+) -> glommio::Task<Option<String>> {
     glommio::spawn_local(async move {
-        if caught_up(&quorum, &stop).await.is_none() {
-            return;
+        // Stopped before the image caught up: nothing fatal (`None`).
+        caught_up(&quorum, &stop).await?;
+        if let Err(why) = super::cluster_id::reconcile(&quorum, admin.view(), &stop).await {
+            tracing::error!("{why}");
+            stop.store(true, Ordering::SeqCst);
+            return Some(why);
         }
         {
             let _guard = admin.exclusive().await;
             if !import_once(&admin, &quorum, &stop).await {
-                return;
+                return None;
             }
         }
         let mut updates = quorum.subscribe();
@@ -182,5 +188,6 @@ pub fn follow(
             };
             futures_lite::future::or(changed, glommio::timer::sleep(STOP_POLL)).await;
         }
+        None
     })
 }

@@ -20,6 +20,7 @@
 //! composition root installs.
 
 pub mod call;
+pub mod cluster_id;
 pub mod cluster_view;
 pub mod dynamic_admin;
 pub mod handlers;

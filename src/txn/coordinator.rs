@@ -70,11 +70,7 @@ pub async fn init_producer_id(
     for _ in 0..3 {
         let current = coord.txns.borrow().get(txn_id).cloned();
         let Some(old) = current else {
-            let pid = coord
-                .producer_ids
-                .allocate()
-                .await
-                .map_err(|_| KafkaError::CoordinatorNotAvailable)?;
+            let pid = coord.producer_ids.allocate().await?;
             if coord.txns.borrow().contains_key(txn_id) {
                 // Another InitProducerId created it while the id was allocated.
                 continue;
@@ -106,11 +102,7 @@ pub async fn init_producer_id(
         }
         let mut m = old.clone();
         if m.epoch >= i16::MAX - 1 {
-            m.producer_id = coord
-                .producer_ids
-                .allocate()
-                .await
-                .map_err(|_| KafkaError::CoordinatorNotAvailable)?;
+            m.producer_id = coord.producer_ids.allocate().await?;
             let unchanged = coord.txns.borrow().get(txn_id).is_some_and(|now| {
                 now.producer_id == old.producer_id && now.epoch == old.epoch && !now.busy
             });

@@ -357,11 +357,9 @@ async fn a_controlled_shutdown_fences_at_once_through_any_node() {
     follower.controlled_shutdown(10, epoch).await.unwrap();
     assert!(asked.elapsed() < SECS);
     assert!(
-        eventually(SECS, || nodes.iter().all(|n| n
-            .image()
-            .broker(10)
-            .unwrap()
-            .fenced))
+        eventually(SECS, || nodes
+            .iter()
+            .all(|n| n.image().broker(10).is_some_and(|b| b.fenced)))
         .await
     );
     let after = follower

@@ -29,6 +29,15 @@ pub fn this_broker(ctx: &RequestContext) -> BrokerInfo {
     }
 }
 
+/// The cluster id clients are given: the metadata image's once it has one, else this broker's
+/// own (its `meta.properties`, or the id it will propose when the image has none).
+pub fn cluster_id(ctx: &RequestContext, state: &ClusterState) -> String {
+    match state.image.cluster_id() {
+        Some(id) => id.to_string(),
+        None => ctx.core.view.cluster_id().to_string(),
+    }
+}
+
 /// The brokers and controller of this core's current snapshot.
 pub fn listing(ctx: &RequestContext) -> Listing {
     let me = this_broker(ctx);

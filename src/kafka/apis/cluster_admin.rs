@@ -32,8 +32,8 @@ const MAX_PARTITIONS_PER_RESPONSE: i32 = 2000;
 pub fn describe_cluster(ctx: &RequestContext, req: DescribeClusterRequest) -> ResponseKind {
     let mut r = DescribeClusterResponse::default();
     r.endpoint_type = req.endpoint_type;
-    r.cluster_id = StrBytes::from_string(ctx.core.view.cluster_id().to_string());
     let listing = super::brokers::listing(ctx);
+    r.cluster_id = StrBytes::from_string(super::brokers::cluster_id(ctx, &listing.state));
     let entry = |id: i32, host: &str, port: u16, rack: Option<String>, fenced: bool| {
         let mut b = DescribeClusterBroker::default();
         b.broker_id = BrokerId(id);

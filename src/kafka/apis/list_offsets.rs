@@ -7,6 +7,7 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
 
+use super::leader_epoch::EpochCheck;
 use super::plan::PartitionPlan;
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
@@ -25,22 +26,34 @@ fn failed(error: KafkaError) -> OffsetAnswer {
 pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKind {
     let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut plan = PartitionPlan::new();
+    // KIP-320 (v4+): the client's leader epoch against the partition's current one.
+    let mut epochs = EpochCheck::new(&ctx.core.cluster);
+    let table = view.topic_table();
     for t in &req.topics {
         let name: Arc<str> = Arc::from(t.name.0.as_str());
+        let meta = table.get(&name);
         for p in &t.partitions {
+            let sent = if ctx.version >= 4 {
+                p.current_leader_epoch
+            } else {
+                -1
+            };
             match view.owner_of(&name, p.partition_index) {
                 None => plan.answer(failed(view.not_here(&name, p.partition_index))),
-                Some(owner) => plan.send(
-                    owner,
-                    OffsetQuery {
-                        tp: TopicPartition {
-                            topic: name.clone(),
-                            partition: p.partition_index,
+                Some(owner) => match meta.and_then(|m| epochs.check(m, p.partition_index, sent)) {
+                    Some(error) => plan.answer(failed(error)),
+                    None => plan.send(
+                        owner,
+                        OffsetQuery {
+                            tp: TopicPartition {
+                                topic: name.clone(),
+                                partition: p.partition_index,
+                            },
+                            timestamp: p.timestamp,
+                            committed: ctx.version >= 2 && req.isolation_level == 1,
                         },
-                        timestamp: p.timestamp,
-                        committed: ctx.version >= 2 && req.isolation_level == 1,
-                    },
-                ),
+                    ),
+                },
             };
         }
     }

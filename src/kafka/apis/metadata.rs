@@ -43,7 +43,8 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
         })
         .collect();
     if ctx.version >= 2 {
-        resp.cluster_id = Some(StrBytes::from_string(view.cluster_id().to_string()));
+        let id = super::brokers::cluster_id(ctx, &listing.state);
+        resp.cluster_id = Some(StrBytes::from_string(id));
     }
     if ctx.version >= 1 {
         resp.controller_id = BrokerId(listing.controller);

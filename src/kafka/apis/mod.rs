@@ -14,6 +14,7 @@ pub mod fetch;
 pub mod find_coordinator;
 pub mod group_admin;
 pub mod groups;
+pub mod leader_epoch;
 pub mod leader_hint;
 pub mod list_offsets;
 pub mod metadata;

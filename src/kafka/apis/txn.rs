@@ -78,13 +78,9 @@ pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) 
         .filter(|t| !t.is_empty());
     let initialized = match txn_id {
         // An idempotent producer: a fresh id every time, as Kafka does.
-        None => match ctx.core.producer_ids.allocate().await {
-            Ok(pid) => Ok((pid, 0)),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot allocate a producer id");
-                Err(KafkaError::CoordinatorNotAvailable)
-            }
-        },
+        // Blocks come from the quorum; none within a few seconds is the retriable
+        // COORDINATOR_LOAD_IN_PROGRESS Kafka answers then.
+        None => ctx.core.producer_ids.allocate().await.map(|pid| (pid, 0)),
         Some(id) => {
             let expected = (ctx.version >= 3 && req.producer_id.0 >= 0)
                 .then_some((req.producer_id.0, req.producer_epoch));
