@@ -33,9 +33,19 @@ fn high_watermarks_all_one(bs: &str) {
         .unwrap();
     for t in 0..TOPICS {
         for p in [0, PARTITIONS / 2, PARTITIONS - 1] {
-            let (lo, hi) = c
-                .fetch_watermarks(&format!("many-{t}"), p, Duration::from_secs(30))
-                .unwrap();
+            // A restarted broker answers LEADER_NOT_AVAILABLE for its partitions until its
+            // first heartbeat unfences it (a clean stop fenced it): retry, bounded.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let (lo, hi) = loop {
+                match c.fetch_watermarks(&format!("many-{t}"), p, Duration::from_secs(30)) {
+                    Ok(w) => break w,
+                    Err(e) if Instant::now() < deadline => {
+                        eprintln!("many-{t}/{p}: {e}; retrying");
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    Err(e) => panic!("many-{t}/{p}: {e}"),
+                }
+            };
             assert_eq!((lo, hi), (0, 1), "many-{t}/{p}");
         }
     }

@@ -34,7 +34,7 @@ pub fn config(n: usize, ctl: &[u16; 3]) -> String {
         );
     }
     assert!(
-        !text.contains("1919"),
+        (0..3).all(|i| !text.contains(&format!("127.0.0.1:{}", 19192 + i))),
         "every controller port rewritten: {text}"
     );
     text.push_str(&format!(

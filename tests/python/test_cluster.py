@@ -32,7 +32,7 @@ def cluster_config(n, ctl):
     text = "\n".join(lines) + "\n"
     for i, port in enumerate(ctl):
         text = text.replace(f"127.0.0.1:{19192 + i}", f"127.0.0.1:{port}")
-    assert "1919" not in text, text
+    assert all(f"127.0.0.1:{19192 + i}" not in text for i in range(3)), text
     return text + "broker.session.timeout.ms = 3000\nbroker.heartbeat.interval.ms = 300\n"
 
 
