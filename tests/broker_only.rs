@@ -15,7 +15,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::client::{self, Msg};
-use common::cluster::{self, config as cluster_config, SETTLE};
+use common::cluster::{self, config as cluster_config, until_some as until};
 use common::raw::{closed, framed, Conn};
 use common::{free_port, Broker};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
@@ -73,26 +73,6 @@ fn metadata(b: &Broker, topics: &[&str]) -> Option<Listing> {
         })
         .collect();
     Some((brokers, r.controller_id.0, parts))
-}
-
-/// Polls `f` every 200 ms until `ok` accepts its value, at most `SETTLE`.
-fn until<T: std::fmt::Debug>(
-    what: &str,
-    mut f: impl FnMut() -> Option<T>,
-    ok: impl Fn(&T) -> bool,
-) -> T {
-    let end = Instant::now() + SETTLE;
-    let mut last = None;
-    loop {
-        if let Some(v) = f() {
-            if ok(&v) {
-                return v;
-            }
-            last = Some(v);
-        }
-        assert!(Instant::now() < end, "{what}: last seen {last:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn leaders(l: &Listing) -> BTreeSet<i32> {

@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::client::{self, Msg};
-use common::cluster::{self, SETTLE};
+use common::cluster::{self, until};
 use common::raw::Conn;
 use common::{free_port, Broker};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -29,19 +29,6 @@ use rdkafka::Offset;
 
 const FENCED_LEADER_EPOCH: i16 = 74;
 const UNKNOWN_LEADER_EPOCH: i16 = 75;
-
-/// Polls `f` every 200 ms until `ok` accepts its value, at most `SETTLE`.
-fn until<T: std::fmt::Debug>(what: &str, mut f: impl FnMut() -> T, ok: impl Fn(&T) -> bool) -> T {
-    let end = Instant::now() + SETTLE;
-    loop {
-        let v = f();
-        if ok(&v) {
-            return v;
-        }
-        assert!(Instant::now() < end, "{what}: last seen {v:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 /// `n` idempotent producer ids from `b` (InitProducerId v4 without a transactional id); an
 /// error code instead of an id stops the series (the caller retries).

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cluster::{config as cluster_config, start, SESSION_MS, SETTLE};
+use common::cluster::{config as cluster_config, start, until_some as until, SESSION_MS};
 use common::raw::Conn;
 use common::{bin, free_port, Broker};
 use kafka_protocol::messages::{DescribeClusterRequest, MetadataRequest};
@@ -63,27 +63,6 @@ fn metadata_brokers(bootstrap: &str) -> Option<BTreeSet<i32>> {
         .ok()?;
     let md = c.fetch_metadata(None, Duration::from_secs(5)).ok()?;
     Some(md.brokers().iter().map(|b| b.id()).collect())
-}
-
-/// Polls `f` every 200 ms until it returns `Some` that `ok` accepts, at most `SETTLE`; the
-/// last value seen either way.
-fn until<T: std::fmt::Debug>(
-    what: &str,
-    mut f: impl FnMut() -> Option<T>,
-    ok: impl Fn(&T) -> bool,
-) -> T {
-    let end = Instant::now() + SETTLE;
-    let mut last = None;
-    loop {
-        if let Some(v) = f() {
-            if ok(&v) {
-                return v;
-            }
-            last = Some(v);
-        }
-        assert!(Instant::now() < end, "{what}: last seen {last:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn ids(v: &[i32]) -> BTreeSet<i32> {

@@ -13,26 +13,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::client::{self, Msg};
-use common::cluster::{self, SETTLE};
+use common::cluster::{self, until, SETTLE};
 use common::{free_port, Broker};
 use futures_lite::future::block_on;
 use rdkafka::admin::{AdminOptions, AlterConfig, ResourceSpecifier};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use rdkafka::Offset;
-
-/// Polls `f` every 200 ms until `ok` accepts its value, at most `SETTLE`.
-fn until<T: std::fmt::Debug>(what: &str, mut f: impl FnMut() -> T, ok: impl Fn(&T) -> bool) -> T {
-    let end = Instant::now() + SETTLE;
-    loop {
-        let v = f();
-        if ok(&v) {
-            return v;
-        }
-        assert!(Instant::now() < end, "{what}: last seen {v:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 /// The partitions of `topic` whose directories `broker` has.
 fn local_partitions(data: &Path, topic: &str) -> Vec<i32> {

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::client::{self, Msg};
-use common::cluster::{self, SETTLE};
+use common::cluster::{self, until, SETTLE};
 use common::raw::Conn;
 use common::{free_port, Broker};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
@@ -39,19 +39,6 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 const PARTITIONS: i32 = 6;
 const PER_PARTITION: usize = 5;
-
-/// Polls `f` every 200 ms until `ok` accepts its value, at most `SETTLE`.
-fn until<T: std::fmt::Debug>(what: &str, mut f: impl FnMut() -> T, ok: impl Fn(&T) -> bool) -> T {
-    let end = Instant::now() + SETTLE;
-    loop {
-        let v = f();
-        if ok(&v) {
-            return v;
-        }
-        assert!(Instant::now() < end, "{what}: last seen {v:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 /// Three brokers, registered and unfenced, with `topic`'s partitions led by all three.
 fn cluster_with_topic(topics: &[&str]) -> (Vec<Broker>, String) {

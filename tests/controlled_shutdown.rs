@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::client::{self, Msg};
-use common::cluster::{config as cluster_config, SESSION_MS, SETTLE};
+use common::cluster::{config as cluster_config, within, SESSION_MS, SETTLE};
 use common::raw::Conn;
 use common::{free_port, Broker};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
@@ -66,27 +66,6 @@ fn metadata(b: &Broker, topic: &str) -> Option<(BTreeSet<i32>, Vec<Part>)> {
         .collect();
     parts.sort_by_key(|p| p.id);
     Some((brokers, parts))
-}
-
-/// Polls `f` every 100 ms until `ok` accepts its value, at most `limit`.
-fn within<T: std::fmt::Debug>(
-    what: &str,
-    limit: Duration,
-    mut f: impl FnMut() -> Option<T>,
-    ok: impl Fn(&T) -> bool,
-) -> T {
-    let end = Instant::now() + limit;
-    let mut last = None;
-    loop {
-        if let Some(v) = f() {
-            if ok(&v) {
-                return v;
-            }
-            last = Some(v);
-        }
-        assert!(Instant::now() < end, "{what}: last seen {last:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

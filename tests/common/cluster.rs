@@ -47,3 +47,46 @@ pub fn config(n: usize, ctl: &[u16; 3]) -> String {
 pub fn start(n: usize, ctl: &[u16; 3]) -> Broker {
     Broker::start_with_config(&config(n, ctl), &["--cores", "1"])
 }
+
+/// Polls `f` every 100 ms until `ok` accepts a value it returns (`None`: nothing to judge
+/// yet), at most `limit`; panics with the last value seen.
+pub fn within<T: std::fmt::Debug>(
+    what: &str,
+    limit: Duration,
+    mut f: impl FnMut() -> Option<T>,
+    ok: impl Fn(&T) -> bool,
+) -> T {
+    let end = std::time::Instant::now() + limit;
+    let mut last = None;
+    loop {
+        if let Some(v) = f() {
+            if ok(&v) {
+                return v;
+            }
+            last = Some(v);
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "{what}: last seen {last:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// [`within`] [`SETTLE`].
+pub fn until_some<T: std::fmt::Debug>(
+    what: &str,
+    f: impl FnMut() -> Option<T>,
+    ok: impl Fn(&T) -> bool,
+) -> T {
+    within(what, SETTLE, f, ok)
+}
+
+/// Polls `f` until `ok` accepts its value, at most [`SETTLE`].
+pub fn until<T: std::fmt::Debug>(
+    what: &str,
+    mut f: impl FnMut() -> T,
+    ok: impl Fn(&T) -> bool,
+) -> T {
+    within(what, SETTLE, || Some(f()), ok)
+}
