@@ -185,6 +185,27 @@ impl PartitionLog {
             // after a cut tail (a hole in the offsets).
             sync_dir(&self.dir).await?;
         }
+        // The first segment may start past the cut (compaction emptied the offsets between
+        // the log start and it): the log starts over with an empty segment at the cut, as
+        // Kafka's truncateFullyAndStartAt. The new file is durable before the old one goes:
+        // a power loss in between leaves an empty closed segment, which recovery removes.
+        let first_past_cut = {
+            let st = self.st.borrow();
+            st.segments.last().is_some_and(|s| s.base_offset > cut)
+        };
+        if first_past_cut {
+            let seg = Segment::create(&self.dir, cut).await?;
+            sync_dir(&self.dir).await?;
+            let old = {
+                let mut st = self.st.borrow_mut();
+                st.reopen_tail = false;
+                std::mem::replace(&mut st.segments, vec![seg])
+            };
+            for seg in old {
+                seg.remove_files(&self.dir).await;
+            }
+            return sync_dir(&self.dir).await;
+        }
         // A closed segment that becomes the active one again must be reopened as a tail: its
         // partial last block was not kept, and writes resume at that block's aligned start.
         let (base, needs_cut) = {

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use kafka_protocol::records::{Compression, Record, TimestampType};
 
 use super::model::Model;
+use crate::producers::ProducerEntry;
 use super::Report;
 use crate::batch;
 use crate::log::{Appended, LogError, PartitionLog};
@@ -334,6 +335,39 @@ impl Clients {
             p.must_abort = true;
         }
         Ok(())
+    }
+
+    /// After a truncation that may have removed everything from `from` on. With `entries`
+    /// (the truncation returned: the log's producer state after it), a producer whose epoch
+    /// the log still knows goes on from the log's last sequence; any other starts a new epoch
+    /// at sequence 0 (a transaction it had open must end in an abort), as a client does when
+    /// the broker lost its history.
+    pub fn truncated(&mut self, from: i64, entries: Option<&[(i64, ProducerEntry)]>) {
+        for p in &mut self.producers {
+            p.pending = None;
+            if p.last_acked.as_ref().is_some_and(|(_, _, next)| *next > from) {
+                p.last_acked = None;
+            }
+            let entry = entries
+                .and_then(|es| es.iter().find(|(pid, _)| *pid == p.pid))
+                .map(|(_, e)| e)
+                .filter(|e| e.epoch == p.epoch);
+            match entry.and_then(|e| e.batches.back().map(|b| (b.last_seq, e))) {
+                Some((last_seq, e)) => {
+                    p.next_seq = last_seq.wrapping_add(1);
+                    p.in_txn = e.txn_first_offset.is_some();
+                    p.must_abort = p.must_abort && p.in_txn;
+                }
+                None => {
+                    p.epoch += 1;
+                    p.next_seq = 0;
+                    p.last_acked = None;
+                    if p.in_txn {
+                        p.must_abort = true;
+                    }
+                }
+            }
+        }
     }
 
     /// Ends the open transaction of one transactional producer with a marker, as the

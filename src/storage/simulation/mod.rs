@@ -17,6 +17,7 @@
 pub mod client;
 pub mod ghost;
 pub mod model;
+mod truncate;
 
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -391,6 +392,7 @@ async fn step(
 ) -> Result<(), String> {
     match rng.below(12) {
         0..=5 => p.clients.send(log, rng, &mut p.model, report).await?,
+        7 if rng.one_in(3) => truncate::step(log, p, rng).await?,
         6 | 7 => {
             let hwm = log.high_watermark();
             let start = log.log_start_offset();
