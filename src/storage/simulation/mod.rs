@@ -62,6 +62,8 @@ pub struct Report {
     pub power_losses: u32,
     /// Faults the disk injected.
     pub faults: u64,
+    /// Truncations that returned (`truncate_to` cut the log).
+    pub truncations: u64,
 }
 
 /// How a lifetime ends.
@@ -394,7 +396,7 @@ async fn step(
         0..=5 => p.clients.send(log, rng, &mut p.model, report).await?,
         // Not on compacted logs: see `truncate` (a cut that empties the tail segment after a
         // compacted gap may come back lower after a restart).
-        7 if !p.cfg.compact && rng.one_in(3) => truncate::step(log, p, rng).await?,
+        7 if !p.cfg.compact && rng.one_in(3) => truncate::step(log, p, rng, report).await?,
         6 | 7 => {
             let hwm = log.high_watermark();
             let start = log.log_start_offset();

@@ -11,7 +11,7 @@
 
 use std::rc::Rc;
 
-use super::Part;
+use super::{Part, Report};
 use crate::log::{LogError, PartitionLog};
 use crate::rng::Rng;
 
@@ -19,7 +19,12 @@ use crate::rng::Rng;
 const MAX_BATCH_RECORDS: i64 = 8;
 
 /// Truncates the log of `p` at a random offset (mostly near its end) and updates the oracle.
-pub(super) async fn step(log: &Rc<PartitionLog>, p: &mut Part, rng: &mut Rng) -> Result<(), String> {
+pub(super) async fn step(
+    log: &Rc<PartitionLog>,
+    p: &mut Part,
+    rng: &mut Rng,
+    report: &mut Report,
+) -> Result<(), String> {
     let start = log.log_start_offset();
     let end = log.log_end_offset();
     let at = if rng.one_in(4) {
@@ -42,6 +47,7 @@ pub(super) async fn step(log: &Rc<PartitionLog>, p: &mut Part, rng: &mut Rng) ->
             if !matches!(log.read(cut, 1 << 16, false).await.as_deref(), Ok([])) {
                 return Err(format!("truncate_to({at}) answered {cut}: a read there is not empty"));
             }
+            report.truncations += 1;
             p.model.truncated(cut, true);
             if let Some(g) = &mut p.ghost {
                 g.forget_from(cut);
