@@ -45,7 +45,9 @@ pub(super) async fn step(
                 ));
             }
             if !matches!(log.read(cut, 1 << 16, false).await.as_deref(), Ok([])) {
-                return Err(format!("truncate_to({at}) answered {cut}: a read there is not empty"));
+                return Err(format!(
+                    "truncate_to({at}) answered {cut}: a read there is not empty"
+                ));
             }
             report.truncations += 1;
             p.model.truncated(cut, true);
