@@ -226,6 +226,15 @@ impl ProducerStates {
             .collect()
     }
 
+    /// Forgets the producers whose every batch known lies below `log_start` (a snapshot older
+    /// than the log start, replayed from there: those batches are gone, and with them what
+    /// the snapshot says of the producer, as Kafka evicts such producers). Producers known
+    /// only by their epoch are kept.
+    pub fn forget_below(&mut self, log_start: i64) {
+        self.producers
+            .retain(|_, e| e.batches.back().is_none_or(|b| b.next_offset > log_start));
+    }
+
     /// Forgets aborted transactions that end before `log_start` (their records are gone).
     pub fn trim_aborted(&mut self, log_start: i64) {
         self.aborted.retain(|a| a.last_offset >= log_start);
