@@ -453,6 +453,27 @@ mod tests {
     }
 
     #[test]
+    fn producers_wholly_below_the_log_start_are_forgotten() {
+        let mut st = ProducerStates::default();
+        // batch(pid, epoch, seq, records, txn) at base offset: 1 ends at 13, 2 at 21.
+        st.apply(&batch(1, 0, 0, 3, false), 10);
+        st.apply(&batch(2, 0, 0, 1, false), 20);
+        st.forget_below(13);
+        assert!(st.entry(1).is_none());
+        assert!(st.entry(2).is_some());
+        // Forgotten: a later sequence is refused, not taken as following the old one.
+        assert_eq!(
+            st.check(&batch(1, 0, 3, 1, false)),
+            Verdict::Reject(ProducerFault::UnknownProducerId)
+        );
+        st.forget_below(20);
+        assert!(
+            st.entry(2).is_some(),
+            "a batch ending past the log start keeps it"
+        );
+    }
+
+    #[test]
     fn transactions_set_lso_and_aborted_list() {
         let mut st = ProducerStates::default();
         st.apply(&batch(1, 0, 0, 2, true), 10);
