@@ -18,7 +18,6 @@ use std::rc::Rc;
 
 use super::log::{sync_dir, LogError, PartitionLog};
 use super::log_write::no_segment;
-use super::open_files::{open_dma, SegmentFile};
 use super::segment::{self, Segment};
 
 use crate::error::IoFailure;
@@ -109,25 +108,22 @@ impl PartitionLog {
     /// The base offset of the batch holding `offset`, or `offset` if none does (it is a segment
     /// end). Read from disk: the flusher is idle, so everything below the log end is written.
     async fn batch_start_at(&self, offset: i64) -> std::io::Result<i64> {
-        let (path, from, size) = {
+        let (file, from, size) = {
             let st = self.st.borrow();
             let Some(seg) = st.segments.iter().rev().find(|s| s.base_offset <= offset) else {
                 return Ok(offset);
             };
-            (seg.path.clone(), seg.index_lookup(offset), seg.size)
+            (seg.file.clone(), seg.index_lookup(offset), seg.size)
         };
-        let file = SegmentFile::new(path.clone(), open_dma(&path, false).await?);
         let mut found = None;
-        let r = segment::scan(&file, from, size, |info, _| {
+        segment::scan(&file, from, size, |info, _| {
             if info.next_offset() > offset {
                 found = Some(info.base_offset.min(offset));
                 return false;
             }
             true
         })
-        .await;
-        file.release();
-        r?;
+        .await?;
         Ok(found.unwrap_or(offset))
     }
 
