@@ -228,11 +228,20 @@ impl ProducerStates {
 
     /// Forgets the producers whose every batch known lies below `log_start` (a snapshot older
     /// than the log start, replayed from there: those batches are gone, and with them what
-    /// the snapshot says of the producer, as Kafka evicts such producers). Producers known
-    /// only by their epoch are kept.
+    /// the snapshot says of the producer and of its open transaction, as Kafka evicts such
+    /// producers). Producers known only by their epoch are kept.
     pub fn forget_below(&mut self, log_start: i64) {
-        self.producers
-            .retain(|_, e| e.batches.back().is_none_or(|b| b.next_offset > log_start));
+        let gone: Vec<i64> = self
+            .producers
+            .iter()
+            .filter(|(_, e)| e.batches.back().is_some_and(|b| b.next_offset <= log_start))
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in &gone {
+            self.producers.remove(pid);
+        }
+        // Their transactions go too: whether a marker ended one lies in the records gone.
+        self.ongoing.retain(|_, pid| !gone.contains(pid));
     }
 
     /// Forgets aborted transactions that end before `log_start` (their records are gone).
