@@ -26,6 +26,7 @@ pub mod log;
 mod log_read;
 #[cfg(test)]
 mod log_tests;
+mod log_truncate;
 mod log_txn;
 mod log_write;
 pub mod open_files;

@@ -115,6 +115,8 @@ pub(super) struct LogState {
     /// read and write until the broker restarts and recovers it from disk.
     pub(super) offline: Option<IoFailure>,
     pub(super) closed: bool,
+    /// A [`PartitionLog::truncate_to`] is running: appends are refused until it ends.
+    pub(super) truncating: bool,
     /// What idempotent and transactional producers have written (as of `next_offset`).
     pub(super) producers: ProducerStates,
     /// The next window of the segment a consumer is reading from disk, being read ahead.
@@ -134,6 +136,9 @@ impl LogState {
         }
         if self.closed {
             return Err(LogError::Closed);
+        }
+        if self.truncating {
+            return Err(LogError::Discarded);
         }
         Ok(())
     }
@@ -313,6 +318,7 @@ impl PartitionLog {
                 error: None,
                 offline: None,
                 closed: false,
+                truncating: false,
                 producers: ProducerStates::default(),
                 readahead: None,
                 corrupt_logged: None,

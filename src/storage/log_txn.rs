@@ -208,6 +208,12 @@ impl PartitionLog {
             Some((offset, state)) => (offset.max(start), offset, state),
             None => (start, i64::MIN, ProducerStates::default()),
         };
+        if in_snapshot < start {
+            // The batches between the snapshot and the log start are gone: a producer whose
+            // last batch the snapshot knows lies there would be taken as still at that
+            // sequence, and a later batch of it appended as if nothing came between.
+            replayed.forget_below(start);
+        }
         let mut batches = 0u64;
         if from < end {
             self.scan_from(from, |info, data| {

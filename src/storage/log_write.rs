@@ -223,7 +223,8 @@ impl PartitionLog {
         // closed, so the permit always comes.
         let _turn = self.segments_lock.acquire_permit(1).await.ok();
         loop {
-            match self.truncate_to_high_watermark().await {
+            let hwm = self.st.borrow().high_watermark;
+            match self.cut_back(hwm).await {
                 Ok(()) => break,
                 Err(e) if fault::is_sync_failure(&e) => {
                     // Not even the cut-back could be made durable: stay offline.
@@ -255,69 +256,6 @@ impl PartitionLog {
         let mut st = self.st.borrow_mut();
         st.error = None;
         tracing::info!(dir = %self.dir.display(), high_watermark = st.high_watermark, "log accepts writes again");
-    }
-
-    async fn truncate_to_high_watermark(&self) -> std::io::Result<()> {
-        let hwm = {
-            let mut st = self.st.borrow_mut();
-            let hwm = st.high_watermark;
-            let ended = st.generation;
-            st.cuts.push_back((ended, hwm));
-            if st.cuts.len() > super::log::CUTS_KEPT {
-                st.cuts.pop_front();
-            }
-            st.generation += 1;
-            st.next_offset = hwm;
-            st.unsynced_messages = 0;
-            while st.cache.back().is_some_and(|b| b.next > hwm) {
-                if let Some(b) = st.cache.pop_back() {
-                    st.cache_bytes -= b.data.len();
-                    self.budget.remove(b.data.len());
-                }
-            }
-            hwm
-        };
-        // Segments that start at or after the high watermark hold nothing acknowledged.
-        loop {
-            let doomed = {
-                let mut st = self.st.borrow_mut();
-                if st.segments.len() > 1 && st.segments.last().is_some_and(|s| s.base_offset >= hwm)
-                {
-                    st.segments.pop()
-                } else {
-                    None
-                }
-            };
-            match doomed {
-                Some(seg) => {
-                    // Remembered in the log, not here: if reopening the new tail fails below,
-                    // the retry must still reopen it.
-                    self.st.borrow_mut().reopen_tail = true;
-                    seg.remove_files(&self.dir).await;
-                }
-                None => break,
-            }
-        }
-        // A closed segment that becomes the active one again must be reopened as a tail: its
-        // partial last block was not kept, and writes resume at that block's aligned start.
-        let (base, needs_cut) = {
-            let st = self.st.borrow();
-            let seg = st.segments.last().ok_or_else(no_segment)?;
-            (
-                seg.base_offset,
-                st.reopen_tail || seg.next_offset > hwm || seg.size == 0,
-            )
-        };
-        if needs_cut {
-            let interval = self.cfg.borrow().index_interval_bytes;
-            let seg = Segment::open_truncated(&self.dir, base, hwm, interval).await?;
-            let mut st = self.st.borrow_mut();
-            if let Some(last) = st.segments.last_mut() {
-                *last = seg;
-            }
-            st.reopen_tail = false;
-        }
-        sync_dir(&self.dir).await
     }
 
     /// Finishes pending writes, trims and syncs the active segment, writes a producer-state
@@ -364,6 +302,6 @@ impl PartitionLog {
 /// Tries at rebuilding the producer state after a failed write before the log goes offline.
 const PRODUCER_REBUILD_TRIES: u32 = 3;
 
-fn no_segment() -> std::io::Error {
+pub(super) fn no_segment() -> std::io::Error {
     std::io::Error::other("partition log has no active segment")
 }

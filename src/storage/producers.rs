@@ -226,6 +226,24 @@ impl ProducerStates {
             .collect()
     }
 
+    /// Forgets the producers whose every batch known lies below `log_start` (a snapshot older
+    /// than the log start, replayed from there: those batches are gone, and with them what
+    /// the snapshot says of the producer and of its open transaction, as Kafka evicts such
+    /// producers). Producers known only by their epoch are kept.
+    pub fn forget_below(&mut self, log_start: i64) {
+        let gone: Vec<i64> = self
+            .producers
+            .iter()
+            .filter(|(_, e)| e.batches.back().is_some_and(|b| b.next_offset <= log_start))
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in &gone {
+            self.producers.remove(pid);
+        }
+        // Their transactions go too: whether a marker ended one lies in the records gone.
+        self.ongoing.retain(|_, pid| !gone.contains(pid));
+    }
+
     /// Forgets aborted transactions that end before `log_start` (their records are gone).
     pub fn trim_aborted(&mut self, log_start: i64) {
         self.aborted.retain(|a| a.last_offset >= log_start);
@@ -440,6 +458,27 @@ mod tests {
         assert_eq!(
             st.check(&batch(1, 0, 1, 1, false)),
             Verdict::Reject(ProducerFault::OutOfOrderSequence)
+        );
+    }
+
+    #[test]
+    fn producers_wholly_below_the_log_start_are_forgotten() {
+        let mut st = ProducerStates::default();
+        // batch(pid, epoch, seq, records, txn) at base offset: 1 ends at 13, 2 at 21.
+        st.apply(&batch(1, 0, 0, 3, false), 10);
+        st.apply(&batch(2, 0, 0, 1, false), 20);
+        st.forget_below(13);
+        assert!(st.entry(1).is_none());
+        assert!(st.entry(2).is_some());
+        // Forgotten: a later sequence is refused, not taken as following the old one.
+        assert_eq!(
+            st.check(&batch(1, 0, 3, 1, false)),
+            Verdict::Reject(ProducerFault::UnknownProducerId)
+        );
+        st.forget_below(20);
+        assert!(
+            st.entry(2).is_some(),
+            "a batch ending past the log start keeps it"
         );
     }
 

@@ -251,7 +251,9 @@ impl Segment {
         super::fault::remove_files(files).await
     }
 
-    /// Opens the segment at `base_offset` after cutting off every batch at or past `offset`.
+    /// Opens the segment at `base_offset` after cutting off every batch that ends past `offset`
+    /// (a batch holding `offset` goes too): the file is trimmed and synced, its indexes removed
+    /// and rebuilt by the scan of the reopened tail.
     pub async fn open_truncated(
         dir: &Path,
         base_offset: i64,
@@ -263,7 +265,7 @@ impl Segment {
         let size = file.file_size().await?;
         let mut cut = 0u64;
         scan(&file, 0, size, |info, pos| {
-            if info.base_offset >= offset {
+            if info.next_offset() > offset {
                 return false;
             }
             cut = pos + info.len as u64;

@@ -71,6 +71,7 @@ fn main() -> ExitCode {
                 total.failed_appends += r.failed_appends;
                 total.power_losses += r.power_losses;
                 total.faults += r.faults;
+                total.truncations += r.truncations;
             }
             Err(e) => {
                 eprintln!("seed {seed} FAILED: {e}");
@@ -80,13 +81,14 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "{count} seeds passed in {:.1} s: {} lifetimes, {} power losses, {} batches acknowledged, {} appends failed, {} faults injected",
+        "{count} seeds passed in {:.1} s: {} lifetimes, {} power losses, {} batches acknowledged, {} appends failed, {} faults injected, {} truncations",
         started.elapsed().as_secs_f64(),
         total.lifetimes,
         total.power_losses,
         total.acked,
         total.failed_appends,
-        total.faults
+        total.faults,
+        total.truncations
     );
     ExitCode::SUCCESS
 }

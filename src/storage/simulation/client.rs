@@ -19,6 +19,7 @@ use super::model::Model;
 use super::Report;
 use crate::batch;
 use crate::log::{Appended, LogError, PartitionLog};
+use crate::producers::ProducerEntry;
 use crate::rng::Rng;
 
 /// Producer ids of the simulated producers start here.
@@ -101,6 +102,10 @@ pub struct Producer {
     in_txn: bool,
     /// The transaction must end in an abort (the producer was fenced).
     must_abort: bool,
+    /// After a truncation removed its last acknowledged batch: where the log's last batch of
+    /// the producer lies (its history, which the log may forget once that falls below the
+    /// log start, as when the last acknowledged batch does).
+    log_last: Option<i64>,
 }
 
 impl Producer {
@@ -155,6 +160,7 @@ impl Clients {
                 last_acked: None,
                 in_txn: false,
                 must_abort: false,
+                log_last: None,
             })
             .collect();
         Clients {
@@ -291,6 +297,7 @@ impl Clients {
                     ack(model, &a, &data)?;
                     p.pending = None;
                     p.last_acked = Some((data, a.base_offset, a.next_offset));
+                    p.log_last = None;
                 }
             }
         }
@@ -316,7 +323,9 @@ impl Clients {
             .last_acked
             .as_ref()
             .is_some_and(|(_, base, _)| *base >= log_start)
-            || (p.last_acked.is_none() && !*probe);
+            || (p.last_acked.is_none()
+                && !*probe
+                && p.log_last.is_none_or(|base| base >= log_start));
         if known {
             return Err(format!(
                 "producer {} epoch {}: {} refused ({fault:?}) while its history is in the log (last acknowledged {:?}, log start {log_start})",
@@ -330,10 +339,61 @@ impl Clients {
         p.next_seq = 0;
         p.pending = None;
         p.last_acked = None;
+        p.log_last = None;
         if p.in_txn {
             p.must_abort = true;
         }
         Ok(())
+    }
+
+    /// After a truncation that may have removed everything from `from` on. With `entries`
+    /// (the truncation returned: the log's producer state after it), a producer whose epoch
+    /// the log still knows goes on from the log's last sequence; any other starts a new epoch
+    /// at sequence 0 (a transaction it had open must end in an abort), as a client does when
+    /// the broker lost its history.
+    pub fn truncated(&mut self, from: i64, entries: Option<&[(i64, ProducerEntry)]>) {
+        for p in &mut self.producers {
+            if std::env::var_os("RUNNEL_SIM_TRACE").is_some() {
+                eprintln!(
+                    "sim: truncated from {from}: producer {} epoch {} next_seq {} pending {} last_acked {:?}",
+                    p.pid,
+                    p.epoch,
+                    p.next_seq,
+                    p.pending.is_some(),
+                    p.last_acked.as_ref().map(|(_, b, n)| (*b, *n))
+                );
+            }
+            p.pending = None;
+            if p.last_acked
+                .as_ref()
+                .is_some_and(|(_, _, next)| *next > from)
+            {
+                p.last_acked = None;
+            }
+            let entry = entries
+                .and_then(|es| es.iter().find(|(pid, _)| *pid == p.pid))
+                .map(|(_, e)| e)
+                .filter(|e| e.epoch == p.epoch);
+            match entry.and_then(|e| e.batches.back().map(|b| (b, e))) {
+                Some((last, e)) => {
+                    p.next_seq = last.last_seq.wrapping_add(1);
+                    if p.last_acked.is_none() {
+                        p.log_last = Some(last.base_offset);
+                    }
+                    p.in_txn = e.txn_first_offset.is_some();
+                    p.must_abort = p.must_abort && p.in_txn;
+                }
+                None => {
+                    p.epoch += 1;
+                    p.next_seq = 0;
+                    p.last_acked = None;
+                    p.log_last = None;
+                    if p.in_txn {
+                        p.must_abort = true;
+                    }
+                }
+            }
+        }
     }
 
     /// Ends the open transaction of one transactional producer with a marker, as the

@@ -59,6 +59,11 @@ impl Ghost {
             .map_or(0, |b| b.info.next_offset())
     }
 
+    /// Forgets the batches ending past `from` (a truncation may have removed them).
+    pub fn forget_from(&mut self, from: i64) {
+        self.batches.retain(|_, b| b.info.next_offset() <= from);
+    }
+
     /// Takes in batches read from the log: a batch at an offset already known must be the same
     /// bytes.
     pub fn absorb(&mut self, batches: &[Bytes]) -> Result<(), String> {
@@ -266,7 +271,9 @@ impl Ghost {
             let fits = |&(pid, first): &(i64, i64)| {
                 pid == t.pid
                     && if t.first < start {
-                        first >= t.first && first <= t.first_kept.unwrap_or(t.first)
+                        // With nothing of it left, any first batch the log saw when it last
+                        // replayed from its start (a truncation removes newer snapshots).
+                        first >= t.first && t.first_kept.map_or(first < start, |k| first <= k)
                     } else {
                         first == t.first
                     }

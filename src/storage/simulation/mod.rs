@@ -17,6 +17,7 @@
 pub mod client;
 pub mod ghost;
 pub mod model;
+mod truncate;
 
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -61,6 +62,8 @@ pub struct Report {
     pub power_losses: u32,
     /// Faults the disk injected.
     pub faults: u64,
+    /// Truncations that returned (`truncate_to` cut the log).
+    pub truncations: u64,
 }
 
 /// How a lifetime ends.
@@ -391,6 +394,9 @@ async fn step(
 ) -> Result<(), String> {
     match rng.below(12) {
         0..=5 => p.clients.send(log, rng, &mut p.model, report).await?,
+        // Not on compacted logs: see `truncate` (a cut that empties the tail segment after a
+        // compacted gap may come back lower after a restart).
+        7 if !p.cfg.compact && rng.one_in(3) => truncate::step(log, p, rng, report).await?,
         6 | 7 => {
             let hwm = log.high_watermark();
             let start = log.log_start_offset();

@@ -35,6 +35,10 @@ pub struct Model {
     retention_ms: Option<i64>,
     /// The log start acknowledged by DeleteRecords.
     records_deleted_to: i64,
+    /// Acknowledged batches that a successful `truncate_to` removed, by base offset: none of
+    /// them may ever be read again (not after a crash or a power loss either), unless a new
+    /// batch was acknowledged over its offsets.
+    forgotten: BTreeMap<i64, (i64, Bytes)>,
 }
 
 /// A record read back: (offset, key, value, timestamp).
@@ -88,6 +92,16 @@ impl Model {
             }
         }
         let info = batch::peek_header(data, 0).expect("a batch the simulator built");
+        let next = base + info.last_offset_delta as i64 + 1;
+        let over: Vec<i64> = self
+            .forgotten
+            .range(..next)
+            .filter(|(_, (n, _))| *n > base)
+            .map(|(b, _)| *b)
+            .collect();
+        for b in over {
+            self.forgotten.remove(&b);
+        }
         self.acked.insert(
             base,
             (
@@ -95,6 +109,27 @@ impl Model {
                 data.slice(COMPARED_FROM..),
             ),
         );
+    }
+
+    /// After a truncation that may have removed everything from `from` on: acknowledged
+    /// batches ending past it are forgotten (remembered as removed for good when `done`: the
+    /// truncation returned), and so are the newest records of keys at or past it. Nothing
+    /// below `from` may change.
+    pub fn truncated(&mut self, from: i64, done: bool) {
+        let gone: Vec<i64> = self
+            .acked
+            .iter()
+            .filter(|(_, (next, _))| *next > from)
+            .map(|(base, _)| *base)
+            .collect();
+        for base in gone {
+            if let Some(v) = self.acked.remove(&base) {
+                if done {
+                    self.forgotten.insert(base, v);
+                }
+            }
+        }
+        self.newest.retain(|_, (offset, _, _)| *offset < from);
     }
 
     /// After a restart, in a compacted log: records found in the log past the newest
@@ -216,6 +251,14 @@ impl Model {
                 ));
             }
             expect_base = Some(info.next_offset());
+            if let Some((next, body)) = self.forgotten.get(&info.base_offset) {
+                if *next == info.next_offset() && &b[COMPARED_FROM..] == body {
+                    return Err(format!(
+                        "read at {offset}: batch {}..{next}, removed by a truncation, is back",
+                        info.base_offset
+                    ));
+                }
+            }
             if self.compacted {
                 continue;
             }

@@ -1,0 +1,250 @@
+//! Unit tests of [`PartitionLog::truncate_to`] on a real directory: cuts inside a batch, at a
+//! batch and a segment boundary, at the log start and at the end; idempotent and
+//! transactional producer state after a cut; appends after a cut; a reopen after a cut.
+
+use std::path::Path;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use glommio::{LocalExecutorBuilder, Placement};
+use kafka_protocol::records::{Compression, Record};
+
+use crate::batch;
+use crate::cache::CacheBudget;
+use crate::log::{Appended, LogConfig, LogError, PartitionLog};
+
+/// A batch of `n` records of producer `pid` (-1: none) starting at sequence `seq`.
+fn batch_of(n: usize, pid: i64, seq: i32, txn: bool, fill: u8) -> Bytes {
+    let records: Vec<Record> = (0..n)
+        .map(|i| {
+            let value = Some(Bytes::from(vec![fill; 300]));
+            let mut r = crate::testing::record(i as i64, None, value, 1_700_000_000_000);
+            if pid >= 0 {
+                r.producer_id = pid;
+                r.producer_epoch = 0;
+                r.sequence = seq + i as i32;
+                r.transactional = txn;
+            }
+            r
+        })
+        .collect();
+    crate::testing::encode(&records, Compression::None)
+}
+
+/// Runs `f` on a fresh executor. Each phase of a test that writes and then reads segment
+/// files back from disk runs on its own executor: on this development machine, direct reads
+/// of a file fail with EOPNOTSUPP on the executor that wrote it (log_tests.rs reads back on
+/// a fresh executor too).
+fn run<F, Fut, T>(f: F) -> T
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+    T: Send + 'static,
+{
+    LocalExecutorBuilder::new(Placement::Unbound)
+        .spawn(f)
+        .expect("executor")
+        .join()
+        .expect("join")
+}
+
+async fn append(log: &Rc<PartitionLog>, data: &Bytes) -> Appended {
+    let infos = batch::validate_batches(data, usize::MAX).expect("valid batch");
+    let a = log.append(&infos, data).expect("append");
+    log.wait_durable(&a).await.expect("durable");
+    a
+}
+
+/// (base, next) of every batch readable from the log start.
+async fn batches(log: &Rc<PartitionLog>) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let mut at = log.log_start_offset();
+    loop {
+        let got = log.read(at, 1 << 20, false).await.expect("read");
+        if got.is_empty() {
+            return out;
+        }
+        for b in got {
+            let mut pos = 0;
+            while let Some(h) = batch::peek_header(&b, pos) {
+                if h.next_offset() > at {
+                    out.push((h.base_offset, h.next_offset()));
+                    at = h.next_offset();
+                }
+                pos += h.len;
+            }
+        }
+    }
+}
+
+/// Segments of about three batches of three records each.
+fn small_segments() -> LogConfig {
+    LogConfig {
+        segment_bytes: 3000,
+        ..LogConfig::default()
+    }
+}
+
+async fn open(path: &Path) -> Rc<PartitionLog> {
+    PartitionLog::open(path, small_segments(), CacheBudget::new(64 << 20))
+        .await
+        .expect("open")
+}
+
+/// Ten plain batches of three records: offsets 0..30, several segments.
+async fn ten_batches(log: &Rc<PartitionLog>) {
+    for k in 0..10 {
+        append(log, &batch_of(3, -1, 0, false, k)).await;
+    }
+    assert_eq!(log.log_end_offset(), 30);
+}
+
+fn upto(end: i64) -> Vec<(i64, i64)> {
+    (0..end / 3).map(|k| (3 * k, 3 * k + 3)).collect()
+}
+
+fn phase<F, Fut>(path: &Path, f: F)
+where
+    F: FnOnce(Rc<PartitionLog>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let path = path.to_path_buf();
+    run(move || async move { f(open(&path).await).await })
+}
+
+#[test]
+fn cuts_inside_a_batch_back_to_its_base_and_appends_continue_there() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p-0");
+    phase(&path, |log| async move { ten_batches(&log).await });
+    phase(&path, |log| async move {
+        assert_eq!(batches(&log).await, upto(30));
+        assert_eq!(log.truncate_to(14).await, Ok(12));
+        assert_eq!(log.log_end_offset(), 12);
+        assert_eq!(log.high_watermark(), 12);
+        assert_eq!(batches(&log).await, upto(12));
+        assert!(log.read(12, 1 << 20, false).await.expect("read").is_empty());
+        assert_eq!(
+            log.read(13, 1 << 20, false).await,
+            Err(LogError::OffsetOutOfRange)
+        );
+        let a = append(&log, &batch_of(2, -1, 0, false, 99)).await;
+        assert_eq!((a.base_offset, a.next_offset), (12, 14));
+        log.close().await;
+    });
+    phase(&path, |log| async move {
+        let mut want = upto(12);
+        want.push((12, 14));
+        assert_eq!(log.log_end_offset(), 14);
+        assert_eq!(batches(&log).await, want);
+    });
+}
+
+#[test]
+fn cuts_at_batch_and_segment_boundaries_the_start_and_the_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p-0");
+    phase(&path, |log| async move { ten_batches(&log).await });
+    phase(&path, |log| async move {
+        // At the end: nothing changes. Past it or below the start: refused.
+        assert_eq!(log.truncate_to(30).await, Ok(30));
+        assert_eq!(batches(&log).await, upto(30));
+        assert_eq!(log.truncate_to(31).await, Err(LogError::OffsetOutOfRange));
+        assert_eq!(log.truncate_to(-1).await, Err(LogError::OffsetOutOfRange));
+        // Batch boundaries (27, 18 and 9 are also segment bases), going down.
+        for cut in [27, 21, 18, 9, 3] {
+            assert_eq!(log.truncate_to(cut).await, Ok(cut));
+            assert_eq!(batches(&log).await, upto(cut));
+        }
+    });
+    phase(&path, |log| async move {
+        assert_eq!(log.log_end_offset(), 3);
+        assert_eq!(batches(&log).await, upto(3));
+        assert_eq!(log.truncate_to(0).await, Ok(0));
+        assert!(batches(&log).await.is_empty());
+        ten_batches(&log).await;
+        assert_eq!(batches(&log).await, upto(30));
+    });
+    // Without a clean close: the next start recovers what truncate_to left.
+    phase(&path, |log| async move {
+        assert_eq!(log.truncate_to(16).await, Ok(15));
+    });
+    phase(&path, |log| async move {
+        assert_eq!(batches(&log).await, upto(15));
+    });
+}
+
+#[test]
+fn a_retried_batch_that_was_cut_is_appended_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p-0");
+    let pid = 7;
+    let b = move |k: i32| batch_of(3, pid, 3 * k, false, k as u8);
+    phase(&path, move |log| async move {
+        for k in 0..3 {
+            append(&log, &b(k)).await;
+        }
+    });
+    phase(&path, move |log| async move {
+        // Before the cut a retry of the last batch is a duplicate.
+        let b2 = b(2);
+        let infos = batch::validate_batches(&b2, usize::MAX).expect("valid");
+        assert_eq!(log.append(&infos, &b2).expect("dup").base_offset, 6);
+        assert_eq!(log.log_end_offset(), 9);
+        assert_eq!(log.truncate_to(6).await, Ok(6));
+        // The batch still there is still a duplicate; the cut one is written again.
+        let b1 = b(1);
+        let infos = batch::validate_batches(&b1, usize::MAX).expect("valid");
+        let dup = log.append(&infos, &b1).expect("dup");
+        assert_eq!((dup.base_offset, log.log_end_offset()), (3, 6));
+        let again = append(&log, &b2).await;
+        assert_eq!((again.base_offset, again.next_offset), (6, 9));
+    });
+    phase(&path, move |log| async move {
+        // A cut inside the producer's batches: it continues after the kept one.
+        assert_eq!(log.truncate_to(4).await, Ok(3));
+        let b2 = b(2);
+        let infos = batch::validate_batches(&b2, usize::MAX).expect("valid");
+        assert!(matches!(
+            log.append(&infos, &b2),
+            Err(LogError::Producer(_))
+        ));
+        assert_eq!(append(&log, &b(1)).await.base_offset, 3);
+    });
+}
+
+#[test]
+fn transactions_and_aborted_list_follow_the_cut() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p-0");
+    let pid = 9;
+    phase(&path, move |log| async move {
+        // A transaction at 0..3 aborted by the marker at 3, then an open one at 4..7.
+        append(&log, &batch_of(3, pid, 0, true, 1)).await;
+        let m = log.append_marker(pid, 0, false, 0).expect("marker");
+        log.wait_durable(&m).await.expect("durable");
+        assert_eq!(m.base_offset, 3);
+        append(&log, &batch_of(3, pid, 3, true, 2)).await;
+        assert_eq!(log.last_stable_offset(), 4);
+        assert_eq!(log.aborted_between(0, 100), vec![(pid, 0)]);
+    });
+    phase(&path, move |log| async move {
+        // Cutting the open transaction: nothing holds the LSO back.
+        assert_eq!(log.truncate_to(4).await, Ok(4));
+        assert_eq!(log.last_stable_offset(), 4);
+        assert_eq!(log.aborted_between(0, 100), vec![(pid, 0)]);
+        // Cutting the marker: the first transaction is open again and not known as aborted.
+        assert_eq!(log.truncate_to(3).await, Ok(3));
+        assert_eq!(log.last_stable_offset(), 0);
+        assert!(log.aborted_between(0, 100).is_empty());
+        assert!(log.read(0, 1 << 20, true).await.expect("read").is_empty());
+        // Commit it now: all of it is stable and nothing is aborted, also after a reopen.
+        let m = log.append_marker(pid, 0, true, 0).expect("marker");
+        log.wait_durable(&m).await.expect("durable");
+        assert_eq!(log.last_stable_offset(), 4);
+    });
+    phase(&path, move |log| async move {
+        assert_eq!(log.last_stable_offset(), 4);
+        assert!(log.aborted_between(0, 100).is_empty());
+    });
+}
