@@ -25,7 +25,8 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn high_watermarks_all_one(bs: &str) {
+fn high_watermarks_all_one(b: &Broker) {
+    let bs = &b.bootstrap();
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bs)
         .set("group.id", "many")
@@ -40,10 +41,55 @@ fn high_watermarks_all_one(bs: &str) {
                 match c.fetch_watermarks(&format!("many-{t}"), p, Duration::from_secs(30)) {
                     Ok(w) => break w,
                     Err(e) if Instant::now() < deadline => {
-                        eprintln!("many-{t}/{p}: {e}; retrying");
+                        let md =
+                            c.fetch_metadata(Some(&format!("many-{t}")), Duration::from_secs(10));
+                        let seen = md.map(|m| {
+                            m.topics()
+                                .iter()
+                                .map(|t| {
+                                    (
+                                        t.name().to_string(),
+                                        t.error(),
+                                        t.partitions().len(),
+                                        t.partitions().first().map(|p| (p.leader(), p.error())),
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                        });
+                        eprintln!("many-{t}/{p}: {e}; metadata {seen:?}; retrying");
                         std::thread::sleep(Duration::from_millis(100));
                     }
-                    Err(e) => panic!("many-{t}/{p}: {e}"),
+                    Err(e) => {
+                        let md =
+                            c.fetch_metadata(Some(&format!("many-{t}")), Duration::from_secs(10));
+                        let described = md.map(|m| {
+                            m.topics()
+                                .iter()
+                                .map(|t| {
+                                    let bad: Vec<_> = t
+                                        .partitions()
+                                        .iter()
+                                        .filter(|p| p.error().is_some() || p.leader() < 0)
+                                        .take(3)
+                                        .map(|p| (p.id(), p.leader(), p.error()))
+                                        .collect();
+                                    format!(
+                                        "{} error {:?}, {} partitions, first bad {:?}",
+                                        t.name(),
+                                        t.error(),
+                                        t.partitions().len(),
+                                        bad
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                        });
+                        let log = b.log_text();
+                        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+                        panic!(
+                            "many-{t}/{p}: {e}; metadata: {described:?}; broker log (newest first):\n{}",
+                            tail.join("\n")
+                        )
+                    }
                 }
             };
             assert_eq!((lo, hi), (0, 1), "many-{t}/{p}");
@@ -117,6 +163,6 @@ fn ten_thousand_partitions_start_quickly() {
         );
         assert!(ready < Duration::from_secs(60), "startup took {ready:?}");
         assert!(rss < 2 * 1024 * 1024, "RSS {rss} KiB for 10,000 partitions");
-        high_watermarks_all_one(&bs);
+        high_watermarks_all_one(&b);
     }
 }
