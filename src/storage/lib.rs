@@ -23,6 +23,7 @@ pub mod fault;
 pub mod fuzz_entry;
 pub mod index;
 pub mod log;
+mod log_config;
 mod log_read;
 #[cfg(test)]
 mod log_tests;
