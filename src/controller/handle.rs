@@ -25,6 +25,7 @@ use crate::log_store::LogStore;
 use crate::network::NetworkFactory;
 use crate::node::{Routed, Shared};
 use crate::records::{BrokerId, RecordBatch};
+use crate::routing::spawn_route;
 use crate::state_machine::StateMachine;
 use crate::types::Raft;
 
@@ -393,17 +394,7 @@ async fn run(
     let ticker = tokio::spawn(shared.clone().tick_loop());
     while let Some(cmd) = commands.recv().await {
         match cmd {
-            Command::Route(call, reply) => {
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let propose = matches!(call, Routed::Propose(_));
-                    let result = shared.route(call).await;
-                    if let (true, Ok(index)) = (propose, &result) {
-                        shared.wait_applied(*index).await;
-                    }
-                    let _ = reply.send(result);
-                });
-            }
+            Command::Route(call, reply) => spawn_route(shared.clone(), call, reply),
             Command::WaitLeader(timeout, reply) => {
                 let mut metrics = shared.raft.metrics();
                 tokio::spawn(async move {

@@ -29,6 +29,7 @@ pub mod placement;
 pub mod quorum;
 pub mod records;
 pub mod remote;
+mod routing;
 mod server;
 pub mod state_machine;
 pub mod types;

@@ -330,3 +330,16 @@ impl Shared {
         }
     }
 }
+
+impl crate::routing::Routes for Shared {
+    fn route_call(
+        &self,
+        call: Routed,
+    ) -> impl std::future::Future<Output = Result<u64, ControllerError>> + Send {
+        self.route(call)
+    }
+
+    fn wait_image(&self, index: u64) -> impl std::future::Future<Output = ()> + Send {
+        self.wait_applied(index)
+    }
+}

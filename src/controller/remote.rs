@@ -30,6 +30,7 @@ use crate::image::MetadataImage;
 use crate::network::Connection;
 use crate::node::{answer_of, Routed};
 use crate::records::{BrokerId, RecordBatch};
+use crate::routing::{spawn_route, Routes};
 use crate::wire::{Request, Response, MAX_FETCH_WAIT};
 
 /// How long a voter may hold a fetch.
@@ -238,17 +239,7 @@ async fn run(
     let fetcher = tokio::spawn(fetch_loop(client.clone(), publish, leader_tx));
     while let Some(cmd) = commands.recv().await {
         match cmd {
-            Command::Route(call, reply) => {
-                let client = client.clone();
-                tokio::spawn(async move {
-                    let propose = matches!(call, Routed::Propose(_));
-                    let result = client.route(call).await;
-                    if let (true, Ok(index)) = (propose, &result) {
-                        client.wait_applied(*index).await;
-                    }
-                    let _ = reply.send(result);
-                });
-            }
+            Command::Route(call, reply) => spawn_route(client.clone(), call, reply),
             Command::WaitLeader(timeout, reply) => {
                 let mut leader = client.leader.clone();
                 tokio::spawn(async move {
@@ -263,6 +254,19 @@ async fn run(
         }
     }
     fetcher.abort();
+}
+
+impl Routes for Client {
+    fn route_call(
+        &self,
+        call: Routed,
+    ) -> impl Future<Output = Result<u64, ControllerError>> + Send {
+        self.route(call)
+    }
+
+    fn wait_image(&self, index: u64) -> impl Future<Output = ()> + Send {
+        self.wait_applied(index)
+    }
 }
 
 impl Client {
