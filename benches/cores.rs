@@ -24,6 +24,7 @@ use kafka_protocol::protocol::{Encodable, StrBytes};
 use runnel::cluster::TopicTable;
 use runnel::config::{Config, Overrides};
 use runnel::kafka::dispatch::{handle_frame, Outcome};
+use runnel::security::principal::KafkaPrincipal;
 use runnel::services::Core;
 use runnel::shard::handlers::ListOffsetsCall;
 use runnel::shard::messages::MeshMessage;
@@ -188,9 +189,17 @@ async fn run_job(
             in_flight,
             iters,
         } => {
+            let anonymous = Rc::new(KafkaPrincipal::anonymous());
             for _ in 0..iters {
                 let tasks: Vec<_> = (0..in_flight)
-                    .map(|_| glommio::spawn_local(handle_frame(core.clone(), frame.clone(), None)))
+                    .map(|_| {
+                        glommio::spawn_local(handle_frame(
+                            core.clone(),
+                            frame.clone(),
+                            None,
+                            anonymous.clone(),
+                        ))
+                    })
                     .collect();
                 for t in tasks {
                     match t.await {

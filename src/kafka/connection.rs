@@ -23,6 +23,7 @@ use super::admission::{Admission, Refusal};
 use super::dispatch::{self, Outcome};
 use super::frame::{idle_watch, read_frame, Activity, FrameError, FrameLimits};
 use super::read_budget::ReadBudget;
+use crate::security::principal::KafkaPrincipal;
 use crate::services::Core;
 
 /// Requests of one connection processed at the same time before reading pauses.
@@ -84,6 +85,8 @@ pub async fn serve(core: Rc<Core>, budget: Rc<ReadBudget>, stream: TcpStream) {
     let _open = crate::metrics::hooks::ConnectionGuard::open();
     let _ = stream.set_nodelay(true);
     let stream = Rc::new(RefCell::new(stream));
+    // Every listener is PLAINTEXT today: its clients act as `User:ANONYMOUS`, as on Kafka.
+    let principal = Rc::new(KafkaPrincipal::anonymous());
     let activity = Activity::new();
     let (tx, rx) = local_channel::new_bounded::<JoinHandle<Outcome>>(MAX_IN_FLIGHT);
     let writer = glommio::spawn_local(write_loop(stream.clone(), rx, activity.clone()));
@@ -101,8 +104,9 @@ pub async fn serve(core: Rc<Core>, budget: Rc<ReadBudget>, stream: TcpStream) {
         match read_frame(&mut reader, &frame_limits, &activity).await {
             Ok(frame) => {
                 let s = core.clone();
+                let who = principal.clone();
                 let task = glommio::spawn_local(async move {
-                    let out = dispatch::handle_frame(s, frame.data, peer).await;
+                    let out = dispatch::handle_frame(s, frame.data, peer, who).await;
                     drop(frame.reservation);
                     out
                 })

@@ -11,6 +11,7 @@ use super::apis;
 use super::rope::{RopeBuf, Substitutions};
 use super::validate;
 use crate::metrics::hooks as metrics;
+use crate::security::principal::KafkaPrincipal;
 use crate::services::Core;
 
 /// What the connection does with a request.
@@ -50,6 +51,8 @@ pub struct RequestContext {
     pub client_id: Option<String>,
     /// Client address as Kafka reports it ("/127.0.0.1").
     pub client_host: String,
+    /// Who the connection acts as (`User:ANONYMOUS` until authentication says otherwise).
+    pub principal: Rc<KafkaPrincipal>,
 }
 
 /// Handles one request frame, counting and timing it (see [`crate::metrics::hooks`]).
@@ -57,9 +60,10 @@ pub async fn handle_frame(
     core: Rc<Core>,
     frame: Bytes,
     peer: Option<std::net::SocketAddr>,
+    principal: Rc<KafkaPrincipal>,
 ) -> Outcome {
     let timer = metrics::RequestTimer::start(i16::from_be_bytes([frame[0], frame[1]]));
-    let outcome = serve_frame(core, frame, peer).await;
+    let outcome = serve_frame(core, frame, peer, principal).await;
     timer.finish(matches!(outcome, Outcome::Close));
     outcome
 }
@@ -156,7 +160,12 @@ pub fn parse(frame: Bytes) -> Parsed {
     }
 }
 
-async fn serve_frame(core: Rc<Core>, frame: Bytes, peer: Option<std::net::SocketAddr>) -> Outcome {
+async fn serve_frame(
+    core: Rc<Core>,
+    frame: Bytes,
+    peer: Option<std::net::SocketAddr>,
+    principal: Rc<KafkaPrincipal>,
+) -> Outcome {
     let api_key = i16::from_be_bytes([frame[0], frame[1]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
     let (key, version, header, request) = match parse(frame) {
@@ -180,6 +189,7 @@ async fn serve_frame(core: Rc<Core>, frame: Bytes, peer: Option<std::net::Socket
         version,
         client_id: header.client_id.as_ref().map(|s| s.to_string()),
         client_host: peer.map(|p| format!("/{}", p.ip())).unwrap_or_default(),
+        principal,
     };
     let reply = match request {
         RequestKind::ApiVersions(r) => apis::api_versions::handle(&ctx, r).into(),

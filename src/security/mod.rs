@@ -6,5 +6,6 @@
 //! logins are checked against the same SCRAM credentials.
 
 pub mod plain;
+pub mod principal;
 pub mod scram;
 mod scram_msg;
