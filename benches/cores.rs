@@ -190,6 +190,7 @@ async fn run_job(
             iters,
         } => {
             let anonymous = Rc::new(KafkaPrincipal::anonymous());
+            let listener = Rc::new(core.view.config().listeners.all[0].clone());
             for _ in 0..iters {
                 let tasks: Vec<_> = (0..in_flight)
                     .map(|_| {
@@ -198,6 +199,7 @@ async fn run_job(
                             frame.clone(),
                             None,
                             anonymous.clone(),
+                            listener.clone(),
                         ))
                     })
                     .collect();

@@ -83,7 +83,7 @@ pub struct ClientArgs {
 }
 
 /// The client commands, carried out by `runnel-cli`.
-pub const CLIENT_COMMANDS: [&str; 4] = ["topic", "produce", "consume", "group"];
+pub const CLIENT_COMMANDS: [&str; 5] = ["topic", "produce", "consume", "group", "user"];
 
 /// The name of the client binary that [`exec_client`] runs.
 pub const CLIENT_BINARY: &str = "runnel-cli";

@@ -14,6 +14,7 @@ use crate::cluster::topic_config::TopicDefaults;
 
 pub mod cores;
 mod dynamic;
+pub mod listeners;
 pub mod quorum;
 
 pub use crate::cluster::broker_config::{builtin_value, DEFAULT_CONFIG};
@@ -22,10 +23,12 @@ pub use crate::cluster::dynamic_config::groups::GroupSettings;
 /// Fully resolved broker configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Address the Kafka listener binds (`listeners`).
+    /// Address the first client listener binds (`listeners`).
     pub listen: SocketAddr,
-    /// Host and port advertised to clients in Metadata (`advertised.listeners`).
+    /// Host and port advertised for the first client listener (`advertised.listeners`).
     pub advertised: (String, u16),
+    /// Every client listener, with its name, security protocol and SASL mechanisms.
+    pub listeners: listeners::Listeners,
     /// Data directory (`log.dirs`).
     pub data_dir: PathBuf,
     /// This broker's node id (`node.id`).
@@ -202,10 +205,19 @@ impl Config {
         let mut table = parse_table(DEFAULT_CONFIG).context("embedded default config")?;
         let mut source = "built-in defaults".to_string();
         let mut explicit = std::collections::BTreeSet::new();
+        let mut per_listener = std::collections::BTreeMap::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             for (k, v) in parse_table(&text)? {
+                if let Some(name) = k
+                    .strip_prefix("listener.name.")
+                    .and_then(|r| r.strip_suffix(".sasl.enabled.mechanisms"))
+                {
+                    let v = v.as_str().map(str::to_string).unwrap_or(v.to_string());
+                    per_listener.insert(name.to_ascii_lowercase(), v);
+                    continue;
+                }
                 if !table.contains_key(&k) {
                     tracing::warn!(key = %k, "unknown configuration key ignored");
                     continue;
@@ -254,7 +266,7 @@ impl Config {
             }
         };
         let node_id = ov.node_id.unwrap_or(get_int("node.id")? as i32);
-        let (client_listener, controller_listener) = quorum::split_listeners(
+        let (_, controller_listener) = quorum::split_listeners(
             &get_str("listeners")?,
             &get_str("controller.listener.names")?,
         );
@@ -267,46 +279,22 @@ impl Config {
             session_timeout_ms: get_int("broker.session.timeout.ms")?,
             heartbeat_interval_ms: get_int("broker.heartbeat.interval.ms")?,
         })?;
-        let listen_s = match (&ov.listen, client_listener) {
-            (Some(l), _) => l.clone(),
-            (None, Some(l)) => l,
-            // A controller-only node serves no Kafka clients.
-            (None, None) if !quorum.roles.broker => "127.0.0.1:0".into(),
-            (None, None) => bail!(
-                "listeners has no client listener (only controller listeners named in \
-                 controller.listener.names), but process.roles includes broker"
-            ),
-        };
-        let (lh, lp) = parse_host_port(&listen_s)?;
-        let listen: SocketAddr = format!("{lh}:{lp}")
-            .parse()
-            .or_else(|_| {
-                use std::net::ToSocketAddrs;
-                format!("{lh}:{lp}")
-                    .to_socket_addrs()?
-                    .next()
-                    .ok_or_else(|| std::io::Error::other("no address"))
-            })
-            .with_context(|| format!("resolving listener {listen_s}"))?;
-        let adv_s = match &ov.advertised {
-            Some(a) => a.clone(),
-            None => quorum::split_listeners(
-                &get_str("advertised.listeners")?,
-                &get_str("controller.listener.names")?,
-            )
-            .0
-            .unwrap_or_default(),
-        };
-        let advertised = if adv_s.is_empty() {
-            let host = if listen.ip().is_unspecified() {
-                "127.0.0.1".to_string()
-            } else {
-                listen.ip().to_string()
-            };
-            (host, listen.port())
-        } else {
-            parse_host_port(&adv_s)?
-        };
+        let listeners = listeners::resolve_listeners(
+            &listeners::ListenerKeys {
+                listeners: &get_str("listeners")?,
+                advertised: &get_str("advertised.listeners")?,
+                protocol_map: &get_str("listener.security.protocol.map")?,
+                controller_names: &quorum::controller_names(&get_str("controller.listener.names")?),
+                inter_broker: &get_str("inter.broker.listener.name")?,
+                sasl_mechanisms: &get_str("sasl.enabled.mechanisms")?,
+                per_listener_mechanisms: &per_listener,
+                listen_flag: ov.listen.as_deref(),
+                advertised_flag: ov.advertised.as_deref(),
+            },
+            quorum.roles.broker,
+        )?;
+        let listen = listeners.all[0].bind;
+        let advertised = listeners.all[0].advertised.clone();
         let data_dir = ov.data_dir.clone().unwrap_or_else(|| {
             PathBuf::from(get_str("log.dirs").unwrap_or_else(|_| "./data".into()))
         });
@@ -318,6 +306,7 @@ impl Config {
         let cfg = Config {
             listen,
             advertised,
+            listeners,
             data_dir,
             node_id,
             quorum,
@@ -409,8 +398,10 @@ impl Config {
         };
         let mut cfg = cfg;
         if ov.listen.is_some() {
-            cfg.broker_configs
-                .set_from_flag("listeners", cfg.listen.to_string());
+            let all: Vec<String> = (cfg.listeners.all.iter())
+                .map(|l| format!("{}://{}", l.name, l.bind))
+                .collect();
+            cfg.broker_configs.set_from_flag("listeners", all.join(","));
         }
         if ov.advertised.is_some() {
             let (h, p) = &cfg.advertised;

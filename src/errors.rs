@@ -137,6 +137,18 @@ pub enum KafkaError {
     UnsupportedEndpointType,
     /// A regular expression in the request does not compile (ListTransactions v2's pattern).
     InvalidRegularExpression,
+    /// The SASL mechanism asked for is not enabled on this listener, or not a SCRAM one.
+    UnsupportedSaslMechanism,
+    /// A SASL request out of place (a second handshake, an authenticate before the handshake).
+    IllegalSaslState,
+    /// Authentication failed (wrong password, unknown user, bad SASL message).
+    SaslAuthenticationFailed,
+    /// The resource named does not exist (a SCRAM credential to delete or describe).
+    ResourceNotFound,
+    /// The same resource twice in one request.
+    DuplicateResource,
+    /// A SCRAM credential outside Kafka's bounds (empty user name, iterations).
+    UnacceptableCredential,
 }
 
 impl KafkaError {
@@ -206,6 +218,12 @@ impl KafkaError {
             KafkaError::StaleMemberEpoch => 113,
             KafkaError::UnsupportedEndpointType => 115,
             KafkaError::InvalidRegularExpression => 128,
+            KafkaError::UnsupportedSaslMechanism => 33,
+            KafkaError::IllegalSaslState => 34,
+            KafkaError::SaslAuthenticationFailed => 58,
+            KafkaError::ResourceNotFound => 91,
+            KafkaError::DuplicateResource => 92,
+            KafkaError::UnacceptableCredential => 93,
         }
     }
 }
@@ -371,6 +389,12 @@ mod tests {
         KafkaError::StaleMemberEpoch,
         KafkaError::UnsupportedEndpointType,
         KafkaError::InvalidRegularExpression,
+        KafkaError::UnsupportedSaslMechanism,
+        KafkaError::IllegalSaslState,
+        KafkaError::SaslAuthenticationFailed,
+        KafkaError::ResourceNotFound,
+        KafkaError::DuplicateResource,
+        KafkaError::UnacceptableCredential,
     ];
 
     #[test]

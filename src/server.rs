@@ -14,6 +14,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::cluster::identity;
 use crate::cluster::TopicTable;
+use crate::config::listeners::Listener;
 use crate::config::Config;
 use crate::kafka::connection;
 use crate::kafka::read_budget::ReadBudget;
@@ -184,7 +185,9 @@ pub fn run(config: Config) -> Result<()> {
     if !config.quorum.roles.broker {
         return run_controller_only(&config);
     }
-    ensure_listen_address_free(config.listen)?;
+    for l in &config.listeners.all {
+        ensure_listen_address_free(l.bind)?;
+    }
     crate::fd_limit::raise_nofile();
     let direct = o_direct_supported(&config.data_dir);
     // meta.properties' id, or the one this broker proposes if the image has none: nothing is
@@ -228,6 +231,13 @@ pub fn run(config: Config) -> Result<()> {
         o_direct = direct,
         listen = %config.listen,
         advertised = %format!("{}:{}", config.advertised.0, config.advertised.1),
+        listeners = %config
+            .listeners
+            .all
+            .iter()
+            .map(|l| format!("{}://{} ({}, advertised {}:{})", l.name, l.bind, l.protocol.name(), l.advertised.0, l.advertised.1))
+            .collect::<Vec<_>>()
+            .join(", "),
         metrics = %metrics_at,
         controller = %membership
             .controller
@@ -436,17 +446,30 @@ async fn core_main(
     while loaded.load(Ordering::SeqCst) < core.mesh.cores() && !stop.load(Ordering::Relaxed) {
         glommio::timer::sleep(Duration::from_millis(2)).await;
     }
-    let listener = TcpListener::bind(config.listen)
-        .map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
+    // Every client listener on every core (SO_REUSEPORT spreads connections over the cores).
+    let mut bound = Vec::with_capacity(config.listeners.all.len());
+    for l in &config.listeners.all {
+        let socket = TcpListener::bind(l.bind)
+            .map_err(|e| anyhow::anyhow!("binding listener {} {}: {e}", l.name, l.bind))?;
+        bound.push((socket, Rc::new(l.clone())));
+    }
     registry.core_listening();
-    tracing::info!(core = id, listen = %config.listen, "core ready");
-    // The accept loop runs as its own task and is cancelled when the stop flag is seen: nothing
-    // re-polls a pending accept on a timer (each such poll would leave a waker reference behind).
-    // Request bytes being read or processed on this core (`queued.max.request.bytes`).
+    tracing::info!(core = id, listen = %config.listen, listeners = config.listeners.all.len(), "core ready");
+    // The accept loops run as their own tasks and are cancelled when the stop flag is seen:
+    // nothing re-polls a pending accept on a timer (each such poll would leave a waker
+    // reference behind). Request bytes being read or processed on this core
+    // (`queued.max.request.bytes`) are bounded across all listeners.
     let budget = ReadBudget::new(config.limits.queued_max_request_bytes);
-    let acceptor = glommio::spawn_local(accept_loop(listener, core.clone(), budget));
+    let acceptors: Vec<_> = bound
+        .into_iter()
+        .map(|(socket, l)| {
+            glommio::spawn_local(accept_loop(socket, core.clone(), budget.clone(), l))
+        })
+        .collect();
     wait_for_stop(&stop).await;
-    acceptor.cancel().await;
+    for acceptor in acceptors {
+        acceptor.cancel().await;
+    }
     for task in agent {
         task.cancel().await;
     }
@@ -472,12 +495,17 @@ async fn core_main(
 }
 
 /// Accepts connections until the task is cancelled; each connection is served by its own task.
-async fn accept_loop(listener: TcpListener, core: Rc<Core>, budget: Rc<ReadBudget>) {
+async fn accept_loop(
+    listener: TcpListener,
+    core: Rc<Core>,
+    budget: Rc<ReadBudget>,
+    named: Rc<Listener>,
+) {
     loop {
         match listener.accept().await {
             Ok(stream) => {
-                glommio::spawn_local(connection::serve(core.clone(), budget.clone(), stream))
-                    .detach();
+                let serve = connection::serve(core.clone(), budget.clone(), stream, named.clone());
+                glommio::spawn_local(serve).detach();
             }
             Err(e) => {
                 // EMFILE and the like: back off instead of spinning.

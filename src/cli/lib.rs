@@ -5,7 +5,7 @@
 //! list` and `runnel-cli topic list` are the same.
 //!
 //! - [`common`]: connection flags, client configuration, errors and exit codes.
-//! - [`topic`], [`produce`], [`consume`], [`group`]: one module per command group.
+//! - [`topic`], [`produce`], [`consume`], [`group`], [`user`]: one module per command group.
 //! - [`format`]: the record output format of `consume`.
 //! - [`wire`]: a minimal blocking Kafka request for the APIs rdkafka does not expose.
 
@@ -15,6 +15,7 @@ pub mod format;
 pub mod group;
 pub mod produce;
 pub mod topic;
+pub mod user;
 pub mod wire;
 
 use clap::{Parser, Subcommand};
@@ -44,11 +45,13 @@ pub enum Command {
     Consume(consume::ConsumeArgs),
     /// List, describe, delete consumer groups and move their committed offsets.
     Group(group::GroupArgs),
+    /// Create, delete and list SASL/SCRAM users.
+    User(user::UserArgs),
 }
 
 /// The client commands, which take the connection flags (the broker binary `runnel` keeps the
 /// same list to know which command lines to hand over).
-pub const CLIENT_COMMANDS: [&str; 4] = ["topic", "produce", "consume", "group"];
+pub const CLIENT_COMMANDS: [&str; 5] = ["topic", "produce", "consume", "group", "user"];
 
 /// Moves connection flags written before a client command (`runnel-cli --brokers X topic list`)
 /// after it (`runnel-cli topic --brokers X list`), where clap expects them; other argument lists
@@ -99,6 +102,7 @@ pub fn run(command: Command) -> i32 {
         Command::Produce(a) => produce::run(a),
         Command::Consume(a) => consume::run(a),
         Command::Group(a) => group::run(a),
+        Command::User(a) => user::run(a),
     };
     match result {
         Ok(()) => ExitCode::Ok as i32,

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use runnel_controller::MetadataImage;
 
-/// The listener name a broker registers its client endpoint under.
+/// The listener name of a single-listener broker's endpoint (and of registrations written
+/// before brokers registered every listener).
 pub const CLIENT_LISTENER: &str = "PLAINTEXT";
 
 /// One broker as clients see it.
@@ -50,10 +51,11 @@ pub struct ClusterState {
 }
 
 impl ClusterState {
-    /// The live brokers: registered and unfenced in the image, each with its client endpoint,
-    /// plus `me` (this broker, from its configuration), by id.
-    pub fn live_brokers(&self, me: &BrokerInfo) -> Vec<BrokerInfo> {
-        let mut out = self.registered(|fenced, id| !fenced && id != me.id);
+    /// The live brokers: registered and unfenced in the image, each with its endpoint of
+    /// listener `listener` (a broker without one is left out, as Kafka does), plus `me` (this
+    /// broker, from its configuration), by id.
+    pub fn live_brokers(&self, me: &BrokerInfo, listener: &str) -> Vec<BrokerInfo> {
+        let mut out = self.registered(listener, |fenced, id| !fenced && id != me.id);
         out.push(me.clone());
         out.sort_by_key(|b| b.id);
         out
@@ -61,22 +63,18 @@ impl ClusterState {
 
     /// The registered brokers that are fenced (DescribeCluster v2 `include_fenced_brokers`),
     /// other than `me`, by id.
-    pub fn fenced_brokers(&self, me: i32) -> Vec<BrokerInfo> {
-        self.registered(|fenced, id| fenced && id != me)
+    pub fn fenced_brokers(&self, me: i32, listener: &str) -> Vec<BrokerInfo> {
+        self.registered(listener, |fenced, id| fenced && id != me)
     }
 
-    /// Registered brokers that `keep(fenced, id)` selects, with their client endpoints.
-    fn registered(&self, keep: impl Fn(bool, i32) -> bool) -> Vec<BrokerInfo> {
+    /// Registered brokers that `keep(fenced, id)` selects, with their endpoints of `listener`.
+    fn registered(&self, listener: &str, keep: impl Fn(bool, i32) -> bool) -> Vec<BrokerInfo> {
         self.image
             .brokers()
             .values()
             .filter(|b| keep(b.fenced, b.id))
             .filter_map(|b| {
-                let ep = b
-                    .endpoints
-                    .iter()
-                    .find(|e| e.name == CLIENT_LISTENER)
-                    .or_else(|| b.endpoints.first())?;
+                let ep = b.endpoints.iter().find(|e| e.name == listener)?;
                 Some(BrokerInfo {
                     id: b.id,
                     host: ep.host.clone(),
@@ -102,14 +100,15 @@ impl ClusterState {
         }
     }
 
-    /// The client endpoint (`PLAINTEXT` listener, else the first) that broker `id` registered,
-    /// when it is registered and not fenced.
+    /// The endpoint other brokers reach broker `id` at (its first PLAINTEXT endpoint: brokers
+    /// register their inter-broker listener first; else its first), when it is registered and
+    /// not fenced.
     pub fn client_endpoint(&self, id: i32) -> Option<(String, u16)> {
         let b = self.image.broker(id).filter(|b| !b.fenced)?;
         let ep = b
             .endpoints
             .iter()
-            .find(|e| e.name == CLIENT_LISTENER)
+            .find(|e| e.security_protocol == "PLAINTEXT")
             .or_else(|| b.endpoints.first())?;
         Some((ep.host.clone(), ep.port))
     }
@@ -176,11 +175,15 @@ mod tests {
             controller: Some(2),
             voters: Vec::new(),
         };
-        let live = state.live_brokers(&me);
+        let live = state.live_brokers(&me, CLIENT_LISTENER);
         let ids: Vec<i32> = live.iter().map(|b| b.id).collect();
         // Broker 2 is registered but still fenced.
         assert_eq!(ids, vec![1, 3]);
-        let fenced: Vec<i32> = state.fenced_brokers(1).iter().map(|b| b.id).collect();
+        let fenced: Vec<i32> = state
+            .fenced_brokers(1, CLIENT_LISTENER)
+            .iter()
+            .map(|b| b.id)
+            .collect();
         assert_eq!(fenced, vec![2]);
         assert_eq!(live[1].rack.as_deref(), Some("r3"));
         assert_eq!(live[1].port, 3);

@@ -68,7 +68,8 @@ pub fn listener_entries(s: &str) -> Vec<ListenerEntry> {
 }
 
 /// `controller.listener.names`, upper-cased.
-fn controller_names(s: &str) -> Vec<String> {
+/// The names of `controller.listener.names`, upper-cased.
+pub fn controller_names(s: &str) -> Vec<String> {
     s.split(',')
         .map(|n| n.trim().to_ascii_uppercase())
         .filter(|n| !n.is_empty())

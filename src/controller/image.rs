@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::records::*;
+use crate::scram_image::ScramCredentials;
 
 /// Most listeners one broker may register.
 const MAX_ENDPOINTS: usize = 64;
@@ -79,9 +80,39 @@ pub struct MetadataImage {
     topic_names: BTreeMap<String, Uuid>,
     broker_configs: BTreeMap<Option<BrokerId>, BTreeMap<String, String>>,
     next_producer_id: i64,
-    /// Last, so that a snapshot written before it existed is the same bytes without it
-    /// ([`MetadataImage::from_snapshot_bytes`] reads both).
+    /// After `next_producer_id`, so that a snapshot written before it existed is the same
+    /// bytes without it ([`MetadataImage::from_snapshot_bytes`] reads both).
     cluster_id: Option<String>,
+    /// Last, for the same reason: snapshots written before SCRAM credentials existed load.
+    scram: ScramCredentials,
+}
+
+/// The image as snapshots before SCRAM credentials wrote it (every field of [`MetadataImage`]
+/// up to `cluster_id`).
+#[derive(Deserialize)]
+struct ImageBeforeScram {
+    applied_index: u64,
+    brokers: BTreeMap<BrokerId, BrokerRegistration>,
+    topics: BTreeMap<Uuid, Arc<TopicImage>>,
+    topic_names: BTreeMap<String, Uuid>,
+    broker_configs: BTreeMap<Option<BrokerId>, BTreeMap<String, String>>,
+    next_producer_id: i64,
+    cluster_id: Option<String>,
+}
+
+impl From<ImageBeforeScram> for MetadataImage {
+    fn from(old: ImageBeforeScram) -> MetadataImage {
+        MetadataImage {
+            applied_index: old.applied_index,
+            brokers: old.brokers,
+            topics: old.topics,
+            topic_names: old.topic_names,
+            broker_configs: old.broker_configs,
+            next_producer_id: old.next_producer_id,
+            cluster_id: old.cluster_id,
+            scram: ScramCredentials::default(),
+        }
+    }
 }
 
 /// The image as snapshots before the cluster id wrote it (every field of [`MetadataImage`] up
@@ -106,6 +137,7 @@ impl From<ImageBeforeClusterId> for MetadataImage {
             broker_configs: old.broker_configs,
             next_producer_id: old.next_producer_id,
             cluster_id: None,
+            scram: ScramCredentials::default(),
         }
     }
 }
@@ -224,20 +256,29 @@ impl MetadataImage {
         self.cluster_id.as_deref()
     }
 
+    /// Every user's SCRAM credentials.
+    pub fn scram(&self) -> &ScramCredentials {
+        &self.scram
+    }
+
     /// The image as a snapshot's bytes.
     pub fn to_snapshot_bytes(&self) -> Result<Vec<u8>, postcard::Error> {
         postcard::to_stdvec(self)
     }
 
-    /// The image of a snapshot's bytes, also of a snapshot written before the cluster id
-    /// existed (the same bytes without the last field).
+    /// The image of a snapshot's bytes, also of a snapshot written before SCRAM credentials
+    /// or the cluster id existed (the same bytes without the last fields).
     pub fn from_snapshot_bytes(bytes: &[u8]) -> Result<MetadataImage, postcard::Error> {
-        match postcard::from_bytes::<MetadataImage>(bytes) {
-            Ok(image) => Ok(image),
-            Err(e) => match postcard::take_from_bytes::<ImageBeforeClusterId>(bytes) {
-                Ok((old, [])) => Ok(old.into()),
-                _ => Err(e),
-            },
+        let e = match postcard::from_bytes::<MetadataImage>(bytes) {
+            Ok(image) => return Ok(image),
+            Err(e) => e,
+        };
+        if let Ok((old, [])) = postcard::take_from_bytes::<ImageBeforeScram>(bytes) {
+            return Ok(old.into());
+        }
+        match postcard::take_from_bytes::<ImageBeforeClusterId>(bytes) {
+            Ok((old, [])) => Ok(old.into()),
+            _ => Err(e),
         }
     }
 
@@ -511,6 +552,8 @@ impl MetadataImage {
                     _ => self.cluster_id = Some(r.cluster_id.clone()),
                 }
             }
+            MetadataRecord::UserScramCredential(r) => self.scram.apply_upsert(r)?,
+            MetadataRecord::RemoveUserScramCredential(r) => self.scram.apply_remove(r)?,
         }
         Ok(())
     }

@@ -318,8 +318,15 @@ fn the_cluster_id_is_set_once_and_survives_snapshots() {
     };
     let image = three_brokers();
     assert_eq!(image.cluster_id(), None);
-    // A snapshot written before the cluster id existed: the same fields without the last one.
+    // A snapshot written before the cluster id existed: the same fields without the last ones
+    // (SCRAM credentials, then the cluster id).
     let mut old = image.to_snapshot_bytes().unwrap();
+    assert_eq!(
+        old.split_off(old.len() - 2),
+        [0, 0],
+        "no SCRAM credentials: two bytes"
+    );
+    assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), image);
     assert_eq!(old.pop(), Some(0), "an absent cluster id is one byte, last");
     assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), image);
     // Garbage after an old image is not taken for one.
@@ -349,4 +356,79 @@ fn the_cluster_id_is_set_once_and_survives_snapshots() {
     assert_eq!(wire.cluster_id(), Some("MkU3OEVBNTcwNTJENDM2Qk"));
     assert_eq!(back.cluster_id(), Some("MkU3OEVBNTcwNTJENDM2Qk"));
     assert_eq!(back, image);
+}
+
+#[test]
+fn scram_credentials_apply_and_survive_snapshots_and_older_snapshots_load() {
+    use crate::scram_image::{SCRAM_SHA_256, SCRAM_SHA_512};
+    let upsert = |name: &str, mechanism: i8, len: usize| {
+        MetadataRecord::UserScramCredential(UserScramCredentialRecord {
+            name: name.into(),
+            mechanism,
+            salt: vec![9; 24],
+            stored_key: vec![1; len],
+            server_key: vec![2; len],
+            iterations: 8192,
+        })
+    };
+    let base = three_brokers()
+        .apply(
+            &RecordBatch::one(MetadataRecord::ClusterId(ClusterIdRecord {
+                cluster_id: "c1".into(),
+            })),
+            20,
+        )
+        .unwrap();
+    // A snapshot of before SCRAM credentials existed (ending with its cluster id) loads.
+    let mut old = base.to_snapshot_bytes().unwrap();
+    old.truncate(old.len() - 2);
+    assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), base);
+    let image = base
+        .apply(
+            &RecordBatch {
+                records: vec![
+                    upsert("alice", SCRAM_SHA_256, 32),
+                    upsert("alice", SCRAM_SHA_512, 64),
+                    upsert("bob", SCRAM_SHA_512, 64),
+                ],
+            },
+            21,
+        )
+        .unwrap();
+    assert_eq!(image.scram().len(), 3);
+    assert_eq!(
+        image.scram().get("bob", SCRAM_SHA_512).unwrap().iterations,
+        8192
+    );
+    // A batch with one bad record changes nothing.
+    let bad = RecordBatch {
+        records: vec![upsert("carol", SCRAM_SHA_256, 32), upsert("dave", 7, 32)],
+    };
+    assert!(matches!(
+        image.apply(&bad, 22),
+        Err(RejectReason::Invalid(_))
+    ));
+    let removed = image
+        .apply(
+            &RecordBatch::one(MetadataRecord::RemoveUserScramCredential(
+                RemoveUserScramCredentialRecord {
+                    name: "bob".into(),
+                    mechanism: SCRAM_SHA_512,
+                },
+            )),
+            22,
+        )
+        .unwrap();
+    assert!(removed.scram().user("bob").is_none());
+    let back = MetadataImage::from_snapshot_bytes(&image.to_snapshot_bytes().unwrap()).unwrap();
+    assert_eq!(back, image);
+    // Log entries written before the new records still decode (variants appended last).
+    let entry = postcard::to_stdvec(&RecordBatch::one(MetadataRecord::ClusterId(
+        ClusterIdRecord {
+            cluster_id: "c1".into(),
+        },
+    )))
+    .unwrap();
+    let decoded: RecordBatch = postcard::from_bytes(&entry).unwrap();
+    assert!(matches!(decoded.records[0], MetadataRecord::ClusterId(_)));
 }

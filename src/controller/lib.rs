@@ -30,6 +30,7 @@ pub mod quorum;
 pub mod records;
 pub mod remote;
 mod routing;
+pub mod scram_image;
 mod server;
 pub mod state_machine;
 pub mod types;

@@ -160,6 +160,34 @@ pub struct ClusterIdRecord {
     pub cluster_id: String,
 }
 
+/// A user's SCRAM credential for one mechanism is created or replaced (Kafka's
+/// `UserScramCredentialRecord`): the salted keys, never the password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserScramCredentialRecord {
+    /// The user name (the `User:` principal's name once authenticated).
+    pub name: String,
+    /// Kafka's mechanism number: 1 SCRAM-SHA-256, 2 SCRAM-SHA-512.
+    pub mechanism: i8,
+    /// The salt.
+    pub salt: Vec<u8>,
+    /// `H(HMAC(SaltedPassword, "Client Key"))`.
+    pub stored_key: Vec<u8>,
+    /// `HMAC(SaltedPassword, "Server Key")`.
+    pub server_key: Vec<u8>,
+    /// PBKDF2 iterations (4096 to 16384).
+    pub iterations: i32,
+}
+
+/// A user's SCRAM credential for one mechanism is removed (Kafka's
+/// `RemoveUserScramCredentialRecord`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveUserScramCredentialRecord {
+    /// The user name.
+    pub name: String,
+    /// Kafka's mechanism number.
+    pub mechanism: i8,
+}
+
 /// One change to the cluster's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MetadataRecord {
@@ -185,6 +213,10 @@ pub enum MetadataRecord {
     ProducerIds(ProducerIdsRecord),
     /// See [`ClusterIdRecord`]. Last, so that logs written before it still decode.
     ClusterId(ClusterIdRecord),
+    /// See [`UserScramCredentialRecord`]. After `ClusterId`, so that older logs still decode.
+    UserScramCredential(UserScramCredentialRecord),
+    /// See [`RemoveUserScramCredentialRecord`].
+    RemoveUserScramCredential(RemoveUserScramCredentialRecord),
 }
 
 /// The records of one proposal, applied atomically.

@@ -23,6 +23,7 @@ use super::admission::{Admission, Refusal};
 use super::dispatch::{self, Outcome};
 use super::frame::{idle_watch, read_frame, Activity, FrameError, FrameLimits};
 use super::read_budget::ReadBudget;
+use crate::config::listeners::Listener;
 use crate::security::principal::KafkaPrincipal;
 use crate::services::Core;
 
@@ -63,10 +64,19 @@ impl AsyncWrite for Half {
     }
 }
 
-/// Serves a connection until the peer closes it, sends something malformed, or breaks a limit
-/// (`max.connections`, `max.connections.per.ip`, `connections.max.idle.ms`, the partial-frame
-/// timeout, a frame over the core's request-byte budget `budget`).
-pub async fn serve(core: Rc<Core>, budget: Rc<ReadBudget>, stream: TcpStream) {
+/// Serves a connection accepted on `listener` until the peer closes it, sends something
+/// malformed, or breaks a limit (`max.connections`, `max.connections.per.ip`,
+/// `connections.max.idle.ms`, the partial-frame timeout, a frame over the core's request-byte
+/// budget `budget`). On a SASL listener the client authenticates first ([`super::sasl`]).
+///
+/// The stream is a plain `TcpStream`; TLS (issue 22, not done yet) will wrap it here, before
+/// the SASL exchange, so that everything after reads and writes the decrypted stream.
+pub async fn serve(
+    core: Rc<Core>,
+    budget: Rc<ReadBudget>,
+    stream: TcpStream,
+    listener: Rc<Listener>,
+) {
     let peer = stream.peer_addr().ok();
     let config = core.view.config();
     let limits = &config.limits;
@@ -85,17 +95,39 @@ pub async fn serve(core: Rc<Core>, budget: Rc<ReadBudget>, stream: TcpStream) {
     let _open = crate::metrics::hooks::ConnectionGuard::open();
     let _ = stream.set_nodelay(true);
     let stream = Rc::new(RefCell::new(stream));
-    // Every listener is PLAINTEXT today: its clients act as `User:ANONYMOUS`, as on Kafka.
-    let principal = Rc::new(KafkaPrincipal::anonymous());
     let activity = Activity::new();
-    let (tx, rx) = local_channel::new_bounded::<JoinHandle<Outcome>>(MAX_IN_FLIGHT);
-    let writer = glommio::spawn_local(write_loop(stream.clone(), rx, activity.clone()));
     let mut reader = BufReader::with_capacity(64 * 1024, Half(stream.clone()));
     let frame_limits = FrameLimits {
+        min: super::frame::MIN_REQUEST,
         max: config.socket_request_max_bytes,
         read_timeout: limits.request_read_timeout,
         budget,
     };
+    // PLAINTEXT clients act as `User:ANONYMOUS`, as on Kafka; SASL clients as who they proved
+    // to be, and nothing else is served before that.
+    let principal = if listener.protocol.is_sasl() {
+        let mut w = Half(stream.clone());
+        let who = super::sasl::authenticate(
+            &core,
+            &listener,
+            &mut reader,
+            &mut w,
+            &frame_limits,
+            &activity,
+        )
+        .await;
+        match who {
+            Some(p) => Rc::new(p),
+            None => {
+                shutdown(&stream);
+                return;
+            }
+        }
+    } else {
+        Rc::new(KafkaPrincipal::anonymous())
+    };
+    let (tx, rx) = local_channel::new_bounded::<JoinHandle<Outcome>>(MAX_IN_FLIGHT);
+    let writer = glommio::spawn_local(write_loop(stream.clone(), rx, activity.clone()));
     let watch = limits.connections_max_idle.map(|idle| {
         let s = stream.clone();
         glommio::spawn_local(idle_watch(activity.clone(), idle, move || shutdown(&s)))
@@ -105,8 +137,9 @@ pub async fn serve(core: Rc<Core>, budget: Rc<ReadBudget>, stream: TcpStream) {
             Ok(frame) => {
                 let s = core.clone();
                 let who = principal.clone();
+                let on = listener.clone();
                 let task = glommio::spawn_local(async move {
-                    let out = dispatch::handle_frame(s, frame.data, peer, who).await;
+                    let out = dispatch::handle_frame(s, frame.data, peer, who, on).await;
                     drop(frame.reservation);
                     out
                 })

@@ -10,6 +10,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use super::apis;
 use super::rope::{RopeBuf, Substitutions};
 use super::validate;
+use crate::config::listeners::Listener;
 use crate::metrics::hooks as metrics;
 use crate::security::principal::KafkaPrincipal;
 use crate::services::Core;
@@ -53,6 +54,9 @@ pub struct RequestContext {
     pub client_host: String,
     /// Who the connection acts as (`User:ANONYMOUS` until authentication says otherwise).
     pub principal: Rc<KafkaPrincipal>,
+    /// The listener the client connected to: Metadata, FindCoordinator and DescribeCluster
+    /// answer each broker's endpoint of this listener, as Kafka does.
+    pub listener: Rc<Listener>,
 }
 
 /// Handles one request frame, counting and timing it (see [`crate::metrics::hooks`]).
@@ -61,9 +65,10 @@ pub async fn handle_frame(
     frame: Bytes,
     peer: Option<std::net::SocketAddr>,
     principal: Rc<KafkaPrincipal>,
+    listener: Rc<Listener>,
 ) -> Outcome {
     let timer = metrics::RequestTimer::start(i16::from_be_bytes([frame[0], frame[1]]));
-    let outcome = serve_frame(core, frame, peer, principal).await;
+    let outcome = serve_frame(core, frame, peer, principal, listener).await;
     timer.finish(matches!(outcome, Outcome::Close));
     outcome
 }
@@ -165,6 +170,7 @@ async fn serve_frame(
     frame: Bytes,
     peer: Option<std::net::SocketAddr>,
     principal: Rc<KafkaPrincipal>,
+    listener: Rc<Listener>,
 ) -> Outcome {
     let api_key = i16::from_be_bytes([frame[0], frame[1]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
@@ -190,6 +196,7 @@ async fn serve_frame(
         client_id: header.client_id.as_ref().map(|s| s.to_string()),
         client_host: peer.map(|p| format!("/{}", p.ip())).unwrap_or_default(),
         principal,
+        listener,
     };
     let reply = match request {
         RequestKind::ApiVersions(r) => apis::api_versions::handle(&ctx, r).into(),
@@ -259,6 +266,15 @@ async fn serve_frame(
         RequestKind::DescribeAcls(r) => apis::single_node::describe_acls(&ctx, r).into(),
         RequestKind::CreateAcls(r) => apis::single_node::create_acls(&ctx, r).into(),
         RequestKind::DeleteAcls(r) => apis::single_node::delete_acls(&ctx, r).into(),
+        RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
+            apis::api_versions::sasl_out_of_place(key)
+        }
+        RequestKind::DescribeUserScramCredentials(r) => {
+            apis::scram_credentials::describe(&ctx, r).into()
+        }
+        RequestKind::AlterUserScramCredentials(r) => {
+            apis::scram_credentials::alter(&ctx, r).await.into()
+        }
         _ => return Outcome::Close,
     };
     metrics::response_errors(api_key, &reply.body);

@@ -42,6 +42,9 @@ pub const MIN_REQUEST: usize = 10;
 /// The limits one connection reads under.
 #[derive(Clone)]
 pub struct FrameLimits {
+    /// Smallest frame accepted: [`MIN_REQUEST`] for requests, less for the raw SASL tokens
+    /// that follow a v0 SaslHandshake.
+    pub min: usize,
     /// Largest frame accepted (`socket.request.max.bytes`).
     pub max: usize,
     /// Time a started frame has to arrive whole.
@@ -166,7 +169,7 @@ async fn read_rest<R: AsyncRead + Unpin>(
         }
     }
     let n = i32::from_be_bytes(size);
-    if n < MIN_REQUEST as i32 || n as usize > limits.max {
+    if n < limits.min as i32 || n as usize > limits.max {
         return Err(FrameError::BadSize(n));
     }
     let n = n as usize;

@@ -10,4 +10,5 @@ pub mod dispatch;
 pub mod frame;
 pub mod read_budget;
 pub mod rope;
+pub mod sasl;
 pub mod validate;

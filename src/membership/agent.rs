@@ -90,16 +90,28 @@ async fn pause(d: Duration, stop: &AtomicBool) -> bool {
     false
 }
 
+/// The endpoints this broker registers: one per client listener, the inter-broker listener's
+/// first.
+fn endpoints(config: &Config) -> Vec<Endpoint> {
+    let mut all: Vec<_> = config.listeners.all.iter().collect();
+    all.sort_by_key(|l| l.name != config.listeners.inter_broker);
+    all.into_iter()
+        .map(|l| Endpoint {
+            name: l.name.clone(),
+            host: l.advertised.0.clone(),
+            port: l.advertised.1,
+            security_protocol: l.protocol.name().into(),
+        })
+        .collect()
+}
+
 fn registration(config: &Config, incarnation: uuid::Uuid) -> RecordBatch {
     RecordBatch::one(MetadataRecord::RegisterBroker(RegisterBrokerRecord {
         broker_id: config.node_id as BrokerId,
         incarnation_id: incarnation,
-        endpoints: vec![Endpoint {
-            name: CLIENT_LISTENER.into(),
-            host: config.advertised.0.clone(),
-            port: config.advertised.1,
-            security_protocol: "PLAINTEXT".into(),
-        }],
+        // Every client listener, the inter-broker one first (older brokers read the first
+        // endpoint, or the one named PLAINTEXT).
+        endpoints: endpoints(config),
         rack: config.quorum.rack.clone(),
     }))
 }

@@ -136,6 +136,9 @@ pub struct CoreMetrics {
     /// Connections closed when idle for `connections.max.idle.ms` (0) or when a started frame
     /// was not complete within `runnel.request.read.timeout.ms` (1).
     pub connections_timed_out: [AtomicU64; 2],
+    /// SASL authentications on this core's connections: succeeded (0) and failed (1: wrong
+    /// credentials, a refused mechanism, a request before authentication, a timeout).
+    pub sasl_authentications: [AtomicU64; 2],
     /// Long-polling fetches waiting on this core's partitions.
     pub fetch_waiting: AtomicI64,
     /// Duration of the group-commit fdatasyncs of this core's logs.
@@ -176,6 +179,7 @@ impl CoreMetrics {
             connections_open: AtomicI64::new(0),
             connections_rejected: Default::default(),
             connections_timed_out: Default::default(),
+            sasl_authentications: Default::default(),
             fetch_waiting: AtomicI64::new(0),
             fsync: Histogram::default(),
             storage_errors: AtomicU64::new(0),

@@ -205,7 +205,7 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             o.sample(name, &[("core", cn)], get(c));
         }
     }
-    let labelled: [(&str, &str, &str, [&str; 2], Get2); 2] = [
+    let labelled: [(&str, &str, &str, [&str; 2], Get2); 3] = [
         (
             "runnel_connections_rejected_total",
             "Connections closed right after accept, over a connection limit.",
@@ -219,6 +219,14 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             "reason",
             ["idle", "partial_request"],
             |c, i| c.connections_timed_out[i].load(Ordering::Relaxed),
+        ),
+        (
+            "runnel_sasl_authentications_total",
+            "SASL authentications on SASL listeners: succeeded, or failed (wrong credentials, a \
+             refused mechanism, a request before authentication, a timeout).",
+            "result",
+            ["succeeded", "failed"],
+            |c, i| c.sasl_authentications[i].load(Ordering::Relaxed),
         ),
     ];
     for (name, help, label, values, get) in labelled {

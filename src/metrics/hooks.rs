@@ -228,6 +228,16 @@ pub fn connection_timed_out(partial: bool) {
     with(|l| CoreMetrics::add(&l.m.connections_timed_out[usize::from(partial)], 1));
 }
 
+/// A connection authenticated with SASL.
+pub fn sasl_succeeded() {
+    with(|l| CoreMetrics::add(&l.m.sasl_authentications[0], 1));
+}
+
+/// A connection failed SASL authentication (and is closed).
+pub fn sasl_failed() {
+    with(|l| CoreMetrics::add(&l.m.sasl_authentications[1], 1));
+}
+
 /// Counts an open connection for as long as it lives.
 pub struct ConnectionGuard(Option<Arc<CoreMetrics>>);
 

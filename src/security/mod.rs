@@ -5,7 +5,9 @@
 //! Passwords are never kept: a credential is SCRAM's salted `StoredKey`/`ServerKey`, and PLAIN
 //! logins are checked against the same SCRAM credentials.
 
+pub mod credentials;
 pub mod plain;
 pub mod principal;
+pub mod sasl;
 pub mod scram;
 mod scram_msg;

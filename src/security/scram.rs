@@ -50,6 +50,15 @@ impl Mechanism {
         }
     }
 
+    /// The mechanism of Kafka's number in the SCRAM credential APIs (1, 2).
+    pub fn from_kafka_type(t: i8) -> Option<Mechanism> {
+        match t {
+            1 => Some(Mechanism::Sha256),
+            2 => Some(Mechanism::Sha512),
+            _ => None,
+        }
+    }
+
     /// Kafka's number for the mechanism in the SCRAM credential APIs.
     pub fn kafka_type(self) -> i8 {
         match self {
@@ -189,6 +198,36 @@ impl ScramCredential {
             stored_key: mechanism.hash(&client_key),
             server_key: mechanism.hmac(&salted, b"Server Key"),
         }
+    }
+
+    /// The credential of an already salted password (`Hi(password, salt, iterations)`), as
+    /// AlterUserScramCredentials carries it: the keys are derived here, the salted password
+    /// is not kept.
+    pub fn from_salted_password(
+        mechanism: Mechanism,
+        salted_password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> ScramCredential {
+        let client_key = mechanism.hmac(salted_password, b"Client Key");
+        ScramCredential {
+            mechanism,
+            salt: salt.to_vec(),
+            iterations,
+            stored_key: mechanism.hash(&client_key),
+            server_key: mechanism.hmac(salted_password, b"Server Key"),
+        }
+    }
+
+    /// `Hi(password, salt, iterations)` of `mechanism`: what a client sends in
+    /// AlterUserScramCredentials.
+    pub fn salt_password(
+        mechanism: Mechanism,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Vec<u8> {
+        mechanism.salted_password(password, salt, iterations)
     }
 
     /// A credential of `password` with a fresh random salt.

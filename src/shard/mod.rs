@@ -36,6 +36,7 @@ pub mod partition_store;
 pub mod partitions;
 pub mod quorum;
 pub mod quorum_admin;
+pub mod scram_admin;
 pub mod topic_admin;
 pub mod topic_view;
 

@@ -73,6 +73,10 @@ pub const ADVERTISED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeAcls, 1, 3),
     (ApiKey::CreateAcls, 1, 3),
     (ApiKey::DeleteAcls, 1, 3),
+    (ApiKey::DescribeUserScramCredentials, 0, 0),
+    (ApiKey::AlterUserScramCredentials, 0, 0),
+    (ApiKey::SaslHandshake, 0, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 /// The advertised range of `key`, if the API is implemented.
@@ -98,10 +102,34 @@ fn api_list() -> Vec<ApiVersion> {
 
 /// Answers ApiVersions.
 pub fn handle(_ctx: &RequestContext, _req: ApiVersionsRequest) -> ResponseKind {
+    response()
+}
+
+/// The ApiVersions answer (the same on every listener, before authentication too, as Kafka's).
+pub fn response() -> ResponseKind {
     let mut r = ApiVersionsResponse::default();
     r.error_code = errors::NONE;
     r.api_keys = api_list();
     ResponseKind::ApiVersions(r)
+}
+
+/// SaslHandshake or SaslAuthenticate where no exchange can be: on a PLAINTEXT listener, or
+/// after the connection authenticated (re-authentication, KIP-368, is not implemented):
+/// ILLEGAL_SASL_STATE, as Kafka answers.
+pub fn sasl_out_of_place(key: ApiKey) -> ResponseKind {
+    let code = KafkaError::IllegalSaslState.code();
+    if key == ApiKey::SaslHandshake {
+        let mut r = kafka_protocol::messages::SaslHandshakeResponse::default();
+        r.error_code = code;
+        ResponseKind::SaslHandshake(r)
+    } else {
+        let mut r = kafka_protocol::messages::SaslAuthenticateResponse::default();
+        r.error_code = code;
+        r.error_message = Some(kafka_protocol::protocol::StrBytes::from_static_str(
+            "Unexpected SASL request: the connection is not in a SASL exchange",
+        ));
+        ResponseKind::SaslAuthenticate(r)
+    }
 }
 
 /// The v0 answer to an ApiVersions request of a version we cannot parse (KIP-511).

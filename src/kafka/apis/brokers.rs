@@ -1,6 +1,7 @@
 //! The brokers and the controller that Metadata and DescribeCluster list: the live brokers of
 //! this core's [`ClusterState`] snapshot (registered and unfenced in the controller's image),
-//! always with this broker itself as its configuration advertises it.
+//! always with this broker itself as its configuration advertises it, each at its endpoint of
+//! the listener the client connected to (as Kafka answers).
 
 use std::sync::Arc;
 
@@ -18,13 +19,14 @@ pub struct Listing {
     pub state: Arc<ClusterState>,
 }
 
-/// This broker, as its configuration advertises it.
+/// This broker, as its configuration advertises the listener the client connected to.
 pub fn this_broker(ctx: &RequestContext) -> BrokerInfo {
     let cfg = ctx.core.view.config();
+    let (host, port) = ctx.listener.advertised.clone();
     BrokerInfo {
         id: cfg.node_id,
-        host: cfg.advertised.0.clone(),
-        port: cfg.advertised.1,
+        host,
+        port,
         rack: cfg.quorum.rack.clone(),
     }
 }
@@ -42,7 +44,7 @@ pub fn cluster_id(ctx: &RequestContext, state: &ClusterState) -> String {
 pub fn listing(ctx: &RequestContext) -> Listing {
     let me = this_broker(ctx);
     let state = ctx.core.cluster.state();
-    let brokers = state.live_brokers(&me);
+    let brokers = state.live_brokers(&me, &ctx.listener.name);
     let controller = state.controller_among(&brokers, me.id);
     Listing {
         brokers,

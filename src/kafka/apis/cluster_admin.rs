@@ -53,7 +53,7 @@ pub fn describe_cluster(ctx: &RequestContext, req: DescribeClusterRequest) -> Re
             // v2 (KIP-1073): fenced brokers only when asked for.
             if ctx.version >= 2 && req.include_fenced_brokers {
                 let me = super::brokers::this_broker(ctx).id;
-                for b in listing.state.fenced_brokers(me) {
+                for b in listing.state.fenced_brokers(me, &ctx.listener.name) {
                     r.brokers.push(entry(b.id, &b.host, b.port, b.rack, true));
                 }
             }

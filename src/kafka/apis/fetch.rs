@@ -164,7 +164,12 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     resp.responses = topics_out;
     resp.session_id = 0;
     if ctx.version >= 12 {
-        hint_leaders(&mut resp, &ctx.core.cluster, ctx.version);
+        hint_leaders(
+            &mut resp,
+            &ctx.core.cluster,
+            ctx.version,
+            &ctx.listener.name,
+        );
     }
     Reply {
         body: ResponseKind::Fetch(resp),
@@ -350,7 +355,7 @@ async fn wait_and_read(
 /// leaders' endpoints.
 /// The image is read only when a partition needs it: the common answer touches no shared
 /// state and allocates nothing.
-fn hint_leaders(resp: &mut FetchResponse, cluster: &ClusterView, version: i16) {
+fn hint_leaders(resp: &mut FetchResponse, cluster: &ClusterView, version: i16, listener: &str) {
     let hinted = |code: i16| {
         code == KafkaError::NotLeaderOrFollower.code()
             || code == KafkaError::FencedLeaderEpoch.code()
@@ -377,7 +382,10 @@ fn hint_leaders(resp: &mut FetchResponse, cluster: &ClusterView, version: i16) {
     if version < 16 {
         return;
     }
-    for (node_id, host, port, rack) in leaders.into_iter().filter_map(|b| endpoint(image, b)) {
+    for (node_id, host, port, rack) in leaders
+        .into_iter()
+        .filter_map(|b| endpoint(image, b, listener))
+    {
         let mut e = NodeEndpoint::default();
         e.node_id = node_id;
         e.host = host;

@@ -11,7 +11,6 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::groups::ensure_offsets_topic;
 use super::txn::ensure_txn_topic;
-use crate::cluster::membership::CLIENT_LISTENER;
 use crate::errors::{self, KafkaError};
 use crate::group::OFFSETS_TOPIC;
 use crate::kafka::dispatch::RequestContext;
@@ -129,8 +128,8 @@ fn coordinator_of(ctx: &RequestContext, topic: &str, key: &str) -> Answer {
             code: errors::NONE,
             message: None,
             node: BrokerId(cfg.node_id),
-            host: StrBytes::from_string(cfg.advertised.0.clone()),
-            port: cfg.advertised.1 as i32,
+            host: StrBytes::from_string(ctx.listener.advertised.0.clone()),
+            port: ctx.listener.advertised.1 as i32,
         };
     }
     let state = ctx.core.cluster.state();
@@ -144,12 +143,7 @@ fn coordinator_of(ctx: &RequestContext, topic: &str, key: &str) -> Answer {
         .image
         .broker(leader)
         .filter(|b| !b.fenced)
-        .and_then(|b| {
-            b.endpoints
-                .iter()
-                .find(|e| e.name == CLIENT_LISTENER)
-                .or(b.endpoints.first())
-        });
+        .and_then(|b| b.endpoints.iter().find(|e| e.name == ctx.listener.name));
     match endpoint {
         Some(e) => Answer {
             code: errors::NONE,

@@ -7,8 +7,6 @@ use kafka_protocol::messages::BrokerId;
 use kafka_protocol::protocol::StrBytes;
 use runnel_controller::MetadataImage;
 
-use crate::cluster::membership::CLIENT_LISTENER;
-
 /// A partition's leader and leader epoch in the image, by topic name or (when the name is
 /// `None`) topic id; `None` when the image does not have the partition.
 pub fn leader_of(
@@ -25,17 +23,14 @@ pub fn leader_of(
     Some((p.leader, p.leader_epoch))
 }
 
-/// A live broker's client endpoint (id, host, port, rack) in the image.
+/// A live broker's endpoint of listener `listener` (id, host, port, rack) in the image.
 pub fn endpoint(
     image: &MetadataImage,
     broker: i32,
+    listener: &str,
 ) -> Option<(BrokerId, StrBytes, i32, Option<StrBytes>)> {
     let b = image.broker(broker).filter(|b| !b.fenced)?;
-    let e = b
-        .endpoints
-        .iter()
-        .find(|e| e.name == CLIENT_LISTENER)
-        .or(b.endpoints.first())?;
+    let e = b.endpoints.iter().find(|e| e.name == listener)?;
     Some((
         BrokerId(broker),
         StrBytes::from_string(e.host.clone()),

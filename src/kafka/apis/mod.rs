@@ -23,6 +23,7 @@ pub mod plan;
 pub mod produce;
 pub mod produce_errors;
 pub mod produce_policy;
+pub mod scram_credentials;
 pub mod single_node;
 pub mod txn;
 pub mod txn_admin;

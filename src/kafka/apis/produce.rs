@@ -45,7 +45,7 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<Respons
     let mut resp = produce(&ctx.core.view, &ctx.core.mesh, req, ctx.version).await;
     if ctx.version >= 10 {
         if let Some(r) = resp.as_mut() {
-            hint_leaders(r, &ctx.core.cluster, ctx.version >= 13);
+            hint_leaders(r, &ctx.core.cluster, ctx.version >= 13, &ctx.listener.name);
         }
     }
     resp.map(ResponseKind::Produce)
@@ -55,7 +55,7 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<Respons
 /// from the image, and the response the endpoints of those leaders.
 /// The image is read only when a partition needs it: the common answer touches no shared
 /// state and allocates nothing.
-fn hint_leaders(resp: &mut ProduceResponse, cluster: &ClusterView, by_id: bool) {
+fn hint_leaders(resp: &mut ProduceResponse, cluster: &ClusterView, by_id: bool, listener: &str) {
     let not_leader = KafkaError::NotLeaderOrFollower.code();
     let needs = |t: &TopicProduceResponse| {
         t.partition_responses
@@ -82,7 +82,10 @@ fn hint_leaders(resp: &mut ProduceResponse, cluster: &ClusterView, by_id: bool) 
             }
         }
     }
-    for (node_id, host, port, rack) in leaders.into_iter().filter_map(|b| endpoint(image, b)) {
+    for (node_id, host, port, rack) in leaders
+        .into_iter()
+        .filter_map(|b| endpoint(image, b, listener))
+    {
         let mut e = NodeEndpoint::default();
         e.node_id = node_id;
         e.host = host;

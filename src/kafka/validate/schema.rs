@@ -54,14 +54,18 @@ pub static MESSAGES: &[Message] = &[
     Message { name: "DescribeAclsRequest", api_key: 29, valid: V(0, 3), flexible: V(2, 32767), root: 91 },
     Message { name: "CreateAclsRequest", api_key: 30, valid: V(0, 3), flexible: V(2, 32767), root: 92 },
     Message { name: "DeleteAclsRequest", api_key: 31, valid: V(0, 3), flexible: V(2, 32767), root: 94 },
+    Message { name: "DescribeUserScramCredentialsRequest", api_key: 50, valid: V(0, 0), flexible: V(0, 32767), root: 96 },
+    Message { name: "AlterUserScramCredentialsRequest", api_key: 51, valid: V(0, 0), flexible: V(0, 32767), root: 98 },
+    Message { name: "SaslHandshakeRequest", api_key: 17, valid: V(0, 1), flexible: V(1, 0), root: 101 },
+    Message { name: "SaslAuthenticateRequest", api_key: 36, valid: V(0, 2), flexible: V(2, 32767), root: 102 },
 ];
 
 /// The response header (versions 0-1), for answers from other brokers.
-pub static RESPONSE_HEADER: Message = Message { name: "ResponseHeader", api_key: -1, valid: V(0, 1), flexible: V(1, 32767), root: 96 };
+pub static RESPONSE_HEADER: Message = Message { name: "ResponseHeader", api_key: -1, valid: V(0, 1), flexible: V(1, 32767), root: 103 };
 
 /// One entry per API the inter-broker client sends, with the versions it sends.
 pub static RESPONSES: &[Message] = &[
-    Message { name: "WriteTxnMarkersResponse", api_key: 27, valid: V(1, 1), flexible: V(1, 32767), root: 97 },
+    Message { name: "WriteTxnMarkersResponse", api_key: 27, valid: V(1, 1), flexible: V(1, 32767), root: 104 },
 ];
 
 /// Struct layouts, indexed by [`Kind::Struct`] and [`Message::root`].
@@ -655,25 +659,59 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "Operation", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PermissionType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 96: ResponseHeader
+    // 96: DescribeUserScramCredentialsRequest
+    &[
+        Field { name: "Users", kind: Kind::Array(&Kind::Struct(97)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+    ],
+    // 97: UserName
+    &[
+        Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 98: AlterUserScramCredentialsRequest
+    &[
+        Field { name: "Deletions", kind: Kind::Array(&Kind::Struct(99)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Upsertions", kind: Kind::Array(&Kind::Struct(100)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 99: ScramCredentialDeletion
+    &[
+        Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Mechanism", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 100: ScramCredentialUpsertion
+    &[
+        Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Mechanism", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Iterations", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Salt", kind: Kind::Bytes, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "SaltedPassword", kind: Kind::Bytes, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 101: SaslHandshakeRequest
+    &[
+        Field { name: "Mechanism", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 102: SaslAuthenticateRequest
+    &[
+        Field { name: "AuthBytes", kind: Kind::Bytes, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 103: ResponseHeader
     &[
         Field { name: "CorrelationId", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 97: WriteTxnMarkersResponse
+    // 104: WriteTxnMarkersResponse
     &[
-        Field { name: "Markers", kind: Kind::Array(&Kind::Struct(98)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Markers", kind: Kind::Array(&Kind::Struct(105)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 98: WritableTxnMarkerResult
+    // 105: WritableTxnMarkerResult
     &[
         Field { name: "ProducerId", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(99)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(106)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 99: WritableTxnMarkerTopicResult
+    // 106: WritableTxnMarkerTopicResult
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(100)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(107)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 100: WritableTxnMarkerPartitionResult
+    // 107: WritableTxnMarkerPartitionResult
     &[
         Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ErrorCode", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },

@@ -1,0 +1,128 @@
+//! Named listeners: Kafka's forms, defaults and the startup refusals.
+
+use super::*;
+
+fn keys<'a>(
+    listeners: &'a str,
+    advertised: &'a str,
+    per: &'a BTreeMap<String, String>,
+    names: &'a [String],
+) -> ListenerKeys<'a> {
+    ListenerKeys {
+        listeners,
+        advertised,
+        protocol_map: DEFAULT_PROTOCOL_MAP,
+        controller_names: names,
+        inter_broker: "",
+        sasl_mechanisms: "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+        per_listener_mechanisms: per,
+        listen_flag: None,
+        advertised_flag: None,
+    }
+}
+
+#[test]
+fn plaintext_and_sasl_listeners_with_per_listener_mechanisms() {
+    let names = vec!["CONTROLLER".to_string()];
+    let mut per = BTreeMap::new();
+    per.insert("sasl_plaintext".to_string(), "SCRAM-SHA-512".to_string());
+    let k = keys(
+        "PLAINTEXT://127.0.0.1:23092,SASL_PLAINTEXT://0.0.0.0:23093,CONTROLLER://127.0.0.1:23094",
+        "SASL_PLAINTEXT://broker.example:9093",
+        &per,
+        &names,
+    );
+    let l = resolve_listeners(&k, true).unwrap();
+    assert_eq!(l.all.len(), 2);
+    assert_eq!(l.inter_broker, "PLAINTEXT");
+    assert_eq!(l.all[0].protocol, SecurityProtocol::Plaintext);
+    assert_eq!(l.all[0].advertised, ("127.0.0.1".to_string(), 23092));
+    assert!(l.all[0].sasl_mechanisms.is_empty());
+    let sasl = l.get("SASL_PLAINTEXT").unwrap();
+    assert_eq!(sasl.protocol, SecurityProtocol::SaslPlaintext);
+    assert_eq!(sasl.advertised, ("broker.example".to_string(), 9093));
+    assert_eq!(sasl.sasl_mechanisms, vec!["SCRAM-SHA-512".to_string()]);
+}
+
+#[test]
+fn a_plain_address_is_plaintext_and_the_flag_replaces_the_first_listener() {
+    let per = BTreeMap::new();
+    let mut k = keys("127.0.0.1:9092", "", &per, &[]);
+    k.listen_flag = Some("127.0.0.1:23100");
+    k.advertised_flag = Some("example:1");
+    let l = resolve_listeners(&k, true).unwrap();
+    assert_eq!(l.all.len(), 1);
+    assert_eq!(l.all[0].name, "PLAINTEXT");
+    assert_eq!(l.all[0].bind.port(), 23100);
+    assert_eq!(l.all[0].advertised, ("example".to_string(), 1));
+}
+
+#[test]
+fn custom_names_use_the_protocol_map() {
+    let per = BTreeMap::new();
+    let mut k = keys(
+        "INTERNAL://127.0.0.1:23101,CLIENTS://127.0.0.1:23102",
+        "",
+        &per,
+        &[],
+    );
+    k.protocol_map = "INTERNAL:PLAINTEXT,CLIENTS:SASL_PLAINTEXT";
+    k.sasl_mechanisms = "PLAIN";
+    let l = resolve_listeners(&k, true).unwrap();
+    assert_eq!(l.inter_broker, "INTERNAL");
+    assert_eq!(l.get("CLIENTS").unwrap().sasl_mechanisms, vec!["PLAIN"]);
+    // A SASL-only broker: the inter-broker listener defaults to it (fine on one node).
+    let k = keys("SASL_PLAINTEXT://127.0.0.1:23103", "", &per, &[]);
+    assert_eq!(
+        resolve_listeners(&k, true).unwrap().inter_broker,
+        "SASL_PLAINTEXT"
+    );
+}
+
+#[test]
+fn startup_refusals_name_the_key() {
+    let per = BTreeMap::new();
+    let refused = |k: ListenerKeys<'_>, what: &str| {
+        let e = resolve_listeners(&k, true).unwrap_err().to_string();
+        assert!(e.contains(what), "{e}");
+    };
+    refused(
+        keys("SSL://127.0.0.1:23104", "", &per, &[]),
+        "not implemented",
+    );
+    refused(keys("FOO://127.0.0.1:23104", "", &per, &[]), "FOO");
+    refused(
+        keys(
+            "PLAINTEXT://127.0.0.1:23104,PLAINTEXT://127.0.0.1:23105",
+            "",
+            &per,
+            &[],
+        ),
+        "twice",
+    );
+    refused(
+        keys(
+            "PLAINTEXT://127.0.0.1:23104",
+            "SASL_PLAINTEXT://h:1",
+            &per,
+            &[],
+        ),
+        "advertised.listeners",
+    );
+    let mut k = keys("SASL_PLAINTEXT://127.0.0.1:23104", "", &per, &[]);
+    k.sasl_mechanisms = "GSSAPI";
+    refused(k, "GSSAPI");
+    let mut k = keys(
+        "PLAINTEXT://127.0.0.1:23104,SASL_PLAINTEXT://127.0.0.1:23105",
+        "",
+        &per,
+        &[],
+    );
+    k.inter_broker = "SASL_PLAINTEXT";
+    refused(k, "inter.broker.listener.name");
+    let names = vec!["CONTROLLER".to_string()];
+    refused(
+        keys("CONTROLLER://127.0.0.1:23104", "", &per, &names),
+        "no client listener",
+    );
+}

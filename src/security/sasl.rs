@@ -1,0 +1,172 @@
+//! One connection's SASL exchange after its handshake chose a mechanism: PLAIN or SCRAM, fed
+//! the client's tokens one at a time, answering the server's tokens and, at the end, the
+//! authenticated user name. No I/O: the connection layer (src/kafka/sasl.rs) reads the tokens
+//! (SaslAuthenticate requests, or raw size-prefixed tokens after a v0 handshake) and looks up
+//! credentials in its core's copy of the metadata image.
+
+use super::plain;
+use super::scram::{Mechanism, ScramCredential, ScramServer};
+
+/// Why an exchange failed; every variant is SASL_AUTHENTICATION_FAILED on the wire, with
+/// [`SaslError::message`] as Kafka words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaslError {
+    /// Wrong user or password, or a malformed PLAIN message.
+    Plain,
+    /// A SCRAM exchange failed (bad proof, malformed message, out of order).
+    Scram(Mechanism),
+    /// A token after the exchange completed.
+    Finished,
+}
+
+impl SaslError {
+    /// The message clients are given (Kafka's wording).
+    pub fn message(&self) -> String {
+        match self {
+            SaslError::Plain => "Authentication failed: Invalid username or password".into(),
+            SaslError::Scram(m) => format!(
+                "Authentication failed during authentication due to invalid credentials with \
+                 SASL mechanism {}",
+                m.name()
+            ),
+            SaslError::Finished => "Authentication failed: unexpected SASL token".into(),
+        }
+    }
+}
+
+/// What one client token leads to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Send this token and wait for the next one.
+    Continue(Vec<u8>),
+    /// Authenticated as `user`; send `token` (possibly empty) as the last answer.
+    Done {
+        /// The authenticated user name (the principal is `User:<user>`).
+        user: String,
+        /// The server's last token.
+        token: Vec<u8>,
+    },
+}
+
+enum State {
+    Plain,
+    Scram(ScramServer, Mechanism, bool),
+    Finished,
+}
+
+/// The server side of one SASL exchange.
+pub struct SaslExchange {
+    state: State,
+}
+
+impl SaslExchange {
+    /// An exchange of mechanism `name` (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`), if Runnel
+    /// has it.
+    pub fn new(name: &str) -> Option<SaslExchange> {
+        let state = match name {
+            "PLAIN" => State::Plain,
+            other => {
+                let m = Mechanism::from_name(other)?;
+                State::Scram(ScramServer::new(m), m, false)
+            }
+        };
+        Some(SaslExchange { state })
+    }
+
+    /// Takes the client's next token. `lookup(user, mechanism)` gives a stored credential;
+    /// PLAIN checks the password against the user's SCRAM-SHA-512 credential, else its
+    /// SCRAM-SHA-256 one.
+    pub fn step(
+        &mut self,
+        token: &[u8],
+        lookup: impl Fn(&str, Mechanism) -> Option<ScramCredential>,
+    ) -> Result<Step, SaslError> {
+        match std::mem::replace(&mut self.state, State::Finished) {
+            State::Finished => Err(SaslError::Finished),
+            State::Plain => {
+                let login = plain::parse(token).map_err(|_| SaslError::Plain)?;
+                let credential = lookup(login.username, Mechanism::Sha512)
+                    .or_else(|| lookup(login.username, Mechanism::Sha256))
+                    .ok_or(SaslError::Plain)?;
+                if !credential.matches_password(login.password) {
+                    return Err(SaslError::Plain);
+                }
+                Ok(Step::Done {
+                    user: login.username.to_string(),
+                    token: Vec::new(),
+                })
+            }
+            State::Scram(mut server, m, false) => {
+                let first = server
+                    .client_first(token, |user| lookup(user, m))
+                    .map_err(|_| SaslError::Scram(m))?;
+                self.state = State::Scram(server, m, true);
+                Ok(Step::Continue(first))
+            }
+            State::Scram(mut server, m, true) => {
+                let (user, last) = server
+                    .client_final(token)
+                    .map_err(|_| SaslError::Scram(m))?;
+                Ok(Step::Done { user, token: last })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(m: Mechanism) -> ScramCredential {
+        ScramCredential::derive(m, b"s3cret", b"salty-salt", 4096).unwrap()
+    }
+
+    #[test]
+    fn plain_checks_the_password_against_a_scram_credential() {
+        let lookup =
+            |u: &str, m: Mechanism| (u == "alice" && m == Mechanism::Sha256).then(|| creds(m));
+        let mut ok = SaslExchange::new("PLAIN").unwrap();
+        assert_eq!(
+            ok.step(b"\0alice\0s3cret", lookup).unwrap(),
+            Step::Done {
+                user: "alice".into(),
+                token: vec![]
+            }
+        );
+        assert_eq!(
+            ok.step(b"\0alice\0s3cret", lookup),
+            Err(SaslError::Finished)
+        );
+        for bad in [
+            &b"\0alice\0wrong"[..],
+            b"\0bob\0s3cret",
+            b"garbage",
+            b"other\0alice\0s3cret",
+        ] {
+            let mut x = SaslExchange::new("PLAIN").unwrap();
+            assert_eq!(x.step(bad, lookup), Err(SaslError::Plain), "{bad:?}");
+        }
+        assert!(SaslExchange::new("GSSAPI").is_none());
+    }
+
+    #[test]
+    fn scram_runs_two_steps_and_fails_on_a_bad_proof() {
+        let lookup = |u: &str, m: Mechanism| (u == "alice").then(|| creds(m));
+        let mut x = SaslExchange::new("SCRAM-SHA-512").unwrap();
+        let first = x.step(b"n,,n=alice,r=abcdefgh", lookup).unwrap();
+        let Step::Continue(server_first) = first else {
+            panic!("{first:?}")
+        };
+        let text = String::from_utf8(server_first).unwrap();
+        assert!(text.starts_with("r=abcdefgh"), "{text}");
+        let nonce = text.split(',').next().unwrap();
+        let bad = format!("c=biws,{nonce},p=AAAA");
+        assert_eq!(
+            x.step(bad.as_bytes(), lookup),
+            Err(SaslError::Scram(Mechanism::Sha512))
+        );
+        assert!(SaslError::Scram(Mechanism::Sha512)
+            .message()
+            .contains("SCRAM-SHA-512"));
+    }
+}
