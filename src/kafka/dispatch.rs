@@ -267,7 +267,7 @@ async fn serve_frame(
         RequestKind::CreateAcls(r) => apis::single_node::create_acls(&ctx, r).into(),
         RequestKind::DeleteAcls(r) => apis::single_node::delete_acls(&ctx, r).into(),
         RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
-            apis::api_versions::sasl_out_of_place(key)
+            apis::api_versions::sasl_out_of_place(key).into()
         }
         RequestKind::DescribeUserScramCredentials(r) => {
             apis::scram_credentials::describe(&ctx, r).into()

@@ -21,7 +21,7 @@ use runnel_controller::records::{BrokerId, Endpoint, MetadataRecord, RegisterBro
 use runnel_controller::{ControllerError, RecordBatch, RejectReason};
 
 use super::Membership;
-use crate::cluster::membership::{ClusterState, CLIENT_LISTENER};
+use crate::cluster::membership::ClusterState;
 use crate::config::Config;
 use crate::metrics::Registry;
 
