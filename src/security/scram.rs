@@ -276,6 +276,8 @@ enum State {
         username: String,
         gs2_header: String,
         nonce: String,
+        /// The client's part of `nonce` (for librdkafka's repeated-nonce form).
+        client_nonce_len: usize,
         auth_prefix: String,
     },
     Done,
@@ -329,6 +331,7 @@ impl ScramServer {
             Some(c) if c.mechanism == self.mechanism => (c, true),
             _ => (decoy(self.mechanism, &first.username), false),
         };
+        let client_nonce_len = first.nonce.len();
         let nonce = format!("{}{}", first.nonce, server_nonce);
         let server_first = format!(
             "r={nonce},s={},i={}",
@@ -342,6 +345,7 @@ impl ScramServer {
             username: first.username,
             gs2_header: first.gs2_header,
             nonce,
+            client_nonce_len,
             auth_prefix,
         };
         Ok(server_first.into_bytes())
@@ -356,13 +360,22 @@ impl ScramServer {
             username,
             gs2_header,
             nonce,
+            client_nonce_len,
             auth_prefix,
         } = std::mem::replace(&mut self.state, State::Done)
         else {
             return Err(ScramError::OutOfOrder);
         };
         let fin = scram_msg::parse_client_final(msg)?;
-        if fin.nonce != nonce || fin.channel_binding != gs2_header.as_bytes() {
+        // librdkafka before 2.6.1 sends its own nonce twice (`r=<client><client><server>`,
+        // librdkafka#4895; Kafka 3.8.1-3.9 accepted it, Kafka 4 does not). That form is
+        // accepted too, so kcat and other clients on older librdkafka can log in: the server's
+        // nonce must still end it, and the proof covers the message as sent.
+        let librdkafka_form = fin.nonce.len() == client_nonce_len + nonce.len()
+            && fin.nonce.starts_with(&nonce[..client_nonce_len])
+            && fin.nonce.ends_with(&nonce);
+        if !(fin.nonce == nonce || librdkafka_form) || fin.channel_binding != gs2_header.as_bytes()
+        {
             return Err(ScramError::Mismatch);
         }
         let auth_message = format!("{auth_prefix}{}", fin.without_proof);

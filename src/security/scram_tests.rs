@@ -264,3 +264,54 @@ fn random_bytes_never_panic() {
         }
     }
 }
+
+/// librdkafka before 2.6.1 repeats its own nonce in the client-final-message
+/// (`r=<client><client><server>`, librdkafka#4895); with a proof over what it sent it logs in,
+/// while a nonce of any other shape is still refused.
+#[test]
+fn librdkafkas_repeated_client_nonce_is_accepted() {
+    let m = Mechanism::Sha512;
+    let stored = ScramCredential::generate(m, b"pw", 4096).unwrap();
+    let bare = "n=alice,r=clientnonce";
+    // Build the librdkafka message by hand: the proof is computed over the real server-first
+    // and the client-final-without-proof as sent.
+    let mut s = ScramServer::new(m);
+    let first = s
+        .client_first(format!("n,,{bare}").as_bytes(), |_| Some(stored.clone()))
+        .unwrap();
+    let first = String::from_utf8(first).unwrap();
+    let full = &first.split(',').next().unwrap()[2..];
+    let salted = m.salted_password(b"pw", &stored.salt, 4096);
+    let client_key = m.hmac(&salted, b"Client Key");
+    let sign = |nonce: &str| {
+        let without_proof = format!("c=biws,r={nonce}");
+        let auth = format!("{bare},{first},{without_proof}");
+        let signature = m.hmac(&m.hash(&client_key), auth.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        format!("{without_proof},p={}", scram_msg::encode(&proof))
+    };
+    let repeated = format!("clientnonce{full}");
+    assert_eq!(
+        s.client_final(sign(&repeated).as_bytes()).unwrap().0,
+        "alice"
+    );
+    // Anything else around the server's nonce is refused.
+    for other in [format!("xxxxxxxxxxx{full}"), format!("{full}clientnonce")] {
+        let mut s = ScramServer::new(m);
+        s.client_first_with_nonce(
+            format!("n,,{bare}").as_bytes(),
+            |_| Some(stored.clone()),
+            &full["clientnonce".len()..],
+        )
+        .unwrap();
+        assert_eq!(
+            s.client_final(sign(&other).as_bytes()),
+            Err(ScramError::Mismatch),
+            "{other}"
+        );
+    }
+}

@@ -92,14 +92,17 @@ def test_create_describe_delete_and_kafkas_errors(broker_proc):
         "dave": "UNACCEPTABLE_CREDENTIAL",
         "erin": "RESOURCE_NOT_FOUND",
     }
+    # A user both deleted and upserted in one request: DUPLICATE_RESOURCE, nothing changes.
     assert _alter(
         admin,
         [
-            UserScramCredentialUpsertion("frank", sha256, b"x"),
-            UserScramCredentialDeletion("frank", ScramMechanism.SCRAM_SHA_512),
+            UserScramCredentialDeletion("alice", ScramMechanism.SCRAM_SHA_256),
+            UserScramCredentialUpsertion("alice", sha512, b"other"),
         ],
-    ) == {"frank": "DUPLICATE_RESOURCE"}
-    assert "carol" not in _describe(admin)
+    ) == {"alice": "DUPLICATE_RESOURCE"}
+    described = _describe(admin)
+    assert "carol" not in described
+    assert described["alice"] == {"SCRAM_SHA_256": 4096, "SCRAM_SHA_512": 8192}
 
     assert _alter(
         admin, [UserScramCredentialDeletion("bob", ScramMechanism.SCRAM_SHA_256)]
