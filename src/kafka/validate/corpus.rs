@@ -70,6 +70,10 @@ pub fn default_request(key: ApiKey) -> Option<RequestKind> {
         DescribeAcls,
         CreateAcls,
         DeleteAcls,
+        DescribeUserScramCredentials,
+        AlterUserScramCredentials,
+        SaslHandshake,
+        SaslAuthenticate,
     )
 }
 
