@@ -211,6 +211,38 @@ fn plain_login_over_a_sasl_listener() {
         "answered before authentication"
     );
 
+    // The listener offers only what listener.name.sasl_plaintext.sasl.enabled.mechanisms
+    // lists: SCRAM-SHA-512 is answered UNSUPPORTED_SASL_MECHANISM (33) with the list, and the
+    // connection closes.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", sasl)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mech = b"SCRAM-SHA-512";
+    let mut body = Vec::new();
+    body.extend_from_slice(&17i16.to_be_bytes()); // SaslHandshake
+    body.extend_from_slice(&1i16.to_be_bytes());
+    body.extend_from_slice(&8i32.to_be_bytes());
+    body.extend_from_slice(&(-1i16).to_be_bytes());
+    body.extend_from_slice(&(mech.len() as i16).to_be_bytes());
+    body.extend_from_slice(mech);
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend(body);
+    s.write_all(&frame).unwrap();
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut answer = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut answer).unwrap();
+    // correlation id, error code, mechanisms array of one: "PLAIN".
+    assert_eq!(&answer[..6], &[0, 0, 0, 8, 0, 33]);
+    assert_eq!(
+        &answer[6..],
+        &[0, 0, 0, 1, 0, 5, b'P', b'L', b'A', b'I', b'N']
+    );
+    assert_eq!(
+        s.read(&mut buf).unwrap_or(0),
+        0,
+        "still open after a refused mechanism"
+    );
+
     // The PLAINTEXT listener still serves anonymous clients.
     ok(&b, &["topic", "list"]);
 }

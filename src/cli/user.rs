@@ -183,12 +183,11 @@ fn create(
     Ok(())
 }
 
-/// The (mechanism, iterations) pairs of `names` (every user when empty), or the broker's
-/// error for a user.
-fn describe(
-    client: &mut WireClient,
-    names: &[String],
-) -> CliResult<Vec<(String, Result<Vec<(i8, i32)>, String>)>> {
+/// One user's (mechanism, iterations) pairs, or the broker's error name for it.
+type Described = (String, Result<Vec<(i8, i32)>, String>);
+
+/// The credentials of `names` (every user when empty).
+fn describe(client: &mut WireClient, names: &[String]) -> CliResult<Vec<Described>> {
     let mut req = DescribeUserScramCredentialsRequest::default();
     req.users = if names.is_empty() {
         None

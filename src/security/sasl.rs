@@ -50,7 +50,7 @@ pub enum Step {
 
 enum State {
     Plain,
-    Scram(ScramServer, Mechanism, bool),
+    Scram(Box<ScramServer>, Mechanism, bool),
     Finished,
 }
 
@@ -67,7 +67,7 @@ impl SaslExchange {
             "PLAIN" => State::Plain,
             other => {
                 let m = Mechanism::from_name(other)?;
-                State::Scram(ScramServer::new(m), m, false)
+                State::Scram(Box::new(ScramServer::new(m)), m, false)
             }
         };
         Some(SaslExchange { state })

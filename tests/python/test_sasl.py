@@ -267,3 +267,40 @@ def test_a_flood_of_bad_handshakes_leaves_the_broker_healthy(sasl_broker, topic_
     p = Producer(_sasl_conf(b, "SCRAM-SHA-512"))
     p.produce(topic_name, value=b"after the flood")
     assert p.flush(20) == 0
+
+
+def _read_frame(sock):
+    size = struct.unpack(">i", _read_exact(sock, 4))[0]
+    return _read_exact(sock, size)
+
+
+def _read_exact(sock, n):
+    out = b""
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        assert chunk, "connection closed"
+        out += chunk
+    return out
+
+
+def test_v0_handshake_with_raw_tokens(sasl_broker):
+    """SaslHandshake v0, then the PLAIN token raw (size-prefixed, no Kafka header), as old
+    clients send it; the connection then serves Metadata."""
+    with socket.create_connection(("127.0.0.1", sasl_broker.sasl_port), timeout=5) as s:
+        mech = b"PLAIN"
+        s.sendall(_frame(17, 0, 1, struct.pack(">h", len(mech)) + mech))
+        answer = _read_frame(s)
+        assert struct.unpack(">ih", answer[:6]) == (1, 0)
+        token = f"\0{USER}\0{PASSWORD}".encode()
+        s.sendall(struct.pack(">i", len(token)) + token)
+        assert _read_exact(s, 4) == b"\0\0\0\0"  # PLAIN's empty server token, raw
+        s.sendall(_frame(3, 0, 2, struct.pack(">i", 0)))  # Metadata v0
+        answer = _read_frame(s)
+        assert struct.unpack(">i", answer[:4])[0] == 2
+    # A wrong password in raw form: the connection just closes.
+    with socket.create_connection(("127.0.0.1", sasl_broker.sasl_port), timeout=5) as s:
+        s.sendall(_frame(17, 0, 1, struct.pack(">h", len(mech)) + mech))
+        _read_frame(s)
+        token = f"\0{USER}\0wrong".encode()
+        s.sendall(struct.pack(">i", len(token)) + token)
+        assert _closed(s)
