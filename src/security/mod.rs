@@ -11,3 +11,4 @@ pub mod principal;
 pub mod sasl;
 pub mod scram;
 mod scram_msg;
+pub mod tls;
