@@ -14,6 +14,7 @@ use crate::cluster::topic_config::TopicDefaults;
 
 pub mod cores;
 mod dynamic;
+pub mod listener_tls;
 pub mod listeners;
 pub mod metrics_http;
 pub mod quorum;
@@ -209,10 +210,14 @@ impl Config {
         let mut source = "built-in defaults".to_string();
         let mut explicit = std::collections::BTreeSet::new();
         let mut per_listener = std::collections::BTreeMap::new();
+        let mut tls_keys = listener_tls::TlsKeys::default();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             for (k, v) in parse_table(&text)? {
+                if tls_keys.take(&k, &v) {
+                    continue;
+                }
                 if let Some(name) = k
                     .strip_prefix("listener.name.")
                     .and_then(|r| r.strip_suffix(".sasl.enabled.mechanisms"))
@@ -296,6 +301,7 @@ impl Config {
             },
             quorum.roles.broker,
         )?;
+        let listeners = listeners.with_tls(&tls_keys)?;
         let listen = listeners.all[0].bind;
         let advertised = listeners.all[0].advertised.clone();
         let data_dir = ov.data_dir.clone().unwrap_or_else(|| {

@@ -6,8 +6,9 @@
 //! `controller.listener.names`) are left to [`super::quorum`].
 //!
 //! Everything is checked at startup: an unknown protocol, a listener name twice, a port twice,
-//! an advertised listener naming no listener, TLS protocols (not implemented yet) and SASL
-//! mechanisms Runnel does not have stop the broker with a message naming the key.
+//! an advertised listener naming no listener, and SASL mechanisms Runnel does not have stop the
+//! broker with a message naming the key. TLS listeners' key material comes from
+//! [`super::listener_tls`].
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -30,6 +31,10 @@ pub enum SecurityProtocol {
     Plaintext,
     /// SASL authentication without encryption.
     SaslPlaintext,
+    /// TLS: clients are `User:ANONYMOUS`, or their certificate's subject (mTLS).
+    Ssl,
+    /// SASL authentication inside TLS.
+    SaslSsl,
 }
 
 impl SecurityProtocol {
@@ -38,22 +43,30 @@ impl SecurityProtocol {
         match self {
             SecurityProtocol::Plaintext => "PLAINTEXT",
             SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
         }
     }
 
     /// Whether clients must authenticate with SASL first.
     pub fn is_sasl(self) -> bool {
-        matches!(self, SecurityProtocol::SaslPlaintext)
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+
+    /// Whether the connection is TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
     }
 
     fn parse(s: &str, key: &str) -> Result<SecurityProtocol> {
         match s {
             "PLAINTEXT" => Ok(SecurityProtocol::Plaintext),
             "SASL_PLAINTEXT" => Ok(SecurityProtocol::SaslPlaintext),
-            "SSL" | "SASL_SSL" => bail!(
-                "{key}: security protocol {s} (TLS) is not implemented yet; use PLAINTEXT or \
-                 SASL_PLAINTEXT (docs/security.md)"
-            ),
+            "SSL" => Ok(SecurityProtocol::Ssl),
+            "SASL_SSL" => Ok(SecurityProtocol::SaslSsl),
             other => bail!(
                 "{key}: unknown security protocol {other:?} (PLAINTEXT, SSL, SASL_PLAINTEXT, \
                  SASL_SSL)"
@@ -75,6 +88,8 @@ pub struct Listener {
     pub advertised: (String, u16),
     /// The SASL mechanisms it offers (empty unless `protocol` is SASL).
     pub sasl_mechanisms: Vec<String>,
+    /// Its TLS context (`SSL` and `SASL_SSL` listeners).
+    pub tls: Option<super::listener_tls::ListenerTls>,
 }
 
 /// The raw values of the keys, as read from the merged configuration.
@@ -112,6 +127,16 @@ impl Listeners {
     /// The listener named `name`.
     pub fn get(&self, name: &str) -> Option<&Listener> {
         self.all.iter().find(|l| l.name == name)
+    }
+
+    /// These listeners with the key material of each TLS listener loaded from `keys`.
+    pub fn with_tls(mut self, keys: &super::listener_tls::TlsKeys) -> Result<Listeners> {
+        for l in &mut self.all {
+            if l.protocol.is_tls() {
+                l.tls = Some(super::listener_tls::ListenerTls::load(keys, &l.name)?);
+            }
+        }
+        Ok(self)
     }
 }
 
@@ -267,6 +292,7 @@ pub fn resolve_listeners(keys: &ListenerKeys<'_>, broker: bool) -> Result<Listen
             bind,
             advertised,
             sasl_mechanisms,
+            tls: None,
         });
     }
     let inter_broker = match keys.inter_broker.trim() {

@@ -86,9 +86,16 @@ fn startup_refusals_name_the_key() {
         let e = resolve_listeners(&k, true).unwrap_err().to_string();
         assert!(e.contains(what), "{e}");
     };
-    refused(
-        keys("SSL://127.0.0.1:23104", "", &per, &[]),
-        "not implemented",
+    // A TLS listener without key material.
+    let ssl = resolve_listeners(&keys("SSL://127.0.0.1:23104", "", &per, &[]), true).unwrap();
+    assert_eq!(ssl.all[0].protocol, SecurityProtocol::Ssl);
+    let e = ssl
+        .with_tls(&crate::config::listener_tls::TlsKeys::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("listener SSL") && e.contains("ssl.keystore.location"),
+        "{e}"
     );
     refused(keys("FOO://127.0.0.1:23104", "", &per, &[]), "FOO");
     refused(

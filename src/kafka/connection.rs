@@ -23,6 +23,7 @@ use super::admission::{Admission, Refusal};
 use super::dispatch::{self, Outcome};
 use super::frame::{idle_watch, read_frame, Activity, FrameError, FrameLimits};
 use super::read_budget::ReadBudget;
+use super::stream::ClientStream;
 use crate::config::listeners::Listener;
 use crate::security::principal::KafkaPrincipal;
 use crate::services::Core;
@@ -31,12 +32,15 @@ use crate::services::Core;
 const MAX_IN_FLIGHT: usize = 64;
 /// Chunks smaller than this are coalesced into one write.
 const COALESCE: usize = 16 * 1024;
+/// Longest TLS handshake (and no longer than `runnel.request.read.timeout.ms`): a client that
+/// does not finish it holds a connection slot no longer than this.
+const TLS_HANDSHAKE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Read or write half of a stream shared by the two loops of a connection.
 ///
 /// glommio keeps separate read and write sources per socket, so the halves never contend; the
 /// `RefCell` is only borrowed inside a single poll.
-struct Half(Rc<RefCell<TcpStream>>);
+struct Half(Rc<RefCell<ClientStream>>);
 
 impl AsyncRead for Half {
     fn poll_read(
@@ -69,8 +73,9 @@ impl AsyncWrite for Half {
 /// `connections.max.idle.ms`, the partial-frame timeout, a frame over the core's request-byte
 /// budget `budget`). On a SASL listener the client authenticates first ([`super::sasl`]).
 ///
-/// The stream is a plain `TcpStream`; TLS (issue 22, not done yet) will wrap it here, before
-/// the SASL exchange, so that everything after reads and writes the decrypted stream.
+/// On a TLS listener the handshake comes first (bounded by [`TLS_HANDSHAKE_LIMIT`]), before
+/// the SASL exchange, so that everything after reads and writes the decrypted stream; a
+/// client certificate names the principal of an `SSL` listener's connection.
 pub async fn serve(
     core: Rc<Core>,
     budget: Rc<ReadBudget>,
@@ -94,6 +99,24 @@ pub async fn serve(
     };
     let _open = crate::metrics::hooks::ConnectionGuard::open();
     let _ = stream.set_nodelay(true);
+    let (stream, tls_principal) = match &listener.tls {
+        None => (ClientStream::Plain(stream), None),
+        Some(tls) => {
+            let limit = TLS_HANDSHAKE_LIMIT.min(limits.request_read_timeout);
+            match crate::security::tls::accept(&tls.0, stream, limit).await {
+                Ok(a) => {
+                    crate::metrics::hooks::tls_handshake_completed();
+                    (ClientStream::Tls(Box::new(a.stream)), Some(a.principal))
+                }
+                Err(e) => {
+                    crate::metrics::hooks::tls_handshake_failed();
+                    tracing::debug!(?peer, listener = %listener.name, error = %e,
+                        "TLS handshake failed; closing connection");
+                    return;
+                }
+            }
+        }
+    };
     let stream = Rc::new(RefCell::new(stream));
     let activity = Activity::new();
     let mut reader = BufReader::with_capacity(64 * 1024, Half(stream.clone()));
@@ -124,7 +147,7 @@ pub async fn serve(
             }
         }
     } else {
-        Rc::new(KafkaPrincipal::anonymous())
+        Rc::new(tls_principal.unwrap_or_else(KafkaPrincipal::anonymous))
     };
     let (tx, rx) = local_channel::new_bounded::<JoinHandle<Outcome>>(MAX_IN_FLIGHT);
     let writer = glommio::spawn_local(write_loop(stream.clone(), rx, activity.clone()));
@@ -190,9 +213,8 @@ pub async fn serve(
 }
 
 /// Shuts the socket down both ways, waking whichever loop is blocked on it.
-fn shutdown(stream: &Rc<RefCell<TcpStream>>) {
-    use std::os::unix::io::AsRawFd;
-    let fd = stream.borrow().as_raw_fd();
+fn shutdown(stream: &Rc<RefCell<ClientStream>>) {
+    let fd = stream.borrow().raw_fd();
     // SAFETY: `fd` is the connection's open socket, owned by `stream`, which is alive here.
     unsafe {
         libc::shutdown(fd, libc::SHUT_RDWR);
@@ -200,7 +222,7 @@ fn shutdown(stream: &Rc<RefCell<TcpStream>>) {
 }
 
 async fn write_loop(
-    stream: Rc<RefCell<TcpStream>>,
+    stream: Rc<RefCell<ClientStream>>,
     rx: local_channel::LocalReceiver<JoinHandle<Outcome>>,
     activity: Rc<Activity>,
 ) {
@@ -240,5 +262,6 @@ async fn write_chunks(w: &mut Half, chunks: Vec<Bytes>) -> std::io::Result<()> {
     if !small.is_empty() {
         w.write_all(&small).await?;
     }
-    Ok(())
+    // TLS may hold encrypted records back until flushed (a no-op on plain TCP).
+    w.flush().await
 }

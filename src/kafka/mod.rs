@@ -11,4 +11,5 @@ pub mod frame;
 pub mod read_budget;
 pub mod rope;
 pub mod sasl;
+pub mod stream;
 pub mod validate;

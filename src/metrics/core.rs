@@ -139,6 +139,9 @@ pub struct CoreMetrics {
     /// SASL authentications on this core's connections: succeeded (0) and failed (1: wrong
     /// credentials, a refused mechanism, a request before authentication, a timeout).
     pub sasl_authentications: [AtomicU64; 2],
+    /// TLS handshakes on this core's connections: completed (0) and failed (1: not TLS, a
+    /// refused certificate or version, a timeout).
+    pub tls_handshakes: [AtomicU64; 2],
     /// Long-polling fetches waiting on this core's partitions.
     pub fetch_waiting: AtomicI64,
     /// Duration of the group-commit fdatasyncs of this core's logs.
@@ -180,6 +183,7 @@ impl CoreMetrics {
             connections_rejected: Default::default(),
             connections_timed_out: Default::default(),
             sasl_authentications: Default::default(),
+            tls_handshakes: Default::default(),
             fetch_waiting: AtomicI64::new(0),
             fsync: Histogram::default(),
             storage_errors: AtomicU64::new(0),

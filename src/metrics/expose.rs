@@ -205,7 +205,7 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             o.sample(name, &[("core", cn)], get(c));
         }
     }
-    let labelled: [(&str, &str, &str, [&str; 2], Get2); 3] = [
+    let labelled: [(&str, &str, &str, [&str; 2], Get2); 4] = [
         (
             "runnel_connections_rejected_total",
             "Connections closed right after accept, over a connection limit.",
@@ -227,6 +227,14 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             "result",
             ["succeeded", "failed"],
             |c, i| c.sasl_authentications[i].load(Ordering::Relaxed),
+        ),
+        (
+            "runnel_tls_handshakes_total",
+            "TLS handshakes on SSL and SASL_SSL listeners: completed, or failed (not TLS, a \
+             refused certificate or protocol version, a timeout).",
+            "result",
+            ["completed", "failed"],
+            |c, i| c.tls_handshakes[i].load(Ordering::Relaxed),
         ),
     ];
     for (name, help, label, values, get) in labelled {

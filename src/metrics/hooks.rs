@@ -238,6 +238,16 @@ pub fn sasl_failed() {
     with(|l| CoreMetrics::add(&l.m.sasl_authentications[1], 1));
 }
 
+/// A TLS handshake completed.
+pub fn tls_handshake_completed() {
+    with(|l| CoreMetrics::add(&l.m.tls_handshakes[0], 1));
+}
+
+/// A TLS handshake failed (and the connection is closed).
+pub fn tls_handshake_failed() {
+    with(|l| CoreMetrics::add(&l.m.tls_handshakes[1], 1));
+}
+
 /// Counts an open connection for as long as it lives.
 pub struct ConnectionGuard(Option<Arc<CoreMetrics>>);
 
