@@ -204,4 +204,65 @@ mod tests {
         };
         assert_eq!(state.controller_among(&live, 1), 3);
     }
+
+    #[test]
+    fn each_listener_sees_the_endpoints_of_its_name() {
+        let me = BrokerInfo {
+            id: 1,
+            host: "h1".into(),
+            port: 9093,
+            rack: None,
+        };
+        let ep = |name: &str, port: u16, proto: &str| Endpoint {
+            name: name.into(),
+            host: "10.0.0.2".into(),
+            port,
+            security_protocol: proto.into(),
+        };
+        let rec = RegisterBrokerRecord {
+            broker_id: 2,
+            incarnation_id: uuid::Uuid::new_v4(),
+            endpoints: vec![
+                ep("PLAINTEXT", 9092, "PLAINTEXT"),
+                ep("SASL_PLAINTEXT", 9093, "SASL_PLAINTEXT"),
+            ],
+            rack: None,
+        };
+        let image = MetadataImage::default()
+            .apply(&RecordBatch::one(MetadataRecord::RegisterBroker(rec)), 1)
+            .and_then(|i| {
+                i.apply(
+                    &RecordBatch::one(MetadataRecord::UnfenceBroker(UnfenceBrokerRecord {
+                        broker_id: 2,
+                        broker_epoch: 1,
+                    })),
+                    2,
+                )
+            })
+            .unwrap();
+        // An older registration: one PLAINTEXT endpoint.
+        let image = register(&image, 3, 9092, 3)
+            .apply(
+                &RecordBatch::one(MetadataRecord::UnfenceBroker(UnfenceBrokerRecord {
+                    broker_id: 3,
+                    broker_epoch: 3,
+                })),
+                4,
+            )
+            .unwrap();
+        let state = ClusterState {
+            image: Arc::new(image),
+            controller: None,
+            voters: Vec::new(),
+        };
+        let at = |listener: &str| -> Vec<(i32, u16)> {
+            (state.live_brokers(&me, listener).iter())
+                .map(|b| (b.id, b.port))
+                .collect()
+        };
+        assert_eq!(at("SASL_PLAINTEXT"), vec![(1, 9093), (2, 9093)]);
+        assert_eq!(at("PLAINTEXT"), vec![(1, 9093), (2, 9092), (3, 9092)]);
+        // Other brokers reach broker 2 at its PLAINTEXT endpoint.
+        assert_eq!(state.client_endpoint(2), Some(("10.0.0.2".into(), 9092)));
+    }
 }

@@ -44,16 +44,12 @@ async fn alter(
             KafkaError::NotController,
             "this broker has no controller quorum to store credentials in",
         );
-        let mut results = Vec::new();
-        for name in deletions
-            .iter()
-            .map(|d| &d.name)
+        let mut seen = std::collections::HashSet::new();
+        let results = (deletions.iter().map(|d| &d.name))
             .chain(upsertions.iter().map(|u| &u.name))
-        {
-            if !results.iter().any(|(n, _): &(String, _)| n == name) {
-                results.push((name.clone(), Err(e.clone())));
-            }
-        }
+            .filter(|name| seen.insert(name.as_str()))
+            .map(|name| (name.clone(), Err(e.clone())))
+            .collect();
         return (results, 0);
     };
     let mut plan = plan_alter(&q.image(), deletions, upsertions);

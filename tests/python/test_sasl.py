@@ -263,6 +263,19 @@ def test_a_flood_of_bad_handshakes_leaves_the_broker_healthy(sasl_broker, topic_
             s.sendall(_frame(36, 1, 2, struct.pack(">i", len(token)) + token))
             assert _closed(s)
     b.proc.assert_alive()
+    # Every one of them reached the broker and was counted as a failed login; none is left
+    # open.
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{b.proc.metrics_port}/metrics").read()
+    failed = open_now = 0
+    for line in text.decode().splitlines():
+        if line.startswith("runnel_sasl_authentications_total") and 'result="failed"' in line:
+            failed += float(line.split()[-1])
+        if line.startswith("runnel_connections_open{"):
+            open_now += float(line.split()[-1])
+    assert failed >= FLOOD, failed
+    assert open_now <= 1, open_now
     # Other clients are unaffected.
     p = Producer(_sasl_conf(b, "SCRAM-SHA-512"))
     p.produce(topic_name, value=b"after the flood")
