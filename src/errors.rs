@@ -137,6 +137,14 @@ pub enum KafkaError {
     UnsupportedEndpointType,
     /// A regular expression in the request does not compile (ListTransactions v2's pattern).
     InvalidRegularExpression,
+    /// The principal may not perform the operation on the topic (ACLs).
+    TopicAuthorizationFailed,
+    /// The principal may not perform the operation on the group (ACLs).
+    GroupAuthorizationFailed,
+    /// The principal may not perform the operation on the cluster (ACLs).
+    ClusterAuthorizationFailed,
+    /// The principal may not use the transactional id (ACLs).
+    TransactionalIdAuthorizationFailed,
 }
 
 impl KafkaError {
@@ -206,6 +214,10 @@ impl KafkaError {
             KafkaError::StaleMemberEpoch => 113,
             KafkaError::UnsupportedEndpointType => 115,
             KafkaError::InvalidRegularExpression => 128,
+            KafkaError::TopicAuthorizationFailed => 29,
+            KafkaError::GroupAuthorizationFailed => 30,
+            KafkaError::ClusterAuthorizationFailed => 31,
+            KafkaError::TransactionalIdAuthorizationFailed => 53,
         }
     }
 }
@@ -307,7 +319,7 @@ mod tests {
     use crate::storage::producers::ProducerFault;
     use crate::storage::LogError;
 
-    const ALL: [KafkaError; 63] = [
+    const ALL: [KafkaError; 67] = [
         KafkaError::FencedLeaderEpoch,
         KafkaError::UnknownLeaderEpoch,
         KafkaError::UnknownServerError,
@@ -371,6 +383,10 @@ mod tests {
         KafkaError::StaleMemberEpoch,
         KafkaError::UnsupportedEndpointType,
         KafkaError::InvalidRegularExpression,
+        KafkaError::TopicAuthorizationFailed,
+        KafkaError::GroupAuthorizationFailed,
+        KafkaError::ClusterAuthorizationFailed,
+        KafkaError::TransactionalIdAuthorizationFailed,
     ];
 
     #[test]

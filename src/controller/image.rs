@@ -24,6 +24,10 @@ const MAX_ENDPOINTS: usize = 64;
 const MAX_TOPIC_NAME: usize = 249;
 /// Most partitions one topic may have.
 pub const MAX_PARTITIONS: usize = 100_000;
+/// Most ACL bindings the cluster may hold.
+pub const MAX_ACLS: usize = 100_000;
+/// Longest ACL resource name, principal or host (bytes).
+const MAX_ACL_FIELD: usize = 1024;
 
 /// A registered broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,9 +83,41 @@ pub struct MetadataImage {
     topic_names: BTreeMap<String, Uuid>,
     broker_configs: BTreeMap<Option<BrokerId>, BTreeMap<String, String>>,
     next_producer_id: i64,
-    /// Last, so that a snapshot written before it existed is the same bytes without it
-    /// ([`MetadataImage::from_snapshot_bytes`] reads both).
+    /// After `next_producer_id`, so that a snapshot written before it existed is the same
+    /// bytes without it ([`MetadataImage::from_snapshot_bytes`] reads both).
     cluster_id: Option<String>,
+    /// ACL bindings by id; one `Arc` shared by every image until an ACL changes, so that the
+    /// brokers' authorizers rebuild their index only then. Last, for the same reason as
+    /// `cluster_id`.
+    acls: Arc<BTreeMap<Uuid, AccessControlEntryRecord>>,
+}
+
+/// The image as snapshots before ACLs wrote it (every field of [`MetadataImage`] up to
+/// `cluster_id`).
+#[derive(Deserialize)]
+struct ImageBeforeAcls {
+    applied_index: u64,
+    brokers: BTreeMap<BrokerId, BrokerRegistration>,
+    topics: BTreeMap<Uuid, Arc<TopicImage>>,
+    topic_names: BTreeMap<String, Uuid>,
+    broker_configs: BTreeMap<Option<BrokerId>, BTreeMap<String, String>>,
+    next_producer_id: i64,
+    cluster_id: Option<String>,
+}
+
+impl From<ImageBeforeAcls> for MetadataImage {
+    fn from(old: ImageBeforeAcls) -> MetadataImage {
+        MetadataImage {
+            applied_index: old.applied_index,
+            brokers: old.brokers,
+            topics: old.topics,
+            topic_names: old.topic_names,
+            broker_configs: old.broker_configs,
+            next_producer_id: old.next_producer_id,
+            cluster_id: old.cluster_id,
+            acls: Arc::default(),
+        }
+    }
 }
 
 /// The image as snapshots before the cluster id wrote it (every field of [`MetadataImage`] up
@@ -106,6 +142,7 @@ impl From<ImageBeforeClusterId> for MetadataImage {
             broker_configs: old.broker_configs,
             next_producer_id: old.next_producer_id,
             cluster_id: None,
+            acls: Arc::default(),
         }
     }
 }
@@ -224,20 +261,29 @@ impl MetadataImage {
         self.cluster_id.as_deref()
     }
 
+    /// The ACL bindings, by id (the same `Arc` until an ACL changes).
+    pub fn acls(&self) -> &Arc<BTreeMap<Uuid, AccessControlEntryRecord>> {
+        &self.acls
+    }
+
     /// The image as a snapshot's bytes.
     pub fn to_snapshot_bytes(&self) -> Result<Vec<u8>, postcard::Error> {
         postcard::to_stdvec(self)
     }
 
-    /// The image of a snapshot's bytes, also of a snapshot written before the cluster id
-    /// existed (the same bytes without the last field).
+    /// The image of a snapshot's bytes, also of a snapshot written before ACLs or the cluster
+    /// id existed (the same bytes without the last fields).
     pub fn from_snapshot_bytes(bytes: &[u8]) -> Result<MetadataImage, postcard::Error> {
-        match postcard::from_bytes::<MetadataImage>(bytes) {
-            Ok(image) => Ok(image),
-            Err(e) => match postcard::take_from_bytes::<ImageBeforeClusterId>(bytes) {
-                Ok((old, [])) => Ok(old.into()),
-                _ => Err(e),
-            },
+        let e = match postcard::from_bytes::<MetadataImage>(bytes) {
+            Ok(image) => return Ok(image),
+            Err(e) => e,
+        };
+        if let Ok((old, [])) = postcard::take_from_bytes::<ImageBeforeAcls>(bytes) {
+            return Ok(old.into());
+        }
+        match postcard::take_from_bytes::<ImageBeforeClusterId>(bytes) {
+            Ok((old, [])) => Ok(old.into()),
+            _ => Err(e),
         }
     }
 
@@ -511,9 +557,50 @@ impl MetadataImage {
                     _ => self.cluster_id = Some(r.cluster_id.clone()),
                 }
             }
+            MetadataRecord::AccessControlEntry(r) => {
+                check_acl(r)?;
+                if self.acls.len() >= MAX_ACLS {
+                    return Err(RejectReason::Invalid(format!("more than {MAX_ACLS} ACLs")));
+                }
+                if self.acls.contains_key(&r.id) {
+                    return Err(RejectReason::Invalid(format!("ACL {} exists", r.id)));
+                }
+                let same = |a: &AccessControlEntryRecord| AccessControlEntryRecord { id: r.id, ..a.clone() } == *r;
+                if self.acls.values().any(same) {
+                    return Err(RejectReason::Invalid("the same ACL binding exists".into()));
+                }
+                Arc::make_mut(&mut self.acls).insert(r.id, r.clone());
+            }
+            MetadataRecord::RemoveAccessControlEntry(r) => {
+                if Arc::make_mut(&mut self.acls).remove(&r.id).is_none() {
+                    return Err(RejectReason::Invalid(format!("no ACL {}", r.id)));
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// Checks an ACL record's codes and fields against Kafka's ranges (what a binding may hold;
+/// the broker checks the finer rules before it proposes one).
+fn check_acl(r: &AccessControlEntryRecord) -> Result<(), RejectReason> {
+    let bad = |m: &str| Err(RejectReason::Invalid(format!("ACL {}: {m}", r.id)));
+    if r.id.is_nil() {
+        return bad("nil id");
+    }
+    if !(2..=7).contains(&r.resource_type)
+        || !(3..=4).contains(&r.pattern_type)
+        || !(2..=14).contains(&r.operation)
+        || !(2..=3).contains(&r.permission_type)
+    {
+        return bad("a code out of range");
+    }
+    for f in [&r.resource_name, &r.principal, &r.host] {
+        if f.is_empty() || f.len() > MAX_ACL_FIELD {
+            return bad("an empty or overlong field");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -320,7 +320,8 @@ fn the_cluster_id_is_set_once_and_survives_snapshots() {
     assert_eq!(image.cluster_id(), None);
     // A snapshot written before the cluster id existed: the same fields without the last one.
     let mut old = image.to_snapshot_bytes().unwrap();
-    assert_eq!(old.pop(), Some(0), "an absent cluster id is one byte, last");
+    assert_eq!(old.pop(), Some(0), "no ACLs is one byte, last");
+    assert_eq!(old.pop(), Some(0), "an absent cluster id is one byte, before the ACLs");
     assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), image);
     // Garbage after an old image is not taken for one.
     let mut bad = old.clone();
@@ -349,4 +350,79 @@ fn the_cluster_id_is_set_once_and_survives_snapshots() {
     assert_eq!(wire.cluster_id(), Some("MkU3OEVBNTcwNTJENDM2Qk"));
     assert_eq!(back.cluster_id(), Some("MkU3OEVBNTcwNTJENDM2Qk"));
     assert_eq!(back, image);
+}
+
+fn acl(id: u128, name: &str) -> AccessControlEntryRecord {
+    AccessControlEntryRecord {
+        id: Uuid::from_u128(id),
+        resource_type: 2,
+        resource_name: name.into(),
+        pattern_type: 3,
+        principal: "User:alice".into(),
+        host: "*".into(),
+        operation: 3,
+        permission_type: 3,
+    }
+}
+
+#[test]
+fn acls_are_added_removed_and_survive_snapshots() {
+    let add = |a: AccessControlEntryRecord| RecordBatch::one(MetadataRecord::AccessControlEntry(a));
+    let remove = |id: u128| {
+        RecordBatch::one(MetadataRecord::RemoveAccessControlEntry(
+            RemoveAccessControlEntryRecord {
+                id: Uuid::from_u128(id),
+            },
+        ))
+    };
+    let image = three_brokers();
+    // A snapshot of before ACLs (with a cluster id): the same bytes without the last field.
+    let with_id = image
+        .apply(
+            &RecordBatch::one(MetadataRecord::ClusterId(ClusterIdRecord {
+                cluster_id: "c1".into(),
+            })),
+            9,
+        )
+        .unwrap();
+    let mut old = with_id.to_snapshot_bytes().unwrap();
+    assert_eq!(old.pop(), Some(0));
+    assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), with_id);
+
+    let one = image.apply(&add(acl(1, "t")), 10).unwrap();
+    assert_eq!(one.acls().len(), 1);
+    // Images that change no ACL share the map.
+    let later = one.apply(&remove_nothing(), 11).unwrap();
+    assert!(Arc::ptr_eq(one.acls(), later.acls()));
+    // The same id, the same binding under another id, bad codes and empty fields: refused.
+    for bad in [
+        acl(1, "u"),
+        acl(2, "t"),
+        AccessControlEntryRecord { resource_type: 1, ..acl(3, "x") },
+        AccessControlEntryRecord { pattern_type: 2, ..acl(3, "x") },
+        AccessControlEntryRecord { operation: 1, ..acl(3, "x") },
+        AccessControlEntryRecord { permission_type: 1, ..acl(3, "x") },
+        AccessControlEntryRecord { host: String::new(), ..acl(3, "x") },
+        acl(0, "x"),
+    ] {
+        assert!(
+            matches!(one.apply(&add(bad.clone()), 12), Err(RejectReason::Invalid(_))),
+            "{bad:?}"
+        );
+    }
+    let two = one.apply(&add(acl(2, "u")), 12).unwrap();
+    let bytes = two.to_snapshot_bytes().unwrap();
+    assert_eq!(MetadataImage::from_snapshot_bytes(&bytes).unwrap(), two);
+    let back = two.apply(&remove(1), 13).unwrap();
+    assert_eq!(back.acls().keys().collect::<Vec<_>>(), vec![&Uuid::from_u128(2)]);
+    assert!(matches!(back.apply(&remove(1), 14), Err(RejectReason::Invalid(_))));
+}
+
+/// A batch that changes nothing about ACLs (a broker config).
+fn remove_nothing() -> RecordBatch {
+    RecordBatch::one(MetadataRecord::Config(ConfigRecord {
+        resource: ConfigResource::Broker(None),
+        name: "x".into(),
+        value: Some("1".into()),
+    }))
 }

@@ -160,6 +160,36 @@ pub struct ClusterIdRecord {
     pub cluster_id: String,
 }
 
+/// An ACL binding is created (Kafka's `AccessControlEntryRecord`). The enumerations carry
+/// Kafka's wire codes (`ResourceType`, `PatternType`, `AclOperation`, `AclPermissionType`);
+/// the broker's authorizer gives them meaning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessControlEntryRecord {
+    /// The binding's id, unique in the cluster's life.
+    pub id: Uuid,
+    /// The resource type (2 topic ... 7 user).
+    pub resource_type: i8,
+    /// The resource name or prefix.
+    pub resource_name: String,
+    /// 3 literal, 4 prefixed.
+    pub pattern_type: i8,
+    /// `Type:name`.
+    pub principal: String,
+    /// A host address or `*`.
+    pub host: String,
+    /// The operation (2 ALL ... 14).
+    pub operation: i8,
+    /// 2 deny, 3 allow.
+    pub permission_type: i8,
+}
+
+/// An ACL binding is deleted (Kafka's `RemoveAccessControlEntryRecord`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveAccessControlEntryRecord {
+    /// The binding's id.
+    pub id: Uuid,
+}
+
 /// One change to the cluster's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MetadataRecord {
@@ -185,6 +215,10 @@ pub enum MetadataRecord {
     ProducerIds(ProducerIdsRecord),
     /// See [`ClusterIdRecord`]. Last, so that logs written before it still decode.
     ClusterId(ClusterIdRecord),
+    /// See [`AccessControlEntryRecord`]. Appended, so that logs written before it decode.
+    AccessControlEntry(AccessControlEntryRecord),
+    /// See [`RemoveAccessControlEntryRecord`].
+    RemoveAccessControlEntry(RemoveAccessControlEntryRecord),
 }
 
 /// The records of one proposal, applied atomically.
