@@ -256,9 +256,9 @@ async fn serve_frame(
         RequestKind::AlterReplicaLogDirs(r) => {
             apis::single_node::alter_replica_log_dirs(&ctx, r).into()
         }
-        RequestKind::DescribeAcls(r) => apis::single_node::describe_acls(&ctx, r).into(),
-        RequestKind::CreateAcls(r) => apis::single_node::create_acls(&ctx, r).into(),
-        RequestKind::DeleteAcls(r) => apis::single_node::delete_acls(&ctx, r).into(),
+        RequestKind::DescribeAcls(r) => apis::acls::describe(&ctx, r).into(),
+        RequestKind::CreateAcls(r) => apis::acls::create(&ctx, r).await.into(),
+        RequestKind::DeleteAcls(r) => apis::acls::delete(&ctx, r).await.into(),
         _ => return Outcome::Close,
     };
     metrics::response_errors(api_key, &reply.body);

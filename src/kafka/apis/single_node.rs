@@ -1,5 +1,4 @@
-//! Admin APIs that only make sense with several brokers, several log directories or an
-//! authorizer, answered with the error Kafka gives when there is nothing to do or the feature
+//! Admin APIs that only make sense with several brokers or several log directories, answered with the error Kafka gives when there is nothing to do or the feature
 //! is off, never with a disconnect:
 //!
 //! - AlterPartitionReassignments: moving a partition to its only replica (this broker) is a
@@ -10,7 +9,6 @@
 //! - ListPartitionReassignments: never any in progress.
 //! - ElectLeaders: the leader is always the preferred (only) replica: ELECTION_NOT_NEEDED.
 //! - AlterReplicaLogDirs: the data directory is the only one; another is LOG_DIR_NOT_FOUND.
-//! - DescribeAcls, CreateAcls, DeleteAcls: no authorizer, so SECURITY_DISABLED.
 
 use kafka_protocol::messages::alter_partition_reassignments_response::{
     ReassignablePartitionResponse, ReassignableTopicResponse,
@@ -18,16 +16,12 @@ use kafka_protocol::messages::alter_partition_reassignments_response::{
 use kafka_protocol::messages::alter_replica_log_dirs_response::{
     AlterReplicaLogDirPartitionResult, AlterReplicaLogDirTopicResult,
 };
-use kafka_protocol::messages::create_acls_response::AclCreationResult;
-use kafka_protocol::messages::delete_acls_response::DeleteAclsFilterResult;
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
 use crate::errors::{self, ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
-
-const NO_AUTHORIZER: &str = "No Authorizer is configured.";
 
 fn exists(ctx: &RequestContext, topic: &str, partition: i32) -> bool {
     ctx.core.view.owner_of(topic, partition).is_some()
@@ -147,36 +141,4 @@ pub fn alter_replica_log_dirs(
         }
     }
     ResponseKind::AlterReplicaLogDirs(resp)
-}
-
-/// Handles DescribeAcls: SECURITY_DISABLED.
-pub fn describe_acls(_ctx: &RequestContext, _req: DescribeAclsRequest) -> ResponseKind {
-    let mut r = DescribeAclsResponse::default();
-    r.error_code = KafkaError::SecurityDisabled.code();
-    r.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
-    ResponseKind::DescribeAcls(r)
-}
-
-/// Handles CreateAcls: SECURITY_DISABLED for each creation.
-pub fn create_acls(_ctx: &RequestContext, req: CreateAclsRequest) -> ResponseKind {
-    let mut r = CreateAclsResponse::default();
-    for _ in req.creations {
-        let mut c = AclCreationResult::default();
-        c.error_code = KafkaError::SecurityDisabled.code();
-        c.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
-        r.results.push(c);
-    }
-    ResponseKind::CreateAcls(r)
-}
-
-/// Handles DeleteAcls: SECURITY_DISABLED for each filter.
-pub fn delete_acls(_ctx: &RequestContext, req: DeleteAclsRequest) -> ResponseKind {
-    let mut r = DeleteAclsResponse::default();
-    for _ in req.filters {
-        let mut f = DeleteAclsFilterResult::default();
-        f.error_code = KafkaError::SecurityDisabled.code();
-        f.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
-        r.filter_results.push(f);
-    }
-    ResponseKind::DeleteAcls(r)
 }
