@@ -176,7 +176,9 @@ async fn serve_frame(
             request,
         } => (key, version, header, request),
         Parsed::LegacyProduce(r) => {
-            return apis::produce::handle_legacy(&core, correlation_id, r).await
+            let host = peer.map(|p| p.ip().to_string()).unwrap_or_default();
+            let authz = apis::authz::Authz::new(&core, &principal, &host);
+            return apis::produce::handle_legacy(&core, &authz, correlation_id, r).await;
         }
         Parsed::ApiVersionsFallback => {
             let body = apis::api_versions::unsupported_version_response();

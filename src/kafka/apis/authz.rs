@@ -11,6 +11,8 @@ use crate::errors::KafkaError;
 use crate::kafka::dispatch::RequestContext;
 use crate::security::acl::model::CLUSTER_NAME;
 use crate::security::acl::{Authorizer, Operation, ResourceType};
+use crate::security::principal::KafkaPrincipal;
+use crate::services::Core;
 
 /// One request's authorization (see the module comment).
 pub struct Authz {
@@ -21,15 +23,33 @@ pub struct Authz {
 impl Authz {
     /// The checks of the request of `ctx`.
     pub fn of(ctx: &RequestContext) -> Authz {
-        let config = ctx.core.view.config();
+        Authz::new(&ctx.core, &ctx.principal, &ctx.client_host)
+    }
+
+    /// The checks of a request from `principal` at `host` (`/a.b.c.d` or `a.b.c.d`) served by
+    /// `core`.
+    pub fn new(core: &Core, principal: &KafkaPrincipal, host: &str) -> Authz {
+        let config = core.view.config();
         let inner = config.authorizer.as_ref().map(|settings| {
             (
-                ctx.core.cluster.authorizer(settings),
-                ctx.principal.to_string(),
-                ctx.client_host.trim_start_matches('/').to_string(),
+                core.cluster.authorizer(settings),
+                principal.to_string(),
+                host.trim_start_matches('/').to_string(),
             )
         });
         Authz { inner }
+    }
+
+    /// Everything allowed (no authorizer).
+    pub fn open() -> Authz {
+        Authz { inner: None }
+    }
+
+    /// Checks with `authorizer` for `principal` at `host` (an IP address).
+    pub fn with(authorizer: Rc<Authorizer>, principal: &str, host: &str) -> Authz {
+        Authz {
+            inner: Some((authorizer, principal.to_string(), host.to_string())),
+        }
     }
 
     /// Whether an authorizer is configured.

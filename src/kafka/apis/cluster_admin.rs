@@ -19,6 +19,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::authz::Authz;
 use crate::errors::KafkaError;
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::topic_admin::PartitionSizesCall;
@@ -76,7 +77,7 @@ pub fn describe_cluster(ctx: &RequestContext, req: DescribeClusterRequest) -> Re
         }
     }
     r.cluster_authorized_operations =
-        super::authorized_ops::cluster(req.include_cluster_authorized_operations);
+        super::authorized_ops::cluster(&Authz::of(ctx), req.include_cluster_authorized_operations);
     ResponseKind::DescribeCluster(r)
 }
 
@@ -157,6 +158,7 @@ pub fn describe_topic_partitions(
     ctx: &RequestContext,
     req: DescribeTopicPartitionsRequest,
 ) -> ResponseKind {
+    let authz = Authz::of(ctx);
     let node = BrokerId(ctx.core.view.config().node_id);
     let table = ctx.core.view.topic_table();
     let image = ctx.core.cluster.state().image.clone();
@@ -195,7 +197,7 @@ pub fn describe_topic_partitions(
         let mut t = DescribeTopicPartitionsResponseTopic::default();
         t.name = Some(TopicName(StrBytes::from_string(name.clone())));
         // DescribeTopicPartitions has no flag: Kafka always fills in the topic's operations.
-        t.topic_authorized_operations = super::authorized_ops::topic(true);
+        t.topic_authorized_operations = super::authorized_ops::topic(&authz, true, &name);
         let Some(meta) = table.get(&name) else {
             t.error_code = KafkaError::UnknownTopicOrPartition.code();
             resp.topics.push(t);

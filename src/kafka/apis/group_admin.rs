@@ -13,6 +13,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::groups::forward;
+use super::authz::Authz;
+use crate::security::acl::Operation;
 use crate::errors;
 use crate::group::calls::{
     ConsumerDescribeCall, DeleteGroupCall, DescribeGroupCall, ListGroupsCall,
@@ -59,8 +61,16 @@ pub async fn list(ctx: &RequestContext, req: ListGroupsRequest) -> ResponseKind 
 /// Handles DescribeGroups.
 pub async fn describe(ctx: &RequestContext, req: DescribeGroupsRequest) -> ResponseKind {
     let mut resp = DescribeGroupsResponse::default();
+    let authz = Authz::of(ctx);
     for g in &req.groups {
         let name = g.0.to_string();
+        if let Err(e) = authz.group(Operation::Describe, &name) {
+            let mut d = DescribedGroup::default();
+            d.group_id = g.clone();
+            d.error_code = e.code();
+            resp.groups.push(d);
+            continue;
+        }
         let call = DescribeGroupCall {
             group: name.clone(),
             version: ctx.version,
@@ -69,7 +79,7 @@ pub async fn describe(ctx: &RequestContext, req: DescribeGroupsRequest) -> Respo
             Ok(mut d) => {
                 if ctx.version >= 3 && d.error_code == errors::NONE {
                     d.authorized_operations =
-                        super::authorized_ops::group(req.include_authorized_operations);
+                        super::authorized_ops::group(&authz, req.include_authorized_operations, &name);
                 }
                 d
             }
@@ -88,8 +98,16 @@ pub async fn describe(ctx: &RequestContext, req: DescribeGroupsRequest) -> Respo
 /// Handles DeleteGroups.
 pub async fn delete(ctx: &RequestContext, req: DeleteGroupsRequest) -> ResponseKind {
     let mut resp = DeleteGroupsResponse::default();
+    let authz = Authz::of(ctx);
     for g in &req.groups_names {
         let name = g.0.to_string();
+        if let Err(e) = authz.group(Operation::Delete, &name) {
+            let mut r = DeletableGroupResult::default();
+            r.group_id = g.clone();
+            r.error_code = e.code();
+            resp.results.push(r);
+            continue;
+        }
         let deleted = forward(
             &ctx.core.view,
             &ctx.core.mesh,
@@ -112,8 +130,16 @@ pub async fn consumer_describe(
     req: ConsumerGroupDescribeRequest,
 ) -> ResponseKind {
     let mut resp = ConsumerGroupDescribeResponse::default();
+    let authz = Authz::of(ctx);
     for g in &req.group_ids {
         let name = g.0.to_string();
+        if let Err(e) = authz.group(Operation::Describe, &name) {
+            let mut d = ConsumerDescribed::default();
+            d.group_id = g.clone();
+            d.error_code = e.code();
+            resp.groups.push(d);
+            continue;
+        }
         let call = ConsumerDescribeCall {
             group: name.clone(),
             version: ctx.version,
@@ -122,7 +148,7 @@ pub async fn consumer_describe(
             Ok(mut d) => {
                 if d.error_code == errors::NONE {
                     d.authorized_operations =
-                        super::authorized_ops::group(req.include_authorized_operations);
+                        super::authorized_ops::group(&authz, req.include_authorized_operations, &name);
                 }
                 d
             }
