@@ -11,6 +11,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::groups::ensure_offsets_topic;
 use super::txn::ensure_txn_topic;
+use super::authz::Authz;
+use crate::security::acl::Operation;
 use crate::cluster::membership::CLIENT_LISTENER;
 use crate::errors::{self, KafkaError};
 use crate::group::OFFSETS_TOPIC;
@@ -56,11 +58,19 @@ pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> Respon
     } else {
         OFFSETS_TOPIC
     };
+    // DESCRIBE on the group or transactional id (KafkaApis), checked per key.
+    let authz = Authz::of(ctx);
+    let denied = |k: &str| match key_type {
+        0 => authz.group(Operation::Describe, k).err(),
+        1 => authz.txn_id(Operation::Describe, k).err(),
+        _ => None,
+    };
     let answers: Vec<Answer> = keys
         .iter()
-        .map(|k| match code {
-            errors::NONE => coordinator_of(ctx, topic, k.as_str()),
-            _ => Answer::error(code, message),
+        .map(|k| match (denied(k.as_str()), code) {
+            (Some(e), _) => Answer::error(e.code(), Some("Authorization failed.")),
+            (None, errors::NONE) => coordinator_of(ctx, topic, k.as_str()),
+            (None, _) => Answer::error(code, message),
         })
         .collect();
     let mut resp = FindCoordinatorResponse::default();

@@ -9,6 +9,8 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, Response
 
 use super::leader_epoch::EpochCheck;
 use super::plan::PartitionPlan;
+use super::authz::Authz;
+use crate::security::acl::Operation;
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 use crate::shard::handlers::ListOffsetsCall;
@@ -29,10 +31,17 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKi
     // KIP-320 (v4+): the client's leader epoch against the partition's current one.
     let mut epochs = EpochCheck::new(&ctx.core.cluster);
     let table = view.topic_table();
+    let authz = Authz::of(ctx);
     for t in &req.topics {
         let name: Arc<str> = Arc::from(t.name.0.as_str());
         let meta = table.get(&name);
+        // DESCRIBE on the topic (KafkaApis).
+        let denied = authz.topic(Operation::Describe, &name).err();
         for p in &t.partitions {
+            if let Some(e) = denied {
+                plan.answer(failed(e));
+                continue;
+            }
             let sent = if ctx.version >= 4 {
                 p.current_leader_epoch
             } else {

@@ -15,14 +15,43 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::groups::forward;
+use super::authz::Authz;
+use crate::errors::KafkaError;
+use crate::security::acl::Operation;
 use crate::errors;
 use crate::group::calls::{OffsetCommitCall, OffsetDeleteCall, OffsetFetchCall};
 use crate::group::offsets::{FetchQuery, FetchedOffsets};
 use crate::kafka::dispatch::RequestContext;
 
 /// Handles OffsetCommit.
-pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseKind {
+pub async fn commit(ctx: &RequestContext, mut req: OffsetCommitRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
+    // READ on the group (every partition refused without it), READ on each topic (its
+    // partitions refused and not committed without it), as KafkaApis.
+    let authz = Authz::of(ctx);
+    let allowed = authz.group(Operation::Read, &group);
+    let (topics, denied): (Vec<_>, Vec<_>) = std::mem::take(&mut req.topics)
+        .into_iter()
+        .partition(|t| allowed.is_err() || authz.topic(Operation::Read, &t.name).is_ok());
+    req.topics = topics;
+    let denied: Vec<OffsetCommitResponseTopic> = denied
+        .into_iter()
+        .map(|t| {
+            let mut rt = OffsetCommitResponseTopic::default();
+            rt.name = t.name;
+            rt.partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let mut rp = OffsetCommitResponsePartition::default();
+                    rp.partition_index = p.partition_index;
+                    rp.error_code = KafkaError::TopicAuthorizationFailed.code();
+                    rp
+                })
+                .collect();
+            rt
+        })
+        .collect();
     let shape: Vec<(TopicName, Vec<i32>)> = req
         .topics
         .iter()
@@ -37,7 +66,8 @@ pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseK
         req,
         version: ctx.version,
     };
-    let r = match forward(&ctx.core.view, &ctx.core.mesh, &group, call).await {
+    let call = forward(&ctx.core.view, &ctx.core.mesh, &group, call);
+    let mut r = match super::groups::guarded(allowed, call).await {
         Ok(r) => r,
         Err(e) => {
             let mut r = OffsetCommitResponse::default();
@@ -61,12 +91,15 @@ pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseK
             r
         }
     };
+    r.topics.extend(denied);
     ResponseKind::OffsetCommit(r)
 }
 
 async fn fetch_group(ctx: &RequestContext, q: FetchQuery) -> FetchedOffsets {
     let group = q.group.clone();
-    match forward(&ctx.core.view, &ctx.core.mesh, &group, OffsetFetchCall(q)).await {
+    let allowed = Authz::of(ctx).group(Operation::Describe, &group);
+    let call = forward(&ctx.core.view, &ctx.core.mesh, &group, OffsetFetchCall(q));
+    match super::groups::guarded(allowed, call).await {
         Ok(o) => o,
         Err(e) => FetchedOffsets {
             error: Some(e),
