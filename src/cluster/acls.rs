@@ -60,8 +60,19 @@ mod tests {
             permission: Permission::Deny,
         };
         let r = record_of(Uuid::from_u128(7), &b);
-        assert_eq!((r.resource_type, r.pattern_type, r.operation, r.permission_type), (5, 4, 4, 2));
+        assert_eq!(
+            (
+                r.resource_type,
+                r.pattern_type,
+                r.operation,
+                r.permission_type
+            ),
+            (5, 4, 4, 2)
+        );
         assert_eq!(binding_of(&r), Some(b));
-        assert_eq!(binding_of(&AccessControlEntryRecord { operation: 99, ..r }), None);
+        assert_eq!(
+            binding_of(&AccessControlEntryRecord { operation: 99, ..r }),
+            None
+        );
     }
 }

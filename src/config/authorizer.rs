@@ -46,7 +46,12 @@ mod tests {
             .unwrap();
         assert!(s.super_users.contains("User:admin") && s.super_users.contains("User:other"));
         assert!(!s.allow_if_no_acl);
-        assert!(settings(SHORT_FORM, "", true).unwrap().unwrap().allow_if_no_acl);
+        assert!(
+            settings(SHORT_FORM, "", true)
+                .unwrap()
+                .unwrap()
+                .allow_if_no_acl
+        );
         assert!(settings("kafka.security.authorizer.AclAuthorizer", "", false).is_err());
         assert!(settings(SHORT_FORM, "admin", false).is_err());
     }

@@ -565,7 +565,12 @@ impl MetadataImage {
                 if self.acls.contains_key(&r.id) {
                     return Err(RejectReason::Invalid(format!("ACL {} exists", r.id)));
                 }
-                let same = |a: &AccessControlEntryRecord| AccessControlEntryRecord { id: r.id, ..a.clone() } == *r;
+                let same = |a: &AccessControlEntryRecord| {
+                    AccessControlEntryRecord {
+                        id: r.id,
+                        ..a.clone()
+                    } == *r
+                };
                 if self.acls.values().any(same) {
                     return Err(RejectReason::Invalid("the same ACL binding exists".into()));
                 }

@@ -321,7 +321,11 @@ fn the_cluster_id_is_set_once_and_survives_snapshots() {
     // A snapshot written before the cluster id existed: the same fields without the last one.
     let mut old = image.to_snapshot_bytes().unwrap();
     assert_eq!(old.pop(), Some(0), "no ACLs is one byte, last");
-    assert_eq!(old.pop(), Some(0), "an absent cluster id is one byte, before the ACLs");
+    assert_eq!(
+        old.pop(),
+        Some(0),
+        "an absent cluster id is one byte, before the ACLs"
+    );
     assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), image);
     // Garbage after an old image is not taken for one.
     let mut bad = old.clone();
@@ -398,15 +402,33 @@ fn acls_are_added_removed_and_survive_snapshots() {
     for bad in [
         acl(1, "u"),
         acl(2, "t"),
-        AccessControlEntryRecord { resource_type: 1, ..acl(3, "x") },
-        AccessControlEntryRecord { pattern_type: 2, ..acl(3, "x") },
-        AccessControlEntryRecord { operation: 1, ..acl(3, "x") },
-        AccessControlEntryRecord { permission_type: 1, ..acl(3, "x") },
-        AccessControlEntryRecord { host: String::new(), ..acl(3, "x") },
+        AccessControlEntryRecord {
+            resource_type: 1,
+            ..acl(3, "x")
+        },
+        AccessControlEntryRecord {
+            pattern_type: 2,
+            ..acl(3, "x")
+        },
+        AccessControlEntryRecord {
+            operation: 1,
+            ..acl(3, "x")
+        },
+        AccessControlEntryRecord {
+            permission_type: 1,
+            ..acl(3, "x")
+        },
+        AccessControlEntryRecord {
+            host: String::new(),
+            ..acl(3, "x")
+        },
         acl(0, "x"),
     ] {
         assert!(
-            matches!(one.apply(&add(bad.clone()), 12), Err(RejectReason::Invalid(_))),
+            matches!(
+                one.apply(&add(bad.clone()), 12),
+                Err(RejectReason::Invalid(_))
+            ),
             "{bad:?}"
         );
     }
@@ -414,8 +436,14 @@ fn acls_are_added_removed_and_survive_snapshots() {
     let bytes = two.to_snapshot_bytes().unwrap();
     assert_eq!(MetadataImage::from_snapshot_bytes(&bytes).unwrap(), two);
     let back = two.apply(&remove(1), 13).unwrap();
-    assert_eq!(back.acls().keys().collect::<Vec<_>>(), vec![&Uuid::from_u128(2)]);
-    assert!(matches!(back.apply(&remove(1), 14), Err(RejectReason::Invalid(_))));
+    assert_eq!(
+        back.acls().keys().collect::<Vec<_>>(),
+        vec![&Uuid::from_u128(2)]
+    );
+    assert!(matches!(
+        back.apply(&remove(1), 14),
+        Err(RejectReason::Invalid(_))
+    ));
 }
 
 /// A batch that changes nothing about ACLs (a broker config).

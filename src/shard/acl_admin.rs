@@ -36,7 +36,8 @@ impl CoreCall for CreateAclsCall {
         let quorum = admin.quorum().ok_or_else(no_quorum)?;
         let _guard = admin.exclusive().await;
         let image = quorum.image();
-        let existing: BTreeSet<AclBinding> = bindings(image.acls()).into_iter().map(|(_, b)| b).collect();
+        let existing: BTreeSet<AclBinding> =
+            bindings(image.acls()).into_iter().map(|(_, b)| b).collect();
         let mut fresh = BTreeSet::new();
         let records: Vec<MetadataRecord> = self
             .0

@@ -20,7 +20,9 @@ use crate::cluster::membership::ClusterState;
 use crate::security::acl::{Authorizer, AuthorizerSettings};
 
 /// The ACLs an authorizer was built from (compared by pointer).
-type AclsOf = Arc<std::collections::BTreeMap<uuid::Uuid, runnel_controller::records::AccessControlEntryRecord>>;
+type AclsOf = Arc<
+    std::collections::BTreeMap<uuid::Uuid, runnel_controller::records::AccessControlEntryRecord>,
+>;
 
 /// One core's view of the cluster (see the module comment).
 pub struct ClusterView {

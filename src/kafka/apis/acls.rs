@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::create_acls_response::AclCreationResult;
-use kafka_protocol::messages::delete_acls_response::{DeleteAclsFilterResult, DeleteAclsMatchingAcl};
+use kafka_protocol::messages::delete_acls_response::{
+    DeleteAclsFilterResult, DeleteAclsMatchingAcl,
+};
 use kafka_protocol::messages::describe_acls_response::{AclDescription, DescribeAclsResource};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
@@ -19,7 +21,9 @@ use crate::cluster::acls::bindings;
 use crate::errors::{ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
 use crate::security::acl::model::validate;
-use crate::security::acl::{AclBinding, AclFilter, Operation, PatternType, Permission, ResourceType};
+use crate::security::acl::{
+    AclBinding, AclFilter, Operation, PatternType, Permission, ResourceType,
+};
 use crate::shard::acl_admin::{CreateAclsCall, DeleteAclsCall};
 
 const NO_AUTHORIZER: &str = "No Authorizer is configured.";
@@ -32,11 +36,15 @@ fn s(v: &str) -> StrBytes {
 fn refused(ctx: &RequestContext, op: Operation) -> Option<ErrorMessage> {
     let authz = Authz::of(ctx);
     if !authz.enabled() {
-        return Some(ErrorMessage::new(KafkaError::SecurityDisabled, NO_AUTHORIZER));
+        return Some(ErrorMessage::new(
+            KafkaError::SecurityDisabled,
+            NO_AUTHORIZER,
+        ));
     }
-    authz.cluster(op).err().map(|e| {
-        ErrorMessage::new(e, "Cluster authorization failed.")
-    })
+    authz
+        .cluster(op)
+        .err()
+        .map(|e| ErrorMessage::new(e, "Cluster authorization failed."))
 }
 
 fn binding_of(c: &AclCreation) -> Result<AclBinding, String> {
@@ -97,13 +105,19 @@ pub async fn create(ctx: &RequestContext, req: CreateAclsRequest) -> ResponseKin
         return ResponseKind::CreateAcls(resp);
     }
     let parsed: Vec<Result<AclBinding, String>> = req.creations.iter().map(binding_of).collect();
-    let valid: Vec<AclBinding> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+    let valid: Vec<AclBinding> = parsed
+        .iter()
+        .filter_map(|p| p.as_ref().ok().cloned())
+        .collect();
     let outcome = if valid.is_empty() {
         Ok(())
     } else {
         match ctx.core.mesh.call(0, CreateAclsCall(valid)).await {
             Ok(r) => r,
-            Err(_) => Err(ErrorMessage::new(KafkaError::NotController, "core 0 is unavailable")),
+            Err(_) => Err(ErrorMessage::new(
+                KafkaError::NotController,
+                "core 0 is unavailable",
+            )),
         }
     };
     for p in parsed {
@@ -197,13 +211,19 @@ pub async fn delete(ctx: &RequestContext, req: DeleteAclsRequest) -> ResponseKin
             )
         })
         .collect();
-    let valid: Vec<AclFilter> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+    let valid: Vec<AclFilter> = parsed
+        .iter()
+        .filter_map(|p| p.as_ref().ok().cloned())
+        .collect();
     let outcome = if valid.is_empty() {
         Ok(Vec::new())
     } else {
         match ctx.core.mesh.call(0, DeleteAclsCall(valid)).await {
             Ok(r) => r,
-            Err(_) => Err(ErrorMessage::new(KafkaError::NotController, "core 0 is unavailable")),
+            Err(_) => Err(ErrorMessage::new(
+                KafkaError::NotController,
+                "core 0 is unavailable",
+            )),
         }
     };
     let mut matched = match &outcome {

@@ -56,7 +56,10 @@ fn answer(authz: &Authz, include: bool, ops: &[u8], rt: ResourceType, name: &str
     if !include {
         return NOT_REQUESTED;
     }
-    let ops: Vec<Operation> = ops.iter().filter_map(|&o| Operation::from_code(o as i8)).collect();
+    let ops: Vec<Operation> = ops
+        .iter()
+        .filter_map(|&o| Operation::from_code(o as i8))
+        .collect();
     authz.operations(rt, name, &ops)
 }
 
@@ -94,7 +97,9 @@ mod tests {
 
     #[test]
     fn bitfields_follow_the_acls() {
-        use crate::security::acl::{AclBinding, Authorizer, AuthorizerSettings, PatternType, Permission};
+        use crate::security::acl::{
+            AclBinding, Authorizer, AuthorizerSettings, PatternType, Permission,
+        };
         let read = AclBinding {
             resource_type: ResourceType::Topic,
             resource_name: "t".into(),

@@ -90,12 +90,22 @@ impl Authz {
 
     /// `op` on topic `name`, or TOPIC_AUTHORIZATION_FAILED.
     pub fn topic(&self, op: Operation, name: &str) -> Result<(), KafkaError> {
-        self.check(op, ResourceType::Topic, name, KafkaError::TopicAuthorizationFailed)
+        self.check(
+            op,
+            ResourceType::Topic,
+            name,
+            KafkaError::TopicAuthorizationFailed,
+        )
     }
 
     /// `op` on group `id`, or GROUP_AUTHORIZATION_FAILED.
     pub fn group(&self, op: Operation, id: &str) -> Result<(), KafkaError> {
-        self.check(op, ResourceType::Group, id, KafkaError::GroupAuthorizationFailed)
+        self.check(
+            op,
+            ResourceType::Group,
+            id,
+            KafkaError::GroupAuthorizationFailed,
+        )
     }
 
     /// `op` on the cluster, or CLUSTER_AUTHORIZATION_FAILED.

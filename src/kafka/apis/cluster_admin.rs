@@ -22,6 +22,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::authz::Authz;
 use crate::errors::KafkaError;
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::topic_admin::PartitionSizesCall;
 
 /// Most partitions one DescribeTopicPartitions response carries (Kafka's
@@ -97,6 +98,14 @@ fn fs_space(dir: &std::path::Path) -> Option<(i64, i64)> {
 /// Handles DescribeLogDirs: the one data directory and the partitions in it.
 pub async fn describe_log_dirs(ctx: &RequestContext, req: DescribeLogDirsRequest) -> ResponseKind {
     let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
+    // DESCRIBE on the cluster (KafkaApis), or nothing but the error.
+    if let Err(e) = Authz::of(ctx).cluster(Operation::Describe) {
+        let mut resp = DescribeLogDirsResponse::default();
+        if ctx.version >= 3 {
+            resp.error_code = e.code();
+        }
+        return ResponseKind::DescribeLogDirs(resp);
+    }
     let calls: Vec<_> = (0..view.cores())
         .map(|c| mesh.call(c, PartitionSizesCall))
         .collect();

@@ -9,9 +9,9 @@ use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse
 use kafka_protocol::protocol::StrBytes;
 
 use super::authz::Authz;
-use crate::security::acl::Operation;
 use crate::errors::{ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::topic_admin::CreatePartitionsCall;
 
 /// Handles CreatePartitions.

@@ -8,11 +8,11 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, Respon
 use kafka_protocol::protocol::StrBytes;
 
 use super::authz::Authz;
-use crate::security::acl::Operation;
 use crate::cluster::topic_config;
 use crate::cluster::topics::CreateError;
 use crate::errors::{self, ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::messages::NewTopic;
 use crate::shard::partitions::CreateTopicsCall;
 

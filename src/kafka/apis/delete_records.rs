@@ -8,11 +8,11 @@ use kafka_protocol::messages::delete_records_response::{
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, ResponseKind};
 
-use super::plan::PartitionPlan;
 use super::authz::Authz;
-use crate::security::acl::Operation;
+use super::plan::PartitionPlan;
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::handlers::DeleteRecordsCall;
 use crate::shard::messages::TopicPartition;
 

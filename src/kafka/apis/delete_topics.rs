@@ -7,9 +7,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::authz::Authz;
-use crate::security::acl::Operation;
 use crate::errors::{self, ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::partitions::DeleteTopicsCall;
 
 /// Handles DeleteTopics.

@@ -18,14 +18,14 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind};
 
 use runnel_controller::MetadataImage;
 
+use super::authz::Authz;
 use super::leader_epoch::EpochCheck;
 use super::leader_hint::{endpoint, leader_of};
 use super::plan::PartitionPlan;
-use super::authz::Authz;
-use crate::security::acl::Operation;
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::{Reply, RequestContext};
 use crate::kafka::rope::{records_field, Substitutions};
+use crate::security::acl::Operation;
 use crate::shard::call::Unavailable;
 use crate::shard::handlers::FetchCall;
 use crate::shard::long_poll::{CancelWaitCall, WaitAndFetchCall};

@@ -9,14 +9,14 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::authz::Authz;
 use super::groups::ensure_offsets_topic;
 use super::txn::ensure_txn_topic;
-use super::authz::Authz;
-use crate::security::acl::Operation;
 use crate::cluster::membership::CLIENT_LISTENER;
 use crate::errors::{self, KafkaError};
 use crate::group::OFFSETS_TOPIC;
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::txn::TXN_TOPIC;
 
 /// Handles FindCoordinator.

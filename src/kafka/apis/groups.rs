@@ -12,13 +12,13 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::authz::Authz;
-use crate::security::acl::Operation;
 use crate::errors::KafkaError;
 use crate::group::calls::{
     ConsumerHeartbeatCall, HeartbeatCall, JoinGroupCall, LeaveGroupCall, SyncGroupCall,
 };
 use crate::group::{self, OFFSETS_TOPIC};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::call::CoreCall;
 use crate::shard::messages::NewTopic;
 use crate::shard::partitions::CreateTopicsCall;
@@ -101,7 +101,12 @@ pub async fn join(ctx: &RequestContext, req: JoinGroupRequest) -> ResponseKind {
         client_host: ctx.client_host.clone(),
     };
     let allowed = Authz::of(ctx).group(Operation::Read, &group);
-    let mut r = match guarded(allowed, forward(&ctx.core.view, &ctx.core.mesh, &group, call)).await {
+    let mut r = match guarded(
+        allowed,
+        forward(&ctx.core.view, &ctx.core.mesh, &group, call),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => {
             let mut r = JoinGroupResponse::default();
@@ -179,7 +184,12 @@ pub async fn leave(ctx: &RequestContext, req: LeaveGroupRequest) -> ResponseKind
         version: ctx.version,
     };
     let allowed = Authz::of(ctx).group(Operation::Read, &group);
-    let mut r = match guarded(allowed, forward(&ctx.core.view, &ctx.core.mesh, &group, call)).await {
+    let mut r = match guarded(
+        allowed,
+        forward(&ctx.core.view, &ctx.core.mesh, &group, call),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => {
             let mut r = LeaveGroupResponse::default();
@@ -213,7 +223,12 @@ pub async fn consumer_heartbeat(
         client_id: client_id(ctx),
         client_host: ctx.client_host.clone(),
     };
-    let r = match guarded(allowed, forward(&ctx.core.view, &ctx.core.mesh, &group, call)).await {
+    let r = match guarded(
+        allowed,
+        forward(&ctx.core.view, &ctx.core.mesh, &group, call),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => {
             let mut r = ConsumerGroupHeartbeatResponse::default();

@@ -7,12 +7,12 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
 
+use super::authz::Authz;
 use super::leader_epoch::EpochCheck;
 use super::plan::PartitionPlan;
-use super::authz::Authz;
-use crate::security::acl::Operation;
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::handlers::ListOffsetsCall;
 use crate::shard::messages::{OffsetAnswer, OffsetQuery, TopicPartition};
 

@@ -17,9 +17,9 @@ use runnel_controller::MetadataImage;
 
 use super::authz::Authz;
 use crate::cluster::topics::{validate_name, TopicMeta};
-use crate::security::acl::Operation;
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::messages::NewTopic;
 use crate::shard::partitions::CreateTopicsCall;
 
@@ -77,8 +77,10 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
     }
     // Named topics the principal may not DESCRIBE: TOPIC_AUTHORIZATION_FAILED, and never
     // created; missing ones need CREATE on the cluster or the topic to be created.
-    let describable =
-        |n: &Option<String>| n.as_ref().is_none_or(|n| authz.topic(Operation::Describe, n).is_ok());
+    let describable = |n: &Option<String>| {
+        n.as_ref()
+            .is_none_or(|n| authz.topic(Operation::Describe, n).is_ok())
+    };
     let create_cluster = authz.cluster(Operation::Create).is_ok();
     let may_create = |n: &str| create_cluster || authz.topic(Operation::Create, n).is_ok();
     // Auto-create the missing, validly named topics in one call to the metadata owner.
@@ -127,7 +129,9 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
             || meta.is_some_and(|m| authz.topic(Operation::Describe, &m.name).is_err())
             || (meta.is_none()
                 && allow_create
-                && name.as_ref().is_some_and(|n| validate_name(n).is_ok() && !may_create(n)));
+                && name
+                    .as_ref()
+                    .is_some_and(|n| validate_name(n).is_ok() && !may_create(n)));
         match meta {
             _ if denied => t.error_code = KafkaError::TopicAuthorizationFailed.code(),
             Some(m) => describe(&mut t, m, node, ctx.version, &image),

@@ -14,14 +14,14 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::groups::forward;
 use super::authz::Authz;
-use crate::errors::KafkaError;
-use crate::security::acl::Operation;
+use super::groups::forward;
 use crate::errors;
+use crate::errors::KafkaError;
 use crate::group::calls::{OffsetCommitCall, OffsetDeleteCall, OffsetFetchCall};
 use crate::group::offsets::{FetchQuery, FetchedOffsets};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 
 /// Handles OffsetCommit.
 pub async fn commit(ctx: &RequestContext, mut req: OffsetCommitRequest) -> ResponseKind {

@@ -16,13 +16,13 @@ use kafka_protocol::messages::{
     TxnOffsetCommitResponse,
 };
 
-use super::groups::{ensure_internal_topic, ensure_offsets_topic, forward as forward_group};
 use super::authz::Authz;
-use crate::security::acl::{Operation, ResourceType};
+use super::groups::{ensure_internal_topic, ensure_offsets_topic, forward as forward_group};
 use crate::errors::{self, KafkaError};
 use crate::group::calls::TxnOffsetCommitCall;
 use crate::group::OFFSETS_TOPIC;
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::{Operation, ResourceType};
 use crate::shard::call::CoreCall;
 use crate::shard::{Mesh, TopicView};
 use crate::txn::calls::{AddPartitionsCall, EndTxnCall, InitProducerIdCall};
@@ -142,7 +142,10 @@ pub async fn add_partitions_to_txn(
     // topic (those refused, the others not attempted), as KafkaApis.
     let authz = Authz::of(ctx);
     let txn_denied = authz
-        .txn_id(Operation::Write, req.v3_and_below_transactional_id.0.as_str())
+        .txn_id(
+            Operation::Write,
+            req.v3_and_below_transactional_id.0.as_str(),
+        )
         .err();
     let topic_denied = |t: &str| authz.topic(Operation::Write, t).err();
     let any_denied = req
@@ -238,9 +241,12 @@ pub async fn end_txn(ctx: &RequestContext, req: EndTxnRequest) -> ResponseKind {
         commit: req.committed,
     };
     let allowed = Authz::of(ctx).txn_id(Operation::Write, &txn_id);
-    let ended = super::groups::guarded(allowed, forward(&ctx.core.view, &ctx.core.mesh, &txn_id, call))
-        .await
-        .and_then(|r| r);
+    let ended = super::groups::guarded(
+        allowed,
+        forward(&ctx.core.view, &ctx.core.mesh, &txn_id, call),
+    )
+    .await
+    .and_then(|r| r);
     let mut resp = EndTxnResponse::default();
     resp.error_code = fit_code(ended, ctx.version, 2);
     resp.producer_id = ProducerId(-1);

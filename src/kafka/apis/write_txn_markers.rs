@@ -16,11 +16,11 @@ use kafka_protocol::messages::write_txn_markers_response::{
 };
 use kafka_protocol::messages::{ResponseKind, WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 
-use super::plan::PartitionPlan;
 use super::authz::Authz;
-use crate::security::acl::Operation;
+use super::plan::PartitionPlan;
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::messages::TopicPartition;
 use crate::txn::markers::WriteMarkersCall;
 

@@ -214,7 +214,13 @@ impl Authorizer {
     /// with WRITE on some topic): an ALLOW binding for it that no DENY binding covers (a DENY
     /// of the same literal name, or of a prefix of its name, or of `*`). With no binding of the
     /// type at all, `allow.everyone.if.no.acl.found` decides.
-    pub fn authorize_any(&self, principal: &str, host: &str, op: Operation, rt: ResourceType) -> bool {
+    pub fn authorize_any(
+        &self,
+        principal: &str,
+        host: &str,
+        op: Operation,
+        rt: ResourceType,
+    ) -> bool {
         if self.is_super_user(principal) {
             return true;
         }
@@ -236,15 +242,17 @@ impl Authorizer {
                 .iter()
                 .any(|(p, es)| name.starts_with(p.as_str()) && es.iter().any(denies))
         };
-        if t.literal.get(WILDCARD).is_some_and(|es| es.iter().any(denies)) {
+        if t.literal
+            .get(WILDCARD)
+            .is_some_and(|es| es.iter().any(denies))
+        {
             return false;
         }
         let literal_ok = t.literal.iter().any(|(name, es)| {
             es.iter().any(allows) && !es.iter().any(denies) && !denied_prefix(name)
         });
         literal_ok
-            || t
-                .prefixed
+            || t.prefixed
                 .iter()
                 .any(|(name, es)| es.iter().any(allows) && !denied_prefix(name))
     }

@@ -29,11 +29,23 @@ fn b(
     }
 }
 
-fn allow(rt: ResourceType, name: &str, pt: PatternType, principal: &str, op: Operation) -> AclBinding {
+fn allow(
+    rt: ResourceType,
+    name: &str,
+    pt: PatternType,
+    principal: &str,
+    op: Operation,
+) -> AclBinding {
     b(rt, name, pt, principal, "*", op, Permission::Allow)
 }
 
-fn deny(rt: ResourceType, name: &str, pt: PatternType, principal: &str, op: Operation) -> AclBinding {
+fn deny(
+    rt: ResourceType,
+    name: &str,
+    pt: PatternType,
+    principal: &str,
+    op: Operation,
+) -> AclBinding {
     b(rt, name, pt, principal, "*", op, Permission::Deny)
 }
 
@@ -91,7 +103,15 @@ fn prefixed_binding_matches_names_that_start_with_it() {
 fn wildcard_principal_and_host() {
     let a = authz(&[
         allow(Topic, "t", PatternType::Literal, "User:*", Read),
-        b(Topic, "h", PatternType::Literal, ALICE, "10.0.0.1", Read, Permission::Allow),
+        b(
+            Topic,
+            "h",
+            PatternType::Literal,
+            ALICE,
+            "10.0.0.1",
+            Read,
+            Permission::Allow,
+        ),
     ]);
     assert!(a.authorize(ALICE, H, Read, Topic, "t"));
     assert!(a.authorize("User:ANONYMOUS", "127.0.0.1", Read, Topic, "t"));
@@ -121,7 +141,13 @@ fn describe_is_implied_by_read_write_delete_alter() {
         let a = authz(&[allow(Topic, "t", PatternType::Literal, ALICE, op)]);
         assert!(a.authorize(ALICE, H, Describe, Topic, "t"), "{op:?}");
     }
-    for op in [Create, AlterConfigs, DescribeConfigs, ClusterAction, IdempotentWrite] {
+    for op in [
+        Create,
+        AlterConfigs,
+        DescribeConfigs,
+        ClusterAction,
+        IdempotentWrite,
+    ] {
         let a = authz(&[allow(Topic, "t", PatternType::Literal, ALICE, op)]);
         assert!(!a.authorize(ALICE, H, Describe, Topic, "t"), "{op:?}");
     }
@@ -149,7 +175,15 @@ fn deny_wins_over_allow_from_any_pattern() {
         allow(Topic, "*", PatternType::Literal, "User:*", Write),
         deny(Topic, "secret-", PatternType::Prefixed, ALICE, Write),
         deny(Topic, "t", PatternType::Literal, "User:*", Write),
-        b(Topic, "u", PatternType::Literal, BOB, "10.0.0.9", Write, Permission::Deny),
+        b(
+            Topic,
+            "u",
+            PatternType::Literal,
+            BOB,
+            "10.0.0.9",
+            Write,
+            Permission::Deny,
+        ),
     ]);
     assert!(a.authorize(ALICE, H, Write, Topic, "public"));
     assert!(!a.authorize(ALICE, H, Write, Topic, "secret-plans"));
@@ -171,12 +205,17 @@ fn super_users_are_allowed_everything() {
         super_users: AuthorizerSettings::parse_super_users(" User:admin ; User:ops;").unwrap(),
         allow_if_no_acl: false,
     };
-    let a = Authorizer::new(settings, &[deny(Topic, "*", PatternType::Literal, "User:*", All)]);
+    let a = Authorizer::new(
+        settings,
+        &[deny(Topic, "*", PatternType::Literal, "User:*", All)],
+    );
     assert!(a.authorize("User:admin", H, Write, Topic, "t"));
     assert!(a.authorize("User:ops", H, ClusterAction, Cluster, "kafka-cluster"));
     assert!(!a.authorize(ALICE, H, Write, Topic, "t"));
     assert!(AuthorizerSettings::parse_super_users("admin").is_err());
-    assert!(AuthorizerSettings::parse_super_users("").unwrap().is_empty());
+    assert!(AuthorizerSettings::parse_super_users("")
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -222,7 +261,15 @@ fn lookups_do_not_scan_other_resources() {
     // 100,000 bindings on other topics: a check touches only the lists of its own name and
     // prefixes, so a million checks stay fast even in a debug build.
     let mut many: Vec<AclBinding> = (0..100_000)
-        .map(|i| allow(Topic, &format!("topic-{i}"), PatternType::Literal, ALICE, Read))
+        .map(|i| {
+            allow(
+                Topic,
+                &format!("topic-{i}"),
+                PatternType::Literal,
+                ALICE,
+                Read,
+            )
+        })
         .collect();
     many.push(allow(Topic, "pre-", PatternType::Prefixed, ALICE, Read));
     let a = authz(&many);
@@ -241,15 +288,43 @@ fn invalid_bindings_are_refused() {
     let ok = allow(Topic, "t", PatternType::Literal, ALICE, Read);
     assert!(validate(&ok).is_ok());
     let cases = [
-        AclBinding { resource_type: ResourceType::Any, ..ok.clone() },
-        AclBinding { pattern_type: PatternType::Match, ..ok.clone() },
-        AclBinding { pattern_type: PatternType::Any, ..ok.clone() },
-        AclBinding { operation: Operation::Any, ..ok.clone() },
-        AclBinding { permission: Permission::Any, ..ok.clone() },
-        AclBinding { resource_name: String::new(), ..ok.clone() },
-        AclBinding { principal: "alice".into(), ..ok.clone() },
-        AclBinding { host: String::new(), ..ok.clone() },
-        AclBinding { resource_type: Cluster, resource_name: "c".into(), ..ok.clone() },
+        AclBinding {
+            resource_type: ResourceType::Any,
+            ..ok.clone()
+        },
+        AclBinding {
+            pattern_type: PatternType::Match,
+            ..ok.clone()
+        },
+        AclBinding {
+            pattern_type: PatternType::Any,
+            ..ok.clone()
+        },
+        AclBinding {
+            operation: Operation::Any,
+            ..ok.clone()
+        },
+        AclBinding {
+            permission: Permission::Any,
+            ..ok.clone()
+        },
+        AclBinding {
+            resource_name: String::new(),
+            ..ok.clone()
+        },
+        AclBinding {
+            principal: "alice".into(),
+            ..ok.clone()
+        },
+        AclBinding {
+            host: String::new(),
+            ..ok.clone()
+        },
+        AclBinding {
+            resource_type: Cluster,
+            resource_name: "c".into(),
+            ..ok.clone()
+        },
     ];
     for c in &cases {
         assert!(validate(c).is_err(), "{c:?}");

@@ -193,7 +193,10 @@ impl AclFilter {
 
     fn pattern_matches(&self, b: &AclBinding) -> bool {
         match self.pattern_type {
-            PatternType::Any => self.resource_name.as_ref().is_none_or(|n| *n == b.resource_name),
+            PatternType::Any => self
+                .resource_name
+                .as_ref()
+                .is_none_or(|n| *n == b.resource_name),
             PatternType::Match => match &self.resource_name {
                 None => true,
                 Some(n) => match b.pattern_type {
@@ -204,7 +207,10 @@ impl AclFilter {
             },
             exact => {
                 exact == b.pattern_type
-                    && self.resource_name.as_ref().is_none_or(|n| *n == b.resource_name)
+                    && self
+                        .resource_name
+                        .as_ref()
+                        .is_none_or(|n| *n == b.resource_name)
             }
         }
     }
