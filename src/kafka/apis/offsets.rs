@@ -221,14 +221,21 @@ pub async fn fetch(ctx: &RequestContext, req: OffsetFetchRequest) -> ResponseKin
 /// Handles OffsetDelete.
 pub async fn delete(ctx: &RequestContext, req: OffsetDeleteRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
-    let r = match forward(
+    // DELETE on the group and READ on every topic named (KafkaApis answers a topic without
+    // it per partition; here the request as a whole is refused).
+    let authz = Authz::of(ctx);
+    let allowed = authz.group(Operation::Delete, &group).and_then(|()| {
+        req.topics
+            .iter()
+            .try_for_each(|t| authz.topic(Operation::Read, t.name.0.as_str()))
+    });
+    let call = forward(
         &ctx.core.view,
         &ctx.core.mesh,
         &group,
         OffsetDeleteCall(req),
-    )
-    .await
-    {
+    );
+    let r = match super::groups::guarded(allowed, call).await {
         Ok(r) => r,
         Err(e) => {
             let mut r = OffsetDeleteResponse::default();
