@@ -258,3 +258,39 @@ def test_kafka_python_admin_acls(broker):
         assert not found()
     finally:
         a.close()
+
+
+@pytest.mark.broker_config(AS_SUPER)
+def test_transactions_need_write_on_the_transactional_id(broker_proc):
+    bootstrap = broker_proc.bootstrap
+    a = admin(bootstrap)
+    tag = uuid.uuid4().hex[:6]
+    topic = f"tx-{tag}"
+    for f in a.create_topics([NewTopic(topic, 1, 1)]).values():
+        f.result(timeout=15)
+    create_acls(a, [
+        allow(ResourceType.TOPIC, topic, AclOperation.WRITE),
+        allow(ResourceType.TRANSACTIONAL_ID, f"app-{tag}-", AclOperation.WRITE,
+              pattern=ResourcePatternType.PREFIXED),
+    ])
+    until("the ACLs", lambda: len(describe(a)) == 2)
+    reconfigure(broker_proc, AS_ANONYMOUS)
+
+    ok = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"app-{tag}-1"})
+    ok.init_transactions(20)
+    ok.begin_transaction()
+    ok.produce(topic, value=b"in a transaction")
+    ok.commit_transaction(20)
+
+    refused = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"other-{tag}"})
+    with pytest.raises(KafkaException) as e:
+        refused.init_transactions(20)
+    assert e.value.args[0].code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, e.value
+
+    # An idempotent producer needs WRITE on some topic (it has it) or IDEMPOTENT_WRITE.
+    idem = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
+                     "message.timeout.ms": 10000})
+    result = []
+    idem.produce(topic, value=b"idempotent", on_delivery=lambda err, msg: result.append(err))
+    idem.flush(20)
+    assert result == [None], result
