@@ -171,8 +171,15 @@ pub fn describe_topic_partitions(
     let node = BrokerId(ctx.core.view.config().node_id);
     let table = ctx.core.view.topic_table();
     let image = ctx.core.cluster.state().image.clone();
+    // Listing all topics leaves out those without DESCRIBE; a named one without it is
+    // TOPIC_AUTHORIZATION_FAILED (below), as Metadata.
     let mut names: Vec<String> = if req.topics.is_empty() {
-        table.topics.keys().cloned().collect()
+        table
+            .topics
+            .keys()
+            .filter(|n| authz.topic(Operation::Describe, n).is_ok())
+            .cloned()
+            .collect()
     } else {
         req.topics.iter().map(|t| t.name.0.to_string()).collect()
     };
@@ -207,6 +214,11 @@ pub fn describe_topic_partitions(
         t.name = Some(TopicName(StrBytes::from_string(name.clone())));
         // DescribeTopicPartitions has no flag: Kafka always fills in the topic's operations.
         t.topic_authorized_operations = super::authorized_ops::topic(&authz, true, &name);
+        if let Err(e) = authz.topic(Operation::Describe, &name) {
+            t.error_code = e.code();
+            resp.topics.push(t);
+            continue;
+        }
         let Some(meta) = table.get(&name) else {
             t.error_code = KafkaError::UnknownTopicOrPartition.code();
             resp.topics.push(t);

@@ -97,10 +97,27 @@ pub async fn commit(ctx: &RequestContext, mut req: OffsetCommitRequest) -> Respo
 
 async fn fetch_group(ctx: &RequestContext, q: FetchQuery) -> FetchedOffsets {
     let group = q.group.clone();
-    let allowed = Authz::of(ctx).group(Operation::Describe, &group);
+    let authz = Authz::of(ctx);
+    let allowed = authz.group(Operation::Describe, &group);
+    let all_topics = q.topics.is_none();
     let call = forward(&ctx.core.view, &ctx.core.mesh, &group, OffsetFetchCall(q));
     match super::groups::guarded(allowed, call).await {
-        Ok(o) => o,
+        // Topics without DESCRIBE: left out of "all topics", refused when named (KafkaApis).
+        Ok(mut o) => {
+            o.topics.retain_mut(|(t, parts)| {
+                if authz.topic(Operation::Describe, t).is_ok() {
+                    return true;
+                }
+                for p in parts.iter_mut() {
+                    p.offset = -1;
+                    p.leader_epoch = -1;
+                    p.metadata.clear();
+                    p.error = Some(KafkaError::TopicAuthorizationFailed);
+                }
+                !all_topics
+            });
+            o
+        }
         Err(e) => FetchedOffsets {
             error: Some(e),
             topics: Vec::new(),
