@@ -26,8 +26,6 @@ const MAX_TOPIC_NAME: usize = 249;
 pub const MAX_PARTITIONS: usize = 100_000;
 /// Most ACL bindings the cluster may hold.
 pub const MAX_ACLS: usize = 100_000;
-/// Longest ACL resource name, principal or host (bytes).
-const MAX_ACL_FIELD: usize = 1024;
 
 /// A registered broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -558,7 +556,8 @@ impl MetadataImage {
                 }
             }
             MetadataRecord::AccessControlEntry(r) => {
-                check_acl(r)?;
+                r.check()
+                    .map_err(|m| RejectReason::Invalid(format!("ACL {}: {m}", r.id)))?;
                 if self.acls.len() >= MAX_ACLS {
                     return Err(RejectReason::Invalid(format!("more than {MAX_ACLS} ACLs")));
                 }
@@ -584,28 +583,6 @@ impl MetadataImage {
         }
         Ok(())
     }
-}
-
-/// Checks an ACL record's codes and fields against Kafka's ranges (what a binding may hold;
-/// the broker checks the finer rules before it proposes one).
-fn check_acl(r: &AccessControlEntryRecord) -> Result<(), RejectReason> {
-    let bad = |m: &str| Err(RejectReason::Invalid(format!("ACL {}: {m}", r.id)));
-    if r.id.is_nil() {
-        return bad("nil id");
-    }
-    if !(2..=7).contains(&r.resource_type)
-        || !(3..=4).contains(&r.pattern_type)
-        || !(2..=14).contains(&r.operation)
-        || !(2..=3).contains(&r.permission_type)
-    {
-        return bad("a code out of range");
-    }
-    for f in [&r.resource_name, &r.principal, &r.host] {
-        if f.is_empty() || f.len() > MAX_ACL_FIELD {
-            return bad("an empty or overlong field");
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

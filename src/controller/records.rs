@@ -183,6 +183,33 @@ pub struct AccessControlEntryRecord {
     pub permission_type: i8,
 }
 
+/// Longest ACL resource name, principal or host (bytes).
+const MAX_ACL_FIELD: usize = 1024;
+
+impl AccessControlEntryRecord {
+    /// Why the record cannot be an ACL: a nil id, a code out of Kafka's ranges for a binding
+    /// (no ANY or MATCH values), an empty or overlong field. The broker checks the finer rules
+    /// before it proposes one.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.id.is_nil() {
+            return Err("nil id");
+        }
+        if !(2..=7).contains(&self.resource_type)
+            || !(3..=4).contains(&self.pattern_type)
+            || !(2..=14).contains(&self.operation)
+            || !(2..=3).contains(&self.permission_type)
+        {
+            return Err("a code out of range");
+        }
+        for f in [&self.resource_name, &self.principal, &self.host] {
+            if f.is_empty() || f.len() > MAX_ACL_FIELD {
+                return Err("an empty or overlong field");
+            }
+        }
+        Ok(())
+    }
+}
+
 /// An ACL binding is deleted (Kafka's `RemoveAccessControlEntryRecord`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoveAccessControlEntryRecord {
