@@ -12,3 +12,4 @@ pub mod plain;
 pub mod principal;
 pub mod scram;
 mod scram_msg;
+pub mod tls;
