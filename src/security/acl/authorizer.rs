@@ -141,18 +141,27 @@ impl Authorizer {
         self.settings.super_users.contains(principal)
     }
 
-    /// The entry lists that apply to resource `name` of type `rt`.
-    fn applicable<'a>(&'a self, rt: ResourceType, name: &'a str) -> Vec<&'a [Entry]> {
+    /// Calls `visit` with each entry list that applies to resource `name` of type `rt` (the
+    /// literal name, the wildcard, the prefixes), until it returns `false`; allocates nothing.
+    fn each_applicable(
+        &self,
+        rt: ResourceType,
+        name: &str,
+        mut visit: impl FnMut(&[Entry]) -> bool,
+    ) {
         let Some(t) = self.by_type.get(&rt) else {
-            return Vec::new();
+            return;
         };
-        let mut out = Vec::new();
         if let Some(v) = t.literal.get(name) {
-            out.push(v.as_slice());
+            if !visit(v) {
+                return;
+            }
         }
         if name != WILDCARD {
             if let Some(v) = t.literal.get(WILDCARD) {
-                out.push(v.as_slice());
+                if !visit(v) {
+                    return;
+                }
             }
         }
         for &len in t.prefix_lens.range(..=name.len()) {
@@ -160,10 +169,11 @@ impl Authorizer {
                 continue;
             }
             if let Some(v) = t.prefixed.get(&name[..len]) {
-                out.push(v.as_slice());
+                if !visit(v) {
+                    return;
+                }
             }
         }
-        out
     }
 
     fn entry_applies(e: &Entry, principal: &str, host: &str) -> bool {
@@ -185,7 +195,7 @@ impl Authorizer {
             return true;
         }
         let mut found = Found::default();
-        for entries in self.applicable(rt, name) {
+        self.each_applicable(rt, name, |entries| {
             found.any_binding |= !entries.is_empty();
             for e in entries {
                 if !Self::entry_applies(e, principal, host) {
@@ -199,9 +209,11 @@ impl Authorizer {
                     _ => {}
                 }
             }
-            if found.deny {
-                return false;
-            }
+            // A DENY decides at once.
+            !found.deny
+        });
+        if found.deny {
+            return false;
         }
         if found.allow {
             return true;
