@@ -294,3 +294,41 @@ def test_transactions_need_write_on_the_transactional_id(broker_proc):
     idem.produce(topic, value=b"idempotent", on_delivery=lambda err, msg: result.append(err))
     idem.flush(20)
     assert result == [None], result
+
+
+@pytest.mark.broker_config(AS_SUPER)
+def test_auto_create_needs_create_and_configs_need_describe_configs(broker_proc):
+    from confluent_kafka.admin import ConfigResource
+
+    bootstrap = broker_proc.bootstrap
+    a = admin(bootstrap)
+    tag = uuid.uuid4().hex[:6]
+    create_acls(a, [
+        # May write (so describe) "mk-*" topics and create them; "no-*" only write.
+        allow(ResourceType.TOPIC, f"mk-{tag}", AclOperation.WRITE, pattern=ResourcePatternType.PREFIXED),
+        allow(ResourceType.TOPIC, f"mk-{tag}", AclOperation.CREATE, pattern=ResourcePatternType.PREFIXED),
+        allow(ResourceType.TOPIC, f"no-{tag}", AclOperation.WRITE, pattern=ResourcePatternType.PREFIXED),
+        allow(ResourceType.TOPIC, f"mk-{tag}", AclOperation.ALTER_CONFIGS, pattern=ResourcePatternType.PREFIXED),
+    ])
+    until("the ACLs", lambda: len(describe(a)) == 4)
+    reconfigure(broker_proc, AS_ANONYMOUS)
+    a = admin(bootstrap)
+
+    assert produce_one(bootstrap, f"mk-{tag}-1") is None, "auto-created with CREATE"
+    err = produce_one(bootstrap, f"no-{tag}-1")
+    assert err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, err
+    # Super user view: only the topic with CREATE exists.
+    reconfigure(broker_proc, AS_SUPER)
+    topics = set(admin(bootstrap).list_topics(timeout=15).topics)
+    assert f"mk-{tag}-1" in topics and f"no-{tag}-1" not in topics
+    reconfigure(broker_proc, AS_ANONYMOUS)
+    a = admin(bootstrap)
+
+    # ALTER_CONFIGS implies DESCRIBE_CONFIGS; nothing implies it on another topic.
+    ok = ConfigResource(ConfigResource.Type.TOPIC, f"mk-{tag}-1")
+    configs = a.describe_configs([ok])[ok].result(timeout=15)
+    assert "retention.ms" in configs
+    broker_res = ConfigResource(ConfigResource.Type.BROKER, "0")
+    with pytest.raises(KafkaException) as e:
+        a.describe_configs([broker_res])[broker_res].result(timeout=15)
+    assert e.value.args[0].code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED, e.value
