@@ -12,6 +12,7 @@ use crate::cluster::bounds;
 use crate::cluster::broker_config::{parse_table, BrokerConfigs};
 use crate::cluster::topic_config::TopicDefaults;
 
+pub mod authorizer;
 pub mod cores;
 mod dynamic;
 pub mod listener_tls;
@@ -44,6 +45,9 @@ pub struct Config {
     pub num_partitions: i32,
     /// Whether Metadata requests may create missing topics (`auto.create.topics.enable`).
     pub auto_create_topics: bool,
+    /// The ACL authorizer's settings, `None` without one (`authorizer.class.name`; see
+    /// [`authorizer`]).
+    pub authorizer: Option<crate::security::acl::AuthorizerSettings>,
     /// Replication factor used when a request says -1 (`default.replication.factor`).
     pub default_replication_factor: i16,
     /// Largest record batch accepted (`message.max.bytes`).
@@ -322,6 +326,11 @@ impl Config {
             cores,
             num_partitions: get_int("num.partitions")? as i32,
             auto_create_topics: get_bool("auto.create.topics.enable")?,
+            authorizer: authorizer::settings(
+                &get_str("authorizer.class.name")?,
+                &get_str("super.users")?,
+                get_bool("allow.everyone.if.no.acl.found")?,
+            )?,
             default_replication_factor: get_int("default.replication.factor")? as i16,
             message_max_bytes: get_int("message.max.bytes")?.max(1) as usize,
             socket_request_max_bytes: get_int("socket.request.max.bytes")?.max(1024) as usize,

@@ -149,6 +149,14 @@ pub enum KafkaError {
     DuplicateResource,
     /// A SCRAM credential outside Kafka's bounds (empty user name, iterations).
     UnacceptableCredential,
+    /// The principal may not perform the operation on the topic (ACLs).
+    TopicAuthorizationFailed,
+    /// The principal may not perform the operation on the group (ACLs).
+    GroupAuthorizationFailed,
+    /// The principal may not perform the operation on the cluster (ACLs).
+    ClusterAuthorizationFailed,
+    /// The principal may not use the transactional id (ACLs).
+    TransactionalIdAuthorizationFailed,
 }
 
 impl KafkaError {
@@ -224,6 +232,10 @@ impl KafkaError {
             KafkaError::ResourceNotFound => 91,
             KafkaError::DuplicateResource => 92,
             KafkaError::UnacceptableCredential => 93,
+            KafkaError::TopicAuthorizationFailed => 29,
+            KafkaError::GroupAuthorizationFailed => 30,
+            KafkaError::ClusterAuthorizationFailed => 31,
+            KafkaError::TransactionalIdAuthorizationFailed => 53,
         }
     }
 }
@@ -326,6 +338,7 @@ mod tests {
     use crate::storage::LogError;
 
     const ALL: [KafkaError; 69] = [
+    const ALL: [KafkaError; 67] = [
         KafkaError::FencedLeaderEpoch,
         KafkaError::UnknownLeaderEpoch,
         KafkaError::UnknownServerError,
@@ -395,6 +408,10 @@ mod tests {
         KafkaError::ResourceNotFound,
         KafkaError::DuplicateResource,
         KafkaError::UnacceptableCredential,
+        KafkaError::TopicAuthorizationFailed,
+        KafkaError::GroupAuthorizationFailed,
+        KafkaError::ClusterAuthorizationFailed,
+        KafkaError::TransactionalIdAuthorizationFailed,
     ];
 
     #[test]

@@ -3,6 +3,7 @@
 //! metadata image ([`image_table`]) and persists it; every other core holds an immutable
 //! snapshot that core 0 broadcasts after each change.
 
+pub mod acls;
 pub mod bounds;
 pub mod broker_config;
 pub mod dynamic_config;

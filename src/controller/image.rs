@@ -25,6 +25,8 @@ const MAX_ENDPOINTS: usize = 64;
 const MAX_TOPIC_NAME: usize = 249;
 /// Most partitions one topic may have.
 pub const MAX_PARTITIONS: usize = 100_000;
+/// Most ACL bindings the cluster may hold.
+pub const MAX_ACLS: usize = 100_000;
 
 /// A registered broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,8 +85,43 @@ pub struct MetadataImage {
     /// After `next_producer_id`, so that a snapshot written before it existed is the same
     /// bytes without it ([`MetadataImage::from_snapshot_bytes`] reads both).
     cluster_id: Option<String>,
-    /// Last, for the same reason: snapshots written before SCRAM credentials existed load.
+    /// After `cluster_id`, for the same reason: snapshots written before SCRAM credentials
+    /// existed load.
     scram: ScramCredentials,
+    /// ACL bindings by id; one `Arc` shared by every image until an ACL changes, so that the
+    /// brokers' authorizers rebuild their index only then. Last, for the same reason as
+    /// `cluster_id`.
+    acls: Arc<BTreeMap<Uuid, AccessControlEntryRecord>>,
+}
+
+/// The image as snapshots before ACLs wrote it (every field of [`MetadataImage`] up to
+/// `scram`).
+#[derive(Deserialize)]
+struct ImageBeforeAcls {
+    applied_index: u64,
+    brokers: BTreeMap<BrokerId, BrokerRegistration>,
+    topics: BTreeMap<Uuid, Arc<TopicImage>>,
+    topic_names: BTreeMap<String, Uuid>,
+    broker_configs: BTreeMap<Option<BrokerId>, BTreeMap<String, String>>,
+    next_producer_id: i64,
+    cluster_id: Option<String>,
+    scram: ScramCredentials,
+}
+
+impl From<ImageBeforeAcls> for MetadataImage {
+    fn from(old: ImageBeforeAcls) -> MetadataImage {
+        MetadataImage {
+            applied_index: old.applied_index,
+            brokers: old.brokers,
+            topics: old.topics,
+            topic_names: old.topic_names,
+            broker_configs: old.broker_configs,
+            next_producer_id: old.next_producer_id,
+            cluster_id: old.cluster_id,
+            scram: old.scram,
+            acls: Arc::default(),
+        }
+    }
 }
 
 /// The image as snapshots before SCRAM credentials wrote it (every field of [`MetadataImage`]
@@ -111,6 +148,7 @@ impl From<ImageBeforeScram> for MetadataImage {
             next_producer_id: old.next_producer_id,
             cluster_id: old.cluster_id,
             scram: ScramCredentials::default(),
+            acls: Arc::default(),
         }
     }
 }
@@ -138,6 +176,7 @@ impl From<ImageBeforeClusterId> for MetadataImage {
             next_producer_id: old.next_producer_id,
             cluster_id: None,
             scram: ScramCredentials::default(),
+            acls: Arc::default(),
         }
     }
 }
@@ -261,18 +300,26 @@ impl MetadataImage {
         &self.scram
     }
 
+    /// The ACL bindings, by id (the same `Arc` until an ACL changes).
+    pub fn acls(&self) -> &Arc<BTreeMap<Uuid, AccessControlEntryRecord>> {
+        &self.acls
+    }
+
     /// The image as a snapshot's bytes.
     pub fn to_snapshot_bytes(&self) -> Result<Vec<u8>, postcard::Error> {
         postcard::to_stdvec(self)
     }
 
-    /// The image of a snapshot's bytes, also of a snapshot written before SCRAM credentials
-    /// or the cluster id existed (the same bytes without the last fields).
+    /// The image of a snapshot's bytes, also of a snapshot written before ACLs, SCRAM
+    /// credentials or the cluster id existed (the same bytes without the last fields).
     pub fn from_snapshot_bytes(bytes: &[u8]) -> Result<MetadataImage, postcard::Error> {
         let e = match postcard::from_bytes::<MetadataImage>(bytes) {
             Ok(image) => return Ok(image),
             Err(e) => e,
         };
+        if let Ok((old, [])) = postcard::take_from_bytes::<ImageBeforeAcls>(bytes) {
+            return Ok(old.into());
+        }
         if let Ok((old, [])) = postcard::take_from_bytes::<ImageBeforeScram>(bytes) {
             return Ok(old.into());
         }
@@ -554,6 +601,31 @@ impl MetadataImage {
             }
             MetadataRecord::UserScramCredential(r) => self.scram.apply_upsert(r)?,
             MetadataRecord::RemoveUserScramCredential(r) => self.scram.apply_remove(r)?,
+            MetadataRecord::AccessControlEntry(r) => {
+                r.check()
+                    .map_err(|m| RejectReason::Invalid(format!("ACL {}: {m}", r.id)))?;
+                if self.acls.len() >= MAX_ACLS {
+                    return Err(RejectReason::Invalid(format!("more than {MAX_ACLS} ACLs")));
+                }
+                if self.acls.contains_key(&r.id) {
+                    return Err(RejectReason::Invalid(format!("ACL {} exists", r.id)));
+                }
+                let same = |a: &AccessControlEntryRecord| {
+                    AccessControlEntryRecord {
+                        id: r.id,
+                        ..a.clone()
+                    } == *r
+                };
+                if self.acls.values().any(same) {
+                    return Err(RejectReason::Invalid("the same ACL binding exists".into()));
+                }
+                Arc::make_mut(&mut self.acls).insert(r.id, r.clone());
+            }
+            MetadataRecord::RemoveAccessControlEntry(r) => {
+                if Arc::make_mut(&mut self.acls).remove(&r.id).is_none() {
+                    return Err(RejectReason::Invalid(format!("no ACL {}", r.id)));
+                }
+            }
         }
         Ok(())
     }

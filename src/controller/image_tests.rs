@@ -321,13 +321,15 @@ fn the_cluster_id_is_set_once_and_survives_snapshots() {
     // A snapshot written before the cluster id existed: the same fields without the last ones
     // (SCRAM credentials, then the cluster id).
     let mut old = image.to_snapshot_bytes().unwrap();
+    assert_eq!(old.pop(), Some(0), "no ACLs is one byte, last");
+    assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), image);
     assert_eq!(
         old.split_off(old.len() - 2),
         [0, 0],
-        "no SCRAM credentials: two bytes"
+        "no SCRAM credentials: two bytes, before the ACLs"
     );
     assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), image);
-    assert_eq!(old.pop(), Some(0), "an absent cluster id is one byte, last");
+    assert_eq!(old.pop(), Some(0), "an absent cluster id is one byte, before those");
     assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), image);
     // Garbage after an old image is not taken for one.
     let mut bad = old.clone();
@@ -379,9 +381,10 @@ fn scram_credentials_apply_and_survive_snapshots_and_older_snapshots_load() {
             20,
         )
         .unwrap();
-    // A snapshot of before SCRAM credentials existed (ending with its cluster id) loads.
+    // A snapshot of before SCRAM credentials existed (ending with its cluster id) loads: the
+    // same bytes without the empty credentials (two bytes) and ACLs (one byte).
     let mut old = base.to_snapshot_bytes().unwrap();
-    old.truncate(old.len() - 2);
+    old.truncate(old.len() - 3);
     assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), base);
     let image = base
         .apply(
@@ -431,4 +434,103 @@ fn scram_credentials_apply_and_survive_snapshots_and_older_snapshots_load() {
     .unwrap();
     let decoded: RecordBatch = postcard::from_bytes(&entry).unwrap();
     assert!(matches!(decoded.records[0], MetadataRecord::ClusterId(_)));
+}
+
+fn acl(id: u128, name: &str) -> AccessControlEntryRecord {
+    AccessControlEntryRecord {
+        id: Uuid::from_u128(id),
+        resource_type: 2,
+        resource_name: name.into(),
+        pattern_type: 3,
+        principal: "User:alice".into(),
+        host: "*".into(),
+        operation: 3,
+        permission_type: 3,
+    }
+}
+
+#[test]
+fn acls_are_added_removed_and_survive_snapshots() {
+    let add = |a: AccessControlEntryRecord| RecordBatch::one(MetadataRecord::AccessControlEntry(a));
+    let remove = |id: u128| {
+        RecordBatch::one(MetadataRecord::RemoveAccessControlEntry(
+            RemoveAccessControlEntryRecord {
+                id: Uuid::from_u128(id),
+            },
+        ))
+    };
+    let image = three_brokers();
+    // A snapshot of before ACLs (with a cluster id): the same bytes without the last field.
+    let with_id = image
+        .apply(
+            &RecordBatch::one(MetadataRecord::ClusterId(ClusterIdRecord {
+                cluster_id: "c1".into(),
+            })),
+            9,
+        )
+        .unwrap();
+    let mut old = with_id.to_snapshot_bytes().unwrap();
+    assert_eq!(old.pop(), Some(0));
+    assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), with_id);
+
+    let one = image.apply(&add(acl(1, "t")), 10).unwrap();
+    assert_eq!(one.acls().len(), 1);
+    // Images that change no ACL share the map.
+    let later = one.apply(&remove_nothing(), 11).unwrap();
+    assert!(Arc::ptr_eq(one.acls(), later.acls()));
+    // The same id, the same binding under another id, bad codes and empty fields: refused.
+    for bad in [
+        acl(1, "u"),
+        acl(2, "t"),
+        AccessControlEntryRecord {
+            resource_type: 1,
+            ..acl(3, "x")
+        },
+        AccessControlEntryRecord {
+            pattern_type: 2,
+            ..acl(3, "x")
+        },
+        AccessControlEntryRecord {
+            operation: 1,
+            ..acl(3, "x")
+        },
+        AccessControlEntryRecord {
+            permission_type: 1,
+            ..acl(3, "x")
+        },
+        AccessControlEntryRecord {
+            host: String::new(),
+            ..acl(3, "x")
+        },
+        acl(0, "x"),
+    ] {
+        assert!(
+            matches!(
+                one.apply(&add(bad.clone()), 12),
+                Err(RejectReason::Invalid(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    let two = one.apply(&add(acl(2, "u")), 12).unwrap();
+    let bytes = two.to_snapshot_bytes().unwrap();
+    assert_eq!(MetadataImage::from_snapshot_bytes(&bytes).unwrap(), two);
+    let back = two.apply(&remove(1), 13).unwrap();
+    assert_eq!(
+        back.acls().keys().collect::<Vec<_>>(),
+        vec![&Uuid::from_u128(2)]
+    );
+    assert!(matches!(
+        back.apply(&remove(1), 14),
+        Err(RejectReason::Invalid(_))
+    ));
+}
+
+/// A batch that changes nothing about ACLs (a broker config).
+fn remove_nothing() -> RecordBatch {
+    RecordBatch::one(MetadataRecord::Config(ConfigRecord {
+        resource: ConfigResource::Broker(None),
+        name: "x".into(),
+        value: Some("1".into()),
+    }))
 }

@@ -188,6 +188,63 @@ pub struct RemoveUserScramCredentialRecord {
     pub mechanism: i8,
 }
 
+/// An ACL binding is created (Kafka's `AccessControlEntryRecord`). The enumerations carry
+/// Kafka's wire codes (`ResourceType`, `PatternType`, `AclOperation`, `AclPermissionType`);
+/// the broker's authorizer gives them meaning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessControlEntryRecord {
+    /// The binding's id, unique in the cluster's life.
+    pub id: Uuid,
+    /// The resource type (2 topic ... 7 user).
+    pub resource_type: i8,
+    /// The resource name or prefix.
+    pub resource_name: String,
+    /// 3 literal, 4 prefixed.
+    pub pattern_type: i8,
+    /// `Type:name`.
+    pub principal: String,
+    /// A host address or `*`.
+    pub host: String,
+    /// The operation (2 ALL ... 14).
+    pub operation: i8,
+    /// 2 deny, 3 allow.
+    pub permission_type: i8,
+}
+
+/// Longest ACL resource name, principal or host (bytes).
+const MAX_ACL_FIELD: usize = 1024;
+
+impl AccessControlEntryRecord {
+    /// Why the record cannot be an ACL: a nil id, a code out of Kafka's ranges for a binding
+    /// (no ANY or MATCH values), an empty or overlong field. The broker checks the finer rules
+    /// before it proposes one.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.id.is_nil() {
+            return Err("nil id");
+        }
+        if !(2..=7).contains(&self.resource_type)
+            || !(3..=4).contains(&self.pattern_type)
+            || !(2..=14).contains(&self.operation)
+            || !(2..=3).contains(&self.permission_type)
+        {
+            return Err("a code out of range");
+        }
+        for f in [&self.resource_name, &self.principal, &self.host] {
+            if f.is_empty() || f.len() > MAX_ACL_FIELD {
+                return Err("an empty or overlong field");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An ACL binding is deleted (Kafka's `RemoveAccessControlEntryRecord`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveAccessControlEntryRecord {
+    /// The binding's id.
+    pub id: Uuid,
+}
+
 /// One change to the cluster's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MetadataRecord {
@@ -217,6 +274,10 @@ pub enum MetadataRecord {
     UserScramCredential(UserScramCredentialRecord),
     /// See [`RemoveUserScramCredentialRecord`].
     RemoveUserScramCredential(RemoveUserScramCredentialRecord),
+    /// See [`AccessControlEntryRecord`]. Appended, so that logs written before it decode.
+    AccessControlEntry(AccessControlEntryRecord),
+    /// See [`RemoveAccessControlEntryRecord`].
+    RemoveAccessControlEntry(RemoveAccessControlEntryRecord),
 }
 
 /// The records of one proposal, applied atomically.

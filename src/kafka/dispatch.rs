@@ -182,7 +182,9 @@ async fn serve_frame(
             request,
         } => (key, version, header, request),
         Parsed::LegacyProduce(r) => {
-            return apis::produce::handle_legacy(&core, correlation_id, r).await
+            let host = peer.map(|p| p.ip().to_string()).unwrap_or_default();
+            let authz = apis::authz::Authz::new(&core, &principal, &host);
+            return apis::produce::handle_legacy(&core, &authz, correlation_id, r).await;
         }
         Parsed::ApiVersionsFallback => {
             let body = apis::api_versions::unsupported_version_response();
@@ -263,9 +265,9 @@ async fn serve_frame(
         RequestKind::AlterReplicaLogDirs(r) => {
             apis::single_node::alter_replica_log_dirs(&ctx, r).into()
         }
-        RequestKind::DescribeAcls(r) => apis::single_node::describe_acls(&ctx, r).into(),
-        RequestKind::CreateAcls(r) => apis::single_node::create_acls(&ctx, r).into(),
-        RequestKind::DeleteAcls(r) => apis::single_node::delete_acls(&ctx, r).into(),
+        RequestKind::DescribeAcls(r) => apis::acls::describe(&ctx, r).into(),
+        RequestKind::CreateAcls(r) => apis::acls::create(&ctx, r).await.into(),
+        RequestKind::DeleteAcls(r) => apis::acls::delete(&ctx, r).await.into(),
         RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
             apis::api_versions::sasl_out_of_place(key).into()
         }

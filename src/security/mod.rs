@@ -4,7 +4,10 @@
 //! (issue 22) and the credential store hands them the salted credentials they check against.
 //! Passwords are never kept: a credential is SCRAM's salted `StoredKey`/`ServerKey`, and PLAIN
 //! logins are checked against the same SCRAM credentials.
+//!
+//! Authorization: [`acl`], Kafka's ACL model and `StandardAuthorizer` decision as pure code.
 
+pub mod acl;
 pub mod credentials;
 pub mod plain;
 pub mod principal;

@@ -4,6 +4,11 @@
 //! The core only ever reads its own snapshot; a task of the core ([`ClusterView::follow`])
 //! swaps in each new one published by the broker's membership agent over a `watch` channel.
 //! A new snapshot is an `Arc` swap, so the data path never waits for the controller.
+//!
+//! The view also keeps this core's ACL authorizer ([`ClusterView::authorizer`]): its index is
+//! built from the image's ACLs the first time a check needs it after they changed (the image
+//! keeps them in one `Arc` that only an ACL change replaces), so a core rebuilds it once per
+//! ACL change, never per request.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,10 +17,17 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::cluster::membership::ClusterState;
+use crate::security::acl::{Authorizer, AuthorizerSettings};
+
+/// The ACLs an authorizer was built from (compared by pointer).
+type AclsOf = Arc<
+    std::collections::BTreeMap<uuid::Uuid, runnel_controller::records::AccessControlEntryRecord>,
+>;
 
 /// One core's view of the cluster (see the module comment).
 pub struct ClusterView {
     state: RefCell<Arc<ClusterState>>,
+    authorizer: RefCell<Option<(AclsOf, Rc<Authorizer>)>>,
 }
 
 impl ClusterView {
@@ -23,7 +35,25 @@ impl ClusterView {
     pub fn new(state: Arc<ClusterState>) -> Rc<ClusterView> {
         Rc::new(ClusterView {
             state: RefCell::new(state),
+            authorizer: RefCell::new(None),
         })
+    }
+
+    /// The authorizer over the current image's ACLs with `settings` (see the module comment).
+    pub fn authorizer(&self, settings: &AuthorizerSettings) -> Rc<Authorizer> {
+        let acls = self.state.borrow().image.acls().clone();
+        if let Some((built, a)) = &*self.authorizer.borrow() {
+            if Arc::ptr_eq(built, &acls) {
+                return a.clone();
+            }
+        }
+        let bindings = crate::cluster::acls::bindings(&acls);
+        let a = Rc::new(Authorizer::new(
+            settings.clone(),
+            bindings.iter().map(|(_, b)| b),
+        ));
+        *self.authorizer.borrow_mut() = Some((acls, a.clone()));
+        a
     }
 
     /// The current snapshot.

@@ -19,6 +19,7 @@
 //! internal partition opened, topics deleted) through the [`PartitionEvents`] hooks the
 //! composition root installs.
 
+pub mod acl_admin;
 pub mod call;
 pub mod cluster_id;
 pub mod cluster_view;

@@ -19,8 +19,10 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::authz::Authz;
 use crate::errors::KafkaError;
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::topic_admin::PartitionSizesCall;
 
 /// Most partitions one DescribeTopicPartitions response carries (Kafka's
@@ -76,7 +78,7 @@ pub fn describe_cluster(ctx: &RequestContext, req: DescribeClusterRequest) -> Re
         }
     }
     r.cluster_authorized_operations =
-        super::authorized_ops::cluster(req.include_cluster_authorized_operations);
+        super::authorized_ops::cluster(&Authz::of(ctx), req.include_cluster_authorized_operations);
     ResponseKind::DescribeCluster(r)
 }
 
@@ -96,6 +98,14 @@ fn fs_space(dir: &std::path::Path) -> Option<(i64, i64)> {
 /// Handles DescribeLogDirs: the one data directory and the partitions in it.
 pub async fn describe_log_dirs(ctx: &RequestContext, req: DescribeLogDirsRequest) -> ResponseKind {
     let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
+    // DESCRIBE on the cluster (KafkaApis), or nothing but the error.
+    if let Err(e) = Authz::of(ctx).cluster(Operation::Describe) {
+        let mut resp = DescribeLogDirsResponse::default();
+        if ctx.version >= 3 {
+            resp.error_code = e.code();
+        }
+        return ResponseKind::DescribeLogDirs(resp);
+    }
     let calls: Vec<_> = (0..view.cores())
         .map(|c| mesh.call(c, PartitionSizesCall))
         .collect();
@@ -157,11 +167,19 @@ pub fn describe_topic_partitions(
     ctx: &RequestContext,
     req: DescribeTopicPartitionsRequest,
 ) -> ResponseKind {
+    let authz = Authz::of(ctx);
     let node = BrokerId(ctx.core.view.config().node_id);
     let table = ctx.core.view.topic_table();
     let image = ctx.core.cluster.state().image.clone();
+    // Listing all topics leaves out those without DESCRIBE; a named one without it is
+    // TOPIC_AUTHORIZATION_FAILED (below), as Metadata.
     let mut names: Vec<String> = if req.topics.is_empty() {
-        table.topics.keys().cloned().collect()
+        table
+            .topics
+            .keys()
+            .filter(|n| authz.topic(Operation::Describe, n).is_ok())
+            .cloned()
+            .collect()
     } else {
         req.topics.iter().map(|t| t.name.0.to_string()).collect()
     };
@@ -195,7 +213,12 @@ pub fn describe_topic_partitions(
         let mut t = DescribeTopicPartitionsResponseTopic::default();
         t.name = Some(TopicName(StrBytes::from_string(name.clone())));
         // DescribeTopicPartitions has no flag: Kafka always fills in the topic's operations.
-        t.topic_authorized_operations = super::authorized_ops::topic(true);
+        t.topic_authorized_operations = super::authorized_ops::topic(&authz, true, &name);
+        if let Err(e) = authz.topic(Operation::Describe, &name) {
+            t.error_code = e.code();
+            resp.topics.push(t);
+            continue;
+        }
         let Some(meta) = table.get(&name) else {
             t.error_code = KafkaError::UnknownTopicOrPartition.code();
             resp.topics.push(t);

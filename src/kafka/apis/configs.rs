@@ -18,6 +18,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::authz::Authz;
 use crate::cluster::dynamic_config::alter::DynamicChange;
 use crate::cluster::dynamic_config::describe::{
     describe_broker, describe_cluster_default, describe_group,
@@ -27,6 +28,7 @@ use crate::cluster::topic_config::alter::ConfigOp;
 use crate::cluster::topic_config::describe::{describe_topic, type_code, Described};
 use crate::errors::{ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::call::CoreCall;
 use crate::shard::dynamic_admin::AlterDynamicConfigsCall;
 use crate::shard::messages::{ChangeResult, TopicConfigChange};
@@ -114,11 +116,32 @@ pub fn created_topic_configs(
     .collect()
 }
 
+/// Why `op` (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a config resource is refused: on the topic
+/// for topics, on the cluster for brokers and broker loggers, on the group for groups
+/// (KafkaApis' `ConfigHelper`).
+fn config_denied(
+    authz: &Authz,
+    resource_type: i8,
+    name: &str,
+    op: Operation,
+) -> Option<ErrorMessage> {
+    let denied = match resource_type {
+        RESOURCE_TOPIC => authz.topic(op, name),
+        RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => authz.cluster(op),
+        RESOURCE_GROUP => authz.group(op, name),
+        _ => Ok(()),
+    };
+    denied
+        .err()
+        .map(|e| ErrorMessage::new(e, "Authorization failed."))
+}
+
 /// Handles DescribeConfigs.
 pub fn describe(ctx: &RequestContext, req: DescribeConfigsRequest) -> ResponseKind {
     let cfg = &ctx.core.view.config();
     let table = ctx.core.view.topic_table();
     let mut resp = DescribeConfigsResponse::default();
+    let authz = Authz::of(ctx);
     for res in req.resources {
         let mut out = DescribeConfigsResult::default();
         out.resource_type = res.resource_type;
@@ -167,6 +190,11 @@ pub fn describe(ctx: &RequestContext, req: DescribeConfigsRequest) -> ResponseKi
                 format!("Unsupported resource type {other} for DescribeConfigs"),
             )),
         };
+        let listed =
+            match config_denied(&authz, res.resource_type, name, Operation::DescribeConfigs) {
+                Some(e) => Err(e),
+                None => listed,
+            };
         match listed {
             Ok(all) => {
                 // No keys, or an empty list, asks for every config (as on Kafka).
@@ -207,6 +235,14 @@ fn plan(
     ops: Result<Vec<ConfigOp>, ErrorMessage>,
     replace: bool,
 ) -> Plan {
+    if let Some(e) = config_denied(
+        &Authz::of(ctx),
+        resource_type,
+        name,
+        Operation::AlterConfigs,
+    ) {
+        return Plan::Done(Err(e));
+    }
     let ops = match ops {
         Ok(o) => o,
         Err(e) => return Plan::Done(Err(e)),

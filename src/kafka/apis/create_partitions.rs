@@ -8,8 +8,10 @@ use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicR
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
+use super::authz::Authz;
 use crate::errors::{ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::topic_admin::CreatePartitionsCall;
 
 /// Handles CreatePartitions.
@@ -20,12 +22,19 @@ pub async fn handle(ctx: &RequestContext, req: CreatePartitionsRequest) -> Respo
     for t in &req.topics {
         *counts.entry(t.name.0.as_str()).or_default() += 1;
     }
+    let authz = Authz::of(ctx);
     let mut early: Vec<Option<ErrorMessage>> = Vec::new();
     let mut work: Vec<(usize, (String, i32))> = Vec::new();
     for (i, t) in req.topics.iter().enumerate() {
         let name = t.name.0.to_string();
         let current = table.get(&name).map(|m| m.partitions.len() as i32);
-        let err = if counts[name.as_str()] > 1 {
+        let err = if authz.topic(Operation::Alter, &name).is_err() {
+            // ALTER on the topic (KafkaApis).
+            Some(ErrorMessage::new(
+                KafkaError::TopicAuthorizationFailed,
+                "Authorization failed.",
+            ))
+        } else if counts[name.as_str()] > 1 {
             Some(ErrorMessage::new(
                 KafkaError::InvalidRequest,
                 format!("Duplicate topic in request: {name}"),

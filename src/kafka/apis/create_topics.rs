@@ -7,10 +7,12 @@ use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
+use super::authz::Authz;
 use crate::cluster::topic_config;
 use crate::cluster::topics::CreateError;
 use crate::errors::{self, ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::messages::NewTopic;
 use crate::shard::partitions::CreateTopicsCall;
 
@@ -22,6 +24,8 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
     for t in &req.topics {
         *counts.entry(t.name.0.as_str()).or_default() += 1;
     }
+    let authz = Authz::of(ctx);
+    let create_cluster = authz.cluster(Operation::Create).is_ok();
     let mut results: Vec<CreatableTopicResult> = Vec::new();
     let mut to_create: Vec<(usize, NewTopic)> = Vec::new();
     for t in &req.topics {
@@ -38,7 +42,15 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
             let value = c.value.as_ref().map(|v| v.to_string()).unwrap_or_default();
             topic_config::validate(c.name.as_str(), &value).err()
         });
-        let err: Option<ErrorMessage> = if counts[name.as_str()] > 1 {
+        let err: Option<ErrorMessage> = if !create_cluster
+            && authz.topic(Operation::Create, &name).is_err()
+        {
+            // CREATE on the cluster or on the topic (KafkaApis).
+            Some(ErrorMessage::new(
+                KafkaError::TopicAuthorizationFailed,
+                "Authorization failed.",
+            ))
+        } else if counts[name.as_str()] > 1 {
             Some(ErrorMessage::new(
                 KafkaError::InvalidRequest,
                 format!("Create topics request from client contains duplicate topic name {name}"),

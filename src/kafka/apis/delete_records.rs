@@ -8,9 +8,11 @@ use kafka_protocol::messages::delete_records_response::{
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, ResponseKind};
 
+use super::authz::Authz;
 use super::plan::PartitionPlan;
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::handlers::DeleteRecordsCall;
 use crate::shard::messages::TopicPartition;
 
@@ -18,9 +20,16 @@ use crate::shard::messages::TopicPartition;
 pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> ResponseKind {
     let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut plan = PartitionPlan::new();
+    let authz = Authz::of(ctx);
     for t in &req.topics {
         let name: Arc<str> = Arc::from(t.name.0.as_str());
+        // DELETE on the topic (KafkaApis).
+        let denied = authz.topic(Operation::Delete, &name).err();
         for p in &t.partitions {
+            if let Some(e) = denied {
+                plan.answer(Err(e));
+                continue;
+            }
             match view.owner_of(&name, p.partition_index) {
                 None => plan.answer(Err(view.not_here(&name, p.partition_index))),
                 Some(owner) => {

@@ -6,8 +6,10 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::authz::Authz;
 use crate::errors::{self, ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::partitions::DeleteTopicsCall;
 
 /// Handles DeleteTopics.
@@ -32,7 +34,21 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseK
             wanted.push((Some(name), uuid::Uuid::nil(), resolved));
         }
     }
-    let names: Vec<String> = wanted.iter().filter_map(|w| w.2.clone()).collect();
+    // DELETE on each topic (KafkaApis): refused ones are neither deleted nor resolved.
+    let authz = Authz::of(ctx);
+    let denied: Vec<bool> = wanted
+        .iter()
+        .map(|w| {
+            let name = w.2.as_ref().or(w.0.as_ref());
+            name.is_some_and(|n| authz.topic(Operation::Delete, n).is_err())
+        })
+        .collect();
+    let names: Vec<String> = wanted
+        .iter()
+        .zip(&denied)
+        .filter(|(_, d)| !**d)
+        .filter_map(|(w, _)| w.2.clone())
+        .collect();
     let mut deleted: Vec<Result<crate::cluster::TopicMeta, ErrorMessage>> = Vec::new();
     if !names.is_empty() {
         if let Ok(v) = mesh.call(0, DeleteTopicsCall(names)).await {
@@ -41,10 +57,18 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> ResponseK
     }
     let mut it = deleted.into_iter();
     let mut resp = DeleteTopicsResponse::default();
-    for (name, id, resolved) in wanted {
+    for ((name, id, resolved), denied) in wanted.into_iter().zip(denied) {
         let mut r = DeletableTopicResult::default();
         r.name = name.clone().map(|n| TopicName(StrBytes::from_string(n)));
         r.topic_id = id;
+        if denied {
+            r.error_code = KafkaError::TopicAuthorizationFailed.code();
+            if ctx.version >= 5 {
+                r.error_message = Some(StrBytes::from_static_str("Authorization failed."));
+            }
+            resp.responses.push(r);
+            continue;
+        }
         let outcome = match resolved {
             Some(_) => it.next(),
             None => None,

@@ -18,12 +18,14 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind};
 
 use runnel_controller::MetadataImage;
 
+use super::authz::Authz;
 use super::leader_epoch::EpochCheck;
 use super::leader_hint::{endpoint, leader_of};
 use super::plan::PartitionPlan;
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::{Reply, RequestContext};
 use crate::kafka::rope::{records_field, Substitutions};
+use crate::security::acl::Operation;
 use crate::shard::call::Unavailable;
 use crate::shard::handlers::FetchCall;
 use crate::shard::long_poll::{CancelWaitCall, WaitAndFetchCall};
@@ -52,6 +54,9 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
     let mut plan = FetchPlan::new();
     // KIP-320 (v9+): the client's leader epoch against the partition's current one.
     let mut epochs = EpochCheck::new(&ctx.core.cluster);
+    // READ on each topic, as KafkaApis checks a consumer's fetch (by name: before whether
+    // the topic exists; by id: after, as unknown ids are UNKNOWN_TOPIC_ID).
+    let authz = Authz::of(ctx);
     let sent_epoch = |fp: &kafka_protocol::messages::fetch_request::FetchPartition| {
         if ctx.version >= 9 {
             fp.current_leader_epoch
@@ -70,7 +75,19 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
         tr.topic_id = ft.topic_id;
         let ti = topics_out.len();
         topics_out.push(tr);
+        let name = meta.map_or(ft.topic.0.as_str(), |m| m.name.as_str());
+        let denied = (meta.is_some() || !use_ids)
+            .then(|| authz.topic(Operation::Read, name).err())
+            .flatten();
         for fp in &ft.partitions {
+            if let Some(e) = denied {
+                plan.answer(FetchResult::failed(e));
+                slots.push(Slot {
+                    topic_index: ti,
+                    partition: fp.partition,
+                });
+                continue;
+            }
             match meta {
                 None if use_ids => plan.answer(FetchResult::failed(KafkaError::UnknownTopicId)),
                 None => plan.answer(FetchResult::failed(KafkaError::UnknownTopicOrPartition)),

@@ -9,11 +9,13 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::authz::Authz;
 use super::groups::ensure_offsets_topic;
 use super::txn::ensure_txn_topic;
 use crate::errors::{self, KafkaError};
 use crate::group::OFFSETS_TOPIC;
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::txn::TXN_TOPIC;
 
 /// Handles FindCoordinator.
@@ -55,11 +57,19 @@ pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> Respon
     } else {
         OFFSETS_TOPIC
     };
+    // DESCRIBE on the group or transactional id (KafkaApis), checked per key.
+    let authz = Authz::of(ctx);
+    let denied = |k: &str| match key_type {
+        0 => authz.group(Operation::Describe, k).err(),
+        1 => authz.txn_id(Operation::Describe, k).err(),
+        _ => None,
+    };
     let answers: Vec<Answer> = keys
         .iter()
-        .map(|k| match code {
-            errors::NONE => coordinator_of(ctx, topic, k.as_str()),
-            _ => Answer::error(code, message),
+        .map(|k| match (denied(k.as_str()), code) {
+            (Some(e), _) => Answer::error(e.code(), Some("Authorization failed.")),
+            (None, errors::NONE) => coordinator_of(ctx, topic, k.as_str()),
+            (None, _) => Answer::error(code, message),
         })
         .collect();
     let mut resp = FindCoordinatorResponse::default();

@@ -12,12 +12,14 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::authz::Authz;
 use super::groups::forward;
 use crate::errors;
 use crate::group::calls::{
     ConsumerDescribeCall, DeleteGroupCall, DescribeGroupCall, ListGroupsCall,
 };
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 
 /// Handles ListGroups: every core's groups, filtered by state (v4+) and type (v5+).
 pub async fn list(ctx: &RequestContext, req: ListGroupsRequest) -> ResponseKind {
@@ -36,8 +38,12 @@ pub async fn list(ctx: &RequestContext, req: ListGroupsRequest) -> ResponseKind 
     let types: Vec<String> = req.types_filter.iter().map(|s| s.to_lowercase()).collect();
     all.sort_by(|a, b| a.group_id.cmp(&b.group_id));
     let mut resp = ListGroupsResponse::default();
+    // DESCRIBE on the cluster lists every group, else only those the principal may DESCRIBE.
+    let authz = Authz::of(ctx);
+    let every = authz.cluster(Operation::Describe).is_ok();
     resp.groups = all
         .into_iter()
+        .filter(|g| every || authz.group(Operation::Describe, &g.group_id).is_ok())
         .filter(|g| v < 4 || states.is_empty() || states.contains(&g.state.to_lowercase()))
         .filter(|g| v < 5 || types.is_empty() || types.contains(&g.group_type.to_lowercase()))
         .map(|g| {
@@ -59,8 +65,16 @@ pub async fn list(ctx: &RequestContext, req: ListGroupsRequest) -> ResponseKind 
 /// Handles DescribeGroups.
 pub async fn describe(ctx: &RequestContext, req: DescribeGroupsRequest) -> ResponseKind {
     let mut resp = DescribeGroupsResponse::default();
+    let authz = Authz::of(ctx);
     for g in &req.groups {
         let name = g.0.to_string();
+        if let Err(e) = authz.group(Operation::Describe, &name) {
+            let mut d = DescribedGroup::default();
+            d.group_id = g.clone();
+            d.error_code = e.code();
+            resp.groups.push(d);
+            continue;
+        }
         let call = DescribeGroupCall {
             group: name.clone(),
             version: ctx.version,
@@ -68,8 +82,11 @@ pub async fn describe(ctx: &RequestContext, req: DescribeGroupsRequest) -> Respo
         let d = match forward(&ctx.core.view, &ctx.core.mesh, &name, call).await {
             Ok(mut d) => {
                 if ctx.version >= 3 && d.error_code == errors::NONE {
-                    d.authorized_operations =
-                        super::authorized_ops::group(req.include_authorized_operations);
+                    d.authorized_operations = super::authorized_ops::group(
+                        &authz,
+                        req.include_authorized_operations,
+                        &name,
+                    );
                 }
                 d
             }
@@ -88,8 +105,16 @@ pub async fn describe(ctx: &RequestContext, req: DescribeGroupsRequest) -> Respo
 /// Handles DeleteGroups.
 pub async fn delete(ctx: &RequestContext, req: DeleteGroupsRequest) -> ResponseKind {
     let mut resp = DeleteGroupsResponse::default();
+    let authz = Authz::of(ctx);
     for g in &req.groups_names {
         let name = g.0.to_string();
+        if let Err(e) = authz.group(Operation::Delete, &name) {
+            let mut r = DeletableGroupResult::default();
+            r.group_id = g.clone();
+            r.error_code = e.code();
+            resp.results.push(r);
+            continue;
+        }
         let deleted = forward(
             &ctx.core.view,
             &ctx.core.mesh,
@@ -112,8 +137,16 @@ pub async fn consumer_describe(
     req: ConsumerGroupDescribeRequest,
 ) -> ResponseKind {
     let mut resp = ConsumerGroupDescribeResponse::default();
+    let authz = Authz::of(ctx);
     for g in &req.group_ids {
         let name = g.0.to_string();
+        if let Err(e) = authz.group(Operation::Describe, &name) {
+            let mut d = ConsumerDescribed::default();
+            d.group_id = g.clone();
+            d.error_code = e.code();
+            resp.groups.push(d);
+            continue;
+        }
         let call = ConsumerDescribeCall {
             group: name.clone(),
             version: ctx.version,
@@ -121,8 +154,11 @@ pub async fn consumer_describe(
         let d = match forward(&ctx.core.view, &ctx.core.mesh, &name, call).await {
             Ok(mut d) => {
                 if d.error_code == errors::NONE {
-                    d.authorized_operations =
-                        super::authorized_ops::group(req.include_authorized_operations);
+                    d.authorized_operations = super::authorized_ops::group(
+                        &authz,
+                        req.include_authorized_operations,
+                        &name,
+                    );
                 }
                 d
             }

@@ -11,12 +11,14 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::authz::Authz;
 use crate::errors::KafkaError;
 use crate::group::calls::{
     ConsumerHeartbeatCall, HeartbeatCall, JoinGroupCall, LeaveGroupCall, SyncGroupCall,
 };
 use crate::group::{self, OFFSETS_TOPIC};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::call::CoreCall;
 use crate::shard::messages::NewTopic;
 use crate::shard::partitions::CreateTopicsCall;
@@ -98,7 +100,13 @@ pub async fn join(ctx: &RequestContext, req: JoinGroupRequest) -> ResponseKind {
         client_id: client_id(ctx),
         client_host: ctx.client_host.clone(),
     };
-    let mut r = match forward(&ctx.core.view, &ctx.core.mesh, &group, call).await {
+    let allowed = Authz::of(ctx).group(Operation::Read, &group);
+    let mut r = match guarded(
+        allowed,
+        forward(&ctx.core.view, &ctx.core.mesh, &group, call),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => {
             let mut r = JoinGroupResponse::default();
@@ -123,10 +131,21 @@ pub async fn join(ctx: &RequestContext, req: JoinGroupRequest) -> ResponseKind {
     ResponseKind::JoinGroup(r)
 }
 
+/// `call`'s outcome when `allowed`, else the denial (the call is not made).
+pub async fn guarded<R>(
+    allowed: Result<(), KafkaError>,
+    call: impl std::future::Future<Output = Result<R, KafkaError>>,
+) -> Result<R, KafkaError> {
+    allowed?;
+    call.await
+}
+
 /// Handles SyncGroup.
 pub async fn sync(ctx: &RequestContext, req: SyncGroupRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
-    let mut r = match forward(&ctx.core.view, &ctx.core.mesh, &group, SyncGroupCall(req)).await {
+    let allowed = Authz::of(ctx).group(Operation::Read, &group);
+    let call = forward(&ctx.core.view, &ctx.core.mesh, &group, SyncGroupCall(req));
+    let mut r = match guarded(allowed, call).await {
         Ok(r) => r,
         Err(e) => {
             let mut r = SyncGroupResponse::default();
@@ -144,7 +163,9 @@ pub async fn sync(ctx: &RequestContext, req: SyncGroupRequest) -> ResponseKind {
 /// Handles Heartbeat.
 pub async fn heartbeat(ctx: &RequestContext, req: HeartbeatRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
-    let r = match forward(&ctx.core.view, &ctx.core.mesh, &group, HeartbeatCall(req)).await {
+    let allowed = Authz::of(ctx).group(Operation::Read, &group);
+    let call = forward(&ctx.core.view, &ctx.core.mesh, &group, HeartbeatCall(req));
+    let r = match guarded(allowed, call).await {
         Ok(r) => r,
         Err(e) => {
             let mut r = HeartbeatResponse::default();
@@ -162,7 +183,13 @@ pub async fn leave(ctx: &RequestContext, req: LeaveGroupRequest) -> ResponseKind
         req,
         version: ctx.version,
     };
-    let mut r = match forward(&ctx.core.view, &ctx.core.mesh, &group, call).await {
+    let allowed = Authz::of(ctx).group(Operation::Read, &group);
+    let mut r = match guarded(
+        allowed,
+        forward(&ctx.core.view, &ctx.core.mesh, &group, call),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => {
             let mut r = LeaveGroupResponse::default();
@@ -182,20 +209,35 @@ pub async fn consumer_heartbeat(
     req: ConsumerGroupHeartbeatRequest,
 ) -> ResponseKind {
     let group = req.group_id.0.to_string();
+    // READ on the group, DESCRIBE on every subscribed topic (KafkaApis).
+    let authz = Authz::of(ctx);
+    let allowed = authz.group(Operation::Read, &group).and_then(|()| {
+        req.subscribed_topic_names
+            .iter()
+            .flatten()
+            .try_for_each(|t| authz.topic(Operation::Describe, t))
+    });
     let call = ConsumerHeartbeatCall {
         req,
         version: ctx.version,
         client_id: client_id(ctx),
         client_host: ctx.client_host.clone(),
     };
-    let r = match forward(&ctx.core.view, &ctx.core.mesh, &group, call).await {
+    let r = match guarded(
+        allowed,
+        forward(&ctx.core.view, &ctx.core.mesh, &group, call),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => {
             let mut r = ConsumerGroupHeartbeatResponse::default();
             r.error_code = e.code();
-            r.error_message = Some(StrBytes::from_static_str(
-                "The coordinator is not available.",
-            ));
+            r.error_message = Some(StrBytes::from_static_str(match e {
+                KafkaError::GroupAuthorizationFailed => "Group authorization failed.",
+                KafkaError::TopicAuthorizationFailed => "Topic authorization failed.",
+                _ => "The coordinator is not available.",
+            }));
             r
         }
     };

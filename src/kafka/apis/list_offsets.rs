@@ -7,10 +7,12 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
 
+use super::authz::Authz;
 use super::leader_epoch::EpochCheck;
 use super::plan::PartitionPlan;
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::handlers::ListOffsetsCall;
 use crate::shard::messages::{OffsetAnswer, OffsetQuery, TopicPartition};
 
@@ -29,10 +31,17 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKi
     // KIP-320 (v4+): the client's leader epoch against the partition's current one.
     let mut epochs = EpochCheck::new(&ctx.core.cluster);
     let table = view.topic_table();
+    let authz = Authz::of(ctx);
     for t in &req.topics {
         let name: Arc<str> = Arc::from(t.name.0.as_str());
         let meta = table.get(&name);
+        // DESCRIBE on the topic (KafkaApis).
+        let denied = authz.topic(Operation::Describe, &name).err();
         for p in &t.partitions {
+            if let Some(e) = denied {
+                plan.answer(failed(e));
+                continue;
+            }
             let sent = if ctx.version >= 4 {
                 p.current_leader_epoch
             } else {

@@ -15,9 +15,11 @@ use kafka_protocol::protocol::StrBytes;
 
 use runnel_controller::MetadataImage;
 
+use super::authz::Authz;
 use crate::cluster::topics::{validate_name, TopicMeta};
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::messages::NewTopic;
 use crate::shard::partitions::CreateTopicsCall;
 
@@ -54,12 +56,16 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
     resp.error_code = errors::NONE;
 
     let allow_create = cfg.auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
+    let authz = Authz::of(ctx);
     let table = view.topic_table();
     let mut wanted: Vec<(Option<String>, uuid::Uuid)> = Vec::new();
     match &req.topics {
         None => {
+            // All topics: those the principal may not DESCRIBE are left out, as on Kafka.
             for t in table.topics.values() {
-                wanted.push((Some(t.name.clone()), t.uuid()));
+                if authz.topic(Operation::Describe, &t.name).is_ok() {
+                    wanted.push((Some(t.name.clone()), t.uuid()));
+                }
             }
         }
         Some(list) => {
@@ -69,11 +75,20 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
             }
         }
     }
+    // Named topics the principal may not DESCRIBE: TOPIC_AUTHORIZATION_FAILED, and never
+    // created; missing ones need CREATE on the cluster or the topic to be created.
+    let describable = |n: &Option<String>| {
+        n.as_ref()
+            .is_none_or(|n| authz.topic(Operation::Describe, n).is_ok())
+    };
+    let create_cluster = authz.cluster(Operation::Create).is_ok();
+    let may_create = |n: &str| create_cluster || authz.topic(Operation::Create, n).is_ok();
     // Auto-create the missing, validly named topics in one call to the metadata owner.
     let missing: Vec<NewTopic> = wanted
         .iter()
+        .filter(|(n, _)| describable(n))
         .filter_map(|(n, _)| n.as_ref())
-        .filter(|n| table.get(n).is_none() && validate_name(n).is_ok())
+        .filter(|n| table.get(n).is_none() && validate_name(n).is_ok() && may_create(n))
         .map(|n| NewTopic {
             name: n.clone(),
             partitions: -1,
@@ -110,7 +125,15 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
         if ctx.version >= 10 {
             t.topic_id = id;
         }
+        let denied = !describable(&name)
+            || meta.is_some_and(|m| authz.topic(Operation::Describe, &m.name).is_err())
+            || (meta.is_none()
+                && allow_create
+                && name
+                    .as_ref()
+                    .is_some_and(|n| validate_name(n).is_ok() && !may_create(n)));
         match meta {
+            _ if denied => t.error_code = KafkaError::TopicAuthorizationFailed.code(),
             Some(m) => describe(&mut t, m, node, ctx.version, &image),
             None => {
                 t.error_code = match &name {
@@ -123,14 +146,17 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
             }
         }
         if ctx.version >= 8 && t.error_code == errors::NONE {
-            t.topic_authorized_operations =
-                super::authorized_ops::topic(req.include_topic_authorized_operations);
+            t.topic_authorized_operations = super::authorized_ops::topic(
+                &authz,
+                req.include_topic_authorized_operations,
+                name.as_deref().unwrap_or_default(),
+            );
         }
         resp.topics.push(t);
     }
     if (8..=10).contains(&ctx.version) {
         resp.cluster_authorized_operations =
-            super::authorized_ops::cluster(req.include_cluster_authorized_operations);
+            super::authorized_ops::cluster(&authz, req.include_cluster_authorized_operations);
     }
     ResponseKind::Metadata(resp)
 }

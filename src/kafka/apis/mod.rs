@@ -1,8 +1,10 @@
 //! One module per Kafka API. Each turns a decoded request into a response, forwarding the
 //! per-partition work to the owning cores through [`crate::shard::Mesh::call`].
 
+pub mod acls;
 pub mod api_versions;
 pub mod authorized_ops;
+pub mod authz;
 pub mod brokers;
 pub mod cluster_admin;
 pub mod configs;

@@ -14,15 +14,44 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::authz::Authz;
 use super::groups::forward;
 use crate::errors;
+use crate::errors::KafkaError;
 use crate::group::calls::{OffsetCommitCall, OffsetDeleteCall, OffsetFetchCall};
 use crate::group::offsets::{FetchQuery, FetchedOffsets};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 
 /// Handles OffsetCommit.
-pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseKind {
+pub async fn commit(ctx: &RequestContext, mut req: OffsetCommitRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
+    // READ on the group (every partition refused without it), READ on each topic (its
+    // partitions refused and not committed without it), as KafkaApis.
+    let authz = Authz::of(ctx);
+    let allowed = authz.group(Operation::Read, &group);
+    let (topics, denied): (Vec<_>, Vec<_>) = std::mem::take(&mut req.topics)
+        .into_iter()
+        .partition(|t| allowed.is_err() || authz.topic(Operation::Read, &t.name).is_ok());
+    req.topics = topics;
+    let denied: Vec<OffsetCommitResponseTopic> = denied
+        .into_iter()
+        .map(|t| {
+            let mut rt = OffsetCommitResponseTopic::default();
+            rt.name = t.name;
+            rt.partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let mut rp = OffsetCommitResponsePartition::default();
+                    rp.partition_index = p.partition_index;
+                    rp.error_code = KafkaError::TopicAuthorizationFailed.code();
+                    rp
+                })
+                .collect();
+            rt
+        })
+        .collect();
     let shape: Vec<(TopicName, Vec<i32>)> = req
         .topics
         .iter()
@@ -37,7 +66,8 @@ pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseK
         req,
         version: ctx.version,
     };
-    let r = match forward(&ctx.core.view, &ctx.core.mesh, &group, call).await {
+    let call = forward(&ctx.core.view, &ctx.core.mesh, &group, call);
+    let mut r = match super::groups::guarded(allowed, call).await {
         Ok(r) => r,
         Err(e) => {
             let mut r = OffsetCommitResponse::default();
@@ -61,13 +91,33 @@ pub async fn commit(ctx: &RequestContext, req: OffsetCommitRequest) -> ResponseK
             r
         }
     };
+    r.topics.extend(denied);
     ResponseKind::OffsetCommit(r)
 }
 
 async fn fetch_group(ctx: &RequestContext, q: FetchQuery) -> FetchedOffsets {
     let group = q.group.clone();
-    match forward(&ctx.core.view, &ctx.core.mesh, &group, OffsetFetchCall(q)).await {
-        Ok(o) => o,
+    let authz = Authz::of(ctx);
+    let allowed = authz.group(Operation::Describe, &group);
+    let all_topics = q.topics.is_none();
+    let call = forward(&ctx.core.view, &ctx.core.mesh, &group, OffsetFetchCall(q));
+    match super::groups::guarded(allowed, call).await {
+        // Topics without DESCRIBE: left out of "all topics", refused when named (KafkaApis).
+        Ok(mut o) => {
+            o.topics.retain_mut(|(t, parts)| {
+                if authz.topic(Operation::Describe, t).is_ok() {
+                    return true;
+                }
+                for p in parts.iter_mut() {
+                    p.offset = -1;
+                    p.leader_epoch = -1;
+                    p.metadata.clear();
+                    p.error = Some(KafkaError::TopicAuthorizationFailed);
+                }
+                !all_topics
+            });
+            o
+        }
         Err(e) => FetchedOffsets {
             error: Some(e),
             topics: Vec::new(),
@@ -188,14 +238,21 @@ pub async fn fetch(ctx: &RequestContext, req: OffsetFetchRequest) -> ResponseKin
 /// Handles OffsetDelete.
 pub async fn delete(ctx: &RequestContext, req: OffsetDeleteRequest) -> ResponseKind {
     let group = req.group_id.0.to_string();
-    let r = match forward(
+    // DELETE on the group and READ on every topic named (KafkaApis answers a topic without
+    // it per partition; here the request as a whole is refused).
+    let authz = Authz::of(ctx);
+    let allowed = authz.group(Operation::Delete, &group).and_then(|()| {
+        req.topics
+            .iter()
+            .try_for_each(|t| authz.topic(Operation::Read, t.name.0.as_str()))
+    });
+    let call = forward(
         &ctx.core.view,
         &ctx.core.mesh,
         &group,
         OffsetDeleteCall(req),
-    )
-    .await
-    {
+    );
+    let r = match super::groups::guarded(allowed, call).await {
         Ok(r) => r,
         Err(e) => {
             let mut r = OffsetDeleteResponse::default();

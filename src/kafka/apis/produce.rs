@@ -21,12 +21,14 @@ use kafka_protocol::messages::produce_response::NodeEndpoint;
 use kafka_protocol::messages::BrokerId;
 use runnel_controller::MetadataImage;
 
+use super::authz::Authz;
 use super::leader_hint::{endpoint, leader_of};
 use super::plan::PartitionPlan;
 use super::produce_errors::Refusals;
 use super::produce_policy::prepare;
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::{self, Outcome, Reply, RequestContext};
+use crate::security::acl::Operation;
 use crate::services::Core;
 use crate::shard::handlers::ProduceCall;
 use crate::shard::messages::{ProducePart, ProduceResult, TopicPartition};
@@ -42,7 +44,8 @@ fn failed(error: KafkaError) -> ProduceResult {
 
 /// Handles Produce; `None` for acks=0 (no response is sent).
 pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<ResponseKind> {
-    let mut resp = produce(&ctx.core.view, &ctx.core.mesh, req, ctx.version).await;
+    let authz = Authz::of(ctx);
+    let mut resp = produce(&ctx.core.view, &ctx.core.mesh, &authz, req, ctx.version).await;
     if ctx.version >= 10 {
         if let Some(r) = resp.as_mut() {
             hint_leaders(r, &ctx.core.cluster, ctx.version >= 13, &ctx.listener.name);
@@ -98,6 +101,7 @@ fn hint_leaders(resp: &mut ProduceResponse, cluster: &ClusterView, by_id: bool, 
 async fn produce(
     view: &TopicView,
     mesh: &Rc<Mesh>,
+    authz: &Authz,
     req: ProduceRequest,
     version: i16,
 ) -> Option<ProduceResponse> {
@@ -108,6 +112,12 @@ async fn produce(
     let mut refusals = Refusals::default();
     let mut shape: Vec<(&TopicProduceData, Vec<i32>)> = Vec::new();
     let table = (version >= 13).then(|| view.topic_table());
+    // As KafkaApis: a transactional produce needs WRITE on its transactional id, every topic
+    // WRITE on the topic (checked before whether it exists).
+    let txn_denied = req
+        .transactional_id
+        .as_ref()
+        .and_then(|id| authz.txn_id(Operation::Write, id).err());
     for topic in &req.topic_data {
         // v13+ names the topic by id; `None` when the id is unknown.
         let name: Option<Arc<str>> = match &table {
@@ -125,10 +135,18 @@ async fn produce(
                 plan.answer(failed(KafkaError::InvalidRequiredAcks));
                 continue;
             }
+            if let Some(e) = txn_denied {
+                plan.answer(failed(e));
+                continue;
+            }
             let Some(name) = &name else {
                 plan.answer(failed(KafkaError::UnknownTopicId));
                 continue;
             };
+            if let Err(e) = authz.topic(Operation::Write, name) {
+                plan.answer(failed(e));
+                continue;
+            }
             if &**name == crate::group::OFFSETS_TOPIC || &**name == crate::txn::TXN_TOPIC {
                 // Only the group coordinator writes the internal topic, as on Kafka.
                 plan.answer(failed(KafkaError::InvalidTopicException));
@@ -226,8 +244,13 @@ pub fn decode_legacy(version: i16, frame: Bytes) -> Option<ProduceRequest> {
 }
 
 /// Serves a Produce v2 request decoded by [`decode_legacy`], answering as v3.
-pub async fn handle_legacy(core: &Core, correlation_id: i32, req: ProduceRequest) -> Outcome {
-    match produce(&core.view, &core.mesh, req, 3).await {
+pub async fn handle_legacy(
+    core: &Core,
+    authz: &Authz,
+    correlation_id: i32,
+    req: ProduceRequest,
+) -> Outcome {
+    match produce(&core.view, &core.mesh, authz, req, 3).await {
         Some(resp) => dispatch::encode(
             ApiKey::Produce,
             3,

@@ -1,5 +1,4 @@
-//! Admin APIs that only make sense with several brokers, several log directories or an
-//! authorizer, answered with the error Kafka gives when there is nothing to do or the feature
+//! Admin APIs that only make sense with several brokers or several log directories, answered with the error Kafka gives when there is nothing to do or the feature
 //! is off, never with a disconnect:
 //!
 //! - AlterPartitionReassignments: moving a partition to its only replica (this broker) is a
@@ -10,7 +9,6 @@
 //! - ListPartitionReassignments: never any in progress.
 //! - ElectLeaders: the leader is always the preferred (only) replica: ELECTION_NOT_NEEDED.
 //! - AlterReplicaLogDirs: the data directory is the only one; another is LOG_DIR_NOT_FOUND.
-//! - DescribeAcls, CreateAcls, DeleteAcls: no authorizer, so SECURITY_DISABLED.
 
 use kafka_protocol::messages::alter_partition_reassignments_response::{
     ReassignablePartitionResponse, ReassignableTopicResponse,
@@ -18,16 +16,14 @@ use kafka_protocol::messages::alter_partition_reassignments_response::{
 use kafka_protocol::messages::alter_replica_log_dirs_response::{
     AlterReplicaLogDirPartitionResult, AlterReplicaLogDirTopicResult,
 };
-use kafka_protocol::messages::create_acls_response::AclCreationResult;
-use kafka_protocol::messages::delete_acls_response::DeleteAclsFilterResult;
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
+use super::authz::Authz;
 use crate::errors::{self, ErrorMessage, KafkaError};
 use crate::kafka::dispatch::RequestContext;
-
-const NO_AUTHORIZER: &str = "No Authorizer is configured.";
+use crate::security::acl::Operation;
 
 fn exists(ctx: &RequestContext, topic: &str, partition: i32) -> bool {
     ctx.core.view.owner_of(topic, partition).is_some()
@@ -41,6 +37,11 @@ pub fn alter_reassignments(
     let node = ctx.core.view.config().node_id;
     let mut resp = AlterPartitionReassignmentsResponse::default();
     resp.allow_replication_factor_change = req.allow_replication_factor_change;
+    // ALTER on the cluster (KafkaApis), or the whole request refused.
+    if let Err(e) = Authz::of(ctx).cluster(Operation::Alter) {
+        resp.error_code = e.code();
+        return ResponseKind::AlterPartitionReassignments(resp);
+    }
     for t in req.topics {
         let mut tr = ReassignableTopicResponse::default();
         for p in t.partitions {
@@ -80,22 +81,34 @@ pub fn alter_reassignments(
 
 /// Handles ListPartitionReassignments: none are ever in progress.
 pub fn list_reassignments(
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     _req: ListPartitionReassignmentsRequest,
 ) -> ResponseKind {
-    ResponseKind::ListPartitionReassignments(ListPartitionReassignmentsResponse::default())
+    let mut resp = ListPartitionReassignmentsResponse::default();
+    // DESCRIBE on the cluster (KafkaApis).
+    if let Err(e) = Authz::of(ctx).cluster(Operation::Describe) {
+        resp.error_code = e.code();
+    }
+    ResponseKind::ListPartitionReassignments(resp)
 }
 
 /// Handles ElectLeaders: every existing partition already has its preferred leader.
 pub fn elect_leaders(ctx: &RequestContext, req: ElectLeadersRequest) -> ResponseKind {
     let mut resp = ElectLeadersResponse::default();
+    // ALTER on the cluster (KafkaApis): every partition refused without it.
+    let denied = Authz::of(ctx).cluster(Operation::Alter).err();
+    if let (Some(e), true) = (denied, ctx.version >= 1) {
+        resp.error_code = e.code();
+    }
     // With no partitions named, Kafka reports only partitions that needed an election: none.
     for t in req.topic_partitions.unwrap_or_default() {
         let mut tr = ReplicaElectionResult::default();
         for p in t.partitions {
             let mut pr = PartitionResult::default();
             pr.partition_id = p;
-            if exists(ctx, &t.topic, p) {
+            if let Some(e) = denied {
+                pr.error_code = e.code();
+            } else if exists(ctx, &t.topic, p) {
                 pr.error_code = KafkaError::ElectionNotNeeded.code();
                 pr.error_message = Some(StrBytes::from_static_str(
                     "Leader election not needed for topic partition.",
@@ -126,6 +139,8 @@ pub fn alter_replica_log_dirs(
             || p.canonicalize().ok() == data_dir.canonicalize().ok() && p.exists()
     };
     let mut resp = AlterReplicaLogDirsResponse::default();
+    // ALTER on the cluster (KafkaApis): every partition refused without it.
+    let denied = Authz::of(ctx).cluster(Operation::Alter).err();
     for dir in req.dirs {
         let same = ours(dir.path.as_str());
         for t in dir.topics {
@@ -133,7 +148,9 @@ pub fn alter_replica_log_dirs(
             for p in t.partitions {
                 let mut pr = AlterReplicaLogDirPartitionResult::default();
                 pr.partition_index = p;
-                pr.error_code = if !same {
+                pr.error_code = if let Some(e) = denied {
+                    e.code()
+                } else if !same {
                     KafkaError::LogDirNotFound.code()
                 } else if exists(ctx, &t.name, p) {
                     errors::NONE
@@ -147,36 +164,4 @@ pub fn alter_replica_log_dirs(
         }
     }
     ResponseKind::AlterReplicaLogDirs(resp)
-}
-
-/// Handles DescribeAcls: SECURITY_DISABLED.
-pub fn describe_acls(_ctx: &RequestContext, _req: DescribeAclsRequest) -> ResponseKind {
-    let mut r = DescribeAclsResponse::default();
-    r.error_code = KafkaError::SecurityDisabled.code();
-    r.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
-    ResponseKind::DescribeAcls(r)
-}
-
-/// Handles CreateAcls: SECURITY_DISABLED for each creation.
-pub fn create_acls(_ctx: &RequestContext, req: CreateAclsRequest) -> ResponseKind {
-    let mut r = CreateAclsResponse::default();
-    for _ in req.creations {
-        let mut c = AclCreationResult::default();
-        c.error_code = KafkaError::SecurityDisabled.code();
-        c.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
-        r.results.push(c);
-    }
-    ResponseKind::CreateAcls(r)
-}
-
-/// Handles DeleteAcls: SECURITY_DISABLED for each filter.
-pub fn delete_acls(_ctx: &RequestContext, req: DeleteAclsRequest) -> ResponseKind {
-    let mut r = DeleteAclsResponse::default();
-    for _ in req.filters {
-        let mut f = DeleteAclsFilterResult::default();
-        f.error_code = KafkaError::SecurityDisabled.code();
-        f.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
-        r.filter_results.push(f);
-    }
-    ResponseKind::DeleteAcls(r)
 }

@@ -16,11 +16,13 @@ use kafka_protocol::messages::{
     TxnOffsetCommitResponse,
 };
 
+use super::authz::Authz;
 use super::groups::{ensure_internal_topic, ensure_offsets_topic, forward as forward_group};
 use crate::errors::{self, KafkaError};
 use crate::group::calls::TxnOffsetCommitCall;
 use crate::group::OFFSETS_TOPIC;
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::{Operation, ResourceType};
 use crate::shard::call::CoreCall;
 use crate::shard::{Mesh, TopicView};
 use crate::txn::calls::{AddPartitionsCall, EndTxnCall, InitProducerIdCall};
@@ -76,7 +78,17 @@ pub async fn init_producer_id(ctx: &RequestContext, req: InitProducerIdRequest) 
         .as_ref()
         .map(|t| t.0.to_string())
         .filter(|t| !t.is_empty());
+    // A transactional producer needs WRITE on its id; an idempotent one IDEMPOTENT_WRITE on
+    // the cluster or WRITE on some topic (Kafka 4's rule).
+    let authz = Authz::of(ctx);
+    let denied = match &txn_id {
+        Some(id) => authz.txn_id(Operation::Write, id).err(),
+        None => (authz.cluster(Operation::IdempotentWrite).is_err()
+            && !authz.allowed_any(Operation::Write, ResourceType::Topic))
+        .then_some(KafkaError::ClusterAuthorizationFailed),
+    };
     let initialized = match txn_id {
+        _ if denied.is_some() => Err(denied.unwrap_or(KafkaError::UnknownServerError)),
         // An idempotent producer: a fresh id every time, as Kafka does.
         // Blocks come from the quorum; none within a few seconds is the retriable
         // COORDINATOR_LOAD_IN_PROGRESS Kafka answers then.
@@ -126,11 +138,27 @@ pub async fn add_partitions_to_txn(
     let table = view.topic_table();
     // A partition of any broker may join (the coordinator writes its marker wherever it is).
     let unknown = |t: &str, p: i32| !table.has_partition(t, p);
+    // WRITE on the transactional id (every partition refused without it), WRITE on each
+    // topic (those refused, the others not attempted), as KafkaApis.
+    let authz = Authz::of(ctx);
+    let txn_denied = authz
+        .txn_id(
+            Operation::Write,
+            req.v3_and_below_transactional_id.0.as_str(),
+        )
+        .err();
+    let topic_denied = |t: &str| authz.topic(Operation::Write, t).err();
+    let any_denied = req
+        .v3_and_below_topics
+        .iter()
+        .any(|t| topic_denied(t.name.0.as_str()).is_some());
     let any_unknown = req
         .v3_and_below_topics
         .iter()
         .any(|t| t.partitions.iter().any(|&p| unknown(t.name.0.as_str(), p)));
-    let code = if any_unknown {
+    let code = if let Some(e) = txn_denied {
+        Some(e.code())
+    } else if any_denied || any_unknown {
         None
     } else {
         let parts = req
@@ -158,6 +186,9 @@ pub async fn add_partitions_to_txn(
             rp.partition_index = p;
             rp.partition_error_code = match code {
                 Some(c) => c,
+                None if any_denied => topic_denied(t.name.0.as_str())
+                    .unwrap_or(KafkaError::OperationNotAttempted)
+                    .code(),
                 None if unknown(t.name.0.as_str(), p) => KafkaError::UnknownTopicOrPartition.code(),
                 None => KafkaError::OperationNotAttempted.code(),
             };
@@ -172,7 +203,13 @@ pub async fn add_partitions_to_txn(
 pub async fn add_offsets_to_txn(ctx: &RequestContext, req: AddOffsetsToTxnRequest) -> ResponseKind {
     let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = AddOffsetsToTxnResponse::default();
-    resp.error_code = if !ensure_offsets_topic(view, mesh).await {
+    let authz = Authz::of(ctx);
+    let denied = authz
+        .txn_id(Operation::Write, req.transactional_id.0.as_str())
+        .and_then(|()| authz.group(Operation::Read, req.group_id.0.as_str()));
+    resp.error_code = if let Err(e) = denied {
+        e.code()
+    } else if !ensure_offsets_topic(view, mesh).await {
         KafkaError::CoordinatorNotAvailable.code()
     } else {
         let partition = crate::group::partition_in(
@@ -203,9 +240,13 @@ pub async fn end_txn(ctx: &RequestContext, req: EndTxnRequest) -> ResponseKind {
         epoch: req.producer_epoch,
         commit: req.committed,
     };
-    let ended = forward(&ctx.core.view, &ctx.core.mesh, &txn_id, call)
-        .await
-        .and_then(|r| r);
+    let allowed = Authz::of(ctx).txn_id(Operation::Write, &txn_id);
+    let ended = super::groups::guarded(
+        allowed,
+        forward(&ctx.core.view, &ctx.core.mesh, &txn_id, call),
+    )
+    .await
+    .and_then(|r| r);
     let mut resp = EndTxnResponse::default();
     resp.error_code = fit_code(ended, ctx.version, 2);
     resp.producer_id = ProducerId(-1);
@@ -230,8 +271,18 @@ pub async fn txn_offset_commit(ctx: &RequestContext, req: TxnOffsetCommitRequest
             )
         })
         .collect();
+    let authz = Authz::of(ctx);
+    let allowed = authz
+        .txn_id(Operation::Write, req.transactional_id.0.as_str())
+        .and_then(|()| authz.group(Operation::Read, &group))
+        .and_then(|()| {
+            req.topics
+                .iter()
+                .try_for_each(|t| authz.topic(Operation::Read, t.name.0.as_str()))
+        });
     let call = TxnOffsetCommitCall { req, version };
-    let mut resp = match forward_group(&ctx.core.view, &ctx.core.mesh, &group, call).await {
+    let call = forward_group(&ctx.core.view, &ctx.core.mesh, &group, call);
+    let mut resp = match super::groups::guarded(allowed, call).await {
         Ok(r) => r,
         Err(e) => {
             let code = e.code();

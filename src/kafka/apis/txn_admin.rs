@@ -25,9 +25,11 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::authz::Authz;
 use super::txn::ensure_txn_topic;
 use crate::errors::KafkaError;
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::handlers::DescribeProducersCall;
 use crate::shard::messages::TopicPartition;
 use crate::txn::calls::{DescribeTxnsCall, ListTxnsCall};
@@ -63,6 +65,8 @@ pub async fn list(ctx: &RequestContext, req: ListTransactionsRequest) -> Respons
         }
     };
     let now = now_ms();
+    // Only the transactional ids the principal may DESCRIBE are listed (KafkaApis).
+    let authz = Authz::of(ctx);
     for core in 0..view.cores() {
         let Ok(txns) = mesh.call(core, ListTxnsCall).await else {
             resp.error_code = KafkaError::CoordinatorNotAvailable.code();
@@ -79,7 +83,8 @@ pub async fn list(ctx: &RequestContext, req: ListTransactionsRequest) -> Respons
             let duration_ok = ctx.version < 1
                 || req.duration_filter < 0
                 || (m.state == TxnState::Ongoing && now - m.start_ms >= req.duration_filter);
-            let id_ok = pattern.as_ref().is_none_or(|p| p.is_match(&m.txn_id));
+            let id_ok = pattern.as_ref().is_none_or(|p| p.is_match(&m.txn_id))
+                && authz.txn_id(Operation::Describe, &m.txn_id).is_ok();
             if state_ok && pid_ok && duration_ok && id_ok {
                 let mut t = ListedTxn::default();
                 t.transactional_id = TransactionalId(StrBytes::from_string(m.txn_id.clone()));
@@ -159,7 +164,12 @@ pub async fn describe(ctx: &RequestContext, req: DescribeTransactionsRequest) ->
     let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = DescribeTransactionsResponse::default();
     let have_topic = ensure_txn_topic(view, mesh).await;
+    let authz = Authz::of(ctx);
     for id in &req.transactional_ids {
+        if let Err(e) = authz.txn_id(Operation::Describe, id.0.as_str()) {
+            resp.transaction_states.push(described(id, Err(e)));
+            continue;
+        }
         let partition = txn::partition_in(&view.topic_table(), &view.config(), id.0.as_str());
         let owner = view.owner_of(TXN_TOPIC, partition).filter(|_| have_topic);
         let Some(core) = owner else {
@@ -184,12 +194,20 @@ pub async fn describe_producers(
 ) -> ResponseKind {
     let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = DescribeProducersResponse::default();
+    let authz = Authz::of(ctx);
     for t in &req.topics {
         let mut rt = TopicResponse::default();
         rt.name = t.name.clone();
+        // READ on the topic (KafkaApis).
+        let denied = authz.topic(Operation::Read, t.name.0.as_str()).err();
         for &p in &t.partition_indexes {
             let mut rp = PartitionResponse::default();
             rp.partition_index = p;
+            if let Some(e) = denied {
+                rp.error_code = e.code();
+                rt.partitions.push(rp);
+                continue;
+            }
             let tp = TopicPartition {
                 topic: Arc::from(t.name.0.as_str()),
                 partition: p,

@@ -16,9 +16,11 @@ use kafka_protocol::messages::write_txn_markers_response::{
 };
 use kafka_protocol::messages::{ResponseKind, WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 
+use super::authz::Authz;
 use super::plan::PartitionPlan;
 use crate::errors::{self, KafkaError};
 use crate::kafka::dispatch::RequestContext;
+use crate::security::acl::Operation;
 use crate::shard::messages::TopicPartition;
 use crate::txn::markers::WriteMarkersCall;
 
@@ -26,11 +28,17 @@ use crate::txn::markers::WriteMarkersCall;
 pub async fn handle(ctx: &RequestContext, req: WriteTxnMarkersRequest) -> ResponseKind {
     let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let mut resp = WriteTxnMarkersResponse::default();
+    // Inter-broker: CLUSTER_ACTION on the cluster (KafkaApis), or every partition refused.
+    let denied = Authz::of(ctx).cluster(Operation::ClusterAction).err();
     for marker in &req.markers {
         let mut plan: PartitionPlan<TopicPartition, Result<(), KafkaError>> = PartitionPlan::new();
         for t in &marker.topics {
             let name: Arc<str> = Arc::from(t.name.0.as_str());
             for &p in &t.partition_indexes {
+                if let Some(e) = denied {
+                    plan.answer(Err(e));
+                    continue;
+                }
                 match view.owner_of(&name, p) {
                     None => plan.answer(Err(view.not_here(&name, p))),
                     Some(owner) => plan.send(
