@@ -337,8 +337,7 @@ mod tests {
     use crate::storage::producers::ProducerFault;
     use crate::storage::LogError;
 
-    const ALL: [KafkaError; 69] = [
-    const ALL: [KafkaError; 67] = [
+    const ALL: [KafkaError; 73] = [
         KafkaError::FencedLeaderEpoch,
         KafkaError::UnknownLeaderEpoch,
         KafkaError::UnknownServerError,

@@ -5,6 +5,8 @@
 //! batch ([`crate::shard::scram_admin`]). The answer waits (boundedly) until this core's image
 //! holds the change, so that a client describing right after altering sees its change.
 
+use super::authz::Authz;
+use crate::security::acl::Operation;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::alter_user_scram_credentials_response::AlterUserScramCredentialsResult;
@@ -29,6 +31,15 @@ const SEE_POLL: Duration = Duration::from_millis(5);
 
 /// Handles DescribeUserScramCredentials.
 pub fn describe(ctx: &RequestContext, req: DescribeUserScramCredentialsRequest) -> ResponseKind {
+    // As on Kafka: DESCRIBE on the cluster, or the whole request is refused.
+    if let Err(e) = Authz::of(ctx).cluster(Operation::Describe) {
+        let mut r = DescribeUserScramCredentialsResponse::default();
+        r.error_code = e.code();
+        r.error_message = Some(StrBytes::from_static_str(
+            "DESCRIBE on the cluster is needed to describe SCRAM credentials",
+        ));
+        return ResponseKind::DescribeUserScramCredentials(r);
+    }
     let state = ctx.core.cluster.state();
     let names: Option<Vec<String>> = req
         .users
@@ -64,6 +75,25 @@ pub fn describe(ctx: &RequestContext, req: DescribeUserScramCredentialsRequest) 
 
 /// Handles AlterUserScramCredentials.
 pub async fn alter(ctx: &RequestContext, req: AlterUserScramCredentialsRequest) -> ResponseKind {
+    // As on Kafka: ALTER on the cluster, or every user of the request is refused.
+    if let Err(e) = Authz::of(ctx).cluster(Operation::Alter) {
+        let mut seen = std::collections::HashSet::new();
+        let mut r = AlterUserScramCredentialsResponse::default();
+        r.results = req
+            .deletions
+            .iter()
+            .map(|d| d.name.to_string())
+            .chain(req.upsertions.iter().map(|u| u.name.to_string()))
+            .filter(|n| seen.insert(n.clone()))
+            .map(|n| {
+                let mut res = AlterUserScramCredentialsResult::default();
+                res.user = StrBytes::from_string(n);
+                res.error_code = e.code();
+                res
+            })
+            .collect();
+        return ResponseKind::AlterUserScramCredentials(r);
+    }
     let call = AlterScramCall {
         deletions: req
             .deletions
