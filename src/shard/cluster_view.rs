@@ -16,6 +16,8 @@ use crate::cluster::membership::ClusterState;
 /// One core's view of the cluster (see the module comment).
 pub struct ClusterView {
     state: RefCell<Arc<ClusterState>>,
+    /// Told after each new snapshot (the partition store, which stamps leader epochs).
+    listeners: RefCell<Vec<Box<dyn Fn()>>>,
 }
 
 impl ClusterView {
@@ -23,6 +25,7 @@ impl ClusterView {
     pub fn new(state: Arc<ClusterState>) -> Rc<ClusterView> {
         Rc::new(ClusterView {
             state: RefCell::new(state),
+            listeners: RefCell::new(Vec::new()),
         })
     }
 
@@ -31,9 +34,17 @@ impl ClusterView {
         self.state.borrow().clone()
     }
 
-    /// Installs a new snapshot.
+    /// Installs a new snapshot and tells the listeners.
     pub fn set(&self, state: Arc<ClusterState>) {
         *self.state.borrow_mut() = state;
+        for listener in self.listeners.borrow().iter() {
+            listener();
+        }
+    }
+
+    /// Registers `listener`, called after each new snapshot (a few, registered at startup).
+    pub fn on_change(&self, listener: Box<dyn Fn()>) {
+        self.listeners.borrow_mut().push(listener);
     }
 
     /// Installs every snapshot `updates` publishes, on a task of this core, until its sender

@@ -13,55 +13,58 @@ pub static MESSAGES: &[Message] = &[
     Message { name: "ProduceRequest", api_key: 0, valid: V(0, 13), flexible: V(9, 32767), root: 1 },
     Message { name: "FetchRequest", api_key: 1, valid: V(0, 18), flexible: V(12, 32767), root: 4 },
     Message { name: "ListOffsetsRequest", api_key: 2, valid: V(0, 10), flexible: V(6, 32767), root: 9 },
-    Message { name: "MetadataRequest", api_key: 3, valid: V(0, 13), flexible: V(9, 32767), root: 12 },
-    Message { name: "OffsetCommitRequest", api_key: 8, valid: V(0, 9), flexible: V(8, 32767), root: 14 },
-    Message { name: "OffsetFetchRequest", api_key: 9, valid: V(0, 9), flexible: V(6, 32767), root: 17 },
-    Message { name: "FindCoordinatorRequest", api_key: 10, valid: V(0, 6), flexible: V(3, 32767), root: 21 },
-    Message { name: "JoinGroupRequest", api_key: 11, valid: V(0, 9), flexible: V(6, 32767), root: 22 },
-    Message { name: "HeartbeatRequest", api_key: 12, valid: V(0, 4), flexible: V(4, 32767), root: 24 },
-    Message { name: "LeaveGroupRequest", api_key: 13, valid: V(0, 5), flexible: V(4, 32767), root: 25 },
-    Message { name: "SyncGroupRequest", api_key: 14, valid: V(0, 5), flexible: V(4, 32767), root: 27 },
-    Message { name: "DescribeGroupsRequest", api_key: 15, valid: V(0, 6), flexible: V(5, 32767), root: 29 },
-    Message { name: "ListGroupsRequest", api_key: 16, valid: V(0, 5), flexible: V(3, 32767), root: 30 },
-    Message { name: "ApiVersionsRequest", api_key: 18, valid: V(0, 4), flexible: V(3, 32767), root: 31 },
-    Message { name: "CreateTopicsRequest", api_key: 19, valid: V(0, 7), flexible: V(5, 32767), root: 32 },
-    Message { name: "DeleteTopicsRequest", api_key: 20, valid: V(0, 6), flexible: V(4, 32767), root: 36 },
-    Message { name: "DeleteRecordsRequest", api_key: 21, valid: V(0, 2), flexible: V(2, 32767), root: 38 },
-    Message { name: "DeleteGroupsRequest", api_key: 42, valid: V(0, 2), flexible: V(2, 32767), root: 41 },
-    Message { name: "OffsetDeleteRequest", api_key: 47, valid: V(0, 0), flexible: V(1, 0), root: 42 },
-    Message { name: "ConsumerGroupHeartbeatRequest", api_key: 68, valid: V(0, 1), flexible: V(0, 32767), root: 45 },
-    Message { name: "ConsumerGroupDescribeRequest", api_key: 69, valid: V(0, 1), flexible: V(0, 32767), root: 47 },
-    Message { name: "InitProducerIdRequest", api_key: 22, valid: V(0, 5), flexible: V(2, 32767), root: 48 },
-    Message { name: "AddPartitionsToTxnRequest", api_key: 24, valid: V(0, 5), flexible: V(3, 32767), root: 49 },
-    Message { name: "AddOffsetsToTxnRequest", api_key: 25, valid: V(0, 4), flexible: V(3, 32767), root: 52 },
-    Message { name: "EndTxnRequest", api_key: 26, valid: V(0, 5), flexible: V(3, 32767), root: 53 },
-    Message { name: "TxnOffsetCommitRequest", api_key: 28, valid: V(0, 4), flexible: V(3, 32767), root: 54 },
-    Message { name: "WriteTxnMarkersRequest", api_key: 27, valid: V(0, 1), flexible: V(1, 32767), root: 57 },
-    Message { name: "DescribeProducersRequest", api_key: 61, valid: V(0, 0), flexible: V(0, 32767), root: 60 },
-    Message { name: "DescribeTransactionsRequest", api_key: 65, valid: V(0, 0), flexible: V(0, 32767), root: 62 },
-    Message { name: "ListTransactionsRequest", api_key: 66, valid: V(0, 2), flexible: V(0, 32767), root: 63 },
-    Message { name: "DescribeConfigsRequest", api_key: 32, valid: V(0, 4), flexible: V(4, 32767), root: 64 },
-    Message { name: "AlterConfigsRequest", api_key: 33, valid: V(0, 2), flexible: V(2, 32767), root: 66 },
-    Message { name: "IncrementalAlterConfigsRequest", api_key: 44, valid: V(0, 1), flexible: V(1, 32767), root: 69 },
-    Message { name: "CreatePartitionsRequest", api_key: 37, valid: V(0, 3), flexible: V(2, 32767), root: 72 },
-    Message { name: "DescribeClusterRequest", api_key: 60, valid: V(0, 2), flexible: V(0, 32767), root: 75 },
-    Message { name: "DescribeLogDirsRequest", api_key: 35, valid: V(0, 4), flexible: V(2, 32767), root: 76 },
-    Message { name: "DescribeTopicPartitionsRequest", api_key: 75, valid: V(0, 0), flexible: V(0, 32767), root: 78 },
-    Message { name: "AlterPartitionReassignmentsRequest", api_key: 45, valid: V(0, 1), flexible: V(0, 32767), root: 81 },
-    Message { name: "ListPartitionReassignmentsRequest", api_key: 46, valid: V(0, 0), flexible: V(0, 32767), root: 84 },
-    Message { name: "ElectLeadersRequest", api_key: 43, valid: V(0, 2), flexible: V(2, 32767), root: 86 },
-    Message { name: "AlterReplicaLogDirsRequest", api_key: 34, valid: V(0, 2), flexible: V(2, 32767), root: 88 },
-    Message { name: "DescribeAclsRequest", api_key: 29, valid: V(0, 3), flexible: V(2, 32767), root: 91 },
-    Message { name: "CreateAclsRequest", api_key: 30, valid: V(0, 3), flexible: V(2, 32767), root: 92 },
-    Message { name: "DeleteAclsRequest", api_key: 31, valid: V(0, 3), flexible: V(2, 32767), root: 94 },
+    Message { name: "OffsetForLeaderEpochRequest", api_key: 23, valid: V(0, 4), flexible: V(4, 32767), root: 12 },
+    Message { name: "MetadataRequest", api_key: 3, valid: V(0, 13), flexible: V(9, 32767), root: 15 },
+    Message { name: "OffsetCommitRequest", api_key: 8, valid: V(0, 9), flexible: V(8, 32767), root: 17 },
+    Message { name: "OffsetFetchRequest", api_key: 9, valid: V(0, 9), flexible: V(6, 32767), root: 20 },
+    Message { name: "FindCoordinatorRequest", api_key: 10, valid: V(0, 6), flexible: V(3, 32767), root: 24 },
+    Message { name: "JoinGroupRequest", api_key: 11, valid: V(0, 9), flexible: V(6, 32767), root: 25 },
+    Message { name: "HeartbeatRequest", api_key: 12, valid: V(0, 4), flexible: V(4, 32767), root: 27 },
+    Message { name: "LeaveGroupRequest", api_key: 13, valid: V(0, 5), flexible: V(4, 32767), root: 28 },
+    Message { name: "SyncGroupRequest", api_key: 14, valid: V(0, 5), flexible: V(4, 32767), root: 30 },
+    Message { name: "DescribeGroupsRequest", api_key: 15, valid: V(0, 6), flexible: V(5, 32767), root: 32 },
+    Message { name: "ListGroupsRequest", api_key: 16, valid: V(0, 5), flexible: V(3, 32767), root: 33 },
+    Message { name: "ApiVersionsRequest", api_key: 18, valid: V(0, 4), flexible: V(3, 32767), root: 34 },
+    Message { name: "CreateTopicsRequest", api_key: 19, valid: V(0, 7), flexible: V(5, 32767), root: 35 },
+    Message { name: "DeleteTopicsRequest", api_key: 20, valid: V(0, 6), flexible: V(4, 32767), root: 39 },
+    Message { name: "DeleteRecordsRequest", api_key: 21, valid: V(0, 2), flexible: V(2, 32767), root: 41 },
+    Message { name: "DeleteGroupsRequest", api_key: 42, valid: V(0, 2), flexible: V(2, 32767), root: 44 },
+    Message { name: "OffsetDeleteRequest", api_key: 47, valid: V(0, 0), flexible: V(1, 0), root: 45 },
+    Message { name: "ConsumerGroupHeartbeatRequest", api_key: 68, valid: V(0, 1), flexible: V(0, 32767), root: 48 },
+    Message { name: "ConsumerGroupDescribeRequest", api_key: 69, valid: V(0, 1), flexible: V(0, 32767), root: 50 },
+    Message { name: "InitProducerIdRequest", api_key: 22, valid: V(0, 5), flexible: V(2, 32767), root: 51 },
+    Message { name: "AddPartitionsToTxnRequest", api_key: 24, valid: V(0, 5), flexible: V(3, 32767), root: 52 },
+    Message { name: "AddOffsetsToTxnRequest", api_key: 25, valid: V(0, 4), flexible: V(3, 32767), root: 55 },
+    Message { name: "EndTxnRequest", api_key: 26, valid: V(0, 5), flexible: V(3, 32767), root: 56 },
+    Message { name: "TxnOffsetCommitRequest", api_key: 28, valid: V(0, 4), flexible: V(3, 32767), root: 57 },
+    Message { name: "WriteTxnMarkersRequest", api_key: 27, valid: V(0, 1), flexible: V(1, 32767), root: 60 },
+    Message { name: "DescribeProducersRequest", api_key: 61, valid: V(0, 0), flexible: V(0, 32767), root: 63 },
+    Message { name: "DescribeTransactionsRequest", api_key: 65, valid: V(0, 0), flexible: V(0, 32767), root: 65 },
+    Message { name: "ListTransactionsRequest", api_key: 66, valid: V(0, 2), flexible: V(0, 32767), root: 66 },
+    Message { name: "DescribeConfigsRequest", api_key: 32, valid: V(0, 4), flexible: V(4, 32767), root: 67 },
+    Message { name: "AlterConfigsRequest", api_key: 33, valid: V(0, 2), flexible: V(2, 32767), root: 69 },
+    Message { name: "IncrementalAlterConfigsRequest", api_key: 44, valid: V(0, 1), flexible: V(1, 32767), root: 72 },
+    Message { name: "CreatePartitionsRequest", api_key: 37, valid: V(0, 3), flexible: V(2, 32767), root: 75 },
+    Message { name: "DescribeClusterRequest", api_key: 60, valid: V(0, 2), flexible: V(0, 32767), root: 78 },
+    Message { name: "DescribeLogDirsRequest", api_key: 35, valid: V(0, 4), flexible: V(2, 32767), root: 79 },
+    Message { name: "DescribeTopicPartitionsRequest", api_key: 75, valid: V(0, 0), flexible: V(0, 32767), root: 81 },
+    Message { name: "AlterPartitionReassignmentsRequest", api_key: 45, valid: V(0, 1), flexible: V(0, 32767), root: 84 },
+    Message { name: "ListPartitionReassignmentsRequest", api_key: 46, valid: V(0, 0), flexible: V(0, 32767), root: 87 },
+    Message { name: "ElectLeadersRequest", api_key: 43, valid: V(0, 2), flexible: V(2, 32767), root: 89 },
+    Message { name: "AlterReplicaLogDirsRequest", api_key: 34, valid: V(0, 2), flexible: V(2, 32767), root: 91 },
+    Message { name: "DescribeAclsRequest", api_key: 29, valid: V(0, 3), flexible: V(2, 32767), root: 94 },
+    Message { name: "CreateAclsRequest", api_key: 30, valid: V(0, 3), flexible: V(2, 32767), root: 95 },
+    Message { name: "DeleteAclsRequest", api_key: 31, valid: V(0, 3), flexible: V(2, 32767), root: 97 },
 ];
 
 /// The response header (versions 0-1), for answers from other brokers.
-pub static RESPONSE_HEADER: Message = Message { name: "ResponseHeader", api_key: -1, valid: V(0, 1), flexible: V(1, 32767), root: 96 };
+pub static RESPONSE_HEADER: Message = Message { name: "ResponseHeader", api_key: -1, valid: V(0, 1), flexible: V(1, 32767), root: 99 };
 
 /// One entry per API the inter-broker client sends, with the versions it sends.
 pub static RESPONSES: &[Message] = &[
-    Message { name: "WriteTxnMarkersResponse", api_key: 27, valid: V(1, 1), flexible: V(1, 32767), root: 97 },
+    Message { name: "WriteTxnMarkersResponse", api_key: 27, valid: V(1, 1), flexible: V(1, 32767), root: 100 },
+    Message { name: "OffsetForLeaderEpochResponse", api_key: 23, valid: V(2, 4), flexible: V(4, 32767), root: 104 },
+    Message { name: "FetchResponse", api_key: 1, valid: V(4, 17), flexible: V(12, 32767), root: 107 },
 ];
 
 /// Struct layouts, indexed by [`Kind::Struct`] and [`Message::root`].
@@ -153,33 +156,49 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "Timestamp", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "MaxNumOffsets", kind: Kind::Int32, versions: V(0, 0), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 12: MetadataRequest
+    // 12: OffsetForLeaderEpochRequest
     &[
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(13)), versions: V(0, 32767), nullable: V(1, 32767), tag: None, flexible: None },
+        Field { name: "ReplicaId", kind: Kind::Int32, versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(13)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 13: OffsetForLeaderTopic
+    &[
+        Field { name: "Topic", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(14)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 14: OffsetForLeaderPartition
+    &[
+        Field { name: "Partition", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "CurrentLeaderEpoch", kind: Kind::Int32, versions: V(2, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "LeaderEpoch", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 15: MetadataRequest
+    &[
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(16)), versions: V(0, 32767), nullable: V(1, 32767), tag: None, flexible: None },
         Field { name: "AllowAutoTopicCreation", kind: Kind::Bool, versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "IncludeClusterAuthorizedOperations", kind: Kind::Bool, versions: V(8, 10), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "IncludeTopicAuthorizedOperations", kind: Kind::Bool, versions: V(8, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 13: MetadataRequestTopic
+    // 16: MetadataRequestTopic
     &[
         Field { name: "TopicId", kind: Kind::Uuid, versions: V(10, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(10, 32767), tag: None, flexible: None },
     ],
-    // 14: OffsetCommitRequest
+    // 17: OffsetCommitRequest
     &[
         Field { name: "GroupId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "GenerationIdOrMemberEpoch", kind: Kind::Int32, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "MemberId", kind: Kind::Str, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "GroupInstanceId", kind: Kind::Str, versions: V(7, 32767), nullable: V(7, 32767), tag: None, flexible: None },
         Field { name: "RetentionTimeMs", kind: Kind::Int64, versions: V(2, 4), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(15)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(18)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 15: OffsetCommitRequestTopic
+    // 18: OffsetCommitRequestTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(16)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(19)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 16: OffsetCommitRequestPartition
+    // 19: OffsetCommitRequestPartition
     &[
         Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "CommittedOffset", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
@@ -187,37 +206,37 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "CommitTimestamp", kind: Kind::Int64, versions: V(1, 1), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "CommittedMetadata", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 17: OffsetFetchRequest
+    // 20: OffsetFetchRequest
     &[
         Field { name: "GroupId", kind: Kind::Str, versions: V(0, 7), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(18)), versions: V(0, 7), nullable: V(2, 7), tag: None, flexible: None },
-        Field { name: "Groups", kind: Kind::Array(&Kind::Struct(19)), versions: V(8, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(21)), versions: V(0, 7), nullable: V(2, 7), tag: None, flexible: None },
+        Field { name: "Groups", kind: Kind::Array(&Kind::Struct(22)), versions: V(8, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "RequireStable", kind: Kind::Bool, versions: V(7, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 18: OffsetFetchRequestTopic
+    // 21: OffsetFetchRequestTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 7), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PartitionIndexes", kind: Kind::Array(&Kind::Int32), versions: V(0, 7), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 19: OffsetFetchRequestGroup
+    // 22: OffsetFetchRequestGroup
     &[
         Field { name: "GroupId", kind: Kind::Str, versions: V(8, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "MemberId", kind: Kind::Str, versions: V(9, 32767), nullable: V(9, 32767), tag: None, flexible: None },
         Field { name: "MemberEpoch", kind: Kind::Int32, versions: V(9, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(20)), versions: V(8, 32767), nullable: V(8, 32767), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(23)), versions: V(8, 32767), nullable: V(8, 32767), tag: None, flexible: None },
     ],
-    // 20: OffsetFetchRequestTopics
+    // 23: OffsetFetchRequestTopics
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(8, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PartitionIndexes", kind: Kind::Array(&Kind::Int32), versions: V(8, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 21: FindCoordinatorRequest
+    // 24: FindCoordinatorRequest
     &[
         Field { name: "Key", kind: Kind::Str, versions: V(0, 3), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "KeyType", kind: Kind::Int8, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "CoordinatorKeys", kind: Kind::Array(&Kind::Str), versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 22: JoinGroupRequest
+    // 25: JoinGroupRequest
     &[
         Field { name: "GroupId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "SessionTimeoutMs", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
@@ -225,34 +244,34 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "MemberId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "GroupInstanceId", kind: Kind::Str, versions: V(5, 32767), nullable: V(5, 32767), tag: None, flexible: None },
         Field { name: "ProtocolType", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Protocols", kind: Kind::Array(&Kind::Struct(23)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Protocols", kind: Kind::Array(&Kind::Struct(26)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Reason", kind: Kind::Str, versions: V(8, 32767), nullable: V(8, 32767), tag: None, flexible: None },
     ],
-    // 23: JoinGroupRequestProtocol
+    // 26: JoinGroupRequestProtocol
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Metadata", kind: Kind::Bytes, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 24: HeartbeatRequest
+    // 27: HeartbeatRequest
     &[
         Field { name: "GroupId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "GenerationId", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "MemberId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "GroupInstanceId", kind: Kind::Str, versions: V(3, 32767), nullable: V(3, 32767), tag: None, flexible: None },
     ],
-    // 25: LeaveGroupRequest
+    // 28: LeaveGroupRequest
     &[
         Field { name: "GroupId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "MemberId", kind: Kind::Str, versions: V(0, 2), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Members", kind: Kind::Array(&Kind::Struct(26)), versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Members", kind: Kind::Array(&Kind::Struct(29)), versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 26: MemberIdentity
+    // 29: MemberIdentity
     &[
         Field { name: "MemberId", kind: Kind::Str, versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "GroupInstanceId", kind: Kind::Str, versions: V(3, 32767), nullable: V(3, 32767), tag: None, flexible: None },
         Field { name: "Reason", kind: Kind::Str, versions: V(5, 32767), nullable: V(5, 32767), tag: None, flexible: None },
     ],
-    // 27: SyncGroupRequest
+    // 30: SyncGroupRequest
     &[
         Field { name: "GroupId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "GenerationId", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
@@ -260,97 +279,97 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "GroupInstanceId", kind: Kind::Str, versions: V(3, 32767), nullable: V(3, 32767), tag: None, flexible: None },
         Field { name: "ProtocolType", kind: Kind::Str, versions: V(5, 32767), nullable: V(5, 32767), tag: None, flexible: None },
         Field { name: "ProtocolName", kind: Kind::Str, versions: V(5, 32767), nullable: V(5, 32767), tag: None, flexible: None },
-        Field { name: "Assignments", kind: Kind::Array(&Kind::Struct(28)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Assignments", kind: Kind::Array(&Kind::Struct(31)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 28: SyncGroupRequestAssignment
+    // 31: SyncGroupRequestAssignment
     &[
         Field { name: "MemberId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Assignment", kind: Kind::Bytes, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 29: DescribeGroupsRequest
+    // 32: DescribeGroupsRequest
     &[
         Field { name: "Groups", kind: Kind::Array(&Kind::Str), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "IncludeAuthorizedOperations", kind: Kind::Bool, versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 30: ListGroupsRequest
+    // 33: ListGroupsRequest
     &[
         Field { name: "StatesFilter", kind: Kind::Array(&Kind::Str), versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "TypesFilter", kind: Kind::Array(&Kind::Str), versions: V(5, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 31: ApiVersionsRequest
+    // 34: ApiVersionsRequest
     &[
         Field { name: "ClientSoftwareName", kind: Kind::Str, versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ClientSoftwareVersion", kind: Kind::Str, versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 32: CreateTopicsRequest
+    // 35: CreateTopicsRequest
     &[
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(33)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(36)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "timeoutMs", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "validateOnly", kind: Kind::Bool, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 33: CreatableTopic
+    // 36: CreatableTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "NumPartitions", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ReplicationFactor", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Assignments", kind: Kind::Array(&Kind::Struct(34)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Configs", kind: Kind::Array(&Kind::Struct(35)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Assignments", kind: Kind::Array(&Kind::Struct(37)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Configs", kind: Kind::Array(&Kind::Struct(38)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 34: CreatableReplicaAssignment
+    // 37: CreatableReplicaAssignment
     &[
         Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "BrokerIds", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 35: CreatableTopicConfig
+    // 38: CreatableTopicConfig
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Value", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 36: DeleteTopicsRequest
+    // 39: DeleteTopicsRequest
     &[
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(37)), versions: V(6, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(40)), versions: V(6, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "TopicNames", kind: Kind::Array(&Kind::Str), versions: V(0, 5), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "TimeoutMs", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 37: DeleteTopicState
+    // 40: DeleteTopicState
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(6, 32767), nullable: V(6, 32767), tag: None, flexible: None },
         Field { name: "TopicId", kind: Kind::Uuid, versions: V(6, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 38: DeleteRecordsRequest
+    // 41: DeleteRecordsRequest
     &[
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(39)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(42)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "TimeoutMs", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 39: DeleteRecordsTopic
+    // 42: DeleteRecordsTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(40)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(43)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 40: DeleteRecordsPartition
+    // 43: DeleteRecordsPartition
     &[
         Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Offset", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 41: DeleteGroupsRequest
+    // 44: DeleteGroupsRequest
     &[
         Field { name: "GroupsNames", kind: Kind::Array(&Kind::Str), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 42: OffsetDeleteRequest
+    // 45: OffsetDeleteRequest
     &[
         Field { name: "GroupId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(43)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(46)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 43: OffsetDeleteRequestTopic
+    // 46: OffsetDeleteRequestTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(44)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(47)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 44: OffsetDeleteRequestPartition
+    // 47: OffsetDeleteRequestPartition
     &[
         Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 45: ConsumerGroupHeartbeatRequest
+    // 48: ConsumerGroupHeartbeatRequest
     &[
         Field { name: "GroupId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "MemberId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
@@ -361,61 +380,61 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "SubscribedTopicNames", kind: Kind::Array(&Kind::Str), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
         Field { name: "SubscribedTopicRegex", kind: Kind::Str, versions: V(1, 32767), nullable: V(1, 32767), tag: None, flexible: None },
         Field { name: "ServerAssignor", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
-        Field { name: "TopicPartitions", kind: Kind::Array(&Kind::Struct(46)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+        Field { name: "TopicPartitions", kind: Kind::Array(&Kind::Struct(49)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 46: TopicPartitions
+    // 49: TopicPartitions
     &[
         Field { name: "TopicId", kind: Kind::Uuid, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Partitions", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 47: ConsumerGroupDescribeRequest
+    // 50: ConsumerGroupDescribeRequest
     &[
         Field { name: "GroupIds", kind: Kind::Array(&Kind::Str), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "IncludeAuthorizedOperations", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 48: InitProducerIdRequest
+    // 51: InitProducerIdRequest
     &[
         Field { name: "TransactionalId", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
         Field { name: "TransactionTimeoutMs", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ProducerId", kind: Kind::Int64, versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ProducerEpoch", kind: Kind::Int16, versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 49: AddPartitionsToTxnRequest
+    // 52: AddPartitionsToTxnRequest
     &[
-        Field { name: "Transactions", kind: Kind::Array(&Kind::Struct(50)), versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Transactions", kind: Kind::Array(&Kind::Struct(53)), versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "V3AndBelowTransactionalId", kind: Kind::Str, versions: V(0, 3), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "V3AndBelowProducerId", kind: Kind::Int64, versions: V(0, 3), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "V3AndBelowProducerEpoch", kind: Kind::Int16, versions: V(0, 3), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "V3AndBelowTopics", kind: Kind::Array(&Kind::Struct(51)), versions: V(0, 3), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "V3AndBelowTopics", kind: Kind::Array(&Kind::Struct(54)), versions: V(0, 3), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 50: AddPartitionsToTxnTransaction
+    // 53: AddPartitionsToTxnTransaction
     &[
         Field { name: "TransactionalId", kind: Kind::Str, versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ProducerId", kind: Kind::Int64, versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ProducerEpoch", kind: Kind::Int16, versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "VerifyOnly", kind: Kind::Bool, versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(51)), versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(54)), versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 51: AddPartitionsToTxnTopic
+    // 54: AddPartitionsToTxnTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Partitions", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 52: AddOffsetsToTxnRequest
+    // 55: AddOffsetsToTxnRequest
     &[
         Field { name: "TransactionalId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ProducerId", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ProducerEpoch", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "GroupId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 53: EndTxnRequest
+    // 56: EndTxnRequest
     &[
         Field { name: "TransactionalId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ProducerId", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ProducerEpoch", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Committed", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 54: TxnOffsetCommitRequest
+    // 57: TxnOffsetCommitRequest
     &[
         Field { name: "TransactionalId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "GroupId", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
@@ -424,86 +443,70 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "GenerationId", kind: Kind::Int32, versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "MemberId", kind: Kind::Str, versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "GroupInstanceId", kind: Kind::Str, versions: V(3, 32767), nullable: V(3, 32767), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(55)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(58)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 55: TxnOffsetCommitRequestTopic
+    // 58: TxnOffsetCommitRequestTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(56)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(59)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 56: TxnOffsetCommitRequestPartition
+    // 59: TxnOffsetCommitRequestPartition
     &[
         Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "CommittedOffset", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "CommittedLeaderEpoch", kind: Kind::Int32, versions: V(2, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "CommittedMetadata", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 57: WriteTxnMarkersRequest
+    // 60: WriteTxnMarkersRequest
     &[
-        Field { name: "Markers", kind: Kind::Array(&Kind::Struct(58)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Markers", kind: Kind::Array(&Kind::Struct(61)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 58: WritableTxnMarker
+    // 61: WritableTxnMarker
     &[
         Field { name: "ProducerId", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ProducerEpoch", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "TransactionResult", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(59)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(62)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "CoordinatorEpoch", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 59: WritableTxnMarkerTopic
+    // 62: WritableTxnMarkerTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PartitionIndexes", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 60: DescribeProducersRequest
+    // 63: DescribeProducersRequest
     &[
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(61)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(64)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 61: TopicRequest
+    // 64: TopicRequest
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PartitionIndexes", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 62: DescribeTransactionsRequest
+    // 65: DescribeTransactionsRequest
     &[
         Field { name: "TransactionalIds", kind: Kind::Array(&Kind::Str), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 63: ListTransactionsRequest
+    // 66: ListTransactionsRequest
     &[
         Field { name: "StateFilters", kind: Kind::Array(&Kind::Str), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ProducerIdFilters", kind: Kind::Array(&Kind::Int64), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "DurationFilter", kind: Kind::Int64, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "TransactionalIdPattern", kind: Kind::Str, versions: V(2, 32767), nullable: V(2, 32767), tag: None, flexible: None },
     ],
-    // 64: DescribeConfigsRequest
+    // 67: DescribeConfigsRequest
     &[
-        Field { name: "Resources", kind: Kind::Array(&Kind::Struct(65)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Resources", kind: Kind::Array(&Kind::Struct(68)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "IncludeSynonyms", kind: Kind::Bool, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "IncludeDocumentation", kind: Kind::Bool, versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 65: DescribeConfigsResource
+    // 68: DescribeConfigsResource
     &[
         Field { name: "ResourceType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ResourceName", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ConfigurationKeys", kind: Kind::Array(&Kind::Str), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 66: AlterConfigsRequest
-    &[
-        Field { name: "Resources", kind: Kind::Array(&Kind::Struct(67)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "ValidateOnly", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-    ],
-    // 67: AlterConfigsResource
-    &[
-        Field { name: "ResourceType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "ResourceName", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Configs", kind: Kind::Array(&Kind::Struct(68)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-    ],
-    // 68: AlterableConfig
-    &[
-        Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Value", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
-    ],
-    // 69: IncrementalAlterConfigsRequest
+    // 69: AlterConfigsRequest
     &[
         Field { name: "Resources", kind: Kind::Array(&Kind::Struct(70)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ValidateOnly", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
@@ -517,107 +520,123 @@ pub static STRUCTS: &[&[Field]] = &[
     // 71: AlterableConfig
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Value", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+    ],
+    // 72: IncrementalAlterConfigsRequest
+    &[
+        Field { name: "Resources", kind: Kind::Array(&Kind::Struct(73)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "ValidateOnly", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 73: AlterConfigsResource
+    &[
+        Field { name: "ResourceType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "ResourceName", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Configs", kind: Kind::Array(&Kind::Struct(74)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 74: AlterableConfig
+    &[
+        Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ConfigOperation", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Value", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 72: CreatePartitionsRequest
+    // 75: CreatePartitionsRequest
     &[
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(73)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(76)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "TimeoutMs", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ValidateOnly", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 73: CreatePartitionsTopic
+    // 76: CreatePartitionsTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Count", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Assignments", kind: Kind::Array(&Kind::Struct(74)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+        Field { name: "Assignments", kind: Kind::Array(&Kind::Struct(77)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 74: CreatePartitionsAssignment
+    // 77: CreatePartitionsAssignment
     &[
         Field { name: "BrokerIds", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 75: DescribeClusterRequest
+    // 78: DescribeClusterRequest
     &[
         Field { name: "IncludeClusterAuthorizedOperations", kind: Kind::Bool, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "EndpointType", kind: Kind::Int8, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "IncludeFencedBrokers", kind: Kind::Bool, versions: V(2, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 76: DescribeLogDirsRequest
+    // 79: DescribeLogDirsRequest
     &[
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(77)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(80)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 77: DescribableLogDirTopic
+    // 80: DescribableLogDirTopic
     &[
         Field { name: "Topic", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Partitions", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 78: DescribeTopicPartitionsRequest
+    // 81: DescribeTopicPartitionsRequest
     &[
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(79)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(82)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ResponsePartitionLimit", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Cursor", kind: Kind::Struct(80), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+        Field { name: "Cursor", kind: Kind::Struct(83), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 79: TopicRequest
+    // 82: TopicRequest
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 80: Cursor
+    // 83: Cursor
     &[
         Field { name: "TopicName", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 81: AlterPartitionReassignmentsRequest
+    // 84: AlterPartitionReassignmentsRequest
     &[
         Field { name: "TimeoutMs", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "AllowReplicationFactorChange", kind: Kind::Bool, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(82)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(85)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 82: ReassignableTopic
+    // 85: ReassignableTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(83)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(86)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 83: ReassignablePartition
+    // 86: ReassignablePartition
     &[
         Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Replicas", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 84: ListPartitionReassignmentsRequest
+    // 87: ListPartitionReassignmentsRequest
     &[
         Field { name: "TimeoutMs", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(85)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(88)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
     ],
-    // 85: ListPartitionReassignmentsTopics
+    // 88: ListPartitionReassignmentsTopics
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PartitionIndexes", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 86: ElectLeadersRequest
+    // 89: ElectLeadersRequest
     &[
         Field { name: "ElectionType", kind: Kind::Int8, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "TopicPartitions", kind: Kind::Array(&Kind::Struct(87)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+        Field { name: "TopicPartitions", kind: Kind::Array(&Kind::Struct(90)), versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
         Field { name: "TimeoutMs", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 87: TopicPartitions
+    // 90: TopicPartitions
     &[
         Field { name: "Topic", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Partitions", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 88: AlterReplicaLogDirsRequest
+    // 91: AlterReplicaLogDirsRequest
     &[
-        Field { name: "Dirs", kind: Kind::Array(&Kind::Struct(89)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Dirs", kind: Kind::Array(&Kind::Struct(92)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 89: AlterReplicaLogDir
+    // 92: AlterReplicaLogDir
     &[
         Field { name: "Path", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(90)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(93)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 90: AlterReplicaLogDirTopic
+    // 93: AlterReplicaLogDirTopic
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Partitions", kind: Kind::Array(&Kind::Int32), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 91: DescribeAclsRequest
+    // 94: DescribeAclsRequest
     &[
         Field { name: "ResourceTypeFilter", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ResourceNameFilter", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
@@ -627,11 +646,11 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "Operation", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PermissionType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 92: CreateAclsRequest
+    // 95: CreateAclsRequest
     &[
-        Field { name: "Creations", kind: Kind::Array(&Kind::Struct(93)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Creations", kind: Kind::Array(&Kind::Struct(96)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 93: AclCreation
+    // 96: AclCreation
     &[
         Field { name: "ResourceType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ResourceName", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
@@ -641,11 +660,11 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "Operation", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PermissionType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 94: DeleteAclsRequest
+    // 97: DeleteAclsRequest
     &[
-        Field { name: "Filters", kind: Kind::Array(&Kind::Struct(95)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Filters", kind: Kind::Array(&Kind::Struct(98)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 95: DeleteAclsFilter
+    // 98: DeleteAclsFilter
     &[
         Field { name: "ResourceTypeFilter", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ResourceNameFilter", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
@@ -655,27 +674,99 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "Operation", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "PermissionType", kind: Kind::Int8, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 96: ResponseHeader
+    // 99: ResponseHeader
     &[
         Field { name: "CorrelationId", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 97: WriteTxnMarkersResponse
+    // 100: WriteTxnMarkersResponse
     &[
-        Field { name: "Markers", kind: Kind::Array(&Kind::Struct(98)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Markers", kind: Kind::Array(&Kind::Struct(101)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 98: WritableTxnMarkerResult
+    // 101: WritableTxnMarkerResult
     &[
         Field { name: "ProducerId", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(99)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(102)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 99: WritableTxnMarkerTopicResult
+    // 102: WritableTxnMarkerTopicResult
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(100)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(103)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 100: WritableTxnMarkerPartitionResult
+    // 103: WritableTxnMarkerPartitionResult
     &[
         Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ErrorCode", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 104: OffsetForLeaderEpochResponse
+    &[
+        Field { name: "ThrottleTimeMs", kind: Kind::Int32, versions: V(2, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(105)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 105: OffsetForLeaderTopicResult
+    &[
+        Field { name: "Topic", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(106)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 106: EpochEndOffset
+    &[
+        Field { name: "ErrorCode", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partition", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "LeaderEpoch", kind: Kind::Int32, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "EndOffset", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 107: FetchResponse
+    &[
+        Field { name: "ThrottleTimeMs", kind: Kind::Int32, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "ErrorCode", kind: Kind::Int16, versions: V(7, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "SessionId", kind: Kind::Int32, versions: V(7, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Responses", kind: Kind::Array(&Kind::Struct(108)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "NodeEndpoints", kind: Kind::Array(&Kind::Struct(114)), versions: V(16, 32767), nullable: V(1, 0), tag: Some(Tagged { tag: 0, versions: V(16, 32767) }), flexible: None },
+    ],
+    // 108: FetchableTopicResponse
+    &[
+        Field { name: "Topic", kind: Kind::Str, versions: V(0, 12), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "TopicId", kind: Kind::Uuid, versions: V(13, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(109)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 109: PartitionData
+    &[
+        Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "ErrorCode", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "HighWatermark", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "LastStableOffset", kind: Kind::Int64, versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "LogStartOffset", kind: Kind::Int64, versions: V(5, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "DivergingEpoch", kind: Kind::Struct(110), versions: V(12, 32767), nullable: V(1, 0), tag: Some(Tagged { tag: 0, versions: V(12, 32767) }), flexible: None },
+        Field { name: "CurrentLeader", kind: Kind::Struct(111), versions: V(12, 32767), nullable: V(1, 0), tag: Some(Tagged { tag: 1, versions: V(12, 32767) }), flexible: None },
+        Field { name: "SnapshotId", kind: Kind::Struct(112), versions: V(12, 32767), nullable: V(1, 0), tag: Some(Tagged { tag: 2, versions: V(12, 32767) }), flexible: None },
+        Field { name: "AbortedTransactions", kind: Kind::Array(&Kind::Struct(113)), versions: V(4, 32767), nullable: V(4, 32767), tag: None, flexible: None },
+        Field { name: "PreferredReadReplica", kind: Kind::Int32, versions: V(11, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Records", kind: Kind::Records, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+    ],
+    // 110: EpochEndOffset
+    &[
+        Field { name: "Epoch", kind: Kind::Int32, versions: V(12, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "EndOffset", kind: Kind::Int64, versions: V(12, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 111: LeaderIdAndEpoch
+    &[
+        Field { name: "LeaderId", kind: Kind::Int32, versions: V(12, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "LeaderEpoch", kind: Kind::Int32, versions: V(12, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 112: SnapshotId
+    &[
+        Field { name: "EndOffset", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Epoch", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 113: AbortedTransaction
+    &[
+        Field { name: "ProducerId", kind: Kind::Int64, versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "FirstOffset", kind: Kind::Int64, versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 114: NodeEndpoint
+    &[
+        Field { name: "NodeId", kind: Kind::Int32, versions: V(16, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Host", kind: Kind::Str, versions: V(16, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Port", kind: Kind::Int32, versions: V(16, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Rack", kind: Kind::Str, versions: V(16, 32767), nullable: V(16, 32767), tag: None, flexible: None },
     ],
 ];
