@@ -14,6 +14,7 @@ use std::rc::Rc;
 use super::batch;
 use super::epochs::{EpochCache, EpochEntry, FILE};
 use super::log::PartitionLog;
+use super::segment;
 
 impl PartitionLog {
     /// The leader epoch stamped into the batches appended from now on.
@@ -74,16 +75,48 @@ impl PartitionLog {
     }
 
     /// The epoch cache the batch headers give, oldest first (a log written before epochs were
-    /// stamped gives one entry, epoch 0, at its start).
+    /// stamped gives one entry, epoch 0, at its start). Epochs never go back in a log, so a
+    /// closed segment whose first batch has the epoch of the next segment's first batch holds
+    /// only that epoch: its first header is read, not the whole segment (a log from before
+    /// epochs reads one header per closed segment, and scans its tail).
     async fn epochs_from_batches(&self) -> std::io::Result<EpochCache> {
-        let start = self.st.borrow().log_start;
+        let (start, segs) = {
+            let st = self.st.borrow();
+            let segs: Vec<_> = st
+                .segments
+                .iter()
+                .filter(|s| s.next_offset > st.log_start)
+                .map(|s| (s.file.clone(), s.index_lookup(st.log_start), s.size))
+                .collect();
+            (st.log_start, segs)
+        };
+        let mut firsts = Vec::with_capacity(segs.len());
+        for (file, from, size) in &segs {
+            let first = if from + batch::HEADER_LEN as u64 <= *size {
+                let head = segment::read(file, *from, batch::HEADER_LEN).await?;
+                batch::peek_header(&head, 0).map(|h| (h.base_offset, batch::leader_epoch(&head)))
+            } else {
+                None
+            };
+            firsts.push(first);
+        }
         let mut cache = EpochCache::default();
-        self.scan_from(start, |info, data| {
-            cache.assign(batch::leader_epoch(data), info.base_offset.max(start));
-            true
-        })
-        .await
-        .map_err(|e| std::io::Error::other(format!("rebuilding the leader-epoch cache: {e}")))?;
+        for (i, (file, from, size)) in segs.iter().enumerate() {
+            match (firsts[i], firsts.get(i + 1).copied().flatten()) {
+                (Some((base, epoch)), Some((_, next_epoch))) if epoch == next_epoch => {
+                    cache.assign(epoch, base.max(start));
+                }
+                _ => {
+                    segment::for_each_batch(file, *from, *size, |info, _, data| {
+                        if info.next_offset() > start {
+                            cache.assign(batch::leader_epoch(&data), info.base_offset.max(start));
+                        }
+                        true
+                    })
+                    .await?;
+                }
+            }
+        }
         Ok(cache)
     }
 

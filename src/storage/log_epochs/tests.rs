@@ -239,3 +239,51 @@ fn visible_offset_set_from_above() {
         assert_eq!(log.high_watermark(), 7, "follows the durable offset again");
     });
 }
+
+#[test]
+fn rebuild_reads_segments_whose_epochs_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p-0");
+    let p = path.clone();
+    // Small segments: about four batches each. Epochs change inside segments and at their
+    // boundaries; several segments hold one epoch only.
+    let want = run(move || async move {
+        let cfg = LogConfig {
+            segment_bytes: 4 * batch_of(2).len() as u64,
+            ..LogConfig::default()
+        };
+        let log = PartitionLog::open(&p, cfg, CacheBudget::new(64 << 20))
+            .await
+            .expect("open");
+        for (k, epoch) in [
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 5, 5, 5, 5, 5, 5, 5, 5, 9, 9,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            log.set_leader_epoch(epoch);
+            append(&log, 2).await;
+            if k == 13 {
+                // A log start inside the log.
+                log.delete_records(3).await.expect("delete records");
+            }
+        }
+        let want = entries(&log);
+        log.close().await;
+        want
+    });
+    assert_eq!(want, vec![(0, 3), (2, 18), (5, 22), (9, 38)]);
+    let segments = std::fs::read_dir(&path)
+        .expect("dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "log"))
+        })
+        .count();
+    assert!(segments >= 4, "{segments} segments");
+    std::fs::remove_file(path.join(FILE)).expect("remove");
+    run(move || async move {
+        let log = open(&path).await;
+        assert_eq!(entries(&log), want);
+    });
+}
