@@ -26,14 +26,26 @@ fn name(s: &str) -> TopicName {
     TopicName(StrBytes::from_string(s.to_string()))
 }
 
-/// The leader epoch Metadata reports for partition 0 of `topic`.
+/// The leader epoch Metadata reports for partition 0 of `topic`, once it has a leader (after
+/// a restart the partition has none until the broker is unfenced again).
 fn metadata_epoch(c: &mut Conn, topic: &str) -> i32 {
-    let mut t = MetadataRequestTopic::default();
-    t.name = Some(name(topic));
-    let mut req = MetadataRequest::default();
-    req.topics = Some(vec![t]);
-    let r = c.call(&req, 12);
-    r.topics[0].partitions[0].leader_epoch
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let mut t = MetadataRequestTopic::default();
+        t.name = Some(name(topic));
+        let mut req = MetadataRequest::default();
+        req.topics = Some(vec![t]);
+        let r = c.call(&req, 12);
+        let p = &r.topics[0].partitions[0];
+        if p.leader_id.0 >= 0 {
+            return p.leader_epoch;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no leader for {topic}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// Produces one batch per value to partition 0 of `topic`.
@@ -130,7 +142,9 @@ fn end_offsets(
 
 #[test]
 fn batches_carry_the_leader_epoch_and_offset_for_leader_epoch_answers() {
-    let mut b = Broker::start();
+    // One core: Metadata and the appends see the same cluster snapshot (each core follows the
+    // controller's image on its own, so another core may see a new epoch a moment later).
+    let mut b = Broker::start_with(&["--cores", "1"]);
     client::create_topic(&b.bootstrap(), "epochs", 1);
     let mut c = Conn::open(&b);
     assert_eq!(metadata_epoch(&mut c, "epochs"), 0);

@@ -70,6 +70,7 @@ pub fn default_request(key: ApiKey) -> Option<RequestKind> {
         DescribeAcls,
         CreateAcls,
         DeleteAcls,
+        OffsetForLeaderEpoch,
     )
 }
 
