@@ -62,15 +62,13 @@ impl PartitionLog {
             None => (self.epochs_from_batches().await?, true),
         };
         {
-            let st = self.st.borrow();
+            let mut st = self.st.borrow_mut();
             dirty |= cache.truncate_from_end(st.next_offset);
             dirty |= cache.truncate_from_start(st.log_start);
+            st.leader_epoch = st.leader_epoch.max(cache.latest_epoch().unwrap_or(0));
+            st.epochs = cache;
+            st.epochs_dirty = dirty;
         }
-        let mut st = self.st.borrow_mut();
-        st.leader_epoch = st.leader_epoch.max(cache.latest_epoch().unwrap_or(0));
-        st.epochs = cache;
-        st.epochs_dirty = dirty;
-        drop(st);
         self.save_epochs().await
     }
 

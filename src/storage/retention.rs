@@ -97,18 +97,19 @@ impl PartitionLog {
             return Ok(());
         }
         checkpoint::write(&self.dir, checkpoint::LOG_START, offset).await?;
-        let mut st = self.st.borrow_mut();
-        if offset <= st.log_start {
-            return Ok(());
+        {
+            let mut st = self.st.borrow_mut();
+            if offset <= st.log_start {
+                return Ok(());
+            }
+            st.log_start = offset;
+            st.clean_until = st.clean_until.max(offset);
+            st.producers.trim_aborted(offset);
+            if st.epochs.truncate_from_start(offset) {
+                st.epochs_dirty = true;
+            }
+            self.drop_cached_below(&mut st, offset);
         }
-        st.log_start = offset;
-        st.clean_until = st.clean_until.max(offset);
-        st.producers.trim_aborted(offset);
-        if st.epochs.truncate_from_start(offset) {
-            st.epochs_dirty = true;
-        }
-        self.drop_cached_below(&mut st, offset);
-        drop(st);
         // After the log start checkpoint: a file with entries before the log start is cut
         // again when the log opens.
         self.save_epochs().await
