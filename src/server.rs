@@ -429,6 +429,7 @@ async fn core_main(
         Vec::new()
     };
     // Core 0 keeps the membership for the controlled shutdown; the others let go of it.
+    let incarnation = membership.incarnation;
     let stopping = (id == 0).then_some(membership);
     // No core listens before every core has opened its partitions: a client connecting early
     // is refused (and retries) rather than told that partitions still loading do not exist.
@@ -436,6 +437,9 @@ async fn core_main(
     while loaded.load(Ordering::SeqCst) < core.mesh.cores() && !stop.load(Ordering::Relaxed) {
         glommio::timer::sleep(Duration::from_millis(2)).await;
     }
+    // Nor before the quorum has unfenced this run of the broker (as Kafka waits for its first
+    // unfence): until then its partitions have no leader, and clients would cache that.
+    await_unfenced(&core, &config, incarnation, &stop).await;
     let listener = TcpListener::bind(config.listen)
         .map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
     registry.core_listening();
@@ -469,6 +473,47 @@ async fn core_main(
         Some(why) => Err(anyhow::anyhow!(why)),
         None => Ok(()),
     }
+}
+
+/// How long a core waits for the first unfence before it listens anyway: long enough for a
+/// crashed predecessor's registration to be fenced (twice the session timeout) and this run to
+/// register and heartbeat, after which a broker that cannot reach its quorum still serves what
+/// it can (Metadata, and the quorum's answers once it returns).
+fn unfence_wait(config: &Config) -> Duration {
+    config.quorum.session_timeout * 2 + Duration::from_secs(5)
+}
+
+/// Waits until this core's cluster view has this run of the broker unfenced, or
+/// [`unfence_wait`] has passed, or the broker is stopping.
+async fn await_unfenced(
+    core: &Rc<Core>,
+    config: &Config,
+    incarnation: uuid::Uuid,
+    stop: &AtomicBool,
+) {
+    let started = std::time::Instant::now();
+    let limit = unfence_wait(config);
+    let id = config.node_id;
+    while !core.cluster.state().is_unfenced(id, incarnation) {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if started.elapsed() >= limit {
+            tracing::warn!(
+                node_id = id,
+                waited_ms = limit.as_millis() as u64,
+                "not unfenced by the controller quorum yet; listening anyway (partitions this \
+                 broker leads stay leaderless until it is)"
+            );
+            return;
+        }
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+    tracing::debug!(
+        node_id = id,
+        waited_ms = started.elapsed().as_millis() as u64,
+        "unfenced"
+    );
 }
 
 /// Accepts connections until the task is cancelled; each connection is served by its own task.

@@ -92,7 +92,7 @@ fn messages(topic_partitions: i32, per: i32, tag: &str) -> Vec<Msg> {
 #[test]
 fn a_broker_without_a_controller_joins_serves_and_survives_the_controllers_loss() {
     let ctl = [free_port(), free_port(), free_port()];
-    let mut brokers: Vec<Broker> = (1..=3).map(|n| cluster::start(n, &ctl)).collect();
+    let mut brokers: Vec<Broker> = cluster::start_all(&ctl);
     let mut b4 = Broker::start_with_config(&broker_only_config(&ctl), &["--cores", "1"]);
     let four: BTreeSet<i32> = [1, 2, 3, 4].into();
     // Registered through the remote quorum: every broker lists it, and it lists everyone.

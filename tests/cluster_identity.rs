@@ -162,7 +162,7 @@ fn msgs(p: i32, from: usize, n: usize) -> Vec<Msg> {
 #[test]
 fn producer_ids_cluster_id_and_leader_epochs_come_from_the_quorum() {
     let ctl = [free_port(), free_port(), free_port()];
-    let mut brokers: Vec<Broker> = (1..=3).map(|n| cluster::start(n, &ctl)).collect();
+    let mut brokers: Vec<Broker> = cluster::start_all(&ctl);
     let mut seen = HashSet::new();
     fresh_ids(&brokers, &mut seen);
     fresh_ids(&brokers, &mut seen);

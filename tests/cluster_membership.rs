@@ -12,7 +12,9 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cluster::{config as cluster_config, start, until_some as until, SESSION_MS};
+use common::cluster::{
+    config as cluster_config, start, start_all, until_some as until, SESSION_MS,
+};
 use common::raw::Conn;
 use common::{bin, free_port, Broker};
 use kafka_protocol::messages::{DescribeClusterRequest, MetadataRequest};
@@ -99,7 +101,7 @@ fn run_to_exit(args: &[&str]) -> (bool, String) {
 #[test]
 fn three_brokers_form_a_quorum_and_track_membership() {
     let ctl = [free_port(), free_port(), free_port()];
-    let mut brokers: Vec<Broker> = (1..=3).map(|n| start(n, &ctl)).collect();
+    let mut brokers: Vec<Broker> = start_all(&ctl);
     let all = ids(&[1, 2, 3]);
 
     // Every broker is registered and unfenced; one of them is the active controller.

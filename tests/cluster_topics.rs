@@ -81,7 +81,7 @@ fn stored_id(data: &Path, topic: &str) -> Option<String> {
 #[test]
 fn topics_live_in_the_quorum_and_their_partitions_spread_over_the_brokers() {
     let ctl = [free_port(), free_port(), free_port()];
-    let brokers: Vec<Broker> = (1..=3).map(|n| cluster::start(n, &ctl)).collect();
+    let brokers: Vec<Broker> = cluster::start_all(&ctl);
     // Replicas go on the live brokers: wait for all three to be registered and unfenced.
     until(
         "three live brokers",
@@ -313,7 +313,7 @@ fn not_leader_hints(to: &Broker, p: i32, leader: i32, port: u16) {
 #[test]
 fn clients_use_every_partition_through_one_broker_and_a_killed_broker_comes_back() {
     let ctl = [free_port(), free_port(), free_port()];
-    let mut brokers: Vec<Broker> = (1..=3).map(|n| cluster::start(n, &ctl)).collect();
+    let mut brokers: Vec<Broker> = cluster::start_all(&ctl);
     until(
         "three live brokers",
         || live_brokers(&brokers[0].bootstrap()),

@@ -43,7 +43,7 @@ const PER_PARTITION: usize = 5;
 /// Three brokers, registered and unfenced, with `topic`'s partitions led by all three.
 fn cluster_with_topic(topics: &[&str]) -> (Vec<Broker>, String) {
     let ctl = [free_port(), free_port(), free_port()];
-    let brokers: Vec<Broker> = (1..=3).map(|n| cluster::start(n, &ctl)).collect();
+    let brokers: Vec<Broker> = cluster::start_all(&ctl);
     let all = brokers
         .iter()
         .map(|b| b.bootstrap())

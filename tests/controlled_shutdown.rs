@@ -23,7 +23,8 @@ const LONG_SESSION_MS: u64 = 30_000;
 /// Kafka's LEADER_NOT_AVAILABLE.
 const LEADER_NOT_AVAILABLE: i16 = 5;
 
-fn start(n: usize, ctl: &[u16; 3]) -> Broker {
+/// Launches broker `n` (see [`Broker::launch_with_config`]: wait for it before use).
+fn launch(n: usize, ctl: &[u16; 3]) -> Broker {
     let short = format!("broker.session.timeout.ms = {SESSION_MS}\n");
     let text = cluster_config(n, ctl);
     assert!(text.contains(&short), "{text}");
@@ -31,7 +32,7 @@ fn start(n: usize, ctl: &[u16; 3]) -> Broker {
         &short,
         &format!("broker.session.timeout.ms = {LONG_SESSION_MS}\n"),
     );
-    Broker::start_with_config(&text, &["--cores", "1"])
+    Broker::launch_with_config(&text, &["--cores", "1"])
 }
 
 /// A partition as Metadata describes it.
@@ -71,7 +72,10 @@ fn metadata(b: &Broker, topic: &str) -> Option<(BTreeSet<i32>, Vec<Part>)> {
 #[test]
 fn a_stopping_broker_is_fenced_at_once_and_leads_again_when_back() {
     let ctl = [free_port(), free_port(), free_port()];
-    let mut brokers: Vec<Broker> = (1..=3).map(|n| start(n, &ctl)).collect();
+    let mut brokers: Vec<Broker> = (1..=3).map(|n| launch(n, &ctl)).collect();
+    for b in &mut brokers {
+        b.wait_ready();
+    }
     let all: BTreeSet<i32> = [1, 2, 3].into();
     within(
         "three live brokers",

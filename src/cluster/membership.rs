@@ -98,6 +98,15 @@ impl ClusterState {
             .collect()
     }
 
+    /// Whether the image has broker `id` registered by `incarnation` and unfenced: from then on
+    /// the partitions it leads have it as their leader (the unfence and those elections are one
+    /// batch, see the controller's `unfence_batch`).
+    pub fn is_unfenced(&self, id: i32, incarnation: uuid::Uuid) -> bool {
+        self.image
+            .broker(id)
+            .is_some_and(|b| !b.fenced && b.incarnation_id == incarnation)
+    }
+
     /// Where the image says `topic`/`partition` is led (see [`PartitionLeader`]).
     pub fn leader_of(&self, topic: &str, partition: i32) -> PartitionLeader {
         let Some(t) = self.image.topic_by_name(topic) else {

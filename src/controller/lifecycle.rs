@@ -116,6 +116,28 @@ impl Lifecycle {
         out
     }
 
+    /// A registration of a new incarnation of a broker whose old incarnation is registered and
+    /// unfenced: the batch that fences the old one first when it has no session with this
+    /// leader (no heartbeat since this node took over), as Kafka's controller lets a restarted
+    /// broker replace a registration without a live session. `None` when there is nothing to
+    /// replace, or the old incarnation heartbeats (then the registration is refused as a
+    /// duplicate `node.id` until its session expires).
+    pub fn replace_sessionless(
+        &self,
+        image: &MetadataImage,
+        registration: &RegisterBrokerRecord,
+    ) -> Option<RecordBatch> {
+        self.leading_since?;
+        let old = image
+            .broker(registration.broker_id)
+            .filter(|b| !b.fenced && b.incarnation_id != registration.incarnation_id)?;
+        let heard = self
+            .last_seen
+            .get(&old.id)
+            .is_some_and(|(epoch, _)| *epoch == old.epoch);
+        (!heard).then(|| fence_batch(image, old.id, old.epoch))
+    }
+
     /// Brokers tracked (bounded by the registered brokers).
     pub fn tracked(&self) -> usize {
         self.last_seen.len() + self.stopping.len()
@@ -207,6 +229,47 @@ mod tests {
         }
         let batch = RecordBatch::create_topic("t", Uuid::from_u128(7), assignments, &[]);
         image.apply(&batch, index + 1).unwrap()
+    }
+
+    #[test]
+    fn a_restarted_broker_replaces_a_registration_without_a_session() {
+        let image = image_with(&[1, 2], &[vec![1], vec![2]]);
+        let t0 = Instant::now();
+        let mut lc = Lifecycle::new(Duration::from_secs(9));
+        let again = |id: BrokerId| RegisterBrokerRecord {
+            broker_id: id,
+            incarnation_id: Uuid::from_u128(1000 + id as u128),
+            endpoints: Vec::new(),
+            rack: None,
+        };
+        assert!(
+            lc.replace_sessionless(&image, &again(1)).is_none(),
+            "only the leader decides"
+        );
+        lc.set_leader(true, t0);
+        // Broker 2 heartbeats to this leader; broker 1 (killed) does not.
+        let epoch2 = image.broker(2).unwrap().epoch;
+        lc.heartbeat(&image, 2, epoch2, t0).unwrap();
+        assert!(
+            lc.replace_sessionless(&image, &again(2)).is_none(),
+            "a live session is a duplicate node.id"
+        );
+        let same = RegisterBrokerRecord {
+            incarnation_id: Uuid::from_u128(1),
+            ..again(1)
+        };
+        assert!(lc.replace_sessionless(&image, &same).is_none(), "same run");
+        let fence = lc.replace_sessionless(&image, &again(1)).unwrap();
+        let image = image.apply(&fence, 100).unwrap();
+        assert!(image.broker(1).unwrap().fenced);
+        assert_eq!(
+            image.topic_by_name("t").unwrap().partitions[0].leader,
+            NO_LEADER
+        );
+        assert!(
+            lc.replace_sessionless(&image, &again(1)).is_none(),
+            "fenced: nothing to replace"
+        );
     }
 
     #[test]

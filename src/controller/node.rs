@@ -16,7 +16,9 @@ use crate::image::RejectReason;
 use crate::lifecycle::Lifecycle;
 use crate::log_store::MAX_ENTRY;
 use crate::network::Connection;
-use crate::records::{BrokerId, MetadataRecord, ProducerIdsRecord, RecordBatch};
+use crate::records::{
+    BrokerId, MetadataRecord, ProducerIdsRecord, RecordBatch, RegisterBrokerRecord,
+};
 use crate::types::Raft;
 use crate::wire::{Request, Response};
 
@@ -146,6 +148,36 @@ impl Shared {
             return Err(ControllerError::TooLarge(size));
         }
         self.raft.ensure_linearizable().await.map_err(raft_error)?;
+        if let [MetadataRecord::RegisterBroker(r)] = batch.records.as_slice() {
+            self.replace_sessionless(r).await?;
+        }
+        self.write_checked(batch).await
+    }
+
+    /// Before a registration: fences the broker's old run when it has no session with this
+    /// leader (see [`Lifecycle::replace_sessionless`]).
+    async fn replace_sessionless(&self, r: &RegisterBrokerRecord) -> Result<(), ControllerError> {
+        let fence = {
+            let image = self.image.borrow().clone();
+            let mut lc = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
+            lc.set_leader(true, Instant::now());
+            lc.replace_sessionless(&image, r)
+        };
+        if let Some(fence) = fence {
+            tracing::info!(
+                "controller {}: broker {} registers again without a session; fencing its \
+                 previous run",
+                self.node_id,
+                r.broker_id
+            );
+            let index = self.write_checked(fence).await?;
+            self.wait_applied(index).await;
+        }
+        Ok(())
+    }
+
+    /// Checks `batch` against the current image, then writes it; the index it committed at.
+    async fn write_checked(&self, batch: RecordBatch) -> Result<u64, ControllerError> {
         let image = self.image.borrow().clone();
         image
             .apply(&batch, image.applied_index() + 1)

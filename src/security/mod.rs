@@ -9,3 +9,4 @@ pub mod plain;
 pub mod principal;
 pub mod scram;
 mod scram_msg;
+pub mod tls;

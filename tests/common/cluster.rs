@@ -48,6 +48,18 @@ pub fn start(n: usize, ctl: &[u16; 3]) -> Broker {
     Broker::start_with_config(&config(n, ctl), &["--cores", "1"])
 }
 
+/// Starts brokers 1-3 of the cluster together and waits until each listens (a broker listens
+/// once the quorum has unfenced it, and one voter of three alone has no quorum).
+pub fn start_all(ctl: &[u16; 3]) -> Vec<Broker> {
+    let mut brokers: Vec<Broker> = (1..=3)
+        .map(|n| Broker::launch_with_config(&config(n, ctl), &["--cores", "1"]))
+        .collect();
+    for b in &mut brokers {
+        b.wait_ready();
+    }
+    brokers
+}
+
 /// Polls `f` every 100 ms until `ok` accepts a value it returns (`None`: nothing to judge
 /// yet), at most `limit`; panics with the last value seen.
 pub fn within<T: std::fmt::Debug>(

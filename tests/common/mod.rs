@@ -85,6 +85,15 @@ impl Broker {
 
     /// Starts a broker with a configuration file holding `toml` (plus extra arguments).
     pub fn start_with_config(toml: &str, extra: &[&str]) -> Broker {
+        let mut b = Self::launch_with_config(toml, extra);
+        b.wait_ready();
+        b
+    }
+
+    /// Starts a broker like [`Broker::start_with_config`] without waiting for it to listen
+    /// (brokers of one quorum start together: none listens before the quorum unfences it).
+    /// Call [`Broker::wait_ready`] before using it.
+    pub fn launch_with_config(toml: &str, extra: &[&str]) -> Broker {
         use std::io::Write;
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(toml.as_bytes()).unwrap();
@@ -93,7 +102,7 @@ impl Broker {
         args.extend_from_slice(extra);
         let mut b = Self::start_with_unstarted(&args);
         b._config = Some(f);
-        b.spawn();
+        b.launch();
         b
     }
 
@@ -127,6 +136,11 @@ impl Broker {
     }
 
     fn spawn(&mut self) {
+        self.launch();
+        self.wait_ready();
+    }
+
+    fn launch(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -139,7 +153,6 @@ impl Broker {
             .spawn()
             .expect("spawn runnel");
         self.child = Some(child);
-        self.wait_ready();
     }
 
     /// Waits until the port accepts connections (bounded).

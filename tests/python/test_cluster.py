@@ -5,6 +5,7 @@ on every broker; kafka-python, bootstrapped from one broker only, produces to an
 every partition; confluent-kafka consumer groups (and kafka-python after them) work with the
 group coordinator on another broker than the one they bootstrap from."""
 
+import concurrent.futures
 import os
 import shutil
 import tempfile
@@ -59,8 +60,10 @@ def cluster():
     workdirs = [Path(tempfile.mkdtemp(prefix="runnel-cluster-")) for _ in range(3)]
     brokers = [Broker(binary, w, cluster_config(n + 1, ctl)) for n, w in enumerate(workdirs)]
     try:
-        for b in brokers:
-            b.start()
+        # Together: a broker listens once the quorum has unfenced it, and one voter of three
+        # alone has no quorum.
+        with concurrent.futures.ThreadPoolExecutor(len(brokers)) as pool:
+            list(pool.map(lambda b: b.start(), brokers))
         admin = KafkaAdminClient(bootstrap_servers=brokers[0].bootstrap)
 
         def three_live():

@@ -1,0 +1,37 @@
+//! TLS for Kafka listeners with rustls (no OpenSSL): Kafka's `ssl.*` settings
+//! ([`settings`]), the PEM key material they name turned into a rustls server configuration
+//! ([`material`]), a shared context that reloads changed files without a restart
+//! ([`context`]), the handshake of one accepted connection with a bound on its time
+//! ([`accept`]), and the principal of a client certificate ([`principal`]).
+//!
+//! The listener layer decides which listeners speak TLS (`SSL`, `SASL_SSL`); this module only
+//! turns bytes on a socket into a TLS stream and a principal.
+
+pub mod accept;
+pub mod context;
+pub mod material;
+pub mod principal;
+pub mod settings;
+
+#[cfg(test)]
+mod tests;
+
+pub use accept::{accept, Accepted, HandshakeError};
+pub use context::TlsContext;
+pub use settings::{ClientAuth, TlsSettings};
+
+/// Why TLS settings cannot be used; each names the setting or file at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfigError(pub String);
+
+impl std::fmt::Display for TlsConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TlsConfigError {}
+
+fn bad(msg: impl Into<String>) -> TlsConfigError {
+    TlsConfigError(msg.into())
+}
