@@ -248,7 +248,10 @@ impl PartitionLog {
         while let Err(e) = self.recover_producers().await {
             tries += 1;
             tracing::error!(dir = %self.dir.display(), error = %e, tries, "cannot rebuild producer state after a failed write");
-            if tries >= PRODUCER_REBUILD_TRIES {
+            // A failed sync (of the directory, after removing snapshots past the cut) is not
+            // retried: the removal may not be durable, and a snapshot of discarded batches that
+            // came back after a power loss would be taken for the state of the new ones.
+            if tries >= PRODUCER_REBUILD_TRIES || fault::is_sync_failure(&e) {
                 self.st.borrow_mut().error = None;
                 self.go_offline(&e);
                 return;
