@@ -14,6 +14,7 @@ use crate::cluster::topic_config::TopicDefaults;
 
 pub mod cores;
 mod dynamic;
+pub mod metrics_http;
 pub mod quorum;
 
 pub use crate::cluster::broker_config::{builtin_value, DEFAULT_CONFIG};
@@ -51,6 +52,8 @@ pub struct Config {
     pub spin_before_park_us: u64,
     /// Address of the metrics and health HTTP listener (`metrics.listen`); `None`: off.
     pub metrics_listen: Option<SocketAddr>,
+    /// TLS and basic authentication of that listener (`metrics.ssl.*`, `metrics.basic.auth.*`).
+    pub metrics_http: metrics_http::MetricsHttpSettings,
     /// Requests slower than this are logged (`runnel.slow.request.warn.ms`); `None`: never.
     pub slow_request_warn: Option<std::time::Duration>,
     /// Connection and request-reading limits.
@@ -333,6 +336,7 @@ impl Config {
                 Some(m) => m.clone(),
                 None => get_str("metrics.listen")?,
             })?,
+            metrics_http: metrics_http::MetricsHttpSettings::from_keys(&get_str)?,
             slow_request_warn: match get_int("runnel.slow.request.warn.ms")? {
                 ms if ms <= 0 => None,
                 ms => Some(std::time::Duration::from_millis(ms as u64)),

@@ -156,22 +156,42 @@ fn start_shutdown_watchdog(stop: Arc<AtomicBool>, timeout: Duration) -> Result<(
 
 /// Starts the metrics listener if one is configured; returns what the startup log shows. A
 /// listener that cannot be bound is logged and left out: the broker runs on without metrics
-/// rather than refusing to start over an observability port.
-fn start_metrics(config: &Config, registry: &Arc<Registry>) -> String {
+/// rather than refusing to start over an observability port. TLS settings that cannot be used
+/// stop the broker (serving the endpoint without its protection is not an option).
+fn start_metrics(config: &Config, registry: &Arc<Registry>) -> Result<String> {
     let Some(addr) = config.metrics_listen else {
-        return "off".into();
+        return Ok("off".into());
     };
-    match crate::metrics::http::spawn(addr, registry.clone()) {
-        Ok(bound) => bound.to_string(),
-        Err(e) => {
-            tracing::warn!(
-                metrics_listen = %addr,
-                error = %e,
-                "cannot start the metrics listener; running without /metrics, /health, /ready"
-            );
-            format!("off ({addr} failed)")
-        }
-    }
+    let tls = match &config.metrics_http.tls {
+        None => None,
+        Some(settings) => Some(Arc::new(
+            crate::security::tls::TlsContext::new(settings.clone())
+                .map_err(|e| anyhow::anyhow!("metrics.{e}"))?,
+        )),
+    };
+    // What the startup line shows besides the address.
+    let scheme = if tls.is_some() { "https://" } else { "" };
+    let auth = match &config.metrics_http.basic {
+        Some(_) => " (basic auth)",
+        None => "",
+    };
+    let security = crate::metrics::http::HttpSecurity {
+        tls,
+        basic: config.metrics_http.basic.clone(),
+    };
+    Ok(
+        match crate::metrics::http::spawn(addr, registry.clone(), security) {
+            Ok(bound) => format!("{scheme}{bound}{auth}"),
+            Err(e) => {
+                tracing::warn!(
+                    metrics_listen = %addr,
+                    error = %e,
+                    "cannot start the metrics listener; running without /metrics, /health, /ready"
+                );
+                format!("off ({addr} failed)")
+            }
+        },
+    )
 }
 
 /// Runs the broker until SIGTERM or SIGINT.
@@ -215,7 +235,7 @@ pub fn run(config: Config) -> Result<()> {
     start_shutdown_watchdog(shutdown.clone(), config.shutdown_timeout)?;
     let registry = Registry::new(cores, shutdown.clone());
     registry.set_stall_timeout(config.health_stall_timeout);
-    let metrics_at = start_metrics(&config, &registry);
+    let metrics_at = start_metrics(&config, &registry)?;
     let membership = Membership::new(membership::quorum::connect(&config)?);
 
     tracing::info!(

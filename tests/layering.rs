@@ -37,7 +37,7 @@ const LAYERS: &[&[&str]] = &[
     &["cluster"],
     // Metrics (counters, histograms, the scrape endpoint).
     &["metrics"],
-    // Authentication mechanisms (SASL/SCRAM, PLAIN): pure state machines over client bytes.
+    // Security: SASL mechanisms (SCRAM, PLAIN), principals, TLS (rustls) for listeners.
     &["security"],
     // Leaf helpers (periodic: the executors' periodic loops, counted through a metrics hook).
     &["errors", "panic_exit", "fd_limit", "clock", "periodic"],

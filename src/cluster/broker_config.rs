@@ -144,6 +144,15 @@ pub fn parse_table(text: &str) -> Result<BTreeMap<String, toml::Value>> {
     Ok(out)
 }
 
+/// Whether broker key `key` holds a secret (Kafka's PASSWORD-typed configs, with or without a
+/// `listener.name.<name>.` or `metrics.` prefix): described with no value, as on Kafka.
+pub fn is_sensitive(key: &str) -> bool {
+    key.ends_with("password")
+        || key.ends_with("password.sha256")
+        || key.ends_with("keystore.key")
+        || key.ends_with("jaas.config")
+}
+
 /// The built-in default of broker key `key`: its value in the embedded configuration file.
 pub fn builtin_value(key: &str) -> Option<String> {
     static TABLE: std::sync::OnceLock<BTreeMap<String, toml::Value>> = std::sync::OnceLock::new();
@@ -157,6 +166,26 @@ pub fn builtin_value(key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_sensitive() {
+        for k in [
+            "ssl.key.password",
+            "listener.name.sasl_ssl.ssl.keystore.password",
+            "metrics.ssl.keystore.key",
+            "metrics.basic.auth.password.sha256",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config",
+        ] {
+            assert!(is_sensitive(k), "{k}");
+        }
+        for k in [
+            "ssl.keystore.location",
+            "metrics.basic.auth.user",
+            "num.partitions",
+        ] {
+            assert!(!is_sensitive(k), "{k}");
+        }
+    }
 
     #[test]
     fn docs_come_from_the_comments_above_each_key() {

@@ -1,4 +1,5 @@
-//! A minimal HTTP/1.1 responder for `/metrics`, `/health` and `/ready`.
+//! A minimal HTTP/1.1 responder for `/metrics`, `/health` and `/ready`, over plain TCP or TLS
+//! and optionally behind basic authentication ([`HttpSecurity`]).
 //!
 //! It runs on plain std threads, outside the executors: one accept thread and one short-lived
 //! thread per connection (at most [`MAX_CONNECTIONS`] at once; more are answered 503). Every
@@ -7,12 +8,14 @@
 //! can stop the listener.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::expose;
+use super::http_conn::HttpConn;
+pub use super::http_conn::HttpSecurity;
 use super::registry::Registry;
 
 /// Connections served at the same time.
@@ -24,16 +27,20 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Binds `addr` and serves it on a background thread; returns the bound address (useful with
 /// port 0). On failure the error is returned and nothing is started.
-pub fn spawn(addr: SocketAddr, reg: Arc<Registry>) -> std::io::Result<SocketAddr> {
+pub fn spawn(
+    addr: SocketAddr,
+    reg: Arc<Registry>,
+    security: HttpSecurity,
+) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr)?;
     let local = listener.local_addr()?;
     std::thread::Builder::new()
         .name("runnel-metrics".into())
-        .spawn(move || accept_loop(listener, reg))?;
+        .spawn(move || accept_loop(listener, reg, security))?;
     Ok(local)
 }
 
-fn accept_loop(listener: TcpListener, reg: Arc<Registry>) {
+fn accept_loop(listener: TcpListener, reg: Arc<Registry>, security: HttpSecurity) {
     let active = Arc::new(AtomicUsize::new(0));
     for conn in listener.incoming() {
         let Ok(stream) = conn else {
@@ -45,16 +52,20 @@ fn accept_loop(listener: TcpListener, reg: Arc<Registry>) {
         let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
         if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
             active.fetch_sub(1, Ordering::SeqCst);
-            let mut s = stream;
-            let _ = respond(&mut s, 503, "text/plain", b"too many connections\n", false);
+            // Over TLS a plaintext answer would be noise: the connection is just closed.
+            if security.tls.is_none() {
+                let mut s = HttpConn::Plain(stream);
+                let _ = respond(&mut s, 503, b"too many connections\n", Answer::plain());
+            }
             continue;
         }
-        let (reg, slot) = (reg.clone(), active.clone());
+        let (reg, slot, security) = (reg.clone(), active.clone(), security.clone());
         let spawned = std::thread::Builder::new()
             .name("runnel-metrics-conn".into())
             .spawn(move || {
-                let mut s = stream;
-                serve(&mut s, &reg);
+                if let Some(mut conn) = HttpConn::open(stream, security.tls.as_deref()) {
+                    serve(&mut conn, &reg, security.basic.as_ref());
+                }
                 slot.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
@@ -64,7 +75,7 @@ fn accept_loop(listener: TcpListener, reg: Arc<Registry>) {
 }
 
 /// Reads the request head: up to the blank line, at most [`MAX_REQUEST_BYTES`].
-fn read_head(s: &mut TcpStream) -> Option<Vec<u8>> {
+fn read_head(s: &mut HttpConn) -> Option<Vec<u8>> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
@@ -116,38 +127,63 @@ pub fn route(head: &[u8]) -> Route {
     }
 }
 
-fn serve(s: &mut TcpStream, reg: &Registry) {
+fn serve(s: &mut HttpConn, reg: &Registry, basic: Option<&super::http_auth::BasicAuth>) {
     let Some(head) = read_head(s) else {
-        return; // closed or timed out before a whole request: nothing to answer
+        return; // closed, timed out or a failed TLS handshake: nothing to answer
     };
     if head.is_empty() {
-        let _ = respond(s, 431, "text/plain", b"request too large\n", false);
-        linger(s);
+        let _ = respond(s, 431, b"request too large\n", Answer::plain());
+        s.finish();
         return;
     }
-    let (code, ctype, body, head_only) = match route(&head) {
-        Route::Malformed => (400, "text/plain", b"bad request\n".to_vec(), false),
-        Route::BadMethod => (405, "text/plain", b"only GET and HEAD\n".to_vec(), false),
+    let route = route(&head);
+    let denied = basic.is_some_and(|b| !b.admits(&head)) && route != Route::Malformed;
+    let (code, body, how) = match route {
+        Route::Malformed => (400, b"bad request\n".to_vec(), Answer::plain()),
+        _ if denied => (
+            401,
+            b"authentication required\n".to_vec(),
+            Answer::challenge(),
+        ),
+        Route::BadMethod => (405, b"only GET and HEAD\n".to_vec(), Answer::plain()),
         Route::Get(path, head_only) => {
             let (code, ctype, body) = answer(&path, reg);
-            (code, ctype, body, head_only)
+            (
+                code,
+                body,
+                Answer {
+                    ctype,
+                    head_only,
+                    challenge: false,
+                },
+            )
         }
     };
-    let _ = respond(s, code, ctype, &body, head_only);
-    linger(s);
+    let _ = respond(s, code, &body, how);
+    s.finish();
 }
 
-/// Closes our side, then reads and drops what the client still sends (bounded), so that closing
-/// with unread input does not reset the connection before the client has read the answer.
-fn linger(s: &mut TcpStream) {
-    let _ = s.shutdown(std::net::Shutdown::Write);
-    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-    let mut sink = [0u8; 4096];
-    let mut left: usize = 64 * 1024;
-    while left > 0 {
-        match s.read(&mut sink) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => left = left.saturating_sub(n),
+/// How an answer is sent.
+struct Answer {
+    ctype: &'static str,
+    head_only: bool,
+    /// Ask for basic authentication (`WWW-Authenticate`).
+    challenge: bool,
+}
+
+impl Answer {
+    fn plain() -> Answer {
+        Answer {
+            ctype: "text/plain",
+            head_only: false,
+            challenge: false,
+        }
+    }
+
+    fn challenge() -> Answer {
+        Answer {
+            challenge: true,
+            ..Answer::plain()
         }
     }
 }
@@ -175,28 +211,29 @@ pub fn answer(path: &str, reg: &Registry) -> (u16, &'static str, Vec<u8>) {
     }
 }
 
-fn respond(
-    s: &mut TcpStream,
-    code: u16,
-    ctype: &str,
-    body: &[u8],
-    head_only: bool,
-) -> std::io::Result<()> {
+fn respond(s: &mut HttpConn, code: u16, body: &[u8], how: Answer) -> std::io::Result<()> {
     let reason = match code {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
         431 => "Request Header Fields Too Large",
         _ => "Service Unavailable",
     };
+    let challenge = if how.challenge {
+        "WWW-Authenticate: Basic realm=\"runnel\", charset=\"UTF-8\"\r\n"
+    } else {
+        ""
+    };
     let head = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n",
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
+         {challenge}Connection: close\r\n\r\n",
+        how.ctype,
         body.len()
     );
     s.write_all(head.as_bytes())?;
-    if !head_only {
+    if !how.head_only {
         s.write_all(body)?;
     }
     s.flush()

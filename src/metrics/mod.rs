@@ -19,6 +19,8 @@ pub mod expose;
 pub mod histogram;
 pub mod hooks;
 pub mod http;
+pub mod http_auth;
+pub mod http_conn;
 pub mod registry;
 pub mod snapshot;
 

@@ -38,7 +38,7 @@ fn described(
         value: top.value,
         source: top.source,
         read_only: !matches!(mode, Some(KeyMode::Live | KeyMode::Stored)),
-        sensitive: false,
+        sensitive: crate::cluster::broker_config::is_sensitive(key),
         kind,
         doc: broker_docs().get(key).cloned().unwrap_or_default(),
         synonyms,

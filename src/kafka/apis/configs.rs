@@ -62,7 +62,8 @@ fn check_broker_name(ctx: &RequestContext, name: &str) -> Result<(), ErrorMessag
 fn to_wire(d: Described, synonyms: bool, docs: bool) -> DescribeConfigsResourceResult {
     let mut r = DescribeConfigsResourceResult::default();
     r.name = s(d.name);
-    r.value = Some(s(d.value));
+    // A secret is described without its value, as on Kafka.
+    r.value = (!d.sensitive).then(|| s(d.value));
     r.read_only = d.read_only;
     r.config_source = d.source;
     r.is_sensitive = d.sensitive;
@@ -71,13 +72,14 @@ fn to_wire(d: Described, synonyms: bool, docs: bool) -> DescribeConfigsResourceR
         r.documentation = Some(s(d.doc));
     }
     if synonyms {
+        let sensitive = d.sensitive;
         r.synonyms = d
             .synonyms
             .into_iter()
             .map(|y| {
                 let mut w = DescribeConfigsSynonym::default();
                 w.name = s(y.name);
-                w.value = Some(s(y.value));
+                w.value = (!sensitive).then(|| s(y.value));
                 w.source = y.source;
                 w
             })
