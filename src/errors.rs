@@ -298,6 +298,10 @@ impl From<&crate::storage::LogError> for KafkaError {
             | LogError::BadOwnBatch(_) => KafkaError::KafkaStorageError,
             LogError::Producer(f) => KafkaError::from(*f),
             LogError::Corrupt(_) => KafkaError::CorruptMessage,
+            LogError::Follower(crate::storage::FollowerFault::Crc { .. }) => {
+                KafkaError::CorruptMessage
+            }
+            LogError::Follower(_) => KafkaError::UnknownServerError,
         }
     }
 }

@@ -62,11 +62,11 @@ impl Core {
         let producer_ids = Rc::new(ProducerIds::new(&config.data_dir));
         let mesh = Mesh::new(id, cores, senders);
         let view = TopicView::new(cores, config, cluster_id, topics);
-        let store = PartitionStore::new(id, view.clone());
+        let cluster = ClusterView::new(Default::default());
+        let store = PartitionStore::new(id, view.clone(), cluster.clone());
         let admin = MetadataAdmin::new(mesh.clone(), view.clone());
         let internal = InternalTopics::new(&store);
         let groups = crate::group::Coordinator::new(internal.clone());
-        let cluster = ClusterView::new(Default::default());
         let seen = cluster.clone();
         let peers = Peers::new(
             client_id,

@@ -80,6 +80,8 @@ fn advertised_ranges_are_kafka_4_1s_but_for_transactions_v2() {
     assert_eq!(range(ApiKey::Produce), Some((0, 13)));
     assert_eq!(range(ApiKey::Fetch), Some((4, 18)));
     assert_eq!(range(ApiKey::ListOffsets), Some((1, 10)));
+    // KIP-896 (Kafka 4.0) dropped OffsetForLeaderEpoch v0-1.
+    assert_eq!(range(ApiKey::OffsetForLeaderEpoch), Some((2, 4)));
     assert_eq!(range(ApiKey::Metadata), Some((0, 13)));
     assert_eq!(range(ApiKey::DescribeCluster), Some((0, 2)));
     assert_eq!(range(ApiKey::ListTransactions), Some((0, 2)));

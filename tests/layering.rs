@@ -147,7 +147,11 @@ const SERVICE_LAYERS: &[(&str, &str, &[&str])] = &[
     ("mesh.rs", "Mesh", &[]),
     ("topic_view.rs", "TopicView", &[]),
     ("cluster_view.rs", "ClusterView", &[]),
-    ("partition_store.rs", "PartitionStore", &["TopicView"]),
+    (
+        "partition_store.rs",
+        "PartitionStore",
+        &["TopicView", "ClusterView"],
+    ),
     ("metadata_admin.rs", "MetadataAdmin", &["Mesh", "TopicView"]),
 ];
 

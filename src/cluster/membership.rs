@@ -51,6 +51,17 @@ pub struct ClusterState {
 }
 
 impl ClusterState {
+    /// The current leader epoch of partition `partition` of topic `topic` (id `id` in the local
+    /// table): the image's when it has the partition under that id, else 0 (a broker before
+    /// its image has the topic, as Metadata then describes it).
+    pub fn leader_epoch(&self, topic: &str, id: uuid::Uuid, partition: i32) -> i32 {
+        self.image
+            .topic_by_name(topic)
+            .filter(|t| t.topic_id == id)
+            .and_then(|t| t.partitions.get(usize::try_from(partition).ok()?))
+            .map_or(0, |p| p.leader_epoch)
+    }
+
     /// The live brokers: registered and unfenced in the image, each with its endpoint of
     /// listener `listener` (a broker without one is left out, as Kafka does), plus `me` (this
     /// broker, from its configuration), by id.

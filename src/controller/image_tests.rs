@@ -329,7 +329,11 @@ fn the_cluster_id_is_set_once_and_survives_snapshots() {
         "no SCRAM credentials: two bytes, before the ACLs"
     );
     assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), image);
-    assert_eq!(old.pop(), Some(0), "an absent cluster id is one byte, before those");
+    assert_eq!(
+        old.pop(),
+        Some(0),
+        "an absent cluster id is one byte, before those"
+    );
     assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), image);
     // Garbage after an old image is not taken for one.
     let mut bad = old.clone();

@@ -210,6 +210,9 @@ async fn serve_frame(
         },
         RequestKind::Fetch(r) => apis::fetch::handle(&ctx, r).await,
         RequestKind::ListOffsets(r) => apis::list_offsets::handle(&ctx, r).await.into(),
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            apis::offset_for_leader_epoch::handle(&ctx, r).await.into()
+        }
         RequestKind::DeleteRecords(r) => apis::delete_records::handle(&ctx, r).await.into(),
         RequestKind::CreateTopics(r) => apis::create_topics::handle(&ctx, r).await.into(),
         RequestKind::DeleteTopics(r) => apis::delete_topics::handle(&ctx, r).await.into(),

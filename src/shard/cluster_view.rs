@@ -28,6 +28,8 @@ type AclsOf = Arc<
 pub struct ClusterView {
     state: RefCell<Arc<ClusterState>>,
     authorizer: RefCell<Option<(AclsOf, Rc<Authorizer>)>>,
+    /// Told after each new snapshot (the partition store, which stamps leader epochs).
+    listeners: RefCell<Vec<Box<dyn Fn()>>>,
 }
 
 impl ClusterView {
@@ -36,6 +38,7 @@ impl ClusterView {
         Rc::new(ClusterView {
             state: RefCell::new(state),
             authorizer: RefCell::new(None),
+            listeners: RefCell::new(Vec::new()),
         })
     }
 
@@ -61,9 +64,17 @@ impl ClusterView {
         self.state.borrow().clone()
     }
 
-    /// Installs a new snapshot.
+    /// Installs a new snapshot and tells the listeners.
     pub fn set(&self, state: Arc<ClusterState>) {
         *self.state.borrow_mut() = state;
+        for listener in self.listeners.borrow().iter() {
+            listener();
+        }
+    }
+
+    /// Registers `listener`, called after each new snapshot (a few, registered at startup).
+    pub fn on_change(&self, listener: Box<dyn Fn()>) {
+        self.listeners.borrow_mut().push(listener);
     }
 
     /// Installs every snapshot `updates` publishes, on a task of this core, until its sender

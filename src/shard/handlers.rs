@@ -263,6 +263,7 @@ async fn list_offsets(store: &PartitionStore, queries: Vec<OffsetQuery>) -> Vec<
                 error: Some(store.missing_log_error(&q.tp.topic, q.tp.partition)),
                 timestamp: -1,
                 offset: -1,
+                leader_epoch: -1,
             });
             continue;
         };
@@ -277,6 +278,7 @@ async fn list_offsets(store: &PartitionStore, queries: Vec<OffsetQuery>) -> Vec<
                     error: Some(KafkaError::InvalidRequest),
                     timestamp: -1,
                     offset: -1,
+                    leader_epoch: -1,
                 });
                 continue;
             }
@@ -286,19 +288,28 @@ async fn list_offsets(store: &PartitionStore, queries: Vec<OffsetQuery>) -> Vec<
                 error: None,
                 timestamp,
                 offset,
+                // As Kafka: the current epoch for the latest offset, else the epoch that wrote
+                // the offset found.
+                leader_epoch: match q.timestamp {
+                    -1 => log.leader_epoch(),
+                    _ => log.epoch_at(offset),
+                },
             },
             Ok(None) => OffsetAnswer {
                 error: None,
                 timestamp: -1,
                 offset: -1,
+                leader_epoch: -1,
             },
             Err(e) => {
                 tracing::warn!(topic = %q.tp.topic, partition = q.tp.partition, error = ?e, "offset lookup failed");
                 OffsetAnswer {
-                error: Some(KafkaError::from(e)),
-                timestamp: -1,
-                offset: -1,
-            }},
+                    error: Some(KafkaError::from(e)),
+                    timestamp: -1,
+                    offset: -1,
+                    leader_epoch: -1,
+                }
+            }
         });
     }
     out

@@ -111,6 +111,9 @@ pub struct OffsetAnswer {
     pub timestamp: i64,
     /// Offset found (-1 when none).
     pub offset: i64,
+    /// The leader epoch of the offset found (the current one for the latest offset; -1 when
+    /// none or unknown).
+    pub leader_epoch: i32,
 }
 
 /// A topic to create.

@@ -24,6 +24,7 @@ pub mod call;
 pub mod cluster_id;
 pub mod cluster_view;
 pub mod dynamic_admin;
+pub mod epoch_end;
 pub mod handlers;
 pub mod housekeeping;
 pub mod image_sync;

@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
+use super::cluster_view::ClusterView;
 use super::long_poll::LongPolls;
 use super::topic_view::TopicView;
 use crate::errors::KafkaError;
@@ -65,22 +66,53 @@ pub struct PartitionStore {
     pub long_polls: LongPolls,
     /// Who is told about partitions opened and topics deleted.
     events: RefCell<Vec<Weak<dyn PartitionEvents>>>,
+    /// The cluster snapshot the leader epochs stamped into appended batches come from.
+    cluster: Rc<ClusterView>,
 }
 
 impl PartitionStore {
-    /// The (empty) store of core `id`, following `view`. Sets this thread's open-file budget
-    /// from the configuration.
-    pub fn new(id: usize, view: Rc<TopicView>) -> Rc<PartitionStore> {
+    /// The (empty) store of core `id`, following `view`, its logs stamping the leader epochs
+    /// of `cluster`'s snapshots. Sets this thread's open-file budget from the configuration.
+    pub fn new(id: usize, view: Rc<TopicView>, cluster: Rc<ClusterView>) -> Rc<PartitionStore> {
         let config = view.config();
         crate::storage::open_files::set_capacity(config.limits.open_segment_files_per_core);
-        Rc::new(PartitionStore {
+        let store = Rc::new(PartitionStore {
             id,
             view,
             logs: RefCell::new(HashMap::new()),
             cache: CacheBudget::new(config.cache_bytes_per_core),
             long_polls: LongPolls::default(),
             events: RefCell::new(Vec::new()),
-        })
+            cluster: cluster.clone(),
+        });
+        let weak = Rc::downgrade(&store);
+        cluster.on_change(Box::new(move || {
+            if let Some(store) = weak.upgrade() {
+                store.sync_leader_epochs();
+            }
+        }));
+        store
+    }
+
+    /// The current leader epoch of `partition` of topic `topic` (id `id`), from the cluster
+    /// snapshot: what its log stamps into appended batches.
+    pub fn leader_epoch(&self, topic: &str, id: &str, partition: i32) -> i32 {
+        let id = uuid::Uuid::parse_str(id).unwrap_or_default();
+        self.cluster.state().leader_epoch(topic, id, partition)
+    }
+
+    /// Gives every log of this core its partition's current leader epoch (after a new
+    /// cluster snapshot).
+    pub fn sync_leader_epochs(&self) {
+        let state = self.cluster.state();
+        for (name, lt) in self.logs.borrow().iter() {
+            let id = uuid::Uuid::parse_str(&lt.id).unwrap_or_default();
+            for (p, log) in lt.partitions.iter().enumerate() {
+                if let Some(log) = log {
+                    log.set_leader_epoch(state.leader_epoch(name, id, p as i32));
+                }
+            }
+        }
     }
 
     /// Index of this core.

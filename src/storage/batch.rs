@@ -193,6 +193,14 @@ pub fn set_leader_epoch(batch: &mut [u8], epoch: i32) {
     batch[12..16].copy_from_slice(&epoch.to_be_bytes());
 }
 
+/// The partition leader epoch of the batch starting at `batch[0]` (-1 if it is too short).
+pub fn leader_epoch(batch: &[u8]) -> i32 {
+    batch
+        .get(12..16)
+        .and_then(|b| b.try_into().ok())
+        .map_or(-1, i32::from_be_bytes)
+}
+
 /// Attribute bit of the timestamp type: set for LogAppendTime.
 pub const LOG_APPEND_TIME_BIT: i16 = 0x08;
 

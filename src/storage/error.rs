@@ -71,6 +71,32 @@ pub enum LogError {
     },
     /// A batch the engine built itself (a transaction marker) failed its own framing check.
     BadOwnBatch(BatchError),
+    /// A follower append was refused: the leader's batches do not continue this log.
+    Follower(FollowerFault),
+}
+
+/// Why [`crate::PartitionLog::append_as_follower`] refused the leader's batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowerFault {
+    /// A batch's CRC does not match its contents.
+    Crc {
+        /// The batch's base offset.
+        base_offset: i64,
+    },
+    /// A batch does not start where the log (or the batch before it) ends.
+    Offset {
+        /// Where the batch had to start.
+        expected: i64,
+        /// Where it starts.
+        got: i64,
+    },
+    /// A batch carries a leader epoch older than the log's newest, or no epoch.
+    Epoch {
+        /// The log's newest epoch (or the previous batch's).
+        newest: i32,
+        /// The batch's epoch.
+        got: i32,
+    },
 }
 
 impl fmt::Display for LogError {
@@ -91,6 +117,7 @@ impl fmt::Display for LogError {
                 write!(f, "corrupt batch at offset {base_offset}: {fault:?}")
             }
             LogError::BadOwnBatch(e) => write!(f, "a batch built by the log is invalid: {e:?}"),
+            LogError::Follower(e) => write!(f, "follower append refused: {e:?}"),
         }
     }
 }

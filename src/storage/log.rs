@@ -7,7 +7,8 @@
 //! Produce path: [`PartitionLog::append`] copies each validated batch once, rewrites its base
 //! offset in place, puts it in the cache and the pending list, and starts the flusher if idle.
 //! The flusher writes everything pending in one aligned direct write, fdatasyncs once, and then
-//! advances the high watermark, which wakes acknowledgements and long-polling fetches.
+//! advances the durable offset (and with it, on a single node, the visible
+//! offset: the high watermark), which wakes acknowledgements and long-polling fetches.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -50,8 +51,13 @@ pub(super) struct LogState {
     pub(super) reopen_tail: bool,
     /// Next offset to assign (log end offset, including batches not yet on disk).
     pub(super) next_offset: i64,
-    /// Offset up to which data is written (and synced per the flush policy).
-    pub(super) high_watermark: i64,
+    /// The durable offset: data below it is written (and synced per the flush policy). The
+    /// flusher advances it; acknowledgements wait for it.
+    pub(super) durable_offset: i64,
+    /// The visible offset (the high watermark consumers see) as set from above
+    /// ([`PartitionLog::set_high_watermark`]); `None` while it follows the durable offset (a
+    /// single node, replication factor 1). Never read above the durable offset.
+    pub(super) visible_cap: Option<i64>,
     pub(super) pending: Vec<(i64, Bytes)>,
     pub(super) flushing: bool,
     /// Messages written to the active segment since its last sync (counted when written, not
@@ -73,6 +79,12 @@ pub(super) struct LogState {
     pub(super) readahead: Option<super::log_read::ReadAhead>,
     /// When a corrupt stored batch was last logged, and the reports not logged since.
     pub(super) corrupt_logged: Option<(std::time::Instant, u64)>,
+    /// The leader epoch stamped into appended batches (set from above; never goes back).
+    pub(super) leader_epoch: i32,
+    /// The epochs that wrote to the log and where each starts (`leader-epoch-checkpoint`).
+    pub(super) epochs: super::epochs::EpochCache,
+    /// `epochs` changed since the checkpoint was last written.
+    pub(super) epochs_dirty: bool,
 }
 
 impl LogState {
@@ -93,13 +105,20 @@ impl LogState {
         Ok(())
     }
 
+    /// The visible offset (the high watermark): the durable offset, capped by what was set from
+    /// above.
+    pub(super) fn visible(&self) -> i64 {
+        self.visible_cap
+            .map_or(self.durable_offset, |cap| cap.min(self.durable_offset))
+    }
+
     /// The high watermark, held back to the first offset of the oldest open transaction, but
     /// never below the log start (as Kafka: a transaction that began in records since deleted
     /// holds nothing back that a consumer could still read).
     pub(super) fn last_stable_offset(&self) -> i64 {
         self.producers
-            .first_unstable_offset(self.high_watermark)
-            .map_or(self.high_watermark, |f| f.min(self.high_watermark))
+            .first_unstable_offset(self.visible())
+            .map_or(self.visible(), |f| f.min(self.visible()))
             .max(self.log_start)
     }
 }
@@ -118,6 +137,9 @@ pub struct PartitionLog {
     /// and while the log is cut back and its producer state replayed after a failed write: a
     /// replay that read a segment as it was deleted would miss its batches.
     pub(super) segments_lock: glommio::sync::Semaphore,
+    /// Held while the leader-epoch checkpoint is written, so that writes reach the disk in the
+    /// order their snapshots were taken.
+    pub(super) epochs_lock: glommio::sync::Semaphore,
 }
 
 /// Outcome of an append.
@@ -259,7 +281,8 @@ impl PartitionLog {
                 cuts: VecDeque::new(),
                 reopen_tail: false,
                 next_offset: end,
-                high_watermark: end,
+                durable_offset: end,
+                visible_cap: None,
                 pending: Vec::new(),
                 flushing: false,
                 unsynced_messages: 0,
@@ -272,13 +295,18 @@ impl PartitionLog {
                 producers: ProducerStates::default(),
                 readahead: None,
                 corrupt_logged: None,
+                leader_epoch: 0,
+                epochs: Default::default(),
+                epochs_dirty: false,
             }),
             advanced: Signal::new(),
             budget,
             start_lock: glommio::sync::Semaphore::new(1),
             segments_lock: glommio::sync::Semaphore::new(1),
+            epochs_lock: glommio::sync::Semaphore::new(1),
         });
         log.recover_producers().await?;
+        log.load_epochs().await?;
         Ok(log)
     }
 
@@ -329,9 +357,23 @@ impl PartitionLog {
         &self.dir
     }
 
-    /// Offset below which everything is visible to consumers.
+    /// The visible offset (the high watermark): offset below which everything is visible to
+    /// consumers. Equal to [`PartitionLog::durable_offset`] unless set from above.
     pub fn high_watermark(&self) -> i64 {
-        self.st.borrow().high_watermark
+        self.st.borrow().visible()
+    }
+
+    /// The durable offset: everything below it is written (and synced per the flush policy).
+    pub fn durable_offset(&self) -> i64 {
+        self.st.borrow().durable_offset
+    }
+
+    /// Sets the visible offset from above (a replicated partition's high watermark); `None`
+    /// makes it follow the durable offset again (replication factor 1). It never exceeds the
+    /// durable offset, and readers and long polls waiting on it are woken.
+    pub fn set_high_watermark(&self, offset: Option<i64>) {
+        self.st.borrow_mut().visible_cap = offset;
+        self.advanced.notify_all();
     }
 
     /// First offset still in the log.
@@ -396,20 +438,39 @@ impl PartitionLog {
         let mut st = self.st.borrow_mut();
         st.refuses_appends()?;
         let first = st.next_offset;
+        let epoch = st.leader_epoch;
+        if !batches.is_empty() && st.epochs.assign(epoch, first) {
+            st.epochs_dirty = true;
+        }
         for info in batches {
             let base = st.next_offset;
             st.producers.apply(info, base);
             let mut buf = BytesMut::from(&payload[info.pos..info.pos + info.len]);
             batch::set_base_offset(&mut buf, base);
-            batch::set_leader_epoch(&mut buf, 0);
-            let data = buf.freeze();
-            let next = base + info.last_offset_delta as i64 + 1;
-            st.next_offset = next;
-            st.pending.push((base, data.clone()));
-            st.cache_bytes += data.len();
-            self.budget.add(data.len());
-            st.cache.push_back(CachedBatch { base, next, data });
+            batch::set_leader_epoch(&mut buf, epoch);
+            self.push_batch(&mut st, base, info, buf.freeze());
         }
+        Ok(self.appended_from(st, first))
+    }
+
+    /// Adds one batch (its offsets and epoch final) at the log end: pending for the flusher,
+    /// and in the cache.
+    pub(super) fn push_batch(&self, st: &mut LogState, base: i64, info: &BatchInfo, data: Bytes) {
+        let next = base + info.last_offset_delta as i64 + 1;
+        st.next_offset = next;
+        st.pending.push((base, data.clone()));
+        st.cache_bytes += data.len();
+        self.budget.add(data.len());
+        st.cache.push_back(CachedBatch { base, next, data });
+    }
+
+    /// Ends an append that started at `first`: evicts from the cache, starts the flusher if
+    /// idle, and describes what was appended.
+    pub(super) fn appended_from(
+        self: &Rc<Self>,
+        mut st: std::cell::RefMut<'_, LogState>,
+        first: i64,
+    ) -> Appended {
         self.evict(&mut st);
         let next_offset = st.next_offset;
         let st_generation = st.generation;
@@ -420,11 +481,11 @@ impl PartitionLog {
             let me = self.clone();
             glommio::spawn_local(async move { me.flush_loop().await }).detach();
         }
-        Ok(Appended {
+        Appended {
             base_offset: first,
             next_offset,
             generation: st_generation,
-        })
+        }
     }
 
     /// Drops cached batches that end at or below `offset` (their disk copy was rewritten by
@@ -443,71 +504,12 @@ impl PartitionLog {
         // that is not yet on disk (readers fall back to disk only below the high watermark).
         while st.cache.len() > 1 && self.budget.over() {
             let front = st.cache.front().expect("non-empty");
-            if front.next > st.high_watermark {
+            if front.next > st.durable_offset {
                 break;
             }
             let b = st.cache.pop_front().expect("non-empty");
             st.cache_bytes -= b.data.len();
             self.budget.remove(b.data.len());
-        }
-    }
-
-    /// Waits until the batches of `appended` are durable, or fails if a storage error
-    /// discarded them.
-    pub async fn wait_durable(&self, appended: &Appended) -> Result<(), LogError> {
-        loop {
-            {
-                let st = self.st.borrow();
-                if st.generation != appended.generation {
-                    // A later batch's failure ended the generation; this one may have been
-                    // written and synced before it (then it stays, and is acknowledged).
-                    let durable = st
-                        .cuts
-                        .iter()
-                        .find(|(g, _)| *g == appended.generation)
-                        .is_some_and(|&(_, hwm)| appended.next_offset <= hwm);
-                    return if durable {
-                        Ok(())
-                    } else {
-                        Err(LogError::Discarded)
-                    };
-                }
-                if st.high_watermark >= appended.next_offset {
-                    return Ok(());
-                }
-                if let Some(e) = st.offline {
-                    return Err(LogError::Offline(e));
-                }
-                if let Some(e) = st.error {
-                    return Err(LogError::Io(e));
-                }
-            }
-            self.advanced.wait().await;
-        }
-    }
-
-    /// Waits until the high watermark (the last stable offset with `committed`) moves past
-    /// `offset`, the log fails, or `deadline` passes.
-    pub async fn wait_for_data(&self, offset: i64, committed: bool, deadline: std::time::Instant) {
-        loop {
-            {
-                let st = self.st.borrow();
-                let limit = if committed {
-                    st.last_stable_offset()
-                } else {
-                    st.high_watermark
-                };
-                if limit > offset || st.error.is_some() || st.offline.is_some() || st.closed {
-                    return;
-                }
-            }
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return;
-            }
-            let wait = self.advanced.wait();
-            let timer = glommio::timer::sleep(deadline - now);
-            futures_lite::future::or(wait, timer).await;
         }
     }
 }

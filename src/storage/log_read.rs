@@ -67,13 +67,13 @@ impl PartitionLog {
             if let Some(e) = st.offline {
                 return Err(LogError::Offline(e));
             }
-            if offset < st.log_start || offset > st.high_watermark {
+            if offset < st.log_start || offset > st.visible() {
                 return Err(LogError::OffsetOutOfRange);
             }
             let limit = if committed {
                 st.last_stable_offset()
             } else {
-                st.high_watermark
+                st.visible()
             };
             if offset >= limit {
                 return Ok(Vec::new());
@@ -374,7 +374,7 @@ impl PartitionLog {
                     (s.file.clone(), pos, s.size)
                 })
                 .collect();
-            (segs, st.high_watermark)
+            (segs, st.visible())
         };
         for (file, start, size) in segs {
             let mut pos = start;

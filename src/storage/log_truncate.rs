@@ -2,10 +2,12 @@
 //! sees a new leader, KIP-101/279) and the cut-back to the high watermark after a failed write.
 //!
 //! Both go through [`PartitionLog::cut_back`]: the in-memory state is cut first (a new
-//! generation, the log end offset, the high watermark, the cache, the read-ahead window), then
+//! generation, the log end offset, the durable offset, the cache, the read-ahead window, the
+//! leader-epoch cache), then
 //! the segments wholly at or above the cut are removed and the removal made durable, then the
 //! tail segment is cut on disk (trimmed at the last kept batch, synced) and reopened, which
-//! rebuilds its offset and time indexes, and the directory is synced. The producer state
+//! rebuilds its offset and time indexes, the directory is synced and the leader-epoch
+//! checkpoint rewritten. The producer state
 //! (sequences, open transactions, aborted-transaction list, hence the last stable offset) is
 //! then rebuilt from what remains: the newest snapshot not past the cut, plus the batch headers
 //! after it.
@@ -133,7 +135,7 @@ impl PartitionLog {
     pub(super) async fn cut_back(&self, cut: i64) -> std::io::Result<()> {
         {
             let mut st = self.st.borrow_mut();
-            let kept = st.high_watermark.min(cut);
+            let kept = st.durable_offset.min(cut);
             let ended = st.generation;
             st.cuts.push_back((ended, kept));
             if st.cuts.len() > super::log::CUTS_KEPT {
@@ -141,8 +143,11 @@ impl PartitionLog {
             }
             st.generation += 1;
             st.next_offset = cut;
-            st.high_watermark = kept;
+            st.durable_offset = kept;
             st.clean_until = st.clean_until.min(cut);
+            if st.epochs.truncate_from_end(cut) {
+                st.epochs_dirty = true;
+            }
             st.unsynced_messages = 0;
             st.pending.clear();
             self.release_readahead(&mut st);
@@ -200,7 +205,8 @@ impl PartitionLog {
             for seg in old {
                 seg.remove_files(&self.dir).await;
             }
-            return sync_dir(&self.dir).await;
+            sync_dir(&self.dir).await?;
+            return self.save_epochs().await;
         }
         // A closed segment that becomes the active one again must be reopened as a tail: its
         // partial last block was not kept, and writes resume at that block's aligned start.
@@ -221,7 +227,10 @@ impl PartitionLog {
             }
             st.reopen_tail = false;
         }
-        sync_dir(&self.dir).await
+        sync_dir(&self.dir).await?;
+        // After the cut is durable: a file that still names epochs past the cut is cut again
+        // when the log opens.
+        self.save_epochs().await
     }
 }
 

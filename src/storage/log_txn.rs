@@ -100,7 +100,7 @@ impl PartitionLog {
     /// transaction holds the last stable offset back and is not yet known as aborted.
     pub fn aborted_between(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
         let st = self.st.borrow();
-        st.producers.aborted_between(from, to, st.high_watermark)
+        st.producers.aborted_between(from, to, st.visible())
     }
 
     /// A copy of the producers known to this partition (DescribeProducers).

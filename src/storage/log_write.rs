@@ -2,9 +2,9 @@
 //! clean shutdown, and recovery from a failed write (disk full, I/O error).
 //!
 //! The flusher takes every batch appended since its last round, writes them with one aligned
-//! direct write per segment, fdatasyncs once, and then advances the high watermark. When a write
+//! direct write per segment, fdatasyncs once, and then advances the durable offset. When a write
 //! or roll fails, the batches that did not become durable are discarded: their producers get
-//! KAFKA_STORAGE_ERROR, the log is cut back to the high watermark on disk and in memory, and
+//! KAFKA_STORAGE_ERROR, the log is cut back to the durable offset on disk and in memory, and
 //! appends are accepted again, so the log recovers by itself once space is freed.
 //!
 //! When a sync fails (fdatasync of a segment, fsync of an index or of the directory), nothing
@@ -40,7 +40,7 @@ impl PartitionLog {
             match self.write_out(&pending).await {
                 Ok(()) => {
                     let mut st = self.st.borrow_mut();
-                    st.high_watermark = next;
+                    st.durable_offset = next;
                     st.producers.markers_durable(next);
                     self.evict(&mut st);
                 }
@@ -70,6 +70,8 @@ impl PartitionLog {
     }
 
     async fn write_out(&self, pending: &[(i64, Bytes)]) -> std::io::Result<()> {
+        // A batch of a new epoch reaches the disk only once its epoch is in the checkpoint.
+        self.save_epochs().await?;
         let (limit, max_age, interval, prealloc) = {
             let c = self.cfg.borrow();
             (
@@ -223,7 +225,7 @@ impl PartitionLog {
         // closed, so the permit always comes.
         let _turn = self.segments_lock.acquire_permit(1).await.ok();
         loop {
-            let hwm = self.st.borrow().high_watermark;
+            let hwm = self.st.borrow().durable_offset;
             match self.cut_back(hwm).await {
                 Ok(()) => break,
                 Err(e) if fault::is_sync_failure(&e) => {
@@ -246,7 +248,10 @@ impl PartitionLog {
         while let Err(e) = self.recover_producers().await {
             tries += 1;
             tracing::error!(dir = %self.dir.display(), error = %e, tries, "cannot rebuild producer state after a failed write");
-            if tries >= PRODUCER_REBUILD_TRIES {
+            // A failed sync (of the directory, after removing snapshots past the cut) is not
+            // retried: the removal may not be durable, and a snapshot of discarded batches that
+            // came back after a power loss would be taken for the state of the new ones.
+            if tries >= PRODUCER_REBUILD_TRIES || fault::is_sync_failure(&e) {
                 self.st.borrow_mut().error = None;
                 self.go_offline(&e);
                 return;
@@ -255,7 +260,7 @@ impl PartitionLog {
         }
         let mut st = self.st.borrow_mut();
         st.error = None;
-        tracing::info!(dir = %self.dir.display(), high_watermark = st.high_watermark, "log accepts writes again");
+        tracing::info!(dir = %self.dir.display(), durable_offset = st.durable_offset, "log accepts writes again");
     }
 
     /// Finishes pending writes, trims and syncs the active segment, writes a producer-state

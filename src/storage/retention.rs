@@ -58,12 +58,8 @@ impl PartitionLog {
             if let Some(e) = st.offline {
                 return Err(LogError::Offline(e));
             }
-            let target = if offset == -1 {
-                st.high_watermark
-            } else {
-                offset
-            };
-            if target < 0 || target > st.high_watermark {
+            let target = if offset == -1 { st.visible() } else { offset };
+            if target < 0 || target > st.visible() {
                 return Err(LogError::OffsetOutOfRange);
             }
             (st.log_start, target)
@@ -101,15 +97,22 @@ impl PartitionLog {
             return Ok(());
         }
         checkpoint::write(&self.dir, checkpoint::LOG_START, offset).await?;
-        let mut st = self.st.borrow_mut();
-        if offset <= st.log_start {
-            return Ok(());
+        {
+            let mut st = self.st.borrow_mut();
+            if offset <= st.log_start {
+                return Ok(());
+            }
+            st.log_start = offset;
+            st.clean_until = st.clean_until.max(offset);
+            st.producers.trim_aborted(offset);
+            if st.epochs.truncate_from_start(offset) {
+                st.epochs_dirty = true;
+            }
+            self.drop_cached_below(&mut st, offset);
         }
-        st.log_start = offset;
-        st.clean_until = st.clean_until.max(offset);
-        st.producers.trim_aborted(offset);
-        self.drop_cached_below(&mut st, offset);
-        Ok(())
+        // After the log start checkpoint: a file with entries before the log start is cut
+        // again when the log opens.
+        self.save_epochs().await
     }
 
     /// Deletes the first `n` segments (never the active one).

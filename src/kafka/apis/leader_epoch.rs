@@ -19,12 +19,7 @@ use crate::shard::ClusterView;
 /// The current leader epoch of a partition of topic `topic` (id `id` in the local table) in
 /// `state`: the image's, or 0 (see the module comment).
 pub fn current(state: &ClusterState, topic: &str, id: Uuid, partition: i32) -> i32 {
-    state
-        .image
-        .topic_by_name(topic)
-        .filter(|t| t.topic_id == id)
-        .and_then(|t| t.partitions.get(usize::try_from(partition).ok()?))
-        .map_or(0, |p| p.leader_epoch)
+    state.leader_epoch(topic, id, partition)
 }
 
 /// The error for a client's epoch `sent` when the current one is `current`.

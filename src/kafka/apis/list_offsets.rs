@@ -21,6 +21,7 @@ fn failed(error: KafkaError) -> OffsetAnswer {
         error: Some(error),
         timestamp: -1,
         offset: -1,
+        leader_epoch: -1,
     }
 }
 
@@ -84,7 +85,7 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKi
             pr.timestamp = a.timestamp;
             pr.offset = a.offset;
             if ctx.version >= 4 {
-                pr.leader_epoch = if a.offset >= 0 { 0 } else { -1 };
+                pr.leader_epoch = a.leader_epoch;
             }
             tr.partitions.push(pr);
         }

@@ -20,6 +20,7 @@ pub mod leader_epoch;
 pub mod leader_hint;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_for_leader_epoch;
 pub mod offsets;
 pub mod plan;
 pub mod produce;

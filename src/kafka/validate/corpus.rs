@@ -74,6 +74,7 @@ pub fn default_request(key: ApiKey) -> Option<RequestKind> {
         AlterUserScramCredentials,
         SaslHandshake,
         SaslAuthenticate,
+        OffsetForLeaderEpoch,
     )
 }
 

@@ -81,3 +81,83 @@ fn apis_and_versions_the_client_does_not_send_have_no_layout() {
         "the client's adapter passes what the check passes"
     );
 }
+
+/// An OffsetForLeaderEpoch answer at `version` (header v0 below v4, v1 from it) for two
+/// partitions.
+fn epoch_answer(version: i16) -> Vec<u8> {
+    use kafka_protocol::messages::offset_for_leader_epoch_response::{
+        EpochEndOffset, OffsetForLeaderTopicResult,
+    };
+    use kafka_protocol::messages::OffsetForLeaderEpochResponse;
+    let mut body = OffsetForLeaderEpochResponse::default();
+    let mut topic = OffsetForLeaderTopicResult::default();
+    topic.topic = TopicName(StrBytes::from_static_str("t"));
+    for p in 0..2 {
+        let mut e = EpochEndOffset::default();
+        e.partition = p;
+        e.leader_epoch = 3;
+        e.end_offset = 100 + p as i64;
+        topic.partitions.push(e);
+    }
+    body.topics.push(topic);
+    let mut buf = BytesMut::new();
+    ResponseHeader::default()
+        .encode(&mut buf, if version >= 4 { 1 } else { 0 })
+        .unwrap();
+    body.encode(&mut buf, version).unwrap();
+    buf.to_vec()
+}
+
+/// A Fetch answer at `version` with one partition holding `records`.
+fn fetch_answer(version: i16, records: bytes::Bytes) -> Vec<u8> {
+    use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+    use kafka_protocol::messages::FetchResponse;
+    let mut part = PartitionData::default();
+    part.high_watermark = 10;
+    part.records = Some(records);
+    let mut topic = FetchableTopicResponse::default();
+    topic.topic = TopicName(StrBytes::from_static_str("t"));
+    topic.partitions.push(part);
+    let mut body = FetchResponse::default();
+    body.responses.push(topic);
+    let mut buf = BytesMut::new();
+    ResponseHeader::default()
+        .encode(&mut buf, if version >= 12 { 1 } else { 0 })
+        .unwrap();
+    body.encode(&mut buf, version).unwrap();
+    buf.to_vec()
+}
+
+#[test]
+fn offset_for_leader_epoch_and_fetch_answers_have_layouts() {
+    let key = ApiKey::OffsetForLeaderEpoch as i16;
+    for version in 2..=4 {
+        let frame = epoch_answer(version);
+        assert_eq!(
+            check_response(key, version, &frame),
+            Ok(frame.len()),
+            "v{version}"
+        );
+        for len in 0..frame.len() {
+            assert!(
+                check_response(key, version, &frame[..len]).is_err(),
+                "v{version} {len}"
+            );
+        }
+    }
+    assert!(
+        check_response(key, 1, &epoch_answer(2)).is_err(),
+        "v1 is not sent"
+    );
+    let records = bytes::Bytes::from(vec![0u8; 70]);
+    for version in [4, 11, 12, 17] {
+        let frame = fetch_answer(version, records.clone());
+        let key = ApiKey::Fetch as i16;
+        assert_eq!(
+            check_response(key, version, &frame),
+            Ok(frame.len()),
+            "v{version}"
+        );
+        assert!(check_response(key, version, &frame[..frame.len() - 1]).is_err());
+    }
+}

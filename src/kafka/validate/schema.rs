@@ -58,14 +58,17 @@ pub static MESSAGES: &[Message] = &[
     Message { name: "AlterUserScramCredentialsRequest", api_key: 51, valid: V(0, 0), flexible: V(0, 32767), root: 98 },
     Message { name: "SaslHandshakeRequest", api_key: 17, valid: V(0, 1), flexible: V(1, 0), root: 101 },
     Message { name: "SaslAuthenticateRequest", api_key: 36, valid: V(0, 2), flexible: V(2, 32767), root: 102 },
+    Message { name: "OffsetForLeaderEpochRequest", api_key: 23, valid: V(0, 4), flexible: V(4, 32767), root: 103 },
 ];
 
 /// The response header (versions 0-1), for answers from other brokers.
-pub static RESPONSE_HEADER: Message = Message { name: "ResponseHeader", api_key: -1, valid: V(0, 1), flexible: V(1, 32767), root: 103 };
+pub static RESPONSE_HEADER: Message = Message { name: "ResponseHeader", api_key: -1, valid: V(0, 1), flexible: V(1, 32767), root: 106 };
 
 /// One entry per API the inter-broker client sends, with the versions it sends.
 pub static RESPONSES: &[Message] = &[
-    Message { name: "WriteTxnMarkersResponse", api_key: 27, valid: V(1, 1), flexible: V(1, 32767), root: 104 },
+    Message { name: "WriteTxnMarkersResponse", api_key: 27, valid: V(1, 1), flexible: V(1, 32767), root: 107 },
+    Message { name: "OffsetForLeaderEpochResponse", api_key: 23, valid: V(2, 4), flexible: V(4, 32767), root: 111 },
+    Message { name: "FetchResponse", api_key: 1, valid: V(4, 17), flexible: V(12, 32767), root: 114 },
 ];
 
 /// Struct layouts, indexed by [`Kind::Struct`] and [`Message::root`].
@@ -693,27 +696,115 @@ pub static STRUCTS: &[&[Field]] = &[
     &[
         Field { name: "AuthBytes", kind: Kind::Bytes, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 103: ResponseHeader
+    // 103: OffsetForLeaderEpochRequest
+    &[
+        Field { name: "ReplicaId", kind: Kind::Int32, versions: V(3, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(104)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 104: OffsetForLeaderTopic
+    &[
+        Field { name: "Topic", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(105)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 105: OffsetForLeaderPartition
+    &[
+        Field { name: "Partition", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "CurrentLeaderEpoch", kind: Kind::Int32, versions: V(2, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "LeaderEpoch", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 106: ResponseHeader
     &[
         Field { name: "CorrelationId", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 104: WriteTxnMarkersResponse
+    // 107: WriteTxnMarkersResponse
     &[
-        Field { name: "Markers", kind: Kind::Array(&Kind::Struct(105)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Markers", kind: Kind::Array(&Kind::Struct(108)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 105: WritableTxnMarkerResult
+    // 108: WritableTxnMarkerResult
     &[
         Field { name: "ProducerId", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(106)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(109)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 106: WritableTxnMarkerTopicResult
+    // 109: WritableTxnMarkerTopicResult
     &[
         Field { name: "Name", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
-        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(107)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(110)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
-    // 107: WritableTxnMarkerPartitionResult
+    // 110: WritableTxnMarkerPartitionResult
     &[
         Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "ErrorCode", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 111: OffsetForLeaderEpochResponse
+    &[
+        Field { name: "ThrottleTimeMs", kind: Kind::Int32, versions: V(2, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Topics", kind: Kind::Array(&Kind::Struct(112)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 112: OffsetForLeaderTopicResult
+    &[
+        Field { name: "Topic", kind: Kind::Str, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(113)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 113: EpochEndOffset
+    &[
+        Field { name: "ErrorCode", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partition", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "LeaderEpoch", kind: Kind::Int32, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "EndOffset", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 114: FetchResponse
+    &[
+        Field { name: "ThrottleTimeMs", kind: Kind::Int32, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "ErrorCode", kind: Kind::Int16, versions: V(7, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "SessionId", kind: Kind::Int32, versions: V(7, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Responses", kind: Kind::Array(&Kind::Struct(115)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "NodeEndpoints", kind: Kind::Array(&Kind::Struct(121)), versions: V(16, 32767), nullable: V(1, 0), tag: Some(Tagged { tag: 0, versions: V(16, 32767) }), flexible: None },
+    ],
+    // 115: FetchableTopicResponse
+    &[
+        Field { name: "Topic", kind: Kind::Str, versions: V(0, 12), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "TopicId", kind: Kind::Uuid, versions: V(13, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Partitions", kind: Kind::Array(&Kind::Struct(116)), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 116: PartitionData
+    &[
+        Field { name: "PartitionIndex", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "ErrorCode", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "HighWatermark", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "LastStableOffset", kind: Kind::Int64, versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "LogStartOffset", kind: Kind::Int64, versions: V(5, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "DivergingEpoch", kind: Kind::Struct(117), versions: V(12, 32767), nullable: V(1, 0), tag: Some(Tagged { tag: 0, versions: V(12, 32767) }), flexible: None },
+        Field { name: "CurrentLeader", kind: Kind::Struct(118), versions: V(12, 32767), nullable: V(1, 0), tag: Some(Tagged { tag: 1, versions: V(12, 32767) }), flexible: None },
+        Field { name: "SnapshotId", kind: Kind::Struct(119), versions: V(12, 32767), nullable: V(1, 0), tag: Some(Tagged { tag: 2, versions: V(12, 32767) }), flexible: None },
+        Field { name: "AbortedTransactions", kind: Kind::Array(&Kind::Struct(120)), versions: V(4, 32767), nullable: V(4, 32767), tag: None, flexible: None },
+        Field { name: "PreferredReadReplica", kind: Kind::Int32, versions: V(11, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Records", kind: Kind::Records, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+    ],
+    // 117: EpochEndOffset
+    &[
+        Field { name: "Epoch", kind: Kind::Int32, versions: V(12, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "EndOffset", kind: Kind::Int64, versions: V(12, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 118: LeaderIdAndEpoch
+    &[
+        Field { name: "LeaderId", kind: Kind::Int32, versions: V(12, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "LeaderEpoch", kind: Kind::Int32, versions: V(12, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 119: SnapshotId
+    &[
+        Field { name: "EndOffset", kind: Kind::Int64, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Epoch", kind: Kind::Int32, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 120: AbortedTransaction
+    &[
+        Field { name: "ProducerId", kind: Kind::Int64, versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "FirstOffset", kind: Kind::Int64, versions: V(4, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 121: NodeEndpoint
+    &[
+        Field { name: "NodeId", kind: Kind::Int32, versions: V(16, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Host", kind: Kind::Str, versions: V(16, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Port", kind: Kind::Int32, versions: V(16, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Rack", kind: Kind::Str, versions: V(16, 32767), nullable: V(16, 32767), tag: None, flexible: None },
     ],
 ];

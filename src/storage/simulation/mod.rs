@@ -141,6 +141,9 @@ impl Part {
     async fn check(&mut self, log: &Rc<PartitionLog>) -> Result<usize, String> {
         let all = self.model.check_log(log).await?;
         self.model.observe(&all);
+        if !self.cfg.compact {
+            truncate::check_epochs(log, &all)?;
+        }
         if let Some(ghost) = &mut self.ghost {
             ghost.absorb(&all)?;
             ghost.check_sequences()?;
