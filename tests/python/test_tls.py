@@ -311,3 +311,75 @@ def test_a_flood_of_garbage_handshakes_leaves_the_broker_serving(tls_broker):
         if line.startswith("runnel_tls_handshakes_total") and 'result="failed"' in line
     )
     assert failed >= FLOOD, text[-2000:]
+
+
+def test_acls_tell_mtls_and_sasl_ssl_principals_apart(tmp_path):
+    """With an authorizer: the mTLS client is `User:CN=client-1,O=Runnel Tests` (its subject
+    in RFC 2253 form) and the SASL_SSL client `User:alice`; each may write only where an ACL
+    lets it."""
+    from confluent_kafka import KafkaError
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclOperation,
+        AclPermissionType,
+        NewTopic,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    binary = Path(os.environ.get("RUNNEL_BIN", str(DEFAULT_BIN)))
+    pki = Pki(tmp_path)
+    ports = [_free_port() for _ in range(2)]
+    config = (
+        f'listeners = "PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:{ports[0]},'
+        f'MTLS://127.0.0.1:{ports[1]}"\n'
+        'listener.security.protocol.map = "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL"\n'
+        f'ssl.keystore.location = "{pki.keystore}"\n'
+        f'listener.name.mtls.ssl.truststore.location = "{pki.ca}"\n'
+        'listener.name.mtls.ssl.client.auth = "required"\n'
+        'authorizer.class.name = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"\n'
+        'super.users = "User:ANONYMOUS"\n'
+    )
+    proc = Broker(binary, tmp_path, config)
+    try:
+        proc.start()
+        admin = AdminClient({"bootstrap.servers": proc.bootstrap})
+        info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096)
+        for f in admin.alter_user_scram_credentials(
+            [UserScramCredentialUpsertion(USER, info, PASSWORD.encode())]
+        ).values():
+            f.result(timeout=20)
+        for f in admin.create_topics(
+            [NewTopic(t, 1) for t in ("for-cert", "for-alice", "for-nobody")]
+        ).values():
+            f.result(timeout=20)
+        grants = [
+            ("User:CN=client-1,O=Runnel Tests", "for-cert"),
+            (f"User:{USER}", "for-alice"),
+        ]
+        bindings = [
+            AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, principal, "*",
+                       AclOperation.WRITE, AclPermissionType.ALLOW)
+            for principal, topic in grants
+        ]
+        for f in admin.create_acls(bindings).values():
+            f.result(timeout=20)
+        b = TlsBroker(proc, pki, [ports[0], ports[0], ports[1]])
+        for where, mine, other in (("mtls", "for-cert", "for-alice"),
+                                   ("SCRAM-SHA-512", "for-alice", "for-cert")):
+            outcomes = {}
+
+            def report(err, msg, outcomes=outcomes):
+                outcomes[msg.topic()] = err
+
+            p = Producer(_conf(b, where, **{"message.timeout.ms": 10000, "retries": 0}))
+            for topic in (mine, other, "for-nobody"):
+                p.produce(topic, value=b"x", on_delivery=report)
+            p.flush(20)
+            assert outcomes[mine] is None, (where, outcomes)
+            for topic in (other, "for-nobody"):
+                assert outcomes[topic] is not None, (where, topic, outcomes)
+                assert outcomes[topic].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, outcomes
+        proc.assert_alive()
+    finally:
+        proc.stop()
