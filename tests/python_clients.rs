@@ -9,12 +9,12 @@ fn python_and_kcat_client_suites() {
     let ok = Command::new("python3")
         .args([
             "-c",
-            "import confluent_kafka, kafka, pytest, prometheus_client",
+            "import confluent_kafka, kafka, pytest, prometheus_client, cryptography",
         ])
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    assert!(ok, "python3 with confluent-kafka, kafka-python, pytest and prometheus-client is required: run .ci/run or pip install -r tests/python/requirements.txt");
+    assert!(ok, "python3 with confluent-kafka, kafka-python, pytest, prometheus-client and cryptography is required: run .ci/run or pip install -r tests/python/requirements.txt");
     let status = Command::new("python3")
         .args([
             "-m",
@@ -25,6 +25,10 @@ fn python_and_kcat_client_suites() {
             "tests/python",
         ])
         .env("RUNNEL_BIN", env!("CARGO_BIN_EXE_runnel"))
+        // Cargo points LD_LIBRARY_PATH at its build outputs, among them the librdkafka that
+        // rdkafka-sys built for the Rust tests (without OpenSSL or SCRAM): kcat must load the
+        // system's own, as it does outside the test run.
+        .env_remove("LD_LIBRARY_PATH")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("running pytest");
