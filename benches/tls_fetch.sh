@@ -2,10 +2,11 @@
 # What TLS costs on the fetch path: one broker with a PLAINTEXT and an SSL listener (a
 # certificate made here with openssl), one topic of one partition holding COUNT messages of SIZE
 # bytes, read from the beginning to the end by kcat (librdkafka) over each listener in turn,
-# ROUNDS times. Reports MB/s per listener and the ratio SSL / PLAINTEXT in $OUT/summary.md.
+# ROUNDS times. Reports, per listener, MB/s and the broker's CPU time per GB read (user + system,
+# from /proc), and the SSL / PLAINTEXT ratios, in $OUT/summary.md.
 #
-# The client decrypts on the same machine as the broker encrypts, so on a small machine the ratio
-# includes the client's share: it is a bound on what TLS costs, not the broker's cost alone.
+# The client decrypts on the same machine as the broker encrypts, so MB/s is bounded by kcat and
+# shares the CPUs with it; the broker's CPU seconds per GB is the broker's own cost.
 #
 # Usage: benches/tls_fetch.sh
 # Environment: OUT (default ./tls-results), DATA (default ./data-bench), COUNT (default 200000),
@@ -67,28 +68,35 @@ python3 -c "import sys; line = b'x' * ($SIZE - 1) + b'\n'; sys.stdout.buffer.wri
     kcat -b "127.0.0.1:$plain" -P -t "$topic" -X linger.ms=20 -X batch.size=1000000
 bytes=$((COUNT * SIZE))
 
-consume() { # listener-name extra-args...
+ticks() { # the broker's user + system CPU time, in clock ticks
+    awk '{print $14 + $15}' "/proc/$pid/stat"
+}
+hz=$(getconf CLK_TCK)
+
+consume() { # listener-name extra-args... -> "MB/s cpu-s-per-GB"
     local name=$1
     shift
-    local start end n
+    local start end n t0 t1
+    t0=$(ticks)
     start=$(date +%s.%N)
     n=$(kcat -C -t "$topic" -o beginning -e -q -f '%o\n' "$@" | wc -l)
     end=$(date +%s.%N)
+    t1=$(ticks)
     [ "$n" = "$COUNT" ] || { echo "$name: read $n of $COUNT messages" >&2; exit 1; }
-    python3 -c "print(f'{$bytes / ($end - $start) / 1e6:.0f}')"
+    python3 -c "print(f'{$bytes / ($end - $start) / 1e6:.0f} {($t1 - $t0) / $hz / ($bytes / 1e9):.2f}')"
 }
 
 SUMMARY="$OUT/summary.md"
 {
     echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(nproc) CPUs, broker cores $CORES, $COUNT messages of $SIZE B"
     echo
-    echo "| round | PLAINTEXT MB/s | SSL MB/s | SSL / PLAINTEXT |"
-    echo "| --- | --- | --- | --- |"
+    echo "| round | PLAINTEXT MB/s | SSL MB/s | SSL / PLAINTEXT | broker CPU s/GB PLAINTEXT | SSL | SSL / PLAINTEXT |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
 } > "$SUMMARY"
 for r in $(seq "$ROUNDS"); do
-    p=$(consume PLAINTEXT -b "127.0.0.1:$plain")
-    s=$(consume SSL -b "127.0.0.1:$ssl" -X security.protocol=ssl -X "ssl.ca.location=$OUT/cert.pem")
-    ratio=$(python3 -c "print(f'{$s / $p:.2f}')")
-    echo "| $r | $p | $s | $ratio |" | tee -a "$SUMMARY"
+    read -r p pc < <(consume PLAINTEXT -b "127.0.0.1:$plain")
+    read -r s sc < <(consume SSL -b "127.0.0.1:$ssl" -X security.protocol=ssl -X "ssl.ca.location=$OUT/cert.pem")
+    ratios=$(python3 -c "print(f'{$s / $p:.2f} | {$pc} | {$sc} | {$sc / max($pc, 0.01):.2f}')")
+    echo "| $r | $p | $s | $ratios |" | tee -a "$SUMMARY"
 done
 echo "summary: $SUMMARY"
