@@ -19,6 +19,9 @@ use uuid::Uuid;
 use crate::records::*;
 use crate::scram_image::ScramCredentials;
 
+#[path = "image_compat.rs"]
+mod compat;
+
 /// Most listeners one broker may register.
 const MAX_ENDPOINTS: usize = 64;
 /// Longest topic name (Kafka's limit).
@@ -92,93 +95,6 @@ pub struct MetadataImage {
     /// brokers' authorizers rebuild their index only then. Last, for the same reason as
     /// `cluster_id`.
     acls: Arc<BTreeMap<Uuid, AccessControlEntryRecord>>,
-}
-
-/// The image as snapshots before ACLs wrote it (every field of [`MetadataImage`] up to
-/// `scram`).
-#[derive(Deserialize)]
-struct ImageBeforeAcls {
-    applied_index: u64,
-    brokers: BTreeMap<BrokerId, BrokerRegistration>,
-    topics: BTreeMap<Uuid, Arc<TopicImage>>,
-    topic_names: BTreeMap<String, Uuid>,
-    broker_configs: BTreeMap<Option<BrokerId>, BTreeMap<String, String>>,
-    next_producer_id: i64,
-    cluster_id: Option<String>,
-    scram: ScramCredentials,
-}
-
-impl From<ImageBeforeAcls> for MetadataImage {
-    fn from(old: ImageBeforeAcls) -> MetadataImage {
-        MetadataImage {
-            applied_index: old.applied_index,
-            brokers: old.brokers,
-            topics: old.topics,
-            topic_names: old.topic_names,
-            broker_configs: old.broker_configs,
-            next_producer_id: old.next_producer_id,
-            cluster_id: old.cluster_id,
-            scram: old.scram,
-            acls: Arc::default(),
-        }
-    }
-}
-
-/// The image as snapshots before SCRAM credentials wrote it (every field of [`MetadataImage`]
-/// up to `cluster_id`).
-#[derive(Deserialize)]
-struct ImageBeforeScram {
-    applied_index: u64,
-    brokers: BTreeMap<BrokerId, BrokerRegistration>,
-    topics: BTreeMap<Uuid, Arc<TopicImage>>,
-    topic_names: BTreeMap<String, Uuid>,
-    broker_configs: BTreeMap<Option<BrokerId>, BTreeMap<String, String>>,
-    next_producer_id: i64,
-    cluster_id: Option<String>,
-}
-
-impl From<ImageBeforeScram> for MetadataImage {
-    fn from(old: ImageBeforeScram) -> MetadataImage {
-        MetadataImage {
-            applied_index: old.applied_index,
-            brokers: old.brokers,
-            topics: old.topics,
-            topic_names: old.topic_names,
-            broker_configs: old.broker_configs,
-            next_producer_id: old.next_producer_id,
-            cluster_id: old.cluster_id,
-            scram: ScramCredentials::default(),
-            acls: Arc::default(),
-        }
-    }
-}
-
-/// The image as snapshots before the cluster id wrote it (every field of [`MetadataImage`] up
-/// to `next_producer_id`).
-#[derive(Deserialize)]
-struct ImageBeforeClusterId {
-    applied_index: u64,
-    brokers: BTreeMap<BrokerId, BrokerRegistration>,
-    topics: BTreeMap<Uuid, Arc<TopicImage>>,
-    topic_names: BTreeMap<String, Uuid>,
-    broker_configs: BTreeMap<Option<BrokerId>, BTreeMap<String, String>>,
-    next_producer_id: i64,
-}
-
-impl From<ImageBeforeClusterId> for MetadataImage {
-    fn from(old: ImageBeforeClusterId) -> MetadataImage {
-        MetadataImage {
-            applied_index: old.applied_index,
-            brokers: old.brokers,
-            topics: old.topics,
-            topic_names: old.topic_names,
-            broker_configs: old.broker_configs,
-            next_producer_id: old.next_producer_id,
-            cluster_id: None,
-            scram: ScramCredentials::default(),
-            acls: Arc::default(),
-        }
-    }
 }
 
 /// Why a batch does not apply.
@@ -317,16 +233,7 @@ impl MetadataImage {
             Ok(image) => return Ok(image),
             Err(e) => e,
         };
-        if let Ok((old, [])) = postcard::take_from_bytes::<ImageBeforeAcls>(bytes) {
-            return Ok(old.into());
-        }
-        if let Ok((old, [])) = postcard::take_from_bytes::<ImageBeforeScram>(bytes) {
-            return Ok(old.into());
-        }
-        match postcard::take_from_bytes::<ImageBeforeClusterId>(bytes) {
-            Ok((old, [])) => Ok(old.into()),
-            _ => Err(e),
-        }
+        compat::decode_older(bytes).ok_or(e)
     }
 
     /// This image at `index` with nothing else changed: what a log entry that carries no batch

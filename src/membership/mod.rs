@@ -16,6 +16,7 @@
 pub mod agent;
 pub mod quorum;
 pub mod shutdown;
+pub mod unfence;
 
 use std::sync::{Arc, Mutex};
 
