@@ -247,3 +247,22 @@ def pytest_runtest_makereport(item, call):
         broker = item.funcargs.get("broker_proc") if hasattr(item, "funcargs") else None
         if broker is not None:
             rep.sections.append(("runnel broker log (tail)", broker.log_tail()))
+
+
+def consume_values(conf, topic, n, timeout=30.0):
+    """Values of the first `n` messages a confluent-kafka consumer with `conf` reads from
+    `topic` (fewer if `timeout` seconds pass first); a consumer error fails the test."""
+    from confluent_kafka import Consumer
+
+    c = Consumer(conf)
+    c.subscribe([topic])
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < n and time.monotonic() < deadline:
+        m = c.poll(1.0)
+        if m is None:
+            continue
+        assert not m.error(), m.error()
+        got.append(m.value())
+    c.close()
+    return got

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import (
     AdminClient,
     ScramCredentialInfo,
@@ -24,7 +24,7 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from conftest import DEFAULT_BIN, Broker, _free_port
+from conftest import DEFAULT_BIN, Broker, _free_port, consume_values
 
 USER = "alice"
 PASSWORD = "alice-secret"
@@ -81,21 +81,6 @@ def _sasl_conf(b, mechanism, password=PASSWORD, **extra):
     return conf
 
 
-def _consume_all(conf, topic, n, timeout=30.0):
-    c = Consumer(conf)
-    c.subscribe([topic])
-    got = []
-    deadline = time.monotonic() + timeout
-    while len(got) < n and time.monotonic() < deadline:
-        m = c.poll(1.0)
-        if m is None:
-            continue
-        assert not m.error(), m.error()
-        got.append(m.value())
-    c.close()
-    return got
-
-
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
 def test_confluent_kafka_produces_and_consumes_over_sasl(sasl_broker, topic_name, mechanism):
     b = sasl_broker
@@ -106,7 +91,7 @@ def test_confluent_kafka_produces_and_consumes_over_sasl(sasl_broker, topic_name
     for i in range(10):
         p.produce(topic_name, value=f"v{i}".encode())
     assert p.flush(20) == 0
-    got = _consume_all(
+    got = consume_values(
         _sasl_conf(b, mechanism, **{"group.id": f"g-{uuid.uuid4().hex[:6]}",
                                     "auto.offset.reset": "earliest"}),
         topic_name,
@@ -125,7 +110,7 @@ def test_confluent_kafka_transaction_over_scram(sasl_broker, topic_name):
     p.begin_transaction()
     p.produce(topic_name, value=b"aborted")
     p.abort_transaction(30)
-    got = _consume_all(
+    got = consume_values(
         _sasl_conf(b, "SCRAM-SHA-512", **{"group.id": "tx-reader",
                                           "auto.offset.reset": "earliest",
                                           "isolation.level": "read_committed"}),

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import (
     AdminClient,
     ScramCredentialInfo,
@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import DEFAULT_BIN, Broker, _free_port
+from conftest import DEFAULT_BIN, Broker, _free_port, consume_values
 
 USER = "alice"
 PASSWORD = "alice-secret"
@@ -158,21 +158,6 @@ def _conf(b, where, **extra):
     return conf
 
 
-def _consume(conf, topic, n, timeout=30.0):
-    c = Consumer(conf)
-    c.subscribe([topic])
-    got = []
-    deadline = time.monotonic() + timeout
-    while len(got) < n and time.monotonic() < deadline:
-        m = c.poll(1.0)
-        if m is None:
-            continue
-        assert not m.error(), m.error()
-        got.append(m.value())
-    c.close()
-    return got
-
-
 @pytest.mark.parametrize("where", ["ssl", "mtls", "SCRAM-SHA-512", "PLAIN"])
 def test_confluent_kafka_produces_and_consumes_over_tls(tls_broker, topic_name, where):
     b = tls_broker
@@ -185,7 +170,7 @@ def test_confluent_kafka_produces_and_consumes_over_tls(tls_broker, topic_name, 
     for v in values:
         p.produce(topic_name, value=v)
     assert p.flush(20) == 0
-    got = _consume(
+    got = consume_values(
         _conf(b, where, **{"group.id": "g-" + uuid.uuid4().hex[:6], "auto.offset.reset": "earliest"}),
         topic_name,
         len(values),
@@ -203,7 +188,7 @@ def test_confluent_kafka_transaction_over_sasl_ssl(tls_broker, topic_name):
     p.begin_transaction()
     p.produce(topic_name, value=b"aborted")
     p.abort_transaction(30)
-    got = _consume(
+    got = consume_values(
         _conf(b, "SCRAM-SHA-512", **{"group.id": "tx-reader", "auto.offset.reset": "earliest",
                                      "isolation.level": "read_committed"}),
         topic_name,
