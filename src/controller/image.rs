@@ -517,13 +517,7 @@ impl MetadataImage {
                 if self.acls.contains_key(&r.id) {
                     return Err(RejectReason::Invalid(format!("ACL {} exists", r.id)));
                 }
-                let same = |a: &AccessControlEntryRecord| {
-                    AccessControlEntryRecord {
-                        id: r.id,
-                        ..a.clone()
-                    } == *r
-                };
-                if self.acls.values().any(same) {
+                if self.acls.values().any(|a| a.same_binding(r)) {
                     return Err(RejectReason::Invalid("the same ACL binding exists".into()));
                 }
                 Arc::make_mut(&mut self.acls).insert(r.id, r.clone());

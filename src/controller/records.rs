@@ -215,6 +215,18 @@ pub struct AccessControlEntryRecord {
 const MAX_ACL_FIELD: usize = 1024;
 
 impl AccessControlEntryRecord {
+    /// Whether `other` grants or denies exactly what this one does (every field but the id),
+    /// compared in place: no copy of either record.
+    pub fn same_binding(&self, other: &AccessControlEntryRecord) -> bool {
+        self.resource_type == other.resource_type
+            && self.pattern_type == other.pattern_type
+            && self.operation == other.operation
+            && self.permission_type == other.permission_type
+            && self.resource_name == other.resource_name
+            && self.principal == other.principal
+            && self.host == other.host
+    }
+
     /// Why the record cannot be an ACL: a nil id, a code out of Kafka's ranges for a binding
     /// (no ANY or MATCH values), an empty or overlong field. The broker checks the finer rules
     /// before it proposes one.
