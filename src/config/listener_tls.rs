@@ -50,7 +50,9 @@ impl TlsKeys {
         TlsSettings::from_kafka_keys(|k| {
             own.and_then(|m| m.get(k))
                 .or_else(|| self.global.get(k))
-                .filter(|v| !v.is_empty())
+                // An empty value is Kafka's way to turn host name checks off; elsewhere it
+                // means unset.
+                .filter(|v| !v.is_empty() || k == "ssl.endpoint.identification.algorithm")
                 .cloned()
         })
         .map_err(|e| anyhow!("listener {name} ({prefix}ssl.* or ssl.*): {e}"))

@@ -56,7 +56,7 @@ pub fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsCon
 
 /// rustls' ring provider, limited to `suites` (IANA names such as
 /// `TLS_AES_128_GCM_SHA256` or `TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384`) when any are given.
-fn provider(suites: &[String]) -> Result<CryptoProvider, TlsConfigError> {
+pub(super) fn provider(suites: &[String]) -> Result<CryptoProvider, TlsConfigError> {
     let mut provider = ring_provider();
     if suites.is_empty() {
         return Ok(provider);
@@ -94,7 +94,7 @@ fn iana_name(suite: &rustls::SupportedCipherSuite) -> String {
     }
 }
 
-fn key_and_chain(
+pub(super) fn key_and_chain(
     keystore: &Keystore,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsConfigError> {
     let (what, key_pem, chain_pem) = match keystore {
@@ -126,7 +126,7 @@ fn key_and_chain(
     Ok((chain, key))
 }
 
-fn roots(truststore: Option<&Truststore>) -> Result<RootCertStore, TlsConfigError> {
+pub(super) fn roots(truststore: Option<&Truststore>) -> Result<RootCertStore, TlsConfigError> {
     let (what, pem) = match truststore {
         Some(Truststore::File(path)) => (
             format!("ssl.truststore.location {}", path.display()),

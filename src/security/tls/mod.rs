@@ -2,12 +2,14 @@
 //! ([`settings`]), the PEM key material they name turned into a rustls server configuration
 //! ([`material`]), a shared context that reloads changed files without a restart
 //! ([`context`]), the handshake of one accepted connection with a bound on its time
-//! ([`accept`]), and the principal of a client certificate ([`principal`]).
+//! ([`accept`]), the principal of a client certificate ([`principal`]), and the client side
+//! for connections to other brokers ([`client`]).
 //!
 //! The listener layer decides which listeners speak TLS (`SSL`, `SASL_SSL`); this module only
 //! turns bytes on a socket into a TLS stream and a principal.
 
 pub mod accept;
+pub mod client;
 pub mod context;
 pub mod material;
 pub mod principal;
@@ -17,6 +19,7 @@ pub mod settings;
 mod tests;
 
 pub use accept::{accept, Accepted, HandshakeError};
+pub use client::client_config;
 pub use context::TlsContext;
 pub use settings::{ClientAuth, TlsSettings};
 

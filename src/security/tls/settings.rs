@@ -64,6 +64,10 @@ pub struct TlsSettings {
     pub protocols: Vec<Protocol>,
     /// `ssl.cipher.suites` by IANA name (empty: rustls' defaults, all of them strong).
     pub cipher_suites: Vec<String>,
+    /// `ssl.endpoint.identification.algorithm`: `https` (the default) makes a connecting
+    /// broker check that the peer's certificate names the host it connects to; empty turns the
+    /// check off (the chain is still verified). Used when this broker is the client.
+    pub verify_hostname: bool,
 }
 
 impl TlsSettings {
@@ -150,12 +154,26 @@ impl TlsSettings {
                     .collect()
             })
             .unwrap_or_default();
+        let verify_hostname = match get("ssl.endpoint.identification.algorithm")
+            .as_deref()
+            .map(str::trim)
+        {
+            None => true,
+            Some("") => false,
+            Some(a) if a.eq_ignore_ascii_case("https") => true,
+            Some(other) => {
+                return Err(bad(format!(
+                    "ssl.endpoint.identification.algorithm = {other:?}: use https or an empty value"
+                )))
+            }
+        };
         Ok(TlsSettings {
             keystore,
             truststore,
             client_auth,
             protocols,
             cipher_suites,
+            verify_hostname,
         })
     }
 

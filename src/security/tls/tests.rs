@@ -77,6 +77,7 @@ fn settings(server: &Leaf, pki: &Pki, auth: ClientAuth) -> TlsSettings {
         client_auth: auth,
         protocols: vec![Protocol::Tls12, Protocol::Tls13],
         cipher_suites: Vec::new(),
+        verify_hostname: true,
     }
 }
 
@@ -123,6 +124,15 @@ async fn round_trip(
     ctx: Arc<TlsContext>,
     client: Arc<ClientConfig>,
 ) -> (Served, Result<Vec<u8>, String>) {
+    round_trip_to(ctx, client, "localhost").await
+}
+
+/// [`round_trip`], the client connecting to the server as `name`.
+async fn round_trip_to(
+    ctx: Arc<TlsContext>,
+    client: Arc<ClientConfig>,
+    name: &'static str,
+) -> (Served, Result<Vec<u8>, String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = glommio::spawn_local(async move {
@@ -140,7 +150,7 @@ async fn round_trip(
     });
     let io = TcpStream::connect(addr).await.unwrap();
     let connector = futures_rustls::TlsConnector::from(client);
-    let name = ServerName::try_from("localhost").unwrap();
+    let name = ServerName::try_from(name).unwrap();
     let outcome = async {
         let mut s = connector
             .connect(name, io)
@@ -440,4 +450,47 @@ fn rfc_2253_escapes_specials() {
     let p = principal::from_certificate(&der_of(&leaf.cert)).unwrap();
     assert_eq!(p.name, "CN=a\\+b\\;c\\\"d\\<e\\>f\\\\g#,O=\\ lead");
     assert!(principal::from_certificate(b"not a certificate").is_none());
+}
+
+/// The inter-broker client side: a broker's own listener settings make a client that trusts
+/// its truststore, presents its certificate (the server sees its subject as the principal),
+/// checks the host name unless `ssl.endpoint.identification.algorithm` is empty, and never
+/// accepts a server from another CA.
+#[test]
+fn broker_client_config_verifies_peers_and_presents_its_certificate() {
+    let pki = Pki::new("cluster CA");
+    let server_leaf = pki.server();
+    let ctx =
+        Arc::new(TlsContext::new(settings(&server_leaf, &pki, ClientAuth::Required)).unwrap());
+    let me = pki.leaf(&["localhost"], &[(DnType::CommonName, "broker-2")]);
+    let mut mine = settings(&me, &pki, ClientAuth::Required);
+    let client = super::client::client_config(&mine).unwrap();
+    let (served, outcome) = run(round_trip_to(ctx.clone(), client.clone(), "localhost"));
+    assert_eq!(served.unwrap(), "User:CN=broker-2");
+    assert_eq!(outcome.unwrap(), der_of(&server_leaf.cert));
+    // The server's certificate does not name this host: refused while names are checked.
+    let (_, outcome) = run(round_trip_to(ctx.clone(), client, "elsewhere.example"));
+    let err = outcome.unwrap_err();
+    assert!(err.contains("not valid for name"), "{err}");
+    mine.verify_hostname = false;
+    let lenient = super::client::client_config(&mine).unwrap();
+    let (served, outcome) = run(round_trip_to(
+        ctx.clone(),
+        lenient.clone(),
+        "elsewhere.example",
+    ));
+    assert_eq!(served.unwrap(), "User:CN=broker-2");
+    assert!(outcome.is_ok());
+    // A server from another CA is refused even without the name check.
+    let stranger = Pki::new("stranger CA");
+    let stranger_leaf = stranger.server();
+    let stranger_ctx =
+        Arc::new(TlsContext::new(settings(&stranger_leaf, &stranger, ClientAuth::None)).unwrap());
+    let (_, outcome) = run(round_trip_to(stranger_ctx, lenient, "localhost"));
+    assert!(outcome.is_err());
+    // No truststore: refused when the configuration is made, naming the key.
+    mine.truststore = None;
+    mine.client_auth = ClientAuth::None;
+    let err = super::client::client_config(&mine).unwrap_err();
+    assert!(err.0.contains("ssl.truststore.location"), "{err}");
 }
