@@ -206,7 +206,8 @@ def collect_defs(msg):
 # Responses the broker decodes from other brokers (src/interbroker/): the APIs its inter-broker
 # client sends, with the versions it sends. A peer's answer is walked with these layouts before
 # kafka-protocol decodes it, as client requests are.
-PEER_RESPONSES = [("WriteTxnMarkers", 1, 1), ("OffsetForLeaderEpoch", 2, 4), ("Fetch", 4, 17)]
+PEER_RESPONSES = [("WriteTxnMarkers", 1, 1), ("OffsetForLeaderEpoch", 2, 4), ("Fetch", 4, 17),
+                  ("SaslHandshake", 1, 1), ("SaslAuthenticate", 2, 2)]
 
 
 def main():

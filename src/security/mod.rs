@@ -5,13 +5,18 @@
 //! Passwords are never kept: a credential is SCRAM's salted `StoredKey`/`ServerKey`, and PLAIN
 //! logins are checked against the same SCRAM credentials.
 //!
+//! The client side, for this broker logging in to other brokers: [`scram_client`], and the
+//! credentials it reads from Kafka's `sasl.jaas.config` ([`jaas`]).
+//!
 //! Authorization: [`acl`], Kafka's ACL model and `StandardAuthorizer` decision as pure code.
 
 pub mod acl;
 pub mod credentials;
+pub mod jaas;
 pub mod plain;
 pub mod principal;
 pub mod sasl;
 pub mod scram;
+pub mod scram_client;
 mod scram_msg;
 pub mod tls;

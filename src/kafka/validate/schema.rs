@@ -69,6 +69,8 @@ pub static RESPONSES: &[Message] = &[
     Message { name: "WriteTxnMarkersResponse", api_key: 27, valid: V(1, 1), flexible: V(1, 32767), root: 107 },
     Message { name: "OffsetForLeaderEpochResponse", api_key: 23, valid: V(2, 4), flexible: V(4, 32767), root: 111 },
     Message { name: "FetchResponse", api_key: 1, valid: V(4, 17), flexible: V(12, 32767), root: 114 },
+    Message { name: "SaslHandshakeResponse", api_key: 17, valid: V(1, 1), flexible: V(1, 0), root: 122 },
+    Message { name: "SaslAuthenticateResponse", api_key: 36, valid: V(2, 2), flexible: V(2, 32767), root: 123 },
 ];
 
 /// Struct layouts, indexed by [`Kind::Struct`] and [`Message::root`].
@@ -806,5 +808,17 @@ pub static STRUCTS: &[&[Field]] = &[
         Field { name: "Host", kind: Kind::Str, versions: V(16, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Port", kind: Kind::Int32, versions: V(16, 32767), nullable: V(1, 0), tag: None, flexible: None },
         Field { name: "Rack", kind: Kind::Str, versions: V(16, 32767), nullable: V(16, 32767), tag: None, flexible: None },
+    ],
+    // 122: SaslHandshakeResponse
+    &[
+        Field { name: "ErrorCode", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "Mechanisms", kind: Kind::Array(&Kind::Str), versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+    ],
+    // 123: SaslAuthenticateResponse
+    &[
+        Field { name: "ErrorCode", kind: Kind::Int16, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "ErrorMessage", kind: Kind::Str, versions: V(0, 32767), nullable: V(0, 32767), tag: None, flexible: None },
+        Field { name: "AuthBytes", kind: Kind::Bytes, versions: V(0, 32767), nullable: V(1, 0), tag: None, flexible: None },
+        Field { name: "SessionLifetimeMs", kind: Kind::Int64, versions: V(1, 32767), nullable: V(1, 0), tag: None, flexible: None },
     ],
 ];
