@@ -15,6 +15,7 @@ use crate::cluster::topic_config::TopicDefaults;
 pub mod authorizer;
 pub mod cores;
 mod dynamic;
+pub mod inter_broker;
 pub mod listener_tls;
 pub mod listeners;
 pub mod metrics_http;
@@ -32,6 +33,9 @@ pub struct Config {
     pub advertised: (String, u16),
     /// Every client listener, with its name, security protocol and SASL mechanisms.
     pub listeners: listeners::Listeners,
+    /// How this broker connects and logs in to the other brokers (the inter-broker listener's
+    /// TLS and SASL; `sasl.mechanism.inter.broker.protocol`, `sasl.jaas.config`).
+    pub inter_broker_auth: inter_broker::InterBrokerAuth,
     /// Data directory (`log.dirs`).
     pub data_dir: PathBuf,
     /// This broker's node id (`node.id`).
@@ -215,11 +219,12 @@ impl Config {
         let mut explicit = std::collections::BTreeSet::new();
         let mut per_listener = std::collections::BTreeMap::new();
         let mut tls_keys = listener_tls::TlsKeys::default();
+        let mut jaas_keys = inter_broker::JaasKeys::default();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             for (k, v) in parse_table(&text)? {
-                if tls_keys.take(&k, &v) {
+                if tls_keys.take(&k, &v) || jaas_keys.take(&k, &v) {
                     continue;
                 }
                 if let Some(name) = k
@@ -306,6 +311,12 @@ impl Config {
             quorum.roles.broker,
         )?;
         let listeners = listeners.with_tls(&tls_keys)?;
+        let inter_broker_auth = inter_broker::resolve(
+            &listeners,
+            &get_str("sasl.mechanism.inter.broker.protocol")?,
+            &jaas_keys,
+            quorum.voters.len() > 1 || !quorum.roles.controller,
+        )?;
         let listen = listeners.all[0].bind;
         let advertised = listeners.all[0].advertised.clone();
         let data_dir = ov.data_dir.clone().unwrap_or_else(|| {
@@ -320,6 +331,7 @@ impl Config {
             listen,
             advertised,
             listeners,
+            inter_broker_auth,
             data_dir,
             node_id,
             quorum,

@@ -16,7 +16,7 @@ use glommio::channels::channel_mesh::Senders;
 use crate::cluster::producer_ids::ProducerIds;
 use crate::cluster::TopicTable;
 use crate::config::Config;
-use crate::interbroker::{Peers, ResponseCheck, Settings};
+use crate::interbroker::{LoginMechanism, PeerSecurity, Peers, ResponseCheck, SaslLogin, Settings};
 use crate::metrics::core::Snapshot;
 use crate::metrics::registry::Registry;
 use crate::shard::internal::InternalTopics;
@@ -59,6 +59,7 @@ impl Core {
     ) -> Rc<Core> {
         let cores = config.cores.len();
         let client_id = format!("runnel-broker-{}", config.node_id);
+        let peer_settings = peer_settings(&config, check_response);
         let producer_ids = Rc::new(ProducerIds::new(&config.data_dir));
         let mesh = Mesh::new(id, cores, senders);
         let view = TopicView::new(cores, config, cluster_id, topics);
@@ -68,11 +69,7 @@ impl Core {
         let internal = InternalTopics::new(&store);
         let groups = crate::group::Coordinator::new(internal.clone());
         let seen = cluster.clone();
-        let peers = Peers::new(
-            client_id,
-            Settings::new(check_response),
-            Box::new(move || seen.state()),
-        );
+        let peers = Peers::new(client_id, peer_settings, Box::new(move || seen.state()));
         let txns = crate::txn::Coordinator::new(
             internal,
             mesh.clone(),
@@ -111,5 +108,26 @@ impl Core {
             partitions: store.partition_gauges(),
             group_offsets: groups.offset_gauges(),
         });
+    }
+}
+
+/// The inter-broker client's settings: the inter-broker listener's name, TLS and SASL login
+/// (resolved and checked when the configuration was loaded).
+fn peer_settings(config: &Config, check_response: ResponseCheck) -> Settings {
+    let auth = &config.inter_broker_auth;
+    let sasl = auth.sasl.as_ref().and_then(|(mechanism, user, password)| {
+        Some(SaslLogin {
+            mechanism: LoginMechanism::from_name(mechanism)?,
+            username: user.clone(),
+            password: password.clone(),
+        })
+    });
+    Settings {
+        listener: auth.listener.clone(),
+        security: PeerSecurity {
+            tls: auth.tls.as_ref().map(|t| t.0.clone()),
+            sasl,
+        },
+        ..Settings::new(check_response)
     }
 }

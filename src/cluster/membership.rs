@@ -133,6 +133,17 @@ impl ClusterState {
         Some((ep.host.clone(), ep.port))
     }
 
+    /// The endpoint other brokers reach broker `id` at over the inter-broker listener
+    /// `listener` (the endpoint of that name), else [`ClusterState::client_endpoint`]; only
+    /// when it is registered and not fenced.
+    pub fn endpoint_for_peers(&self, id: i32, listener: &str) -> Option<(String, u16)> {
+        let b = self.image.broker(id).filter(|b| !b.fenced)?;
+        match b.endpoints.iter().find(|e| e.name == listener) {
+            Some(ep) => Some((ep.host.clone(), ep.port)),
+            None => self.client_endpoint(id),
+        }
+    }
+
     /// The controller id to give clients that expect a broker there (Metadata, DescribeCluster
     /// for broker endpoints): the active controller when it is among `live`, else `me`.
     pub fn controller_among(&self, live: &[BrokerInfo], me: i32) -> i32 {

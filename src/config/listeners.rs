@@ -296,8 +296,8 @@ pub fn resolve_listeners(keys: &ListenerKeys<'_>, broker: bool) -> Result<Listen
         });
     }
     let inter_broker = match keys.inter_broker.trim() {
-        // The first PLAINTEXT listener, else the first one (fine on a single node; brokers of
-        // a cluster cannot reach each other through a SASL listener yet).
+        // The first PLAINTEXT listener, else the first one (whose TLS and SASL settings the
+        // inter-broker client then uses, see `super::inter_broker`).
         "" => all
             .iter()
             .find(|l| l.protocol == SecurityProtocol::Plaintext)
@@ -306,18 +306,8 @@ pub fn resolve_listeners(keys: &ListenerKeys<'_>, broker: bool) -> Result<Listen
             .clone(),
         name => name.to_ascii_uppercase(),
     };
-    match all.iter().find(|l| l.name == inter_broker) {
-        None => bail!("inter.broker.listener.name {inter_broker} names no client listener"),
-        Some(l)
-            if l.protocol != SecurityProtocol::Plaintext
-                && !keys.inter_broker.trim().is_empty() =>
-        {
-            bail!(
-                "inter.broker.listener.name {inter_broker}: the inter-broker listener must be \
-             PLAINTEXT for now (inter-broker SASL is not implemented yet)"
-            )
-        }
-        Some(_) => {}
+    if !all.iter().any(|l| l.name == inter_broker) {
+        bail!("inter.broker.listener.name {inter_broker} names no client listener");
     }
     Ok(Listeners { all, inter_broker })
 }

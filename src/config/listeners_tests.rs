@@ -125,7 +125,14 @@ fn startup_refusals_name_the_key() {
         &per,
         &[],
     );
+    // A SASL inter-broker listener is fine here (its credentials are checked by
+    // config::inter_broker); one that names no listener is not.
     k.inter_broker = "SASL_PLAINTEXT";
+    assert_eq!(
+        resolve_listeners(&k, true).unwrap().inter_broker,
+        "SASL_PLAINTEXT"
+    );
+    k.inter_broker = "NOPE";
     refused(k, "inter.broker.listener.name");
     let names = vec!["CONTROLLER".to_string()];
     refused(

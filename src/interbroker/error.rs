@@ -25,6 +25,10 @@ pub enum PeerError {
     Encode(String),
     /// More distinct peers than the pool keeps.
     TooManyPeers,
+    /// The TLS handshake failed (the peer's certificate, or this broker's TLS settings).
+    Tls(String),
+    /// The SASL login was refused or the peer failed to prove it knows the credential.
+    Authentication(String),
 }
 
 impl fmt::Display for PeerError {
@@ -39,6 +43,8 @@ impl fmt::Display for PeerError {
             PeerError::Malformed(e) => write!(f, "malformed response: {e}"),
             PeerError::Encode(e) => write!(f, "cannot encode request: {e}"),
             PeerError::TooManyPeers => f.write_str("too many peer brokers"),
+            PeerError::Tls(e) => write!(f, "TLS with the peer failed: {e}"),
+            PeerError::Authentication(e) => write!(f, "SASL login to the peer failed: {e}"),
         }
     }
 }

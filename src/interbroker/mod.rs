@@ -9,13 +9,18 @@
 //!
 //! - [`error`]: why a request got no answer ([`PeerError`]).
 //! - [`frame`]: request framing and response decoding with kafka-protocol.
-//! - [`connection`]: one TCP connection and its request/response round trip.
+//! - [`connection`]: one connection (TCP or TLS) and its request/response round trip.
+//! - [`security`]: how connections are secured (TLS, SASL credentials); [`login`]: the SASL
+//!   login of a new connection.
 //! - [`peers`]: the per-core pool of connections, by broker id.
 
 pub mod connection;
 pub mod error;
 pub mod frame;
+pub mod login;
 pub mod peers;
+pub mod security;
 
 pub use error::PeerError;
 pub use peers::{Peers, ResponseCheck, Settings};
+pub use security::{LoginMechanism, PeerSecurity, SaslLogin};

@@ -3,7 +3,7 @@
 //! opened (or reopened, after an error or an endpoint change) and the request waits its turn on
 //! it. At most one connection per peer per core; one entry per broker, at most [`MAX_PEERS`].
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
@@ -15,7 +15,7 @@ use kafka_protocol::protocol::Request;
 
 use super::connection::Connection;
 use super::error::PeerError;
-use super::frame::{decode_response, encode_request};
+use super::security::PeerSecurity;
 use crate::cluster::membership::ClusterState;
 
 /// Most peer brokers one core keeps an entry for.
@@ -35,6 +35,11 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Largest answer accepted, in bytes.
     pub max_response: usize,
+    /// The inter-broker listener's name: a peer is reached at its endpoint of that name (or,
+    /// when it registered none, at its first PLAINTEXT endpoint).
+    pub listener: String,
+    /// TLS and SASL of new connections (the inter-broker listener's security protocol).
+    pub security: PeerSecurity,
 }
 
 /// Checks an answer of API `api_key` at `version` (its bytes without the size prefix) before
@@ -49,6 +54,8 @@ impl Settings {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             max_response: 64 << 20,
+            listener: String::new(),
+            security: PeerSecurity::default(),
         }
     }
 }
@@ -57,7 +64,6 @@ impl Settings {
 struct Peer {
     turn: Semaphore,
     conn: RefCell<Option<Connection>>,
-    next_correlation: Cell<i32>,
 }
 
 /// One core's inter-broker client (see the module comment).
@@ -105,51 +111,53 @@ impl Peers {
         version: i16,
         req: &R,
     ) -> Result<R::Response, PeerError> {
-        let addr = self.address_of(broker)?;
+        let (host, addr) = self.address_of(broker)?;
         let peer = self.peer(broker)?;
         let _turn = peer
             .turn
             .acquire_permit(1)
             .await
             .map_err(|e| PeerError::Io(e.to_string()))?;
-        let open = peer.conn.borrow_mut().take().filter(|c| c.addr == addr);
+        // A connection to an old address, or whose SASL session is ending, is replaced.
+        let open = peer
+            .conn
+            .borrow_mut()
+            .take()
+            .filter(|c| c.addr == addr && !c.session_ending());
         let mut conn = match open {
             Some(c) => c,
-            None => Connection::open(addr, self.settings.connect_timeout).await?,
+            None => Connection::open(addr, &host, &self.settings)
+                .await
+                .inspect_err(|e| {
+                    // The operator's to fix (certificates, credentials): said at each try,
+                    // which callers pace with their retry backoff.
+                    if matches!(e, PeerError::Tls(_) | PeerError::Authentication(_)) {
+                        tracing::warn!(broker, error = %e, "cannot open an inter-broker connection");
+                    }
+                })?,
         };
-        let correlation = peer.next_correlation.get();
-        peer.next_correlation
-            .set(correlation.wrapping_add(1) & i32::MAX);
-        let frame = encode_request(req, version, correlation, &self.client_id)?;
         // On any error the connection is dropped here; the next request opens a new one.
-        let body = conn
-            .round_trip(
-                &frame,
-                self.settings.max_response,
-                self.settings.request_timeout,
-            )
+        let decoded = conn
+            .call(req, version, &self.client_id, &self.settings)
             .await?;
-        (self.settings.check_response)(R::KEY, version, &body)
-            .map_err(|e| PeerError::Malformed(format!("answer does not fit its layout: {e}")))?;
-        let decoded =
-            crate::panic_exit::catching(|| decode_response::<R>(body, version, correlation))
-                .unwrap_or_else(|| Err(PeerError::Malformed("decoder panicked".into())))?;
         *peer.conn.borrow_mut() = Some(conn);
         Ok(decoded)
     }
 
-    /// Broker `broker`'s client endpoint in the current image, resolved.
-    fn address_of(&self, broker: i32) -> Result<SocketAddr, PeerError> {
+    /// Broker `broker`'s inter-broker endpoint in the current image: its host (TLS checks the
+    /// certificate against it) and its address, resolved.
+    fn address_of(&self, broker: i32) -> Result<(String, SocketAddr), PeerError> {
         let (host, port) = self
             .state()
-            .client_endpoint(broker)
+            .endpoint_for_peers(broker, &self.settings.listener)
             .ok_or(PeerError::NoEndpoint(broker))?;
         // An IP literal parses without a lookup; a host name is resolved by the system.
-        (host.as_str(), port)
+        let addr = (host.as_str(), port)
             .to_socket_addrs()
             .ok()
             .and_then(|mut a| a.next())
-            .ok_or(PeerError::BadAddress(format!("{host}:{port}")))
+            .ok_or(PeerError::BadAddress(format!("{host}:{port}")))?;
+        Ok((host, addr))
     }
 
     /// The entry of `broker`, made on first use. When the pool is full, entries of brokers the
@@ -161,7 +169,10 @@ impl Peers {
         }
         if peers.len() >= MAX_PEERS {
             let state = self.state();
-            peers.retain(|id, p| Rc::strong_count(p) > 1 || state.client_endpoint(*id).is_some());
+            let listener = &self.settings.listener;
+            peers.retain(|id, p| {
+                Rc::strong_count(p) > 1 || state.endpoint_for_peers(*id, listener).is_some()
+            });
             if peers.len() >= MAX_PEERS {
                 return Err(PeerError::TooManyPeers);
             }
@@ -169,7 +180,6 @@ impl Peers {
         let p = Rc::new(Peer {
             turn: Semaphore::new(1),
             conn: RefCell::new(None),
-            next_correlation: Cell::new(1),
         });
         peers.insert(broker, p.clone());
         Ok(p)

@@ -140,10 +140,10 @@ fn requests_reach_a_real_peer_and_errors_reopen_the_connection() {
         serve(listener, mode.clone(), accepted.clone());
         let state = state_with(2, port);
         let settings = Settings {
-            check_response: fits,
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_millis(300),
             max_response: 4096,
+            ..Settings::new(fits)
         };
         let peers = Peers::new(
             "runnel-broker-1".into(),

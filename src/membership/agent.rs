@@ -68,6 +68,13 @@ pub fn start(
             stop.clone(),
         )));
     }
+    tasks.push(glommio::spawn_local(super::own_credential::ensure(
+        membership.controller.clone(),
+        config.inter_broker_auth.clone(),
+        config.node_id,
+        membership.incarnation,
+        stop.clone(),
+    )));
     tasks.push(glommio::spawn_local(lifecycle(
         membership.clone(),
         config.clone(),

@@ -8,12 +8,15 @@
 //!   `broker.heartbeat.interval.ms`, retries an unreachable quorum with a bounded backoff, and
 //!   publishes the cluster's state (the controller's newest image and the active controller)
 //!   to every core over a `watch` channel.
+//! - [`own_credential`]: the SCRAM credential of this broker's inter-broker login, created in
+//!   the cluster metadata when missing.
 //! - [`shutdown`]: the controlled shutdown on a clean stop: the quorum fences this broker at
 //!   once, within a bounded wait.
 //!
 //! [`Membership`] is what the startup code holds and hands to the cores.
 
 pub mod agent;
+pub mod own_credential;
 pub mod quorum;
 pub mod shutdown;
 pub mod unfence;

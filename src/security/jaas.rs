@@ -61,7 +61,8 @@ impl JaasEntry {
             p.i += 1;
             p.skip_space();
             let value = if p.peek() == Some(b'"') {
-                p.quoted().ok_or(format!("option {key}: unterminated quote"))?
+                p.quoted()
+                    .ok_or(format!("option {key}: unterminated quote"))?
             } else {
                 p.word().ok_or(format!("option {key} has no value"))?
             };

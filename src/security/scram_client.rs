@@ -31,12 +31,7 @@ pub struct ScramClient {
 impl ScramClient {
     /// Starts an exchange for `username`; returns it with the client-first message.
     pub fn start(mechanism: Mechanism, username: &str, password: &str) -> (ScramClient, Vec<u8>) {
-        Self::with_nonce(
-            mechanism,
-            username,
-            password,
-            encode(&random_bytes::<24>()),
-        )
+        Self::with_nonce(mechanism, username, password, encode(&random_bytes::<24>()))
     }
 
     fn with_nonce(

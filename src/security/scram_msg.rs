@@ -79,7 +79,6 @@ pub fn unescape_name(s: &str) -> Result<String, ScramError> {
 }
 
 /// Encodes a user name as a `saslname` (what a client sends).
-#[cfg(test)]
 pub fn escape_name(s: &str) -> String {
     s.replace('=', "=3D").replace(',', "=2C")
 }

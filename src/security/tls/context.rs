@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use rustls::ServerConfig;
+use rustls::{ClientConfig, ServerConfig};
 
 use super::{material, TlsConfigError, TlsSettings};
 
@@ -22,6 +22,9 @@ type Stamp = Option<(SystemTime, u64)>;
 pub struct TlsContext {
     settings: TlsSettings,
     current: RwLock<Arc<ServerConfig>>,
+    /// The client side of the same settings (connections to other brokers), made on first use
+    /// and again after each reload.
+    client: Mutex<Option<Arc<ClientConfig>>>,
     check_every: Duration,
     /// When the files were last looked at, and what they looked like then.
     seen: Mutex<(Instant, Vec<(PathBuf, Stamp)>)>,
@@ -43,6 +46,7 @@ impl TlsContext {
         Ok(TlsContext {
             settings,
             current: RwLock::new(config),
+            client: Mutex::new(None),
             check_every,
             seen: Mutex::new((Instant::now(), stamps)),
         })
@@ -63,10 +67,24 @@ impl TlsContext {
             .clone()
     }
 
+    /// The client configuration of the same settings, for a new connection to another broker
+    /// (see [`super::client`]); rebuilt after the files change, like [`TlsContext::config`].
+    pub fn client_config(&self) -> Result<Arc<ClientConfig>, TlsConfigError> {
+        self.maybe_reload();
+        let mut client = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = client.as_ref() {
+            return Ok(c.clone());
+        }
+        let made = super::client::client_config(&self.settings)?;
+        *client = Some(made.clone());
+        Ok(made)
+    }
+
     /// Rebuilds the configuration now; `Ok(())` once the new one is in use.
     pub fn reload(&self) -> Result<(), TlsConfigError> {
         let config = material::server_config(&self.settings)?;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = config;
+        *self.client.lock().unwrap_or_else(|e| e.into_inner()) = None;
         Ok(())
     }
 
