@@ -110,8 +110,15 @@ pub async fn serve(
                 }
                 Err(e) => {
                     crate::metrics::hooks::tls_handshake_failed();
-                    tracing::debug!(?peer, listener = %listener.name, error = %e,
-                        "TLS handshake failed; closing connection");
+                    if matches!(e, crate::security::tls::HandshakeError::NoMappingRule(_)) {
+                        // A certificate of a trusted CA that the rules cannot name: the
+                        // operator's to see (Kafka logs failed authentications too).
+                        tracing::info!(?peer, listener = %listener.name, error = %e,
+                            "client certificate refused; closing connection");
+                    } else {
+                        tracing::debug!(?peer, listener = %listener.name, error = %e,
+                            "TLS handshake failed; closing connection");
+                    }
                     return;
                 }
             }

@@ -368,3 +368,76 @@ def test_acls_tell_mtls_and_sasl_ssl_principals_apart(tmp_path):
         proc.assert_alive()
     finally:
         proc.stop()
+
+
+def test_principal_mapping_rules_name_the_mtls_user(tmp_path):
+    """`ssl.principal.mapping.rules` turns the client certificate's subject
+    (`CN=client-1,O=Runnel Tests`) into `User:CLIENT-1` by its first matching rule; an ACL
+    for that name lets the client write, and a certificate no rule applies to is refused."""
+    from confluent_kafka import KafkaError
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclOperation,
+        AclPermissionType,
+        NewTopic,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    binary = Path(os.environ.get("RUNNEL_BIN", str(DEFAULT_BIN)))
+    pki = Pki(tmp_path)
+    ports = [_free_port() for _ in range(2)]
+
+    def start(rules):
+        d = tmp_path / f"broker-{len(list(tmp_path.glob('broker-*')))}"
+        d.mkdir()
+        config = (
+            f'listeners = "PLAINTEXT://127.0.0.1:9092,MTLS://127.0.0.1:{ports[0]}"\n'
+            'listener.security.protocol.map = "PLAINTEXT:PLAINTEXT,MTLS:SSL"\n'
+            f'ssl.keystore.location = "{pki.keystore}"\n'
+            f'listener.name.mtls.ssl.truststore.location = "{pki.ca}"\n'
+            'listener.name.mtls.ssl.client.auth = "required"\n'
+            f"listener.name.mtls.ssl.principal.mapping.rules = '{rules}'\n"
+            'authorizer.class.name = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"\n'
+            'super.users = "User:ANONYMOUS"\n'
+        )
+        proc = Broker(binary, d, config)
+        proc.start()
+        return proc
+
+    proc = start(r"RULE:^CN=nobody.*$/x/,RULE:^CN=([^,]*)\,O=Runnel Tests$/$1/U,DEFAULT")
+    try:
+        admin = AdminClient({"bootstrap.servers": proc.bootstrap})
+        for f in admin.create_topics([NewTopic(t, 1) for t in ("mapped", "other")]).values():
+            f.result(timeout=20)
+        acl = AclBinding(ResourceType.TOPIC, "mapped", ResourcePatternType.LITERAL,
+                         "User:CLIENT-1", "*", AclOperation.WRITE, AclPermissionType.ALLOW)
+        for f in admin.create_acls([acl]).values():
+            f.result(timeout=20)
+        b = TlsBroker(proc, pki, [ports[0], ports[0], ports[0]])
+        outcomes = {}
+        p = Producer(_conf(b, "mtls", **{"message.timeout.ms": 10000, "retries": 0}))
+        for topic in ("mapped", "other"):
+            p.produce(topic, value=b"x",
+                      on_delivery=lambda err, msg: outcomes.__setitem__(msg.topic(), err))
+        p.flush(20)
+        assert outcomes["mapped"] is None, outcomes
+        assert outcomes["other"].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, outcomes
+        proc.assert_alive()
+    finally:
+        proc.stop()
+    # No rule applies to the client's subject: its connection is refused.
+    proc = start(r"RULE:^CN=nobody.*$/x/")
+    try:
+        b = TlsBroker(proc, pki, [ports[0], ports[0], ports[0]])
+        errors = []
+        p = Producer(_conf(b, "mtls", **{"message.timeout.ms": 5000, "retries": 0,
+                                         "error_cb": errors.append}))
+        delivered = []
+        p.produce("mapped", value=b"x", on_delivery=lambda err, msg: delivered.append(err))
+        p.flush(15)
+        assert delivered and delivered[0] is not None, delivered
+        assert "no ssl.principal.mapping.rules rule applies" in proc.log_path.read_text()
+        proc.assert_alive()
+    finally:
+        proc.stop()

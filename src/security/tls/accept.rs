@@ -1,6 +1,6 @@
 //! The TLS handshake of one accepted connection, bounded in time, and the principal it
 //! authenticates: the client certificate's subject when one was presented (and verified),
-//! else `User:ANONYMOUS`.
+//! mapped by `ssl.principal.mapping.rules`, else `User:ANONYMOUS`.
 
 use std::time::Duration;
 
@@ -28,6 +28,8 @@ pub enum HandshakeError {
     Failed(std::io::Error),
     /// The client certificate was verified but its subject does not parse.
     BadSubject,
+    /// No rule of `ssl.principal.mapping.rules` applies to the certificate's subject.
+    NoMappingRule(String),
 }
 
 impl std::fmt::Display for HandshakeError {
@@ -36,6 +38,9 @@ impl std::fmt::Display for HandshakeError {
             HandshakeError::Timeout => f.write_str("TLS handshake timed out"),
             HandshakeError::Failed(e) => write!(f, "TLS handshake failed: {e}"),
             HandshakeError::BadSubject => f.write_str("client certificate subject does not parse"),
+            HandshakeError::NoMappingRule(dn) => {
+                write!(f, "no ssl.principal.mapping.rules rule applies to {dn}")
+            }
         }
     }
 }
@@ -59,7 +64,13 @@ where
     let stream = futures_lite::future::or(handshake, deadline).await?;
     let principal = match stream.get_ref().1.peer_certificates() {
         Some([leaf, ..]) => {
-            super::principal::from_certificate(leaf).ok_or(HandshakeError::BadSubject)?
+            let dn = super::principal::subject(leaf).ok_or(HandshakeError::BadSubject)?;
+            let name = ctx
+                .settings()
+                .principal_mapping
+                .map(&dn)
+                .ok_or(HandshakeError::NoMappingRule(dn))?;
+            KafkaPrincipal::user(&name)
         }
         _ => KafkaPrincipal::anonymous(),
     };

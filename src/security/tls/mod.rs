@@ -2,7 +2,8 @@
 //! ([`settings`]), the PEM key material they name turned into a rustls server configuration
 //! ([`material`]), a shared context that reloads changed files without a restart
 //! ([`context`]), the handshake of one accepted connection with a bound on its time
-//! ([`accept`]), the principal of a client certificate ([`principal`]), and the client side
+//! ([`accept`]), the principal of a client certificate ([`principal`], mapped by
+//! `ssl.principal.mapping.rules`: [`mapping`]), and the client side
 //! for connections to other brokers ([`client`]).
 //!
 //! The listener layer decides which listeners speak TLS (`SSL`, `SASL_SSL`); this module only
@@ -11,6 +12,7 @@
 pub mod accept;
 pub mod client;
 pub mod context;
+pub mod mapping;
 pub mod material;
 pub mod principal;
 pub mod settings;

@@ -23,8 +23,13 @@ const KEYWORDS: &[(&str, &str)] = &[
 
 /// `User:<subject DN>` of a DER certificate; `None` when it does not parse.
 pub fn from_certificate(der: &[u8]) -> Option<KafkaPrincipal> {
+    subject(der).map(|dn| KafkaPrincipal::user(&dn))
+}
+
+/// The subject of a DER certificate in RFC 2253 form; `None` when it does not parse.
+pub fn subject(der: &[u8]) -> Option<String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    Some(KafkaPrincipal::user(&rfc2253(cert.subject())))
+    Some(rfc2253(cert.subject()))
 }
 
 /// `name` in RFC 2253 form.

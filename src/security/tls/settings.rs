@@ -68,6 +68,9 @@ pub struct TlsSettings {
     /// broker check that the peer's certificate names the host it connects to; empty turns the
     /// check off (the chain is still verified). Used when this broker is the client.
     pub verify_hostname: bool,
+    /// `ssl.principal.mapping.rules`: how a client certificate's subject becomes a principal
+    /// name (default `DEFAULT`: the subject itself).
+    pub principal_mapping: super::mapping::PrincipalMapper,
 }
 
 impl TlsSettings {
@@ -167,6 +170,10 @@ impl TlsSettings {
                 )))
             }
         };
+        let principal_mapping = match get("ssl.principal.mapping.rules") {
+            Some(rules) => super::mapping::PrincipalMapper::parse(&rules)?,
+            None => super::mapping::PrincipalMapper::default(),
+        };
         Ok(TlsSettings {
             keystore,
             truststore,
@@ -174,6 +181,7 @@ impl TlsSettings {
             protocols,
             cipher_suites,
             verify_hostname,
+            principal_mapping,
         })
     }
 

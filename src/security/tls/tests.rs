@@ -78,6 +78,7 @@ fn settings(server: &Leaf, pki: &Pki, auth: ClientAuth) -> TlsSettings {
         protocols: vec![Protocol::Tls12, Protocol::Tls13],
         cipher_suites: Vec::new(),
         verify_hostname: true,
+        principal_mapping: Default::default(),
     }
 }
 
