@@ -14,6 +14,7 @@ pub mod consume;
 pub mod format;
 pub mod group;
 pub mod produce;
+pub mod sasl;
 pub mod topic;
 pub mod user;
 pub mod wire;
