@@ -337,6 +337,64 @@ fn user_commands_over_a_sasl_listener() {
     assert_eq!(out.code, 2, "{out:?}");
 }
 
+/// `runnel user` over SASL_SSL: TLS trusting the CA of `ssl.ca.location` (the broker's
+/// certificate names 127.0.0.1), then a SCRAM-SHA-512 login; a CA that did not sign the
+/// broker's certificate fails the TLS handshake.
+#[test]
+fn user_commands_over_sasl_ssl() {
+    use rcgen::{CertificateParams, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let keystore = dir.path().join("broker.pem");
+    std::fs::write(&keystore, format!("{}{}", key.serialize_pem(), cert.pem())).unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, cert.pem()).unwrap();
+    let other_key = KeyPair::generate().unwrap();
+    let other = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .self_signed(&other_key)
+        .unwrap();
+    let wrong_ca = dir.path().join("other-ca.pem");
+    std::fs::write(&wrong_ca, other.pem()).unwrap();
+
+    let port = common::free_port();
+    let toml = format!(
+        "listeners = \"PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:{port}\"\n\
+         ssl.keystore.location = {:?}\n",
+        keystore.to_str().unwrap()
+    );
+    let b = Broker::start_with_config(&toml, &[]);
+    ok(&b, &["user", "create", "admin", "--password", "admin-pw"]);
+    let at = format!("127.0.0.1:{port}");
+    let run = |ca: &std::path::Path, args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        for p in [
+            "security.protocol=SASL_SSL".to_string(),
+            "sasl.mechanism=SCRAM-SHA-512".to_string(),
+            "sasl.username=admin".to_string(),
+            "sasl.password=admin-pw".to_string(),
+            format!("ssl.ca.location={}", ca.display()),
+        ] {
+            all.push("-X".into());
+            all.push(p);
+        }
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        cli_in(&at, &all, "")
+    };
+    let out = run(&ca, &["user", "create", "erin", "--password", "erin-pw"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = run(&ca, &["user", "list", "erin"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(rows_starting(&out.stdout, "erin").len(), 2, "{out:?}");
+    let out = run(&wrong_ca, &["user", "list"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.to_lowercase().contains("certificate"), "{out:?}");
+}
+
 /// The errors librdkafka reports to the application.
 #[derive(Default)]
 struct Errors(std::sync::Mutex<Vec<String>>);

@@ -15,6 +15,7 @@ pub mod format;
 pub mod group;
 pub mod produce;
 pub mod sasl;
+pub mod tls;
 pub mod topic;
 pub mod user;
 pub mod wire;

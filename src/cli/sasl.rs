@@ -87,18 +87,18 @@ pub fn login_from(props: &[(String, String)]) -> CliResult<Option<Login>> {
     let get = |k: &str| props.iter().rev().find(|(pk, _)| pk == k).map(|(_, v)| v);
     let protocol = get("security.protocol").map(|p| p.to_ascii_uppercase());
     match protocol.as_deref() {
-        None | Some("PLAINTEXT") => return Ok(None),
-        Some("SASL_PLAINTEXT") => {}
+        None | Some("PLAINTEXT" | "SSL") => return Ok(None),
+        Some("SASL_PLAINTEXT" | "SASL_SSL") => {}
         Some(other) => {
             return Err(CliError::usage(format!(
-                "security.protocol {other}: this command speaks PLAINTEXT and SASL_PLAINTEXT"
+                "security.protocol {other}: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
             )))
         }
     }
     // librdkafka calls it sasl.mechanisms, Kafka sasl.mechanism; Kafka's default is GSSAPI.
     let mech = get("sasl.mechanism")
         .or_else(|| get("sasl.mechanisms"))
-        .ok_or_else(|| CliError::usage("SASL_PLAINTEXT needs sasl.mechanism"))?;
+        .ok_or_else(|| CliError::usage("a SASL security.protocol needs sasl.mechanism"))?;
     let mechanism = Mechanism::from_name(mech)?;
     let jaas = get("sasl.jaas.config").map(|j| jaas_credentials(j));
     let username = get("sasl.username")
@@ -114,7 +114,8 @@ pub fn login_from(props: &[(String, String)]) -> CliResult<Option<Login>> {
             password,
         })),
         _ => Err(CliError::usage(
-            "SASL_PLAINTEXT needs sasl.username and sasl.password (or sasl.jaas.config)",
+            "a SASL security.protocol needs sasl.username and sasl.password (or \
+             sasl.jaas.config)",
         )),
     }
 }

@@ -1,13 +1,15 @@
 //! A minimal blocking Kafka client over a `std::net::TcpStream`, for the few admin requests that
 //! the `rdkafka` crate does not expose (IncrementalAlterConfigs, the SCRAM credential APIs). It
 //! connects to the first bootstrap broker that answers, negotiates versions with ApiVersions,
-//! logs in with SASL when `security.protocol` is `SASL_PLAINTEXT` ([`super::sasl`]: PLAIN,
-//! SCRAM-SHA-256/512, SaslHandshake v1 and SaslAuthenticate), and sends one request at a time
-//! with kafka-protocol's encoders.
+//! speaks TLS when `security.protocol` is `SSL` or `SASL_SSL` ([`super::tls`]), logs in with
+//! SASL when it is `SASL_PLAINTEXT` or `SASL_SSL` ([`super::sasl`]: PLAIN, SCRAM-SHA-256/512,
+//! SaslHandshake v1 and SaslAuthenticate), and sends one request at a time with
+//! kafka-protocol's encoders.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -19,13 +21,14 @@ use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, Str
 
 use super::common::{CliError, CliResult, ConnArgs, ExitCode};
 use super::sasl::{self, Login, Mechanism, ScramClient};
+use super::tls::{self, Stream};
 
 /// Largest response accepted (admin answers are small).
 const MAX_RESPONSE: usize = 64 << 20;
 
 /// A connection to one broker with the API versions it advertised.
 pub struct WireClient {
-    stream: TcpStream,
+    stream: Stream,
     correlation_id: i32,
     /// API key -> (min, max) version the broker supports.
     versions: HashMap<i16, (i16, i16)>,
@@ -35,10 +38,12 @@ pub struct WireClient {
 impl WireClient {
     /// Connects to the first reachable bootstrap broker and reads its API versions.
     pub fn connect(conn: &ConnArgs) -> CliResult<WireClient> {
-        let login = sasl::login_from(&conn.properties()?)?;
+        let props = conn.properties()?;
+        let login = sasl::login_from(&props)?;
+        let tls = tls::config_from(&props)?;
         let mut last = String::from("no bootstrap broker given");
         for addr in conn.broker_list() {
-            match Self::connect_one(&addr, conn.timeout()) {
+            match Self::connect_one(&addr, conn.timeout(), tls.as_ref()) {
                 Ok(mut c) => {
                     if let Some(login) = &login {
                         // A refused login is an answer, not an unreachable broker.
@@ -55,7 +60,11 @@ impl WireClient {
         })
     }
 
-    fn connect_one(addr: &str, timeout: Duration) -> CliResult<WireClient> {
+    fn connect_one(
+        addr: &str,
+        timeout: Duration,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> CliResult<WireClient> {
         let unreachable = |e: std::io::Error| CliError {
             code: ExitCode::Unreachable,
             msg: format!("connecting to {addr}: {e}"),
@@ -73,8 +82,10 @@ impl WireClient {
             .set_write_timeout(Some(timeout))
             .map_err(unreachable)?;
         let _ = stream.set_nodelay(true);
+        let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
         let mut c = WireClient {
-            stream,
+            stream: Stream::new(stream, tls, host)?,
             correlation_id: 0,
             versions: HashMap::new(),
             addr: addr.to_string(),
@@ -199,6 +210,7 @@ impl WireClient {
         frame.extend_from_slice(&(body.len() as i32).to_be_bytes());
         frame.extend_from_slice(&body);
         self.stream.write_all(&frame).map_err(io)?;
+        self.stream.flush().map_err(io)?;
         let mut len = [0u8; 4];
         self.stream.read_exact(&mut len).map_err(io)?;
         let len = i32::from_be_bytes(len);
