@@ -258,7 +258,9 @@ fn user_commands_over_a_sasl_listener() {
     let at = format!("127.0.0.1:{sasl}");
     let dir = tempfile::tempdir().unwrap();
     let props = |mechanism: &str, password: &str| {
-        let path = dir.path().join(format!("{mechanism}-{password}.properties"));
+        let path = dir
+            .path()
+            .join(format!("{mechanism}-{password}.properties"));
         std::fs::write(
             &path,
             format!(

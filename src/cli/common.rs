@@ -369,7 +369,10 @@ mod tests {
         assert_eq!(
             parse_properties(text),
             vec![
-                ("security.protocol".to_string(), "SASL_PLAINTEXT".to_string()),
+                (
+                    "security.protocol".to_string(),
+                    "SASL_PLAINTEXT".to_string()
+                ),
                 ("sasl.mechanism".to_string(), "SCRAM-SHA-512".to_string()),
                 (
                     "sasl.jaas.config".to_string(),

@@ -43,10 +43,10 @@ fn scram_refuses_bad_server_messages() {
     assert_eq!(c.first(), b"n,,n=a=2Cb=3Dc,r=abc");
     for bad in [
         &b"r=xyz123,s=AAAA,i=4096"[..], // not our nonce
-        b"r=abc,s=AAAA,i=4096",          // nothing of the server's
-        b"r=abcdef,s=AAAA,i=100",        // too few iterations
-        b"r=abcdef,s=AAAA,i=99999999",   // too many
-        b"r=abcdef,i=4096",              // no salt
+        b"r=abc,s=AAAA,i=4096",         // nothing of the server's
+        b"r=abcdef,s=AAAA,i=100",       // too few iterations
+        b"r=abcdef,s=AAAA,i=99999999",  // too many
+        b"r=abcdef,i=4096",             // no salt
         b"e=unknown-user",
     ] {
         let mut c = ScramClient::new(&login, "abc");

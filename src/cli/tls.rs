@@ -36,9 +36,9 @@ pub fn config_from(props: &[(String, String)]) -> CliResult<Option<Arc<ClientCon
             .map_err(|e| CliError::usage(format!("ssl.ca.location {ca}: {e}")))?;
     }
     let builder = ClientConfig::builder_with_provider(Arc::new(ring_provider()))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| CliError::failed(format!("TLS: {e}")))?
-    .with_root_certificates(roots);
+        .with_safe_default_protocol_versions()
+        .map_err(|e| CliError::failed(format!("TLS: {e}")))?
+        .with_root_certificates(roots);
     let config = match (get("ssl.certificate.location"), get("ssl.key.location")) {
         (None, None) => builder.with_no_client_auth(),
         (Some(cert), Some(key)) => {

@@ -170,12 +170,19 @@ fn reauth_lifetime_defaults_to_off_and_is_set_per_listener() {
     off.insert("internal".to_string(), "-1".to_string());
     k.per_listener_reauth = &off;
     assert_eq!(
-        resolve_listeners(&k, true).unwrap().get("INTERNAL").unwrap().max_reauth,
+        resolve_listeners(&k, true)
+            .unwrap()
+            .get("INTERNAL")
+            .unwrap()
+            .max_reauth,
         None
     );
     let mut bad = BTreeMap::new();
     bad.insert("internal".to_string(), "soon".to_string());
     k.per_listener_reauth = &bad;
     let e = resolve_listeners(&k, true).unwrap_err().to_string();
-    assert!(e.contains("listener.name.internal.connections.max.reauth.ms"), "{e}");
+    assert!(
+        e.contains("listener.name.internal.connections.max.reauth.ms"),
+        "{e}"
+    );
 }

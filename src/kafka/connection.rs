@@ -177,8 +177,7 @@ pub async fn serve(
             None => read.await.map_err(Some),
             Some(deadline) => {
                 let timer = async {
-                    glommio::timer::sleep(deadline.saturating_duration_since(Instant::now()))
-                        .await;
+                    glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
                     Err(None)
                 };
                 futures_lite::future::or(timer, async { read.await.map_err(Some) }).await
@@ -187,7 +186,10 @@ pub async fn serve(
         match got {
             Err(None) => {
                 crate::metrics::hooks::sasl_reauthenticated(false);
-                tracing::debug!(?peer, "SASL re-authentication not complete in time; closing connection");
+                tracing::debug!(
+                    ?peer,
+                    "SASL re-authentication not complete in time; closing connection"
+                );
                 break;
             }
             Ok(frame) => {
@@ -300,9 +302,9 @@ fn after_login(s: &mut Session, core: &Core, listener: &Listener, data: &Bytes) 
         RequestKind::SaslHandshake(r) => {
             s.handshake(&r.mechanism, version, &listener.sasl_mechanisms, now)
         }
-        RequestKind::SaslAuthenticate(r) => s.authenticate(&r.auth_bytes, now, |u, m| {
-            super::sasl::lookup(core, u, m)
-        }),
+        RequestKind::SaslAuthenticate(r) => {
+            s.authenticate(&r.auth_bytes, now, |u, m| super::sasl::lookup(core, u, m))
+        }
         _ => return AfterLogin::Close,
     };
     let (body, go_on) = match verdict {

@@ -125,7 +125,10 @@ impl Session {
         }
         if self.pending.is_some() {
             self.pending = None;
-            return Verdict::Failed(illegal(resp), "SaslHandshake during re-authentication".into());
+            return Verdict::Failed(
+                illegal(resp),
+                "SaslHandshake during re-authentication".into(),
+            );
         }
         if self
             .last_start
@@ -190,9 +193,7 @@ impl Session {
         }
         let step = match &mut pending.exchange {
             Err(why) => Err(why.clone()),
-            Ok(exchange) => exchange
-                .step(token, lookup)
-                .map_err(|e| e.reauth_message()),
+            Ok(exchange) => exchange.step(token, lookup).map_err(|e| e.reauth_message()),
         };
         let mut resp = SaslAuthenticateResponse::default();
         match step {

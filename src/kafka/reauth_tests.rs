@@ -99,7 +99,10 @@ fn another_principal_is_refused() {
     assert_eq!(r.error_code, 58);
     let msg = r.error_message.as_ref().unwrap().to_string();
     assert!(msg.contains("Cannot change principals"), "{msg}");
-    assert!(msg.contains("User.alice") && msg.contains("User.bob"), "{msg}");
+    assert!(
+        msg.contains("User.alice") && msg.contains("User.bob"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -130,7 +133,10 @@ fn another_mechanism_is_refused_at_its_first_token() {
     let r = auth_resp(&v);
     assert_eq!(r.error_code, 58);
     let msg = r.error_message.as_ref().unwrap().to_string();
-    assert!(msg.contains("re-authentication of mechanism 'PLAIN'"), "{msg}");
+    assert!(
+        msg.contains("re-authentication of mechanism 'PLAIN'"),
+        "{msg}"
+    );
     // A mechanism the listener does not offer: UNSUPPORTED_SASL_MECHANISM, then closed.
     let mut s = session(t0);
     let v = s.handshake("GSSAPI", 1, &mechs(), t0);
