@@ -291,6 +291,11 @@ def test_reauthentication_with_requests_in_flight_restarts_the_session(reauth_br
         corr, err, _, lifetime = _auth_answer(_read_frame(s))
         assert (corr, err, lifetime) == (12, 0, LIFETIME_MS)
         assert _corr(_read_frame(s)) == 13
+        # Another start within a second of the last: ILLEGAL_SASL_STATE (34), as on Kafka; the
+        # connection goes on.
+        s.sendall(_handshake(20) + _metadata(21))
+        assert _handshake_answer(_read_frame(s)) == (20, 34)
+        assert _corr(_read_frame(s)) == 21
         # Past the first session's end, inside the second's: still served.
         time.sleep(max(0.0, start + LIFETIME_MS / 1000.0 + 0.4 - time.monotonic()))
         s.sendall(_metadata(14))
@@ -309,6 +314,22 @@ def _refused_reauth(b, handshake_mech, token, expect_in_message):
         assert (corr, err) == (6, 58), msg  # SASL_AUTHENTICATION_FAILED
         assert expect_in_message in msg, msg
         assert _ends_unanswered(s)
+
+
+def test_a_reauthentication_left_unfinished_is_closed_after_10_s(reauth_broker):
+    b = reauth_broker
+    s, _ = _login(b)
+    with s:
+        time.sleep(1.1)
+        s.sendall(_handshake(5))
+        assert _handshake_answer(_read_frame(s)) == (5, 0)
+        start = time.monotonic()
+        # Nothing more: the exchange's 10 s run out (the session itself would last until the
+        # connection is used; it is the pending exchange that is bounded).
+        assert _ends_unanswered(s, timeout=15)
+        took = time.monotonic() - start
+        assert 9.0 <= took <= 12.0, took
+    assert b.metric("runnel_sasl_reauthentications_total", result="failed") >= 1
 
 
 def test_reauthentication_as_another_user_is_refused(reauth_broker):
