@@ -218,6 +218,7 @@ impl Config {
         let mut source = "built-in defaults".to_string();
         let mut explicit = std::collections::BTreeSet::new();
         let mut per_listener = std::collections::BTreeMap::new();
+        let mut per_listener_reauth = std::collections::BTreeMap::new();
         let mut tls_keys = listener_tls::TlsKeys::default();
         let mut jaas_keys = inter_broker::JaasKeys::default();
         if let Some(path) = file {
@@ -233,6 +234,14 @@ impl Config {
                 {
                     let v = v.as_str().map(str::to_string).unwrap_or(v.to_string());
                     per_listener.insert(name.to_ascii_lowercase(), v);
+                    continue;
+                }
+                if let Some(name) = k
+                    .strip_prefix("listener.name.")
+                    .and_then(|r| r.strip_suffix(".connections.max.reauth.ms"))
+                {
+                    let v = v.as_str().map(str::to_string).unwrap_or(v.to_string());
+                    per_listener_reauth.insert(name.to_ascii_lowercase(), v);
                     continue;
                 }
                 if !table.contains_key(&k) {
@@ -305,6 +314,8 @@ impl Config {
                 inter_broker: &get_str("inter.broker.listener.name")?,
                 sasl_mechanisms: &get_str("sasl.enabled.mechanisms")?,
                 per_listener_mechanisms: &per_listener,
+                max_reauth_ms: get_int("connections.max.reauth.ms")?,
+                per_listener_reauth: &per_listener_reauth,
                 listen_flag: ov.listen.as_deref(),
                 advertised_flag: ov.advertised.as_deref(),
             },

@@ -32,6 +32,7 @@ fn wire(b: &Broker) -> WireClient {
         brokers: b.bootstrap(),
         client_properties: vec![],
         timeout: 10,
+        command_config: None,
     })
     .expect("connect")
 }

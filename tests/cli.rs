@@ -455,6 +455,7 @@ fn wire_client_speaks_flexible_versions() {
         brokers: format!("127.0.0.1:{},{}", free_port(), b.bootstrap()),
         client_properties: vec![],
         timeout: 5,
+        command_config: None,
     };
     // The first address is dead: the client moves on to the next one.
     let mut c = WireClient::connect(&conn).expect("connect");

@@ -297,6 +297,7 @@ fn wire(b: &Broker) -> WireClient {
         brokers: b.bootstrap(),
         client_properties: vec![],
         timeout: 30,
+        command_config: None,
     })
     .expect("connect")
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cli::{fails, ok, rows_starting};
+use common::cli::{cli_in, fails, ok, rows_starting};
 use common::Broker;
 
 /// The (mechanism, iterations) rows `runnel user list` prints for `user`.
@@ -245,6 +245,156 @@ fn plain_login_over_a_sasl_listener() {
 
     // The PLAINTEXT listener still serves anonymous clients.
     ok(&b, &["topic", "list"]);
+}
+
+/// `runnel user` (the wire client) and `runnel topic` (librdkafka) log in to a SASL listener
+/// with a `--command-config` properties file in Kafka's form or with `-X` properties: SCRAM-SHA-512,
+/// SCRAM-SHA-256 and PLAIN; a wrong password fails with the broker's error, and no login at all
+/// is refused.
+#[test]
+fn user_commands_over_a_sasl_listener() {
+    let (b, sasl) = sasl_broker("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512");
+    ok(&b, &["user", "create", "admin", "--password", "admin-pw"]);
+    let at = format!("127.0.0.1:{sasl}");
+    let dir = tempfile::tempdir().unwrap();
+    let props = |mechanism: &str, password: &str| {
+        let path = dir
+            .path()
+            .join(format!("{mechanism}-{password}.properties"));
+        std::fs::write(
+            &path,
+            format!(
+                "# as for kafka-configs --command-config\n\
+                 security.protocol=SASL_PLAINTEXT\n\
+                 sasl.mechanism={mechanism}\n\
+                 sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule \\\n\
+                 \x20   required username=\"admin\" password=\"{password}\";\n"
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let scram512 = props("SCRAM-SHA-512", "admin-pw");
+    let run = |args: &[&str]| cli_in(&at, args, "");
+
+    let out = run(&[
+        "user",
+        "create",
+        "dave",
+        "--password",
+        "dave-pw",
+        "--command-config",
+        &scram512,
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let x = |mechanism: &'static str| -> Vec<&'static str> {
+        vec![
+            "-X",
+            "security.protocol=SASL_PLAINTEXT",
+            "-X",
+            mechanism,
+            "-X",
+            "sasl.username=admin",
+            "-X",
+            "sasl.password=admin-pw",
+        ]
+    };
+    let mut args = vec!["user", "list"];
+    args.extend(x("sasl.mechanism=SCRAM-SHA-256"));
+    let out = run(&args);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(rows_starting(&out.stdout, "dave").len(), 2, "{out:?}");
+    let mut args = vec!["user", "delete", "dave", "--mechanism", "SCRAM-SHA-256"];
+    args.extend(x("sasl.mechanism=PLAIN"));
+    let out = run(&args);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        rows_starting(&ok(&b, &["user", "list"]), "dave").len(),
+        1,
+        "one credential left"
+    );
+
+    // librdkafka-based commands take the same file (PLAIN: the rdkafka crate here has no SCRAM).
+    let plain = props("PLAIN", "admin-pw");
+    let out = run(&["topic", "create", "over-sasl", "--command-config", &plain]);
+    assert_eq!(out.code, 0, "{out:?}");
+
+    // A wrong password: the broker's SASL_AUTHENTICATION_FAILED, exit code 1.
+    let wrong = props("SCRAM-SHA-512", "nope");
+    let out = run(&["user", "list", "--command-config", &wrong]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("SASL_AUTHENTICATION_FAILED"), "{out:?}");
+    // No login on a SASL listener: the broker closes the connection at the first request.
+    let out = run(&["user", "list"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    // A mechanism the CLI does not speak is a usage error.
+    let out = run(&[
+        "user",
+        "list",
+        "-X",
+        "security.protocol=SASL_PLAINTEXT",
+        "-X",
+        "sasl.mechanism=GSSAPI",
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+}
+
+/// `runnel user` over SASL_SSL: TLS trusting the CA of `ssl.ca.location` (the broker's
+/// certificate names 127.0.0.1), then a SCRAM-SHA-512 login; a CA that did not sign the
+/// broker's certificate fails the TLS handshake.
+#[test]
+fn user_commands_over_sasl_ssl() {
+    use rcgen::{CertificateParams, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let keystore = dir.path().join("broker.pem");
+    std::fs::write(&keystore, format!("{}{}", key.serialize_pem(), cert.pem())).unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, cert.pem()).unwrap();
+    let other_key = KeyPair::generate().unwrap();
+    let other = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .self_signed(&other_key)
+        .unwrap();
+    let wrong_ca = dir.path().join("other-ca.pem");
+    std::fs::write(&wrong_ca, other.pem()).unwrap();
+
+    let port = common::free_port();
+    let toml = format!(
+        "listeners = \"PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:{port}\"\n\
+         ssl.keystore.location = {:?}\n",
+        keystore.to_str().unwrap()
+    );
+    let b = Broker::start_with_config(&toml, &[]);
+    ok(&b, &["user", "create", "admin", "--password", "admin-pw"]);
+    let at = format!("127.0.0.1:{port}");
+    let run = |ca: &std::path::Path, args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        for p in [
+            "security.protocol=SASL_SSL".to_string(),
+            "sasl.mechanism=SCRAM-SHA-512".to_string(),
+            "sasl.username=admin".to_string(),
+            "sasl.password=admin-pw".to_string(),
+            format!("ssl.ca.location={}", ca.display()),
+        ] {
+            all.push("-X".into());
+            all.push(p);
+        }
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        cli_in(&at, &all, "")
+    };
+    let out = run(&ca, &["user", "create", "erin", "--password", "erin-pw"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = run(&ca, &["user", "list", "erin"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(rows_starting(&out.stdout, "erin").len(), 2, "{out:?}");
+    let out = run(&wrong_ca, &["user", "list"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.to_lowercase().contains("certificate"), "{out:?}");
 }
 
 /// The errors librdkafka reports to the application.

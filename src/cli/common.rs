@@ -163,6 +163,11 @@ pub struct ConnArgs {
     /// Seconds to wait for each request before giving up.
     #[arg(long, global = true, default_value_t = 10, value_name = "SECS")]
     pub timeout: u64,
+    /// A properties file of client settings (`key=value` lines, as Kafka tools'
+    /// `--command-config`): `security.protocol`, `sasl.mechanism`, `sasl.username`,
+    /// `sasl.password` or `sasl.jaas.config`, ...; `-X` overrides it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub command_config: Option<std::path::PathBuf>,
 }
 
 impl ConnArgs {
@@ -190,11 +195,39 @@ impl ConnArgs {
         for (k, v) in props {
             c.set(*k, *v);
         }
-        for kv in &self.client_properties {
-            let (k, v) = parse_key_value(kv)?;
+        for (k, v) in self.properties()? {
+            if k == "sasl.jaas.config" {
+                // Kafka's form of the SASL login: librdkafka takes the two fields.
+                let (user, password) = super::sasl::jaas_credentials(&v);
+                if let Some(u) = user {
+                    c.set("sasl.username", u);
+                }
+                if let Some(p) = password {
+                    c.set("sasl.password", p);
+                }
+                continue;
+            }
             c.set(k, v);
         }
         Ok(c)
+    }
+
+    /// The client properties: the `--command-config` file's, then `-X`'s (later ones win).
+    pub fn properties(&self) -> CliResult<Vec<(String, String)>> {
+        let mut out = match &self.command_config {
+            None => Vec::new(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    CliError::usage(format!("--command-config {}: {e}", path.display()))
+                })?;
+                parse_properties(&text)
+            }
+        };
+        for kv in &self.client_properties {
+            let (k, v) = parse_key_value(kv)?;
+            out.push((k.to_string(), v.to_string()));
+        }
+        Ok(out)
     }
 
     /// A consumer that joins no group: metadata, watermarks and group lists.
@@ -276,6 +309,34 @@ pub fn parse_key_value(s: &str) -> CliResult<(&str, &str)> {
     }
 }
 
+/// The `key=value` (or `key: value`) entries of a Java properties file: `#` and `!` lines are
+/// comments, a line ending in `\` goes on on the next one.
+pub fn parse_properties(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for raw in text.lines() {
+        let part = if line.is_empty() {
+            raw.trim()
+        } else {
+            raw.trim_start()
+        };
+        if let Some(cont) = part.strip_suffix('\\') {
+            line.push_str(cont);
+            continue;
+        }
+        line.push_str(part);
+        let entry = std::mem::take(&mut line);
+        if entry.is_empty() || entry.starts_with('#') || entry.starts_with('!') {
+            continue;
+        }
+        let at = entry.find(['=', ':']).unwrap_or(entry.len());
+        let (k, v) = entry.split_at(at);
+        let v = v.get(1..).unwrap_or("");
+        out.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    out
+}
+
 /// Runs a future to completion on this thread (rdkafka's admin futures are driven by its own
 /// background thread; this only waits).
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -297,6 +358,30 @@ mod tests {
             "TOPIC_ALREADY_EXISTS (Broker: Topic already exists)"
         );
         assert_eq!(screaming_snake("NonEmptyGroup"), "NON_EMPTY_GROUP");
+    }
+
+    #[test]
+    fn properties_files_are_read_as_java_reads_them() {
+        let text = "# a comment\n! another\n\nsecurity.protocol=SASL_PLAINTEXT\n\
+                    sasl.mechanism : SCRAM-SHA-512\n\
+                    sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule \\\n  \
+                    required username=\"alice\" password=\"a=b\";\n";
+        assert_eq!(
+            parse_properties(text),
+            vec![
+                (
+                    "security.protocol".to_string(),
+                    "SASL_PLAINTEXT".to_string()
+                ),
+                ("sasl.mechanism".to_string(), "SCRAM-SHA-512".to_string()),
+                (
+                    "sasl.jaas.config".to_string(),
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required \
+                     username=\"alice\" password=\"a=b\";"
+                        .to_string()
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub mod consume;
 pub mod format;
 pub mod group;
 pub mod produce;
+pub mod sasl;
+pub mod tls;
 pub mod topic;
 pub mod user;
 pub mod wire;

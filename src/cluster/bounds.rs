@@ -69,6 +69,7 @@ const INTEGER_BOUNDS: &[(&str, i64, i64)] = &[
     ("runnel.test.periodic.interval.us", 0, 1_000_000),
     // Connection and resource limits: 0 or -1 turn the first and the fourth off, as in Kafka.
     ("connections.max.idle.ms", -1, LONG_MAX),
+    ("connections.max.reauth.ms", -1, LONG_MAX),
     ("runnel.request.read.timeout.ms", 1, LONG_MAX),
     ("max.connections", 1, INT_MAX),
     ("max.connections.per.ip", 1, INT_MAX),

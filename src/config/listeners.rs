@@ -2,8 +2,9 @@
 //! `host:port` being `PLAINTEXT`), `listener.security.protocol.map` (Kafka's default map),
 //! `advertised.listeners` per listener name, `inter.broker.listener.name`,
 //! `sasl.enabled.mechanisms` and its per-listener override
-//! `listener.name.<name>.sasl.enabled.mechanisms`. Controller listeners (named in
-//! `controller.listener.names`) are left to [`super::quorum`].
+//! `listener.name.<name>.sasl.enabled.mechanisms`, `connections.max.reauth.ms` (KIP-368) and
+//! its per-listener override `listener.name.<name>.connections.max.reauth.ms`. Controller
+//! listeners (named in `controller.listener.names`) are left to [`super::quorum`].
 //!
 //! Everything is checked at startup: an unknown protocol, a listener name twice, a port twice,
 //! an advertised listener naming no listener, and SASL mechanisms Runnel does not have stop the
@@ -12,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
@@ -90,6 +92,10 @@ pub struct Listener {
     pub sasl_mechanisms: Vec<String>,
     /// Its TLS context (`SSL` and `SASL_SSL` listeners).
     pub tls: Option<super::listener_tls::ListenerTls>,
+    /// Longest SASL session before the client must re-authenticate
+    /// (`connections.max.reauth.ms`, KIP-368); `None`: sessions never expire. Only SASL
+    /// listeners have one.
+    pub max_reauth: Option<Duration>,
 }
 
 /// The raw values of the keys, as read from the merged configuration.
@@ -108,6 +114,11 @@ pub struct ListenerKeys<'a> {
     pub sasl_mechanisms: &'a str,
     /// `listener.name.<name>.sasl.enabled.mechanisms`, by lower-case listener name.
     pub per_listener_mechanisms: &'a BTreeMap<String, String>,
+    /// `connections.max.reauth.ms` (0 or negative: off).
+    pub max_reauth_ms: i64,
+    /// `listener.name.<name>.connections.max.reauth.ms`, by lower-case listener name, as
+    /// written.
+    pub per_listener_reauth: &'a BTreeMap<String, String>,
     /// `--listen`: replaces the address of the first client listener.
     pub listen_flag: Option<&'a str>,
     /// `--advertised-listener`: replaces the advertised address of the first client listener.
@@ -169,6 +180,27 @@ fn parse_mechanisms(s: &str, key: &str) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+/// A session lifetime from milliseconds: 0 or negative is off, as on Kafka.
+fn reauth_lifetime(ms: i64) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms as u64))
+}
+
+/// The session lifetime of listener `name`: its own key if set, else `default_ms`.
+fn listener_reauth(keys: &ListenerKeys<'_>, name: &str) -> Result<Option<Duration>> {
+    let lower = name.to_ascii_lowercase();
+    match keys.per_listener_reauth.get(&lower) {
+        None => Ok(reauth_lifetime(keys.max_reauth_ms)),
+        Some(v) => {
+            let key = format!("listener.name.{lower}.connections.max.reauth.ms");
+            let ms: i64 = v
+                .trim()
+                .parse()
+                .with_context(|| format!("{key} must be an integer (ms), not {v:?}"))?;
+            Ok(reauth_lifetime(ms))
+        }
+    }
 }
 
 fn resolve(addr: &str) -> Result<SocketAddr> {
@@ -286,6 +318,11 @@ pub fn resolve_listeners(keys: &ListenerKeys<'_>, broker: bool) -> Result<Listen
         } else {
             Vec::new()
         };
+        let max_reauth = if protocol.is_sasl() {
+            listener_reauth(keys, &e.name)?
+        } else {
+            None
+        };
         all.push(Listener {
             name: e.name.clone(),
             protocol,
@@ -293,6 +330,7 @@ pub fn resolve_listeners(keys: &ListenerKeys<'_>, broker: bool) -> Result<Listen
             advertised,
             sasl_mechanisms,
             tls: None,
+            max_reauth,
         });
     }
     let inter_broker = match keys.inter_broker.trim() {

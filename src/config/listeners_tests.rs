@@ -2,6 +2,8 @@
 
 use super::*;
 
+static NO_REAUTH: BTreeMap<String, String> = BTreeMap::new();
+
 fn keys<'a>(
     listeners: &'a str,
     advertised: &'a str,
@@ -16,6 +18,8 @@ fn keys<'a>(
         inter_broker: "",
         sasl_mechanisms: "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
         per_listener_mechanisms: per,
+        max_reauth_ms: 0,
+        per_listener_reauth: &NO_REAUTH,
         listen_flag: None,
         advertised_flag: None,
     }
@@ -138,5 +142,54 @@ fn startup_refusals_name_the_key() {
     refused(
         keys("CONTROLLER://127.0.0.1:23104", "", &per, &names),
         "no client listener",
+    );
+}
+
+#[test]
+fn reauth_lifetime_defaults_to_off_and_is_set_per_listener() {
+    let names = vec!["CONTROLLER".to_string()];
+    let per = BTreeMap::new();
+    let listeners = "PLAINTEXT://127.0.0.1:23092,SASL_PLAINTEXT://127.0.0.1:23093,\
+                     INTERNAL://127.0.0.1:23095";
+    let mut k = keys(listeners, "", &per, &names);
+    k.protocol_map = "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT";
+    let l = resolve_listeners(&k, true).unwrap();
+    assert!(l.all.iter().all(|x| x.max_reauth.is_none()));
+
+    k.max_reauth_ms = 60_000;
+    let mut own = BTreeMap::new();
+    own.insert("internal".to_string(), "2000".to_string());
+    k.per_listener_reauth = &own;
+    let l = resolve_listeners(&k, true).unwrap();
+    // PLAINTEXT clients never authenticate: no session to expire.
+    assert_eq!(l.get("PLAINTEXT").unwrap().max_reauth, None);
+    assert_eq!(
+        l.get("SASL_PLAINTEXT").unwrap().max_reauth,
+        Some(Duration::from_secs(60))
+    );
+    assert_eq!(
+        l.get("INTERNAL").unwrap().max_reauth,
+        Some(Duration::from_secs(2))
+    );
+
+    // 0 or negative turns one listener off; a non-number is refused, naming the key.
+    let mut off = BTreeMap::new();
+    off.insert("internal".to_string(), "-1".to_string());
+    k.per_listener_reauth = &off;
+    assert_eq!(
+        resolve_listeners(&k, true)
+            .unwrap()
+            .get("INTERNAL")
+            .unwrap()
+            .max_reauth,
+        None
+    );
+    let mut bad = BTreeMap::new();
+    bad.insert("internal".to_string(), "soon".to_string());
+    k.per_listener_reauth = &bad;
+    let e = resolve_listeners(&k, true).unwrap_err().to_string();
+    assert!(
+        e.contains("listener.name.internal.connections.max.reauth.ms"),
+        "{e}"
     );
 }

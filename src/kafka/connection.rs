@@ -6,11 +6,17 @@
 //! processed in parallel but answered in sequence. A malformed frame or request closes the
 //! connection after the responses before it are written. Connection and request-reading limits
 //! are applied here and in [`super::frame`].
+//!
+//! On a SASL listener the login comes first ([`super::sasl`]); after it, SaslHandshake and
+//! SaslAuthenticate frames are re-authentication (KIP-368, [`super::reauth`]): they are
+//! answered in the read loop and their answers queued in request order behind the requests
+//! still in flight, and a request after the session expired closes the connection.
 
 use std::cell::RefCell;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::io::BufReader;
@@ -20,9 +26,10 @@ use glommio::net::TcpStream;
 use glommio::task::JoinHandle;
 
 use super::admission::{Admission, Refusal};
-use super::dispatch::{self, Outcome};
+use super::dispatch::{self, Outcome, Parsed, Reply};
 use super::frame::{idle_watch, read_frame, Activity, FrameError, FrameLimits};
 use super::read_budget::ReadBudget;
+use super::reauth::{Closing, Session, Verdict};
 use super::stream::ClientStream;
 use crate::config::listeners::Listener;
 use crate::security::principal::KafkaPrincipal;
@@ -135,6 +142,7 @@ pub async fn serve(
     };
     // PLAINTEXT clients act as `User:ANONYMOUS`, as on Kafka; SASL clients as who they proved
     // to be, and nothing else is served before that.
+    let mut session = None;
     let principal = if listener.protocol.is_sasl() {
         let mut w = Half(stream.clone());
         let who = super::sasl::authenticate(
@@ -147,7 +155,15 @@ pub async fn serve(
         )
         .await;
         match who {
-            Some(p) => Rc::new(p),
+            Some(login) => {
+                session = Some(Session::new(
+                    &login.user,
+                    &login.mechanism,
+                    listener.max_reauth,
+                    Instant::now(),
+                ));
+                Rc::new(login.principal)
+            }
             None => {
                 shutdown(&stream);
                 return;
@@ -163,8 +179,41 @@ pub async fn serve(
         glommio::spawn_local(idle_watch(activity.clone(), idle, move || shutdown(&s)))
     });
     loop {
-        match read_frame(&mut reader, &frame_limits, &activity).await {
+        let read = read_frame(&mut reader, &frame_limits, &activity);
+        let got = match session.as_ref().and_then(Session::pending_deadline) {
+            None => read.await.map_err(Some),
+            Some(deadline) => {
+                let timer = async {
+                    glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
+                    Err(None)
+                };
+                futures_lite::future::or(timer, async { read.await.map_err(Some) }).await
+            }
+        };
+        match got {
+            Err(None) => {
+                crate::metrics::hooks::sasl_reauthenticated(false);
+                tracing::debug!(
+                    ?peer,
+                    "SASL re-authentication not complete in time; closing connection"
+                );
+                break;
+            }
             Ok(frame) => {
+                if let Some(s) = session.as_mut() {
+                    match after_login(s, &core, &listener, &frame.data) {
+                        AfterLogin::Serve => {}
+                        AfterLogin::Close => break,
+                        AfterLogin::Answer(out, go_on) => {
+                            let task = glommio::spawn_local(async move { out }).detach();
+                            activity.in_flight.set(activity.in_flight.get() + 1);
+                            if tx.send(task).await.is_err() || !go_on {
+                                break;
+                            }
+                            continue;
+                        }
+                    }
+                }
                 let s = core.clone();
                 let who = principal.clone();
                 let on = listener.clone();
@@ -179,12 +228,12 @@ pub async fn serve(
                     break;
                 }
             }
-            Err(FrameError::Closed) => break,
-            Err(FrameError::BadSize(n)) => {
+            Err(Some(FrameError::Closed)) => break,
+            Err(Some(FrameError::BadSize(n))) => {
                 tracing::debug!(?peer, size = n, "invalid frame size; closing connection");
                 break;
             }
-            Err(FrameError::OverBudget(n)) => {
+            Err(Some(FrameError::OverBudget(n))) => {
                 tracing::debug!(
                     ?peer,
                     size = n,
@@ -192,7 +241,7 @@ pub async fn serve(
                 );
                 break;
             }
-            Err(FrameError::Idle) => {
+            Err(Some(FrameError::Idle)) => {
                 crate::metrics::hooks::connection_timed_out(false);
                 tracing::debug!(
                     ?peer,
@@ -200,12 +249,12 @@ pub async fn serve(
                 );
                 break;
             }
-            Err(FrameError::Timeout) => {
+            Err(Some(FrameError::Timeout)) => {
                 crate::metrics::hooks::connection_timed_out(true);
                 tracing::debug!(?peer, "request frame not complete within runnel.request.read.timeout.ms; closing connection");
                 break;
             }
-            Err(FrameError::Io(e)) => {
+            Err(Some(FrameError::Io(e))) => {
                 tracing::debug!(?peer, error = %e, "connection read ended");
                 break;
             }
@@ -217,6 +266,79 @@ pub async fn serve(
         w.cancel().await;
     }
     shutdown(&stream);
+}
+
+/// What the read loop does with a frame of an authenticated SASL connection.
+enum AfterLogin {
+    /// An ordinary request of a live session: dispatch it.
+    Serve,
+    /// A re-authentication frame's answer; go on reading if the flag says so.
+    Answer(Outcome, bool),
+    /// Close without answering.
+    Close,
+}
+
+/// Re-authentication frames and the session's expiry ([`super::reauth`]).
+fn after_login(s: &mut Session, core: &Core, listener: &Listener, data: &Bytes) -> AfterLogin {
+    use kafka_protocol::messages::{ApiKey, RequestKind};
+    let now = Instant::now();
+    let key = ApiKey::try_from(i16::from_be_bytes([data[0], data[1]]));
+    if !matches!(key, Ok(ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)) {
+        if s.expired(now) {
+            crate::metrics::hooks::sasl_session_expired();
+            tracing::debug!(listener = %listener.name, "SASL session expired (connections.max.reauth.ms) without re-authentication; closing connection");
+            return AfterLogin::Close;
+        }
+        return AfterLogin::Serve;
+    }
+    if data.len() > super::sasl::MAX_TOKEN {
+        tracing::debug!(listener = %listener.name, size = data.len(), "SASL frame over its size bound after login; closing connection");
+        return AfterLogin::Close;
+    }
+    let correlation_id = i32::from_be_bytes([data[4], data[5], data[6], data[7]]);
+    let Parsed::Request {
+        key,
+        version,
+        request,
+        ..
+    } = dispatch::parse(data.clone())
+    else {
+        return AfterLogin::Close;
+    };
+    let verdict = match request {
+        RequestKind::SaslHandshake(r) => {
+            s.handshake(&r.mechanism, version, &listener.sasl_mechanisms, now)
+        }
+        RequestKind::SaslAuthenticate(r) => {
+            s.authenticate(&r.auth_bytes, now, |u, m| super::sasl::lookup(core, u, m))
+        }
+        _ => return AfterLogin::Close,
+    };
+    let (body, go_on) = match verdict {
+        Verdict::Answer(body) => (body, true),
+        Verdict::Reauthenticated(body) => {
+            crate::metrics::hooks::sasl_reauthenticated(true);
+            tracing::debug!(listener = %listener.name, "SASL: re-authenticated");
+            (body, true)
+        }
+        Verdict::Failed(body, why) => {
+            crate::metrics::hooks::sasl_reauthenticated(false);
+            tracing::debug!(listener = %listener.name, %why, "SASL re-authentication failed; closing connection");
+            (body, false)
+        }
+        Verdict::Close(why) => {
+            match why {
+                Closing::Expired => crate::metrics::hooks::sasl_session_expired(),
+                Closing::Overdue => crate::metrics::hooks::sasl_reauthenticated(false),
+            }
+            tracing::debug!(listener = %listener.name, ?why, "SASL session over; closing connection");
+            return AfterLogin::Close;
+        }
+    };
+    AfterLogin::Answer(
+        dispatch::encode(key, version, correlation_id, Reply::from(body)),
+        go_on,
+    )
 }
 
 /// Shuts the socket down both ways, waking whichever loop is blocked on it.

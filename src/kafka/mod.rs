@@ -9,6 +9,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod frame;
 pub mod read_budget;
+pub mod reauth;
 pub mod rope;
 pub mod sasl;
 pub mod stream;

@@ -7,7 +7,9 @@
 //! 3. The mechanism's tokens: in SaslAuthenticate requests after a v1 handshake, or raw
 //!    (a 4-byte size and the token, both ways, no Kafka header) after a v0 handshake.
 //!
-//! Success makes the connection's principal `User:<name>`. A failed exchange is answered
+//! Success makes the connection's principal `User:<name>`; SaslAuthenticate's answer then
+//! carries the listener's `connections.max.reauth.ms` as `session_lifetime_ms` (0: off), and
+//! [`super::reauth`] takes over the session. A failed exchange is answered
 //! SASL_AUTHENTICATION_FAILED (SaslAuthenticate) and the connection closes; after a v0
 //! handshake it just closes. Any other request before authentication closes the connection,
 //! as on Kafka. Everything is bounded: [`AUTH_TIMEOUT`] for the whole exchange from accept,
@@ -47,10 +49,24 @@ enum Phase {
     Handshake,
     /// A mechanism was chosen; tokens come in SaslAuthenticate requests (`raw == false`) or
     /// as raw frames after a v0 handshake.
-    Tokens { exchange: SaslExchange, raw: bool },
+    Tokens {
+        exchange: SaslExchange,
+        raw: bool,
+        mechanism: String,
+    },
 }
 
-/// Runs the exchange; the principal on success, `None` when the connection must close.
+/// A successful login.
+pub struct Login {
+    /// `User:<user>`.
+    pub principal: KafkaPrincipal,
+    /// The user name.
+    pub user: String,
+    /// The SASL mechanism it logged in with.
+    pub mechanism: String,
+}
+
+/// Runs the exchange; the login on success, `None` when the connection must close.
 pub async fn authenticate<R, W>(
     core: &Rc<Core>,
     listener: &Listener,
@@ -58,7 +74,7 @@ pub async fn authenticate<R, W>(
     writer: &mut W,
     limits: &FrameLimits,
     activity: &Activity,
-) -> Option<KafkaPrincipal>
+) -> Option<Login>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -92,15 +108,19 @@ where
         };
         let data = frame.data.clone();
         if raw {
-            let Phase::Tokens { exchange, .. } = &mut phase else {
+            let Phase::Tokens {
+                exchange,
+                mechanism,
+                ..
+            } = &mut phase
+            else {
                 return None;
             };
             let step = exchange.step(&data, |u, m| lookup(core, u, m));
             match raw_step(writer, step).await {
                 RawOutcome::Continue => continue,
-                RawOutcome::Done(p) => {
-                    crate::metrics::hooks::sasl_succeeded();
-                    return Some(p);
+                RawOutcome::Done(user) => {
+                    return Some(authenticated(listener, user, std::mem::take(mechanism)));
                 }
                 RawOutcome::Close => return None,
             }
@@ -148,9 +168,17 @@ where
                 phase = Phase::Tokens {
                     exchange,
                     raw: version == 0,
+                    mechanism,
                 };
             }
-            (RequestKind::SaslAuthenticate(r), Phase::Tokens { exchange, .. }) => {
+            (
+                RequestKind::SaslAuthenticate(r),
+                Phase::Tokens {
+                    exchange,
+                    mechanism,
+                    ..
+                },
+            ) => {
                 let step = exchange.step(&r.auth_bytes, |u, m| lookup(core, u, m));
                 let mut resp = SaslAuthenticateResponse::default();
                 let done = match step {
@@ -160,6 +188,7 @@ where
                     }
                     Ok(Step::Done { user, token }) => {
                         resp.auth_bytes = Bytes::from(token);
+                        resp.session_lifetime_ms = super::reauth::lifetime_ms(listener.max_reauth);
                         Some(Ok(user))
                     }
                     Err(e) => {
@@ -172,7 +201,9 @@ where
                 send(writer, key, version, correlation_id, body).await?;
                 match done {
                     None => {}
-                    Some(Ok(user)) => return Some(authenticated(listener, user)),
+                    Some(Ok(user)) => {
+                        return Some(authenticated(listener, user, std::mem::take(mechanism)))
+                    }
                     Some(Err(e)) => {
                         crate::metrics::hooks::sasl_failed();
                         tracing::debug!(listener = %listener.name, error = ?e, "SASL: authentication failed; closing connection");
@@ -194,7 +225,7 @@ where
 
 enum RawOutcome {
     Continue,
-    Done(KafkaPrincipal),
+    Done(String),
     Close,
 }
 
@@ -221,18 +252,22 @@ async fn raw_step<W: AsyncWrite + Unpin>(
     }
     match user {
         None => RawOutcome::Continue,
-        Some(u) => RawOutcome::Done(KafkaPrincipal::user(&u)),
+        Some(u) => RawOutcome::Done(u),
     }
 }
 
-fn authenticated(listener: &Listener, user: String) -> KafkaPrincipal {
+fn authenticated(listener: &Listener, user: String, mechanism: String) -> Login {
     crate::metrics::hooks::sasl_succeeded();
-    tracing::debug!(listener = %listener.name, %user, "SASL: authenticated");
-    KafkaPrincipal::user(&user)
+    tracing::debug!(listener = %listener.name, %user, %mechanism, "SASL: authenticated");
+    Login {
+        principal: KafkaPrincipal::user(&user),
+        user,
+        mechanism,
+    }
 }
 
 /// The stored credential of `user` for mechanism `m`, from this core's image.
-fn lookup(
+pub fn lookup(
     core: &Core,
     user: &str,
     m: crate::security::scram::Mechanism,

@@ -139,6 +139,12 @@ pub struct CoreMetrics {
     /// SASL authentications on this core's connections: succeeded (0) and failed (1: wrong
     /// credentials, a refused mechanism, a request before authentication, a timeout).
     pub sasl_authentications: [AtomicU64; 2],
+    /// SASL re-authentications (KIP-368) on this core's connections: succeeded (0) and failed
+    /// (1: wrong credentials, another principal or mechanism, a timeout).
+    pub sasl_reauthentications: [AtomicU64; 2],
+    /// Connections closed because a request came after their SASL session expired
+    /// (`connections.max.reauth.ms`) without re-authentication.
+    pub sasl_sessions_expired: AtomicU64,
     /// TLS handshakes on this core's connections: completed (0) and failed (1: not TLS, a
     /// refused certificate or version, a timeout).
     pub tls_handshakes: [AtomicU64; 2],
@@ -183,6 +189,8 @@ impl CoreMetrics {
             connections_rejected: Default::default(),
             connections_timed_out: Default::default(),
             sasl_authentications: Default::default(),
+            sasl_reauthentications: Default::default(),
+            sasl_sessions_expired: AtomicU64::new(0),
             tls_handshakes: Default::default(),
             fetch_waiting: AtomicI64::new(0),
             fsync: Histogram::default(),

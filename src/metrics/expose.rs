@@ -172,7 +172,7 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
     let cores = reg.cores();
     type Get = fn(&CoreMetrics) -> u64;
     type Get2 = fn(&CoreMetrics, usize) -> u64;
-    let counters: [(&str, &str, Get); 5] = [
+    let counters: [(&str, &str, Get); 6] = [
         (
             "runnel_requests_dropped_total",
             "Request frames that closed the connection (unknown API or version, malformed).",
@@ -198,6 +198,12 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             "Fetches answered CORRUPT_MESSAGE because a stored batch failed its check, by core.",
             |c| c.corrupt_batch_reads.load(Ordering::Relaxed),
         ),
+        (
+            "runnel_sasl_sessions_expired_total",
+            "SASL connections closed at a request that came after their session expired \
+             (connections.max.reauth.ms) without re-authentication.",
+            |c| c.sasl_sessions_expired.load(Ordering::Relaxed),
+        ),
     ];
     for (name, help, get) in counters {
         o.family(name, "counter", help);
@@ -205,7 +211,7 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             o.sample(name, &[("core", cn)], get(c));
         }
     }
-    let labelled: [(&str, &str, &str, [&str; 2], Get2); 4] = [
+    let labelled: [(&str, &str, &str, [&str; 2], Get2); 5] = [
         (
             "runnel_connections_rejected_total",
             "Connections closed right after accept, over a connection limit.",
@@ -227,6 +233,14 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             "result",
             ["succeeded", "failed"],
             |c, i| c.sasl_authentications[i].load(Ordering::Relaxed),
+        ),
+        (
+            "runnel_sasl_reauthentications_total",
+            "SASL re-authentications on an authenticated connection (KIP-368): succeeded, or \
+             failed (wrong credentials, another principal or mechanism, a timeout).",
+            "result",
+            ["succeeded", "failed"],
+            |c, i| c.sasl_reauthentications[i].load(Ordering::Relaxed),
         ),
         (
             "runnel_tls_handshakes_total",

@@ -238,6 +238,16 @@ pub fn sasl_failed() {
     with(|l| CoreMetrics::add(&l.m.sasl_authentications[1], 1));
 }
 
+/// A SASL connection re-authenticated (`ok`) or failed to (and is closed), KIP-368.
+pub fn sasl_reauthenticated(ok: bool) {
+    with(|l| CoreMetrics::add(&l.m.sasl_reauthentications[usize::from(!ok)], 1));
+}
+
+/// A connection was closed for a request after its SASL session expired.
+pub fn sasl_session_expired() {
+    with(|l| CoreMetrics::add(&l.m.sasl_sessions_expired, 1));
+}
+
 /// A TLS handshake completed.
 pub fn tls_handshake_completed() {
     with(|l| CoreMetrics::add(&l.m.tls_handshakes[0], 1));

@@ -5,7 +5,7 @@
 //! credentials in its core's copy of the metadata image.
 
 use super::plain;
-use super::scram::{Mechanism, ScramCredential, ScramServer};
+use super::scram::{self, Mechanism, ScramCredential, ScramServer};
 
 /// Why an exchange failed; every variant is SASL_AUTHENTICATION_FAILED on the wire, with
 /// [`SaslError::message`] as Kafka words it.
@@ -31,6 +31,12 @@ impl SaslError {
             ),
             SaslError::Finished => "Authentication failed: unexpected SASL token".into(),
         }
+    }
+
+    /// The message of a failed re-authentication (KIP-368), in Kafka's words.
+    pub fn reauth_message(&self) -> String {
+        self.message()
+            .replace("during authentication", "during re-authentication")
     }
 }
 
@@ -85,10 +91,11 @@ impl SaslExchange {
             State::Finished => Err(SaslError::Finished),
             State::Plain => {
                 let login = plain::parse(token).map_err(|_| SaslError::Plain)?;
-                let credential = lookup(login.username, Mechanism::Sha512)
-                    .or_else(|| lookup(login.username, Mechanism::Sha256))
-                    .ok_or(SaslError::Plain)?;
-                if !credential.matches_password(login.password) {
+                let (credential, known) = plain_credential(login.username, lookup);
+                // The password is checked even for an unknown user (against a decoy), so the
+                // answer takes as long as a wrong password's and does not tell who exists.
+                let matches = credential.matches_password(login.password);
+                if !(matches && known) {
                     return Err(SaslError::Plain);
                 }
                 Ok(Step::Done {
@@ -110,6 +117,19 @@ impl SaslExchange {
                 Ok(Step::Done { user, token: last })
             }
         }
+    }
+}
+
+/// The credential a PLAIN password of `user` is checked against: the user's SCRAM-SHA-512
+/// credential, else its SCRAM-SHA-256 one, else (`known == false`) a decoy that costs the same
+/// key derivation and never succeeds.
+fn plain_credential(
+    user: &str,
+    lookup: impl Fn(&str, Mechanism) -> Option<ScramCredential>,
+) -> (ScramCredential, bool) {
+    match lookup(user, Mechanism::Sha512).or_else(|| lookup(user, Mechanism::Sha256)) {
+        Some(c) => (c, true),
+        None => (scram::decoy(Mechanism::Sha512, user), false),
     }
 }
 
@@ -147,6 +167,28 @@ mod tests {
             assert_eq!(x.step(bad, lookup), Err(SaslError::Plain), "{bad:?}");
         }
         assert!(SaslExchange::new("GSSAPI").is_none());
+    }
+
+    #[test]
+    fn plain_checks_an_unknown_user_against_a_decoy_like_a_known_one() {
+        let lookup =
+            |u: &str, m: Mechanism| (u == "alice" && m == Mechanism::Sha512).then(|| creds(m));
+        let (known, ok) = plain_credential("alice", lookup);
+        assert!(ok);
+        assert_eq!(known, creds(Mechanism::Sha512));
+        // An unknown user gets a credential of the same mechanism and iteration count as a
+        // stored SCRAM-SHA-512 one (the same PBKDF2 work for its password), stable per name,
+        // marked unknown so that even a matching password could not log in.
+        let (decoy, ok) = plain_credential("mallory", lookup);
+        assert!(!ok);
+        assert_eq!(decoy.mechanism, Mechanism::Sha512);
+        assert_eq!(decoy.iterations, crate::security::scram::MIN_ITERATIONS);
+        assert_eq!(decoy.stored_key.len(), known.stored_key.len());
+        assert_eq!(plain_credential("mallory", lookup).0, decoy);
+        assert_ne!(plain_credential("trudy", lookup).0.salt, decoy.salt);
+        assert!(!decoy.matches_password(b"s3cret"));
+        let mut x = SaslExchange::new("PLAIN").unwrap();
+        assert_eq!(x.step(b"\0mallory\0s3cret", lookup), Err(SaslError::Plain));
     }
 
     #[test]

@@ -253,8 +253,9 @@ pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
 }
 
 /// A credential for a user that does not exist, stable per user name within this process, so
-/// that an unknown user looks like a known one until the proof fails.
-fn decoy(mechanism: Mechanism, username: &str) -> ScramCredential {
+/// that an unknown user looks like a known one until the proof fails (SCRAM), and costs the
+/// same key derivation as a wrong password (PLAIN, [`super::sasl`]).
+pub(super) fn decoy(mechanism: Mechanism, username: &str) -> ScramCredential {
     static SECRET: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
     let secret = SECRET.get_or_init(random_bytes::<32>);
     let salt = mechanism.hmac(secret, username.as_bytes());

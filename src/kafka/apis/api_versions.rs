@@ -115,8 +115,8 @@ pub fn response() -> ResponseKind {
 }
 
 /// SaslHandshake or SaslAuthenticate where no exchange can be: on a PLAINTEXT listener, or
-/// after the connection authenticated (re-authentication, KIP-368, is not implemented):
-/// ILLEGAL_SASL_STATE, as Kafka answers.
+/// after the connection authenticated when re-authentication (KIP-368, [`crate::kafka::reauth`])
+/// is off or not in progress: ILLEGAL_SASL_STATE, as Kafka answers.
 pub fn sasl_out_of_place(key: ApiKey) -> ResponseKind {
     let code = KafkaError::IllegalSaslState.code();
     if key == ApiKey::SaslHandshake {
