@@ -62,7 +62,10 @@ pub struct ControllerTlsKeys<'a> {
 }
 
 /// The controller listener's protocol (see the module comment).
-pub fn protocol(protocol_map: &str, controller_names: &[String]) -> Result<(String, SecurityProtocol)> {
+pub fn protocol(
+    protocol_map: &str,
+    controller_names: &[String],
+) -> Result<(String, SecurityProtocol)> {
     let name = controller_names
         .first()
         .cloned()
@@ -155,7 +158,10 @@ mod tests {
             serves: true,
         };
         let e = resolve(&keys, &TlsKeys::default()).unwrap_err().to_string();
-        assert!(e.contains("listener.security.protocol.map") && e.contains("SASL"), "{e}");
+        assert!(
+            e.contains("listener.security.protocol.map") && e.contains("SASL"),
+            "{e}"
+        );
         let plain = ControllerTlsKeys {
             protocol_map: "CONTROLLER:PLAINTEXT",
             ..keys
@@ -180,7 +186,10 @@ mod tests {
             let mut tls = TlsKeys::default();
             assert!(tls.take(key, &toml::Value::String(value.into())));
             let e = resolve(&keys, &tls).unwrap_err().to_string();
-            assert!(e.contains(key) && e.contains("requires client certificates"), "{e}");
+            assert!(
+                e.contains(key) && e.contains("requires client certificates"),
+                "{e}"
+            );
         }
     }
 

@@ -106,7 +106,9 @@ impl ControllerConfig {
         }
         if let Transport::Tls(tls) = &self.transport {
             if tls.server.is_none() {
-                return bad("the controller listener is TLS but has no server configuration".into());
+                return bad(
+                    "the controller listener is TLS but has no server configuration".into(),
+                );
             }
         }
         Ok(())

@@ -134,14 +134,13 @@ impl Transport {
             return Err(refused("this node serves no controller listener".into()));
         };
         let acceptor = TlsAcceptor::from(server());
-        let stream = match tokio::time::timeout(ACCEPT_HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
-            .await
-        {
-            Ok(r) => r.map_err(|e| {
-                io::Error::new(e.kind(), format!("TLS handshake failed: {e}"))
-            })?,
-            Err(_) => return Err(timed_out("TLS handshake")),
-        };
+        let stream =
+            match tokio::time::timeout(ACCEPT_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(r) => {
+                    r.map_err(|e| io::Error::new(e.kind(), format!("TLS handshake failed: {e}")))?
+                }
+                Err(_) => return Err(timed_out("TLS handshake")),
+            };
         let Some(cert) = stream
             .get_ref()
             .1
