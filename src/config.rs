@@ -13,6 +13,7 @@ use crate::cluster::broker_config::{parse_table, BrokerConfigs};
 use crate::cluster::topic_config::TopicDefaults;
 
 pub mod authorizer;
+pub mod controller_tls;
 pub mod cores;
 mod dynamic;
 pub mod inter_broker;
@@ -296,7 +297,7 @@ impl Config {
             &get_str("listeners")?,
             &get_str("controller.listener.names")?,
         );
-        let quorum = quorum::QuorumSettings::from_keys(&quorum::QuorumKeys {
+        let mut quorum = quorum::QuorumSettings::from_keys(&quorum::QuorumKeys {
             node_id,
             roles: &get_str("process.roles")?,
             voters: &get_str("controller.quorum.voters")?,
@@ -327,6 +328,16 @@ impl Config {
             &get_str("sasl.mechanism.inter.broker.protocol")?,
             &jaas_keys,
             quorum.voters.len() > 1 || !quorum.roles.controller,
+        )?;
+        quorum.tls = controller_tls::resolve(
+            &controller_tls::ControllerTlsKeys {
+                protocol_map: &get_str("listener.security.protocol.map")?,
+                controller_names: &quorum::controller_names(&get_str("controller.listener.names")?),
+                voters: &get_str("controller.quorum.voters")?,
+                resolved_voters: &quorum.voters,
+                serves: quorum.roles.controller,
+            },
+            &tls_keys,
         )?;
         let listen = listeners.all[0].bind;
         let advertised = listeners.all[0].advertised.clone();

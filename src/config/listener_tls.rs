@@ -45,15 +45,38 @@ impl TlsKeys {
 
     /// The settings of listener `name`: its own keys over the global ones.
     pub fn settings_for(&self, name: &str) -> Result<TlsSettings> {
-        let own = self.per_listener.get(&name.to_ascii_lowercase());
+        self.settings_defaulting(name, &[])
+    }
+
+    /// The value of `key` (`ssl.*`) for listener `name`, with the key it was set as
+    /// (`listener.name.<name>.ssl.*` or `ssl.*`); `None` when unset.
+    pub fn lookup(&self, name: &str, key: &str) -> Option<(String, String)> {
+        let lower = name.to_ascii_lowercase();
+        if let Some(v) = self.per_listener.get(&lower).and_then(|m| m.get(key)) {
+            return Some((format!("listener.name.{lower}.{key}"), v.clone()));
+        }
+        self.global.get(key).map(|v| (key.to_string(), v.clone()))
+    }
+
+    /// [`TlsKeys::settings_for`], with `defaults` (key, value) for keys set nowhere.
+    pub fn settings_defaulting(
+        &self,
+        name: &str,
+        defaults: &[(&str, &str)],
+    ) -> Result<TlsSettings> {
         let prefix = format!("listener.name.{}.", name.to_ascii_lowercase());
         TlsSettings::from_kafka_keys(|k| {
-            own.and_then(|m| m.get(k))
-                .or_else(|| self.global.get(k))
+            self.lookup(name, k)
+                .map(|(_, v)| v)
                 // An empty value is Kafka's way to turn host name checks off; elsewhere it
                 // means unset.
                 .filter(|v| !v.is_empty() || k == "ssl.endpoint.identification.algorithm")
-                .cloned()
+                .or_else(|| {
+                    defaults
+                        .iter()
+                        .find(|(d, _)| *d == k)
+                        .map(|(_, v)| v.to_string())
+                })
         })
         .map_err(|e| anyhow!("listener {name} ({prefix}ssl.* or ssl.*): {e}"))
     }

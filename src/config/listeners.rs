@@ -63,7 +63,7 @@ impl SecurityProtocol {
         matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
     }
 
-    fn parse(s: &str, key: &str) -> Result<SecurityProtocol> {
+    pub(super) fn parse(s: &str, key: &str) -> Result<SecurityProtocol> {
         match s {
             "PLAINTEXT" => Ok(SecurityProtocol::Plaintext),
             "SASL_PLAINTEXT" => Ok(SecurityProtocol::SaslPlaintext),
@@ -151,7 +151,8 @@ impl Listeners {
     }
 }
 
-fn parse_map(map: &str) -> Result<BTreeMap<String, String>> {
+/// `listener.security.protocol.map`: upper-case listener name to upper-case protocol name.
+pub(super) fn parse_map(map: &str) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for entry in map.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let Some((name, proto)) = entry.split_once(':') else {

@@ -37,6 +37,9 @@ pub struct QuorumSettings {
     pub session_timeout: Duration,
     /// `broker.heartbeat.interval.ms`: how often this broker heartbeats to the controller.
     pub heartbeat_interval: Duration,
+    /// The controller listener's TLS material when its protocol is `SSL`; `None`: plaintext
+    /// (set by [`super::controller_tls::resolve`]).
+    pub tls: Option<super::controller_tls::ControllerTls>,
 }
 
 /// One entry of a `listeners` list: its name (`PLAINTEXT` when it has none) and `host:port`.
@@ -208,6 +211,7 @@ impl QuorumSettings {
             rack: (!rack.is_empty()).then(|| rack.to_string()),
             session_timeout: Duration::from_millis(k.session_timeout_ms.max(1) as u64),
             heartbeat_interval: Duration::from_millis(k.heartbeat_interval_ms.max(1) as u64),
+            tls: None,
         })
     }
 }

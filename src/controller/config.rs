@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::error::ControllerError;
 use crate::lifecycle::DEFAULT_SESSION_TIMEOUT;
+use crate::transport::Transport;
 
 /// How to run one controller.
 #[derive(Debug, Clone)]
@@ -33,6 +34,9 @@ pub struct ControllerConfig {
     pub keep_after_snapshot: u64,
     /// How long `propose` and `heartbeat` try (finding and reaching the leader included).
     pub request_timeout: Duration,
+    /// How the controller listener and the connections to peers are carried (plaintext or
+    /// mutual TLS); a TLS transport must have a server configuration.
+    pub transport: Transport,
 }
 
 impl ControllerConfig {
@@ -54,6 +58,7 @@ impl ControllerConfig {
             snapshot_every: 1000,
             keep_after_snapshot: 100,
             request_timeout: Duration::from_secs(10),
+            transport: Transport::Plaintext,
         }
     }
 
@@ -98,6 +103,13 @@ impl ControllerConfig {
         }
         if self.snapshot_every == 0 || self.session_timeout.is_zero() {
             return bad("snapshot_every and session_timeout must be above 0".into());
+        }
+        if let Transport::Tls(tls) = &self.transport {
+            if tls.server.is_none() {
+                return bad(
+                    "the controller listener is TLS but has no server configuration".into(),
+                );
+            }
         }
         Ok(())
     }

@@ -320,7 +320,7 @@ async fn run(
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config(&config)?),
-            NetworkFactory,
+            NetworkFactory(config.transport.clone()),
             log,
             sm,
         )
@@ -376,6 +376,7 @@ async fn run(
             voters: config.voters.iter().copied().collect(),
             request_timeout: config.request_timeout,
             allocating: tokio::sync::Mutex::new(()),
+            transport: config.transport.clone(),
         });
         Ok((shared, listener, local_addr))
     };
@@ -390,7 +391,12 @@ async fn run(
         return Ok(());
     }
     let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(crate::server::serve(listener, shared.clone(), stop_rx));
+    tokio::spawn(crate::server::serve(
+        listener,
+        shared.clone(),
+        config.transport.clone(),
+        stop_rx,
+    ));
     let ticker = tokio::spawn(shared.clone().tick_loop());
     while let Some(cmd) = commands.recv().await {
         match cmd {

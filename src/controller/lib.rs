@@ -10,7 +10,8 @@
 //! - [`RemoteQuorum`] ([`remote`]): the client of a remote quorum for a broker without a
 //!   controller; [`QuorumHandle`] ([`quorum`]) is either, behind the same calls.
 //! - Inside: [`log_store`] and [`state_machine`] (durable openraft storage), [`wire`],
-//!   [`network`] and `server` (the controllers' TCP protocol), `node` (routing to the leader).
+//!   [`network`] and `server` (the controllers' TCP protocol), [`transport`] (plaintext or
+//!   mutual TLS under it), `node` (routing to the leader).
 //!
 //! This crate does not depend on the broker; the broker depends on it.
 
@@ -33,6 +34,7 @@ mod routing;
 pub mod scram_image;
 mod server;
 pub mod state_machine;
+pub mod transport;
 pub mod types;
 pub mod wire;
 
@@ -43,3 +45,4 @@ pub use image::{MetadataImage, RejectReason};
 pub use quorum::QuorumHandle;
 pub use records::{MetadataRecord, RecordBatch};
 pub use remote::{RemoteConfig, RemoteQuorum};
+pub use transport::{Authorize, ServerConfigSource, TlsTransport, Transport};

@@ -15,31 +15,27 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 use openraft::BasicNode;
-use tokio::net::TcpStream;
 
+use crate::transport::{Stream, Transport};
 use crate::types::TypeConfig;
 use crate::wire::{self, Request, Response};
 
-/// How long a connect may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+pub use crate::transport::CONNECT_TIMEOUT;
 
 /// One open connection to a controller.
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
 }
 
 impl Connection {
-    /// Connects to `addr` and sends the magic.
-    pub async fn open(addr: SocketAddr) -> io::Result<Connection> {
-        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-            Ok(r) => r?,
-            Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
-        };
-        stream.set_nodelay(true)?;
+    /// Connects to `addr` over `transport` (TLS: the handshake included) and sends the magic.
+    pub async fn open(addr: SocketAddr, transport: &Transport) -> io::Result<Connection> {
+        let stream = transport.connect(addr).await?;
         let mut conn = Connection { stream };
         tokio::time::timeout(CONNECT_TIMEOUT, async {
             use tokio::io::AsyncWriteExt;
-            conn.stream.write_all(&wire::MAGIC).await
+            conn.stream.write_all(&wire::MAGIC).await?;
+            conn.stream.flush().await
         })
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "write timed out"))??;
@@ -55,8 +51,8 @@ impl Connection {
     }
 }
 
-/// Makes a [`PeerClient`] per peer for openraft.
-pub struct NetworkFactory;
+/// Makes a [`PeerClient`] per peer for openraft, connecting over its transport.
+pub struct NetworkFactory(pub Transport);
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerClient;
@@ -65,6 +61,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
         PeerClient {
             target,
             addr: node.addr.parse().ok(),
+            transport: self.0.clone(),
             conn: None,
         }
     }
@@ -74,6 +71,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
 pub struct PeerClient {
     target: u64,
     addr: Option<SocketAddr>,
+    transport: Transport,
     conn: Option<Connection>,
 }
 
@@ -102,7 +100,7 @@ impl PeerClient {
         };
         if self.conn.is_none() {
             self.conn = Some(
-                Connection::open(addr)
+                Connection::open(addr, &self.transport)
                     .await
                     .map_err(CallError::Unreachable)?,
             );

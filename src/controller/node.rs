@@ -43,6 +43,8 @@ pub struct Shared {
     pub request_timeout: Duration,
     /// Serializes producer-id allocations on the leader (blocks never overlap).
     pub allocating: tokio::sync::Mutex<()>,
+    /// How connections to the other voters are carried.
+    pub transport: crate::transport::Transport,
 }
 
 /// A call that goes to the leader.
@@ -285,7 +287,7 @@ impl Shared {
             .voters
             .get(&leader)
             .ok_or(ControllerError::NotLeader(None))?;
-        let mut conn = Connection::open(addr)
+        let mut conn = Connection::open(addr, &self.transport)
             .await
             .map_err(|_| ControllerError::NotLeader(None))?;
         let req = call.into_request();

@@ -54,6 +54,8 @@ pub struct RemoteConfig {
     /// How long a call to the leader tries, and how long `propose` waits for the image to have
     /// its batch.
     pub request_timeout: Duration,
+    /// How connections to the voters are carried (the controller listener's protocol).
+    pub transport: crate::transport::Transport,
 }
 
 enum Command {
@@ -288,7 +290,7 @@ impl Client {
         let addr = self
             .voter_addr(id)
             .ok_or(ControllerError::NotLeader(None))?;
-        let mut conn = Connection::open(addr)
+        let mut conn = Connection::open(addr, &self.config.transport)
             .await
             .map_err(|_| ControllerError::NotLeader(None))?;
         // A proposal whose answer is lost may have been applied; any other call is safe to
@@ -366,7 +368,7 @@ async fn fetch_loop(
     loop {
         let (id, addr) = voters[at % voters.len()];
         if conn.is_none() {
-            match Connection::open(addr).await {
+            match Connection::open(addr, &client.config.transport).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     if backoff == MIN_BACKOFF {

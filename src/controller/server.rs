@@ -1,17 +1,20 @@
 //! The controller's listener: accepts peers' connections and answers openraft's RPCs,
-//! forwarded proposals and heartbeats, and the image fetches of brokers without a controller. Connections are bounded in number; a connection that does
-//! not start with the magic, sends a frame beyond the limit or that does not decode, or stays
-//! silent too long, is closed.
+//! forwarded proposals and heartbeats, and the image fetches of brokers without a controller.
+//! Connections are bounded in number; on a TLS listener each must first complete a handshake
+//! with a client certificate the truststore and the authorization check accept
+//! ([`crate::transport`]). A connection that fails that, does not start with the magic, sends
+//! a frame beyond the limit or that does not decode, or stays silent too long, is closed.
 
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::node::{Routed, Shared};
 use crate::state_machine::MAX_SNAPSHOT;
+use crate::transport::{Stream, Transport};
 use crate::wire::{self, Request, Response};
 
 /// Most connections served at once.
@@ -21,8 +24,13 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection silent for this long is closed (peers send heartbeats far more often).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Accepts connections until `stop` turns true.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+/// Accepts connections over `transport` until `stop` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    transport: Transport,
+    mut stop: watch::Receiver<bool>,
+) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
@@ -41,8 +49,17 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
                     continue;
                 };
                 let shared = shared.clone();
+                let transport = transport.clone();
                 tokio::spawn(async move {
-                    match connection(stream, &shared).await {
+                    let served = match transport.accept(stream).await {
+                        Ok(stream) => connection(stream, &shared).await,
+                        Err(e) => {
+                            // A stranger, or a peer with the wrong key material: worth a line.
+                            tracing::warn!("controller: connection from {peer} refused: {e}");
+                            Ok(())
+                        }
+                    };
+                    match served {
                         Err(e) if e.to_string() == wire::NOT_A_CONTROLLER_CONNECTION => {
                             tracing::warn!("controller: connection from {peer} closed: {e}");
                         }
@@ -57,8 +74,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
     }
 }
 
-async fn connection(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
-    stream.set_nodelay(true)?;
+async fn connection(mut stream: Stream, shared: &Shared) -> io::Result<()> {
     wire::read_magic(&mut stream, HELLO_TIMEOUT).await?;
     while let Some(req) = wire::read_frame::<_, Request>(&mut stream, IDLE_TIMEOUT).await? {
         let resp = answer(req, shared).await?;

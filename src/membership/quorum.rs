@@ -4,16 +4,23 @@
 //! own on a free loopback port (port 0): a single broker needs no setup and no fixed port. A
 //! broker without a controller (`process.roles = "broker"`) gets a client of the remote voters
 //! instead ([`connect`]).
+//!
+//! With `CONTROLLER:SSL` both carry their connections over mutual TLS ([`transport`]): the
+//! rustls configurations come from the controller listener's keys, and with an authorizer a
+//! connecting node's certificate principal must be one of `super.users`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{anyhow, Result};
 use runnel_controller::{
-    Controller, ControllerConfig, ControllerError, QuorumHandle, RemoteConfig, RemoteQuorum,
+    Authorize, Controller, ControllerConfig, ControllerError, QuorumHandle, RemoteConfig,
+    RemoteQuorum, ServerConfigSource, TlsTransport, Transport,
 };
 
 use crate::config::Config;
+use crate::security::tls::principal;
 
 /// The controller's directory: `<data-dir>/controller`.
 pub fn controller_dir(config: &Config) -> PathBuf {
@@ -31,7 +38,43 @@ fn controller_config(config: &Config, voters: Vec<(u64, SocketAddr)>) -> Control
     let listen = config.quorum.controller_listen.unwrap_or(own);
     let mut c = ControllerConfig::new(id, voters, listen, controller_dir(config));
     c.session_timeout = config.quorum.session_timeout;
+    c.transport = transport(config);
     c
+}
+
+/// How this node's controller connections are carried: plaintext, or mutual TLS with the
+/// controller listener's key material (see the module comment).
+pub fn transport(config: &Config) -> Transport {
+    let Some(tls) = &config.quorum.tls else {
+        return Transport::Plaintext;
+    };
+    let server = tls.server.clone().map(|ctx| {
+        let source: ServerConfigSource = Arc::new(move || ctx.config());
+        source
+    });
+    let authorize = config.authorizer.as_ref().map(|a| {
+        let super_users = a.super_users.clone();
+        let check: Authorize = Arc::new(move |cert| {
+            let p = principal::from_certificate(cert.as_ref())
+                .ok_or_else(|| "the client certificate does not parse".to_string())?;
+            let p = p.to_string();
+            if super_users.contains(&p) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{p} is not one of super.users (brokers and controllers must be super \
+                     users to use the controller listener)"
+                ))
+            }
+        });
+        check
+    });
+    Transport::Tls(Arc::new(TlsTransport {
+        server,
+        client: tls.client.clone(),
+        server_names: tls.server_names.clone(),
+        authorize,
+    }))
 }
 
 /// Says what a failed start means for an operator.
@@ -84,6 +127,7 @@ pub fn connect(config: &Config) -> Result<QuorumHandle> {
         node_id: config.node_id as u64,
         voters: config.quorum.voters.clone(),
         request_timeout: REMOTE_REQUEST_TIMEOUT,
+        transport: transport(config),
     })
     .map_err(|e| anyhow!("node.id {}: {e}", config.node_id))?;
     Ok(client.into())

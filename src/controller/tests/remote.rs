@@ -18,6 +18,7 @@ fn client(voters: &[(u64, std::net::SocketAddr)], timeout: Duration) -> QuorumHa
         node_id: 10,
         voters: voters.to_vec(),
         request_timeout: timeout,
+        transport: Default::default(),
     })
     .unwrap()
     .into()
