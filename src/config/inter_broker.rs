@@ -179,6 +179,7 @@ mod tests {
                 advertised: ("127.0.0.1".into(), 9092),
                 sasl_mechanisms: mechanisms.iter().map(|m| m.to_string()).collect(),
                 tls: None,
+                max_reauth: None,
             }],
             inter_broker: "INTERNAL".into(),
         }
