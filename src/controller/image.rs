@@ -118,6 +118,15 @@ pub enum RejectReason {
     InvalidProducerIds(i64),
     /// Any other invalid record.
     Invalid(String),
+    /// An AlterPartition from a broker that does not lead the partition (Kafka's
+    /// NOT_LEADER_OR_FOLLOWER).
+    NotLeader(String),
+    /// An AlterPartition made in an older leader epoch (FENCED_LEADER_EPOCH).
+    FencedLeaderEpoch(String),
+    /// An AlterPartition made against an older partition epoch (INVALID_UPDATE_VERSION).
+    InvalidUpdateVersion(String),
+    /// An ISR that would add a fenced or unregistered replica (INELIGIBLE_REPLICA).
+    IneligibleReplica(String),
 }
 
 impl fmt::Display for RejectReason {
@@ -136,6 +145,10 @@ impl fmt::Display for RejectReason {
                 write!(f, "producer id block ending at {n} does not move forward")
             }
             RejectReason::Invalid(m) => write!(f, "invalid record: {m}"),
+            RejectReason::NotLeader(p) => write!(f, "not the leader of {p}"),
+            RejectReason::FencedLeaderEpoch(p) => write!(f, "stale leader epoch for {p}"),
+            RejectReason::InvalidUpdateVersion(p) => write!(f, "stale partition epoch for {p}"),
+            RejectReason::IneligibleReplica(m) => write!(f, "ineligible replica: {m}"),
         }
     }
 }
@@ -260,7 +273,11 @@ impl MetadataImage {
         Ok(next)
     }
 
-    fn registered(&self, id: BrokerId, epoch: u64) -> Result<&BrokerRegistration, RejectReason> {
+    pub(crate) fn registered(
+        &self,
+        id: BrokerId,
+        epoch: u64,
+    ) -> Result<&BrokerRegistration, RejectReason> {
         let b = self
             .brokers
             .get(&id)
@@ -271,7 +288,7 @@ impl MetadataImage {
         Ok(b)
     }
 
-    fn topic_mut(&mut self, id: &Uuid) -> Result<&mut TopicImage, RejectReason> {
+    pub(crate) fn topic_mut(&mut self, id: &Uuid) -> Result<&mut TopicImage, RejectReason> {
         self.topics
             .get_mut(id)
             .map(Arc::make_mut)
@@ -279,7 +296,7 @@ impl MetadataImage {
     }
 
     /// Checks a replica list and ISR against the registered brokers.
-    fn check_replicas(
+    pub(crate) fn check_replicas(
         &self,
         replicas: &[BrokerId],
         isr: &[BrokerId],
@@ -527,6 +544,7 @@ impl MetadataImage {
                     return Err(RejectReason::Invalid(format!("no ACL {}", r.id)));
                 }
             }
+            MetadataRecord::AlterPartition(r) => self.alter_partition(r)?,
         }
         Ok(())
     }

@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+mod alter_partition;
 pub mod config;
 pub mod error;
 mod fsio;

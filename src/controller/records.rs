@@ -290,6 +290,31 @@ pub enum MetadataRecord {
     AccessControlEntry(AccessControlEntryRecord),
     /// See [`RemoveAccessControlEntryRecord`].
     RemoveAccessControlEntry(RemoveAccessControlEntryRecord),
+    /// See [`AlterPartitionRecord`]. Appended, so that logs written before it decode.
+    AlterPartition(AlterPartitionRecord),
+}
+
+/// A partition's leader asks to change its ISR (Kafka's AlterPartition, KIP-497/KIP-841): a
+/// follower that fell behind leaves it, one that caught up joins it. Applied only when the
+/// request was made against the partition as it still is (the leader, its broker epoch, the
+/// leader epoch and the partition epoch all current), so a stale or deposed leader cannot
+/// change anything; the partition epoch is bumped as by a [`PartitionChangeRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlterPartitionRecord {
+    /// The topic.
+    pub topic_id: Uuid,
+    /// The partition.
+    pub partition: i32,
+    /// The leader making the request.
+    pub leader: BrokerId,
+    /// Its broker epoch.
+    pub broker_epoch: u64,
+    /// The leader epoch it leads in.
+    pub leader_epoch: i32,
+    /// The partition epoch it saw.
+    pub partition_epoch: i32,
+    /// The ISR it asks for (the leader among them).
+    pub isr: Vec<BrokerId>,
 }
 
 /// The records of one proposal, applied atomically.

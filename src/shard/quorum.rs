@@ -233,9 +233,14 @@ pub fn error_of(e: ControllerError) -> ErrorMessage {
                     KafkaError::InvalidReplicaAssignment
                 }
                 RejectReason::Invalid(_) => KafkaError::InvalidRequest,
+                RejectReason::NotLeader(_) => KafkaError::NotLeaderOrFollower,
+                RejectReason::FencedLeaderEpoch(_) => KafkaError::FencedLeaderEpoch,
+                // Answers to brokers' own AlterPartition records, never to a client request.
                 RejectReason::StaleBrokerEpoch(_)
                 | RejectReason::DuplicateBrokerId(_)
-                | RejectReason::InvalidProducerIds(_) => KafkaError::UnknownServerError,
+                | RejectReason::InvalidProducerIds(_)
+                | RejectReason::InvalidUpdateVersion(_)
+                | RejectReason::IneligibleReplica(_) => KafkaError::UnknownServerError,
             },
             r.to_string(),
         ),
