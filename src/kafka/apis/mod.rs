@@ -24,6 +24,7 @@ pub mod offset_for_leader_epoch;
 pub mod offsets;
 pub mod plan;
 pub mod produce;
+pub mod replica_fetch;
 pub mod produce_errors;
 pub mod produce_policy;
 pub mod scram_credentials;
