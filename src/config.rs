@@ -19,6 +19,7 @@ pub mod listener_tls;
 pub mod listeners;
 pub mod metrics_http;
 pub mod quorum;
+pub mod replica;
 
 pub use crate::cluster::broker_config::{builtin_value, DEFAULT_CONFIG};
 pub use crate::cluster::dynamic_config::groups::GroupSettings;
@@ -50,6 +51,8 @@ pub struct Config {
     pub authorizer: Option<crate::security::acl::AuthorizerSettings>,
     /// Replication factor used when a request says -1 (`default.replication.factor`).
     pub default_replication_factor: i16,
+    /// Follower fetch settings (`replica.fetch.*`).
+    pub replica_fetch: replica::ReplicaFetch,
     /// Largest record batch accepted (`message.max.bytes`).
     pub message_max_bytes: usize,
     /// Largest request frame accepted (`socket.request.max.bytes`).
@@ -332,6 +335,14 @@ impl Config {
                 get_bool("allow.everyone.if.no.acl.found")?,
             )?,
             default_replication_factor: get_int("default.replication.factor")? as i16,
+            replica_fetch: replica::ReplicaFetch {
+                wait_max_ms: get_int("replica.fetch.wait.max.ms")?.clamp(0, 30_000) as i32,
+                min_bytes: get_int("replica.fetch.min.bytes")?.clamp(0, i32::MAX as i64) as i32,
+                response_max_bytes: get_int("replica.fetch.response.max.bytes")?
+                    .clamp(1, 64 << 20) as i32,
+                max_bytes: get_int("replica.fetch.max.bytes")?.clamp(1, 64 << 20) as i32,
+                backoff_ms: get_int("replica.fetch.backoff.ms")?.clamp(1, 600_000) as u64,
+            },
             message_max_bytes: get_int("message.max.bytes")?.max(1) as usize,
             socket_request_max_bytes: get_int("socket.request.max.bytes")?.max(1024) as usize,
             cache_bytes_per_core: get_int("runnel.cache.bytes.per.core")?.max(0) as usize,
