@@ -1,0 +1,235 @@
+//! Replica fetch (docs/replication.md step 4) with the real binary on loopback and librdkafka:
+//! three brokers, topics with replication factor 3. Followers copy their leaders' logs (their
+//! log end offsets and high watermarks, read from each broker's metrics, reach the leader's);
+//! after the leader of a partition is killed with SIGKILL and the controller moves its
+//! leadership, every record is consumed from the new leaders, byte for byte at the same
+//! offsets. A leader isolated with SIGSTOP after it took records its followers never fetched
+//! comes back as a follower of the new leader and truncates that tail (the diverging epoch of
+//! Fetch v12+) before it copies the new leader's records.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::client::{self, Msg};
+use common::cluster::{self, until_some};
+use common::metrics::{scrape, value};
+use common::{free_port, Broker};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Offset};
+
+/// A three-broker cluster whose brokers' metrics listen on known ports.
+struct Cluster {
+    brokers: Vec<Broker>,
+    metrics: Vec<u16>,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let ctl = [free_port(), free_port(), free_port()];
+        let metrics: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let mut brokers: Vec<Broker> = (1..=3)
+            .map(|n| {
+                let listen = format!("127.0.0.1:{}", metrics[n - 1]);
+                Broker::launch_with_config(
+                    &cluster::config(n, &ctl),
+                    &["--cores", "1", "--metrics-listen", &listen],
+                )
+            })
+            .collect();
+        for b in &mut brokers {
+            b.wait_ready();
+        }
+        Cluster { brokers, metrics }
+    }
+
+    /// Bootstrap list of the brokers other than `except` (1-based id; 0: all).
+    fn bootstrap(&self, except: i32) -> String {
+        self.brokers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i as i32 + 1 != except)
+            .map(|(_, b)| b.bootstrap())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// `metric` of `topic`/`partition` on broker `id` (1-based).
+    fn partition_metric(&self, id: i32, metric: &str, topic: &str, partition: i32) -> i64 {
+        let s = scrape(self.metrics[id as usize - 1]);
+        let p = partition.to_string();
+        value(&s, metric, &[("topic", topic), ("partition", &p)]) as i64
+    }
+
+    /// Waits until every broker in `ids` has `topic`/`partition` with log end offset and
+    /// high watermark `end`.
+    fn wait_replicated(&self, ids: &[i32], topic: &str, partition: i32, end: i64) {
+        for &id in ids {
+            until_some(
+                &format!("broker {id} has {topic}-{partition} up to {end}"),
+                || {
+                    Some((
+                        self.partition_metric(id, "runnel_partition_log_end_offset", topic, partition),
+                        self.partition_metric(id, "runnel_partition_high_watermark", topic, partition),
+                    ))
+                },
+                |&(leo, hw)| leo == end && hw == end,
+            );
+        }
+    }
+}
+
+/// Leader and replicas of each partition of `topic` in a fresh client's Metadata.
+fn layout(bootstrap: &str, topic: &str) -> Option<Vec<(i32, Vec<i32>)>> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .ok()?;
+    let md = c.fetch_metadata(Some(topic), Duration::from_secs(5)).ok()?;
+    let t = md.topics().first()?;
+    if t.error().is_some() || t.partitions().is_empty() {
+        return None;
+    }
+    let mut out: Vec<(i32, i32, Vec<i32>)> = t
+        .partitions()
+        .iter()
+        .map(|p| (p.id(), p.leader(), p.replicas().to_vec()))
+        .collect();
+    out.sort_by_key(|p| p.0);
+    Some(out.into_iter().map(|(_, l, r)| (l, r)).collect())
+}
+
+fn msgs(n: usize, partitions: i32, tag: &str) -> Vec<Msg> {
+    (0..n)
+        .map(|i| Msg {
+            key: Some(format!("{tag}-k{i}").into_bytes()),
+            value: Some(format!("{tag}-value-{i}-{}", "x".repeat(i % 97)).into_bytes()),
+            partition: Some(i as i32 % partitions),
+            ..Msg::default()
+        })
+        .collect()
+}
+
+#[test]
+fn rf3_records_survive_the_kill_of_their_leader() {
+    let mut c = Cluster::start();
+    let all = c.bootstrap(0);
+    // More replicas than brokers: Kafka's INVALID_REPLICATION_FACTOR.
+    let refused = client::try_create_topic(&all, "too-many", 1, 4);
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.contains("InvalidReplicationFactor")),
+        "{refused:?}"
+    );
+    assert_eq!(client::try_create_topic(&all, "rep", 3, 3), Ok(()));
+    let before = until_some(
+        "every partition led, three replicas",
+        || layout(&all, "rep"),
+        |l| l.len() == 3 && l.iter().all(|(leader, r)| *leader > 0 && r.len() == 3),
+    );
+    let sent = msgs(600, 3, "a");
+    let offsets = client::produce(&all, "rep", &sent, &[("acks", "all")]);
+    let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
+    for (p, o) in &offsets {
+        let e = ends.entry(*p).or_default();
+        *e = (*e).max(o + 1);
+    }
+    for (&p, &end) in &ends {
+        c.wait_replicated(&[1, 2, 3], "rep", p, end);
+    }
+    // Kill the leader of partition 0; the controller fences it and moves its partitions.
+    let victim = before[0].0;
+    c.brokers[victim as usize - 1].kill9();
+    let rest = c.bootstrap(victim);
+    let after = until_some(
+        "partitions led by the survivors",
+        || layout(&rest, "rep"),
+        |l| l.iter().all(|(leader, _)| *leader > 0 && *leader != victim),
+    );
+    assert_ne!(after[0].0, victim);
+    let got = client::consume(&rest, "rep", &[0, 1, 2], Offset::Beginning, sent.len(), &[]);
+    assert_eq!(got.len(), sent.len(), "nothing more, nothing less");
+    let mut by_pos: BTreeMap<(i32, i64), &client::Got> = BTreeMap::new();
+    for g in &got {
+        assert!(
+            by_pos.insert((g.partition, g.offset), g).is_none(),
+            "offset {} of partition {} twice",
+            g.offset,
+            g.partition
+        );
+    }
+    for (m, pos) in sent.iter().zip(&offsets) {
+        let g = by_pos
+            .get(pos)
+            .unwrap_or_else(|| panic!("record at {pos:?} missing"));
+        assert_eq!(g.key, m.key, "key at {pos:?}");
+        assert_eq!(g.value, m.value, "value at {pos:?}");
+    }
+}
+
+/// Sends `sig` to broker `b`'s process.
+fn signal(b: &Broker, sig: i32) {
+    let pid = b.child.as_ref().expect("running").id() as i32;
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+}
+
+#[test]
+fn an_isolated_leader_truncates_its_unreplicated_tail() {
+    let c = Cluster::start();
+    let all = c.bootstrap(0);
+    assert_eq!(client::try_create_topic(&all, "div", 1, 3), Ok(()));
+    let l = until_some(
+        "partition led",
+        || layout(&all, "div"),
+        |l| l.len() == 1 && l[0].0 > 0,
+    );
+    let leader = l[0].0;
+    let followers: Vec<i32> = (1..=3).filter(|&b| b != leader).collect();
+    // Replicated by all three.
+    let first = msgs(50, 1, "first");
+    client::produce(&all, "div", &first, &[("acks", "all")]);
+    c.wait_replicated(&[1, 2, 3], "div", 0, 50);
+    // The followers stop (shorter than the session timeout, so none is fenced); the leader
+    // takes a tail they never fetch, then is isolated itself.
+    for &f in &followers {
+        signal(&c.brokers[f as usize - 1], libc::SIGSTOP);
+    }
+    let tail = msgs(20, 1, "tail");
+    let only_leader = c.brokers[leader as usize - 1].bootstrap();
+    client::produce(&only_leader, "div", &tail, &[("acks", "1")]);
+    signal(&c.brokers[leader as usize - 1], libc::SIGSTOP);
+    for &f in &followers {
+        signal(&c.brokers[f as usize - 1], libc::SIGCONT);
+    }
+    // A follower takes over (the isolated leader is fenced) and takes new records.
+    let rest = c.bootstrap(leader);
+    let new_leader = until_some(
+        "a follower leads",
+        || layout(&rest, "div"),
+        |l| l[0].0 > 0 && l[0].0 != leader,
+    )[0]
+        .0;
+    let second = msgs(30, 1, "second");
+    let offsets = client::produce(&rest, "div", &second, &[("acks", "all")]);
+    assert_eq!(offsets[0], (0, 50), "the new leader goes on from the replicated end");
+    // The old leader comes back: it follows the new leader, cuts its tail and copies.
+    signal(&c.brokers[leader as usize - 1], libc::SIGCONT);
+    c.wait_replicated(&[1, 2, 3], "div", 0, 80);
+    let log = c.brokers[leader as usize - 1].log_text();
+    assert!(
+        log.contains("follower truncated to the leader's log") && log.contains("to=50"),
+        "the old leader truncated to 50: {log}"
+    );
+    // What the new leader serves is the replicated prefix and the new records.
+    let got = client::consume(&rest, "div", &[0], Offset::Beginning, 80, &[]);
+    let values: Vec<Vec<u8>> = got.iter().map(|g| g.value.clone().unwrap()).collect();
+    let want: Vec<Vec<u8>> = first
+        .iter()
+        .chain(&second)
+        .map(|m| m.value.clone().unwrap())
+        .collect();
+    assert_eq!(values, want);
+    assert!(followers.contains(&new_leader));
+}
