@@ -338,8 +338,8 @@ impl Config {
             replica_fetch: replica::ReplicaFetch {
                 wait_max_ms: get_int("replica.fetch.wait.max.ms")?.clamp(0, 30_000) as i32,
                 min_bytes: get_int("replica.fetch.min.bytes")?.clamp(0, i32::MAX as i64) as i32,
-                response_max_bytes: get_int("replica.fetch.response.max.bytes")?
-                    .clamp(1, 64 << 20) as i32,
+                response_max_bytes: get_int("replica.fetch.response.max.bytes")?.clamp(1, 64 << 20)
+                    as i32,
                 max_bytes: get_int("replica.fetch.max.bytes")?.clamp(1, 64 << 20) as i32,
                 backoff_ms: get_int("replica.fetch.backoff.ms")?.clamp(1, 600_000) as u64,
             },

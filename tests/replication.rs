@@ -70,8 +70,18 @@ impl Cluster {
                 &format!("broker {id} has {topic}-{partition} up to {end}"),
                 || {
                     Some((
-                        self.partition_metric(id, "runnel_partition_log_end_offset", topic, partition),
-                        self.partition_metric(id, "runnel_partition_high_watermark", topic, partition),
+                        self.partition_metric(
+                            id,
+                            "runnel_partition_log_end_offset",
+                            topic,
+                            partition,
+                        ),
+                        self.partition_metric(
+                            id,
+                            "runnel_partition_high_watermark",
+                            topic,
+                            partition,
+                        ),
                     ))
                 },
                 |&(leo, hw)| leo == end && hw == end,
@@ -214,7 +224,7 @@ fn an_isolated_leader_truncates_its_unreplicated_tail() {
         || layout(&rest, "div"),
         |l| l[0].0 > 0 && l[0].0 != leader,
     )[0]
-        .0;
+    .0;
     let second = msgs(30, 1, "second");
     let offsets = client::produce(&rest, "div", &second, &[("acks", "all")]);
     let start = offsets[0].1;

@@ -45,7 +45,9 @@ pub async fn apply(p: &Followed, pd: PartitionData) -> Outcome {
     }
     let mut outcome = Outcome::Idle;
     let records = pd.records.unwrap_or_default();
-    let complete = complete_prefix(&records);
+    let Some(complete) = complete_prefix(&records) else {
+        return Outcome::Retry("records that are not batches".into());
+    };
     if complete > 0 {
         let payload: Bytes = records.slice(..complete);
         let infos = match batch::validate_batches(&payload, usize::MAX) {
@@ -107,10 +109,15 @@ async fn truncate(p: &Followed, leader: (i32, i64)) -> Outcome {
     }
 }
 
+/// Largest batch length a follower takes from a leader's answer (the inter-broker client
+/// refuses larger answers anyway).
+const MAX_BATCH: usize = 64 << 20;
+
 /// The length of the leading complete batches of `records` (a leader may cut its last batch
-/// at the byte limit; Kafka's followers skip such a partial batch). Stops at anything that
-/// does not parse as a batch header; the checks proper are [`batch::validate_batches`]'s.
-pub fn complete_prefix(records: &[u8]) -> usize {
+/// at the byte limit; Kafka's followers skip such a partial batch), or `None` when a batch
+/// header is not one (a negative or oversized length): the answer is refused whole. The
+/// checks proper are [`batch::validate_batches`]'s.
+pub fn complete_prefix(records: &[u8]) -> Option<usize> {
     // Base offset (8) and batch length (4): the length counts the bytes after these 12.
     const LOG_OVERHEAD: usize = 12;
     let mut pos = 0usize;
@@ -121,41 +128,16 @@ pub fn complete_prefix(records: &[u8]) -> usize {
             records[pos + 10],
             records[pos + 11],
         ]);
-        let Ok(len) = usize::try_from(len) else {
-            break;
-        };
-        let Some(next) = pos.checked_add(LOG_OVERHEAD + len) else {
-            break;
-        };
+        let len = usize::try_from(len).ok().filter(|&l| l <= MAX_BATCH)?;
+        let next = pos + LOG_OVERHEAD + len;
         if next > records.len() {
             break;
         }
         pos = next;
     }
-    pos
+    Some(pos)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn header(len: i32) -> Vec<u8> {
-        let mut h = vec![0u8; 8];
-        h.extend_from_slice(&len.to_be_bytes());
-        h
-    }
-
-    #[test]
-    fn complete_prefix_drops_partial_and_garbage_tails() {
-        let mut b = header(4);
-        b.extend_from_slice(&[1, 2, 3, 4]);
-        let one = b.len();
-        b.extend_from_slice(&header(100));
-        b.extend_from_slice(&[0; 10]);
-        assert_eq!(complete_prefix(&b), one);
-        assert_eq!(complete_prefix(&header(-5)), 0);
-        assert_eq!(complete_prefix(&header(i32::MAX)), 0);
-        assert_eq!(complete_prefix(&[0; 5]), 0);
-        assert_eq!(complete_prefix(&[]), 0);
-    }
-}
+#[path = "apply_tests.rs"]
+mod tests;

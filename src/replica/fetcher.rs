@@ -68,7 +68,11 @@ pub async fn run(
             Ok(r) if r.error_code == 0 => r,
             Ok(r) => {
                 crate::metrics::hooks::follower_fetch(false);
-                warn(&mut last_warn, session.leader, &format!("error {}", r.error_code));
+                warn(
+                    &mut last_warn,
+                    session.leader,
+                    &format!("error {}", r.error_code),
+                );
                 glommio::timer::sleep(backoff).await;
                 continue;
             }
