@@ -335,14 +335,7 @@ impl Config {
                 get_bool("allow.everyone.if.no.acl.found")?,
             )?,
             default_replication_factor: get_int("default.replication.factor")? as i16,
-            replica_fetch: replica::ReplicaFetch {
-                wait_max_ms: get_int("replica.fetch.wait.max.ms")?.clamp(0, 30_000) as i32,
-                min_bytes: get_int("replica.fetch.min.bytes")?.clamp(0, i32::MAX as i64) as i32,
-                response_max_bytes: get_int("replica.fetch.response.max.bytes")?.clamp(1, 64 << 20)
-                    as i32,
-                max_bytes: get_int("replica.fetch.max.bytes")?.clamp(1, 64 << 20) as i32,
-                backoff_ms: get_int("replica.fetch.backoff.ms")?.clamp(1, 600_000) as u64,
-            },
+            replica_fetch: replica::ReplicaFetch::from_keys(&get_int)?,
             message_max_bytes: get_int("message.max.bytes")?.max(1) as usize,
             socket_request_max_bytes: get_int("socket.request.max.bytes")?.max(1024) as usize,
             cache_bytes_per_core: get_int("runnel.cache.bytes.per.core")?.max(0) as usize,
