@@ -97,6 +97,16 @@ pub async fn run(
                 if session.stopped.get() {
                     return;
                 }
+                // Still followed from this leader, at the epoch asked for, in the same log.
+                let current = session.parts.borrow().iter().any(|q| {
+                    q.topic_id == p.topic_id
+                        && q.partition == p.partition
+                        && q.leader_epoch == p.leader_epoch
+                        && Rc::ptr_eq(&q.log, &p.log)
+                });
+                if !current {
+                    continue;
+                }
                 match apply(p, pd).await {
                     Outcome::Progress => progress = true,
                     Outcome::Idle => {}
