@@ -5,7 +5,10 @@
 //! leadership, every record is consumed from the new leaders, byte for byte at the same
 //! offsets. A leader isolated with SIGSTOP after it took records its followers never fetched
 //! comes back as a follower of the new leader and truncates that tail (the diverging epoch of
-//! Fetch v12+) before it copies the new leader's records.
+//! Fetch v12+) before it copies the new leader's records. Replica fetches sent by hand get
+//! Kafka's answers: NOT_LEADER_OR_FOLLOWER for a non-replica, a non-leader or a stale broker
+//! epoch, the diverging epoch past the leader's end of an epoch, OFFSET_OUT_OF_RANGE for an
+//! epoch the leader does not know; clients get NOT_LEADER_OR_FOLLOWER from followers.
 
 mod common;
 
@@ -15,6 +18,7 @@ use std::time::Duration;
 use common::client::{self, Msg};
 use common::cluster::{self, until_some};
 use common::metrics::{scrape, value};
+use common::raw::Conn;
 use common::{free_port, Broker};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset};
@@ -254,4 +258,120 @@ fn an_isolated_leader_truncates_its_unreplicated_tail() {
         .collect();
     assert_eq!(values, want);
     assert!(followers.contains(&new_leader));
+}
+
+/// The leader epoch and topic id of `topic`'s partition 0 from Metadata v12 on `b`.
+fn epoch_and_id(b: &Broker, topic: &str) -> (i32, uuid::Uuid) {
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::{MetadataRequest, TopicName};
+    let mut t = MetadataRequestTopic::default();
+    t.name = Some(TopicName(topic.to_string().into()));
+    let mut req = MetadataRequest::default();
+    req.topics = Some(vec![t]);
+    let resp = Conn::open(b).call(&req, 12);
+    let t = &resp.topics[0];
+    (t.partitions[0].leader_epoch, t.topic_id)
+}
+
+/// A follower's Fetch v15 of partition 0 of topic `id` from replica `replica` at broker
+/// epoch `broker_epoch`.
+fn replica_fetch(
+    b: &Broker,
+    id: uuid::Uuid,
+    replica: i32,
+    broker_epoch: i64,
+    offset: i64,
+    last_epoch: i32,
+) -> kafka_protocol::messages::fetch_response::PartitionData {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::{BrokerId, FetchRequest};
+    let mut fp = FetchPartition::default();
+    fp.partition = 0;
+    fp.current_leader_epoch = -1;
+    fp.fetch_offset = offset;
+    fp.last_fetched_epoch = last_epoch;
+    fp.partition_max_bytes = 1 << 20;
+    let mut ft = FetchTopic::default();
+    ft.topic_id = id;
+    ft.partitions.push(fp);
+    let mut req = FetchRequest::default();
+    req.replica_id = BrokerId(-1);
+    req.replica_state.replica_id = BrokerId(replica);
+    req.replica_state.replica_epoch = broker_epoch;
+    req.max_wait_ms = 0;
+    req.max_bytes = 1 << 20;
+    req.session_epoch = -1;
+    req.topics.push(ft);
+    let resp = Conn::open(b).call(&req, 15);
+    resp.responses[0].partitions[0].clone()
+}
+
+#[test]
+fn replica_fetches_are_checked_as_kafka_checks_them() {
+    let c = Cluster::start();
+    let all = c.bootstrap(0);
+    assert_eq!(client::try_create_topic(&all, "chk", 1, 3), Ok(()));
+    let l = until_some(
+        "partition led",
+        || layout(&all, "chk"),
+        |l| l.len() == 1 && l[0].0 > 0,
+    );
+    let leader = l[0].0;
+    let follower = (1..=3).find(|&b| b != leader).unwrap();
+    client::produce(&all, "chk", &msgs(5, 1, "c"), &[("acks", "all")]);
+    c.wait_replicated(&[1, 2, 3], "chk", 0, 5);
+    let lb = &c.brokers[leader as usize - 1];
+    let (epoch, id) = epoch_and_id(lb, "chk");
+    let not_leader = 6;
+    // A broker that is not a replica, and a fetch sent to a follower.
+    assert_eq!(replica_fetch(lb, id, 99, -1, 0, -1).error_code, not_leader);
+    let fb = &c.brokers[follower as usize - 1];
+    assert_eq!(
+        replica_fetch(fb, id, leader, -1, 0, -1).error_code,
+        not_leader
+    );
+    // A follower's older registration (broker epoch 0 is before any registration).
+    assert_eq!(
+        replica_fetch(lb, id, follower, 0, 0, -1).error_code,
+        not_leader
+    );
+    // Past the leader's end of the follower's last epoch: the diverging epoch, no records.
+    let d = replica_fetch(lb, id, follower, -1, 8, epoch);
+    assert_eq!(d.error_code, 0);
+    assert_eq!(
+        (d.diverging_epoch.epoch, d.diverging_epoch.end_offset),
+        (epoch, 5)
+    );
+    assert!(d.records.as_ref().is_none_or(|r| r.is_empty()));
+    // An epoch newer than the leader's: OFFSET_OUT_OF_RANGE (Kafka's "could not determine the
+    // end offset of the last fetched epoch").
+    let d = replica_fetch(lb, id, follower, -1, 3, epoch + 5);
+    assert_eq!(d.error_code, 1);
+    // A follower at the log end with the same epoch gets nothing to do, and the high watermark.
+    let d = replica_fetch(lb, id, follower, -1, 5, epoch);
+    assert_eq!(d.error_code, 0);
+    assert_eq!(d.diverging_epoch.epoch, -1);
+    assert_eq!(d.high_watermark, 5);
+    // Clients get NOT_LEADER_OR_FOLLOWER from a follower, for produce and for fetch.
+    assert_eq!(client_produce(fb, "chk"), not_leader);
+    assert_eq!(replica_fetch(fb, id, -1, -1, 0, -1).error_code, not_leader);
+    assert_eq!(client_produce(lb, "chk"), 0);
+}
+
+/// The error code of a one-record Produce v9 (acks=1) of `topic`/0 sent to `b`.
+fn client_produce(b: &Broker, topic: &str) -> i16 {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ProduceRequest, TopicName};
+    let mut pd = PartitionProduceData::default();
+    pd.index = 0;
+    pd.records = Some(common::raw::batch(&["v"]));
+    let mut td = TopicProduceData::default();
+    td.name = TopicName(topic.to_string().into());
+    td.partition_data.push(pd);
+    let mut req = ProduceRequest::default();
+    req.acks = 1;
+    req.timeout_ms = 10_000;
+    req.topic_data.push(td);
+    let resp = Conn::open(b).call(&req, 9);
+    resp.responses[0].partition_responses[0].error_code
 }
