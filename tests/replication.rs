@@ -137,6 +137,12 @@ fn rf3_records_survive_the_kill_of_their_leader() {
             .is_err_and(|e| e.contains("InvalidReplicationFactor")),
         "{refused:?}"
     );
+    // validate_only checks the factor against the live brokers, and creates nothing.
+    assert_eq!(
+        validate_only(&all, "rep", 4),
+        Err("InvalidReplicationFactor".into())
+    );
+    assert_eq!(validate_only(&all, "rep", 3), Ok(()));
     assert_eq!(client::try_create_topic(&all, "rep", 3, 3), Ok(()));
     let before = until_some(
         "every partition led, three replicas",
@@ -180,6 +186,22 @@ fn rf3_records_survive_the_kill_of_their_leader() {
             .unwrap_or_else(|| panic!("record at {pos:?} missing"));
         assert_eq!(g.key, m.key, "key at {pos:?}");
         assert_eq!(g.value, m.value, "value at {pos:?}");
+    }
+}
+
+/// CreateTopics with `validate_only` of `name` (3 partitions) with `rf` replicas.
+fn validate_only(bootstrap: &str, name: &str, rf: i32) -> Result<(), String> {
+    use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+    let a = client::admin(bootstrap);
+    let t = NewTopic::new(name, 3, TopicReplication::Fixed(rf));
+    let opts = AdminOptions::new()
+        .validate_only(true)
+        .operation_timeout(Some(Duration::from_secs(10)));
+    let r =
+        futures_lite::future::block_on(a.create_topics([&t], &opts)).map_err(|e| e.to_string())?;
+    match &r[0] {
+        Ok(_) => Ok(()),
+        Err((_, code)) => Err(format!("{code:?}")),
     }
 }
 

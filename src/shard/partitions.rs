@@ -270,6 +270,13 @@ pub async fn create_topics(
             ))));
             continue;
         }
+        if let (Some(q), true) = (&quorum, validate_only && t.replication_factor > 1) {
+            // Nothing is proposed: the placement alone says whether the factor can be met.
+            if let Err(e) = q.place(0, 1, t.replication_factor).await {
+                results.push(Err(CreateError::Refused(e)));
+                continue;
+            }
+        }
         let n = if t.partitions == -1 {
             view.config().num_partitions
         } else {
