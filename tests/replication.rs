@@ -159,8 +159,21 @@ fn rf3_records_survive_the_kill_of_their_leader() {
     for (&p, &end) in &ends {
         c.wait_replicated(&[1, 2, 3], "rep", p, end);
     }
-    // Kill the leader of partition 0; the controller fences it and moves its partitions.
+    // The replica metrics saw it: followers' fetches answered, leaders' reads served.
     let victim = before[0].0;
+    let follower = before[0].1.iter().copied().find(|&b| b != victim).unwrap();
+    let fm = scrape(c.metrics[follower as usize - 1]);
+    assert!(
+        value(
+            &fm,
+            "runnel_follower_fetch_requests_total",
+            &[("result", "ok")]
+        ) > 0.0
+    );
+    let lm = scrape(c.metrics[victim as usize - 1]);
+    assert!(value(&lm, "runnel_replica_fetches_served_total", &[]) > 0.0);
+    assert_eq!(value(&lm, "runnel_under_replicated_partitions", &[]), 0.0);
+    // Kill the leader of partition 0; the controller fences it and moves its partitions.
     c.brokers[victim as usize - 1].kill9();
     let rest = c.bootstrap(victim);
     let after = until_some(
@@ -169,6 +182,9 @@ fn rf3_records_survive_the_kill_of_their_leader() {
         |l| l.iter().all(|(leader, _)| *leader > 0 && *leader != victim),
     );
     assert_ne!(after[0].0, victim);
+    // Its ISR lost the victim: the new leader counts the partition under-replicated.
+    let nm = scrape(c.metrics[after[0].0 as usize - 1]);
+    assert!(value(&nm, "runnel_under_replicated_partitions", &[]) >= 1.0);
     let got = client::consume(&rest, "rep", &[0, 1, 2], Offset::Beginning, sent.len(), &[]);
     assert_eq!(got.len(), sent.len(), "nothing more, nothing less");
     let mut by_pos: BTreeMap<(i32, i64), &client::Got> = BTreeMap::new();
