@@ -21,6 +21,7 @@ pub mod listener_tls;
 pub mod listeners;
 pub mod metrics_http;
 pub mod quorum;
+pub mod replica;
 
 pub use crate::cluster::broker_config::{builtin_value, DEFAULT_CONFIG};
 pub use crate::cluster::dynamic_config::groups::GroupSettings;
@@ -55,6 +56,8 @@ pub struct Config {
     pub authorizer: Option<crate::security::acl::AuthorizerSettings>,
     /// Replication factor used when a request says -1 (`default.replication.factor`).
     pub default_replication_factor: i16,
+    /// Follower fetch settings (`replica.fetch.*`).
+    pub replica_fetch: replica::ReplicaFetch,
     /// Largest record batch accepted (`message.max.bytes`).
     pub message_max_bytes: usize,
     /// Largest request frame accepted (`socket.request.max.bytes`).
@@ -366,6 +369,7 @@ impl Config {
                 get_bool("allow.everyone.if.no.acl.found")?,
             )?,
             default_replication_factor: get_int("default.replication.factor")? as i16,
+            replica_fetch: replica::ReplicaFetch::from_keys(&get_int)?,
             message_max_bytes: get_int("message.max.bytes")?.max(1) as usize,
             socket_request_max_bytes: get_int("socket.request.max.bytes")?.max(1024) as usize,
             cache_bytes_per_core: get_int("runnel.cache.bytes.per.core")?.max(0) as usize,

@@ -9,6 +9,7 @@
 //!   retention, compaction), the `runnel-storage` crate in src/storage/, re-exported here.
 //! - [`group`]: the group coordinator (consumer groups and committed offsets).
 //! - [`txn`]: the transaction coordinator (transactional ids, two-phase commit markers).
+//! - [`replica`]: follower replicas: one fetch session per core and leader broker.
 //! - [`cluster`]: topic metadata and broker identity.
 //! - [`metrics`]: Prometheus metrics, `/health` and `/ready`.
 //! - [`fd_limit`]: the file-descriptor limit raised at startup.
@@ -31,6 +32,7 @@ pub mod membership;
 pub mod metrics;
 pub mod panic_exit;
 pub mod periodic;
+pub mod replica;
 pub mod security;
 pub mod server;
 pub mod services;

@@ -6,7 +6,8 @@
 //! name the coordinators: this module registers every service calls run against on the mesh
 //! ([`Mesh::provide`]), registers the coordinators as listeners for partition events
 //! ([`PartitionEvents`]), and hands them their narrow handles ([`InternalTopics`], [`Mesh`], and
-//! the transaction coordinator the core's inter-broker client, [`Peers`]).
+//! the transaction coordinator and the follower fetchers the core's inter-broker client,
+//! [`Peers`]).
 
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -43,6 +44,8 @@ pub struct Core {
     pub groups: Rc<crate::group::Coordinator>,
     /// The transaction coordinator.
     pub txns: Rc<crate::txn::Coordinator>,
+    /// The follower fetch sessions of this core's replicated partitions.
+    pub followers: Rc<crate::replica::Followers>,
 }
 
 impl Core {
@@ -75,8 +78,9 @@ impl Core {
             mesh.clone(),
             groups.clone(),
             producer_ids.clone(),
-            peers,
+            peers.clone(),
         );
+        let followers = crate::replica::Followers::start(store.clone(), peers);
         mesh.provide(&store);
         mesh.provide(&admin);
         mesh.provide(&groups);
@@ -94,6 +98,7 @@ impl Core {
             producer_ids,
             groups,
             txns,
+            followers,
         })
     }
 

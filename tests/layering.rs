@@ -23,6 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &["kafka"],
     // The per-core composition root.
     &["services"],
+    &["replica"],
     // The coordinators (txn uses group: markers settle transactional offsets).
     &["txn"],
     &["group"],

@@ -150,6 +150,13 @@ pub struct CoreMetrics {
     pub tls_handshakes: [AtomicU64; 2],
     /// Long-polling fetches waiting on this core's partitions.
     pub fetch_waiting: AtomicI64,
+    /// Fetch requests this core's follower fetchers sent to leaders: answered (0) and failed
+    /// (1: no answer, or an answer refused).
+    pub follower_fetches: [AtomicU64; 2],
+    /// Partition reads this core served to followers' fetches (as a leader).
+    pub replica_fetches_served: AtomicU64,
+    /// Replicated partitions this core leads whose ISR is smaller than their replica set.
+    pub under_replicated: AtomicI64,
     /// Duration of the group-commit fdatasyncs of this core's logs.
     pub fsync: Histogram,
     /// Failed writes and syncs of this core's logs.
@@ -193,6 +200,9 @@ impl CoreMetrics {
             sasl_sessions_expired: AtomicU64::new(0),
             tls_handshakes: Default::default(),
             fetch_waiting: AtomicI64::new(0),
+            follower_fetches: Default::default(),
+            replica_fetches_served: AtomicU64::new(0),
+            under_replicated: AtomicI64::new(0),
             fsync: Histogram::default(),
             storage_errors: AtomicU64::new(0),
             partitions_offline: AtomicI64::new(0),

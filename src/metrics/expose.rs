@@ -194,6 +194,11 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             |c| c.storage_errors.load(Ordering::Relaxed),
         ),
         (
+            "runnel_replica_fetches_served_total",
+            "Partition reads served to followers' fetches by this broker as a leader, by core.",
+            |c| c.replica_fetches_served.load(Ordering::Relaxed),
+        ),
+        (
             "runnel_corrupt_batch_reads_total",
             "Fetches answered CORRUPT_MESSAGE because a stored batch failed its check, by core.",
             |c| c.corrupt_batch_reads.load(Ordering::Relaxed),
@@ -211,7 +216,15 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             o.sample(name, &[("core", cn)], get(c));
         }
     }
-    let labelled: [(&str, &str, &str, [&str; 2], Get2); 5] = [
+    let labelled: [(&str, &str, &str, [&str; 2], Get2); 6] = [
+        (
+            "runnel_follower_fetch_requests_total",
+            "Fetch requests this broker's followers sent to partition leaders: answered, or \
+             failed (no answer, or an answer refused).",
+            "result",
+            ["ok", "error"],
+            |c, i| c.follower_fetches[i].load(Ordering::Relaxed),
+        ),
         (
             "runnel_connections_rejected_total",
             "Connections closed right after accept, over a connection limit.",
@@ -282,6 +295,15 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
     for (c, cn) in cores.iter().zip(core_names) {
         let n = c.connections_open.load(Ordering::Relaxed);
         o.sample("runnel_connections_open", &[("core", cn)], n);
+    }
+    o.family(
+        "runnel_under_replicated_partitions",
+        "gauge",
+        "Replicated partitions led here whose ISR is smaller than their replica set, by core.",
+    );
+    for (c, cn) in cores.iter().zip(core_names) {
+        let n = c.under_replicated.load(Ordering::Relaxed);
+        o.sample("runnel_under_replicated_partitions", &[("core", cn)], n);
     }
     o.family(
         "runnel_partitions_offline",

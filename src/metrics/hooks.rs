@@ -228,6 +228,21 @@ pub fn connection_timed_out(partial: bool) {
     with(|l| CoreMetrics::add(&l.m.connections_timed_out[usize::from(partial)], 1));
 }
 
+/// A follower fetch request sent by this core was answered (`ok`) or failed.
+pub fn follower_fetch(ok: bool) {
+    with(|l| CoreMetrics::add(&l.m.follower_fetches[usize::from(!ok)], 1));
+}
+
+/// This core served one partition of a follower's fetch.
+pub fn replica_fetch_served() {
+    with(|l| CoreMetrics::add(&l.m.replica_fetches_served, 1));
+}
+
+/// This core now leads `n` under-replicated partitions.
+pub fn under_replicated(n: usize) {
+    with(|l| l.m.under_replicated.store(n as i64, Ordering::Relaxed));
+}
+
 /// A connection authenticated with SASL.
 pub fn sasl_succeeded() {
     with(|l| CoreMetrics::add(&l.m.sasl_authentications[0], 1));

@@ -70,9 +70,10 @@ impl InternalTopics {
         self.0.view().topic_table()
     }
 
-    /// Core owning `topic`/`partition`, if the partition exists.
+    /// Core owning `topic`/`partition`, if the partition exists here and this broker may
+    /// write to it (not a follower replica of a replicated partition).
     pub fn owner_of(&self, topic: &str, partition: i32) -> Option<usize> {
-        self.0.view().owner_of(topic, partition)
+        self.0.view().leader_owner(topic, partition)
     }
 
     /// Whether this core has `topic`/`partition` open (so it may write to it).
@@ -106,6 +107,11 @@ impl InternalTopics {
         let mut written = vec![Ok(()); parts.len()];
         let mut waits = Vec::new();
         for (i, tp) in parts.iter().enumerate() {
+            if store.view().follows(&tp.topic, tp.partition) {
+                // A follower's log takes only its leader's batches.
+                written[i] = Err(KafkaError::NotLeaderOrFollower);
+                continue;
+            }
             let Some(log) = store.log(&tp.topic, tp.partition) else {
                 written[i] = Err(
                     if store.view().owner_of(&tp.topic, tp.partition).is_some() {

@@ -64,6 +64,36 @@ impl LongPolls {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Registers a wait under `key` (a replica fetch's, [`super::replica_serve`]); the
+    /// registration ends when the returned guard is dropped.
+    pub(super) fn register(&self, key: u64) -> Waiting<'_> {
+        let cancel = Rc::new(Cancel::default());
+        self.waiting.borrow_mut().insert(key, cancel.clone());
+        crate::metrics::hooks::fetch_waiting(1);
+        Waiting {
+            _registered: Registered { polls: self, key },
+            cancel,
+        }
+    }
+}
+
+/// A registered wait ([`LongPolls::register`]).
+pub(super) struct Waiting<'a> {
+    _registered: Registered<'a>,
+    cancel: Rc<Cancel>,
+}
+
+impl Waiting<'_> {
+    /// Ends when the wait is cancelled ([`LongPolls::cancel`]).
+    pub(super) fn cancelled(&self) -> impl Future<Output = ()> + 'static {
+        let stop = self.cancel.clone();
+        async move {
+            while !stop.cancelled.get() {
+                stop.signal.wait().await;
+            }
+        }
+    }
 }
 
 /// Long poll: when any partition's high watermark (or last stable offset) passes its watch

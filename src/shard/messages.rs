@@ -125,6 +125,8 @@ pub struct NewTopic {
     pub partitions: i32,
     /// Topic config overrides.
     pub configs: std::collections::BTreeMap<String, String>,
+    /// Replicas per partition (at least 1; more needs as many unfenced brokers).
+    pub replication_factor: usize,
 }
 
 /// A change of one topic's config overrides (AlterConfigs, IncrementalAlterConfigs).

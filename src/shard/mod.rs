@@ -38,6 +38,8 @@ pub mod partition_store;
 pub mod partitions;
 pub mod quorum;
 pub mod quorum_admin;
+pub mod replica_progress;
+pub mod replica_serve;
 pub mod scram_admin;
 pub mod topic_admin;
 pub mod topic_view;

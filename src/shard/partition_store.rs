@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use super::cluster_view::ClusterView;
 use super::long_poll::LongPolls;
+use super::replica_progress::{Led, Progress};
 use super::topic_view::TopicView;
 use crate::errors::KafkaError;
 use crate::storage::{CacheBudget, PartitionLog};
@@ -68,6 +69,11 @@ pub struct PartitionStore {
     events: RefCell<Vec<Weak<dyn PartitionEvents>>>,
     /// The cluster snapshot the leader epochs stamped into appended batches come from.
     cluster: Rc<ClusterView>,
+    /// The leader's record of its followers, for the replicated partitions this core leads.
+    pub progress: Progress,
+    /// Told after the replicated partitions of this core were synced with a new snapshot or
+    /// table (the follower fetchers, registered at startup).
+    replication_listeners: RefCell<Vec<Box<dyn Fn()>>>,
 }
 
 impl PartitionStore {
@@ -84,14 +90,73 @@ impl PartitionStore {
             long_polls: LongPolls::default(),
             events: RefCell::new(Vec::new()),
             cluster: cluster.clone(),
+            progress: Progress::new(config.node_id),
+            replication_listeners: RefCell::new(Vec::new()),
         });
         let weak = Rc::downgrade(&store);
         cluster.on_change(Box::new(move || {
             if let Some(store) = weak.upgrade() {
                 store.sync_leader_epochs();
+                store.sync_replication();
             }
         }));
         store
+    }
+
+    /// The cluster snapshot this core follows.
+    pub fn cluster(&self) -> &Rc<ClusterView> {
+        &self.cluster
+    }
+
+    /// Registers `listener`, called after each [`PartitionStore::sync_replication`].
+    pub fn on_replication_change(&self, listener: Box<dyn Fn()>) {
+        self.replication_listeners.borrow_mut().push(listener);
+    }
+
+    /// Follows the cluster snapshot's replicated partitions (more than one replica) that this
+    /// broker holds: the ones another broker leads are installed in the topic view as followed
+    /// (clients get NOT_LEADER_OR_FOLLOWER), the ones this core leads get their progress
+    /// entries ([`Progress::sync`]); then the listeners are told. Partitions with one replica
+    /// are left alone: they behave as before replication.
+    pub fn sync_replication(&self) {
+        let state = self.cluster.state();
+        let me = self.view.config().node_id;
+        let mut followed = std::collections::HashSet::new();
+        let mut led = Vec::new();
+        for t in state.image.topics() {
+            for (i, p) in t.partitions.iter().enumerate() {
+                if p.replicas.len() < 2 || !p.replicas.contains(&me) {
+                    continue;
+                }
+                let partition = i as i32;
+                if p.leader != me {
+                    followed.insert((t.name.clone(), partition));
+                    continue;
+                }
+                let log = self
+                    .logs
+                    .borrow()
+                    .get(&t.name)
+                    .filter(|lt| uuid::Uuid::parse_str(&lt.id).ok() == Some(t.topic_id))
+                    .and_then(|lt| lt.partitions.get(i).cloned().flatten());
+                if let Some(log) = log {
+                    led.push(Led {
+                        topic: t.name.clone(),
+                        partition,
+                        leader_epoch: p.leader_epoch,
+                        replicas: p.replicas.clone(),
+                        isr: p.isr.clone(),
+                        log,
+                    });
+                }
+            }
+        }
+        self.view.set_followed(followed);
+        self.progress.sync(led);
+        crate::metrics::hooks::under_replicated(self.progress.under_replicated());
+        for listener in self.replication_listeners.borrow().iter() {
+            listener();
+        }
     }
 
     /// The current leader epoch of `partition` of topic `topic` (id `id`), from the cluster

@@ -113,6 +113,7 @@ pub async fn apply(store: &PartitionStore, table: Arc<TopicTable>) -> Vec<OpenFa
             }
         }
     }
+    store.sync_replication();
     failures
 }
 
@@ -255,7 +256,27 @@ pub async fn create_topics(
     let mut table = (*view.topic_table()).clone();
     let mut results = Vec::with_capacity(topics.len());
     let limit = view.config().limits.partitions_per_core;
+    let rfs: Vec<usize> = topics.iter().map(|t| t.replication_factor.max(1)).collect();
     for t in topics {
+        if quorum.is_none() && t.replication_factor > 1 {
+            // Without a controller quorum this broker is the only one.
+            let rf = t.replication_factor;
+            results.push(Err(CreateError::Refused(ErrorMessage::new(
+                KafkaError::InvalidReplicationFactor,
+                format!(
+                    "Unable to replicate the partition {rf} time(s): The target replication \
+                     factor of {rf} cannot be reached because only 1 broker(s) are registered."
+                ),
+            ))));
+            continue;
+        }
+        if let (Some(q), true) = (&quorum, validate_only && t.replication_factor > 1) {
+            // Nothing is proposed: the placement alone says whether the factor can be met.
+            if let Err(e) = q.place(0, 1, t.replication_factor).await {
+                results.push(Err(CreateError::Refused(e)));
+                continue;
+            }
+        }
         let n = if t.partitions == -1 {
             view.config().num_partitions
         } else {
@@ -275,7 +296,7 @@ pub async fn create_topics(
         return results;
     }
     if let Some(q) = quorum {
-        return super::quorum_admin::create_topics(admin, &q, results).await;
+        return super::quorum_admin::create_topics(admin, &q, results, &rfs).await;
     }
     if let Err(e) = table.store_async(&view.table_path()).await {
         tracing::error!(error = %e, "cannot persist topic table");

@@ -145,10 +145,16 @@ impl Quorum {
     }
 }
 
-/// Proposes the creation of `meta` (its id, partition count and configs) with one replica per
-/// partition placed on the live brokers.
-pub async fn create_topic(quorum: &Quorum, meta: &TopicMeta) -> Result<(), ErrorMessage> {
-    let assignments = quorum.place(0, meta.partitions.len() as i32, 1).await?;
+/// Proposes the creation of `meta` (its id, partition count and configs) with
+/// `replication_factor` replicas per partition placed on the live brokers.
+pub async fn create_topic(
+    quorum: &Quorum,
+    meta: &TopicMeta,
+    replication_factor: usize,
+) -> Result<(), ErrorMessage> {
+    let assignments = quorum
+        .place(0, meta.partitions.len() as i32, replication_factor)
+        .await?;
     let configs: Vec<(String, String)> = meta
         .configs
         .iter()

@@ -37,10 +37,11 @@ pub async fn create_topics(
     admin: &MetadataAdmin,
     q: &Quorum,
     mut results: Vec<Result<TopicMeta, CreateError>>,
+    replication_factors: &[usize],
 ) -> Vec<Result<TopicMeta, CreateError>> {
-    for r in results.iter_mut() {
+    for (r, &rf) in results.iter_mut().zip(replication_factors) {
         let Ok(meta) = r else { continue };
-        if let Err(e) = quorum::create_topic(q, meta).await {
+        if let Err(e) = quorum::create_topic(q, meta, rf).await {
             tracing::warn!(topic = %meta.name, error = %e.message, "topic not created by the controller quorum");
             *r = Err(match e.error {
                 KafkaError::TopicAlreadyExists => CreateError::Exists,
@@ -188,7 +189,14 @@ pub async fn create_partitions(
 /// opened ones closed and removed) and nothing is proposed (KAFKA_STORAGE_ERROR).
 async fn grow(admin: &MetadataAdmin, q: &Quorum, meta: &TopicMeta, total: i32) -> ChangeResult {
     let first = meta.partitions.len() as i32;
-    let assignments = q.place(first, total - first, 1).await?;
+    // New partitions get the topic's replication factor (its first partition's replicas).
+    let rf = q
+        .image()
+        .topic_by_name(&meta.name)
+        .and_then(|t| t.partitions.first().map(|p| p.replicas.len()))
+        .unwrap_or(1)
+        .max(1);
+    let assignments = q.place(first, total - first, rf).await?;
     let view = admin.view();
     let current = view.topic_table();
     let mut trial = (*current).clone();

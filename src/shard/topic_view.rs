@@ -7,7 +7,7 @@
 //! configurations in it ([`super::partition_store::PartitionStore::apply`]).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -29,6 +29,10 @@ pub struct TopicView {
     topics: RefCell<Arc<TopicTable>>,
     /// Produce-path settings of every topic, rebuilt with each topic-table change.
     policies: RefCell<HashMap<String, ProducePolicy>>,
+    /// Replicated partitions this broker holds a replica of but does not lead (from the
+    /// cluster snapshot, see [`TopicView::set_followed`]): clients get NOT_LEADER_OR_FOLLOWER
+    /// for them. Empty while every partition has one replica.
+    followed: RefCell<HashSet<(String, i32)>>,
 }
 
 impl TopicView {
@@ -45,6 +49,7 @@ impl TopicView {
             cluster_id,
             topics: RefCell::new(topics),
             policies: RefCell::new(HashMap::new()),
+            followed: RefCell::new(HashSet::new()),
         })
     }
 
@@ -92,6 +97,28 @@ impl TopicView {
         self.topics.borrow().owner(topic, partition, self.cores)
     }
 
+    /// The core owning `topic`/`partition` when this broker may serve clients for it: it
+    /// hosts the partition and, for a replicated partition, leads it (see
+    /// [`TopicView::not_here`] for the error otherwise).
+    pub fn leader_owner(&self, topic: &str, partition: i32) -> Option<usize> {
+        let owner = self.owner_of(topic, partition)?;
+        if self.follows(topic, partition) {
+            return None;
+        }
+        Some(owner)
+    }
+
+    /// Whether this broker holds a follower replica of `topic`/`partition`.
+    pub fn follows(&self, topic: &str, partition: i32) -> bool {
+        let followed = self.followed.borrow();
+        !followed.is_empty() && followed.contains(&(topic.to_string(), partition))
+    }
+
+    /// Installs the replicated partitions this broker follows (after a new cluster snapshot).
+    pub fn set_followed(&self, followed: HashSet<(String, i32)>) {
+        *self.followed.borrow_mut() = followed;
+    }
+
     /// Whether `topic` has partition `partition` hosted by another broker (its requests answer
     /// NOT_LEADER_OR_FOLLOWER, or NOT_COORDINATOR for an internal topic's coordinator).
     pub fn hosted_elsewhere(&self, topic: &str, partition: i32) -> bool {
@@ -99,10 +126,10 @@ impl TopicView {
         table.has_partition(topic, partition) && table.owner(topic, partition, self.cores).is_none()
     }
 
-    /// The error for a partition no core of this broker owns: NOT_LEADER_OR_FOLLOWER when
-    /// another broker hosts it, UNKNOWN_TOPIC_OR_PARTITION otherwise.
+    /// The error for a partition this broker does not serve clients for: NOT_LEADER_OR_FOLLOWER
+    /// when another broker hosts or leads it, UNKNOWN_TOPIC_OR_PARTITION otherwise.
     pub fn not_here(&self, topic: &str, partition: i32) -> crate::errors::KafkaError {
-        if self.hosted_elsewhere(topic, partition) {
+        if self.hosted_elsewhere(topic, partition) || self.follows(topic, partition) {
             crate::errors::KafkaError::NotLeaderOrFollower
         } else {
             crate::errors::KafkaError::UnknownTopicOrPartition

@@ -32,6 +32,11 @@ impl PartitionLog {
         }
     }
 
+    /// The newest epoch in the epoch cache (the epoch of the last batch), if any.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.st.borrow().epochs.latest_epoch()
+    }
+
     /// The epoch cache's entries, oldest first.
     pub fn epoch_entries(&self) -> Vec<EpochEntry> {
         self.st.borrow().epochs.entries().to_vec()

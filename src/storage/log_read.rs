@@ -88,6 +88,39 @@ impl PartitionLog {
         self.read_disk(offset, max_bytes, hwm).await
     }
 
+    /// Reads whole batches for a follower's fetch, starting with the one that contains
+    /// `offset`: up to the log end offset, not the high watermark (a follower must get records
+    /// before they are visible; that is what moves the high watermark), and regardless of
+    /// transactions. At most `max_bytes`, the first batch always whole. `offset` must lie in
+    /// `[log start, log end]`, else [`LogError::OffsetOutOfRange`].
+    pub async fn read_for_replica(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<Vec<Bytes>, LogError> {
+        let disk_limit = {
+            let mut st = self.st.borrow_mut();
+            if let Some(e) = st.offline {
+                return Err(LogError::Offline(e));
+            }
+            if offset < st.log_start || offset > st.next_offset {
+                return Err(LogError::OffsetOutOfRange);
+            }
+            let end = st.next_offset;
+            if offset >= end {
+                return Ok(Vec::new());
+            }
+            if st.cache.front().is_some_and(|front| front.base <= offset) {
+                self.release_readahead(&mut st);
+                return Ok(read_cache(&st.cache, offset, max_bytes, end));
+            }
+            // Everything above the durable offset is in the cache; below the cache's front
+            // the segments hold it.
+            st.durable_offset.min(end)
+        };
+        self.read_disk(offset, max_bytes, disk_limit).await
+    }
+
     /// Reads from the segments the batches from the one holding `offset` on, checked before
     /// they are served ([`verify`]): the batches before a corrupt one are served, and a read
     /// that starts at a corrupt batch is a [`LogError::Corrupt`]. A length or offset read from

@@ -62,4 +62,28 @@ impl PartitionLog {
             futures_lite::future::or(wait, timer).await;
         }
     }
+
+    /// Waits until the durable offset moves past `offset` (a follower's fetch offset: the
+    /// leader has something new for it), the log fails or closes, or `deadline` passes.
+    pub async fn wait_for_end(&self, offset: i64, deadline: std::time::Instant) {
+        loop {
+            {
+                let st = self.st.borrow();
+                if st.durable_offset > offset
+                    || st.error.is_some()
+                    || st.offline.is_some()
+                    || st.closed
+                {
+                    return;
+                }
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return;
+            }
+            let wait = self.advanced.wait();
+            let timer = glommio::timer::sleep(deadline - now);
+            futures_lite::future::or(wait, timer).await;
+        }
+    }
 }

@@ -83,8 +83,6 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
                 KafkaError::InvalidReplicationFactor,
                 "Replication factor must be larger than 0.",
             ))
-        } else if rf > 1 {
-            Some(ErrorMessage::new(KafkaError::InvalidReplicationFactor, format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered.")))
         } else {
             None
         };
@@ -109,6 +107,7 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
                         name,
                         partitions,
                         configs,
+                        replication_factor: rf.max(1) as usize,
                     },
                 ));
             }
@@ -117,6 +116,7 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
     }
     if !to_create.is_empty() {
         let (idx, topics): (Vec<usize>, Vec<NewTopic>) = to_create.into_iter().unzip();
+        let rfs: Vec<i16> = topics.iter().map(|t| t.replication_factor as i16).collect();
         let outcome = mesh
             .call(
                 0,
@@ -138,7 +138,7 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
                 })
                 .collect(),
         };
-        for (i, c) in idx.into_iter().zip(created) {
+        for ((i, c), rf) in idx.into_iter().zip(created).zip(rfs) {
             let r = &mut results[i];
             match c {
                 Ok(meta) => {
@@ -148,7 +148,7 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> ResponseK
                     }
                     if ctx.version >= 5 {
                         r.num_partitions = meta.partitions.len() as i32;
-                        r.replication_factor = 1;
+                        r.replication_factor = rf;
                         r.configs = Some(super::configs::created_topic_configs(ctx, &meta.configs));
                     }
                     if !req.validate_only {

@@ -30,7 +30,7 @@ pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> Response
                 plan.answer(Err(e));
                 continue;
             }
-            match view.owner_of(&name, p.partition_index) {
+            match view.leader_owner(&name, p.partition_index) {
                 None => plan.answer(Err(view.not_here(&name, p.partition_index))),
                 Some(owner) => {
                     let tp = TopicPartition {

@@ -46,6 +46,15 @@ type FetchPlan = PartitionPlan<FetchPart, FetchResult>;
 
 /// Handles Fetch.
 pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
+    // A follower broker's fetch (replica id >= 0; v15+ carries it in replica_state).
+    let replica = if ctx.version >= 15 {
+        req.replica_state.replica_id.0
+    } else {
+        req.replica_id.0
+    };
+    if replica >= 0 {
+        return super::replica_fetch::handle(ctx, req, replica).await;
+    }
     let (view, mesh) = (&ctx.core.view, &ctx.core.mesh);
     let table = view.topic_table();
     let use_ids = ctx.version >= 13;
@@ -91,7 +100,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Reply {
             match meta {
                 None if use_ids => plan.answer(FetchResult::failed(KafkaError::UnknownTopicId)),
                 None => plan.answer(FetchResult::failed(KafkaError::UnknownTopicOrPartition)),
-                Some(m) => match view.owner_of(&m.name, fp.partition) {
+                Some(m) => match view.leader_owner(&m.name, fp.partition) {
                     None => plan.answer(FetchResult::failed(view.not_here(&m.name, fp.partition))),
                     Some(owner) => match epochs.check(m, fp.partition, sent_epoch(fp)) {
                         Some(error) => plan.answer(FetchResult::failed(error)),

@@ -51,6 +51,7 @@ pub async fn ensure_internal_topic(
         name: name.to_string(),
         partitions,
         configs,
+        replication_factor: 1,
     };
     let call = CreateTopicsCall {
         topics: vec![topic],

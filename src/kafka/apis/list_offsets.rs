@@ -48,7 +48,7 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ResponseKi
             } else {
                 -1
             };
-            match view.owner_of(&name, p.partition_index) {
+            match view.leader_owner(&name, p.partition_index) {
                 None => plan.answer(failed(view.not_here(&name, p.partition_index))),
                 Some(owner) => match meta.and_then(|m| epochs.check(m, p.partition_index, sent)) {
                     Some(error) => plan.answer(failed(error)),

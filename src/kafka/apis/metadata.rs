@@ -93,6 +93,7 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> ResponseKind 
             name: n.clone(),
             partitions: -1,
             configs: Default::default(),
+            replication_factor: 1,
         })
         .collect();
     let table = if allow_create && !missing.is_empty() {

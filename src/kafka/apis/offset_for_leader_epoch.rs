@@ -36,7 +36,7 @@ pub async fn handle(ctx: &RequestContext, req: OffsetForLeaderEpochRequest) -> R
         let name: Arc<str> = Arc::from(t.topic.0.as_str());
         let meta = table.get(&name);
         for p in &t.partitions {
-            match view.owner_of(&name, p.partition) {
+            match view.leader_owner(&name, p.partition) {
                 None => plan.answer(EpochEnd::failed(view.not_here(&name, p.partition))),
                 Some(owner) => {
                     match meta.and_then(|m| epochs.check(m, p.partition, p.current_leader_epoch)) {

@@ -66,6 +66,11 @@ impl<P, R> PartitionPlan<P, R> {
         self.answers.is_empty()
     }
 
+    /// The answers given on the spot (`None` for the sent parts) and the shares per core.
+    pub fn into_parts(self) -> (Vec<Option<R>>, Vec<CoreShare<P>>) {
+        (self.answers, self.shares)
+    }
+
     /// Adds a partition answered on the spot; returns its position.
     pub fn answer(&mut self, answer: R) -> usize {
         self.answers.push(Some(answer));

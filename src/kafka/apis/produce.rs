@@ -152,7 +152,7 @@ async fn produce(
                 plan.answer(failed(KafkaError::InvalidTopicException));
                 continue;
             }
-            let Some(owner) = view.owner_of(name, p.index) else {
+            let Some(owner) = view.leader_owner(name, p.index) else {
                 plan.answer(failed(view.not_here(name, p.index)));
                 continue;
             };

@@ -39,7 +39,7 @@ pub async fn handle(ctx: &RequestContext, req: WriteTxnMarkersRequest) -> Respon
                     plan.answer(Err(e));
                     continue;
                 }
-                match view.owner_of(&name, p) {
+                match view.leader_owner(&name, p) {
                     None => plan.answer(Err(view.not_here(&name, p))),
                     Some(owner) => plan.send(
                         owner,
