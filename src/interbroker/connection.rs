@@ -6,13 +6,11 @@
 //! request's. A SASL session with a lifetime (KIP-368) is not used past it.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::future::or;
-use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use futures_rustls::client::TlsStream;
 use glommio::net::TcpStream;
 use kafka_protocol::protocol::Request;
@@ -21,6 +19,7 @@ use rustls_pki_types::ServerName;
 use super::error::PeerError;
 use super::frame::{decode_response, encode_request};
 use super::peers::Settings;
+use crate::security::tls::stream::MaybeTls;
 
 /// An open connection to a peer broker.
 pub struct Connection {
@@ -47,7 +46,7 @@ impl Connection {
         // Requests are small and answered one at a time: send each at once.
         let _ = tcp.set_nodelay(true);
         let stream = match &settings.security.tls {
-            None => PeerStream::Plain(tcp),
+            None => MaybeTls::Plain(tcp),
             Some(ctx) => {
                 let config = ctx
                     .client_config()
@@ -59,7 +58,7 @@ impl Connection {
                     handshake.await.map_err(|e| PeerError::Tls(e.to_string()))
                 })
                 .await?;
-                PeerStream::Tls(Box::new(tls))
+                MaybeTls::Tls(Box::new(tls))
             }
         };
         let mut conn = Connection {
@@ -147,47 +146,4 @@ async fn deadline<T>(
 }
 
 /// The bytes of a peer connection: plain TCP or TLS over it.
-enum PeerStream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for PeerStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            PeerStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            PeerStream::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for PeerStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            PeerStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            PeerStream::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            PeerStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            PeerStream::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            PeerStream::Plain(s) => Pin::new(s).poll_close(cx),
-            PeerStream::Tls(t) => Pin::new(t.as_mut()).poll_close(cx),
-        }
-    }
-}
+type PeerStream = MaybeTls<TlsStream<TcpStream>>;

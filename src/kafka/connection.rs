@@ -343,7 +343,7 @@ fn after_login(s: &mut Session, core: &Core, listener: &Listener, data: &Bytes) 
 
 /// Shuts the socket down both ways, waking whichever loop is blocked on it.
 fn shutdown(stream: &Rc<RefCell<ClientStream>>) {
-    let fd = stream.borrow().raw_fd();
+    let fd = super::stream::raw_fd(&stream.borrow());
     // SAFETY: `fd` is the connection's open socket, owned by `stream`, which is alive here.
     unsafe {
         libc::shutdown(fd, libc::SHUT_RDWR);

@@ -3,68 +3,20 @@
 //! reachable so that either loop of the connection can shut it down.
 
 use std::os::unix::io::{AsRawFd, RawFd};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use futures_lite::{AsyncRead, AsyncWrite};
 use futures_rustls::server::TlsStream;
 use glommio::net::TcpStream;
 
-/// The stream of one client connection.
-pub enum ClientStream {
-    /// `PLAINTEXT` and `SASL_PLAINTEXT` listeners.
-    Plain(TcpStream),
-    /// `SSL` and `SASL_SSL` listeners, after the handshake. Record bytes are copied once here
-    /// (encryption), unlike on the plaintext path.
-    Tls(Box<TlsStream<TcpStream>>),
-}
+use crate::security::tls::stream::MaybeTls;
 
-impl ClientStream {
-    /// The socket's descriptor.
-    pub fn raw_fd(&self) -> RawFd {
-        match self {
-            ClientStream::Plain(s) => s.as_raw_fd(),
-            ClientStream::Tls(t) => t.get_ref().0.as_raw_fd(),
-        }
-    }
-}
+/// The stream of one client connection: `Plain` on `PLAINTEXT` and `SASL_PLAINTEXT` listeners,
+/// `Tls` on `SSL` and `SASL_SSL` ones after the handshake.
+pub type ClientStream = MaybeTls<TlsStream<TcpStream>>;
 
-impl AsyncRead for ClientStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            ClientStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for ClientStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            ClientStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ClientStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ClientStream::Plain(s) => Pin::new(s).poll_close(cx),
-            ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_close(cx),
-        }
+/// The socket's descriptor of a client connection.
+pub fn raw_fd(stream: &ClientStream) -> RawFd {
+    match stream {
+        MaybeTls::Plain(s) => s.as_raw_fd(),
+        MaybeTls::Tls(t) => t.get_ref().0.as_raw_fd(),
     }
 }

@@ -12,21 +12,12 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use super::material::{key_and_chain, provider, roots};
-use super::settings::Protocol;
+use super::material::{key_and_chain, provider, roots, versions};
 use super::{bad, TlsConfigError, TlsSettings};
 
 /// The client configuration of `settings` (see the module comment).
 pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsConfigError> {
     let provider = Arc::new(provider(&settings.cipher_suites)?);
-    let versions: Vec<&'static rustls::SupportedProtocolVersion> = settings
-        .protocols
-        .iter()
-        .map(|p| match p {
-            Protocol::Tls12 => &rustls::version::TLS12,
-            Protocol::Tls13 => &rustls::version::TLS13,
-        })
-        .collect();
     if settings.truststore.is_none() {
         return Err(bad(
             "connecting to other brokers over TLS needs ssl.truststore.location (or \
@@ -44,7 +35,7 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsCon
     };
     let (chain, key) = key_and_chain(&settings.keystore)?;
     let config = ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&versions)
+        .with_protocol_versions(&versions(&settings.protocols))
         .map_err(|e| bad(format!("ssl.enabled.protocols with ssl.cipher.suites: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(verifier)

@@ -21,16 +21,8 @@ pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
 /// The ALPN-free, session-ticket-free server configuration of `settings`.
 pub fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsConfigError> {
     let provider = Arc::new(provider(&settings.cipher_suites)?);
-    let versions: Vec<&'static rustls::SupportedProtocolVersion> = settings
-        .protocols
-        .iter()
-        .map(|p| match p {
-            Protocol::Tls12 => &rustls::version::TLS12,
-            Protocol::Tls13 => &rustls::version::TLS13,
-        })
-        .collect();
     let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&versions)
+        .with_protocol_versions(&versions(&settings.protocols))
         .map_err(|e| bad(format!("ssl.enabled.protocols with ssl.cipher.suites: {e}")))?;
     let builder = match settings.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
@@ -52,6 +44,17 @@ pub fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsCon
         .with_single_cert(chain, key)
         .map_err(|e| bad(format!("ssl.keystore: {e}")))?;
     Ok(Arc::new(config))
+}
+
+/// rustls' protocol versions of `ssl.enabled.protocols`.
+pub(super) fn versions(protocols: &[Protocol]) -> Vec<&'static rustls::SupportedProtocolVersion> {
+    protocols
+        .iter()
+        .map(|p| match p {
+            Protocol::Tls12 => &rustls::version::TLS12,
+            Protocol::Tls13 => &rustls::version::TLS13,
+        })
+        .collect()
 }
 
 /// rustls' ring provider, limited to `suites` (IANA names such as

@@ -16,6 +16,7 @@ pub mod mapping;
 pub mod material;
 pub mod principal;
 pub mod settings;
+pub mod stream;
 
 #[cfg(test)]
 mod tests;
