@@ -278,9 +278,19 @@ fn a_paused_follower_holds_acks_all_until_it_leaves_the_isr() {
     );
     let (r, _) = produce_one(&all, "lag", 10_000);
     assert!(r.is_ok(), "{r:?}");
-    let m = scrape(c.metrics[leader as usize - 1]);
-    assert!(value(&m, "runnel_isr_expands_total", &[]) >= 1.0);
-    assert_eq!(value(&m, "runnel_under_replicated_partitions", &[]), 0.0);
+    // Gauges are published once a second.
+    let settled = until_some(
+        "an expand, nothing under-replicated",
+        || {
+            let m = scrape(c.metrics[leader as usize - 1]);
+            Some((
+                value(&m, "runnel_isr_expands_total", &[]),
+                value(&m, "runnel_under_replicated_partitions", &[]),
+            ))
+        },
+        |&(expands, under)| expands >= 1.0 && under == 0.0,
+    );
+    assert!(settled.0 >= 1.0);
 }
 
 /// Kafka's REQUEST_TIMED_OUT.
