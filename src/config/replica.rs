@@ -30,7 +30,7 @@ impl ReplicaFetch {
                 as i32,
             max_bytes: get_int("replica.fetch.max.bytes")?.clamp(1, 64 << 20) as i32,
             backoff_ms: get_int("replica.fetch.backoff.ms")?.clamp(1, 600_000) as u64,
-            lag_time_max_ms: get_int("replica.lag.time.max.ms")?.clamp(2, 3_600_000) as u64,
+            lag_time_max_ms: get_int("replica.lag.time.max.ms")?.clamp(2, 86_400_000) as u64,
         })
     }
 }

@@ -22,7 +22,7 @@ use runnel_controller::records::AlterPartitionRecord;
 use runnel_controller::{ControllerError, MetadataRecord, RecordBatch, RejectReason};
 
 use super::call::CoreCall;
-use super::replica_progress::Progress;
+use super::replica_progress::{Follower, Progress};
 use super::{Mesh, MetadataAdmin, PartitionStore};
 
 /// The longest wait between two proposals for one partition, in turns of the task.
@@ -61,26 +61,18 @@ impl Progress {
             if e.pending.is_some_and(|p| now < p.until) {
                 continue;
             }
-            let hw = e.led.log.high_watermark();
-            let lagging = |id: i32| {
-                let f = e.followers.iter().find(|f| f.id == id);
-                let last = f.and_then(|f| f.caught_up).unwrap_or(e.since).max(e.since);
-                now.saturating_duration_since(last) > lag
-            };
-            let removed: Vec<i32> = e
-                .led
-                .isr
-                .iter()
-                .copied()
-                .filter(|&id| id != self.me && lagging(id))
-                .collect();
-            let added: Vec<i32> = e
-                .followers
-                .iter()
-                .filter(|f| !e.led.isr.contains(&f.id))
-                .filter(|f| f.log_end >= hw && f.log_end >= e.epoch_start)
-                .map(|f| f.id)
-                .collect();
+            let (removed, added) = decide(
+                &e.led.isr,
+                &e.followers,
+                Window {
+                    me: self.me,
+                    since: e.since,
+                    epoch_start: e.epoch_start,
+                    hw: e.led.log.high_watermark(),
+                    now,
+                    lag,
+                },
+            );
             if removed.is_empty() && added.is_empty() {
                 continue;
             }
@@ -131,6 +123,45 @@ impl Progress {
             }
         }
     }
+}
+
+/// What the ISR decision of one partition is made against.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// The leader (never removed).
+    me: i32,
+    /// When the leadership began.
+    since: Instant,
+    /// The leader's log end when it began.
+    epoch_start: i64,
+    /// The high watermark now.
+    hw: i64,
+    now: Instant,
+    /// `replica.lag.time.max.ms`.
+    lag: Duration,
+}
+
+/// Kafka's `getOutOfSyncReplicas` and `isFollowerInSync`: the ISR members (other than the
+/// leader) not caught up within `lag`, and the replicas outside the ISR whose log end reached
+/// the high watermark and the start of the leadership.
+fn decide(isr: &[i32], followers: &[Follower], w: Window) -> (Vec<i32>, Vec<i32>) {
+    let lagging = |id: i32| {
+        let f = followers.iter().find(|f| f.id == id);
+        let last = f.and_then(|f| f.caught_up).unwrap_or(w.since).max(w.since);
+        w.now.saturating_duration_since(last) > w.lag
+    };
+    let removed = isr
+        .iter()
+        .copied()
+        .filter(|&id| id != w.me && lagging(id))
+        .collect();
+    let added = followers
+        .iter()
+        .filter(|f| !isr.contains(&f.id))
+        .filter(|f| f.log_end >= w.hw && f.log_end >= w.epoch_start)
+        .map(|f| f.id)
+        .collect();
+    (removed, added)
 }
 
 /// Proposes an ISR change through the controller quorum; runs on core 0, the core that holds
@@ -219,5 +250,71 @@ async fn propose(store: &PartitionStore, mesh: &Mesh, mut p: Proposal, wait: Dur
         Err(_) => {
             tracing::warn!(topic = %p.topic, partition = p.partition, "ISR change not sent to core 0");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(id: i32, log_end: i64, caught_up: Option<Instant>) -> Follower {
+        Follower {
+            id,
+            log_end,
+            caught_up,
+            last_fetch: None,
+        }
+    }
+
+    fn window(since: Instant, now: Instant) -> Window {
+        Window {
+            me: 1,
+            since,
+            epoch_start: 10,
+            hw: 20,
+            now,
+            lag: Duration::from_secs(30),
+        }
+    }
+
+    #[test]
+    fn lagging_members_leave_but_never_the_leader() {
+        let t0 = Instant::now();
+        let now = t0 + Duration::from_secs(40);
+        let followers = [
+            f(2, 20, Some(t0 + Duration::from_secs(35))),
+            f(3, 5, Some(t0)),
+        ];
+        let (removed, added) = decide(&[1, 2, 3], &followers, window(t0, now));
+        assert_eq!(removed, vec![3]);
+        assert!(added.is_empty());
+        // Nothing lags within the window, even members that never fetched (counted from the
+        // start of the leadership).
+        let (removed, _) = decide(
+            &[1, 2, 3],
+            &[f(2, -1, None), f(3, -1, None)],
+            window(t0, t0),
+        );
+        assert!(removed.is_empty());
+        let (removed, _) = decide(
+            &[1, 2, 3],
+            &[f(2, -1, None), f(3, 20, Some(now))],
+            window(t0, now),
+        );
+        assert_eq!(removed, vec![2]);
+    }
+
+    #[test]
+    fn caught_up_replicas_join() {
+        let t0 = Instant::now();
+        let w = window(t0, t0);
+        let followers = [f(2, 20, Some(t0)), f(3, 19, Some(t0))];
+        let (removed, added) = decide(&[1], &followers, w);
+        assert!(removed.is_empty());
+        assert_eq!(added, vec![2], "3 is below the high watermark");
+        // Past the high watermark but not the start of the leadership: not yet.
+        let w = Window { hw: 5, ..w };
+        let (_, added) = decide(&[1], &[f(2, 8, Some(t0))], w);
+        assert!(added.is_empty());
     }
 }
