@@ -1,9 +1,10 @@
 //! acks=all and the ISR (docs/replication.md step 5) with the real binary on loopback and
 //! librdkafka: three brokers, topics with three replicas.
 //!
-//! - With `min.insync.replicas=2`, acks=all goes on with one broker down, is refused with
-//!   NOT_ENOUGH_REPLICAS (the code librdkafka reports) with two down, and succeeds again once
-//!   a returned broker caught up and rejoined the ISR (Metadata's ISR list).
+//! - With one broker down, acks=all goes on for a topic with `min.insync.replicas=2` and is
+//!   refused with NOT_ENOUGH_REPLICAS (the code librdkafka reports) for one with 3 (two down
+//!   would leave the three-voter quorum without a majority, so no ISR change could commit);
+//!   it succeeds again once the returned broker caught up and rejoined the ISR (Metadata).
 //! - A follower paused with SIGSTOP (the session timeout long, so it is not fenced) holds
 //!   acks=all: a produce with a short timeout is answered REQUEST_TIMED_OUT, and one with a
 //!   long timeout only once the leader dropped the follower from the ISR after
