@@ -39,6 +39,9 @@ pub enum KafkaError {
     InvalidTopicException,
     /// Fewer in-sync replicas than `min.insync.replicas` for an acks=all produce.
     NotEnoughReplicas,
+    /// The ISR shrank below `min.insync.replicas` while an acks=all produce waited (its records
+    /// were appended).
+    NotEnoughReplicasAfterAppend,
     /// acks other than -1, 0 or 1.
     InvalidRequiredAcks,
     /// The generation id is not the group's current one.
@@ -177,6 +180,7 @@ impl KafkaError {
             KafkaError::NotCoordinator => 16,
             KafkaError::InvalidTopicException => 17,
             KafkaError::NotEnoughReplicas => 19,
+            KafkaError::NotEnoughReplicasAfterAppend => 20,
             KafkaError::InvalidRequiredAcks => 21,
             KafkaError::IllegalGeneration => 22,
             KafkaError::InconsistentGroupProtocol => 23,
@@ -341,7 +345,7 @@ mod tests {
     use crate::storage::producers::ProducerFault;
     use crate::storage::LogError;
 
-    const ALL: [KafkaError; 73] = [
+    const ALL: [KafkaError; 74] = [
         KafkaError::FencedLeaderEpoch,
         KafkaError::UnknownLeaderEpoch,
         KafkaError::UnknownServerError,
@@ -359,6 +363,7 @@ mod tests {
         KafkaError::NotCoordinator,
         KafkaError::InvalidTopicException,
         KafkaError::NotEnoughReplicas,
+        KafkaError::NotEnoughReplicasAfterAppend,
         KafkaError::InvalidRequiredAcks,
         KafkaError::IllegalGeneration,
         KafkaError::InconsistentGroupProtocol,

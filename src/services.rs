@@ -108,6 +108,7 @@ impl Core {
         crate::group::sweep::start(self.groups.clone());
         crate::txn::sweep::start(&self.txns);
         crate::shard::housekeeping::start(&self.store);
+        crate::shard::isr::start(&self.store, &self.mesh);
         let (store, groups) = (self.store.clone(), self.groups.clone());
         crate::metrics::snapshot::start(self.mesh.id(), registry.clone(), move || Snapshot {
             partitions: store.partition_gauges(),

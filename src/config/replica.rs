@@ -1,4 +1,5 @@
-//! Follower fetch settings (`replica.fetch.*`, Kafka's keys and defaults): how the follower
+//! Follower fetch settings (`replica.fetch.*` and `replica.lag.time.max.ms`, Kafka's keys and
+//! defaults): how the follower
 //! fetchers of docs/replication.md step 4 ask their leaders for records.
 
 /// The `replica.fetch.*` keys.
@@ -14,6 +15,9 @@ pub struct ReplicaFetch {
     pub max_bytes: i32,
     /// `replica.fetch.backoff.ms`: the pause after a failed fetch (1000).
     pub backoff_ms: u64,
+    /// `replica.lag.time.max.ms`: a follower not caught up for this long leaves the ISR
+    /// (30000); the leader checks every half of it.
+    pub lag_time_max_ms: u64,
 }
 
 impl ReplicaFetch {
@@ -26,6 +30,7 @@ impl ReplicaFetch {
                 as i32,
             max_bytes: get_int("replica.fetch.max.bytes")?.clamp(1, 64 << 20) as i32,
             backoff_ms: get_int("replica.fetch.backoff.ms")?.clamp(1, 600_000) as u64,
+            lag_time_max_ms: get_int("replica.lag.time.max.ms")?.clamp(2, 86_400_000) as u64,
         })
     }
 }

@@ -155,6 +155,10 @@ pub struct CoreMetrics {
     pub follower_fetches: [AtomicU64; 2],
     /// Partition reads this core served to followers' fetches (as a leader).
     pub replica_fetches_served: AtomicU64,
+    /// ISR shrinks this core's leaders committed (a follower left the ISR).
+    pub isr_shrinks: AtomicU64,
+    /// ISR expands this core's leaders committed (a follower joined the ISR).
+    pub isr_expands: AtomicU64,
     /// Replicated partitions this core leads whose ISR is smaller than their replica set.
     pub under_replicated: AtomicI64,
     /// Duration of the group-commit fdatasyncs of this core's logs.
@@ -202,6 +206,8 @@ impl CoreMetrics {
             fetch_waiting: AtomicI64::new(0),
             follower_fetches: Default::default(),
             replica_fetches_served: AtomicU64::new(0),
+            isr_shrinks: AtomicU64::new(0),
+            isr_expands: AtomicU64::new(0),
             under_replicated: AtomicI64::new(0),
             fsync: Histogram::default(),
             storage_errors: AtomicU64::new(0),

@@ -172,7 +172,7 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
     let cores = reg.cores();
     type Get = fn(&CoreMetrics) -> u64;
     type Get2 = fn(&CoreMetrics, usize) -> u64;
-    let counters: [(&str, &str, Get); 7] = [
+    let counters: [(&str, &str, Get); 9] = [
         (
             "runnel_requests_dropped_total",
             "Request frames that closed the connection (unknown API or version, malformed).",
@@ -197,6 +197,16 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             "runnel_replica_fetches_served_total",
             "Partition reads served to followers' fetches by this broker as a leader, by core.",
             |c| c.replica_fetches_served.load(Ordering::Relaxed),
+        ),
+        (
+            "runnel_isr_shrinks_total",
+            "ISR shrinks committed by this broker's partition leaders (a follower left), by core.",
+            |c| c.isr_shrinks.load(Ordering::Relaxed),
+        ),
+        (
+            "runnel_isr_expands_total",
+            "ISR expands committed by this broker's partition leaders (a follower joined), by core.",
+            |c| c.isr_expands.load(Ordering::Relaxed),
         ),
         (
             "runnel_corrupt_batch_reads_total",

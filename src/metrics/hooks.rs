@@ -233,6 +233,18 @@ pub fn follower_fetch(ok: bool) {
     with(|l| CoreMetrics::add(&l.m.follower_fetches[usize::from(!ok)], 1));
 }
 
+/// A leader on this core committed an ISR change: a shrink (`true`) or an expand.
+pub fn isr_change(shrink: bool) {
+    with(|l| {
+        let c = if shrink {
+            &l.m.isr_shrinks
+        } else {
+            &l.m.isr_expands
+        };
+        CoreMetrics::add(c, 1)
+    });
+}
+
 /// This core served one partition of a follower's fetch.
 pub fn replica_fetch_served() {
     with(|l| CoreMetrics::add(&l.m.replica_fetches_served, 1));

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::acks_all;
 use super::call::CoreCall;
 use super::messages::*;
 use super::PartitionStore;
@@ -98,14 +99,19 @@ async fn produce(
     let mut results = Vec::with_capacity(parts.len());
     let mut waits = Vec::new();
     for (i, part) in parts.iter().enumerate() {
-        let Some(log) = store.log(&part.tp.topic, part.tp.partition) else {
-            results.push(ProduceResult {
-                error: Some(store.missing_log_error(&part.tp.topic, part.tp.partition)),
-                base_offset: -1,
-                log_start_offset: -1,
-            });
+        let (topic, partition) = (&*part.tp.topic, part.tp.partition);
+        let Some(log) = store.log(topic, partition) else {
+            results.push(ProduceResult::failed(
+                store.missing_log_error(topic, partition),
+            ));
             continue;
         };
+        if acks == -1 {
+            if let Err(e) = acks_all::check_isr(store, topic, partition, false) {
+                results.push(ProduceResult::failed(e));
+                continue;
+            }
+        }
         match log.append(&part.batches, &part.payload) {
             Ok(a) => {
                 let records = part.batches.iter().map(|b| b.records_count.max(0) as u64);
@@ -117,11 +123,7 @@ async fn produce(
                 });
                 waits.push((i, log, a));
             }
-            Err(e) => results.push(ProduceResult {
-                error: Some(KafkaError::from(e)),
-                base_offset: -1,
-                log_start_offset: -1,
-            }),
+            Err(e) => results.push(ProduceResult::failed(KafkaError::from(e))),
         }
     }
     if acks == 0 {
@@ -129,22 +131,15 @@ async fn produce(
     }
     let deadline = std::time::Instant::now() + Duration::from_millis(timeout_ms.max(0) as u64);
     for (i, log, appended) in waits {
-        let now = std::time::Instant::now();
-        let left = deadline
-            .saturating_duration_since(now)
-            .max(Duration::from_millis(1));
-        let durable = async { Some(log.wait_durable(&appended).await) };
-        let timer = async {
-            glommio::timer::sleep(left).await;
-            None
+        let tp = &parts[i].tp;
+        let outcome = if acks == -1 {
+            acks_all::wait(store, &tp.topic, tp.partition, &log, &appended, deadline).await
+        } else {
+            acks_all::wait_durable(&log, &appended, deadline).await
         };
-        match futures_lite::future::or(durable, timer).await {
-            Some(Ok(())) => {}
-            None => {
-                results[i].error = Some(KafkaError::RequestTimedOut);
-            }
-            Some(Err(e)) => {
-                results[i].error = Some(KafkaError::from(e));
+        if let Err(e) = outcome {
+            results[i].error = Some(e);
+            if e != KafkaError::RequestTimedOut && e != KafkaError::NotEnoughReplicasAfterAppend {
                 results[i].base_offset = -1;
             }
         }

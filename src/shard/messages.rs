@@ -43,6 +43,17 @@ pub struct ProduceResult {
     pub log_start_offset: i64,
 }
 
+impl ProduceResult {
+    /// A partition that failed with `error` (nothing appended).
+    pub fn failed(error: KafkaError) -> ProduceResult {
+        ProduceResult {
+            error: Some(error),
+            base_offset: -1,
+            log_start_offset: -1,
+        }
+    }
+}
+
 /// One partition of a fetch.
 #[derive(Debug, Clone)]
 pub struct FetchPart {

@@ -19,6 +19,7 @@
 //! internal partition opened, topics deleted) through the [`PartitionEvents`] hooks the
 //! composition root installs.
 
+pub mod acks_all;
 pub mod acl_admin;
 pub mod call;
 pub mod cluster_id;
@@ -29,6 +30,7 @@ pub mod handlers;
 pub mod housekeeping;
 pub mod image_sync;
 pub mod internal;
+pub mod isr;
 pub mod long_poll;
 pub mod mesh;
 pub mod messages;

@@ -146,6 +146,8 @@ impl PartitionStore {
                         leader_epoch: p.leader_epoch,
                         replicas: p.replicas.clone(),
                         isr: p.isr.clone(),
+                        topic_id: t.topic_id,
+                        partition_epoch: p.partition_epoch,
                         log,
                     });
                 }

@@ -5,6 +5,9 @@
 //! the ISR members other than the leader, never above the leader's durable offset (the log caps
 //! it) and never going back; with no other ISR member it follows the durable offset.
 //!
+//! The ISR decisions made from this table (which follower leaves or joins the ISR) are in
+//! [`super::isr`].
+//!
 //! Bounded: entries exist only for partitions this core leads with more than one replica
 //! (rebuilt at every cluster snapshot and table install, [`Progress::sync`]), each with one
 //! slot per replica of the assignment.
@@ -27,8 +30,22 @@ pub struct Follower {
     pub id: i32,
     /// Its log end offset: the offset of its last fetch (-1 before the first).
     pub log_end: i64,
-    /// When its fetch last reached the leader's log end offset.
+    /// When it was last caught up with the leader's log end offset (Kafka's
+    /// `lastCaughtUpTimeMs`); `None` before its first fetch of this leadership.
     pub caught_up: Option<Instant>,
+    /// The leader's log end offset at its previous fetch, and that fetch's time.
+    pub last_fetch: Option<(i64, Instant)>,
+}
+
+/// What an acks=all produce checks of a replicated partition led here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsrSize {
+    /// Members of the ISR (the leader among them).
+    pub isr: usize,
+    /// Replicas of the assignment.
+    pub replicas: usize,
+    /// The leader epoch it is led at.
+    pub leader_epoch: i32,
 }
 
 /// A replicated partition this core leads, as the cluster snapshot describes it.
@@ -44,19 +61,35 @@ pub struct Led {
     pub replicas: Vec<i32>,
     /// In-sync replicas.
     pub isr: Vec<i32>,
+    /// The topic's id (for AlterPartition).
+    pub topic_id: uuid::Uuid,
+    /// The partition epoch of the image it was installed from.
+    pub partition_epoch: i32,
     /// Its log on this core.
     pub log: Rc<PartitionLog>,
 }
 
-struct Entry {
-    led: Led,
-    followers: Vec<Follower>,
+pub(super) struct Entry {
+    pub(super) led: Led,
+    pub(super) followers: Vec<Follower>,
+    /// When this leadership began (the caught-up time of ISR members that have not fetched).
+    pub(super) since: Instant,
+    /// The leader's log end offset when this leadership began (Kafka's
+    /// `leaderEpochStartOffsetOpt`): a follower joins the ISR only once past it.
+    pub(super) epoch_start: i64,
+    /// The ISR change in flight, if any (one per partition).
+    pub(super) pending: Option<super::isr::Pending>,
 }
 
 /// The leader's progress table of one core (see the module comment).
 pub struct Progress {
-    me: i32,
-    parts: RefCell<HashMap<(String, i32), Entry>>,
+    pub(super) me: i32,
+    pub(super) parts: RefCell<HashMap<(String, i32), Entry>>,
+    /// Woken when a follower outside the ISR may join it (the ISR task checks at once).
+    pub(super) expand: crate::storage::signal::Signal,
+    /// Woken after every [`Progress::sync`] (acks=all waits see a lost leadership or a
+    /// smaller ISR).
+    pub(super) synced: crate::storage::signal::Signal,
 }
 
 impl Progress {
@@ -65,6 +98,8 @@ impl Progress {
         Progress {
             me,
             parts: RefCell::new(HashMap::new()),
+            expand: crate::storage::signal::Signal::new(),
+            synced: crate::storage::signal::Signal::new(),
         }
     }
 
@@ -83,7 +118,12 @@ impl Progress {
                         && e.led.replicas == l.replicas
                         && Rc::ptr_eq(&e.led.log, &l.log) =>
                 {
+                    if e.led.partition_epoch != l.partition_epoch {
+                        // The image changed the partition: a proposal in flight is answered.
+                        e.pending = None;
+                    }
                     e.led.isr = l.isr;
+                    e.led.partition_epoch = l.partition_epoch;
                     e
                 }
                 _ => {
@@ -97,15 +137,25 @@ impl Progress {
                             id,
                             log_end: UNKNOWN,
                             caught_up: None,
+                            last_fetch: None,
                         })
                         .collect();
-                    Entry { led: l, followers }
+                    let epoch_start = l.log.log_end_offset();
+                    Entry {
+                        led: l,
+                        followers,
+                        since: Instant::now(),
+                        epoch_start,
+                        pending: None,
+                    }
                 }
             };
             advance(&entry, self.me);
             next.insert(key, entry);
         }
         *parts = next;
+        drop(parts);
+        self.synced.notify_all();
     }
 
     /// Records a fetch of follower `replica` at `offset` for `topic`/`partition` and moves the
@@ -130,10 +180,21 @@ impl Progress {
             .find(|f| f.id == replica)
             .ok_or(KafkaError::NotLeaderOrFollower)?;
         f.log_end = offset;
+        // Kafka's `Replica.updateFetchStateOrThrow`: caught up now when the fetch reaches the
+        // log end, or as of the previous fetch when it reaches the log end of that time.
         if offset >= end {
             f.caught_up = Some(now);
+        } else if let Some((prev_end, at)) = f.last_fetch {
+            if offset >= prev_end {
+                f.caught_up = Some(f.caught_up.map_or(at, |c| c.max(at)));
+            }
         }
+        f.last_fetch = Some((end, now));
+        let outside = !entry.led.isr.contains(&replica);
         advance(entry, self.me);
+        if outside && offset >= entry.led.log.high_watermark() && offset >= entry.epoch_start {
+            self.expand.notify_all();
+        }
         Ok(())
     }
 
@@ -144,6 +205,19 @@ impl Progress {
             .get(&(topic.to_string(), partition))
             .map(|e| e.followers.clone())
             .unwrap_or_default()
+    }
+
+    /// The ISR size, replica count and leader epoch of `topic`/`partition` when it is a
+    /// replicated partition led here.
+    pub fn isr_size(&self, topic: &str, partition: i32) -> Option<IsrSize> {
+        self.parts
+            .borrow()
+            .get(&(topic.to_string(), partition))
+            .map(|e| IsrSize {
+                isr: e.led.isr.len(),
+                replicas: e.led.replicas.len(),
+                leader_epoch: e.led.leader_epoch,
+            })
     }
 
     /// Partitions led here whose ISR is smaller than their replica set.
@@ -158,7 +232,7 @@ impl Progress {
 
 /// Moves the high watermark of `entry`'s log to the smallest log end offset of the other ISR
 /// members, when every one of them has reported and it is ahead of the current one.
-fn advance(entry: &Entry, me: i32) {
+pub(super) fn advance(entry: &Entry, me: i32) {
     let log = &entry.led.log;
     let mut others = entry.led.isr.iter().filter(|&&id| id != me).peekable();
     if others.peek().is_none() {

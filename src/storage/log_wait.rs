@@ -1,5 +1,5 @@
 //! Waiting on a partition log: for appended batches to become durable (acknowledgements) and
-//! for the visible offset to move past an offset (long-polling fetches).
+//! for the visible offset to move past an offset (long-polling fetches, acks=all).
 
 use super::log::{Appended, LogError, PartitionLog};
 
@@ -80,6 +80,40 @@ impl PartitionLog {
             let now = std::time::Instant::now();
             if now >= deadline {
                 return;
+            }
+            let wait = self.advanced.wait();
+            let timer = glommio::timer::sleep(deadline - now);
+            futures_lite::future::or(wait, timer).await;
+        }
+    }
+
+    /// Waits until the visible offset (the high watermark) reaches `offset` (an acks=all
+    /// produce whose batches end there): `Ok(true)` once it has, `Ok(false)` when `deadline`
+    /// passes first, the log's error when it fails, `Discarded` when it closes.
+    pub async fn wait_for_high_watermark(
+        &self,
+        offset: i64,
+        deadline: std::time::Instant,
+    ) -> Result<bool, LogError> {
+        loop {
+            {
+                let st = self.st.borrow();
+                if st.visible() >= offset {
+                    return Ok(true);
+                }
+                if let Some(e) = st.offline {
+                    return Err(LogError::Offline(e));
+                }
+                if let Some(e) = st.error {
+                    return Err(LogError::Io(e));
+                }
+                if st.closed {
+                    return Err(LogError::Discarded);
+                }
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Ok(false);
             }
             let wait = self.advanced.wait();
             let timer = glommio::timer::sleep(deadline - now);

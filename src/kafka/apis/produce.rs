@@ -157,7 +157,7 @@ async fn produce(
                 continue;
             };
             let payload = p.records.clone().unwrap_or_default();
-            match prepare(&view.produce_policy(name), acks, payload, (name, p.index)) {
+            match prepare(&view.produce_policy(name), payload, (name, p.index)) {
                 Ok(ready) => {
                     append_times[slot] = ready.log_append_time;
                     let tp = TopicPartition {

@@ -4,7 +4,7 @@
 //! the topic's per-record rules ([`crate::storage::record_rules`]: keys on compacted topics,
 //! the CreateTime bounds `message.timestamp.before.max.ms` / `after.max.ms`, no producer-set
 //! LogAppendTime; offending records are named, [`super::produce_errors`]),
-//! `max.message.bytes`, `min.insync.replicas` for acks=all, LogAppendTime stamping and
+//! `max.message.bytes`, LogAppendTime stamping and
 //! recompression to the topic's `compression.type` (see [`crate::storage::convert`]).
 
 use bytes::Bytes;
@@ -90,12 +90,7 @@ fn check_records(
 
 /// Checks and converts one partition's records for a topic with policy `p`; the error says
 /// how partition `tp` (topic, index) is refused.
-pub fn prepare(
-    p: &ProducePolicy,
-    acks: i16,
-    payload: Bytes,
-    tp: (&str, i32),
-) -> Result<Prepared, Refusal> {
+pub fn prepare(p: &ProducePolicy, payload: Bytes, tp: (&str, i32)) -> Result<Prepared, Refusal> {
     let batches = validate_batches(&payload, p.max_message_bytes)
         .map_err(|e| Refusal::from(batch_error(e)))?;
     if batches.iter().any(|b| b.is_control()) {
@@ -106,9 +101,6 @@ pub fn prepare(
     check_records(&payload, &batches, &rules_of(p, now), tp)?;
     if !p.log_append_time && batches.iter().any(|b| header_out_of_bounds(b, p, now)) {
         return Err(KafkaError::InvalidTimestamp.into());
-    }
-    if acks == -1 && p.min_insync_replicas > 1 {
-        return Err(KafkaError::NotEnoughReplicas.into());
     }
     if !needs_rewrite(&batches, p.codec, p.log_append_time) {
         return Ok(Prepared {
