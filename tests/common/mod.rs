@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 
+pub mod acks;
 pub mod cli;
 pub mod cluster;
 pub mod loopfs;
