@@ -1,6 +1,7 @@
 //! Unit tests of [`PartitionLog::truncate_to`] on a real directory: cuts inside a batch, at a
 //! batch and a segment boundary, at the log start and at the end; idempotent and
-//! transactional producer state after a cut; appends after a cut; a reopen after a cut.
+//! transactional producer state after a cut; appends after a cut; a reopen after a cut; and
+//! [`PartitionLog::truncate_fully_and_start_at`] (log_restart.rs).
 
 use std::path::Path;
 use std::rc::Rc;
@@ -263,5 +264,91 @@ fn cuts_a_log_written_by_the_same_executor() {
         let a = append(&log, &batch_of(3, -1, 0, false, 7)).await;
         assert_eq!((a.base_offset, a.next_offset), (12, 15));
         log.close().await;
+    });
+}
+
+/// A follower behind its leader's log start: everything goes, the log restarts empty at the
+/// offset with no producer, transaction or epoch state, appends continue there, and all of it
+/// holds after a reopen (no old segment, snapshot or epoch entry comes back).
+#[test]
+fn restarts_empty_at_an_offset_past_the_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p-0");
+    let pid = 11;
+    let p2 = path.clone();
+    phase(&path, move |log| async move {
+        log.set_leader_epoch(3);
+        ten_batches(&log).await;
+        // An open transaction at 30..33: it holds the last stable offset back.
+        append(&log, &batch_of(3, pid, 0, true, 1)).await;
+        assert_eq!(log.last_stable_offset(), 30);
+        assert_eq!(log.latest_epoch(), Some(3));
+        assert_eq!(log.truncate_fully_and_start_at(100).await, Ok(()));
+        assert_eq!(log.log_start_offset(), 100);
+        assert_eq!(log.log_end_offset(), 100);
+        assert_eq!(log.durable_offset(), 100);
+        assert_eq!(log.high_watermark(), 100);
+        assert_eq!(log.last_stable_offset(), 100);
+        assert!(log.producer_entries().is_empty());
+        assert_eq!(log.latest_epoch(), None);
+        assert_eq!(
+            log.read(20, 1 << 20, false).await,
+            Err(LogError::OffsetOutOfRange)
+        );
+        assert!(log
+            .read(100, 1 << 20, false)
+            .await
+            .expect("read")
+            .is_empty());
+        let a = append(&log, &batch_of(3, -1, 0, false, 5)).await;
+        assert_eq!((a.base_offset, a.next_offset), (100, 103));
+        assert_eq!(log.latest_epoch(), Some(3));
+        log.close().await;
+    });
+    let names: Vec<String> = std::fs::read_dir(&p2)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    let logs: Vec<&String> = names.iter().filter(|n| n.ends_with(".log")).collect();
+    assert_eq!(logs, vec![&format!("{:020}.log", 100)], "{names:?}");
+    let old_snapshot = |n: &String| {
+        n.strip_suffix(".snapshot")
+            .and_then(|o| o.parse::<i64>().ok())
+            .is_some_and(|o| o < 100)
+    };
+    assert!(!names.iter().any(old_snapshot), "{names:?}");
+    phase(&path, move |log| async move {
+        assert_eq!(log.log_start_offset(), 100);
+        assert_eq!(log.log_end_offset(), 103);
+        assert_eq!(batches(&log).await, vec![(100, 103)]);
+        assert_eq!(log.last_stable_offset(), 103);
+        assert!(log.producer_entries().is_empty());
+        assert_eq!(log.epoch_entries().len(), 1);
+        assert_eq!(log.end_offset_for_epoch(3), (3, 103));
+    });
+}
+
+/// A restart at an offset inside the log (at a segment base and not) and below the log start.
+#[test]
+fn restarts_inside_the_log_and_refuses_below_its_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p-0");
+    phase(&path, |log| async move {
+        ten_batches(&log).await;
+        assert_eq!(log.delete_records(6).await, Ok(6));
+        assert_eq!(
+            log.truncate_fully_and_start_at(5).await,
+            Err(LogError::OffsetOutOfRange)
+        );
+        assert_eq!(log.truncate_fully_and_start_at(14).await, Ok(()));
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (14, 14));
+        assert_eq!(log.truncate_fully_and_start_at(14).await, Ok(()));
+        let a = append(&log, &batch_of(2, -1, 0, false, 1)).await;
+        assert_eq!((a.base_offset, a.next_offset), (14, 16));
+        log.close().await;
+    });
+    phase(&path, |log| async move {
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (14, 16));
+        assert_eq!(batches(&log).await, vec![(14, 16)]);
     });
 }
