@@ -22,9 +22,9 @@ impl PartitionLog {
     /// end, durable and visible offsets all become `offset`; the producer state, open and
     /// aborted transactions and the leader-epoch cache are emptied (see the module comment).
     ///
-    /// `offset` must not be below the log start (else [`LogError::OffsetOutOfRange`]); an
-    /// offset inside or below the current log is allowed (Kafka's follower only calls this
-    /// with the leader's log start past its own end). Pending appends are written first;
+    /// Any offset >= 0 is taken (else [`LogError::OffsetOutOfRange`]), also one inside or
+    /// below the current log, as Kafka's (its follower calls this with the leader's log start
+    /// past its own end). Pending appends are written first;
     /// waiters on appends not yet durable fail with [`LogError::Discarded`]. A disk failure
     /// takes the log offline; a restart recovers one of the two states above.
     pub async fn truncate_fully_and_start_at(self: &Rc<Self>, offset: i64) -> Result<(), LogError> {
@@ -43,7 +43,7 @@ impl PartitionLog {
                     if let Some(e) = st.error {
                         return Err(LogError::Io(e));
                     }
-                    if offset < st.log_start {
+                    if offset < 0 {
                         return Err(LogError::OffsetOutOfRange);
                     }
                     st.flushing = true;
