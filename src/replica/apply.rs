@@ -59,6 +59,19 @@ pub async fn apply(p: &Followed, pd: PartitionData) -> Outcome {
             Ok(i) => i,
             Err(e) => return Outcome::Retry(format!("batches refused: {e:?}")),
         };
+        if let Some(first) = infos.first() {
+            // The leader serves the batch holding the fetch offset whole; after a restart at
+            // a log start inside a batch (DeleteRecords cut there) that batch begins below
+            // the follower's log. As Kafka's `appendRecordsToFollowerOrFutureReplica`: an
+            // empty log restarts at the batch's base, and the log start follows the
+            // leader's again below.
+            let (start, end) = (log.log_start_offset(), log.log_end_offset());
+            if start == end && first.base_offset < start && first.next_offset() > start {
+                if let Err(e) = log.truncate_fully_and_start_at(first.base_offset).await {
+                    return Outcome::Retry(format!("cannot restart at the batch base: {e}"));
+                }
+            }
+        }
         let appended = match log.append_as_follower(&infos, &payload) {
             Ok(a) => a,
             Err(e) => return Outcome::Retry(format!("append refused: {e}")),

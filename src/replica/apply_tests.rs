@@ -266,17 +266,30 @@ fn out_of_range_restarts_the_log_at_the_leader_start() {
         let mut bad = answer(Bytes::new(), 60, -1);
         bad.error_code = 1;
         assert!(matches!(apply(&p, bad).await, Outcome::Retry(_)));
-        // Fetching resumes at the leader's start.
-        let next = leader_batch(40, 3, 2);
+        // Fetching resumes at the leader's start, inside the batch 38..41 (DeleteRecords
+        // cut there): the log restarts at its base and the log start follows the leader's.
+        let holding = leader_batch(38, 3, 2);
+        assert_eq!(
+            apply(&p, answer(holding.clone(), 41, 40)).await,
+            Outcome::Progress
+        );
+        assert_eq!((p.log.log_start_offset(), p.log.log_end_offset()), (40, 41));
+        assert_eq!(p.log.latest_epoch(), Some(2));
+        let next = leader_batch(41, 2, 2);
         assert_eq!(
             apply(&p, answer(next.clone(), 43, 40)).await,
             Outcome::Progress
         );
         assert_eq!(p.log.log_end_offset(), 43);
-        assert_eq!(p.log.latest_epoch(), Some(2));
         assert_eq!(
             p.log.read_for_replica(40, 1 << 20).await.unwrap(),
-            vec![next]
+            vec![holding, next]
         );
+        // A batch below a log that is not empty is still refused.
+        let below = leader_batch(30, 3, 2);
+        assert!(matches!(
+            apply(&p, answer(below, 43, 40)).await,
+            Outcome::Retry(_)
+        ));
     });
 }
