@@ -72,7 +72,11 @@ impl Core {
         let internal = InternalTopics::new(&store);
         let groups = crate::group::Coordinator::new(internal.clone());
         let seen = cluster.clone();
-        let peers = Peers::new(client_id, peer_settings, Box::new(move || seen.state()));
+        let peers = Peers::new(
+            client_id.clone(),
+            peer_settings.clone(),
+            Box::new(move || seen.state()),
+        );
         let txns = crate::txn::Coordinator::new(
             internal,
             mesh.clone(),
@@ -80,7 +84,18 @@ impl Core {
             producer_ids.clone(),
             peers.clone(),
         );
-        let followers = crate::replica::Followers::start(store.clone(), peers);
+        // Follower fetches long-poll (up to `replica.fetch.wait.max.ms`) and requests wait
+        // their turn on a peer's connection: replication gets its own connections, so a
+        // WriteTxnMarkers never waits behind a long poll. Same settings (TLS, SASL, bounds).
+        let replication_peers = Peers::new(
+            format!("{client_id}-replica-fetcher"),
+            peer_settings.clone(),
+            Box::new({
+                let seen = cluster.clone();
+                move || seen.state()
+            }),
+        );
+        let followers = crate::replica::Followers::start(store.clone(), replication_peers);
         mesh.provide(&store);
         mesh.provide(&admin);
         mesh.provide(&groups);

@@ -8,7 +8,10 @@
 //! Fetch v12+) before it copies the new leader's records. Replica fetches sent by hand get
 //! Kafka's answers: NOT_LEADER_OR_FOLLOWER for a non-replica, a non-leader or a stale broker
 //! epoch, the diverging epoch past the leader's end of an epoch, OFFSET_OUT_OF_RANGE for an
-//! epoch the leader does not know; clients get NOT_LEADER_OR_FOLLOWER from followers.
+//! epoch the leader does not know; clients get NOT_LEADER_OR_FOLLOWER from followers. A
+//! follower that was down while DeleteRecords moved its leader's log start past its own end
+//! restarts its log at the leader's log start (Kafka's `truncateFullyAndStartAt`) and copies
+//! from there.
 
 mod common;
 
@@ -20,8 +23,9 @@ use common::cluster::{self, until_some};
 use common::metrics::{scrape, value};
 use common::raw::Conn;
 use common::{free_port, Broker};
+use rdkafka::admin::AdminOptions;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 /// A three-broker cluster whose brokers' metrics listen on known ports.
 struct Cluster {
@@ -412,4 +416,53 @@ fn client_produce(b: &Broker, topic: &str) -> i16 {
     req.topic_data.push(td);
     let resp = Conn::open(b).call(&req, 9);
     resp.responses[0].partition_responses[0].error_code
+}
+
+#[test]
+fn a_follower_behind_the_leader_log_start_restarts_there() {
+    let mut c = Cluster::start();
+    let all = c.bootstrap(0);
+    assert_eq!(client::try_create_topic(&all, "behind", 1, 3), Ok(()));
+    let l = until_some(
+        "partition led",
+        || layout(&all, "behind"),
+        |l| l.len() == 1 && l[0].0 > 0,
+    );
+    let leader = l[0].0;
+    let down = (1..=3).find(|&b| b != leader).expect("a follower");
+    client::produce(&all, "behind", &msgs(50, 1, "first"), &[("acks", "all")]);
+    c.wait_replicated(&[1, 2, 3], "behind", 0, 50);
+    // The follower goes down; the others take more records and the leader's log start moves
+    // past everything the follower has.
+    assert!(c.brokers[down as usize - 1].stop(), "clean stop");
+    let rest = c.bootstrap(down);
+    client::produce(&rest, "behind", &msgs(30, 1, "second"), &[("acks", "1")]);
+    let up: Vec<i32> = (1..=3).filter(|&b| b != down).collect();
+    c.wait_replicated(&up, "behind", 0, 80);
+    let admin = client::admin(&rest);
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("behind", 0, Offset::Offset(70))
+        .unwrap();
+    let res = futures_lite::future::block_on(admin.delete_records(&tpl, &opts)).unwrap();
+    let e = res.find_partition("behind", 0).unwrap();
+    assert!(e.error().is_ok(), "{:?}", e.error());
+    // Back: its fetch at 50 is out of range; it restarts at 70 and copies from there.
+    c.brokers[down as usize - 1].restart();
+    c.brokers[down as usize - 1].wait_ready();
+    client::produce(&rest, "behind", &msgs(10, 1, "third"), &[("acks", "1")]);
+    c.wait_replicated(&[down], "behind", 0, 90);
+    assert_eq!(
+        c.partition_metric(down, "runnel_partition_log_start_offset", "behind", 0),
+        70
+    );
+    let log = c.brokers[down as usize - 1].log_text();
+    assert!(
+        log.contains("restarting at the leader's log start") && log.contains("leader_start=70"),
+        "the follower restarted at 70: {log}"
+    );
+    assert!(
+        !log.contains("offset out of range at the leader's log start"),
+        "no restart loop: {log}"
+    );
 }

@@ -10,7 +10,9 @@
 //!   next fetch reports is on its disk);
 //! - the high watermark: the leader's, capped by the follower's log end offset; the log start
 //!   offset moves up to the leader's when the follower's high watermark allows it;
-//! - an error code: the partition is backed off (a new image resyncs it).
+//! - OFFSET_OUT_OF_RANGE (the follower is behind the leader's log start): the log is emptied
+//!   and restarts at the leader's log start (Kafka's `truncateFullyAndStartAt`);
+//! - another error code: the partition is backed off (a new image resyncs it).
 //!
 //! Nothing a leader sends can make the follower panic: every length and offset is checked
 //! before use, and a refusal is an [`Outcome::Retry`].
@@ -36,6 +38,9 @@ pub enum Outcome {
 /// Applies `pd`, the leader's answer for `p` (see the module comment).
 pub async fn apply(p: &Followed, pd: PartitionData) -> Outcome {
     let log = &p.log;
+    if pd.error_code == OFFSET_OUT_OF_RANGE {
+        return out_of_range(p, pd.log_start_offset).await;
+    }
     if pd.error_code != 0 {
         return Outcome::Retry(format!("leader answered error {}", pd.error_code));
     }
@@ -54,6 +59,19 @@ pub async fn apply(p: &Followed, pd: PartitionData) -> Outcome {
             Ok(i) => i,
             Err(e) => return Outcome::Retry(format!("batches refused: {e:?}")),
         };
+        if let Some(first) = infos.first() {
+            // The leader serves the batch holding the fetch offset whole; after a restart at
+            // a log start inside a batch (DeleteRecords cut there) that batch begins below
+            // the follower's log. As Kafka's `appendRecordsToFollowerOrFutureReplica`: an
+            // empty log restarts at the batch's base, and the log start follows the
+            // leader's again below.
+            let (start, end) = (log.log_start_offset(), log.log_end_offset());
+            if start == end && first.base_offset < start && first.next_offset() > start {
+                if let Err(e) = log.truncate_fully_and_start_at(first.base_offset).await {
+                    return Outcome::Retry(format!("cannot restart at the batch base: {e}"));
+                }
+            }
+        }
         let appended = match log.append_as_follower(&infos, &payload) {
             Ok(a) => a,
             Err(e) => return Outcome::Retry(format!("append refused: {e}")),
@@ -75,6 +93,41 @@ pub async fn apply(p: &Followed, pd: PartitionData) -> Outcome {
         }
     }
     outcome
+}
+
+/// Fetch's OFFSET_OUT_OF_RANGE error code.
+const OFFSET_OUT_OF_RANGE: i16 = 1;
+
+/// The leader answered OFFSET_OUT_OF_RANGE: the follower's log end is below the leader's log
+/// start (retention or DeleteRecords removed what it would fetch next), or the leader does not
+/// know the follower's last epoch or offset at all. The log is emptied and restarts at the
+/// leader's log start (Kafka's `truncateFullyAndStartAt`); everything it held is still in
+/// the leader's log from there. A follower whose log ends past the leader's but that has
+/// epochs never gets here: the leader answers it with a diverging epoch (Kafka's epoch path),
+/// and [`truncate`] cuts it to the leader's end. A log already empty at the leader's start
+/// that is still out of range is backed off, never restarted again in a loop.
+async fn out_of_range(p: &Followed, leader_start: i64) -> Outcome {
+    let log = &p.log;
+    let (start, end) = (log.log_start_offset(), log.log_end_offset());
+    if leader_start < 0 {
+        return Outcome::Retry("offset out of range, and no leader log start".into());
+    }
+    if start == leader_start && end == leader_start {
+        return Outcome::Retry(format!(
+            "offset out of range at the leader's log start {leader_start}"
+        ));
+    }
+    if end > leader_start && start <= leader_start {
+        tracing::warn!(topic = %p.topic, partition = p.partition, log_start = start, log_end = end, leader_start, "out of range inside the leader's log: refetching from the leader's log start");
+    }
+    match log.truncate_fully_and_start_at(leader_start).await {
+        Ok(()) => {
+            tracing::info!(topic = %p.topic, partition = p.partition, from = end, leader_start, "follower log emptied, restarting at the leader's log start");
+            log.set_high_watermark(Some(leader_start));
+            Outcome::Progress
+        }
+        Err(e) => Outcome::Retry(format!("cannot restart the log at {leader_start}: {e}")),
+    }
 }
 
 /// Truncates `p`'s log for the leader's epoch end `leader` (see the module comment).

@@ -239,3 +239,57 @@ fn a_diverging_epoch_truncates_as_kafka_does() {
         assert_eq!(p.log.log_end_offset(), 5);
     });
 }
+
+/// OFFSET_OUT_OF_RANGE with the leader's log start past the follower's end: the follower's
+/// log is emptied and restarts there (Kafka's `truncateFullyAndStartAt`), the leader's next
+/// batches are appended from there, and a leader that keeps answering out of range for the
+/// restarted log is backed off instead of restarting it again.
+#[test]
+fn out_of_range_restarts_the_log_at_the_leader_start() {
+    run(|| async {
+        let dir = tempfile::tempdir().unwrap();
+        let p = followed(dir.path()).await;
+        let sent = joined(&[leader_batch(0, 3, 1), leader_batch(3, 2, 1)]);
+        assert_eq!(apply(&p, answer(sent, 5, 0)).await, Outcome::Progress);
+        assert_eq!(p.log.log_end_offset(), 5);
+        // The leader deleted everything below 40 meanwhile.
+        let mut oor = answer(Bytes::new(), 60, 40);
+        oor.error_code = 1;
+        assert_eq!(apply(&p, oor.clone()).await, Outcome::Progress);
+        assert_eq!(p.log.log_start_offset(), 40);
+        assert_eq!(p.log.log_end_offset(), 40);
+        assert_eq!(p.log.high_watermark(), 40);
+        assert_eq!(p.log.latest_epoch(), None);
+        // Out of range again at the same start: backed off, not restarted in a loop.
+        assert!(matches!(apply(&p, oor).await, Outcome::Retry(_)));
+        // A leader answer without a log start: refused.
+        let mut bad = answer(Bytes::new(), 60, -1);
+        bad.error_code = 1;
+        assert!(matches!(apply(&p, bad).await, Outcome::Retry(_)));
+        // Fetching resumes at the leader's start, inside the batch 38..41 (DeleteRecords
+        // cut there): the log restarts at its base and the log start follows the leader's.
+        let holding = leader_batch(38, 3, 2);
+        assert_eq!(
+            apply(&p, answer(holding.clone(), 41, 40)).await,
+            Outcome::Progress
+        );
+        assert_eq!((p.log.log_start_offset(), p.log.log_end_offset()), (40, 41));
+        assert_eq!(p.log.latest_epoch(), Some(2));
+        let next = leader_batch(41, 2, 2);
+        assert_eq!(
+            apply(&p, answer(next.clone(), 43, 40)).await,
+            Outcome::Progress
+        );
+        assert_eq!(p.log.log_end_offset(), 43);
+        assert_eq!(
+            p.log.read_for_replica(40, 1 << 20).await.unwrap(),
+            vec![holding, next]
+        );
+        // A batch below a log that is not empty is still refused.
+        let below = leader_batch(30, 3, 2);
+        assert!(matches!(
+            apply(&p, answer(below, 43, 40)).await,
+            Outcome::Retry(_)
+        ));
+    });
+}

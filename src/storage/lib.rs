@@ -28,6 +28,7 @@ mod log_config;
 mod log_epochs;
 mod log_follower;
 mod log_read;
+mod log_restart;
 #[cfg(test)]
 mod log_tests;
 mod log_truncate;

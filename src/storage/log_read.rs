@@ -89,9 +89,12 @@ impl PartitionLog {
     }
 
     /// Reads whole batches for a follower's fetch, starting with the one that contains
-    /// `offset`: up to the log end offset, not the high watermark (a follower must get records
+    /// `offset`: up to the durable offset, not the high watermark (a follower must get records
     /// before they are visible; that is what moves the high watermark), and regardless of
-    /// transactions. At most `max_bytes`, the first batch always whole. `offset` must lie in
+    /// transactions. Not past the durable offset: a failed write cuts the log back to it and
+    /// the next appends reuse those offsets, so a follower given a batch above it could keep
+    /// one the leader no longer has, at an offset and epoch the leader gives to another batch.
+    /// At most `max_bytes`, the first batch always whole. `offset` must lie in
     /// `[log start, log end]`, else [`LogError::OffsetOutOfRange`].
     pub async fn read_for_replica(
         &self,
@@ -106,7 +109,7 @@ impl PartitionLog {
             if offset < st.log_start || offset > st.next_offset {
                 return Err(LogError::OffsetOutOfRange);
             }
-            let end = st.next_offset;
+            let end = st.durable_offset.min(st.next_offset);
             if offset >= end {
                 return Ok(Vec::new());
             }
@@ -114,9 +117,8 @@ impl PartitionLog {
                 self.release_readahead(&mut st);
                 return Ok(read_cache(&st.cache, offset, max_bytes, end));
             }
-            // Everything above the durable offset is in the cache; below the cache's front
-            // the segments hold it.
-            st.durable_offset.min(end)
+            // Below the cache's front the segments hold it.
+            end
         };
         self.read_disk(offset, max_bytes, disk_limit).await
     }

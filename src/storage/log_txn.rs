@@ -33,7 +33,7 @@ fn parse_snapshot_name(name: &str) -> Option<i64> {
 }
 
 /// Snapshot files in `dir`, oldest first.
-async fn snapshots(dir: &Path) -> Vec<(i64, PathBuf)> {
+pub(super) async fn snapshots(dir: &Path) -> Vec<(i64, PathBuf)> {
     let names = crate::disk::current().list(dir).await.unwrap_or_default();
     let mut v: Vec<(i64, PathBuf)> = names
         .iter()

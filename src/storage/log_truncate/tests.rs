@@ -1,6 +1,7 @@
 //! Unit tests of [`PartitionLog::truncate_to`] on a real directory: cuts inside a batch, at a
 //! batch and a segment boundary, at the log start and at the end; idempotent and
-//! transactional producer state after a cut; appends after a cut; a reopen after a cut.
+//! transactional producer state after a cut; appends after a cut; a reopen after a cut; and
+//! [`PartitionLog::truncate_fully_and_start_at`] (log_restart.rs).
 
 use std::path::Path;
 use std::rc::Rc;
@@ -31,10 +32,8 @@ fn batch_of(n: usize, pid: i64, seq: i32, txn: bool, fill: u8) -> Bytes {
     crate::testing::encode(&records, Compression::None)
 }
 
-/// Runs `f` on a fresh executor. Each phase of a test that writes and then reads segment
-/// files back from disk runs on its own executor: on this development machine, direct reads
-/// of a file fail with EOPNOTSUPP on the executor that wrote it (log_tests.rs reads back on
-/// a fresh executor too).
+/// Runs `f` on a fresh executor (a phase: most tests reopen the log between phases, as a
+/// restart does).
 fn run<F, Fut, T>(f: F) -> T
 where
     F: FnOnce() -> Fut + Send + 'static,
@@ -246,5 +245,137 @@ fn transactions_and_aborted_list_follow_the_cut() {
     phase(&path, move |log| async move {
         assert_eq!(log.last_stable_offset(), 4);
         assert!(log.aborted_between(0, 100).is_empty());
+    });
+}
+
+/// Written, cut and read back on one executor, whose first direct-I/O file is an empty new
+/// segment. glommio probes polled-I/O support with a read of the first file it opens on a
+/// device; an empty file used to answer "supported" on devices without poll queues, and every
+/// later read of a file opened on that executor failed with EOPNOTSUPP (vendor/glommio,
+/// RUNNEL-PATCHES.md, "iopoll-probe").
+#[test]
+fn cuts_a_log_written_by_the_same_executor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p-0");
+    phase(&path, |log| async move {
+        ten_batches(&log).await;
+        assert_eq!(log.truncate_to(14).await, Ok(12));
+        assert_eq!(batches(&log).await, upto(12));
+        let a = append(&log, &batch_of(3, -1, 0, false, 7)).await;
+        assert_eq!((a.base_offset, a.next_offset), (12, 15));
+        log.close().await;
+    });
+}
+
+/// A follower behind its leader's log start: everything goes, the log restarts empty at the
+/// offset with no producer, transaction or epoch state, appends continue there, and all of it
+/// holds after a reopen (no old segment, snapshot or epoch entry comes back).
+#[test]
+fn restarts_empty_at_an_offset_past_the_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p-0");
+    let pid = 11;
+    let p2 = path.clone();
+    phase(&path, move |log| async move {
+        log.set_leader_epoch(3);
+        ten_batches(&log).await;
+        // An open transaction at 30..33: it holds the last stable offset back.
+        append(&log, &batch_of(3, pid, 0, true, 1)).await;
+        assert_eq!(log.last_stable_offset(), 30);
+        assert_eq!(log.latest_epoch(), Some(3));
+        assert_eq!(log.truncate_fully_and_start_at(100).await, Ok(()));
+        assert_eq!(log.log_start_offset(), 100);
+        assert_eq!(log.log_end_offset(), 100);
+        assert_eq!(log.durable_offset(), 100);
+        assert_eq!(log.high_watermark(), 100);
+        assert_eq!(log.last_stable_offset(), 100);
+        assert!(log.producer_entries().is_empty());
+        assert_eq!(log.latest_epoch(), None);
+        assert_eq!(
+            log.read(20, 1 << 20, false).await,
+            Err(LogError::OffsetOutOfRange)
+        );
+        assert!(log
+            .read(100, 1 << 20, false)
+            .await
+            .expect("read")
+            .is_empty());
+        let a = append(&log, &batch_of(3, -1, 0, false, 5)).await;
+        assert_eq!((a.base_offset, a.next_offset), (100, 103));
+        assert_eq!(log.latest_epoch(), Some(3));
+        log.close().await;
+    });
+    let names: Vec<String> = std::fs::read_dir(&p2)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    let logs: Vec<&String> = names.iter().filter(|n| n.ends_with(".log")).collect();
+    assert_eq!(logs, vec![&format!("{:020}.log", 100)], "{names:?}");
+    let old_snapshot = |n: &String| {
+        n.strip_suffix(".snapshot")
+            .and_then(|o| o.parse::<i64>().ok())
+            .is_some_and(|o| o < 100)
+    };
+    assert!(!names.iter().any(old_snapshot), "{names:?}");
+    phase(&path, move |log| async move {
+        assert_eq!(log.log_start_offset(), 100);
+        assert_eq!(log.log_end_offset(), 103);
+        assert_eq!(batches(&log).await, vec![(100, 103)]);
+        assert_eq!(log.last_stable_offset(), 103);
+        assert!(log.producer_entries().is_empty());
+        assert_eq!(log.epoch_entries().len(), 1);
+        assert_eq!(log.end_offset_for_epoch(3), (3, 103));
+    });
+}
+
+/// A restart at an offset inside the log, again at the same offset, then below the log start
+/// (Kafka allows any offset: everything goes anyway).
+#[test]
+fn restarts_inside_the_log_and_refuses_below_its_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p-0");
+    phase(&path, |log| async move {
+        ten_batches(&log).await;
+        assert_eq!(log.delete_records(6).await, Ok(6));
+        assert_eq!(log.truncate_fully_and_start_at(14).await, Ok(()));
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (14, 14));
+        assert_eq!(log.truncate_fully_and_start_at(14).await, Ok(()));
+        append(&log, &batch_of(2, -1, 0, false, 1)).await;
+        assert_eq!(log.truncate_fully_and_start_at(2).await, Ok(()));
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (2, 2));
+        let a = append(&log, &batch_of(2, -1, 0, false, 1)).await;
+        assert_eq!((a.base_offset, a.next_offset), (2, 4));
+        log.close().await;
+    });
+    phase(&path, |log| async move {
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (2, 4));
+        assert_eq!(batches(&log).await, vec![(2, 4)]);
+    });
+}
+
+/// A follower is served durable batches only: a batch the flusher has not synced yet (which a
+/// failed write would cut back) is not read for a replica until it is durable.
+#[test]
+fn replica_reads_stop_at_the_durable_offset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p-0");
+    phase(&path, |log| async move {
+        append(&log, &batch_of(3, -1, 0, false, 1)).await;
+        let data = batch_of(2, -1, 0, false, 2);
+        let infos = batch::validate_batches(&data, usize::MAX).expect("valid");
+        let a = log.append(&infos, &data).expect("append");
+        assert_eq!((log.log_end_offset(), log.durable_offset()), (5, 3));
+        let got = log.read_for_replica(0, 1 << 20).await.expect("read");
+        assert_eq!(got.len(), 1);
+        assert!(log
+            .read_for_replica(3, 1 << 20)
+            .await
+            .expect("read")
+            .is_empty());
+        log.wait_durable(&a).await.expect("durable");
+        assert_eq!(
+            log.read_for_replica(3, 1 << 20).await.expect("read").len(),
+            1
+        );
     });
 }

@@ -260,8 +260,15 @@ impl Reactor {
                 let source =
                     self.new_source(raw, SourceType::Read(PollableStatus::Pollable, None), None);
                 self.sys.read_dma(&source, 0, alignment as usize);
-                let iopoll = if let Err(err) = source.collect_rw().await {
-                    if let Some(libc::ENOTSUP) = err.raw_os_error() {
+                let iopoll = match source.collect_rw().await {
+                    // RUNNEL PATCH (iopoll-probe): a read at the end of an empty file
+                    // "succeeds" with 0 bytes on devices without poll queues too, before the
+                    // poll path is exercised. Such an answer proves nothing: this file uses
+                    // the main ring and the device stays undecided (not cached) until a file
+                    // with data is probed.
+                    Ok(0) => return false,
+                    Ok(_) => true,
+                    Err(err) => if let Some(libc::ENOTSUP) = err.raw_os_error() {
                         false
                     } else {
                         // The IO requests failed, but not because the poll ring doesn't work.
@@ -272,8 +279,6 @@ impl Reactor {
                         );
                         false
                     }
-                } else {
-                    true
                 };
                 sysfs::BlockDevice::set_iopoll_support(major, minor, iopoll);
                 iopoll
