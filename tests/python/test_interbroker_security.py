@@ -164,6 +164,23 @@ def test_brokers_authenticate_to_each_other(tmp_path, protocol):
 
         until("partitions led by every broker", leaders)
 
+        # Replication over the same listener: acks=all on a topic that needs all three
+        # replicas in sync is answered only once the followers fetched the records, which
+        # they do over TLS (and SASL), logged in as the brokers' principal.
+        rf3 = f"ib-rf3-{uuid.uuid4().hex[:8]}"
+        for f in admin.create_topics(
+            [NewTopic(rf3, 1, 3, config={"min.insync.replicas": "3"})]
+        ).values():
+            f.result(timeout=20)
+        acked = []
+        rp = Producer(internal_conf(boot, pki, "broker", **{"acks": "all",
+                                                             "message.timeout.ms": 20000}))
+        for i in range(20):
+            rp.produce(rf3, value=f"r{i}".encode(),
+                       on_delivery=lambda err, msg: acked.append(err))
+        rp.flush(30)
+        assert len(acked) == 20 and all(e is None for e in acked), acked
+
         p = Producer(internal_conf(boot, pki, "app", **{"transactional.id": txn_id}))
         p.init_transactions(30)
         p.begin_transaction()
