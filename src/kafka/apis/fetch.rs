@@ -339,22 +339,15 @@ async fn wait_and_read(
     })
     .await;
     // The other owners stop waiting and answer with what they hold by now.
-    for (k, w) in waits.iter().enumerate() {
-        if w.is_none() {
-            continue;
-        }
-        let (owner, key) = (owners[k].core, keys[k]);
-        if owner == mesh.id() {
-            store.long_polls.cancel(key);
-        } else {
-            let s = mesh.clone();
-            glommio::spawn_local(async move {
-                // Nothing to wait for: the owner's answer to the long poll follows.
-                let _ = s.cast(owner, CancelWaitCall(key)).await;
-            })
-            .detach();
-        }
-    }
+    cancel_waits(
+        store,
+        mesh,
+        waits
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.is_some())
+            .map(|(k, _)| (owners[k].core, keys[k])),
+    );
     let mut answers: Vec<Option<Answer>> = waits.iter().map(|_| None).collect();
     answers[first.0] = Some(first.1);
     for (k, w) in waits.into_iter().enumerate() {
@@ -381,6 +374,27 @@ async fn wait_and_read(
 /// leaders' endpoints.
 /// The image is read only when a partition needs it: the common answer touches no shared
 /// state and allocates nothing.
+/// Ends the long polls `pending` names ((owning core, wait key)) early: each owner answers
+/// with what it holds by now. Shared by consumer and replica fetches.
+pub(super) fn cancel_waits(
+    store: &PartitionStore,
+    mesh: &Rc<Mesh>,
+    pending: impl Iterator<Item = (usize, u64)>,
+) {
+    for (owner, key) in pending {
+        if owner == mesh.id() {
+            store.long_polls.cancel(key);
+        } else {
+            let s = mesh.clone();
+            glommio::spawn_local(async move {
+                // Nothing to wait for: the owner's answer to the long poll follows.
+                let _ = s.cast(owner, CancelWaitCall(key)).await;
+            })
+            .detach();
+        }
+    }
+}
+
 fn hint_leaders(resp: &mut FetchResponse, cluster: &ClusterView, version: i16, listener: &str) {
     let hinted = |code: i16| {
         code == KafkaError::NotLeaderOrFollower.code()

@@ -24,7 +24,6 @@ use crate::kafka::dispatch::{Reply, RequestContext};
 use crate::kafka::rope::{records_field, Substitutions};
 use crate::security::acl::Operation;
 use crate::shard::call::Unavailable;
-use crate::shard::long_poll::CancelWaitCall;
 use crate::shard::messages::TopicPartition;
 use crate::shard::replica_serve::{ReplicaFetchCall, ReplicaPart, ReplicaResult};
 
@@ -213,21 +212,15 @@ async fn run(
         })
         .await;
         got[k] = Some(first);
-        for (k, w) in waits.iter().enumerate() {
-            if w.is_none() {
-                continue;
-            }
-            let (owner, key) = (shares[k].core, keys[k]);
-            if owner == mesh.id() {
-                store.long_polls.cancel(key);
-            } else {
-                let m = mesh.clone();
-                glommio::spawn_local(async move {
-                    let _ = m.cast(owner, CancelWaitCall(key)).await;
-                })
-                .detach();
-            }
-        }
+        super::fetch::cancel_waits(
+            store,
+            mesh,
+            waits
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| w.is_some())
+                .map(|(k, _)| (shares[k].core, keys[k])),
+        );
         for (k, w) in waits.into_iter().enumerate() {
             if let Some(f) = w {
                 got[k] = Some(f.await);
