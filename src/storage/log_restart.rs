@@ -30,36 +30,9 @@ impl PartitionLog {
     pub async fn truncate_fully_and_start_at(self: &Rc<Self>, offset: i64) -> Result<(), LogError> {
         let _turn = self.segments_lock.acquire_permit(1).await.ok();
         let _start = self.start_lock.acquire_permit(1).await.ok();
-        loop {
-            {
-                let mut st = self.st.borrow_mut();
-                if let Some(e) = st.offline {
-                    return Err(LogError::Offline(e));
-                }
-                if st.closed {
-                    return Err(LogError::Closed);
-                }
-                if !st.flushing {
-                    if let Some(e) = st.error {
-                        return Err(LogError::Io(e));
-                    }
-                    if offset < 0 {
-                        return Err(LogError::OffsetOutOfRange);
-                    }
-                    st.flushing = true;
-                    st.truncating = true;
-                    break;
-                }
-            }
-            self.advanced.wait().await;
-        }
+        self.hold_flusher(|_, _| offset >= 0).await?;
         let r = self.restart_held(offset).await;
-        {
-            let mut st = self.st.borrow_mut();
-            st.flushing = false;
-            st.truncating = false;
-        }
-        self.advanced.notify_all();
+        self.release_flusher();
         if let Err(e) = &r {
             self.go_offline(e);
             return Err(LogError::Offline(IoFailure::from(e)));

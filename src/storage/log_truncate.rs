@@ -43,6 +43,20 @@ impl PartitionLog {
         // No segment is deleted or compacted meanwhile. The semaphore is never closed.
         let _turn = self.segments_lock.acquire_permit(1).await.ok();
         // Let the flusher write what is pending, then hold it off (as a roll does).
+        self.hold_flusher(|log_start, next| offset >= log_start && offset <= next)
+            .await?;
+        let r = self.truncate_held(offset).await;
+        self.release_flusher();
+        r
+    }
+
+    /// Waits until the flusher is idle and holds it off for a cut of the log (truncation or
+    /// restart), once the log is usable and `offset_ok(log_start, next_offset)` holds (else
+    /// [`LogError::OffsetOutOfRange`]). Pair with [`PartitionLog::release_flusher`].
+    pub(crate) async fn hold_flusher(
+        &self,
+        offset_ok: impl Fn(i64, i64) -> bool,
+    ) -> Result<(), LogError> {
         loop {
             {
                 let mut st = self.st.borrow_mut();
@@ -56,24 +70,26 @@ impl PartitionLog {
                     if let Some(e) = st.error {
                         return Err(LogError::Io(e));
                     }
-                    if offset < st.log_start || offset > st.next_offset {
+                    if !offset_ok(st.log_start, st.next_offset) {
                         return Err(LogError::OffsetOutOfRange);
                     }
                     st.flushing = true;
                     st.truncating = true;
-                    break;
+                    return Ok(());
                 }
             }
             self.advanced.wait().await;
         }
-        let r = self.truncate_held(offset).await;
+    }
+
+    /// Lets the flusher go on after [`PartitionLog::hold_flusher`].
+    pub(crate) fn release_flusher(&self) {
         {
             let mut st = self.st.borrow_mut();
             st.flushing = false;
             st.truncating = false;
         }
         self.advanced.notify_all();
-        r
     }
 
     async fn truncate_held(&self, offset: i64) -> Result<i64, LogError> {
