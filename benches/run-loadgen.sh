@@ -94,29 +94,8 @@ sys.exit(rc)' "$OUT/$name.loadgen-cpu" \
     cat "$OUT/$name.txt"
     [ $rc -eq 0 ] || echo "warning: loadgen exited with $rc for $name" >&2
     [ -f "$OUT/$name.json" ] || continue
-    python3 - "$OUT/$name.json" "$((c1 - c0))" "$TICK" "$((t1 - t0))" "$load" \
-        "$(cat "$OUT/$name.loadgen-cpu" 2>/dev/null || echo 0)" "$((m1 - m0))" >> "$SUMMARY" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-ticks, tick, wall_ns, load = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-lg_s, busy_s = float(sys.argv[6]), int(sys.argv[7]) / tick
-cpu_s = ticks / tick
-wall_s = wall_ns / 1e9
-other = max(0.0, busy_s - cpu_s - lg_s)
-acked = r["totals"]["acked"] or 1
-p, c = r["produced"], r["consumed"]
-name = r['workload']['name']
-if r.get("backlog"):
-    # Backlog runs: the consume columns are the drain, read with the producers stopped.
-    c = r["backlog"]["consumed"]
-    name += " (consumed: backlog drain)"
-pl, e = r["publish_latency"], r["e2e_latency"]
-f = lambda x: f"{x:,.0f}"
-lat = lambda l: f"{l['p50_ms']:.2f} / {l['p99_ms']:.2f} / {l['p999_ms']:.2f}"
-print(f"| {name} | {f(p['msg_per_s'])} | {p['mb_per_s']:.1f} | {f(c['msg_per_s'])} "
-      f"| {c['mb_per_s']:.1f} | {lat(pl)} | {lat(e)} | {cpu_s / acked * 1e6:.2f} "
-      f"| {100 * cpu_s / wall_s:.0f} | {100 * lg_s / wall_s:.0f} | {100 * other / wall_s:.0f} | {load} |")
-PY
+    python3 "$ROOT/benches/loadgen_summary.py" "$OUT/$name.json" "$((c1 - c0))" "$TICK" "$((t1 - t0))" "$load" \
+        "$(cat "$OUT/$name.loadgen-cpu" 2>/dev/null || echo 0)" "$((m1 - m0))" >> "$SUMMARY"
 done
 echo
 cat "$SUMMARY"

@@ -97,7 +97,16 @@ pub fn prepare_topics(w: &Workload) -> Result<()> {
 
     let new: Vec<NewTopic> = names
         .iter()
-        .map(|n| NewTopic::new(n, w.partitions, TopicReplication::Fixed(1)))
+        .map(|n| {
+            w.topic_config.iter().fold(
+                NewTopic::new(
+                    n,
+                    w.partitions,
+                    TopicReplication::Fixed(i32::from(w.replication_factor)),
+                ),
+                |t, (k, v)| t.set(k, v),
+            )
+        })
         .collect();
     let results = block_on(admin.create_topics(&new, &opts)).context("creating topics")?;
     for r in results {

@@ -84,6 +84,12 @@ struct RunArgs {
     /// Partitions per topic.
     #[arg(long)]
     partitions: Option<i32>,
+    /// Replication factor of the topics the run creates.
+    #[arg(long)]
+    replication_factor: Option<i16>,
+    /// Config of the topics the run creates, KEY=VALUE (repeatable).
+    #[arg(long = "topic-config", value_name = "KEY=VALUE")]
+    topic_config: Vec<String>,
     /// Delete and recreate the topics first (true/false).
     #[arg(long)]
     recreate_topics: Option<bool>,
@@ -193,6 +199,8 @@ impl RunArgs {
         set(&mut w.topics, self.topics);
         set(&mut w.topic_prefix, self.topic_prefix.clone());
         set(&mut w.partitions, self.partitions);
+        set(&mut w.replication_factor, self.replication_factor);
+        w.topic_config.extend(parse_kv(&self.topic_config)?);
         set(&mut w.recreate_topics, self.recreate_topics);
         set(&mut w.backlog, self.backlog);
         set(&mut w.delete_topics_after, self.delete_topics_after);
@@ -282,6 +290,10 @@ mod tests {
             f.to_str().unwrap(),
             "--partitions",
             "9",
+            "--replication-factor",
+            "3",
+            "--topic-config",
+            "min.insync.replicas=2",
             "--size-min",
             "20",
             "--size-max",
@@ -299,6 +311,8 @@ mod tests {
         };
         let w = args.workload().unwrap();
         assert_eq!(w.partitions, 9);
+        assert_eq!(w.replication_factor, 3);
+        assert_eq!(w.topic_config["min.insync.replicas"], "2");
         assert_eq!(w.producer_rate, 100.0);
         assert_eq!(w.message_size, MessageSize::Uniform { min: 20, max: 40 });
         assert_eq!(w.producer_config["queue.buffering.max.ms"], "5");

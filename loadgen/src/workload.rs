@@ -100,6 +100,11 @@ pub struct Workload {
     pub topic_prefix: String,
     /// Partitions per topic.
     pub partitions: i32,
+    /// Replication factor of the topics the run creates (1 = one copy; a cluster needs at
+    /// least this many live brokers).
+    pub replication_factor: i16,
+    /// Topic configs for the topics the run creates (for example `min.insync.replicas`).
+    pub topic_config: BTreeMap<String, String>,
     /// Delete the topics (if present) and create them again before the run. If false, existing
     /// topics are reused and missing ones are created.
     pub recreate_topics: bool,
@@ -166,6 +171,8 @@ impl Default for Workload {
             client: ClientKind::Rdkafka,
             topic_prefix: "loadgen".into(),
             partitions: 6,
+            replication_factor: 1,
+            topic_config: BTreeMap::new(),
             recreate_topics: true,
             delete_topics_after: false,
             producers_per_topic: 1,
@@ -232,6 +239,9 @@ impl Workload {
         }
         if self.topics == 0 || self.partitions <= 0 {
             bail!("topics and partitions must be at least 1");
+        }
+        if self.replication_factor <= 0 {
+            bail!("replication_factor must be at least 1");
         }
         if self.producers_per_topic == 0 {
             bail!("producers_per_topic must be at least 1");
@@ -337,6 +347,7 @@ mod tests {
             bootstrap = "127.0.0.1:19092"
             topics = 2
             partitions = 12
+            replication_factor = 3
             message_size = { min = 100, max = 200 }
             key_distribution = "round-robin"
             consumer_mode = "assign"
@@ -345,6 +356,8 @@ mod tests {
             warmup_s = 0
             [producer_config]
             "queue.buffering.max.kbytes" = "65536"
+            [topic_config]
+            "min.insync.replicas" = "2"
             "#,
         )
         .unwrap();
@@ -353,6 +366,8 @@ mod tests {
         assert_eq!(w.key_distribution, KeyDistribution::RoundRobin);
         assert_eq!(w.consumer_mode, ConsumerMode::Assign);
         assert_eq!(w.topic_names(), vec!["loadgen-0", "loadgen-1"]);
+        assert_eq!(w.replication_factor, 3);
+        assert_eq!(w.topic_config["min.insync.replicas"], "2");
         // A count-bounded run is still capped in time.
         assert_eq!(w.measure_s(), w.max_duration_s);
         let props = w.producer_properties();
@@ -368,6 +383,7 @@ mod tests {
             "message_size = 8",
             "message_size = { min = 300, max = 200 }",
             "partitions = 0",
+            "replication_factor = 0",
             "producer_rate = -1",
             "acks = \"some\"",
             "max_duration_s = 100000",
