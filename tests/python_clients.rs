@@ -9,12 +9,12 @@ fn python_and_kcat_client_suites() {
     let ok = Command::new("python3")
         .args([
             "-c",
-            "import confluent_kafka, kafka, pytest, prometheus_client, cryptography",
+            "import confluent_kafka, kafka, pytest, xdist, prometheus_client, cryptography",
         ])
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    assert!(ok, "python3 with confluent-kafka, kafka-python, pytest, prometheus-client and cryptography is required: run .ci/run or pip install -r tests/python/requirements.txt");
+    assert!(ok, "python3 with confluent-kafka, kafka-python, pytest, pytest-xdist, prometheus-client and cryptography is required: run .ci/run or pip install -r tests/python/requirements.txt");
     let status = Command::new("python3")
         .args([
             "-m",
@@ -22,6 +22,13 @@ fn python_and_kcat_client_suites() {
             "-q",
             "-p",
             "no:cacheprovider",
+            // Two workers (pytest-xdist), each taking whole files: the suites mostly wait on
+            // brokers and clients, so this halves their time; a file's module-scoped fixtures
+            // stay in one worker.
+            "-n",
+            "2",
+            "--dist",
+            "loadfile",
             "tests/python",
         ])
         .env("RUNNEL_BIN", env!("CARGO_BIN_EXE_runnel"))

@@ -1,7 +1,7 @@
 // kafkajs against a real Runnel broker: produces its own records (plain and gzip, idempotent,
 // acks=all), then reads the whole topic back through a consumer group (read_committed, as
 // kafkajs defaults) and prints what it produced and what it read as one JSON line. The Rust
-// test tests/js_clients.rs starts the broker, produces the rest with librdkafka and checks the
+// test tests/integration/js_clients.rs starts the broker, produces the rest with librdkafka and checks the
 // result. Usage: node readback.js BOOTSTRAP TOPIC RECORDS_ALREADY_PRODUCED
 'use strict';
 const { Kafka, CompressionTypes, logLevel } = require('kafkajs');

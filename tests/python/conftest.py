@@ -29,7 +29,13 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 _PORT_LOW = 10000
 _PORT_SPAN = 22000
-_next_port = [(os.getpid() * 7919 + 11000) % _PORT_SPAN]
+# pytest-xdist workers (tests/python_clients.rs runs two) each take their own share of the
+# range, so two workers' brokers never pick the same port.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_WORKERS = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+_SHARE = _PORT_SPAN // _WORKERS
+_SHARE_START = (int(_WORKER[2:]) if _WORKER[2:].isdigit() else 0) % _WORKERS * _SHARE
+_next_port = [(os.getpid() * 7919 + 11000) % _SHARE]
 
 
 def _free_port() -> int:
@@ -38,7 +44,7 @@ def _free_port() -> int:
     connection's source port) never takes a port picked here before the broker binds it. The
     cluster configs' defaults (19000-19999) are skipped."""
     for _ in range(_PORT_SPAN):
-        port = _PORT_LOW + _next_port[0] % _PORT_SPAN
+        port = _PORT_LOW + _SHARE_START + _next_port[0] % _SHARE
         _next_port[0] += 1
         if 19000 <= port < 20000:
             continue

@@ -48,7 +48,7 @@ def refused(fn):
 
 def test_broker_layer_reports_its_source_and_reaches_topics(broker, topic_name):
     """(confluent-kafka refuses an empty broker name, so the cluster-wide default layer is
-    tested over the wire in tests/dynamic_configs.rs.)"""
+    tested over the wire in tests/integration/dynamic_configs.rs.)"""
     a = admin(broker)
     a.create_topics([NewTopic(topic_name, 1, 1)])[topic_name].result(timeout=15)
     c = describe(a, "BROKER", "0")["log.retention.ms"]
