@@ -16,7 +16,7 @@ impl PartitionLog {
     /// Returns how many segments were deleted.
     pub async fn apply_retention(self: &Rc<Self>, now_ms: i64) -> std::io::Result<usize> {
         let cfg = self.config();
-        let n = {
+        let target = {
             let st = self.st.borrow();
             if st.closed || st.offline.is_some() {
                 return Ok(0);
@@ -40,14 +40,15 @@ impl PartitionLog {
                 total -= seg.size;
                 n += 1;
             }
-            n
+            if n == 0 {
+                return Ok(0);
+            }
+            // The first segment kept: what this pass decided, as an offset (a count would go
+            // stale if another deletion ran first).
+            st.segments[n].base_offset
         };
-        if n == 0 {
-            return Ok(0);
-        }
-        let r = self.delete_prefix(n).await;
-        self.offline_on_sync_failure(r)?;
-        Ok(n)
+        let r = self.delete_below(target).await;
+        self.offline_on_sync_failure(r)
     }
 
     /// Moves the log start offset to `offset` (-1: the high watermark), deleting the segments
@@ -70,19 +71,9 @@ impl PartitionLog {
         let moved = self.move_log_start(target).await;
         self.offline_on_sync_failure(moved)
             .map_err(super::log::io_err)?;
-        let n = {
-            let st = self.st.borrow();
-            let closed = st.segments.len().saturating_sub(1);
-            st.segments[..closed]
-                .iter()
-                .take_while(|s| s.next_offset <= target)
-                .count()
-        };
-        if n > 0 {
-            let deleted = self.delete_prefix(n).await;
-            self.offline_on_sync_failure(deleted)
-                .map_err(super::log::io_err)?;
-        }
+        let deleted = self.delete_below(target).await;
+        self.offline_on_sync_failure(deleted)
+            .map_err(super::log::io_err)?;
         Ok(self.log_start_offset())
     }
 
@@ -115,37 +106,40 @@ impl PartitionLog {
         self.save_epochs().await
     }
 
-    /// Deletes the first `n` segments (never the active one).
-    async fn delete_prefix(&self, n: usize) -> std::io::Result<()> {
+    /// Deletes the closed segments that end at or below `offset` (never the active one),
+    /// moving the log start offset up to `offset` first when it is behind. Returns how many
+    /// segments went.
+    ///
+    /// Takes an offset, not a count: retention and DeleteRecords decide what to delete before
+    /// they wait for this lock, and a count decided before another deletion finished would
+    /// name segments past what was meant (records still visible would be deleted).
+    async fn delete_below(&self, offset: i64) -> std::io::Result<usize> {
         let _turn = self
             .segments_lock
             .acquire_permit(1)
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let new_start = {
-            let st = self.st.borrow();
-            let n = n.min(st.segments.len().saturating_sub(1));
-            if n == 0 {
-                return Ok(());
-            }
-            st.segments[n].base_offset
+        let below = |st: &super::log::LogState| {
+            let closed = st.segments.len().saturating_sub(1);
+            st.segments[..closed]
+                .iter()
+                .take_while(|s| s.next_offset <= offset)
+                .count()
         };
-        self.move_log_start(new_start).await?;
+        if below(&self.st.borrow()) == 0 {
+            return Ok(0);
+        }
+        self.move_log_start(offset).await?;
         let gone: Vec<_> = {
             let mut st = self.st.borrow_mut();
-            let n = st
-                .segments
-                .iter()
-                .take_while(|s| s.next_offset <= new_start && s.base_offset < new_start)
-                .count()
-                .min(st.segments.len().saturating_sub(1));
+            let n = below(&st);
             st.segments.drain(..n).collect()
         };
         for seg in &gone {
             seg.remove_files(&self.dir).await;
         }
         super::log::sync_dir(&self.dir).await?;
-        tracing::debug!(dir = %self.dir.display(), segments = gone.len(), log_start = new_start, "retention deleted segments");
-        Ok(())
+        tracing::debug!(dir = %self.dir.display(), segments = gone.len(), log_start = offset, "retention deleted segments");
+        Ok(gone.len())
     }
 }

@@ -1,7 +1,8 @@
 //! Unit tests of [`PartitionLog::truncate_to`] on a real directory: cuts inside a batch, at a
 //! batch and a segment boundary, at the log start and at the end; idempotent and
 //! transactional producer state after a cut; appends after a cut; a reopen after a cut; and
-//! [`PartitionLog::truncate_fully_and_start_at`] (log_restart.rs).
+//! [`PartitionLog::truncate_fully_and_start_at`] (log_restart.rs); and DeleteRecords racing a
+//! retention pass (retention.rs), which share the segment-prefix deletion.
 
 use std::path::Path;
 use std::rc::Rc;
@@ -377,5 +378,56 @@ fn replica_reads_stop_at_the_durable_offset() {
             log.read_for_replica(3, 1 << 20).await.expect("read").len(),
             1
         );
+    });
+}
+
+/// DeleteRecords and a retention pass that starts while DeleteRecords is still saving its new
+/// log start: the retention pass deletes the segments below the new start, and DeleteRecords
+/// must not then delete as many segments again (it once did, by count: records above the
+/// requested offset were deleted and the log start jumped past them).
+#[test]
+fn delete_records_racing_retention_deletes_only_below_the_requested_offset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p-0");
+    let segment_files = {
+        let path = path.clone();
+        move || {
+            std::fs::read_dir(&path)
+                .expect("read dir")
+                .filter(|e| {
+                    let name = e.as_ref().expect("entry").file_name();
+                    name.to_string_lossy().ends_with(".log")
+                })
+                .count()
+        }
+    };
+    let count = segment_files.clone();
+    phase(&path, |log| async move {
+        ten_batches(&log).await;
+        let segments_before = count();
+        assert!(segments_before >= 4, "{segments_before} segments");
+        let target = 12;
+        let retention = {
+            let log = log.clone();
+            async move {
+                while log.log_start_offset() < target {
+                    futures_lite::future::yield_now().await;
+                }
+                log.apply_retention(1_700_000_000_000)
+                    .await
+                    .expect("retention")
+            }
+        };
+        let (moved, _) = futures_lite::future::zip(log.delete_records(target), retention).await;
+        assert_eq!(moved, Ok(target));
+        assert_eq!(log.log_start_offset(), target);
+        assert_eq!(batches(&log).await, upto(30)[4..].to_vec());
+        // Segments of three batches: the one holding offsets 9-17 stays.
+        assert_eq!(count(), segments_before - 1);
+        log.close().await;
+    });
+    phase(&path, |log| async move {
+        assert_eq!(log.log_start_offset(), 12);
+        assert_eq!(batches(&log).await, upto(30)[4..].to_vec());
     });
 }
