@@ -412,7 +412,10 @@ async fn core_main(
     id: usize,
     config: Arc<Config>,
     cluster_id: Arc<str>,
-    (table, checkpointed): (Arc<TopicTable>, Arc<crate::shard::hw_checkpoint::Checkpointed>),
+    (table, checkpointed): (
+        Arc<TopicTable>,
+        Arc<crate::shard::hw_checkpoint::Checkpointed>,
+    ),
     mesh: MeshBuilder<MeshMessage, glommio::channels::channel_mesh::Full>,
     stop: Arc<AtomicBool>,
     loaded: Arc<AtomicUsize>,

@@ -98,8 +98,12 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Entry>, Corrupt> {
         else {
             return Err(Corrupt(format!("malformed line {line:?}")));
         };
-        let partition: i32 = p.parse().map_err(|_| Corrupt(format!("bad partition {p:?}")))?;
-        let offset: i64 = o.parse().map_err(|_| Corrupt(format!("bad offset {o:?}")))?;
+        let partition: i32 = p
+            .parse()
+            .map_err(|_| Corrupt(format!("bad partition {p:?}")))?;
+        let offset: i64 = o
+            .parse()
+            .map_err(|_| Corrupt(format!("bad offset {o:?}")))?;
         if topic.is_empty() || partition < 0 || offset < 0 {
             return Err(Corrupt(format!("bad entry {line:?}")));
         }
@@ -153,7 +157,11 @@ pub fn load(data_dir: &Path) -> Checkpointed {
     if parts == 0 {
         tracing::info!(dir = %data_dir.display(), "no high-watermark checkpoint; replicated partitions start at their log start");
     } else {
-        tracing::info!(parts, partitions = out.len(), "high-watermark checkpoint loaded");
+        tracing::info!(
+            parts,
+            partitions = out.len(),
+            "high-watermark checkpoint loaded"
+        );
     }
     out
 }
@@ -227,7 +235,11 @@ pub fn start(store: &Rc<PartitionStore>) {
     glommio::spawn_local(async move {
         let mut last = None;
         loop {
-            let every = store.view().config().replica_fetch.hw_checkpoint_interval_ms;
+            let every = store
+                .view()
+                .config()
+                .replica_fetch
+                .hw_checkpoint_interval_ms;
             glommio::timer::sleep(Duration::from_millis(every)).await;
             last = write(&store, last).await;
         }

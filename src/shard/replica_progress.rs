@@ -313,8 +313,7 @@ pub fn candidate(followers: &[Follower], w: HwInputs<'_>) -> Target {
         min = Some(min.map_or(f.log_end, |m| m.min(f.log_end)));
     }
     // An ISR member that is not among the replicas (a stale image) holds too.
-    if w
-        .isr
+    if w.isr
         .iter()
         .any(|id| *id != w.me && !followers.iter().any(|f| f.id == *id))
     {

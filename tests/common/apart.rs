@@ -116,10 +116,10 @@ impl Apart {
         let s = scrape(self.metrics[id as usize - 1]);
         let p = partition.to_string();
         let labels = [("topic", topic), ("partition", p.as_str())];
-        let present = s
-            .samples
-            .iter()
-            .any(|x| x.metric == "runnel_partition_log_end_offset" && labels.iter().all(|(k, v)| x.labels.get(k) == Some(v)));
+        let present = s.samples.iter().any(|x| {
+            x.metric == "runnel_partition_log_end_offset"
+                && labels.iter().all(|(k, v)| x.labels.get(k) == Some(v))
+        });
         present.then(|| {
             (
                 value(&s, "runnel_partition_log_end_offset", &labels) as i64,
