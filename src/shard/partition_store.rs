@@ -227,7 +227,11 @@ impl PartitionStore {
     /// A replicated partition with no checkpointed high watermark starts at its log start.
     fn start_at_log_start(&self, topic: &str, partition: i32, log: &PartitionLog) {
         let start = log.log_start_offset();
-        tracing::info!(%topic, partition, start, "no checkpointed high watermark; starting it at the log start");
+        if log.log_end_offset() > start {
+            tracing::info!(%topic, partition, start, "no checkpointed high watermark; starting it at the log start");
+        } else {
+            tracing::debug!(%topic, partition, start, "an empty replicated log starts its high watermark at its start");
+        }
         log.set_high_watermark(Some(start));
     }
 
