@@ -216,6 +216,9 @@ pub fn run(config: Config) -> Result<()> {
         .unwrap_or_else(identity::new_cluster_id)
         .into();
     let table = Arc::new(TopicTable::load(&config.data_dir.join("topics.json"))?);
+    // The replicated partitions' high watermarks as the last run left them (each core takes
+    // its partitions' when it opens them).
+    let checkpointed = Arc::new(crate::shard::hw_checkpoint::load(&config.data_dir));
     // Configs changed at run time (AlterConfigs) apply over the file and flags, as on Kafka.
     let dynamic = crate::cluster::dynamic_config::DynamicConfigs::load(&config.data_dir)?;
     let config = if dynamic == Default::default() {
@@ -284,6 +287,7 @@ pub fn run(config: Config) -> Result<()> {
         let cfg = config.clone();
         let cid = cluster_id.clone();
         let tbl = table.clone();
+        let hws = checkpointed.clone();
         let mesh = mesh.clone();
         let stop = shutdown.clone();
         let reg = registry.clone();
@@ -300,7 +304,7 @@ pub fn run(config: Config) -> Result<()> {
                     i,
                     cfg,
                     cid,
-                    tbl,
+                    (tbl, hws),
                     mesh,
                     stop.clone(),
                     loaded,
@@ -341,6 +345,9 @@ pub fn run(config: Config) -> Result<()> {
     if failed {
         bail!("broker stopped with errors");
     }
+    // Every core wrote its part of the high-watermark checkpoint: parts of a larger core count
+    // of an earlier run go.
+    crate::shard::hw_checkpoint::remove_stale(&config.data_dir, cores);
     tracing::info!("runnel stopped cleanly");
     Ok(())
 }
@@ -405,7 +412,10 @@ async fn core_main(
     id: usize,
     config: Arc<Config>,
     cluster_id: Arc<str>,
-    table: Arc<TopicTable>,
+    (table, checkpointed): (
+        Arc<TopicTable>,
+        Arc<crate::shard::hw_checkpoint::Checkpointed>,
+    ),
     mesh: MeshBuilder<MeshMessage, glommio::channels::channel_mesh::Full>,
     stop: Arc<AtomicBool>,
     loaded: Arc<AtomicUsize>,
@@ -450,6 +460,8 @@ async fn core_main(
     if let Err(e) = crate::storage::direct_io::prime_iopoll_probe(&config.data_dir, id).await {
         tracing::warn!(error = %e, "cannot probe polled I/O support");
     }
+    core.store.set_checkpointed((*checkpointed).clone());
+    drop(checkpointed);
     partitions::apply(&core.store, table).await;
     core.start_tasks(&registry);
     // Core 0 registers with the quorum, heartbeats, and publishes the cluster's state.

@@ -124,6 +124,7 @@ impl Core {
         crate::txn::sweep::start(&self.txns);
         crate::shard::housekeeping::start(&self.store);
         crate::shard::isr::start(&self.store, &self.mesh);
+        crate::shard::hw_checkpoint::start(&self.store);
         let (store, groups) = (self.store.clone(), self.groups.clone());
         crate::metrics::snapshot::start(self.mesh.id(), registry.clone(), move || Snapshot {
             partitions: store.partition_gauges(),

@@ -22,6 +22,7 @@ const INTEGER_BOUNDS: &[(&str, i64, i64)] = &[
     ("num.partitions", 1, INT_MAX),
     ("default.replication.factor", 1, i16::MAX as i64),
     ("replica.lag.time.max.ms", 2, LONG_MAX),
+    ("replica.high.watermark.checkpoint.interval.ms", 1, LONG_MAX),
     ("message.max.bytes", 0, INT_MAX),
     // Kafka 4.0 raised the floor from 14 bytes to 1 MiB (KIP-1030).
     ("log.segment.bytes", 1 << 20, INT_MAX),

@@ -1,4 +1,5 @@
-//! Follower fetch settings (`replica.fetch.*` and `replica.lag.time.max.ms`, Kafka's keys and
+//! Follower fetch settings (`replica.fetch.*`, `replica.lag.time.max.ms` and
+//! `replica.high.watermark.checkpoint.interval.ms`, Kafka's keys and
 //! defaults): how the follower
 //! fetchers of docs/replication.md step 4 ask their leaders for records.
 
@@ -18,6 +19,9 @@ pub struct ReplicaFetch {
     /// `replica.lag.time.max.ms`: a follower not caught up for this long leaves the ISR
     /// (30000); the leader checks every half of it.
     pub lag_time_max_ms: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms`: how often each core writes its part of
+    /// the high-watermark checkpoint (5000; docs/replication.md step 6).
+    pub hw_checkpoint_interval_ms: u64,
 }
 
 impl ReplicaFetch {
@@ -31,6 +35,8 @@ impl ReplicaFetch {
             max_bytes: get_int("replica.fetch.max.bytes")?.clamp(1, 64 << 20) as i32,
             backoff_ms: get_int("replica.fetch.backoff.ms")?.clamp(1, 600_000) as u64,
             lag_time_max_ms: get_int("replica.lag.time.max.ms")?.clamp(2, 86_400_000) as u64,
+            hw_checkpoint_interval_ms: get_int("replica.high.watermark.checkpoint.interval.ms")?
+                .clamp(1, 86_400_000) as u64,
         })
     }
 }

@@ -14,6 +14,9 @@
 //! The waits are woken by the log (its durable offset and high watermark moves, made by the
 //! leader's progress table as followers fetch) and by each new cluster snapshot (a lost
 //! leadership answers NOT_LEADER_OR_FOLLOWER); nothing polls.
+//!
+//! Transaction markers wait as acks=all without the minimum ([`wait_replicated`]), as Kafka
+//! writes them (`requiredAcks = -1`, `AppendOrigin.Coordinator`).
 
 use std::time::{Duration, Instant};
 
@@ -80,6 +83,22 @@ pub async fn wait(
     appended: &Appended,
     deadline: Instant,
 ) -> Result<(), KafkaError> {
+    wait_replicated(store, topic, partition, log, appended, deadline).await?;
+    check_isr(store, topic, partition, true)
+}
+
+/// acks=all without the `min.insync.replicas` check (Kafka's appends of
+/// `AppendOrigin.Coordinator`, such as transaction markers): waits until `appended` is durable
+/// here and the high watermark of `topic`/`partition` passed it. REQUEST_TIMED_OUT at
+/// `deadline`, NOT_LEADER_OR_FOLLOWER when the leadership changed meanwhile.
+pub async fn wait_replicated(
+    store: &PartitionStore,
+    topic: &str,
+    partition: i32,
+    log: &PartitionLog,
+    appended: &Appended,
+    deadline: Instant,
+) -> Result<(), KafkaError> {
     let led = store.progress.isr_size(topic, partition);
     wait_durable(log, appended, deadline).await?;
     loop {
@@ -92,7 +111,7 @@ pub async fn wait(
             }
         }
         if log.high_watermark() >= appended.next_offset {
-            return check_isr(store, topic, partition, true);
+            return Ok(());
         }
         if Instant::now() >= deadline {
             return Err(KafkaError::RequestTimedOut);

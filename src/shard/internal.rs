@@ -22,6 +22,11 @@ use crate::storage::batch::{self, validate_batches};
 use crate::storage::validate::{self, Origin};
 use crate::storage::{LogError, PartitionLog};
 
+/// How long a transaction marker waits for the ISR (Kafka's WriteTxnMarkers uses the broker's
+/// `request.timeout.ms`, 30 s by default); REQUEST_TIMED_OUT after it, and the coordinator
+/// writes it again.
+const MARKER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Why an internal write failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InternalWriteError {
@@ -94,7 +99,9 @@ impl InternalTopics {
     }
 
     /// Appends a commit or abort marker for a producer to each of `parts` (partitions this core
-    /// owns) and waits until all are durable; answered per partition, in order. A marker older
+    /// owns) and waits until every ISR member has them (durable here, and the high watermark
+    /// past them: acks=all without the minimum, as Kafka); answered per partition, in order
+    /// (REQUEST_TIMED_OUT after [`MARKER_TIMEOUT`]). A marker older
     /// than the producer's epoch on the partition gets INVALID_PRODUCER_EPOCH.
     pub async fn write_markers(
         &self,
@@ -129,17 +136,34 @@ impl InternalTopics {
                 continue;
             }
             match log.append_marker(producer_id, epoch, commit, 0) {
-                Ok(a) => waits.push((i, log, a)),
+                Ok(a) => waits.push((i, tp, log, a)),
                 Err(e) => {
                     tracing::warn!(topic = %tp.topic, partition = tp.partition, error = ?e, "marker append failed");
                     written[i] = Err(KafkaError::KafkaStorageError);
                 }
             }
         }
-        for (i, log, appended) in waits {
-            if log.wait_durable(&appended).await.is_err() {
-                written[i] = Err(KafkaError::KafkaStorageError);
-            }
+        // As Kafka: every ISR member has the marker before it is answered (acks=all, no
+        // min.insync.replicas check), within `request.timeout.ms`'s default.
+        let deadline = std::time::Instant::now() + MARKER_TIMEOUT;
+        for (i, tp, log, appended) in waits {
+            let replicated = super::acks_all::wait_replicated(
+                store,
+                &tp.topic,
+                tp.partition,
+                &log,
+                &appended,
+                deadline,
+            );
+            written[i] = match replicated.await {
+                Ok(()) => Ok(()),
+                Err(
+                    e @ (KafkaError::RequestTimedOut
+                    | KafkaError::NotLeaderOrFollower
+                    | KafkaError::KafkaStorageError),
+                ) => Err(e),
+                Err(_) => Err(KafkaError::KafkaStorageError),
+            };
         }
         written
     }

@@ -29,12 +29,15 @@ use super::{Mesh, MetadataAdmin, PartitionStore};
 pub const MAX_BACKOFF_TURNS: u32 = 10;
 
 /// An ISR change in flight for one partition.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Pending {
     /// No new proposal before this time.
     until: Instant,
     /// Proposals made at this partition epoch.
     attempts: u32,
+    /// Replicas the proposal in flight adds (part of Kafka's maximal ISR for the high
+    /// watermark until the proposal is answered); empty once it was refused or failed.
+    pub(super) added: Vec<i32>,
 }
 
 /// One ISR change to propose.
@@ -58,7 +61,7 @@ impl Progress {
     pub fn isr_proposals(&self, now: Instant, lag: Duration, wait: Duration) -> Vec<Proposal> {
         let mut out = Vec::new();
         for ((topic, partition), e) in self.parts.borrow_mut().iter_mut() {
-            if e.pending.is_some_and(|p| now < p.until) {
+            if e.pending.as_ref().is_some_and(|p| now < p.until) {
                 continue;
             }
             let (removed, added) = decide(
@@ -84,10 +87,11 @@ impl Progress {
                 .filter(|id| !removed.contains(id))
                 .collect();
             isr.extend(added.iter().copied());
-            let attempts = e.pending.map_or(0, |p| p.attempts) + 1;
+            let attempts = e.pending.as_ref().map_or(0, |p| p.attempts) + 1;
             e.pending = Some(Pending {
                 until: now + wait * attempts.min(MAX_BACKOFF_TURNS),
                 attempts,
+                added: added.clone(),
             });
             out.push(Proposal {
                 topic: topic.clone(),
@@ -120,6 +124,21 @@ impl Progress {
             if let Some(p) = e.pending.as_mut() {
                 p.attempts = MAX_BACKOFF_TURNS;
                 p.until = Instant::now() + wait * MAX_BACKOFF_TURNS;
+                p.added.clear();
+            }
+        }
+    }
+
+    /// A proposal for `topic`/`partition` failed: the replicas it would have added no longer
+    /// count for the high watermark (Kafka reverts its maximal ISR).
+    pub fn isr_failed(&self, topic: &str, partition: i32) {
+        if let Some(e) = self
+            .parts
+            .borrow_mut()
+            .get_mut(&(topic.to_string(), partition))
+        {
+            if let Some(p) = e.pending.as_mut() {
+                p.added.clear();
             }
         }
     }
@@ -208,6 +227,7 @@ pub fn start(store: &Rc<PartitionStore>, mesh: &Rc<Mesh>) {
             // Read each turn: the broker's settings may be reloaded.
             let lag = Duration::from_millis(store.view().config().replica_fetch.lag_time_max_ms);
             let every = lag / 2;
+            store.progress.set_lag(lag);
             {
                 let woken = store.progress.expand.wait();
                 let timer = glommio::timer::sleep(every);
@@ -246,9 +266,11 @@ async fn propose(store: &PartitionStore, mesh: &Mesh, mut p: Proposal, wait: Dur
         }
         Ok(Err(AlterIsrError::Failed(why))) => {
             tracing::warn!(topic = %p.topic, partition = p.partition, %why, "ISR change not made");
+            store.progress.isr_failed(&p.topic, p.partition);
         }
         Err(_) => {
             tracing::warn!(topic = %p.topic, partition = p.partition, "ISR change not sent to core 0");
+            store.progress.isr_failed(&p.topic, p.partition);
         }
     }
 }

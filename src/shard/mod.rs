@@ -28,6 +28,7 @@ pub mod dynamic_admin;
 pub mod epoch_end;
 pub mod handlers;
 pub mod housekeeping;
+pub mod hw_checkpoint;
 pub mod image_sync;
 pub mod internal;
 pub mod isr;

@@ -7,13 +7,14 @@
 //! and the table and config installs run against it.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 use super::cluster_view::ClusterView;
+use super::hw_checkpoint::Checkpointed;
 use super::long_poll::LongPolls;
 use super::replica_progress::{Led, Progress};
 use super::topic_view::TopicView;
@@ -74,6 +75,13 @@ pub struct PartitionStore {
     /// Told after the replicated partitions of this core were synced with a new snapshot or
     /// table (the follower fetchers, registered at startup).
     replication_listeners: RefCell<Vec<Box<dyn Fn()>>>,
+    /// The high watermarks of the checkpoint read at startup, taken by each partition's first
+    /// open ([`super::hw_checkpoint`]).
+    checkpointed: RefCell<Checkpointed>,
+    /// Partitions opened with no checkpointed high watermark before the cluster snapshot said
+    /// whether they are replicated: the first snapshot that says so starts them at their log
+    /// start. Bounded by the partitions this core owns.
+    unsettled: RefCell<HashSet<(String, i32)>>,
 }
 
 impl PartitionStore {
@@ -90,8 +98,13 @@ impl PartitionStore {
             long_polls: LongPolls::default(),
             events: RefCell::new(Vec::new()),
             cluster: cluster.clone(),
-            progress: Progress::new(config.node_id),
+            progress: Progress::new(
+                config.node_id,
+                std::time::Duration::from_millis(config.replica_fetch.lag_time_max_ms),
+            ),
             replication_listeners: RefCell::new(Vec::new()),
+            checkpointed: RefCell::new(Checkpointed::new()),
+            unsettled: RefCell::new(HashSet::new()),
         });
         let weak = Rc::downgrade(&store);
         cluster.on_change(Box::new(move || {
@@ -125,20 +138,26 @@ impl PartitionStore {
         let mut led = Vec::new();
         for t in state.image.topics() {
             for (i, p) in t.partitions.iter().enumerate() {
-                if p.replicas.len() < 2 || !p.replicas.contains(&me) {
+                if !p.replicas.contains(&me) {
                     continue;
                 }
                 let partition = i as i32;
-                if p.leader != me {
-                    followed.insert((t.name.clone(), partition));
-                    continue;
-                }
                 let log = self
                     .logs
                     .borrow()
                     .get(&t.name)
                     .filter(|lt| uuid::Uuid::parse_str(&lt.id).ok() == Some(t.topic_id))
                     .and_then(|lt| lt.partitions.get(i).cloned().flatten());
+                if let Some(log) = &log {
+                    self.settle_high_watermark(&t.name, partition, log, p.replicas.len() > 1);
+                }
+                if p.replicas.len() < 2 {
+                    continue;
+                }
+                if p.leader != me {
+                    followed.insert((t.name.clone(), partition));
+                    continue;
+                }
                 if let Some(log) = log {
                     led.push(Led {
                         topic: t.name.clone(),
@@ -146,6 +165,12 @@ impl PartitionStore {
                         leader_epoch: p.leader_epoch,
                         replicas: p.replicas.clone(),
                         isr: p.isr.clone(),
+                        eligible: p
+                            .replicas
+                            .iter()
+                            .copied()
+                            .filter(|id| state.image.broker(*id).is_some_and(|b| !b.fenced))
+                            .collect(),
                         topic_id: t.topic_id,
                         partition_epoch: p.partition_epoch,
                         log,
@@ -158,6 +183,77 @@ impl PartitionStore {
         crate::metrics::hooks::under_replicated(self.progress.under_replicated());
         for listener in self.replication_listeners.borrow().iter() {
             listener();
+        }
+    }
+
+    /// Gives this core the high watermarks checkpointed before the restart (startup, before
+    /// the first table is applied).
+    pub fn set_checkpointed(&self, checkpointed: Checkpointed) {
+        *self.checkpointed.borrow_mut() = checkpointed;
+    }
+
+    /// Starts the visible offset of `log` (`topic`/`partition`, id `id`), just opened, as
+    /// Kafka's `Partition.createLog`: at its checkpointed high watermark (within the log start
+    /// and end) when the checkpoint has one; at its log start when the cluster snapshot says it
+    /// is replicated; following its durable offset when it has one replica; and, when the
+    /// snapshot does not know it yet, following its durable offset until the snapshot says
+    /// ([`PartitionStore::sync_replication`]; no client is served before this broker saw the
+    /// snapshot that unfenced it).
+    pub fn open_high_watermark(&self, topic: &str, id: &str, partition: i32, log: &PartitionLog) {
+        let key = (topic.to_string(), partition);
+        if let Some(hw) = self.checkpointed.borrow_mut().remove(&key) {
+            let hw = hw.clamp(log.log_start_offset(), log.log_end_offset());
+            log.set_high_watermark(Some(hw));
+            tracing::debug!(%topic, partition, hw, "high watermark from the checkpoint");
+            return;
+        }
+        let id = uuid::Uuid::parse_str(id).unwrap_or_default();
+        let state = self.cluster.state();
+        let replicas = state
+            .image
+            .topic_by_name(topic)
+            .filter(|t| t.topic_id == id)
+            .and_then(|t| t.partitions.get(partition as usize))
+            .map(|p| p.replicas.len());
+        match replicas {
+            Some(n) if n > 1 => self.start_at_log_start(topic, partition, log),
+            Some(_) => {}
+            None => {
+                self.unsettled.borrow_mut().insert(key);
+            }
+        }
+    }
+
+    /// A replicated partition with no checkpointed high watermark starts at its log start.
+    fn start_at_log_start(&self, topic: &str, partition: i32, log: &PartitionLog) {
+        let start = log.log_start_offset();
+        if log.log_end_offset() > start {
+            tracing::info!(%topic, partition, start, "no checkpointed high watermark; starting it at the log start");
+        } else {
+            tracing::debug!(%topic, partition, start, "an empty replicated log starts its high watermark at its start");
+        }
+        log.set_high_watermark(Some(start));
+    }
+
+    /// Follows the snapshot's replica count of a log this core holds: a partition opened
+    /// before the snapshot knew it settles now ([`PartitionStore::open_high_watermark`]); a
+    /// partition with one replica follows its durable offset (its high watermark came from a
+    /// checkpoint or a follower role of a larger replica set).
+    fn settle_high_watermark(
+        &self,
+        topic: &str,
+        partition: i32,
+        log: &PartitionLog,
+        replicated: bool,
+    ) {
+        let key = (topic.to_string(), partition);
+        let unsettled = self.unsettled.borrow_mut().remove(&key);
+        if replicated {
+            if unsettled {
+                self.start_at_log_start(topic, partition, log);
+            }
+        } else if log.high_watermark_is_set() {
+            log.set_high_watermark(None);
         }
     }
 
@@ -294,5 +390,7 @@ impl PartitionStore {
                 c.await;
             }
         }
+        // The high watermarks as they are at the stop (Kafka checkpoints them at shutdown).
+        super::hw_checkpoint::write(self, None).await;
     }
 }

@@ -87,6 +87,7 @@ pub async fn apply(store: &PartitionStore, table: Arc<TopicTable>) -> Vec<OpenFa
             match PartitionLog::open(&dir, cfg.clone(), store.cache.clone()).await {
                 Ok(log) => {
                     log.set_leader_epoch(store.leader_epoch(&meta.name, &meta.id, p));
+                    store.open_high_watermark(&meta.name, &meta.id, p, &log);
                     {
                         let mut logs = store.logs.borrow_mut();
                         let lt = logs.entry(meta.name.clone()).or_insert_with(|| LocalTopic {

@@ -1,9 +1,21 @@
 //! The leader's record of its followers (docs/replication.md step 4): for each replicated
 //! partition this core leads, one entry per replica of its assignment with the follower's log
 //! end offset (the offset of its last fetch) and the time it last caught up with the leader's
-//! log end. The high watermark (the log's visible offset) is the smallest log end offset of
-//! the ISR members other than the leader, never above the leader's durable offset (the log caps
-//! it) and never going back; with no other ISR member it follows the durable offset.
+//! log end. The high watermark (the log's visible offset) moves as Kafka's
+//! `Partition.maybeIncrementLeaderHW` moves it ([`candidate`]): to the smallest log end offset
+//! of the other members of the *maximal* ISR (the ISR and the replicas a proposal in flight
+//! adds) and of the replicas outside it that are caught up (within `replica.lag.time.max.ms`)
+//! and eligible (registered, not fenced) to join; held while a member has not fetched since
+//! the leadership began; never above the leader's durable offset (the log caps it) and never
+//! going back. With no such replica it follows the durable offset (the leader alone).
+//!
+//! A new leadership keeps the high watermark the log had (the one it learned as a follower, or
+//! the checkpointed one after a restart, [`super::hw_checkpoint`]), as Kafka's `makeLeader`:
+//! records of earlier epochs above it become visible only once every ISR member fetched past
+//! them from this leader (a follower whose log diverges is answered with the diverging epoch
+//! and its offset is not recorded until it truncated), so no record is exposed that an ISR
+//! member lacks. Kafka has no rule that holds the high watermark until a record of the current
+//! epoch is committed (that is Raft's); neither does Runnel.
 //!
 //! The ISR decisions made from this table (which follower leaves or joins the ISR) are in
 //! [`super::isr`].
@@ -12,10 +24,10 @@
 //! (rebuilt at every cluster snapshot and table install, [`Progress::sync`]), each with one
 //! slot per replica of the assignment.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::errors::KafkaError;
 use crate::storage::PartitionLog;
@@ -61,6 +73,8 @@ pub struct Led {
     pub replicas: Vec<i32>,
     /// In-sync replicas.
     pub isr: Vec<i32>,
+    /// Replicas registered and unfenced in the image (Kafka's `isReplicaIsrEligible`).
+    pub eligible: Vec<i32>,
     /// The topic's id (for AlterPartition).
     pub topic_id: uuid::Uuid,
     /// The partition epoch of the image it was installed from.
@@ -90,16 +104,31 @@ pub struct Progress {
     /// Woken after every [`Progress::sync`] (acks=all waits see a lost leadership or a
     /// smaller ISR).
     pub(super) synced: crate::storage::signal::Signal,
+    /// `replica.lag.time.max.ms`: how recently a replica outside the ISR must have caught up
+    /// to hold the high watermark while it joins.
+    lag: Cell<Duration>,
 }
 
 impl Progress {
-    /// The table of broker `me`.
-    pub fn new(me: i32) -> Progress {
+    /// The table of broker `me`, with `lag` as `replica.lag.time.max.ms`.
+    pub fn new(me: i32, lag: Duration) -> Progress {
         Progress {
             me,
             parts: RefCell::new(HashMap::new()),
             expand: crate::storage::signal::Signal::new(),
             synced: crate::storage::signal::Signal::new(),
+            lag: Cell::new(lag),
+        }
+    }
+
+    /// Sets `replica.lag.time.max.ms` and moves every high watermark that time alone may move
+    /// (a replica waiting to join stops holding it once it has not caught up for that long);
+    /// the ISR task calls it each turn.
+    pub fn set_lag(&self, lag: Duration) {
+        self.lag.set(lag);
+        let now = Instant::now();
+        for e in self.parts.borrow().values() {
+            advance(e, self.me, lag, now);
         }
     }
 
@@ -123,6 +152,7 @@ impl Progress {
                         e.pending = None;
                     }
                     e.led.isr = l.isr;
+                    e.led.eligible = l.eligible;
                     e.led.partition_epoch = l.partition_epoch;
                     e
                 }
@@ -150,7 +180,7 @@ impl Progress {
                     }
                 }
             };
-            advance(&entry, self.me);
+            advance(&entry, self.me, self.lag.get(), Instant::now());
             next.insert(key, entry);
         }
         *parts = next;
@@ -191,7 +221,7 @@ impl Progress {
         }
         f.last_fetch = Some((end, now));
         let outside = !entry.led.isr.contains(&replica);
-        advance(entry, self.me);
+        advance(entry, self.me, self.lag.get(), now);
         if outside && offset >= entry.led.log.high_watermark() && offset >= entry.epoch_start {
             self.expand.notify_all();
         }
@@ -230,26 +260,97 @@ impl Progress {
     }
 }
 
-/// Moves the high watermark of `entry`'s log to the smallest log end offset of the other ISR
-/// members, when every one of them has reported and it is ahead of the current one.
-pub(super) fn advance(entry: &Entry, me: i32) {
-    let log = &entry.led.log;
-    let mut others = entry.led.isr.iter().filter(|&&id| id != me).peekable();
-    if others.peek().is_none() {
-        // The leader alone is the ISR: the visible offset follows its durable offset.
-        log.set_high_watermark(None);
-        return;
-    }
-    let mut min = i64::MAX;
-    for id in others {
-        match entry.followers.iter().find(|f| f.id == *id) {
-            Some(f) if f.log_end >= 0 => min = min.min(f.log_end),
-            // A member that has not fetched yet (or is not a replica): hold.
-            _ => return,
+/// Where Kafka's `maybeIncrementLeaderHW` would put the high watermark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// No other replica counts: the high watermark is the leader's (durable) log end.
+    LeaderEnd,
+    /// A member of the maximal ISR has not fetched since the leadership began: hold it.
+    Hold,
+    /// The smallest log end offset of the replicas that count.
+    At(i64),
+}
+
+/// What the high watermark is computed from (one partition, at one time).
+#[derive(Debug, Clone, Copy)]
+pub struct HwInputs<'a> {
+    /// The leader.
+    pub me: i32,
+    /// The ISR.
+    pub isr: &'a [i32],
+    /// Replicas a proposal in flight adds to it (Kafka's maximal ISR is both).
+    pub adding: &'a [i32],
+    /// Replicas eligible to join the ISR.
+    pub eligible: &'a [i32],
+    /// The leader's log end offset.
+    pub leader_end: i64,
+    /// `replica.lag.time.max.ms`.
+    pub lag: Duration,
+    /// Now.
+    pub now: Instant,
+}
+
+/// Kafka's `maybeIncrementLeaderHW`: the smallest log end offset of the other members of the
+/// maximal ISR and of the caught-up, eligible replicas outside it (Kafka's
+/// `shouldWaitForReplicaToJoinIsr`, so that a joining replica is not outrun).
+pub fn candidate(followers: &[Follower], w: HwInputs<'_>) -> Target {
+    let mut min: Option<i64> = None;
+    for f in followers.iter().filter(|f| f.id != w.me) {
+        let member = w.isr.contains(&f.id) || w.adding.contains(&f.id);
+        if member {
+            if f.log_end < 0 {
+                return Target::Hold;
+            }
+        } else {
+            let caught_up = f.log_end >= 0
+                && (f.log_end >= w.leader_end
+                    || f.caught_up
+                        .is_some_and(|c| w.now.saturating_duration_since(c) <= w.lag));
+            if !(caught_up && w.eligible.contains(&f.id)) {
+                continue;
+            }
         }
+        min = Some(min.map_or(f.log_end, |m| m.min(f.log_end)));
     }
-    if min > log.high_watermark() {
-        log.set_high_watermark(Some(min));
+    // An ISR member that is not among the replicas (a stale image) holds too.
+    if w.isr
+        .iter()
+        .any(|id| *id != w.me && !followers.iter().any(|f| f.id == *id))
+    {
+        return Target::Hold;
+    }
+    min.map_or(Target::LeaderEnd, Target::At)
+}
+
+/// Moves the high watermark of `entry`'s log to [`candidate`]'s, never back.
+pub(super) fn advance(entry: &Entry, me: i32, lag: Duration, now: Instant) {
+    let log = &entry.led.log;
+    let adding = entry.pending.as_ref().map_or(&[][..], |p| &p.added[..]);
+    let target = candidate(
+        &entry.followers,
+        HwInputs {
+            me,
+            isr: &entry.led.isr,
+            adding,
+            eligible: &entry.led.eligible,
+            leader_end: log.log_end_offset(),
+            lag,
+            now,
+        },
+    );
+    match target {
+        // The leader alone: the visible offset follows its durable offset.
+        Target::LeaderEnd => log.set_high_watermark(None),
+        Target::Hold => {}
+        Target::At(min) => {
+            let hw = log.high_watermark();
+            if min > hw {
+                log.set_high_watermark(Some(min));
+            } else if !log.high_watermark_is_set() {
+                // It followed the durable offset: pin it where it is.
+                log.set_high_watermark(Some(hw));
+            }
+        }
     }
 }
 
@@ -262,6 +363,68 @@ pub fn follower_high_watermark(leader_hw: i64, log_end: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn f(id: i32, log_end: i64, caught_up: Option<Instant>) -> Follower {
+        Follower {
+            id,
+            log_end,
+            caught_up,
+            last_fetch: None,
+        }
+    }
+
+    fn inputs<'a>(isr: &'a [i32], adding: &'a [i32], now: Instant) -> HwInputs<'a> {
+        HwInputs {
+            me: 1,
+            isr,
+            adding,
+            eligible: &[1, 2, 3],
+            leader_end: 100,
+            lag: Duration::from_secs(30),
+            now,
+        }
+    }
+
+    #[test]
+    fn hw_is_the_smallest_log_end_of_the_maximal_isr() {
+        let t0 = Instant::now();
+        let old = Some(t0);
+        let now = t0 + Duration::from_secs(60);
+        // Both followers in the ISR: the smaller log end.
+        let fs = [f(2, 40, old), f(3, 70, old)];
+        assert_eq!(candidate(&fs, inputs(&[1, 2, 3], &[], now)), Target::At(40));
+        // A member that has not fetched in this leadership holds it.
+        let fs = [f(2, -1, None), f(3, 70, old)];
+        assert_eq!(candidate(&fs, inputs(&[1, 2, 3], &[], now)), Target::Hold);
+        // 2 is out of the ISR and lagging for long: it does not count.
+        let fs = [f(2, 10, old), f(3, 70, old)];
+        assert_eq!(candidate(&fs, inputs(&[1, 3], &[], now)), Target::At(70));
+        // ...unless a proposal in flight adds it (the maximal ISR).
+        assert_eq!(candidate(&fs, inputs(&[1, 3], &[2], now)), Target::At(10));
+        // The leader alone, no replica waiting to join: the leader's end.
+        assert_eq!(candidate(&fs, inputs(&[1], &[], now)), Target::LeaderEnd);
+    }
+
+    #[test]
+    fn caught_up_eligible_replicas_hold_it_while_they_join() {
+        let t0 = Instant::now();
+        let now = t0 + Duration::from_secs(10);
+        // 2 is outside the ISR but caught up 10 s ago (lag 30 s): it holds the HW at 60.
+        let fs = [f(2, 60, Some(t0)), f(3, 90, Some(now))];
+        assert_eq!(candidate(&fs, inputs(&[1, 3], &[], now)), Target::At(60));
+        // Not eligible (fenced): it does not.
+        let w = HwInputs {
+            eligible: &[1, 3],
+            ..inputs(&[1, 3], &[], now)
+        };
+        assert_eq!(candidate(&fs, w), Target::At(90));
+        // At the leader's end counts as caught up whatever the time.
+        let fs = [f(2, 100, None)];
+        assert_eq!(candidate(&fs, inputs(&[1], &[], now)), Target::At(100));
+        // Never fetched: nothing to wait for.
+        let fs = [f(2, -1, None)];
+        assert_eq!(candidate(&fs, inputs(&[1], &[], now)), Target::LeaderEnd);
+    }
 
     #[test]
     fn follower_hw_is_capped_by_its_log_end() {

@@ -376,6 +376,12 @@ impl PartitionLog {
         self.advanced.notify_all();
     }
 
+    /// Whether the visible offset is set from above ([`PartitionLog::set_high_watermark`] with
+    /// `Some`: a replicated partition), rather than following the durable offset.
+    pub fn high_watermark_is_set(&self) -> bool {
+        self.st.borrow().visible_cap.is_some()
+    }
+
     /// First offset still in the log.
     pub fn log_start_offset(&self) -> i64 {
         self.st.borrow().log_start

@@ -1,7 +1,7 @@
 //! Finishing a transaction: the decision (PrepareCommit / PrepareAbort) is logged, a commit or
 //! abort marker is written to every partition of the transaction (on the core of this broker
 //! that owns it, or through a WriteTxnMarkers request to the broker that leads it), and the
-//! completion is logged only once every marker is durable. A crash between the steps leaves the decision in the log; the
+//! completion is logged only once every marker is written (on every ISR member). A crash between the steps leaves the decision in the log; the
 //! sweep finishes the markers after the restart.
 
 use std::collections::BTreeMap;
@@ -109,7 +109,7 @@ fn set_busy(coord: &Coordinator, txn_id: &str, busy: bool) {
 /// Writes a marker to every partition, retrying those whose owner cannot take it yet:
 /// partitions of this broker go to their cores, the others to their leaders in the metadata
 /// image (one WriteTxnMarkers request per broker). Partitions of deleted topics are skipped.
-/// True once every marker is durable.
+/// True once every marker is written (durable, and on every ISR member of a replicated partition).
 async fn write_markers(
     coord: &Rc<Coordinator>,
     producer_id: i64,
@@ -257,7 +257,7 @@ impl CoreCall for WriteMarkersCall {
     }
 }
 
-/// The owning core's side: appends a marker to each partition and waits until all are durable.
+/// The owning core's side: appends a marker to each partition and waits until every ISR member has it.
 /// Markers on `__consumer_offsets` also settle the producer's pending transactional offsets.
 pub async fn write_local(
     coord: &Coordinator,

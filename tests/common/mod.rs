@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 
 pub mod acks;
+pub mod apart;
 pub mod cli;
 pub mod cluster;
 pub mod loopfs;

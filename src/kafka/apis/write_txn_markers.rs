@@ -2,7 +2,10 @@
 //! leader of a transaction's partition: for each marker (producer, epoch, commit or abort) and
 //! each of its partitions, the marker is written on the core of this broker that owns the
 //! partition, through the same path as the coordinator's own markers (which also settles
-//! pending transactional offsets on `__consumer_offsets`), and answered once durable.
+//! pending transactional offsets on `__consumer_offsets`), and answered once every ISR member
+//! has it (acks=all without the `min.insync.replicas` check, as Kafka's coordinator appends;
+//! REQUEST_TIMED_OUT after 30 s, Kafka's `request.timeout.ms` default: the coordinator writes
+//! it again).
 //!
 //! A partition another broker hosts answers NOT_LEADER_OR_FOLLOWER, an unknown one
 //! UNKNOWN_TOPIC_OR_PARTITION, and a marker older than the producer's epoch on the partition
