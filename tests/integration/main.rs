@@ -49,6 +49,7 @@ mod produce_consume;
 mod record_errors;
 mod record_validation;
 mod replication;
+mod replication_hw;
 mod replication_isr;
 mod replication_quorum;
 mod resource_limits;

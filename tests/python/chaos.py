@@ -100,6 +100,8 @@ class Load:
         self.lock = threading.Lock()
         # (producer, seq) -> (partition, offset): every acknowledged record.
         self.acked = {}
+        # (producer, seq) -> wall-clock time of its acknowledgement (to match broker logs).
+        self.acked_wall = {}
         # partition -> times of acknowledgements (for failover times).
         self.ack_times = collections.defaultdict(collections.deque)
         self.retriable = collections.Counter()
@@ -134,6 +136,7 @@ class Load:
         now = time.monotonic()
         with self.lock:
             self.acked[(pid, seq)] = (msg.partition(), msg.offset())
+            self.acked_wall[(pid, seq)] = time.time()
             times = self.ack_times[msg.partition()]
             times.append(now)
             if len(times) > 200_000:
@@ -286,6 +289,7 @@ def check(acked, log, commit_history):
             seen[key] += 1
             order[(key[0], p)].append(key[1])
     lost = [k for k, (p, off) in acked.items() if at.get((p, off)) != k]
+    value_at = {(p, off): v for p, records in log.items() for off, v in records}
     duplicated = [k for k, n in seen.items() if n > 1]
     reordered = [
         (pid, p) for (pid, p), seqs in order.items() if any(a >= b for a, b in zip(seqs, seqs[1:]))
@@ -303,7 +307,17 @@ def check(acked, log, commit_history):
         "reordered": len(reordered),
         "committed_went_back": len(went_back),
         "examples": {
-            "lost": sorted(lost)[:5],
+            # Each lost record: where it was acknowledged, what that offset holds now, and
+            # where (if anywhere) the record is in the log.
+            "lost": [
+                {
+                    "record": k,
+                    "acked_at": acked[k],
+                    "there_now": value_at.get(acked[k]),
+                    "found_at": [pos for pos, v in at.items() if v == k][:3],
+                }
+                for k in sorted(lost)[:5]
+            ],
             "duplicated": sorted(duplicated)[:5],
             "reordered": sorted(reordered)[:5],
             "committed_went_back": went_back[:5],
@@ -358,13 +372,17 @@ def run(binary, rounds, rf=1, min_isr=1, partitions=6, steady_s=4.0, keep=False)
             else:
                 b.stop()
                 cluster.relaunch(b)
-            actions.append({"round": r, "action": kind, "broker": target, "led": led})
+            actions.append(
+                {"round": r, "action": kind, "broker": target, "led": led, "at": round(time.time(), 3)}
+            )
             time.sleep(steady_s)
             commit_history.append(committed(cluster.bootstrap, partitions))
         load.stop()
         log = read_back(cluster.bootstrap, partitions)
         commit_history.append(committed(cluster.bootstrap, partitions))
         report.update(check(load.acked, log, commit_history))
+        for e in report["examples"]["lost"]:
+            e["acked_wall"] = load.acked_wall.get(tuple(e["record"]))
         measured = [f for f in failovers if f is not None]
         report["failover_s"] = {
             "kills": len(failovers),

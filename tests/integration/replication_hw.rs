@@ -12,7 +12,7 @@
 //!   waits on a paused follower is answered once the leader dropped it from the ISR (the
 //!   shrink commits while the produce waits), with error 20 as librdkafka reports it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
