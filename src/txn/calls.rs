@@ -80,7 +80,11 @@ impl CoreCall for DescribeTxnsCall {
     type Service = Coordinator;
     async fn run(self, coord: &Rc<Coordinator>) -> Vec<TxnMeta> {
         let txns = coord.txns.borrow();
-        self.0.iter().filter_map(|i| txns.get(i).cloned()).collect()
+        self.0
+            .iter()
+            .filter_map(|i| txns.get(i).cloned())
+            .filter(|m| coord.loads.is_loaded(m.partition))
+            .collect()
     }
 }
 
@@ -92,6 +96,12 @@ impl CoreCall for ListTxnsCall {
     type Reply = Vec<TxnMeta>;
     type Service = Coordinator;
     async fn run(self, coord: &Rc<Coordinator>) -> Vec<TxnMeta> {
-        coord.txns.borrow().values().cloned().collect()
+        coord
+            .txns
+            .borrow()
+            .values()
+            .filter(|m| coord.loads.is_loaded(m.partition))
+            .cloned()
+            .collect()
     }
 }
