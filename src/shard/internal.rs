@@ -113,9 +113,10 @@ impl InternalTopics {
     }
 
     /// This broker's leadership of `topic`/`partition` when its log is open on this core
-    /// (with the log): [`Lead::Single`] for a partition with one replica (or one the cluster
-    /// snapshot does not know yet, as Metadata describes it), [`Lead::Epoch`] for a replicated
-    /// partition this broker leads; `None` for one another broker leads or that is not here.
+    /// (with the log): [`Lead::Single`] for a partition with one replica (or, on a single
+    /// node, one the cluster snapshot does not know yet), [`Lead::Epoch`] for a replicated
+    /// partition this broker leads; `None` for one another broker leads, that is not here,
+    /// or that a broker of a cluster does not see in its snapshot yet.
     pub fn leads(&self, topic: &str, partition: i32) -> Option<(Lead, Rc<PartitionLog>)> {
         let log = self.0.log(topic, partition)?;
         let id = self.topic_table().get(topic).map(|t| t.uuid())?;
@@ -130,7 +131,11 @@ impl InternalTopics {
             Some(p) if p.replicas.len() >= 2 => {
                 (p.leader == me).then_some((Lead::Epoch(p.leader_epoch), log))
             }
-            _ => Some((Lead::Single, log)),
+            Some(_) => Some((Lead::Single, log)),
+            // Not in the snapshot yet: a single node serves it as before; a broker of a
+            // cluster waits for a snapshot that says who leads it (after a restart its first
+            // snapshot may be older than the topic).
+            None => (state.image.brokers().len() <= 1).then_some((Lead::Single, log)),
         }
     }
 
