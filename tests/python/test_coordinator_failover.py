@@ -332,7 +332,8 @@ def test_transactions_go_on_when_their_coordinator_is_killed(cluster, mid_transa
         run.one(n)
     state = replicas_of(c, "__transaction_state")
     assert all(len(r) == 3 for _, r in state.values()), state
-    coord = until("the transaction coordinator", lambda: txn_coordinator(c.bootstrap, txn_id))
+    first = c.brokers[0].bootstrap
+    coord = until("the transaction coordinator", lambda: txn_coordinator(first, txn_id))
 
     victim = c.by_id(coord)
     pending = run.begin(3) if mid_transaction else None
