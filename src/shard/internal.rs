@@ -14,9 +14,9 @@ use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
-use super::messages::TopicPartition;
 use super::acks_all;
 use super::coordinator_loads::Lead;
+use super::messages::TopicPartition;
 use super::PartitionStore;
 use crate::cluster::TopicTable;
 use crate::config::Config;

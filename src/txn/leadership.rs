@@ -81,6 +81,10 @@ pub fn unload(coord: &Coordinator, partition: i32) {
     txns.retain(|_, m| m.partition != partition);
     let dropped = before - txns.len();
     if dropped > 0 {
-        tracing::info!(partition, transactions = dropped, "unloaded transaction state");
+        tracing::info!(
+            partition,
+            transactions = dropped,
+            "unloaded transaction state"
+        );
     }
 }
