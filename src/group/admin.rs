@@ -175,9 +175,7 @@ pub fn consumer_describe(coord: &Rc<Coordinator>, group: &str, version: i16) -> 
 /// Deletes a group with no active members and all its offsets (DeleteGroups).
 pub async fn delete(coord: &Rc<Coordinator>, group: &str) -> Result<(), KafkaError> {
     let partition = partition_of(coord, group);
-    if let Err(e) = serving(coord, partition) {
-        return Err(e);
-    }
+    serving(coord, partition)?;
     let entries = {
         let groups = coord.groups.borrow();
         let Some(g) = groups.get(group) else {
