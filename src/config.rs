@@ -128,6 +128,10 @@ pub struct LimitSettings {
 pub struct TxnSettings {
     /// transaction.state.log.num.partitions
     pub state_partitions: i32,
+    /// transaction.state.log.replication.factor (capped by the live brokers at creation)
+    pub state_replication_factor: usize,
+    /// transaction.state.log.min.isr: `min.insync.replicas` of `__transaction_state`
+    pub state_min_isr: i64,
     /// transaction.max.timeout.ms
     pub max_timeout_ms: i32,
     /// transaction.abort.timed.out.transaction.cleanup.interval.ms
@@ -386,6 +390,8 @@ impl Config {
             limits: limit_settings(&get_int)?,
             groups: GroupSettings {
                 offsets_partitions: get_int("offsets.topic.num.partitions")?.clamp(1, 1000) as i32,
+                offsets_replication_factor: get_int("offsets.topic.replication.factor")?
+                    .clamp(1, i16::MAX as i64) as usize,
                 initial_rebalance_delay_ms: get_int("group.initial.rebalance.delay.ms")?.max(0)
                     as u64,
                 min_session_timeout_ms: get_int("group.min.session.timeout.ms")? as i32,
@@ -415,6 +421,9 @@ impl Config {
             txns: TxnSettings {
                 state_partitions: get_int("transaction.state.log.num.partitions")?.clamp(1, 1000)
                     as i32,
+                state_replication_factor: get_int("transaction.state.log.replication.factor")?
+                    .clamp(1, i16::MAX as i64) as usize,
+                state_min_isr: get_int("transaction.state.log.min.isr")?.max(1),
                 max_timeout_ms: get_int("transaction.max.timeout.ms")?.clamp(1, i32::MAX as i64)
                     as i32,
                 abort_check_interval_ms: get_int(

@@ -104,6 +104,10 @@ impl Core {
         let t: Weak<dyn PartitionEvents> = Rc::downgrade(&txns) as Weak<dyn PartitionEvents>;
         store.on_partition_events(g);
         store.on_partition_events(t);
+        // The coordinators follow their internal partitions' leadership (docs/replication.md,
+        // step 6): loaded when this broker becomes leader, dropped when it stops.
+        store.on_replication_change(crate::group::leadership::on_replication_change(&groups));
+        store.on_replication_change(crate::txn::leadership::on_replication_change(&txns));
         Rc::new(Core {
             mesh,
             view,

@@ -14,7 +14,7 @@ use super::consumer::Owned;
 use super::records::OffsetsKey;
 use super::state::{ClassicState, GroupKind};
 use super::Coordinator;
-use super::{partition_of, serves, store};
+use super::{partition_of, serving, store};
 use crate::cluster::TopicTable;
 use crate::errors::KafkaError;
 
@@ -31,12 +31,13 @@ pub struct ListedGroup {
     pub group_type: String,
 }
 
-/// The groups this core coordinates.
+/// The groups this core coordinates (of the partitions it has loaded).
 pub fn list(coord: &Rc<Coordinator>) -> Vec<ListedGroup> {
     coord
         .groups
         .borrow()
         .values()
+        .filter(|g| coord.loads.is_loaded(g.partition))
         .map(|g| ListedGroup {
             group_id: g.id.clone(),
             protocol_type: g.protocol_type(),
@@ -55,8 +56,8 @@ fn s(v: impl Into<String>) -> StrBytes {
 pub fn describe(coord: &Rc<Coordinator>, group: &str, version: i16) -> DescribedGroup {
     let mut d = DescribedGroup::default();
     d.group_id = GroupId(s(group));
-    if !serves(coord, partition_of(coord, group)) {
-        d.error_code = KafkaError::NotCoordinator.code();
+    if let Err(e) = serving(coord, partition_of(coord, group)) {
+        d.error_code = e.code();
         return d;
     }
     let groups = coord.groups.borrow();
@@ -128,8 +129,8 @@ pub fn consumer_describe(coord: &Rc<Coordinator>, group: &str, version: i16) -> 
     let mut d = ConsumerDescribed::default();
     d.group_id = GroupId(s(group));
     d.authorized_operations = i32::MIN;
-    if !serves(coord, partition_of(coord, group)) {
-        d.error_code = KafkaError::NotCoordinator.code();
+    if let Err(e) = serving(coord, partition_of(coord, group)) {
+        d.error_code = e.code();
         return d;
     }
     let table = coord.topics.topic_table();
@@ -174,9 +175,7 @@ pub fn consumer_describe(coord: &Rc<Coordinator>, group: &str, version: i16) -> 
 /// Deletes a group with no active members and all its offsets (DeleteGroups).
 pub async fn delete(coord: &Rc<Coordinator>, group: &str) -> Result<(), KafkaError> {
     let partition = partition_of(coord, group);
-    if !serves(coord, partition) {
-        return Err(KafkaError::NotCoordinator);
-    }
+    serving(coord, partition)?;
     let entries = {
         let groups = coord.groups.borrow();
         let Some(g) = groups.get(group) else {

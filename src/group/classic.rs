@@ -17,7 +17,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::state::{ClassicGroup, ClassicMember, ClassicState, Group, GroupKind, InitialDelay};
 use super::Coordinator;
-use super::{partition_of, serves, store};
+use super::{partition_of, serving, store};
 use crate::config::GroupSettings;
 use crate::errors::KafkaError;
 use crate::shard::oneshot;
@@ -63,8 +63,8 @@ pub async fn join(
         return join_error(KafkaError::InvalidGroupId, &req.member_id);
     }
     let partition = partition_of(coord, &group_id);
-    if !serves(coord, partition) {
-        return join_error(KafkaError::NotCoordinator, &req.member_id);
+    if let Err(e) = serving(coord, partition) {
+        return join_error(e, &req.member_id);
     }
     if req.session_timeout_ms < cfg.min_session_timeout_ms
         || req.session_timeout_ms > cfg.max_session_timeout_ms

@@ -9,6 +9,7 @@ use kafka_protocol::messages::SyncGroupRequest;
 fn settings() -> GroupSettings {
     GroupSettings {
         offsets_partitions: 1,
+        offsets_replication_factor: 1,
         initial_rebalance_delay_ms: 0,
         min_session_timeout_ms: 6000,
         max_session_timeout_ms: 1_800_000,

@@ -14,7 +14,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::assignor::{self, MemberSpec, TopicInfo};
 use super::state::{now_ms, Group, GroupKind};
 use super::Coordinator;
-use super::{partition_of, serves};
+use super::{partition_of, serving};
 use crate::cluster::TopicTable;
 use crate::config::GroupSettings;
 use crate::errors::KafkaError;
@@ -278,11 +278,8 @@ pub fn heartbeat(
         return error(KafkaError::InvalidRequest, "GroupId can't be empty.");
     }
     let partition = partition_of(coord, &group_id);
-    if !serves(coord, partition) {
-        return error(
-            KafkaError::NotCoordinator,
-            "Not the coordinator of this group.",
-        );
+    if let Err(e) = serving(coord, partition) {
+        return error(e, "Not the coordinator of this group.");
     }
     tracing::trace!(?req, "ConsumerGroupHeartbeat");
     if req

@@ -14,7 +14,9 @@
 //! - [`consumer`]: ConsumerGroupHeartbeat (KIP-848) with [`assignor`]'s server-side assignors.
 //! - [`offsets`]: OffsetCommit, OffsetFetch, OffsetDelete.
 //! - [`admin`]: ListGroups, DescribeGroups, DeleteGroups, ConsumerGroupDescribe.
-//! - [`store`]: writing group records to `__consumer_offsets` and loading them at startup.
+//! - [`store`]: writing group records to `__consumer_offsets` and replaying them.
+//! - [`leadership`]: loading a partition's groups when this broker becomes its leader (at
+//!   startup, or at a failover) and dropping them when it stops leading it.
 //! - [`deleted_topics`]: removing the committed offsets of deleted topics.
 //! - [`txn_offsets`]: TxnOffsetCommit, and settling pending offsets when a marker lands.
 //! - [`sweep`]: the timer task (session expiry, rebalance deadlines, offsets retention), woken at
@@ -26,6 +28,7 @@ pub mod calls;
 pub mod classic;
 pub mod consumer;
 pub mod deleted_topics;
+pub mod leadership;
 pub mod offsets;
 pub mod records;
 pub mod session;
@@ -41,6 +44,8 @@ use std::rc::Rc;
 
 use crate::cluster::TopicTable;
 use crate::config::Config;
+use crate::errors::KafkaError;
+use crate::shard::coordinator_loads::Loads;
 use crate::shard::internal::InternalTopics;
 use crate::shard::{EventFuture, PartitionEvents};
 use crate::storage::PartitionLog;
@@ -58,6 +63,8 @@ pub struct Coordinator {
     pub timers: timers::Timers,
     /// This core's internal topics (and the configuration and topic table).
     pub topics: InternalTopics,
+    /// The partitions of `__consumer_offsets` this core serves (loaded) or is loading.
+    pub loads: Loads,
 }
 
 impl Coordinator {
@@ -67,6 +74,7 @@ impl Coordinator {
             groups: RefCell::new(HashMap::new()),
             timers: Default::default(),
             topics,
+            loads: Loads::default(),
         })
     }
 
@@ -100,9 +108,10 @@ impl PartitionEvents for Coordinator {
         partition: i32,
         log: &'a Rc<PartitionLog>,
     ) -> EventFuture<'a> {
+        let _ = log;
         Box::pin(async move {
             if topic == OFFSETS_TOPIC {
-                store::load(self, partition, log).await;
+                leadership::reconcile(self, Some(partition)).await;
             }
         })
     }
@@ -141,7 +150,9 @@ pub fn partition_of(coord: &Coordinator, group: &str) -> i32 {
     partition_in(&coord.topics.topic_table(), &coord.config(), group)
 }
 
-/// Whether this core can serve groups of `partition` (its log is open here).
-pub fn serves(coord: &Coordinator, partition: i32) -> bool {
-    coord.topics.is_open_here(OFFSETS_TOPIC, partition)
+/// Whether this core serves the groups of `partition`: Ok when this broker leads it and its
+/// groups are loaded; COORDINATOR_LOAD_IN_PROGRESS while they are replayed; NOT_COORDINATOR
+/// otherwise (a follower of the partition, or not here).
+pub fn serving(coord: &Coordinator, partition: i32) -> Result<(), KafkaError> {
+    coord.loads.check(partition)
 }

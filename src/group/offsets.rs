@@ -18,7 +18,7 @@ use kafka_protocol::messages::{
 use super::records::{self, OffsetValue, OffsetsKey};
 use super::state::{now_ms, ClassicState, Group, GroupKind};
 use super::Coordinator;
-use super::{partition_of, serves, store};
+use super::{partition_of, serving, store};
 use crate::errors::{self, KafkaError};
 
 /// Checks a commit's member and generation (classic) or member epoch (KIP-848) against the
@@ -90,8 +90,8 @@ pub async fn commit(
     let max_meta = coord.config().groups.offset_metadata_max_bytes;
     let group_check = if group_id.is_empty() {
         Err(KafkaError::InvalidGroupId)
-    } else if !serves(coord, partition) {
-        Err(KafkaError::NotCoordinator)
+    } else if let Err(e) = serving(coord, partition) {
+        Err(e)
     } else {
         let mut groups = coord.groups.borrow_mut();
         validate_commit(
@@ -145,7 +145,7 @@ pub async fn commit(
         results.push(parts);
     }
     let stored = store::append(coord, partition, entries).await;
-    if stored.is_ok() && !values.is_empty() {
+    if stored.is_ok() && !values.is_empty() && coord.loads.is_loaded(partition) {
         let mut groups = coord.groups.borrow_mut();
         let g = groups
             .entry(group_id.clone())
@@ -218,8 +218,8 @@ pub struct FetchedOffsets {
 /// Handles OffsetFetch for one group.
 pub fn fetch(coord: &Rc<Coordinator>, q: FetchQuery) -> FetchedOffsets {
     let mut out = FetchedOffsets::default();
-    if !serves(coord, partition_of(coord, &q.group)) {
-        out.error = Some(KafkaError::NotCoordinator);
+    if let Err(e) = serving(coord, partition_of(coord, &q.group)) {
+        out.error = Some(e);
         return out;
     }
     let groups = coord.groups.borrow();
@@ -324,8 +324,8 @@ pub async fn delete(coord: &Rc<Coordinator>, req: OffsetDeleteRequest) -> Offset
     let mut resp = OffsetDeleteResponse::default();
     let group_id = req.group_id.0.to_string();
     let partition = partition_of(coord, &group_id);
-    if !serves(coord, partition) {
-        resp.error_code = KafkaError::NotCoordinator.code();
+    if let Err(e) = serving(coord, partition) {
+        resp.error_code = e.code();
         return resp;
     }
     let mut entries = Vec::new();

@@ -16,7 +16,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::classic::{maybe_complete_join, prepare_rebalance, sync_error};
 use super::state::{classic_mut, ClassicGroup, ClassicState};
 use super::Coordinator;
-use super::{partition_of, serves, store};
+use super::{partition_of, serving, store};
 use crate::errors::{self, KafkaError};
 use crate::shard::oneshot;
 
@@ -31,8 +31,8 @@ pub async fn sync(coord: &Rc<Coordinator>, req: SyncGroupRequest) -> SyncGroupRe
     let group_id = req.group_id.0.to_string();
     let member_id = req.member_id.to_string();
     let partition = partition_of(coord, &group_id);
-    if !serves(coord, partition) {
-        return sync_error(KafkaError::NotCoordinator);
+    if let Err(e) = serving(coord, partition) {
+        return sync_error(e);
     }
     let outcome = {
         let mut groups = coord.groups.borrow_mut();
@@ -160,8 +160,8 @@ pub(super) fn sync_classic(
 pub fn heartbeat(coord: &Rc<Coordinator>, req: HeartbeatRequest) -> HeartbeatResponse {
     let mut r = HeartbeatResponse::default();
     let group_id = req.group_id.0.to_string();
-    if !serves(coord, partition_of(coord, &group_id)) {
-        r.error_code = KafkaError::NotCoordinator.code();
+    if let Err(e) = serving(coord, partition_of(coord, &group_id)) {
+        r.error_code = e.code();
         return r;
     }
     let member_id = req.member_id.to_string();
@@ -194,8 +194,8 @@ pub fn heartbeat(coord: &Rc<Coordinator>, req: HeartbeatRequest) -> HeartbeatRes
 pub fn leave(coord: &Rc<Coordinator>, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
     let mut resp = LeaveGroupResponse::default();
     let group_id = req.group_id.0.to_string();
-    if !serves(coord, partition_of(coord, &group_id)) {
-        resp.error_code = KafkaError::NotCoordinator.code();
+    if let Err(e) = serving(coord, partition_of(coord, &group_id)) {
+        resp.error_code = e.code();
         return resp;
     }
     let identities: Vec<(String, Option<String>)> = if version >= 3 {

@@ -11,11 +11,16 @@ use super::state::{ClassicGroup, ClassicMember, ClassicState, Group, GroupKind};
 use super::Coordinator;
 use super::OFFSETS_TOPIC;
 use crate::errors::KafkaError;
-use crate::shard::internal::{self, InternalWriteError};
+use crate::shard::internal;
 use crate::storage::PartitionLog;
 
+/// How long a write of group records waits for the ISR (Kafka's `offsets.commit.timeout.ms`
+/// default): REQUEST_TIMED_OUT after it, answered COORDINATOR_NOT_AVAILABLE.
+pub const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Appends `entries` (key, value or tombstone) to partition `partition` of `__consumer_offsets`
-/// as one batch and waits until it is durable. Errors are for the client.
+/// as one batch and waits until the ISR has it (acks=all; on one replica: durable here).
+/// Errors are for the client, mapped as Kafka's group coordinator maps them.
 pub async fn append(
     coord: &Coordinator,
     partition: i32,
@@ -27,15 +32,9 @@ pub async fn append(
         .collect();
     coord
         .topics
-        .append(OFFSETS_TOPIC, partition, entries, None)
+        .append(OFFSETS_TOPIC, partition, entries, None, COMMIT_TIMEOUT)
         .await
-        .map_err(|e| match e {
-            InternalWriteError::NotHere => KafkaError::NotCoordinator,
-            InternalWriteError::Producer(f) => KafkaError::from(f),
-            InternalWriteError::Encode
-            | InternalWriteError::Framing(_)
-            | InternalWriteError::Log(_) => KafkaError::CoordinatorNotAvailable,
-        })
+        .map_err(|e| e.coordinator_error())
 }
 
 /// The stored form of a classic group's current generation.
@@ -93,10 +92,15 @@ pub fn persist_group_later(coord: &Rc<Coordinator>, group: &str) {
     .detach();
 }
 
-/// Replays partition `partition` of `__consumer_offsets` into this core's groups.
-pub async fn load(coord: &Coordinator, partition: i32, log: &PartitionLog) {
+/// Replays partition `partition` of `__consumer_offsets` into this core's groups, as load
+/// `generation` of it ([`super::leadership`]): once that load is no longer current (the
+/// partition dropped or reloaded meanwhile) nothing more is applied.
+pub async fn load(coord: &Coordinator, partition: i32, generation: u64, log: &PartitionLog) {
     let started = std::time::Instant::now();
     let records_seen = internal::replay(log, OFFSETS_TOPIC, |r| {
+        if !coord.loads.is_current(partition, generation) {
+            return;
+        }
         if r.control {
             // A transaction marker settles the producer's pending offsets.
             let commit = r.key.as_ref().is_some_and(|k| k.len() >= 4 && k[3] == 1);

@@ -13,7 +13,7 @@ use super::offsets::validate_commit;
 use super::records::{self, OffsetValue, OffsetsKey};
 use super::state::{now_ms, Group};
 use super::Coordinator;
-use super::{partition_of, serves, OFFSETS_TOPIC};
+use super::{partition_of, serving, OFFSETS_TOPIC};
 use crate::errors::{self, KafkaError};
 use crate::shard::internal::{InternalWriteError, TxnProducer};
 use crate::storage::producers::ProducerFault;
@@ -47,8 +47,8 @@ pub async fn commit(
     let partition = partition_of(coord, &group_id);
     let group_check = if group_id.is_empty() {
         Err(KafkaError::InvalidGroupId)
-    } else if !serves(coord, partition) {
-        Err(KafkaError::NotCoordinator)
+    } else if let Err(e) = serving(coord, partition) {
+        Err(e)
     } else if version >= 3 && (req.generation_id >= 0 || !req.member_id.is_empty()) {
         let mut groups = coord.groups.borrow_mut();
         validate_commit(
@@ -98,17 +98,19 @@ pub async fn commit(
     };
     let written = coord
         .topics
-        .append(OFFSETS_TOPIC, partition, entries, Some(producer))
+        .append(
+            OFFSETS_TOPIC,
+            partition,
+            entries,
+            Some(producer),
+            super::store::COMMIT_TIMEOUT,
+        )
         .await
         .map_err(|e| match e {
-            InternalWriteError::NotHere => KafkaError::NotCoordinator,
             InternalWriteError::Producer(ProducerFault::InvalidProducerEpoch) => {
                 KafkaError::ProducerFenced
             }
-            InternalWriteError::Producer(f) => KafkaError::from(f),
-            InternalWriteError::Encode
-            | InternalWriteError::Framing(_)
-            | InternalWriteError::Log(_) => KafkaError::CoordinatorNotAvailable,
+            other => other.coordinator_error(),
         });
     if let Err(e) = written {
         return answer(&req, |_, _| Some(e));

@@ -7,12 +7,15 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
+use super::acks_all;
+use super::coordinator_loads::Lead;
 use super::messages::TopicPartition;
 use super::PartitionStore;
 use crate::cluster::TopicTable;
@@ -40,6 +43,34 @@ pub enum InternalWriteError {
     Framing(crate::storage::batch::BatchError),
     /// The log refused the batch or could not make it durable.
     Log(LogError),
+    /// The batch did not reach the ISR as acks=all requires (Kafka writes coordinator
+    /// records with acks=-1): NOT_ENOUGH_REPLICAS (before the append),
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND, REQUEST_TIMED_OUT, NOT_LEADER_OR_FOLLOWER (the
+    /// leadership changed while it waited).
+    Replication(KafkaError),
+}
+
+impl InternalWriteError {
+    /// The error a coordinator answers for a failed write of its records, as Kafka's
+    /// coordinators map their append errors (`GroupMetadataManager
+    /// .appendGroupMetadataErrorToResponseError`, `TransactionStateManager
+    /// .appendTransactionToLog`): the ISR too small or the wait timed out:
+    /// COORDINATOR_NOT_AVAILABLE (the client retries); the leadership lost or a storage
+    /// error: NOT_COORDINATOR (the client looks the coordinator up again). A producer state
+    /// refusal is the caller's to map.
+    pub fn coordinator_error(&self) -> KafkaError {
+        match self {
+            InternalWriteError::NotHere => KafkaError::NotCoordinator,
+            InternalWriteError::Producer(f) => KafkaError::from(*f),
+            InternalWriteError::Replication(
+                KafkaError::NotLeaderOrFollower | KafkaError::KafkaStorageError,
+            ) => KafkaError::NotCoordinator,
+            InternalWriteError::Encode
+            | InternalWriteError::Framing(_)
+            | InternalWriteError::Log(_)
+            | InternalWriteError::Replication(_) => KafkaError::CoordinatorNotAvailable,
+        }
+    }
 }
 
 /// The producer a transactional internal batch is written for (TxnOffsetCommit).
@@ -81,21 +112,51 @@ impl InternalTopics {
         self.0.view().leader_owner(topic, partition)
     }
 
-    /// Whether this core has `topic`/`partition` open (so it may write to it).
+    /// Whether this core has `topic`/`partition` open.
     pub fn is_open_here(&self, topic: &str, partition: i32) -> bool {
         self.0.log(topic, partition).is_some()
     }
 
+    /// This broker's leadership of `topic`/`partition` when its log is open on this core
+    /// (with the log): [`Lead::Single`] for a partition with one replica (or, on a single
+    /// node, one the cluster snapshot does not know yet), [`Lead::Epoch`] for a replicated
+    /// partition this broker leads; `None` for one another broker leads, that is not here,
+    /// or that a broker of a cluster does not see in its snapshot yet.
+    pub fn leads(&self, topic: &str, partition: i32) -> Option<(Lead, Rc<PartitionLog>)> {
+        let log = self.0.log(topic, partition)?;
+        let id = self.topic_table().get(topic).map(|t| t.uuid())?;
+        let state = self.0.cluster().state();
+        let me = self.config().node_id;
+        let image = state
+            .image
+            .topic_by_name(topic)
+            .filter(|t| t.topic_id == id)
+            .and_then(|t| t.partitions.get(usize::try_from(partition).ok()?).cloned());
+        match image {
+            Some(p) if p.replicas.len() >= 2 => {
+                (p.leader == me).then_some((Lead::Epoch(p.leader_epoch), log))
+            }
+            Some(_) => Some((Lead::Single, log)),
+            // Not in the snapshot yet: a single node serves it as before; a broker of a
+            // cluster waits for a snapshot that says who leads it (after a restart its first
+            // snapshot may be older than the topic).
+            None => (state.image.brokers().len() <= 1).then_some((Lead::Single, log)),
+        }
+    }
+
     /// Appends `entries` (key, value or tombstone) as one batch to `topic`/`partition` and
-    /// waits until it is durable. With `producer` the batch is transactional.
+    /// waits, as acks=all does, until every ISR member has it (the high watermark passed it;
+    /// on a partition with one replica: until it is durable here), at most `timeout`. With
+    /// `producer` the batch is transactional.
     pub async fn append(
         &self,
         topic: &str,
         partition: i32,
         entries: Vec<(Bytes, Option<Bytes>)>,
         producer: Option<TxnProducer>,
+        timeout: Duration,
     ) -> Result<(), InternalWriteError> {
-        append_records(&self.0, topic, partition, entries, producer).await
+        append_records(&self.0, topic, partition, entries, producer, timeout).await
     }
 
     /// Appends a commit or abort marker for a producer to each of `parts` (partitions this core
@@ -170,20 +231,28 @@ impl InternalTopics {
 }
 
 /// Appends `entries` (key, value or tombstone) as one batch to `topic`/`partition` and waits
-/// until it is durable. With `producer` the batch is transactional (no sequence numbers).
+/// until the ISR has it (acks=all, with the `min.insync.replicas` check before and after), at
+/// most `timeout`. With `producer` the batch is transactional (no sequence numbers).
 async fn append_records(
     store: &PartitionStore,
     topic: &str,
     partition: i32,
     entries: Vec<(Bytes, Option<Bytes>)>,
     producer: Option<TxnProducer>,
+    timeout: Duration,
 ) -> Result<(), InternalWriteError> {
     if entries.is_empty() {
         return Ok(());
     }
+    if store.view().follows(topic, partition) {
+        // A follower's log takes only its leader's batches.
+        return Err(InternalWriteError::NotHere);
+    }
     let Some(log) = store.log(topic, partition) else {
         return Err(InternalWriteError::NotHere);
     };
+    let deadline = Instant::now() + timeout;
+    acks_all::check_isr(store, topic, partition, false).map_err(InternalWriteError::Replication)?;
     let now = now_ms();
     let recs: Vec<Record> = entries
         .into_iter()
@@ -223,17 +292,26 @@ async fn append_records(
         }
     };
     let appended = log.append(&batches, &payload).map_err(map)?;
-    log.wait_durable(&appended).await.map_err(map)
+    acks_all::wait(store, topic, partition, &log, &appended, deadline)
+        .await
+        .map_err(|e| {
+            tracing::warn!(topic, partition, error = ?e, "internal write not replicated");
+            InternalWriteError::Replication(e)
+        })
 }
 
 /// Decodes every record of an internal topic's partition, oldest first, and hands each to
 /// `visit`. Stops at the first unreadable batch. Returns the number of records seen.
+///
+/// It reads what this broker has: up to its durable offset, not the high watermark (a
+/// follower that just became leader has records its old high watermark did not cover yet, as
+/// Kafka's coordinators load up to the log end). Records that become durable while it reads
+/// (markers written meanwhile) are replayed too: when it returns, everything durable was seen.
 pub async fn replay<F: FnMut(Record)>(log: &PartitionLog, topic: &str, mut visit: F) -> u64 {
     let mut offset = log.log_start_offset();
-    let end = log.high_watermark();
     let mut seen = 0u64;
-    while offset < end {
-        let chunks = match log.read(offset, 1 << 20, false).await {
+    while offset < log.durable_offset() {
+        let chunks = match log.read_for_replica(offset, 1 << 20).await {
             Ok(c) if !c.is_empty() => c,
             Ok(_) => break,
             Err(e) => {

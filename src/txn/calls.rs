@@ -71,16 +71,23 @@ impl CoreCall for EndTxnCall {
     }
 }
 
-/// DescribeTransactions: the transactions among these ids that are coordinated here.
+/// DescribeTransactions: per id, its state when it is coordinated here (`None`: not found),
+/// or NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS when this core does not serve its
+/// partition.
 #[derive(Debug)]
 pub struct DescribeTxnsCall(pub Vec<String>);
 
 impl CoreCall for DescribeTxnsCall {
-    type Reply = Vec<TxnMeta>;
+    type Reply = Vec<Result<Option<TxnMeta>, KafkaError>>;
     type Service = Coordinator;
-    async fn run(self, coord: &Rc<Coordinator>) -> Vec<TxnMeta> {
-        let txns = coord.txns.borrow();
-        self.0.iter().filter_map(|i| txns.get(i).cloned()).collect()
+    async fn run(self, coord: &Rc<Coordinator>) -> Self::Reply {
+        self.0
+            .iter()
+            .map(|id| {
+                super::serving(coord, super::partition_of(coord, id))?;
+                Ok(coord.txns.borrow().get(id).cloned())
+            })
+            .collect()
     }
 }
 
@@ -92,6 +99,12 @@ impl CoreCall for ListTxnsCall {
     type Reply = Vec<TxnMeta>;
     type Service = Coordinator;
     async fn run(self, coord: &Rc<Coordinator>) -> Vec<TxnMeta> {
-        coord.txns.borrow().values().cloned().collect()
+        coord
+            .txns
+            .borrow()
+            .values()
+            .filter(|m| coord.loads.is_loaded(m.partition))
+            .cloned()
+            .collect()
     }
 }

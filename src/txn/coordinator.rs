@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use super::state::{now_ms, TxnMeta, TxnState};
 use super::Coordinator;
-use super::{markers, partition_of, serves, store};
+use super::{markers, partition_of, serving, store};
 use crate::errors::KafkaError;
 
 /// Checks a request's producer id and epoch against the id's state.
@@ -63,9 +63,7 @@ pub async fn init_producer_id(
         return Err(KafkaError::InvalidTransactionTimeout);
     }
     let partition = partition_of(coord, txn_id);
-    if !serves(coord, partition) {
-        return Err(KafkaError::NotCoordinator);
-    }
+    serving(coord, partition)?;
     // An open transaction is aborted first (fencing its producer), then the epoch is bumped.
     for _ in 0..3 {
         let current = coord.txns.borrow().get(txn_id).cloned();
@@ -134,6 +132,7 @@ pub async fn add_partitions(
     epoch: i16,
     partitions: Vec<(String, i32)>,
 ) -> Result<(), KafkaError> {
+    serving(coord, partition_of(coord, txn_id))?;
     let current = coord.txns.borrow().get(txn_id).cloned();
     let Some(old) = current else {
         return Err(KafkaError::InvalidProducerIdMapping);
@@ -161,6 +160,7 @@ pub async fn end_txn(
     epoch: i16,
     commit: bool,
 ) -> Result<(), KafkaError> {
+    serving(coord, partition_of(coord, txn_id))?;
     let current = coord.txns.borrow().get(txn_id).cloned();
     let Some(m) = current else {
         return Err(KafkaError::InvalidProducerIdMapping);

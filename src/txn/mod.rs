@@ -16,10 +16,13 @@
 //!   on other brokers).
 //! - [`remote_markers`]: markers for partitions other brokers lead (WriteTxnMarkers).
 //! - [`store`]: writing and replaying `__transaction_state`.
+//! - [`leadership`]: loading a partition's transactional ids when this broker becomes its
+//!   leader and dropping them when it stops leading it.
 //! - [`sweep`]: aborting timed-out transactions and finishing in-doubt ones after a restart.
 
 pub mod calls;
 pub mod coordinator;
+pub mod leadership;
 pub mod markers;
 pub mod records;
 pub mod remote_markers;
@@ -34,7 +37,9 @@ use std::sync::Arc;
 
 use crate::cluster::producer_ids::ProducerIds;
 use crate::config::Config;
+use crate::errors::KafkaError;
 use crate::interbroker::Peers;
+use crate::shard::coordinator_loads::Loads;
 use crate::shard::internal::InternalTopics;
 use crate::shard::{EventFuture, Mesh, PartitionEvents};
 use crate::storage::PartitionLog;
@@ -61,6 +66,8 @@ pub struct Coordinator {
     pub producer_ids: Rc<ProducerIds>,
     /// This core's inter-broker client: markers for partitions other brokers lead.
     pub peers: Rc<Peers>,
+    /// The partitions of `__transaction_state` this core serves (loaded) or is loading.
+    pub loads: Loads,
 }
 
 impl Coordinator {
@@ -79,6 +86,7 @@ impl Coordinator {
             groups,
             producer_ids,
             peers,
+            loads: Loads::default(),
         })
     }
 
@@ -95,9 +103,10 @@ impl PartitionEvents for Coordinator {
         partition: i32,
         log: &'a Rc<PartitionLog>,
     ) -> EventFuture<'a> {
+        let _ = log;
         Box::pin(async move {
             if topic == TXN_TOPIC {
-                store::load(self, partition, log).await;
+                leadership::reconcile(self, Some(partition)).await;
             }
         })
     }
@@ -118,7 +127,9 @@ pub fn partition_of(coord: &Coordinator, txn_id: &str) -> i32 {
     partition_in(&coord.topics.topic_table(), &coord.config(), txn_id)
 }
 
-/// Whether this core can serve transactional ids of `partition` (its log is open here).
-pub fn serves(coord: &Coordinator, partition: i32) -> bool {
-    coord.topics.is_open_here(TXN_TOPIC, partition)
+/// Whether this core serves the transactional ids of `partition`: Ok when this broker leads
+/// it and its state is loaded; COORDINATOR_LOAD_IN_PROGRESS while it is replayed;
+/// NOT_COORDINATOR otherwise.
+pub fn serving(coord: &Coordinator, partition: i32) -> Result<(), KafkaError> {
+    coord.loads.check(partition)
 }

@@ -10,7 +10,13 @@ use crate::errors::KafkaError;
 use crate::shard::internal::{self, InternalWriteError};
 use crate::storage::PartitionLog;
 
-/// Writes the state of `m` and waits until it is durable.
+/// How long a write of transaction state waits for the ISR (Kafka's transaction coordinator
+/// waits `request.timeout.ms`; its default): REQUEST_TIMED_OUT after it, answered
+/// COORDINATOR_NOT_AVAILABLE.
+pub const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Writes the state of `m` and waits until the ISR has it (acks=all; on one replica:
+/// durable here). Errors mapped as Kafka's `TransactionStateManager` maps them.
 pub async fn persist(coord: &Coordinator, m: &TxnMeta) -> Result<(), KafkaError> {
     let entry = (
         records::encode_key(&m.txn_id),
@@ -18,19 +24,23 @@ pub async fn persist(coord: &Coordinator, m: &TxnMeta) -> Result<(), KafkaError>
     );
     coord
         .topics
-        .append(TXN_TOPIC, m.partition, vec![entry], None)
+        .append(TXN_TOPIC, m.partition, vec![entry], None, WRITE_TIMEOUT)
         .await
         .map_err(|e| match e {
-            InternalWriteError::NotHere => KafkaError::NotCoordinator,
-            _ => KafkaError::CoordinatorNotAvailable,
+            InternalWriteError::Producer(_) => KafkaError::CoordinatorNotAvailable,
+            other => other.coordinator_error(),
         })
 }
 
-/// Replays partition `partition` of `__transaction_state` into this core's coordinator.
-/// Transactions found decided but unfinished are finished by the sweep.
-pub async fn load(coord: &Coordinator, partition: i32, log: &PartitionLog) {
+/// Replays partition `partition` of `__transaction_state` into this core's coordinator, as
+/// load `generation` of it (nothing more is applied once it is no longer current).
+/// Transactions found decided but unfinished are finished by [`super::leadership`].
+pub async fn load(coord: &Coordinator, partition: i32, generation: u64, log: &PartitionLog) {
     let mut loaded = 0usize;
     internal::replay(log, TXN_TOPIC, |r| {
+        if !coord.loads.is_current(partition, generation) {
+            return;
+        }
         let Some(id) = r.key.and_then(records::decode_key) else {
             return;
         };

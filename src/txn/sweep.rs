@@ -24,12 +24,14 @@ pub fn start(coord: &Rc<Coordinator>) {
     .detach();
 }
 
+/// One pass: aborts the transactions past their timeout and finishes the decided ones, of
+/// the partitions this core serves.
 fn sweep_once(coord: &Rc<Coordinator>) {
     let now = now_ms();
     let mut to_abort = Vec::new();
     let mut to_resume = Vec::new();
     for (id, m) in coord.txns.borrow().iter() {
-        if m.busy {
+        if m.busy || !coord.loads.is_loaded(m.partition) {
             continue;
         }
         if m.state.is_preparing() {

@@ -30,6 +30,8 @@ pub const GROUP_CONFIGS: &[(&str, &str, &str)] = &[
 pub struct GroupSettings {
     /// offsets.topic.num.partitions
     pub offsets_partitions: i32,
+    /// offsets.topic.replication.factor (capped by the live brokers at creation)
+    pub offsets_replication_factor: usize,
     /// group.initial.rebalance.delay.ms
     pub initial_rebalance_delay_ms: u64,
     /// group.min.session.timeout.ms

@@ -121,9 +121,9 @@ impl Answer {
     }
 }
 
-/// The broker hosting the partition of `topic` (an internal topic) that `key` maps to: this
-/// broker when one of its cores owns it, else the partition's leader in the controller's image
-/// (COORDINATOR_NOT_AVAILABLE while it has none).
+/// The broker leading the partition of `topic` (an internal topic) that `key` maps to: this
+/// broker when one of its cores owns it and it is not a follower of it, else the partition's
+/// leader in the controller's image (COORDINATOR_NOT_AVAILABLE while it has none).
 fn coordinator_of(ctx: &RequestContext, topic: &str, key: &str) -> Answer {
     let view = &ctx.core.view;
     let cfg = view.config();
@@ -133,7 +133,8 @@ fn coordinator_of(ctx: &RequestContext, topic: &str, key: &str) -> Answer {
     } else {
         crate::group::partition_in(&table, &cfg, key)
     };
-    if !view.hosted_elsewhere(topic, partition) {
+    // A follower replica of the partition is no coordinator: its leader is.
+    if !view.hosted_elsewhere(topic, partition) && !view.follows(topic, partition) {
         return Answer {
             code: errors::NONE,
             message: None,

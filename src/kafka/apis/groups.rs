@@ -20,42 +20,49 @@ use crate::group::{self, OFFSETS_TOPIC};
 use crate::kafka::dispatch::RequestContext;
 use crate::security::acl::Operation;
 use crate::shard::call::CoreCall;
-use crate::shard::messages::NewTopic;
-use crate::shard::partitions::CreateTopicsCall;
+use crate::shard::internal_create::CreateInternalTopicCall;
 use crate::shard::{Mesh, TopicView};
 
 /// Makes sure `__consumer_offsets` exists, creating it on first use as Kafka does.
 pub async fn ensure_offsets_topic(view: &TopicView, mesh: &Mesh) -> bool {
-    ensure_internal_topic(
-        view,
-        mesh,
-        OFFSETS_TOPIC,
-        view.config().groups.offsets_partitions,
-    )
-    .await
+    let groups = &view.config().groups;
+    let shape = InternalShape {
+        partitions: groups.offsets_partitions,
+        replication_factor: groups.offsets_replication_factor,
+        min_insync_replicas: None,
+    };
+    ensure_internal_topic(view, mesh, OFFSETS_TOPIC, shape).await
 }
 
-/// Makes sure the compacted internal topic `name` exists, creating it with `partitions`.
+/// How an internal topic is created: partitions, replication factor (capped by the live
+/// brokers) and `min.insync.replicas` (capped by the factor; `None`: the broker default).
+pub struct InternalShape {
+    /// Number of partitions.
+    pub partitions: i32,
+    /// Replicas wanted per partition.
+    pub replication_factor: usize,
+    /// `min.insync.replicas` of the topic.
+    pub min_insync_replicas: Option<i64>,
+}
+
+/// Makes sure the compacted internal topic `name` exists, creating it as `shape` says.
 pub async fn ensure_internal_topic(
     view: &TopicView,
     mesh: &Mesh,
     name: &str,
-    partitions: i32,
+    shape: InternalShape,
 ) -> bool {
     if view.topic_table().get(name).is_some() {
         return true;
     }
     let mut configs = BTreeMap::new();
     configs.insert("cleanup.policy".to_string(), "compact".to_string());
-    let topic = NewTopic {
+    let call = CreateInternalTopicCall {
         name: name.to_string(),
-        partitions,
+        partitions: shape.partitions,
         configs,
-        replication_factor: 1,
-    };
-    let call = CreateTopicsCall {
-        topics: vec![topic],
-        validate_only: false,
+        replication_factor: shape.replication_factor,
+        min_insync_replicas: shape.min_insync_replicas,
     };
     if let Ok(r) = mesh.call(0, call).await {
         if r.iter().any(|x| x.is_ok()) {

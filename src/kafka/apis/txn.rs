@@ -17,7 +17,9 @@ use kafka_protocol::messages::{
 };
 
 use super::authz::Authz;
-use super::groups::{ensure_internal_topic, ensure_offsets_topic, forward as forward_group};
+use super::groups::{
+    ensure_internal_topic, ensure_offsets_topic, forward as forward_group, InternalShape,
+};
 use crate::errors::{self, KafkaError};
 use crate::group::calls::TxnOffsetCommitCall;
 use crate::group::OFFSETS_TOPIC;
@@ -30,7 +32,13 @@ use crate::txn::{self, TXN_TOPIC};
 
 /// Makes sure `__transaction_state` exists, creating it on first use as Kafka does.
 pub async fn ensure_txn_topic(view: &TopicView, mesh: &Mesh) -> bool {
-    ensure_internal_topic(view, mesh, TXN_TOPIC, view.config().txns.state_partitions).await
+    let txns = &view.config().txns;
+    let shape = InternalShape {
+        partitions: txns.state_partitions,
+        replication_factor: txns.state_replication_factor,
+        min_insync_replicas: Some(txns.state_min_isr),
+    };
+    ensure_internal_topic(view, mesh, TXN_TOPIC, shape).await
 }
 
 /// Sends `call` to the core coordinating `txn_id`; `Err` holds the error for the client.

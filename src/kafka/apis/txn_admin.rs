@@ -180,7 +180,7 @@ pub async fn describe(ctx: &RequestContext, req: DescribeTransactionsRequest) ->
         let call = DescribeTxnsCall(vec![id.0.to_string()]);
         resp.transaction_states
             .push(match mesh.call(core, call).await {
-                Ok(mut v) => described(id, Ok(v.pop())),
+                Ok(mut v) => described(id, v.pop().unwrap_or(Ok(None))),
                 Err(_) => described(id, Err(KafkaError::CoordinatorNotAvailable)),
             });
     }
