@@ -125,6 +125,16 @@ impl PartitionStore {
         let mut led = Vec::new();
         for t in state.image.topics() {
             for (i, p) in t.partitions.iter().enumerate() {
+                if p.replicas.len() == 1 && p.leader == me {
+                    // The only replica, led here (also after a reassignment made it so): the
+                    // visible offset follows the durable offset again, as before replication.
+                    if let Some(log) = self.local_log(&t.name, t.topic_id, i) {
+                        if log.high_watermark_capped() {
+                            log.set_high_watermark(None);
+                        }
+                    }
+                    continue;
+                }
                 if p.replicas.len() < 2 || !p.replicas.contains(&me) {
                     continue;
                 }
@@ -133,13 +143,7 @@ impl PartitionStore {
                     followed.insert((t.name.clone(), partition));
                     continue;
                 }
-                let log = self
-                    .logs
-                    .borrow()
-                    .get(&t.name)
-                    .filter(|lt| uuid::Uuid::parse_str(&lt.id).ok() == Some(t.topic_id))
-                    .and_then(|lt| lt.partitions.get(i).cloned().flatten());
-                if let Some(log) = log {
+                if let Some(log) = self.local_log(&t.name, t.topic_id, i) {
                     led.push(Led {
                         topic: t.name.clone(),
                         partition,
@@ -159,6 +163,15 @@ impl PartitionStore {
         for listener in self.replication_listeners.borrow().iter() {
             listener();
         }
+    }
+
+    /// This core's log of partition `i` of topic `name` when it is the topic of id `id`.
+    fn local_log(&self, name: &str, id: uuid::Uuid, i: usize) -> Option<Rc<PartitionLog>> {
+        self.logs
+            .borrow()
+            .get(name)
+            .filter(|lt| uuid::Uuid::parse_str(&lt.id).ok() == Some(id))
+            .and_then(|lt| lt.partitions.get(i).cloned().flatten())
     }
 
     /// The current leader epoch of `partition` of topic `topic` (id `id`), from the cluster

@@ -376,6 +376,12 @@ impl PartitionLog {
         self.advanced.notify_all();
     }
 
+    /// Whether a high watermark set from above caps the visible offset
+    /// ([`PartitionLog::set_high_watermark`] with `Some`).
+    pub fn high_watermark_capped(&self) -> bool {
+        self.st.borrow().visible_cap.is_some()
+    }
+
     /// First offset still in the log.
     pub fn log_start_offset(&self) -> i64 {
         self.st.borrow().log_start
