@@ -31,7 +31,7 @@ pub struct ReassignArgs {
     #[arg(long)]
     partition: Option<i32>,
     /// The target replicas, preferred leader first (e.g. `--replicas 1,2,3`).
-    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    #[arg(long, value_delimiter = ',', num_args = 1.., allow_negative_numbers = true)]
     replicas: Vec<i32>,
     /// List the reassignments in progress (of `--topic` only, when given).
     #[arg(long, conflicts_with_all = ["replicas", "cancel", "partition"])]
