@@ -117,7 +117,9 @@ impl PartitionStore {
     /// broker holds: the ones another broker leads are installed in the topic view as followed
     /// (clients get NOT_LEADER_OR_FOLLOWER), the ones this core leads get their progress
     /// entries ([`Progress::sync`]); then the listeners are told. Partitions with one replica
-    /// are left alone: they behave as before replication.
+    /// behave as before replication (their visible offset uncapped when led here); a log this
+    /// core still has of a partition whose replica a reassignment moved away counts as
+    /// followed until it is closed.
     pub fn sync_replication(&self) {
         let state = self.cluster.state();
         let me = self.view.config().node_id;
@@ -135,10 +137,18 @@ impl PartitionStore {
                     }
                     continue;
                 }
-                if p.replicas.len() < 2 || !p.replicas.contains(&me) {
+                let partition = i as i32;
+                if !p.replicas.contains(&me) {
+                    // A replica moved away whose log is not closed yet (the table install
+                    // follows the image): clients are sent to the leader, never served here.
+                    if self.local_log(&t.name, t.topic_id, i).is_some() {
+                        followed.insert((t.name.clone(), partition));
+                    }
                     continue;
                 }
-                let partition = i as i32;
+                if p.replicas.len() < 2 {
+                    continue;
+                }
                 if p.leader != me {
                     followed.insert((t.name.clone(), partition));
                     continue;
