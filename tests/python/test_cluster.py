@@ -218,7 +218,7 @@ def test_kafka_python_reassigns_a_partition(cluster):
     (KIP-455): a one-replica partition with records moves to another broker, which then leads
     it and serves every record; the old broker deletes its copy. Invalid targets and a cancel
     with nothing to cancel get Kafka's errors."""
-    from kafka.errors import InvalidReplicaAssignmentError, NoReassignmentInProgressError
+    from kafka.errors import InvalidReplicationAssignmentError, NoReassignmentInProgressError
 
     brokers = cluster
     admin = KafkaAdminClient(bootstrap_servers=brokers[0].bootstrap)
@@ -255,7 +255,7 @@ def test_kafka_python_reassigns_a_partition(cluster):
     consumer.close()
     assert [(m.offset, m.value) for m in got] == [(i, f"m{i}".encode()) for i in range(30)]
 
-    assert admin.alter_partition_reassignments({tp: [99]}) == {tp: InvalidReplicaAssignmentError}
+    assert admin.alter_partition_reassignments({tp: [99]}) == {tp: InvalidReplicationAssignmentError}
     assert admin.alter_partition_reassignments({tp: None}) == {tp: NoReassignmentInProgressError}
     assert admin.list_partition_reassignments({"py-move": [0]}) == {}
     admin.close()
