@@ -11,7 +11,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::cli::{cli_in, rows_starting, Out};
@@ -80,7 +79,7 @@ fn msgs(n: usize, tag: &str) -> Vec<Msg> {
 
 /// Whether broker `b` holds a directory for partition 0 of `topic`.
 fn hosts(b: &Broker, topic: &str) -> bool {
-    Path::new(b.data_dir()).join(format!("{topic}-0")).exists()
+    b.data_dir().join(format!("{topic}-0")).exists()
 }
 
 /// Every record of partition 0 of `topic` equals `sent` at its offset.
@@ -116,7 +115,7 @@ fn a_partition_moves_grows_and_shrinks_and_bad_targets_are_refused() {
     );
     assert!(out.contains("started"), "{out}");
     until_some(
-        "broker {target} leads mv alone",
+        &format!("broker {target} leads mv alone"),
         || layout(&all, "mv"),
         |l| *l == (target, vec![target]),
     );
