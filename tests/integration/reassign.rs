@@ -9,7 +9,7 @@
 //! is cancelled, which reverts it. Invalid targets, a forbidden change of the replication
 //! factor and a cancel with nothing to cancel get Kafka's errors.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
