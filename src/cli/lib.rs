@@ -14,6 +14,7 @@ pub mod consume;
 pub mod format;
 pub mod group;
 pub mod produce;
+pub mod reassign;
 pub mod sasl;
 pub mod tls;
 pub mod topic;

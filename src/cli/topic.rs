@@ -1,6 +1,7 @@
 //! `runnel topic`: create, list, describe and delete topics, and change their configuration
 //! (CreateTopics, Metadata, ListOffsets, DescribeConfigs, DeleteTopics through rdkafka's admin
-//! client; IncrementalAlterConfigs through [`super::wire`]).
+//! client; IncrementalAlterConfigs through [`super::wire`]); partition reassignments in
+//! [`super::reassign`].
 
 use clap::{Args, Subcommand};
 use kafka_protocol::messages::incremental_alter_configs_request::{
@@ -87,6 +88,9 @@ enum TopicCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Move a partition's replicas, list the moves in progress or cancel one
+    /// (AlterPartitionReassignments, ListPartitionReassignments).
+    Reassign(super::reassign::ReassignArgs),
 }
 
 /// Runs `runnel topic ...`.
@@ -119,6 +123,7 @@ pub fn run(args: TopicArgs) -> CliResult {
             };
             alter_config(conn, &name, &ops, dry_run)
         }
+        TopicCommand::Reassign(r) => super::reassign::run(conn, r),
     }
 }
 

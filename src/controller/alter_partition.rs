@@ -5,7 +5,8 @@
 //! partition's leader; its leader epoch and partition epoch are the current ones; the ISR it
 //! asks for is a set of distinct replicas holding the leader; every replica it adds is
 //! registered and unfenced (KIP-841: a fenced broker never joins the ISR). An ISR equal to the
-//! current one changes nothing (the partition epoch stays).
+//! current one changes nothing (the partition epoch stays). An ISR that now holds every target
+//! replica of a reassignment in progress completes it in the same apply (`crate::reassign`).
 
 use crate::image::{MetadataImage, RejectReason};
 use crate::records::AlterPartitionRecord;
@@ -47,7 +48,8 @@ impl MetadataImage {
         p.partition_epoch = p.partition_epoch.saturating_add(1);
         let topic = self.topic_mut(&r.topic_id)?;
         topic.partitions[r.partition as usize] = p;
-        Ok(())
+        // A reassignment whose target replicas are now all in sync completes here.
+        self.complete_reassignment_if_needed(&r.topic_id, r.partition)
     }
 }
 

@@ -95,6 +95,19 @@ pub struct MetadataImage {
     /// brokers' authorizers rebuild their index only then. Last, for the same reason as
     /// `cluster_id`.
     acls: Arc<BTreeMap<Uuid, AccessControlEntryRecord>>,
+    /// Partition reassignments in progress, by topic id and partition. Last, for the same
+    /// reason as `cluster_id`.
+    reassignments: BTreeMap<(Uuid, i32), Reassignment>,
+}
+
+/// A partition reassignment in progress (Kafka's `addingReplicas` / `removingReplicas` of a
+/// partition registration): the partition's replicas are the target followed by `removing`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reassignment {
+    /// Target replicas that were not replicas before (they are copying the log).
+    pub adding: Vec<BrokerId>,
+    /// Replicas that are not in the target (they leave once every target replica is in sync).
+    pub removing: Vec<BrokerId>,
 }
 
 /// Why a batch does not apply.
@@ -127,6 +140,11 @@ pub enum RejectReason {
     InvalidUpdateVersion(String),
     /// An ISR that would add a fenced or unregistered replica (INELIGIBLE_REPLICA).
     IneligibleReplica(String),
+    /// A reassignment cancelled where none is in progress (NO_REASSIGNMENT_IN_PROGRESS).
+    NoReassignmentInProgress(String),
+    /// A reassignment that changes the replication factor when the request forbids it
+    /// (INVALID_REPLICATION_FACTOR, KIP-860).
+    InvalidReplicationFactor(String),
 }
 
 impl fmt::Display for RejectReason {
@@ -149,6 +167,10 @@ impl fmt::Display for RejectReason {
             RejectReason::FencedLeaderEpoch(p) => write!(f, "stale leader epoch for {p}"),
             RejectReason::InvalidUpdateVersion(p) => write!(f, "stale partition epoch for {p}"),
             RejectReason::IneligibleReplica(m) => write!(f, "ineligible replica: {m}"),
+            RejectReason::NoReassignmentInProgress(p) => {
+                write!(f, "no partition reassignment is in progress for {p}")
+            }
+            RejectReason::InvalidReplicationFactor(m) => write!(f, "{m}"),
         }
     }
 }
@@ -232,6 +254,21 @@ impl MetadataImage {
     /// The ACL bindings, by id (the same `Arc` until an ACL changes).
     pub fn acls(&self) -> &Arc<BTreeMap<Uuid, AccessControlEntryRecord>> {
         &self.acls
+    }
+
+    /// The reassignment in progress of `partition` of topic `topic_id`, if any.
+    pub fn reassignment(&self, topic_id: &Uuid, partition: i32) -> Option<&Reassignment> {
+        self.reassignments.get(&(*topic_id, partition))
+    }
+
+    /// Every reassignment in progress, by topic id and partition.
+    pub fn reassignments(&self) -> &BTreeMap<(Uuid, i32), Reassignment> {
+        &self.reassignments
+    }
+
+    /// The reassignments in progress, to change them (`crate::reassign`).
+    pub(crate) fn reassignments_mut(&mut self) -> &mut BTreeMap<(Uuid, i32), Reassignment> {
+        &mut self.reassignments
     }
 
     /// The image as a snapshot's bytes.
@@ -459,6 +496,7 @@ impl MetadataImage {
                 self.check_replicas(&p.replicas, &p.isr, p.leader)?;
                 let topic = self.topic_mut(&r.topic_id)?;
                 topic.partitions[r.partition as usize] = p;
+                self.complete_reassignment_if_needed(&r.topic_id, r.partition)?;
             }
             MetadataRecord::RemoveTopic(r) => {
                 let topic = self
@@ -466,6 +504,7 @@ impl MetadataImage {
                     .remove(&r.topic_id)
                     .ok_or_else(|| RejectReason::UnknownTopic(r.topic_id.to_string()))?;
                 self.topic_names.remove(&topic.name);
+                self.reassignments.retain(|(id, _), _| *id != r.topic_id);
             }
             MetadataRecord::Config(r) => {
                 if r.name.is_empty() {
@@ -545,6 +584,7 @@ impl MetadataImage {
                 }
             }
             MetadataRecord::AlterPartition(r) => self.alter_partition(r)?,
+            MetadataRecord::ReassignPartition(r) => self.reassign(r)?,
         }
         Ok(())
     }

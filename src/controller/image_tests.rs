@@ -319,9 +319,11 @@ fn the_cluster_id_is_set_once_and_survives_snapshots() {
     let image = three_brokers();
     assert_eq!(image.cluster_id(), None);
     // A snapshot written before the cluster id existed: the same fields without the last ones
-    // (SCRAM credentials, then the cluster id).
+    // (reassignments, ACLs, SCRAM credentials, then the cluster id).
     let mut old = image.to_snapshot_bytes().unwrap();
-    assert_eq!(old.pop(), Some(0), "no ACLs is one byte, last");
+    assert_eq!(old.pop(), Some(0), "no reassignments is one byte, last");
+    assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), image);
+    assert_eq!(old.pop(), Some(0), "no ACLs is one byte, before it");
     assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), image);
     assert_eq!(
         old.split_off(old.len() - 2),
@@ -386,9 +388,10 @@ fn scram_credentials_apply_and_survive_snapshots_and_older_snapshots_load() {
         )
         .unwrap();
     // A snapshot of before SCRAM credentials existed (ending with its cluster id) loads: the
-    // same bytes without the empty credentials (two bytes) and ACLs (one byte).
+    // same bytes without the empty credentials (two bytes), ACLs and reassignments (one byte
+    // each).
     let mut old = base.to_snapshot_bytes().unwrap();
-    old.truncate(old.len() - 3);
+    old.truncate(old.len() - 4);
     assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), base);
     let image = base
         .apply(
@@ -464,7 +467,8 @@ fn acls_are_added_removed_and_survive_snapshots() {
         ))
     };
     let image = three_brokers();
-    // A snapshot of before ACLs (with a cluster id): the same bytes without the last field.
+    // A snapshot of before ACLs (with a cluster id): the same bytes without the last fields
+    // (no reassignments, no ACLs: one byte each).
     let with_id = image
         .apply(
             &RecordBatch::one(MetadataRecord::ClusterId(ClusterIdRecord {
@@ -474,7 +478,7 @@ fn acls_are_added_removed_and_survive_snapshots() {
         )
         .unwrap();
     let mut old = with_id.to_snapshot_bytes().unwrap();
-    assert_eq!(old.pop(), Some(0));
+    old.truncate(old.len() - 2);
     assert_eq!(MetadataImage::from_snapshot_bytes(&old).unwrap(), with_id);
 
     let one = image.apply(&add(acl(1, "t")), 10).unwrap();

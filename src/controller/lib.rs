@@ -4,6 +4,7 @@
 //! - [`records`]: the typed metadata records (KRaft's record types) and atomic batches of them.
 //! - [`image`]: the immutable metadata image and the pure, validating apply of a batch.
 //! - [`placement`]: replica placement for new topics and partitions (Kafka's rules).
+//! - `reassign`: partition reassignments (KIP-455) as the image applies them.
 //! - [`lifecycle`]: broker heartbeats, fencing and unfencing on the active controller.
 //! - [`Controller`] ([`handle`]): start a controller on its own thread and runtime; propose,
 //!   heartbeat, read and watch the image from any executor.
@@ -29,6 +30,7 @@ pub mod network;
 mod node;
 pub mod placement;
 pub mod quorum;
+mod reassign;
 pub mod records;
 pub mod remote;
 mod routing;

@@ -292,6 +292,29 @@ pub enum MetadataRecord {
     RemoveAccessControlEntry(RemoveAccessControlEntryRecord),
     /// See [`AlterPartitionRecord`]. Appended, so that logs written before it decode.
     AlterPartition(AlterPartitionRecord),
+    /// See [`ReassignPartitionRecord`]. Appended, so that logs written before it decode.
+    ReassignPartition(ReassignPartitionRecord),
+}
+
+/// An operator moves a partition's replicas or cancels such a move (Kafka's
+/// AlterPartitionReassignments, KIP-455). The record carries the request, and the image works
+/// out the change when it applies it (so that requests racing through the log are each checked
+/// against the partition as it then is): the replicas become the target followed by the
+/// current replicas leaving, with the replicas being added and removed noted until every
+/// target replica is in the ISR (see `crate::reassign`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReassignPartitionRecord {
+    /// The topic.
+    pub topic_id: Uuid,
+    /// The partition.
+    pub partition: i32,
+    /// The target replicas, preferred leader first; `None` cancels the reassignment in
+    /// progress.
+    pub target: Option<Vec<BrokerId>>,
+    /// KIP-860's `allow_replication_factor_change`: when `false`, a target whose size differs
+    /// from the partition's replication factor (before any reassignment in progress) is
+    /// refused.
+    pub allow_replication_factor_change: bool,
 }
 
 /// A partition's leader asks to change its ISR (Kafka's AlterPartition, KIP-497/KIP-841): a

@@ -259,11 +259,9 @@ async fn serve_frame(
             apis::cluster_admin::describe_topic_partitions(&ctx, r).into()
         }
         RequestKind::AlterPartitionReassignments(r) => {
-            apis::single_node::alter_reassignments(&ctx, r).into()
+            apis::reassignments::alter(&ctx, r).await.into()
         }
-        RequestKind::ListPartitionReassignments(r) => {
-            apis::single_node::list_reassignments(&ctx, r).into()
-        }
+        RequestKind::ListPartitionReassignments(r) => apis::reassignments::list(&ctx, r).into(),
         RequestKind::ElectLeaders(r) => apis::single_node::elect_leaders(&ctx, r).into(),
         RequestKind::AlterReplicaLogDirs(r) => {
             apis::single_node::alter_replica_log_dirs(&ctx, r).into()

@@ -43,6 +43,7 @@ pub mod partition_store;
 pub mod partitions;
 pub mod quorum;
 pub mod quorum_admin;
+pub mod reassign_admin;
 pub mod replica_progress;
 pub mod replica_serve;
 pub mod scram_admin;

@@ -130,7 +130,9 @@ impl PartitionStore {
     /// broker holds: the ones another broker leads are installed in the topic view as followed
     /// (clients get NOT_LEADER_OR_FOLLOWER), the ones this core leads get their progress
     /// entries ([`Progress::sync`]); then the listeners are told. Partitions with one replica
-    /// are left alone: they behave as before replication.
+    /// behave as before replication (their visible offset uncapped when led here); a log this
+    /// core still has of a partition whose replica a reassignment moved away counts as
+    /// followed until it is closed.
     pub fn sync_replication(&self) {
         let state = self.cluster.state();
         let me = self.view.config().node_id;
@@ -138,17 +140,19 @@ impl PartitionStore {
         let mut led = Vec::new();
         for t in state.image.topics() {
             for (i, p) in t.partitions.iter().enumerate() {
+                let partition = i as i32;
+                let log = self.local_log(&t.name, t.topic_id, i);
                 if !p.replicas.contains(&me) {
+                    // A replica moved away whose log is not closed yet (the table install
+                    // follows the image): clients are sent to the leader, never served here.
+                    if log.is_some() {
+                        followed.insert((t.name.clone(), partition));
+                    }
                     continue;
                 }
-                let partition = i as i32;
-                let log = self
-                    .logs
-                    .borrow()
-                    .get(&t.name)
-                    .filter(|lt| uuid::Uuid::parse_str(&lt.id).ok() == Some(t.topic_id))
-                    .and_then(|lt| lt.partitions.get(i).cloned().flatten());
                 if let Some(log) = &log {
+                    // One replica (also after a reassignment made it so): the visible offset
+                    // follows the durable offset again.
                     self.settle_high_watermark(&t.name, partition, log, p.replicas.len() > 1);
                 }
                 if p.replicas.len() < 2 {
@@ -255,6 +259,15 @@ impl PartitionStore {
         } else if log.high_watermark_is_set() {
             log.set_high_watermark(None);
         }
+    }
+
+    /// This core's log of partition `i` of topic `name` when it is the topic of id `id`.
+    fn local_log(&self, name: &str, id: uuid::Uuid, i: usize) -> Option<Rc<PartitionLog>> {
+        self.logs
+            .borrow()
+            .get(name)
+            .filter(|lt| uuid::Uuid::parse_str(&lt.id).ok() == Some(id))
+            .and_then(|lt| lt.partitions.get(i).cloned().flatten())
     }
 
     /// The current leader epoch of `partition` of topic `topic` (id `id`), from the cluster

@@ -118,19 +118,43 @@ pub async fn apply(store: &PartitionStore, table: Arc<TopicTable>) -> Vec<OpenFa
     failures
 }
 
-/// Closes (and deletes) the logs of partitions past their topic's partition count in `table`.
+/// Closes (and deletes) the logs of partitions past their topic's partition count in `table`
+/// (a rolled-back CreatePartitions) and of partitions no longer hosted by this broker (a
+/// reassignment moved its replica away: Kafka's `StopReplica` with `deletePartition`). The
+/// follower sessions and the leader's progress table let go of them before they are closed.
 async fn close_removed_partitions(store: &PartitionStore, table: &TopicTable) {
-    let extra: Vec<Rc<PartitionLog>> = {
+    let cores = store.view().cores();
+    let (extra, moved) = {
         let mut logs = store.logs.borrow_mut();
         let mut extra = Vec::new();
+        let mut moved = Vec::new();
         for (name, lt) in logs.iter_mut() {
             let keep = table.get(name).map_or(0, |m| m.partitions.len());
             if lt.partitions.len() > keep {
                 extra.extend(lt.partitions.drain(keep..).flatten());
             }
+            for (p, slot) in lt.partitions.iter_mut().enumerate() {
+                if slot.is_some() && table.owner(name, p as i32, cores).is_none() {
+                    moved.extend(slot.take().map(|log| (name.clone(), p, log)));
+                }
+            }
         }
-        extra
+        (extra, moved)
     };
+    if !moved.is_empty() {
+        store.sync_replication();
+    }
+    for (name, p, log) in moved {
+        tracing::info!(topic = %name, partition = p, core = store.id(), "replica moved away: closing and deleting the partition");
+        log.close().await;
+        let dir = log.dir().to_path_buf();
+        crate::storage::fault::blocking(move || {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "removing a moved partition");
+            }
+        })
+        .await;
+    }
     for log in extra {
         log.close().await;
         let dir = log.dir().to_path_buf();

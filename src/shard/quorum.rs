@@ -241,6 +241,8 @@ pub fn error_of(e: ControllerError) -> ErrorMessage {
                 RejectReason::Invalid(_) => KafkaError::InvalidRequest,
                 RejectReason::NotLeader(_) => KafkaError::NotLeaderOrFollower,
                 RejectReason::FencedLeaderEpoch(_) => KafkaError::FencedLeaderEpoch,
+                RejectReason::NoReassignmentInProgress(_) => KafkaError::NoReassignmentInProgress,
+                RejectReason::InvalidReplicationFactor(_) => KafkaError::InvalidReplicationFactor,
                 // Answers to brokers' own AlterPartition records, never to a client request.
                 RejectReason::StaleBrokerEpoch(_)
                 | RejectReason::DuplicateBrokerId(_)

@@ -46,6 +46,7 @@ mod metrics_security;
 mod open_files;
 mod power_loss;
 mod produce_consume;
+mod reassign;
 mod record_errors;
 mod record_validation;
 mod replication;

@@ -211,3 +211,51 @@ def test_confluent_group_with_its_coordinator_on_another_broker(cluster):
             got.extend(msgs)
     kp.close()
     assert sorted(m.value for m in got) == sorted(f"new{i}".encode() for i in range(6))
+
+
+def test_kafka_python_reassigns_a_partition(cluster):
+    """KafkaAdminClient's alter_partition_reassignments / list_partition_reassignments
+    (KIP-455): a one-replica partition with records moves to another broker, which then leads
+    it and serves every record; the old broker deletes its copy. Invalid targets and a cancel
+    with nothing to cancel get Kafka's errors."""
+    from kafka.errors import InvalidReplicationAssignmentError, NoReassignmentInProgressError
+
+    brokers = cluster
+    admin = KafkaAdminClient(bootstrap_servers=brokers[0].bootstrap)
+    admin.create_topics([NewTopic("py-move", 1, 1)], timeout_ms=15000)
+    tp = TopicPartition("py-move", 0)
+
+    def leader():
+        md = admin.describe_topics(["py-move"])[0]["partitions"]
+        return md[0]["leader_id"] if md and md[0]["leader_id"] >= 0 else None
+
+    source = until("py-move led", leader)
+    target = next(b for b in (1, 2, 3) if b != source)
+    producer = KafkaProducer(bootstrap_servers=brokers[0].bootstrap, acks="all")
+    for i in range(30):
+        producer.send("py-move", value=f"m{i}".encode(), partition=0)
+    producer.flush(timeout=30)
+    producer.close()
+
+    assert admin.alter_partition_reassignments({tp: [target]}) == {tp: None}
+    until("the move completes", lambda: leader() == target and not admin.list_partition_reassignments())
+    until(
+        "the old broker deletes its copy",
+        lambda: not hosted(brokers[source - 1], "py-move") and hosted(brokers[target - 1], "py-move"),
+    )
+
+    consumer = KafkaConsumer(bootstrap_servers=brokers[0].bootstrap, enable_auto_commit=False)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    got = []
+    end = time.monotonic() + 40
+    while len(got) < 30 and time.monotonic() < end:
+        for _tp, msgs in consumer.poll(timeout_ms=500).items():
+            got.extend(msgs)
+    consumer.close()
+    assert [(m.offset, m.value) for m in got] == [(i, f"m{i}".encode()) for i in range(30)]
+
+    assert admin.alter_partition_reassignments({tp: [99]}) == {tp: InvalidReplicationAssignmentError}
+    assert admin.alter_partition_reassignments({tp: None}) == {tp: NoReassignmentInProgressError}
+    assert admin.list_partition_reassignments({"py-move": [0]}) == {}
+    admin.close()

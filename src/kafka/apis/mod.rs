@@ -26,6 +26,7 @@ pub mod plan;
 pub mod produce;
 pub mod produce_errors;
 pub mod produce_policy;
+pub mod reassignments;
 pub mod replica_fetch;
 pub mod scram_credentials;
 pub mod single_node;
