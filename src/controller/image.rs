@@ -127,6 +127,9 @@ pub enum RejectReason {
     InvalidUpdateVersion(String),
     /// An ISR that would add a fenced or unregistered replica (INELIGIBLE_REPLICA).
     IneligibleReplica(String),
+    /// An election of the leader the partition already has, or an unclean election of a
+    /// partition that has a leader (ELECTION_NOT_NEEDED).
+    ElectionNotNeeded(String),
 }
 
 impl fmt::Display for RejectReason {
@@ -149,6 +152,7 @@ impl fmt::Display for RejectReason {
             RejectReason::FencedLeaderEpoch(p) => write!(f, "stale leader epoch for {p}"),
             RejectReason::InvalidUpdateVersion(p) => write!(f, "stale partition epoch for {p}"),
             RejectReason::IneligibleReplica(m) => write!(f, "ineligible replica: {m}"),
+            RejectReason::ElectionNotNeeded(m) => write!(f, "election not needed: {m}"),
         }
     }
 }
@@ -545,6 +549,7 @@ impl MetadataImage {
                 }
             }
             MetadataRecord::AlterPartition(r) => self.alter_partition(r)?,
+            MetadataRecord::ElectLeader(r) => self.elect_leader(r)?,
         }
         Ok(())
     }

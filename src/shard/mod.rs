@@ -25,6 +25,7 @@ pub mod call;
 pub mod cluster_id;
 pub mod cluster_view;
 pub mod dynamic_admin;
+pub mod elect_admin;
 pub mod epoch_end;
 pub mod handlers;
 pub mod housekeeping;

@@ -241,6 +241,7 @@ pub fn error_of(e: ControllerError) -> ErrorMessage {
                 RejectReason::Invalid(_) => KafkaError::InvalidRequest,
                 RejectReason::NotLeader(_) => KafkaError::NotLeaderOrFollower,
                 RejectReason::FencedLeaderEpoch(_) => KafkaError::FencedLeaderEpoch,
+                RejectReason::ElectionNotNeeded(_) => KafkaError::ElectionNotNeeded,
                 // Answers to brokers' own AlterPartition records, never to a client request.
                 RejectReason::StaleBrokerEpoch(_)
                 | RejectReason::DuplicateBrokerId(_)
