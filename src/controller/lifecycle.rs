@@ -43,8 +43,8 @@ impl Lifecycle {
         }
     }
 
-    /// Sets the static broker default of `unclean.leader.election.enable` (topics and the
-    /// cluster-wide dynamic default override it): whether a fence may elect a replica outside
+    /// Sets the static broker default of `unclean.leader.election.enable` (a topic's config
+    /// overrides it): whether a fence may elect a replica outside
     /// the ISR of a partition whose ISR has no other unfenced member.
     pub fn with_unclean_default(mut self, unclean: bool) -> Lifecycle {
         self.unclean_default = unclean;
@@ -79,9 +79,7 @@ impl Lifecycle {
             return Err(RejectReason::StaleBrokerEpoch(broker));
         }
         self.last_seen.insert(broker, (epoch, now));
-        Ok(reg
-            .fenced
-            .then(|| unfence_batch(image, broker, epoch, self.unclean_default)))
+        Ok(reg.fenced.then(|| unfence_batch(image, broker, epoch)))
     }
 
     /// A controlled shutdown of `broker` at `epoch` (Kafka's heartbeat with `wantShutDown`):
@@ -159,8 +157,8 @@ impl Lifecycle {
 
 /// Fences `broker`: it leaves the ISR of every partition where others remain, and partitions it
 /// leads get the first other unfenced ISR member as leader, or none: unless the topic allows
-/// unclean elections (`unclean.leader.election.enable`, `unclean_default` when neither the topic
-/// nor the cluster-wide dynamic default sets it), then the first other unfenced replica leads
+/// unclean elections (`unclean.leader.election.enable`, `unclean_default` when the topic does
+/// not set it), then the first other unfenced replica leads
 /// and is the whole ISR (Kafka's unclean election; what it lacks of the log is lost).
 pub fn fence_batch(
     image: &MetadataImage,

@@ -22,6 +22,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import DEFAULT_BIN, Broker, _free_port
 from test_cluster import cluster_config, until
+from test_metrics import scrape, total
 
 BINARY = Path(os.environ.get("RUNNEL_BIN", str(DEFAULT_BIN)))
 
@@ -157,6 +158,12 @@ def test_elect_leaders_moves_leadership_back_to_the_preferred_replica(manual_clu
     p = create_rf3(brokers, topic)
     preferred = p.replicas[0]
     assert p.leader == preferred
+    witness = next(b for n, b in enumerate(brokers, 1) if n != preferred)
+
+    def elections():
+        return total(scrape(witness.metrics_port), "runnel_leader_elections_total")
+
+    elections_before = elections()
     produce(brokers, topic, [b"before-%d" % i for i in range(20)])
     row = describe_row(brokers, topic)
     assert int(row[1]) == preferred and sorted_list(row[4]) == sorted(p.replicas), row
@@ -178,6 +185,9 @@ def test_elect_leaders_moves_leadership_back_to_the_preferred_replica(manual_clu
     until("the preferred replica leading", lambda: partition_md(brokers, topic).leader == preferred)
     row = describe_row(brokers, topic)
     assert int(row[1]) == preferred and int(row[2]) >= 2, row
+    # Two elections in the metadata (away at the kill, back now); nothing offline.
+    until("two more leader elections counted", lambda: elections() >= elections_before + 2)
+    assert total(scrape(witness.metrics_port), "runnel_offline_partitions") == 0
     # Already there: ELECTION_NOT_NEEDED.
     again = admin.elect_leaders(ElectionType.PREFERRED, [tp]).result(30)
     err = list(again.values())[0]
