@@ -191,10 +191,10 @@ def test_elect_leaders_moves_leadership_back_to_the_preferred_replica(manual_clu
     # Already there: ELECTION_NOT_NEEDED.
     again = admin.elect_leaders(ElectionType.PREFERRED, [tp]).result(30)
     err = list(again.values())[0]
-    assert err is not None and err.args[0].code() == KafkaError.ELECTION_NOT_NEEDED, again
+    assert err is not None and err.code() == KafkaError.ELECTION_NOT_NEEDED, again
     missing = admin.elect_leaders(ElectionType.PREFERRED, [TopicPartition(topic, 7)]).result(30)
     err = list(missing.values())[0]
-    assert err is not None and err.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART, missing
+    assert err is not None and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART, missing
     # Produce and consume go on against the preferred leader.
     produce(brokers, topic, [b"after-%d" % i for i in range(20)])
     got = consume_all(brokers, topic, 60)
