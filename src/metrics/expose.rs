@@ -321,7 +321,8 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
         let n = c.under_replicated.load(Ordering::Relaxed);
         o.sample("runnel_under_replicated_partitions", &[("core", cn)], n);
     }
-    let gauges: [(&str, &str, fn(&CoreMetrics) -> i64); 3] = [
+    type GetGauge = fn(&CoreMetrics) -> i64;
+    let gauges: [(&str, &str, GetGauge); 3] = [
         (
             "runnel_under_min_isr_partitions",
             "Replicated partitions led here whose ISR is smaller than their effective \
