@@ -313,6 +313,18 @@ impl Config {
             session_timeout_ms: get_int("broker.session.timeout.ms")?,
             heartbeat_interval_ms: get_int("broker.heartbeat.interval.ms")?,
         })?;
+        quorum.leader_rebalance =
+            get_bool("auto.leader.rebalance.enable")?.then(|| runnel_controller::LeaderRebalance {
+                interval: std::time::Duration::from_secs(
+                    get_int("leader.imbalance.check.interval.seconds")
+                        .unwrap_or(300)
+                        .max(1) as u64,
+                ),
+                percentage: get_int("leader.imbalance.per.broker.percentage")
+                    .unwrap_or(10)
+                    .clamp(0, 100) as u32,
+            });
+        quorum.unclean_leader_election = get_bool("unclean.leader.election.enable")?;
         let listeners = listeners::resolve_listeners(
             &listeners::ListenerKeys {
                 listeners: &get_str("listeners")?,

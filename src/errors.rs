@@ -108,6 +108,10 @@ pub enum KafkaError {
     GroupMaxSizeReached,
     /// Another member with the same group.instance.id has replaced this one (KIP-345).
     FencedInstanceId,
+    /// The preferred replica is not in the ISR or not alive (ElectLeaders).
+    PreferredLeaderNotAvailable,
+    /// No replica of the partition can be its leader (ElectLeaders, unclean).
+    EligibleLeadersNotAvailable,
     /// The partition's leader is already its preferred replica.
     ElectionNotNeeded,
     /// No partition reassignment is in progress.
@@ -214,6 +218,8 @@ impl KafkaError {
             KafkaError::MemberIdRequired => 79,
             KafkaError::GroupMaxSizeReached => 81,
             KafkaError::FencedInstanceId => 82,
+            KafkaError::PreferredLeaderNotAvailable => 80,
+            KafkaError::EligibleLeadersNotAvailable => 83,
             KafkaError::ElectionNotNeeded => 84,
             KafkaError::NoReassignmentInProgress => 85,
             KafkaError::GroupSubscribedToTopic => 86,
@@ -345,7 +351,7 @@ mod tests {
     use crate::storage::producers::ProducerFault;
     use crate::storage::LogError;
 
-    const ALL: [KafkaError; 74] = [
+    const ALL: [KafkaError; 76] = [
         KafkaError::FencedLeaderEpoch,
         KafkaError::UnknownLeaderEpoch,
         KafkaError::UnknownServerError,
@@ -396,6 +402,8 @@ mod tests {
         KafkaError::MemberIdRequired,
         KafkaError::GroupMaxSizeReached,
         KafkaError::FencedInstanceId,
+        KafkaError::PreferredLeaderNotAvailable,
+        KafkaError::EligibleLeadersNotAvailable,
         KafkaError::ElectionNotNeeded,
         KafkaError::NoReassignmentInProgress,
         KafkaError::GroupSubscribedToTopic,

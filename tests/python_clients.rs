@@ -1,6 +1,9 @@
 //! Runs the Python client suites (confluent-kafka, kafka-python) and the kcat suite under
-//! pytest against the `runnel` binary built for this test run. `.ci/run` installs the
-//! packages; without them this test fails and says so.
+//! pytest against the `runnel` binary built for this test run (and the `runnel-cli` beside it,
+//! built first, for the suites that run `runnel topic ...`). `.ci/run` installs the packages;
+//! without them this test fails and says so.
+
+mod common;
 
 use std::process::Command;
 
@@ -15,6 +18,7 @@ fn python_and_kcat_client_suites() {
         .map(|s| s.success())
         .unwrap_or(false);
     assert!(ok, "python3 with confluent-kafka, kafka-python, pytest, pytest-xdist, prometheus-client and cryptography is required: run .ci/run or pip install -r tests/python/requirements.txt");
+    common::cli::client_bin();
     let status = Command::new("python3")
         .args([
             "-m",

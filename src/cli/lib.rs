@@ -8,9 +8,12 @@
 //! - [`topic`], [`produce`], [`consume`], [`group`], [`user`]: one module per command group.
 //! - [`format`]: the record output format of `consume`.
 //! - [`wire`]: a minimal blocking Kafka request for the APIs rdkafka does not expose.
+//! - [`topic_partitions`]: `topic describe`'s partition table (leader, epoch, replicas, ISR).
+//! - [`elect`]: `topic elect-leaders` (ElectLeaders).
 
 pub mod common;
 pub mod consume;
+pub mod elect;
 pub mod format;
 pub mod group;
 pub mod produce;
@@ -18,6 +21,7 @@ pub mod reassign;
 pub mod sasl;
 pub mod tls;
 pub mod topic;
+pub mod topic_partitions;
 pub mod user;
 pub mod wire;
 

@@ -1,7 +1,8 @@
-//! `runnel topic`: create, list, describe and delete topics, and change their configuration
-//! (CreateTopics, Metadata, ListOffsets, DescribeConfigs, DeleteTopics through rdkafka's admin
-//! client; IncrementalAlterConfigs through [`super::wire`]); partition reassignments in
-//! [`super::reassign`].
+//! `runnel topic`: create, list, describe and delete topics, change their configuration and
+//! elect their leaders (CreateTopics, Metadata, ListOffsets, DescribeConfigs, DeleteTopics
+//! through rdkafka's admin client; IncrementalAlterConfigs, the partition table's Metadata
+//! ([`super::topic_partitions`]) and ElectLeaders ([`super::elect`]) through [`super::wire`]);
+//! partition reassignments in [`super::reassign`].
 
 use clap::{Args, Subcommand};
 use kafka_protocol::messages::incremental_alter_configs_request::{
@@ -13,7 +14,6 @@ use rdkafka::admin::{
     AdminClient, AdminOptions, ConfigResource, NewTopic, ResourceSpecifier, TopicReplication,
 };
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 
 use super::common::{
@@ -57,10 +57,30 @@ enum TopicCommand {
         #[arg(short, long)]
         internal: bool,
     },
-    /// Show a topic's partitions (leader, earliest and high-watermark offsets) and configs.
+    /// Show a topic's partitions (leader, leader epoch, replicas, in-sync and offline replicas,
+    /// earliest and high-watermark offsets) and configs.
     Describe {
         /// Topic name.
         name: String,
+        /// Only partitions whose ISR is smaller than their replica set.
+        #[arg(long)]
+        under_replicated_partitions: bool,
+    },
+    /// Elect leaders (ElectLeaders), as kafka-leader-election.sh: the preferred replica, or
+    /// (unclean) any live replica of a partition that has no leader.
+    ElectLeaders {
+        /// `preferred` or `unclean`.
+        #[arg(long, value_enum, default_value = "preferred")]
+        election_type: super::elect::ElectionType,
+        /// The topic (all its partitions unless --partition is given).
+        #[arg(long)]
+        topic: Option<String>,
+        /// One partition of --topic.
+        #[arg(long, requires = "topic")]
+        partition: Option<i32>,
+        /// Every partition of the cluster.
+        #[arg(long, conflicts_with = "topic")]
+        all_topic_partitions: bool,
     },
     /// Delete topics.
     Delete {
@@ -105,7 +125,24 @@ pub fn run(args: TopicArgs) -> CliResult {
             dry_run,
         } => create(conn, &names, partitions, replicas, &configs, dry_run),
         TopicCommand::List { internal } => list(conn, internal),
-        TopicCommand::Describe { name } => describe(conn, &name),
+        TopicCommand::Describe {
+            name,
+            under_replicated_partitions,
+        } => describe(conn, &name, under_replicated_partitions),
+        TopicCommand::ElectLeaders {
+            election_type,
+            topic,
+            partition,
+            all_topic_partitions,
+        } => super::elect::run(
+            conn,
+            &super::elect::ElectArgs {
+                election_type,
+                topic,
+                partition,
+                all: all_topic_partitions,
+            },
+        ),
         TopicCommand::Delete { names } => delete(conn, &names),
         TopicCommand::AlterConfig {
             name,
@@ -223,9 +260,9 @@ fn list(conn: &ConnArgs, internal: bool) -> CliResult {
     Ok(())
 }
 
-fn describe(conn: &ConnArgs, name: &str) -> CliResult {
+fn describe(conn: &ConnArgs, name: &str, under_only: bool) -> CliResult {
     let c = conn.plain_consumer()?;
-    describe_partitions(conn, &c, name)?;
+    super::topic_partitions::print(conn, &c, name, under_only)?;
     let a = admin(conn)?;
     let spec = [ResourceSpecifier::Topic(name)];
     let res = block_on(a.describe_configs(&spec, &admin_options(conn)));
@@ -253,54 +290,6 @@ fn describe(conn: &ConnArgs, name: &str) -> CliResult {
             code,
         )),
     }
-}
-
-fn describe_partitions(conn: &ConnArgs, c: &BaseConsumer, name: &str) -> CliResult {
-    let md = metadata(c, Some(name), conn)?;
-    let unknown = || CliError::code(&format!("topic {name}"), RDKafkaErrorCode::UnknownTopic);
-    let t = md
-        .topics()
-        .iter()
-        .find(|t| t.name() == name)
-        .ok_or_else(unknown)?;
-    if let Some(e) = t.error() {
-        return Err(CliError::code(&format!("topic {name}"), e.into()));
-    }
-    if t.partitions().is_empty() {
-        return Err(unknown());
-    }
-    let mut parts: Vec<_> = t.partitions().iter().collect();
-    parts.sort_by_key(|p| p.id());
-    let replicas = parts.first().map_or(0, |p| p.replicas().len());
-    println!("NAME        {name}");
-    println!("PARTITIONS  {}", parts.len());
-    println!("REPLICAS    {replicas}");
-    println!();
-    let mut rows = Vec::with_capacity(parts.len());
-    for p in parts {
-        let (low, high) = c
-            .fetch_watermarks(name, p.id(), conn.timeout())
-            .map_err(|e| CliError::kafka(&format!("offsets of {name}/{}", p.id()), &e))?;
-        let replicas: Vec<String> = p.replicas().iter().map(|r| r.to_string()).collect();
-        rows.push(vec![
-            p.id().to_string(),
-            p.leader().to_string(),
-            format!("[{}]", replicas.join(",")),
-            low.to_string(),
-            high.to_string(),
-        ]);
-    }
-    print_table(
-        &[
-            "PARTITION",
-            "LEADER",
-            "REPLICAS",
-            "EARLIEST",
-            "HIGH-WATERMARK",
-        ],
-        &rows,
-    );
-    Ok(())
 }
 
 fn print_configs(r: &ConfigResource) {

@@ -29,6 +29,12 @@ const INTEGER_BOUNDS: &[(&str, i64, i64)] = &[
     ("log.message.timestamp.before.max.ms", 0, LONG_MAX),
     ("log.message.timestamp.after.max.ms", 0, LONG_MAX),
     ("min.insync.replicas", 1, INT_MAX),
+    (
+        "leader.imbalance.check.interval.seconds",
+        1,
+        LONG_MAX / 1000,
+    ),
+    ("leader.imbalance.per.broker.percentage", 0, 100),
     ("log.retention.ms", -1, LONG_MAX),
     ("log.retention.bytes", -1, LONG_MAX),
     ("log.roll.ms", 1, LONG_MAX),

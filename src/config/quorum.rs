@@ -40,6 +40,11 @@ pub struct QuorumSettings {
     /// The controller listener's TLS material when its protocol is `SSL`; `None`: plaintext
     /// (set by [`super::controller_tls::resolve`]).
     pub tls: Option<super::controller_tls::ControllerTls>,
+    /// `auto.leader.rebalance.enable` with `leader.imbalance.check.interval.seconds` and
+    /// `leader.imbalance.per.broker.percentage` (`None`: off); used by this node's controller.
+    pub leader_rebalance: Option<runnel_controller::LeaderRebalance>,
+    /// `unclean.leader.election.enable`, the broker default; used by this node's controller.
+    pub unclean_leader_election: bool,
 }
 
 /// One entry of a `listeners` list: its name (`PLAINTEXT` when it has none) and `host:port`.
@@ -212,6 +217,8 @@ impl QuorumSettings {
             session_timeout: Duration::from_millis(k.session_timeout_ms.max(1) as u64),
             heartbeat_interval: Duration::from_millis(k.heartbeat_interval_ms.max(1) as u64),
             tls: None,
+            leader_rebalance: Some(runnel_controller::LeaderRebalance::default()),
+            unclean_leader_election: false,
         })
     }
 }

@@ -37,6 +37,32 @@ pub struct ControllerConfig {
     /// How the controller listener and the connections to peers are carried (plaintext or
     /// mutual TLS); a TLS transport must have a server configuration.
     pub transport: Transport,
+    /// `auto.leader.rebalance.enable`, `leader.imbalance.check.interval.seconds` and
+    /// `leader.imbalance.per.broker.percentage`: how the active controller moves leadership
+    /// back to preferred replicas (`None`: it does not).
+    pub leader_rebalance: Option<LeaderRebalance>,
+    /// The broker default of `unclean.leader.election.enable` (topic configs and the
+    /// cluster-wide dynamic default override it).
+    pub unclean_leader_election: bool,
+}
+
+/// The automatic preferred-leader rebalance's settings (Kafka's defaults: every 300 s, above
+/// 10 % per broker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaderRebalance {
+    /// `leader.imbalance.check.interval.seconds`.
+    pub interval: Duration,
+    /// `leader.imbalance.per.broker.percentage`.
+    pub percentage: u32,
+}
+
+impl Default for LeaderRebalance {
+    fn default() -> LeaderRebalance {
+        LeaderRebalance {
+            interval: Duration::from_secs(300),
+            percentage: 10,
+        }
+    }
 }
 
 impl ControllerConfig {
@@ -59,6 +85,8 @@ impl ControllerConfig {
             keep_after_snapshot: 100,
             request_timeout: Duration::from_secs(10),
             transport: Transport::Plaintext,
+            leader_rebalance: Some(LeaderRebalance::default()),
+            unclean_leader_election: false,
         }
     }
 

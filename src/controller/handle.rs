@@ -372,7 +372,12 @@ async fn run(
             node_id: config.node_id,
             raft,
             image,
-            lifecycle: Mutex::new(Lifecycle::new(config.session_timeout)),
+            lifecycle: Mutex::new(
+                Lifecycle::new(config.session_timeout)
+                    .with_unclean_default(config.unclean_leader_election),
+            ),
+            leader_rebalance: config.leader_rebalance,
+            unclean_default: config.unclean_leader_election,
             voters: config.voters.iter().copied().collect(),
             request_timeout: config.request_timeout,
             allocating: tokio::sync::Mutex::new(()),

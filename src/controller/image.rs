@@ -145,6 +145,9 @@ pub enum RejectReason {
     /// A reassignment that changes the replication factor when the request forbids it
     /// (INVALID_REPLICATION_FACTOR, KIP-860).
     InvalidReplicationFactor(String),
+    /// An election of the leader the partition already has, or an unclean election of a
+    /// partition that has a leader (ELECTION_NOT_NEEDED).
+    ElectionNotNeeded(String),
 }
 
 impl fmt::Display for RejectReason {
@@ -171,6 +174,7 @@ impl fmt::Display for RejectReason {
                 write!(f, "no partition reassignment is in progress for {p}")
             }
             RejectReason::InvalidReplicationFactor(m) => write!(f, "{m}"),
+            RejectReason::ElectionNotNeeded(m) => write!(f, "election not needed: {m}"),
         }
     }
 }
@@ -585,6 +589,7 @@ impl MetadataImage {
             }
             MetadataRecord::AlterPartition(r) => self.alter_partition(r)?,
             MetadataRecord::ReassignPartition(r) => self.reassign(r)?,
+            MetadataRecord::ElectLeader(r) => self.elect_leader(r)?,
         }
         Ok(())
     }

@@ -6,6 +6,8 @@
 //! - [`placement`]: replica placement for new topics and partitions (Kafka's rules).
 //! - `reassign`: partition reassignments (KIP-455) as the image applies them.
 //! - [`lifecycle`]: broker heartbeats, fencing and unfencing on the active controller.
+//! - [`elect`]: leader elections (ElectLeaders, the preferred-leader rebalance, unclean
+//!   elections) and how the image checks them.
 //! - [`Controller`] ([`handle`]): start a controller on its own thread and runtime; propose,
 //!   heartbeat, read and watch the image from any executor.
 //! - [`RemoteQuorum`] ([`remote`]): the client of a remote quorum for a broker without a
@@ -20,6 +22,7 @@
 
 mod alter_partition;
 pub mod config;
+pub mod elect;
 pub mod error;
 mod fsio;
 pub mod handle;
@@ -41,7 +44,7 @@ pub mod transport;
 pub mod types;
 pub mod wire;
 
-pub use config::{parse_voters, ControllerConfig};
+pub use config::{parse_voters, ControllerConfig, LeaderRebalance};
 pub use error::ControllerError;
 pub use handle::Controller;
 pub use image::{MetadataImage, RejectReason};

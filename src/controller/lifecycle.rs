@@ -27,6 +27,8 @@ pub struct Lifecycle {
     /// Brokers in a controlled shutdown, with the epoch they stop at: a late heartbeat of that
     /// epoch must not unfence them again.
     stopping: HashMap<BrokerId, u64>,
+    /// The static broker default of `unclean.leader.election.enable`.
+    unclean_default: bool,
 }
 
 impl Lifecycle {
@@ -37,7 +39,16 @@ impl Lifecycle {
             leading_since: None,
             last_seen: HashMap::new(),
             stopping: HashMap::new(),
+            unclean_default: false,
         }
+    }
+
+    /// Sets the static broker default of `unclean.leader.election.enable` (a topic's config
+    /// overrides it): whether a fence may elect a replica outside
+    /// the ISR of a partition whose ISR has no other unfenced member.
+    pub fn with_unclean_default(mut self, unclean: bool) -> Lifecycle {
+        self.unclean_default = unclean;
+        self
     }
 
     /// This node became (`true`) or stopped being (`false`) the leader.
@@ -87,7 +98,7 @@ impl Lifecycle {
             return Err(RejectReason::StaleBrokerEpoch(broker));
         }
         self.stopping.insert(broker, epoch);
-        Ok((!reg.fenced).then(|| fence_batch(image, broker, epoch)))
+        Ok((!reg.fenced).then(|| fence_batch(image, broker, epoch, self.unclean_default)))
     }
 
     /// The batches that fence brokers whose session expired at `now`. A broker is given a new
@@ -110,7 +121,7 @@ impl Lifecycle {
                 .max(since);
             if now.saturating_duration_since(last) > self.session_timeout {
                 self.last_seen.insert(reg.id, (reg.epoch, now));
-                out.push(fence_batch(image, reg.id, reg.epoch));
+                out.push(fence_batch(image, reg.id, reg.epoch, self.unclean_default));
             }
         }
         out
@@ -135,7 +146,7 @@ impl Lifecycle {
             .last_seen
             .get(&old.id)
             .is_some_and(|(epoch, _)| *epoch == old.epoch);
-        (!heard).then(|| fence_batch(image, old.id, old.epoch))
+        (!heard).then(|| fence_batch(image, old.id, old.epoch, self.unclean_default))
     }
 
     /// Brokers tracked (bounded by the registered brokers).
@@ -145,8 +156,16 @@ impl Lifecycle {
 }
 
 /// Fences `broker`: it leaves the ISR of every partition where others remain, and partitions it
-/// leads get the first other unfenced ISR member as leader, or none.
-pub fn fence_batch(image: &MetadataImage, broker: BrokerId, epoch: u64) -> RecordBatch {
+/// leads get the first other unfenced ISR member as leader, or none: unless the topic allows
+/// unclean elections (`unclean.leader.election.enable`, `unclean_default` when the topic does
+/// not set it), then the first other unfenced replica leads
+/// and is the whole ISR (Kafka's unclean election; what it lacks of the log is lost).
+pub fn fence_batch(
+    image: &MetadataImage,
+    broker: BrokerId,
+    epoch: u64,
+    unclean_default: bool,
+) -> RecordBatch {
     let mut records = vec![MetadataRecord::FenceBroker(FenceBrokerRecord {
         broker_id: broker,
         broker_epoch: epoch,
@@ -161,11 +180,22 @@ pub fn fence_batch(image: &MetadataImage, broker: BrokerId, epoch: u64) -> Recor
             if isr.is_empty() {
                 isr = p.isr.clone();
             }
-            let leader = if p.leader == broker || p.leader == NO_LEADER {
+            let mut leader = if p.leader == broker || p.leader == NO_LEADER {
                 isr.iter().copied().find(eligible).unwrap_or(NO_LEADER)
             } else {
                 p.leader
             };
+            if leader == NO_LEADER && crate::elect::unclean_allowed(image, topic, unclean_default) {
+                if let Some(b) = p.replicas.iter().copied().find(eligible) {
+                    tracing::warn!(
+                        "unclean election: broker {b} leads {}-{i} from outside its ISR {:?}",
+                        topic.name,
+                        p.isr
+                    );
+                    leader = b;
+                    isr = vec![b];
+                }
+            }
             records.push(MetadataRecord::PartitionChange(PartitionChangeRecord {
                 topic_id: topic.topic_id,
                 partition: i as i32,

@@ -1,6 +1,7 @@
 //! What runs on a controller's own runtime besides openraft: proposals and heartbeats (done
 //! here when this node leads, forwarded to the leader otherwise), and the lifecycle tick that
-//! fences brokers whose session expired.
+//! fences brokers whose session expired and, on the leader, runs the automatic
+//! preferred-leader rebalance and the unclean elections a topic allows (`crate::elect`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,7 +18,8 @@ use crate::lifecycle::Lifecycle;
 use crate::log_store::MAX_ENTRY;
 use crate::network::Connection;
 use crate::records::{
-    BrokerId, MetadataRecord, ProducerIdsRecord, RecordBatch, RegisterBrokerRecord,
+    BrokerId, ElectLeaderRecord, MetadataRecord, ProducerIdsRecord, RecordBatch,
+    RegisterBrokerRecord,
 };
 use crate::types::Raft;
 use crate::wire::{Request, Response};
@@ -26,6 +28,11 @@ use crate::wire::{Request, Response};
 const TICK: Duration = Duration::from_millis(200);
 /// Pause between tries to find or reach the leader.
 const RETRY: Duration = Duration::from_millis(50);
+/// Most elections one turn of the rebalance (or of the unclean elections) proposes; more wait
+/// for the next tick (Kafka's `maxElectionsPerImbalance` bounds its turns the same way).
+pub const MAX_ELECTIONS_PER_TURN: usize = 1000;
+/// How often the leader looks for leaderless partitions whose topic allows unclean elections.
+const UNCLEAN_CHECK: Duration = Duration::from_secs(1);
 
 /// State shared by a controller's tasks.
 pub struct Shared {
@@ -45,6 +52,10 @@ pub struct Shared {
     pub allocating: tokio::sync::Mutex<()>,
     /// How connections to the other voters are carried.
     pub transport: crate::transport::Transport,
+    /// The automatic preferred-leader rebalance (`None`: off).
+    pub leader_rebalance: Option<crate::config::LeaderRebalance>,
+    /// The broker default of `unclean.leader.election.enable`.
+    pub unclean_default: bool,
 }
 
 /// A call that goes to the leader.
@@ -338,9 +349,14 @@ impl Shared {
         .await;
     }
 
-    /// The lifecycle tick: on the leader, fence brokers whose session expired.
+    /// The lifecycle tick: on the leader, fence brokers whose session expired; every
+    /// `leader.imbalance.check.interval.seconds`, elect preferred leaders where the imbalance
+    /// is above the ratio (at once again while a turn was full); every [`UNCLEAN_CHECK`], the
+    /// unclean elections topics allow.
     pub async fn tick_loop(self: Arc<Self>) {
         let mut metrics = self.raft.metrics();
+        let mut next_rebalance: Option<Instant> = None;
+        let mut next_unclean = Instant::now();
         loop {
             tokio::time::sleep(TICK).await;
             let leading = metrics.borrow_and_update().current_leader == Some(self.node_id);
@@ -351,16 +367,67 @@ impl Shared {
                 lc.expired(&image, Instant::now())
             };
             for batch in fences {
-                match tokio::time::timeout(self.request_timeout, self.propose_here(batch)).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => {
-                        tracing::info!("controller {}: fencing a broker failed: {e}", self.node_id)
-                    }
-                    Err(_) => {
-                        tracing::info!("controller {}: fencing a broker timed out", self.node_id)
-                    }
-                }
+                self.propose_logged(batch, "fencing a broker").await;
             }
+            if !leading {
+                next_rebalance = None;
+                continue;
+            }
+            let now = Instant::now();
+            if now >= next_unclean {
+                next_unclean = now + UNCLEAN_CHECK;
+                let image = self.image.borrow().clone();
+                let elections = crate::elect::leaderless_unclean(
+                    &image,
+                    self.unclean_default,
+                    MAX_ELECTIONS_PER_TURN,
+                );
+                self.propose_elections(elections, "unclean election").await;
+            }
+            let Some(rebalance) = self.leader_rebalance else {
+                continue;
+            };
+            let due = *next_rebalance.get_or_insert(now + rebalance.interval);
+            if now < due {
+                continue;
+            }
+            let image = self.image.borrow().clone();
+            let elections =
+                crate::elect::rebalance(&image, rebalance.percentage, MAX_ELECTIONS_PER_TURN);
+            let full = elections.len() >= MAX_ELECTIONS_PER_TURN;
+            self.propose_elections(elections, "preferred-leader rebalance")
+                .await;
+            next_rebalance = Some(if full { now } else { now + rebalance.interval });
+        }
+    }
+
+    /// Proposes `elections` as one batch (decided on the newest image, so a stale one is
+    /// refused as a whole and decided again next time); logs a failure.
+    async fn propose_elections(&self, elections: Vec<ElectLeaderRecord>, what: &str) {
+        if elections.is_empty() {
+            return;
+        }
+        for e in &elections {
+            tracing::info!(
+                "controller {}: {what}: broker {} leads partition {} of topic {}",
+                self.node_id,
+                e.leader,
+                e.partition,
+                e.topic_id
+            );
+        }
+        let records = elections
+            .into_iter()
+            .map(MetadataRecord::ElectLeader)
+            .collect();
+        self.propose_logged(RecordBatch { records }, what).await;
+    }
+
+    async fn propose_logged(&self, batch: RecordBatch, what: &str) {
+        match tokio::time::timeout(self.request_timeout, self.propose_here(batch)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::info!("controller {}: {what} failed: {e}", self.node_id),
+            Err(_) => tracing::info!("controller {}: {what} timed out", self.node_id),
         }
     }
 }

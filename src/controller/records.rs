@@ -294,6 +294,8 @@ pub enum MetadataRecord {
     AlterPartition(AlterPartitionRecord),
     /// See [`ReassignPartitionRecord`]. Appended, so that logs written before it decode.
     ReassignPartition(ReassignPartitionRecord),
+    /// See [`ElectLeaderRecord`]. Appended, so that logs written before it decode.
+    ElectLeader(ElectLeaderRecord),
 }
 
 /// An operator moves a partition's replicas or cancels such a move (Kafka's
@@ -315,6 +317,27 @@ pub struct ReassignPartitionRecord {
     /// from the partition's replication factor (before any reassignment in progress) is
     /// refused.
     pub allow_replication_factor_change: bool,
+}
+
+/// A leader election (Kafka's ElectLeaders, preferred or unclean, and the controller's
+/// automatic preferred-leader rebalance and unclean elections): `leader` becomes the
+/// partition's leader with a new leader epoch. Applied only against the partition epoch it was
+/// decided on (a stale election changes nothing), and only when the new leader is a registered,
+/// unfenced replica: in the ISR for a clean election, anywhere in the replicas for an unclean
+/// one, which is allowed only while the partition has no leader and makes the new leader the
+/// whole ISR. How it is checked is in `crate::elect`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElectLeaderRecord {
+    /// The topic.
+    pub topic_id: Uuid,
+    /// The partition.
+    pub partition: i32,
+    /// The partition epoch the election was decided on.
+    pub partition_epoch: i32,
+    /// The new leader.
+    pub leader: BrokerId,
+    /// Whether a replica outside the ISR may be elected (unclean election).
+    pub unclean: bool,
 }
 
 /// A partition's leader asks to change its ISR (Kafka's AlterPartition, KIP-497/KIP-841): a

@@ -262,7 +262,7 @@ async fn serve_frame(
             apis::reassignments::alter(&ctx, r).await.into()
         }
         RequestKind::ListPartitionReassignments(r) => apis::reassignments::list(&ctx, r).into(),
-        RequestKind::ElectLeaders(r) => apis::single_node::elect_leaders(&ctx, r).into(),
+        RequestKind::ElectLeaders(r) => apis::elect_leaders::handle(&ctx, r).await.into(),
         RequestKind::AlterReplicaLogDirs(r) => {
             apis::single_node::alter_replica_log_dirs(&ctx, r).into()
         }

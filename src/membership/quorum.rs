@@ -38,6 +38,8 @@ fn controller_config(config: &Config, voters: Vec<(u64, SocketAddr)>) -> Control
     let listen = config.quorum.controller_listen.unwrap_or(own);
     let mut c = ControllerConfig::new(id, voters, listen, controller_dir(config));
     c.session_timeout = config.quorum.session_timeout;
+    c.leader_rebalance = config.quorum.leader_rebalance;
+    c.unclean_leader_election = config.quorum.unclean_leader_election;
     c.transport = transport(config);
     c
 }

@@ -161,6 +161,17 @@ pub struct CoreMetrics {
     pub isr_expands: AtomicU64,
     /// Replicated partitions this core leads whose ISR is smaller than their replica set.
     pub under_replicated: AtomicI64,
+    /// Replicated partitions this core leads whose ISR is smaller than their effective
+    /// `min.insync.replicas` (Kafka's `UnderMinIsrPartitionCount`).
+    pub under_min_isr: AtomicI64,
+    /// Partitions of the cluster without a leader in the newest metadata image (Kafka's
+    /// `OfflinePartitionsCount`); set by core 0 only.
+    pub offline_partitions: AtomicI64,
+    /// Leader elections (leader epoch changes) in the metadata images core 0 installed.
+    pub leader_elections: AtomicU64,
+    /// The largest lag (leader's high watermark minus this follower's log end offset) of the
+    /// partitions this core follows, from their last fetch answers (Kafka's `MaxLag`).
+    pub follower_max_lag: AtomicI64,
     /// Duration of the group-commit fdatasyncs of this core's logs.
     pub fsync: Histogram,
     /// Failed writes and syncs of this core's logs.
@@ -209,6 +220,10 @@ impl CoreMetrics {
             isr_shrinks: AtomicU64::new(0),
             isr_expands: AtomicU64::new(0),
             under_replicated: AtomicI64::new(0),
+            under_min_isr: AtomicI64::new(0),
+            offline_partitions: AtomicI64::new(0),
+            leader_elections: AtomicU64::new(0),
+            follower_max_lag: AtomicI64::new(0),
             fsync: Histogram::default(),
             storage_errors: AtomicU64::new(0),
             partitions_offline: AtomicI64::new(0),

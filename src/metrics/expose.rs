@@ -172,7 +172,7 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
     let cores = reg.cores();
     type Get = fn(&CoreMetrics) -> u64;
     type Get2 = fn(&CoreMetrics, usize) -> u64;
-    let counters: [(&str, &str, Get); 9] = [
+    let counters: [(&str, &str, Get); 10] = [
         (
             "runnel_requests_dropped_total",
             "Request frames that closed the connection (unknown API or version, malformed).",
@@ -207,6 +207,12 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
             "runnel_isr_expands_total",
             "ISR expands committed by this broker's partition leaders (a follower joined), by core.",
             |c| c.isr_expands.load(Ordering::Relaxed),
+        ),
+        (
+            "runnel_leader_elections_total",
+            "Leader elections (leader epoch changes) in the metadata images this broker \
+             installed, counted on core 0 (every broker counts the whole cluster's).",
+            |c| c.leader_elections.load(Ordering::Relaxed),
         ),
         (
             "runnel_corrupt_batch_reads_total",
@@ -314,6 +320,33 @@ fn per_core(o: &mut Out, reg: &Registry, core_names: &[String]) {
     for (c, cn) in cores.iter().zip(core_names) {
         let n = c.under_replicated.load(Ordering::Relaxed);
         o.sample("runnel_under_replicated_partitions", &[("core", cn)], n);
+    }
+    type GetGauge = fn(&CoreMetrics) -> i64;
+    let gauges: [(&str, &str, GetGauge); 3] = [
+        (
+            "runnel_under_min_isr_partitions",
+            "Replicated partitions led here whose ISR is smaller than their effective \
+             min.insync.replicas (acks=all is refused), by core.",
+            |c| c.under_min_isr.load(Ordering::Relaxed),
+        ),
+        (
+            "runnel_offline_partitions",
+            "Partitions of the cluster without a leader in the newest metadata image, set by \
+             core 0.",
+            |c| c.offline_partitions.load(Ordering::Relaxed),
+        ),
+        (
+            "runnel_follower_max_lag",
+            "The largest lag in offsets (leader's high watermark minus log end offset) of the \
+             partitions this core follows, from their last fetch answers, by core.",
+            |c| c.follower_max_lag.load(Ordering::Relaxed),
+        ),
+    ];
+    for (name, help, get) in gauges {
+        o.family(name, "gauge", help);
+        for (c, cn) in cores.iter().zip(core_names) {
+            o.sample(name, &[("core", cn)], get(c));
+        }
     }
     o.family(
         "runnel_partitions_offline",

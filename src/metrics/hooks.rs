@@ -255,6 +255,41 @@ pub fn under_replicated(n: usize) {
     with(|l| l.m.under_replicated.store(n as i64, Ordering::Relaxed));
 }
 
+/// This core now leads `n` partitions whose ISR is below their effective min ISR.
+pub fn under_min_isr(n: usize) {
+    with(|l| l.m.under_min_isr.store(n as i64, Ordering::Relaxed));
+}
+
+/// A newly installed metadata image (core 0) has `offline` leaderless partitions and
+/// `elections` more leader elections than the one before.
+pub fn leadership(offline: usize, elections: u64) {
+    with(|l| {
+        l.m.offline_partitions
+            .store(offline as i64, Ordering::Relaxed);
+        CoreMetrics::add(&l.m.leader_elections, elections)
+    });
+}
+
+thread_local! {
+    /// The largest lag of the last answer of each leader this core follows (bounded by the
+    /// brokers: one entry per follower session).
+    static LAGS: RefCell<HashMap<i32, i64>> = RefCell::new(HashMap::new());
+}
+
+/// The follower session of `leader` on this core last saw a largest lag of `lag` (`None`: the
+/// session ended).
+pub fn follower_lag(leader: i32, lag: Option<i64>) {
+    let max = LAGS.with(|m| {
+        let mut m = m.borrow_mut();
+        match lag {
+            Some(v) => m.insert(leader, v.max(0)),
+            None => m.remove(&leader),
+        };
+        m.values().copied().max().unwrap_or(0)
+    });
+    with(|l| l.m.follower_max_lag.store(max, Ordering::Relaxed));
+}
+
 /// A connection authenticated with SASL.
 pub fn sasl_succeeded() {
     with(|l| CoreMetrics::add(&l.m.sasl_authentications[0], 1));

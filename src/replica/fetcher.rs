@@ -38,6 +38,18 @@ pub async fn run(
     peers: Rc<Peers>,
     settings: ReplicaFetch,
 ) {
+    let leader = session.leader;
+    fetch_loop(session, store, peers, settings).await;
+    crate::metrics::hooks::follower_lag(leader, None);
+    tracing::info!(leader, "follower fetches stopped");
+}
+
+async fn fetch_loop(
+    session: Rc<Session>,
+    store: Rc<PartitionStore>,
+    peers: Rc<Peers>,
+    settings: ReplicaFetch,
+) {
     let backoff = Duration::from_millis(settings.backoff_ms);
     // Partitions backed off after an error, until when; pruned to the session's partitions.
     let mut held: HashMap<(Arc<str>, i32), Instant> = HashMap::new();
@@ -85,6 +97,8 @@ pub async fn run(
         };
         crate::metrics::hooks::follower_fetch(true);
         let mut progress = false;
+        // The largest lag of this answer's partitions (Kafka's MaxLag).
+        let mut max_lag = 0i64;
         for t in resp.responses {
             for pd in t.partitions {
                 // Only the partitions asked for, as they were asked for.
@@ -107,7 +121,10 @@ pub async fn run(
                 if !current {
                     continue;
                 }
-                match apply(p, pd).await {
+                let leader_hw = pd.high_watermark;
+                let outcome = apply(p, pd).await;
+                max_lag = max_lag.max(leader_hw.saturating_sub(p.log.log_end_offset()));
+                match outcome {
                     Outcome::Progress => progress = true,
                     Outcome::Idle => {}
                     Outcome::Retry(why) => {
@@ -117,13 +134,13 @@ pub async fn run(
                 }
             }
         }
+        crate::metrics::hooks::follower_lag(session.leader, Some(max_lag));
         if !progress && now.elapsed() < IDLE_ANSWER {
             // An empty answer sooner than a long poll's: a leader that does not wait is not
             // asked again at once.
             glommio::timer::sleep(IDLE_ANSWER).await;
         }
     }
-    tracing::info!(leader = session.leader, "follower fetches stopped");
 }
 
 /// Logs a failed request, at most once per [`WARN_INTERVAL`].

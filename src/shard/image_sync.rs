@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use runnel_controller::elect;
 use runnel_controller::{MetadataImage, RecordBatch, RejectReason};
 
 use super::partitions::{self, OpenFailure};
@@ -149,6 +150,8 @@ pub fn follow(
         }
         let mut updates = quorum.subscribe();
         let mut installed: Option<u64> = None;
+        // The image installed last, for the leader elections between it and the next.
+        let mut last: Option<Arc<MetadataImage>> = None;
         // After a failed install (topics.json cannot be stored): when to try again, and the
         // pause after the next failure.
         let mut retry_at: Option<Instant> = None;
@@ -165,6 +168,14 @@ pub fn follow(
                     installed = Some(image.applied_index());
                     match install_from(&admin, &image, quorum.me()).await {
                         Ok(failures) => {
+                            let elections = last
+                                .as_ref()
+                                .map_or(0, |old| elect::elections_between(old, &image));
+                            crate::metrics::hooks::leadership(
+                                elect::offline_partitions(&image),
+                                elections,
+                            );
+                            last = Some(image.clone());
                             retry_at = None;
                             backoff = MIN_RETRY;
                             for f in failures {

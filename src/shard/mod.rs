@@ -26,6 +26,7 @@ pub mod cluster_id;
 pub mod cluster_view;
 pub mod coordinator_loads;
 pub mod dynamic_admin;
+pub mod elect_admin;
 pub mod epoch_end;
 pub mod handlers;
 pub mod housekeeping;

@@ -185,6 +185,11 @@ impl PartitionStore {
         self.view.set_followed(followed);
         self.progress.sync(led);
         crate::metrics::hooks::under_replicated(self.progress.under_replicated());
+        let view = self.view();
+        crate::metrics::hooks::under_min_isr(
+            self.progress
+                .under_min_isr(|topic| view.produce_policy(topic).min_insync_replicas),
+        );
         for listener in self.replication_listeners.borrow().iter() {
             listener();
         }

@@ -243,6 +243,7 @@ pub fn error_of(e: ControllerError) -> ErrorMessage {
                 RejectReason::FencedLeaderEpoch(_) => KafkaError::FencedLeaderEpoch,
                 RejectReason::NoReassignmentInProgress(_) => KafkaError::NoReassignmentInProgress,
                 RejectReason::InvalidReplicationFactor(_) => KafkaError::InvalidReplicationFactor,
+                RejectReason::ElectionNotNeeded(_) => KafkaError::ElectionNotNeeded,
                 // Answers to brokers' own AlterPartition records, never to a client request.
                 RejectReason::StaleBrokerEpoch(_)
                 | RejectReason::DuplicateBrokerId(_)

@@ -250,6 +250,19 @@ impl Progress {
             })
     }
 
+    /// Partitions led here whose ISR is smaller than their effective minimum ISR:
+    /// `min_isr(topic)` capped by the replica count (as the `acks=all` check).
+    pub fn under_min_isr(&self, min_isr: impl Fn(&str) -> i64) -> usize {
+        self.parts
+            .borrow()
+            .iter()
+            .filter(|((topic, _), e)| {
+                let needed = min_isr(topic).max(1).min(e.led.replicas.len() as i64);
+                (e.led.isr.len() as i64) < needed
+            })
+            .count()
+    }
+
     /// Partitions led here whose ISR is smaller than their replica set.
     pub fn under_replicated(&self) -> usize {
         self.parts

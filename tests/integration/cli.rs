@@ -80,15 +80,15 @@ fn topic_create_list_describe_delete() {
     assert!(desc.contains("PARTITIONS  3"), "{desc}");
     assert_eq!(
         rows_starting(&desc, "0"),
-        vec![vec!["0", "0", "[0]", "0", "0"]]
+        vec![vec!["0", "0", "0", "[0]", "[0]", "[]", "0", "0"]]
     );
     assert_eq!(
         rows_starting(&desc, "1"),
-        vec![vec!["1", "0", "[0]", "0", "2"]]
+        vec![vec!["1", "0", "0", "[0]", "[0]", "[]", "0", "2"]]
     );
     assert_eq!(
         rows_starting(&desc, "2"),
-        vec![vec!["2", "0", "[0]", "0", "0"]]
+        vec![vec!["2", "0", "0", "[0]", "[0]", "[]", "0", "0"]]
     );
     fails(&b, &["topic", "describe", "nope"], 1, "UNKNOWN_TOPIC");
 
@@ -273,6 +273,7 @@ fn bad_input_and_unreachable_brokers() {
         &["topic", "describe", "--help"],
         &["topic", "delete", "--help"],
         &["topic", "alter-config", "--help"],
+        &["topic", "elect-leaders", "--help"],
         &["produce", "--help"],
         &["consume", "--help"],
         &["group", "--help"],

@@ -117,5 +117,5 @@ pub const TOPIC_CONFIGS: &[ConfigDef] = &[
     def!("segment.ms", Long, "log.roll.ms", "604800000", Check::AtLeast(1), true,
         "Age of the active segment's first record after which the segment is rolled."),
     def!("unclean.leader.election.enable", Boolean, "unclean.leader.election.enable", "false", Check::Any, false,
-        "Whether an out-of-sync replica may become leader; a single node has none."),
+        "Whether a live replica outside the ISR may lead a partition whose ISR has no live member (the records it lacks are lost). The topic config and the static broker key are read by the controller; a dynamic broker default is stored only."),
 ];

@@ -12,6 +12,7 @@ pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod elect_leaders;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod group_admin;
