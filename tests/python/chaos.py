@@ -103,6 +103,7 @@ class Load:
         # (producer, seq) -> wall-clock time of its acknowledgement (to match broker logs).
         self.acked_wall = {}
         # partition -> times of acknowledgements (for failover times).
+        # partition -> (acknowledged, sent) monotonic times of its records.
         self.ack_times = collections.defaultdict(collections.deque)
         self.retriable = collections.Counter()
         self.fatal = []
@@ -125,7 +126,7 @@ class Load:
         alive = [t.name for t in self.threads if t.is_alive()]
         assert not alive, f"load threads did not stop: {alive}"
 
-    def _delivered(self, err, msg, pid, seq):
+    def _delivered(self, err, msg, pid, seq, sent):
         if err is not None:
             with self.lock:
                 if err.retriable() or err.code() == KafkaError._MSG_TIMED_OUT:
@@ -138,7 +139,7 @@ class Load:
             self.acked[(pid, seq)] = (msg.partition(), msg.offset())
             self.acked_wall[(pid, seq)] = time.time()
             times = self.ack_times[msg.partition()]
-            times.append(now)
+            times.append((now, sent))
             if len(times) > 200_000:
                 times.popleft()
 
@@ -165,7 +166,9 @@ class Load:
                     TOPIC,
                     value=f"{pid}:{s}".encode(),
                     partition=part,
-                    on_delivery=lambda err, msg, s=s: self._delivered(err, msg, pid, s),
+                    on_delivery=lambda err, msg, s=s, t=time.monotonic(): self._delivered(
+                        err, msg, pid, s, t
+                    ),
                 )
                 seq += 1
             except BufferError:
@@ -225,12 +228,14 @@ class Load:
         c.close()
 
     def first_ack_after(self, partitions, t0, timeout=90.0):
-        """Seconds from `t0` to the first acknowledgement, after `t0`, of a record of one of
+        """Seconds from `t0` to the first acknowledgement of a record sent after `t0` to one of
         `partitions`; None if there was none within `timeout`."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             with self.lock:
-                after = [t for p in partitions for t in self.ack_times[p] if t > t0]
+                # Records sent after t0: answers already on their way from the old leader
+                # do not count.
+                after = [a for p in partitions for a, sent in self.ack_times[p] if sent > t0]
             if after:
                 return min(after) - t0
             time.sleep(0.05)
