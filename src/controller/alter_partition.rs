@@ -63,30 +63,7 @@ mod tests {
     /// Brokers 1-3 registered (epochs 1-3) and unfenced, topic "t" with one partition on
     /// replicas [1, 2, 3], leader 1, ISR all three.
     fn setup() -> (MetadataImage, Uuid) {
-        let mut image = MetadataImage::default();
-        for id in 1..=3 {
-            let reg = MetadataRecord::RegisterBroker(RegisterBrokerRecord {
-                broker_id: id,
-                incarnation_id: Uuid::from_u128(id as u128),
-                endpoints: vec![Endpoint {
-                    name: "PLAINTEXT".into(),
-                    host: "127.0.0.1".into(),
-                    port: 9092,
-                    security_protocol: "PLAINTEXT".into(),
-                }],
-                rack: None,
-            });
-            image = image.apply(&RecordBatch::one(reg), id as u64).unwrap();
-        }
-        for id in 1..=3 {
-            let unfence = MetadataRecord::UnfenceBroker(UnfenceBrokerRecord {
-                broker_id: id,
-                broker_epoch: id as u64,
-            });
-            image = image
-                .apply(&RecordBatch::one(unfence), 10 + id as u64)
-                .unwrap();
-        }
+        let image = crate::image_fixtures::with_brokers(3);
         let id = Uuid::from_u128(7);
         let batch = RecordBatch::create_topic("t", id, &[vec![1, 2, 3]], &[]);
         (image.apply(&batch, 20).unwrap(), id)

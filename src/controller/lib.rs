@@ -27,6 +27,8 @@ pub mod error;
 mod fsio;
 pub mod handle;
 pub mod image;
+#[cfg(test)]
+mod image_fixtures;
 pub mod lifecycle;
 pub mod log_store;
 pub mod network;

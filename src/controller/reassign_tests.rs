@@ -11,30 +11,7 @@ const TOPIC: Uuid = Uuid::from_u128(7);
 /// Brokers 1-4 registered (epochs 1-4) and unfenced, topic "t" with partition 0 on
 /// `replicas` (all in sync, the first leading).
 fn setup(replicas: &[BrokerId]) -> MetadataImage {
-    let mut image = MetadataImage::default();
-    for id in 1..=4 {
-        let reg = MetadataRecord::RegisterBroker(RegisterBrokerRecord {
-            broker_id: id,
-            incarnation_id: Uuid::from_u128(id as u128),
-            endpoints: vec![Endpoint {
-                name: "PLAINTEXT".into(),
-                host: "127.0.0.1".into(),
-                port: 9092,
-                security_protocol: "PLAINTEXT".into(),
-            }],
-            rack: None,
-        });
-        image = image.apply(&RecordBatch::one(reg), id as u64).unwrap();
-    }
-    for id in 1..=4 {
-        let unfence = MetadataRecord::UnfenceBroker(UnfenceBrokerRecord {
-            broker_id: id,
-            broker_epoch: id as u64,
-        });
-        image = image
-            .apply(&RecordBatch::one(unfence), 10 + id as u64)
-            .unwrap();
-    }
+    let image = crate::image_fixtures::with_brokers(4);
     let batch = RecordBatch::create_topic("t", TOPIC, &[replicas.to_vec()], &[]);
     image.apply(&batch, 20).unwrap()
 }

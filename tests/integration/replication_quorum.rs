@@ -13,37 +13,14 @@
 
 use crate::common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::acks::{code, create, leader_isr, produce_one};
+use common::apart::Apart;
 use common::cluster::until_some;
-use common::{bin, free_port, Broker};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
-
-/// Kills the controller when the test ends, however it ends.
-struct Controller(Child);
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn broker_config(id: i32, ctl: u16) -> String {
-    format!(
-        "node.id = {id}\n\
-         process.roles = \"broker\"\n\
-         controller.listener.names = \"CONTROLLER\"\n\
-         controller.quorum.voters = \"100@127.0.0.1:{ctl}\"\n\
-         broker.session.timeout.ms = 3000\n\
-         broker.heartbeat.interval.ms = 300\n\
-         replica.lag.time.max.ms = 2000\n"
-    )
-}
 
 /// One acks=1 produce: the offset it got.
 fn produce_acks1(bootstrap: &str, topic: &str) -> i64 {
@@ -63,36 +40,9 @@ fn produce_acks1(bootstrap: &str, topic: &str) -> i64 {
 
 #[test]
 fn two_of_three_brokers_down_refuse_acks_all_until_one_returns() {
-    let ctl = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("controller.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "node.id = 100\n\
-             process.roles = \"controller\"\n\
-             listeners = \"CONTROLLER://127.0.0.1:{ctl}\"\n\
-             controller.listener.names = \"CONTROLLER\"\n\
-             controller.quorum.voters = \"100@127.0.0.1:{ctl}\"\n"
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.path().join("controller.log")).unwrap();
-    let _controller = Controller(
-        Command::new(bin())
-            .args(["--config", cfg.to_str().unwrap(), "--data-dir"])
-            .arg(dir.path().join("data"))
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap(),
-    );
-    let mut brokers: Vec<Broker> = (1..=3)
-        .map(|id| Broker::launch_with_config(&broker_config(id, ctl), &["--cores", "1"]))
-        .collect();
-    for b in &mut brokers {
-        b.wait_ready();
-    }
+    let mut apart =
+        Apart::start("broker.session.timeout.ms = 3000\nreplica.lag.time.max.ms = 2000\n");
+    let brokers = &mut apart.brokers;
     let all: String = brokers
         .iter()
         .map(|b| b.bootstrap())
