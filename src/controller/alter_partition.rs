@@ -12,16 +12,27 @@ use crate::image::{MetadataImage, RejectReason};
 use crate::records::AlterPartitionRecord;
 
 impl MetadataImage {
-    /// Applies `r` (see the module comment).
-    pub(crate) fn alter_partition(&mut self, r: &AlterPartitionRecord) -> Result<(), RejectReason> {
-        let name = format!("{}-{}", r.topic_id, r.partition);
+    /// The partition a change record names, with its `topic-partition` name for refusals:
+    /// `UnknownTopic` / `UnknownPartition` when the image has no such partition.
+    pub(crate) fn partition_to_change(
+        &self,
+        topic_id: &uuid::Uuid,
+        partition: i32,
+    ) -> Result<(String, crate::image::PartitionImage), RejectReason> {
+        let name = format!("{topic_id}-{partition}");
         let current = self
-            .topic(&r.topic_id)
-            .ok_or_else(|| RejectReason::UnknownTopic(r.topic_id.to_string()))?
+            .topic(topic_id)
+            .ok_or_else(|| RejectReason::UnknownTopic(topic_id.to_string()))?
             .partitions
-            .get(usize::try_from(r.partition).unwrap_or(usize::MAX))
+            .get(usize::try_from(partition).unwrap_or(usize::MAX))
             .ok_or_else(|| RejectReason::UnknownPartition(name.clone()))?
             .clone();
+        Ok((name, current))
+    }
+
+    /// Applies `r` (see the module comment).
+    pub(crate) fn alter_partition(&mut self, r: &AlterPartitionRecord) -> Result<(), RejectReason> {
+        let (name, current) = self.partition_to_change(&r.topic_id, r.partition)?;
         self.registered(r.leader, r.broker_epoch)?;
         if current.leader != r.leader {
             return Err(RejectReason::NotLeader(name));

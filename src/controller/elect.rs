@@ -230,14 +230,7 @@ pub fn elections_between(old: &MetadataImage, new: &MetadataImage) -> u64 {
 impl MetadataImage {
     /// Applies an [`ElectLeaderRecord`] (see the module comment and the record's).
     pub(crate) fn elect_leader(&mut self, r: &ElectLeaderRecord) -> Result<(), RejectReason> {
-        let name = format!("{}-{}", r.topic_id, r.partition);
-        let current = self
-            .topic(&r.topic_id)
-            .ok_or_else(|| RejectReason::UnknownTopic(r.topic_id.to_string()))?
-            .partitions
-            .get(usize::try_from(r.partition).unwrap_or(usize::MAX))
-            .ok_or_else(|| RejectReason::UnknownPartition(name.clone()))?
-            .clone();
+        let (name, current) = self.partition_to_change(&r.topic_id, r.partition)?;
         if r.partition_epoch != current.partition_epoch {
             return Err(RejectReason::InvalidUpdateVersion(name));
         }
